@@ -1,0 +1,232 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// Admin lists topics, partitions and offsets. It is safe for concurrent use.
+type Admin struct {
+	client *ckafka.AdminClient
+	props  Props
+}
+
+// NewAdmin connects an admin client. Connection happens lazily in librdkafka;
+// errors about unreachable brokers surface on the first call.
+func NewAdmin(p Props) (*Admin, error) {
+	cm, err := configMap(commonDefaults(), adminProps(p))
+	if err != nil {
+		return nil, err
+	}
+	c, err := ckafka.NewAdminClient(cm)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: admin client: %w", err)
+	}
+	return &Admin{client: c, props: p.Clone()}, nil
+}
+
+// adminProps drops consumer-only properties librdkafka rejects on an admin
+// (producer-type) handle, such as isolation.level.
+func adminProps(p Props) Props {
+	out := Props{}
+	for k, v := range p {
+		switch k {
+		case "isolation.level", "group.id", "auto.offset.reset", "enable.auto.commit",
+			"fetch.queue.backoff.ms", "queued.min.messages", "fetch.wait.max.ms",
+			"fetch.min.bytes", "fetch.max.bytes", "max.partition.fetch.bytes",
+			"enable.partition.eof", "enable.auto.offset.store", "session.timeout.ms",
+			"queued.max.messages.kbytes", "check.crcs", "fetch.message.max.bytes":
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// Close releases the client.
+func (a *Admin) Close() { a.client.Close() }
+
+func timeoutMs(ctx context.Context, def time.Duration) int {
+	if dl, ok := ctx.Deadline(); ok {
+		d := time.Until(dl)
+		if d < time.Millisecond {
+			d = time.Millisecond
+		}
+		return int(d / time.Millisecond)
+	}
+	return int(def / time.Millisecond)
+}
+
+// Topics returns the partition count of every non-internal topic in the
+// cluster. ctx bounds the metadata request (default 10 s without deadline).
+func (a *Admin) Topics(ctx context.Context) (map[string]int32, error) {
+	md, err := a.client.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("kafka: metadata: %w", err)
+	}
+	out := make(map[string]int32, len(md.Topics))
+	for name, t := range md.Topics {
+		if strings.HasPrefix(name, "__") {
+			continue
+		}
+		if t.Error.Code() != ckafka.ErrNoError {
+			continue
+		}
+		out[name] = int32(len(t.Partitions))
+	}
+	return out, nil
+}
+
+// Subscription selects partitions like Spark's Kafka source: exactly one of
+// Topics (subscribe), Pattern (subscribePattern) or Assign.
+type Subscription struct {
+	Topics  []string
+	Pattern *regexp.Regexp
+	Assign  []offsets.TopicPartition
+}
+
+// Partitions resolves s against the cluster's current metadata and returns
+// the matching partitions sorted by topic and partition. Subscribed topics
+// that do not exist yet are simply absent.
+func (a *Admin) Partitions(ctx context.Context, s Subscription) ([]offsets.TopicPartition, error) {
+	if len(s.Assign) > 0 {
+		out := append([]offsets.TopicPartition(nil), s.Assign...)
+		offsets.SortPartitions(out)
+		return out, nil
+	}
+	topics, err := a.Topics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []offsets.TopicPartition
+	add := func(t string, n int32) {
+		for p := int32(0); p < n; p++ {
+			out = append(out, offsets.TopicPartition{Topic: t, Partition: p})
+		}
+	}
+	if s.Pattern != nil {
+		for t, n := range topics {
+			if s.Pattern.MatchString(t) {
+				add(t, n)
+			}
+		}
+	} else {
+		for _, t := range s.Topics {
+			add(t, topics[t])
+		}
+	}
+	offsets.SortPartitions(out)
+	return out, nil
+}
+
+// ListOffsets returns, per partition, the earliest (which = offsets.Earliest)
+// or latest (offsets.Latest) offset. With readCommitted the latest offset is
+// the last stable offset, the end a read_committed consumer can reach.
+// ctx bounds the whole request.
+func (a *Admin) ListOffsets(ctx context.Context, tps []offsets.TopicPartition, which int64, readCommitted bool) (map[offsets.TopicPartition]int64, error) {
+	out := make(map[offsets.TopicPartition]int64, len(tps))
+	if len(tps) == 0 {
+		return out, nil
+	}
+	spec := ckafka.LatestOffsetSpec
+	if which == offsets.Earliest {
+		spec = ckafka.EarliestOffsetSpec
+	}
+	req := make(map[ckafka.TopicPartition]ckafka.OffsetSpec, len(tps))
+	for _, tp := range tps {
+		topic := tp.Topic
+		req[ckafka.TopicPartition{Topic: &topic, Partition: tp.Partition}] = spec
+	}
+	iso := ckafka.IsolationLevelReadUncommitted
+	if readCommitted {
+		iso = ckafka.IsolationLevelReadCommitted
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+	}
+	res, err := a.client.ListOffsets(ctx, req, ckafka.SetAdminIsolationLevel(iso))
+	if err != nil {
+		return nil, fmt.Errorf("kafka: list offsets: %w", err)
+	}
+	var errs []error
+	for tp, info := range res.ResultInfos {
+		key := offsets.TopicPartition{Topic: *tp.Topic, Partition: tp.Partition}
+		if info.Error.Code() != ckafka.ErrNoError {
+			errs = append(errs, fmt.Errorf("kafka: list offsets %s: %w", key, info.Error))
+			continue
+		}
+		out[key] = int64(info.Offset)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// CreateTopic creates topic with the given partition count (replication 1).
+// An existing topic is not an error.
+func (a *Admin) CreateTopic(ctx context.Context, topic string, partitions int32, config map[string]string) error {
+	res, err := a.client.CreateTopics(ctx, []ckafka.TopicSpecification{{
+		Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1, Config: config,
+	}})
+	if err != nil {
+		return fmt.Errorf("kafka: create topic %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if c := r.Error.Code(); c != ckafka.ErrNoError && c != ckafka.ErrTopicAlreadyExists {
+			return fmt.Errorf("kafka: create topic %s: %w", topic, r.Error)
+		}
+	}
+	return nil
+}
+
+// CreatePartitions grows topic to total partitions.
+func (a *Admin) CreatePartitions(ctx context.Context, topic string, total int32) error {
+	res, err := a.client.CreatePartitions(ctx, []ckafka.PartitionsSpecification{{Topic: topic, IncreaseTo: int(total)}})
+	if err != nil {
+		return fmt.Errorf("kafka: create partitions %s: %w", topic, err)
+	}
+	for _, r := range res {
+		if r.Error.Code() != ckafka.ErrNoError {
+			return fmt.Errorf("kafka: create partitions %s: %w", topic, r.Error)
+		}
+	}
+	return nil
+}
+
+// DeleteRecords moves the log start offset of tp to before (retention's
+// effect, on demand). Used by tests and by operators' tooling.
+func (a *Admin) DeleteRecords(ctx context.Context, tp offsets.TopicPartition, before int64) error {
+	topic := tp.Topic
+	res, err := a.client.DeleteRecords(ctx, []ckafka.TopicPartition{{Topic: &topic, Partition: tp.Partition, Offset: ckafka.Offset(before)}})
+	if err != nil {
+		return fmt.Errorf("kafka: delete records %s before %d: %w", tp, before, err)
+	}
+	for _, r := range res.DeleteRecordsResults {
+		if r.TopicPartition.Error != nil {
+			return fmt.Errorf("kafka: delete records %s before %d: %w", tp, before, r.TopicPartition.Error)
+		}
+	}
+	return nil
+}
+
+// SortedTopics returns the keys of m in order.
+func SortedTopics(m map[string]int32) []string {
+	out := make([]string, 0, len(m))
+	for t := range m {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,61 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/internal/kafkatest"
+	"github.com/microbatch/microbatch/offsets"
+)
+
+func TestAdminPartitionsAndOffsets(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 2, "orders": 1})
+	var recs []kafkatest.Record
+	for i := 0; i < 30; i++ {
+		recs = append(recs, kafkatest.Record{Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))})
+	}
+	b.Produce(t, "clicks", recs)
+	a := b.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	tps, err := a.Partitions(ctx, kafka.Subscription{Pattern: regexp.MustCompile("^cl.*")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []offsets.TopicPartition{{Topic: "clicks", Partition: 0}, {Topic: "clicks", Partition: 1}}
+	if fmt.Sprint(tps) != fmt.Sprint(want) {
+		t.Fatalf("partitions = %v, want %v", tps, want)
+	}
+	latest, err := a.ListOffsets(ctx, tps, offsets.Latest, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest[want[0]] != 15 || latest[want[1]] != 15 {
+		t.Fatalf("latest = %v, want 15 each", latest)
+	}
+	if err := a.DeleteRecords(ctx, want[0], 10); err != nil {
+		t.Fatal(err)
+	}
+	earliest, err := a.ListOffsets(ctx, tps, offsets.Earliest, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if earliest[want[0]] != 10 || earliest[want[1]] != 0 {
+		t.Fatalf("earliest = %v, want 10 and 0", earliest)
+	}
+	if err := a.CreatePartitions(ctx, "orders", 3); err != nil {
+		t.Fatal(err)
+	}
+	tps, err = a.Partitions(ctx, kafka.Subscription{Topics: []string{"orders", "missing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tps) != 3 {
+		t.Fatalf("orders partitions = %v, want 3", tps)
+	}
+}

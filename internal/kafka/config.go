@@ -1,0 +1,69 @@
+package kafka
+
+import (
+	"fmt"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Props are librdkafka configuration properties ("bootstrap.servers",
+// "security.protocol", "isolation.level", ...).
+type Props map[string]string
+
+// Clone returns a copy of p.
+func (p Props) Clone() Props {
+	out := make(Props, len(p))
+	for k, v := range p {
+		out[k] = v
+	}
+	return out
+}
+
+// ReadCommitted reports whether p asks for isolation.level=read_committed.
+// librdkafka's consumer default is read_committed; microbatch keeps it.
+func (p Props) ReadCommitted() bool {
+	v, ok := p["isolation.level"]
+	return !ok || v == "read_committed"
+}
+
+// configMap builds a librdkafka ConfigMap from defaults overlaid with p.
+func configMap(defaults, p Props) (*ckafka.ConfigMap, error) {
+	if p["bootstrap.servers"] == "" {
+		return nil, fmt.Errorf("kafka: bootstrap.servers is not set")
+	}
+	cm := ckafka.ConfigMap{}
+	for k, v := range defaults {
+		cm[k] = v
+	}
+	for k, v := range p {
+		cm[k] = v
+	}
+	return &cm, nil
+}
+
+// commonDefaults apply to every client the product creates.
+func commonDefaults() Props {
+	return Props{
+		// KIP-714 client metrics push is noise against brokers that do not
+		// want it (kfake answers with an empty subscription).
+		"enable.metrics.push": "false",
+	}
+}
+
+// ConsumerDefaults are the consumer settings microbatch uses for range reads
+// unless the job overrides them. DESIGN.md section 4: the default profile
+// spends most of its time waiting; a 1 ms fetch queue backoff and a deep
+// pre-fetch queue roughly double one consumer's throughput.
+func ConsumerDefaults() Props {
+	d := commonDefaults()
+	d["group.id"] = "microbatch" // required by librdkafka; never used: no subscribe, no commits
+	d["enable.auto.commit"] = "false"
+	d["enable.auto.offset.store"] = "false"
+	d["auto.offset.reset"] = "error" // out-of-range is data loss, reported, never silently reset
+	d["enable.partition.eof"] = "true"
+	d["fetch.queue.backoff.ms"] = "1"
+	d["queued.min.messages"] = "1000000"
+	d["fetch.wait.max.ms"] = "100"
+	d["go.application.rebalance.enable"] = "false"
+	return d
+}
