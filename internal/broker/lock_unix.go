@@ -1,0 +1,33 @@
+//go:build unix
+
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockDir takes an exclusive advisory lock on dir/.microbatch-broker.lock.
+// The lock is released when the returned file is closed or the process
+// exits, so a crash never leaves a stale lock behind.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("broker: data dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".microbatch-broker.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("broker: data dir: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("broker: %s: %w", dir, ErrDataDirLocked)
+		}
+		return nil, fmt.Errorf("broker: lock %s: %w", dir, err)
+	}
+	return f, nil
+}
