@@ -1,0 +1,23 @@
+// Package batch runs the executor side of a micro-batch: it reads the
+// planned offset ranges of a batch from Kafka with cached consumers and
+// decodes them into Arrow records for the query.
+//
+// # Tasks and slots
+//
+// A Job's ranges become tasks: one per non-empty range, or several when a
+// range is longer than Config.MaxOffsetsPerTask. An Executor has
+// Config.Workers slots; each slot owns one Kafka consumer for the life of
+// the Executor and runs its tasks one after the other on one goroutine.
+// Partitions are sticky: a partition's tasks go to the slot chosen by a
+// hash of topic and partition, batch after batch, so the slot's consumer
+// continues where the previous batch ended without a seek and reuses what
+// it prefetched. The pieces of a split range are spread over consecutive
+// slots with the last piece on the partition's own slot, so its consumer
+// still ends the batch at the range's Until.
+//
+// # Records
+//
+// Every record is appended to the task's dataframe.Decoder; every
+// Config.RowsPerRecord rows the decoder is flushed and the Arrow record is
+// handed to the task's TaskSink, then released.
+package batch

@@ -1,0 +1,45 @@
+package batch
+
+import (
+	"time"
+
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// TaskStats describes one finished task.
+type TaskStats struct {
+	Index int                 // the task's index in the batch
+	Slot  int                 // the worker slot (consumer) that ran it
+	Range offsets.OffsetRange // the offsets it read
+	// Records is the number of Kafka records read; Rows the rows the decoder
+	// produced (Records minus DROPMALFORMED drops).
+	Records, Rows int64
+	Bytes         int64 // key and value bytes read
+	Corrupt       int64 // PERMISSIVE: malformed records kept with null fields
+	Dropped       int64 // DROPMALFORMED: malformed records dropped
+	// SkippedOffsets are offsets lost to retention and skipped
+	// (failOnDataLoss=false).
+	SkippedOffsets int64
+	// FetchDecode is the time spent reading from the consumer and decoding;
+	// Sink the time spent in TaskSink.Consume; Wall = FetchDecode + Sink
+	// plus setup (decoder, sink, consumer creation and assignment).
+	FetchDecode, Sink, Wall time.Duration
+}
+
+// Result is what Run returns for a successful batch.
+type Result struct {
+	BatchID int64
+	Tasks   []TaskStats // in task index order
+	// Totals over Tasks.
+	Records, Rows, Bytes, Corrupt, Dropped, SkippedOffsets int64
+	Wall                                                   time.Duration // Run's wall time
+}
+
+func (r *Result) add(t TaskStats) {
+	r.Records += t.Records
+	r.Rows += t.Rows
+	r.Bytes += t.Bytes
+	r.Corrupt += t.Corrupt
+	r.Dropped += t.Dropped
+	r.SkippedOffsets += t.SkippedOffsets
+}

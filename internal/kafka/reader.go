@@ -1,0 +1,485 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// Record is one Kafka record handed to a RangeReader callback. The
+// RangeReader reuses the Record and its slices: they are valid only until the
+// callback returns.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp int64 // milliseconds since the Unix epoch; -1 when the record has none
+	Key       []byte
+	Value     []byte
+}
+
+// ReaderConfig tunes a RangeReader.
+type ReaderConfig struct {
+	// FailOnDataLoss makes Read return an *offsets.DataLossError when offsets
+	// of the range are no longer in the log (below the log start offset).
+	// When false, Read skips to the log start and counts the skipped offsets
+	// in ReadStats.SkippedOffsets. Spark's failOnDataLoss.
+	FailOnDataLoss bool
+	// StallTimeout fails a Read whose position has not advanced for this long
+	// (a broker that is down, a transaction that never ends under
+	// read_committed, a range planned beyond the end of the log). Default
+	// DefaultStallTimeout.
+	StallTimeout time.Duration
+	// MaxStashRecords bounds the records of partitions other than the one
+	// being read that a reader keeps in memory for later reads; above it the
+	// partition is paused until it is read. Default 100000.
+	MaxStashRecords int
+	// Logger receives data-loss skips and transient client errors. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultStallTimeout is ReaderConfig.StallTimeout's default.
+const DefaultStallTimeout = 60 * time.Second
+
+// ReadStats counts what one Read did.
+type ReadStats struct {
+	Records        int64 // records handed to the callback
+	Bytes          int64 // key and value bytes handed to the callback
+	SkippedOffsets int64 // offsets lost to retention and skipped (FailOnDataLoss=false)
+}
+
+// ErrReaderClosed is returned by a RangeReader after Close.
+var ErrReaderClosed = errors.New("kafka: range reader is closed")
+
+// StallError reports a Read that made no progress for ReaderConfig.StallTimeout.
+type StallError struct {
+	Range    offsets.OffsetRange
+	Position int64 // the offset the read was waiting for
+	Waited   time.Duration
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("kafka: reading %s: no progress at offset %d for %s (broker down, open transaction under read_committed, or a range beyond the end of the log?)",
+		e.Range, e.Position, e.Waited)
+}
+
+// RangeReader reads exact offset ranges [From, Until) with one
+// confluent-kafka-go consumer. It only assigns partitions: it never
+// subscribes, joins a group or commits. A RangeReader is used by one
+// goroutine at a time.
+//
+// # Positions and prefetch
+//
+// The reader remembers, per partition, the offset where the last Read ended.
+// A Read whose From equals it continues the consumer's stream without a seek,
+// so records librdkafka prefetched (and records at or beyond the previous
+// Until that the previous Read polled but did not deliver) are reused. Any
+// other From re-assigns the partition at From.
+//
+// # End of range
+//
+// A range is finished when the partition's position reaches Until, not when
+// the record at Until-1 is seen: offsets without records (transaction
+// markers, aborted records under read_committed, compacted records) would
+// otherwise hang the read. The position advances with every record polled,
+// with partition EOF events (their offset is the fetch position at the end of
+// the log, past trailing markers) and with the consumer's Position.
+type RangeReader struct {
+	c      *ckafka.Consumer
+	cfg    ReaderConfig
+	log    *slog.Logger
+	parts  map[offsets.TopicPartition]*partState
+	rec    Record // reused for every callback
+	closed bool
+}
+
+// partState is the reader's view of one assigned partition.
+type partState struct {
+	tp     offsets.TopicPartition
+	topic  *string // shared by every librdkafka call for the partition
+	paused bool
+	// stale means the consumer's stream for the partition can no longer be
+	// continued (an error was polled for it while another partition was
+	// read): the next Read re-assigns it.
+	stale bool
+	// delivered is where the last Read of the partition ended: the From that
+	// continues without a seek.
+	delivered int64
+	// fetched is the offset after the last record or EOF polled, or the
+	// consumer's Position when larger. delivered <= fetched.
+	fetched int64
+	// stash holds records polled but not delivered, all in [delivered,
+	// fetched), in offset order.
+	stash []*ckafka.Message
+}
+
+// NewRangeReader creates a consumer from ConsumerDefaults overlaid with p.
+func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
+	if cfg.MaxStashRecords <= 0 {
+		cfg.MaxStashRecords = 100000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cm, err := configMap(ConsumerDefaults(), p)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ckafka.NewConsumer(cm)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: consumer: %w", err)
+	}
+	return &RangeReader{c: c, cfg: cfg, log: cfg.Logger, parts: make(map[offsets.TopicPartition]*partState)}, nil
+}
+
+// Close closes the consumer. It does not commit anything.
+func (rr *RangeReader) Close() error {
+	if rr.closed {
+		return nil
+	}
+	rr.closed = true
+	rr.parts = nil
+	if err := rr.c.Close(); err != nil {
+		return fmt.Errorf("kafka: close consumer: %w", err)
+	}
+	return nil
+}
+
+// Assigned returns the partitions currently assigned to the reader, sorted.
+func (rr *RangeReader) Assigned() []offsets.TopicPartition {
+	out := make([]offsets.TopicPartition, 0, len(rr.parts))
+	for tp := range rr.parts {
+		out = append(out, tp)
+	}
+	offsets.SortPartitions(out)
+	return out
+}
+
+// Position returns where the last Read of tp ended, and false when tp is not
+// assigned to the reader.
+func (rr *RangeReader) Position(tp offsets.TopicPartition) (int64, bool) {
+	st, ok := rr.parts[tp]
+	if !ok || st.stale {
+		return 0, false
+	}
+	return st.delivered, true
+}
+
+// Keep pauses every assigned partition not in keep, so that the consumer
+// stops prefetching partitions the next reads do not need, and resumes the
+// partitions in keep. Paused partitions keep their position: a later Read
+// that continues where they stopped still needs no seek.
+func (rr *RangeReader) Keep(keep []offsets.TopicPartition) error {
+	if rr.closed {
+		return ErrReaderClosed
+	}
+	want := make(map[offsets.TopicPartition]bool, len(keep))
+	for _, tp := range keep {
+		want[tp] = true
+	}
+	var pause, resume []ckafka.TopicPartition
+	for tp, st := range rr.parts {
+		switch {
+		case !want[tp] && !st.paused:
+			pause = append(pause, st.ckTP(ckafka.OffsetInvalid))
+			st.paused = true
+		case want[tp] && st.paused && len(st.stash) < rr.cfg.MaxStashRecords:
+			resume = append(resume, st.ckTP(ckafka.OffsetInvalid))
+			st.paused = false
+		}
+	}
+	if len(pause) > 0 {
+		if err := rr.c.Pause(pause); err != nil {
+			return fmt.Errorf("kafka: pause %v: %w", pause, err)
+		}
+	}
+	if len(resume) > 0 {
+		if err := rr.c.Resume(resume); err != nil {
+			return fmt.Errorf("kafka: resume %v: %w", resume, err)
+		}
+	}
+	return nil
+}
+
+// Release unassigns tp and forgets its position and stashed records.
+func (rr *RangeReader) Release(tp offsets.TopicPartition) error {
+	if rr.closed {
+		return ErrReaderClosed
+	}
+	st, ok := rr.parts[tp]
+	if !ok {
+		return nil
+	}
+	delete(rr.parts, tp)
+	if err := rr.c.IncrementalUnassign([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
+		return fmt.Errorf("kafka: unassign %s: %w", tp, err)
+	}
+	return nil
+}
+
+func (st *partState) ckTP(off ckafka.Offset) ckafka.TopicPartition {
+	return ckafka.TopicPartition{Topic: st.topic, Partition: st.tp.Partition, Offset: off}
+}
+
+// assignAt (re-)assigns r's partition at from, dropping any stashed records.
+func (rr *RangeReader) assignAt(tp offsets.TopicPartition, from int64) (*partState, error) {
+	if old, ok := rr.parts[tp]; ok {
+		delete(rr.parts, tp)
+		if err := rr.c.IncrementalUnassign([]ckafka.TopicPartition{old.ckTP(ckafka.OffsetInvalid)}); err != nil {
+			return nil, fmt.Errorf("kafka: unassign %s: %w", tp, err)
+		}
+	}
+	topic := tp.Topic
+	st := &partState{tp: tp, topic: &topic, delivered: from, fetched: from}
+	if err := rr.c.IncrementalAssign([]ckafka.TopicPartition{st.ckTP(ckafka.Offset(from))}); err != nil {
+		return nil, fmt.Errorf("kafka: assign %s at offset %d: %w", tp, from, err)
+	}
+	rr.parts[tp] = st
+	return st, nil
+}
+
+// pollMs bounds one Poll: how quickly Read notices ctx cancellation when no
+// records arrive. Poll returns as soon as an event is ready, so it costs
+// nothing while records flow.
+const pollMs = 50
+
+// checkEvery is how many polled events pass between ctx and stall checks
+// while records flow (both cost more than a record).
+const checkEvery = 1024
+
+// Read hands every record of r to fn in offset order and returns when the
+// partition's position reaches r.Until. Records at or beyond r.Until that
+// the consumer already polled are kept for a Read that continues at
+// r.Until. An error from fn stops the read and is returned unchanged; the
+// partition is then re-assigned by the next Read.
+//
+// Offsets of r below the partition's log start return an
+// *offsets.DataLossError (ReaderConfig.FailOnDataLoss) or are skipped and
+// counted. A read without progress for ReaderConfig.StallTimeout returns a
+// *StallError. ctx bounds the whole read; its cancellation is noticed within
+// about 50 ms and returned as ctx.Err().
+func (rr *RangeReader) Read(ctx context.Context, r offsets.OffsetRange, fn func(*Record) error) (stats ReadStats, err error) {
+	if rr.closed {
+		return stats, ErrReaderClosed
+	}
+	if r.Until <= r.From {
+		return stats, nil
+	}
+	tp := r.TopicPartition()
+	st, ok := rr.parts[tp]
+	switch {
+	case !ok || st.stale || st.delivered != r.From:
+		if st, err = rr.assignAt(tp, r.From); err != nil {
+			return stats, err
+		}
+	case st.paused:
+		if err := rr.c.Resume([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
+			return stats, fmt.Errorf("kafka: resume %s: %w", tp, err)
+		}
+		st.paused = false
+	}
+	defer func() {
+		if err != nil {
+			st.stale = true // fn or the consumer failed mid-stream
+		}
+	}()
+
+	progressAt, lastProgress := st.fetched, time.Now()
+	events := 0
+	for {
+		for len(st.stash) > 0 && st.stash[0].TopicPartition.Offset < ckafka.Offset(r.Until) {
+			m := st.stash[0]
+			st.stash[0] = nil
+			st.stash = st.stash[1:]
+			if err := rr.deliver(st, m, fn, &stats); err != nil {
+				return stats, err
+			}
+		}
+		if len(st.stash) > 0 || st.fetched >= r.Until {
+			st.delivered = r.Until
+			if len(st.stash) == 0 {
+				st.stash = nil // let the drained backing array go
+			}
+			return stats, nil
+		}
+
+		ev := rr.c.Poll(pollMs)
+		events++
+		idle := false
+		switch e := ev.(type) {
+		case *ckafka.Message:
+			if e.TopicPartition.Topic == nil {
+				if e.TopicPartition.Error != nil {
+					rr.log.Warn("kafka: consumer error", "range", r.String(), "offset", st.fetched, "error", e.TopicPartition.Error)
+				}
+				break
+			}
+			ps := st
+			if e.TopicPartition.Partition != st.tp.Partition || *e.TopicPartition.Topic != st.tp.Topic {
+				if ps = rr.parts[offsets.TopicPartition{Topic: *e.TopicPartition.Topic, Partition: e.TopicPartition.Partition}]; ps == nil {
+					continue // released partition: outdated
+				}
+			}
+			if e.TopicPartition.Error != nil {
+				if ps != st {
+					ps.stale = true
+					rr.log.Warn("kafka: partition error while reading another partition; it will be re-assigned when read",
+						"partition", ps.tp.String(), "offset", int64(e.TopicPartition.Offset), "error", e.TopicPartition.Error)
+					continue
+				}
+				if st, err = rr.partitionError(ctx, st, r, e, &stats); err != nil {
+					return stats, err
+				}
+				continue
+			}
+			off := int64(e.TopicPartition.Offset)
+			if off < ps.fetched {
+				continue // from before a re-assignment
+			}
+			ps.fetched = off + 1
+			if ps == st && off < r.Until && len(st.stash) == 0 {
+				if err := rr.deliver(st, e, fn, &stats); err != nil {
+					return stats, err
+				}
+				break
+			}
+			ps.stash = append(ps.stash, e)
+			if ps != st && !ps.paused && len(ps.stash) >= rr.cfg.MaxStashRecords {
+				if err := rr.c.Pause([]ckafka.TopicPartition{ps.ckTP(ckafka.OffsetInvalid)}); err != nil {
+					return stats, fmt.Errorf("kafka: pause %s: %w", ps.tp, err)
+				}
+				ps.paused = true
+			}
+		case ckafka.PartitionEOF:
+			if e.Topic == nil {
+				break
+			}
+			if ps := rr.parts[offsets.TopicPartition{Topic: *e.Topic, Partition: e.Partition}]; ps != nil && int64(e.Offset) > ps.fetched {
+				ps.fetched = int64(e.Offset)
+			}
+		case ckafka.Error:
+			if e.IsFatal() {
+				return stats, fmt.Errorf("kafka: reading %s at offset %d: %w", r, st.fetched, e)
+			}
+			rr.log.Warn("kafka: consumer error", "range", r.String(), "offset", st.fetched, "error", e)
+		case nil:
+			idle = true
+			// Offsets skipped by the client (transaction markers, aborted
+			// records) move the consumer's position without a record.
+			if len(st.stash) == 0 {
+				if pos := rr.position(st); pos > st.fetched {
+					st.fetched = pos
+				}
+			}
+		}
+		if idle || events%checkEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return stats, err
+			}
+			now := time.Now()
+			if st.fetched != progressAt {
+				progressAt, lastProgress = st.fetched, now
+			} else if waited := now.Sub(lastProgress); waited > rr.cfg.StallTimeout {
+				return stats, &StallError{Range: r, Position: st.fetched, Waited: waited}
+			}
+		}
+	}
+}
+
+func (rr *RangeReader) deliver(st *partState, m *ckafka.Message, fn func(*Record) error, stats *ReadStats) error {
+	rec := &rr.rec
+	rec.Topic = st.tp.Topic
+	rec.Partition = st.tp.Partition
+	rec.Offset = int64(m.TopicPartition.Offset)
+	rec.Timestamp = -1
+	if m.TimestampType != ckafka.TimestampNotAvailable {
+		rec.Timestamp = m.Timestamp.UnixMilli()
+	}
+	rec.Key = m.Key
+	rec.Value = m.Value
+	stats.Records++
+	stats.Bytes += int64(len(m.Key) + len(m.Value))
+	err := fn(rec)
+	rec.Key, rec.Value = nil, nil
+	return err
+}
+
+// position is the consumer's position for st (the offset after the last
+// record or skipped control record it returned), or -1.
+func (rr *RangeReader) position(st *partState) int64 {
+	ps, err := rr.c.Position([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)})
+	if err != nil || len(ps) != 1 || ps[0].Error != nil {
+		return -1
+	}
+	return int64(ps[0].Offset)
+}
+
+// partitionError handles an error polled for the partition being read. An
+// out-of-range fetch (auto.offset.reset=error) is data loss: it is returned
+// or skipped per FailOnDataLoss. It returns the partition's (possibly new)
+// state.
+func (rr *RangeReader) partitionError(ctx context.Context, st *partState, r offsets.OffsetRange, m *ckafka.Message, stats *ReadStats) (*partState, error) {
+	perr := m.TopicPartition.Error
+	var kerr ckafka.Error
+	if !errors.As(perr, &kerr) || (kerr.Code() != ckafka.ErrAutoOffsetReset && kerr.Code() != ckafka.ErrOffsetOutOfRange) {
+		if errors.As(perr, &kerr) && (kerr.IsFatal() || kerr.Code() == ckafka.ErrTopicAuthorizationFailed) {
+			return st, fmt.Errorf("kafka: reading %s at offset %d: %w", r, st.fetched, perr)
+		}
+		rr.log.Warn("kafka: partition error", "range", r.String(), "offset", st.fetched, "error", perr)
+		return st, nil
+	}
+	at := st.fetched
+	low, high, err := rr.c.QueryWatermarkOffsets(r.Topic, r.Partition, timeoutMs(ctx, 10*time.Second))
+	if err != nil {
+		return st, fmt.Errorf("kafka: reading %s: offset %d is out of range (%v), and the watermark query failed: %w", r, at, perr, err)
+	}
+	var lostUntil int64
+	reason := ""
+	switch {
+	case at < low:
+		lostUntil = min(low, r.Until)
+	case at > high:
+		lostUntil = r.Until
+		reason = fmt.Sprintf("offset %d is beyond the end of the log (%d): was the topic deleted and recreated?", at, high)
+	default:
+		// In range again (the log start moved while we fetched): retry.
+		rr.log.Warn("kafka: out-of-range fetch, offset is in range now; retrying", "range", r.String(), "offset", at, "low", low, "high", high)
+		return rr.reassign(st, at)
+	}
+	if rr.cfg.FailOnDataLoss {
+		return st, &offsets.DataLossError{Topic: r.Topic, Partition: r.Partition, From: at, Until: lostUntil, Reason: reason}
+	}
+	stats.SkippedOffsets += lostUntil - at
+	rr.log.Warn("kafka: data loss: skipping offsets no longer available (failOnDataLoss=false)",
+		"partition", st.tp.String(), "from", at, "until", lostUntil, "log_start", low, "log_end", high)
+	if lostUntil >= r.Until {
+		// Nothing left to fetch in r; the consumer's fetcher for the
+		// partition is stopped, so the next Read re-assigns it.
+		st.fetched = r.Until
+		st.stale = true
+		return st, nil
+	}
+	return rr.reassign(st, lostUntil)
+}
+
+// reassign re-assigns st's partition at from, keeping what a Read in
+// progress needs: delivered stays, so the Read ends at the same place.
+func (rr *RangeReader) reassign(st *partState, from int64) (*partState, error) {
+	delivered := st.delivered
+	ns, err := rr.assignAt(st.tp, from)
+	if err != nil {
+		return st, err
+	}
+	ns.delivered = delivered
+	return ns, nil
+}
