@@ -1,0 +1,152 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// ConsoleOptions mirror Spark's console sink options.
+type ConsoleOptions struct {
+	// NumRows is how many rows each batch prints (Spark default 20).
+	NumRows int
+	// Truncate cuts cells longer than 20 characters (Spark default true).
+	Truncate bool
+	// Writer defaults to os.Stdout.
+	Writer io.Writer
+}
+
+// DefaultConsoleOptions are Spark's defaults: 20 rows, truncate.
+func DefaultConsoleOptions() ConsoleOptions {
+	return ConsoleOptions{NumRows: 20, Truncate: true, Writer: os.Stdout}
+}
+
+// ConsoleSink prints each batch as a table in the layout of Spark's console
+// sink (Dataset.show). It is at-least-once: a batch re-run after a crash is
+// printed again.
+type ConsoleSink struct {
+	opts ConsoleOptions
+	mu   sync.Mutex // serialises writes to opts.Writer
+}
+
+// NewConsoleSink returns a console sink; zero fields of opts take Spark's
+// defaults except Truncate, which is taken as given.
+func NewConsoleSink(opts ConsoleOptions) *ConsoleSink {
+	if opts.NumRows <= 0 {
+		opts.NumRows = 20
+	}
+	if opts.Writer == nil {
+		opts.Writer = os.Stdout
+	}
+	return &ConsoleSink{opts: opts}
+}
+
+// AddBatch prints out.
+func (s *ConsoleSink) AddBatch(_ context.Context, out *Output) error {
+	var b strings.Builder
+	b.WriteString("-------------------------------------------\n")
+	fmt.Fprintf(&b, "Batch: %d\n", out.BatchID)
+	b.WriteString("-------------------------------------------\n")
+	writeTable(&b, out, s.opts.NumRows, s.opts.Truncate)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, err := io.WriteString(s.opts.Writer, b.String())
+	return err
+}
+
+// writeTable renders up to numRows rows like Spark's showString: cells
+// right-aligned when truncating, left-aligned otherwise; "null" for nulls;
+// a trailer when rows were cut.
+func writeTable(b *strings.Builder, out *Output, numRows int, truncate bool) {
+	fields := out.Schema.Fields()
+	rows := [][]string{make([]string, len(fields))}
+	for i, f := range fields {
+		rows[0][i] = cell(f.Name, truncate)
+	}
+	total := out.NumRows()
+	for _, rec := range out.Records {
+		for r := 0; r < int(rec.NumRows()) && len(rows)-1 < numRows; r++ {
+			row := make([]string, len(fields))
+			for c := range fields {
+				row[c] = cell(formatValue(rec.Column(c), r), truncate)
+			}
+			rows = append(rows, row)
+		}
+	}
+	widths := make([]int, len(fields))
+	for i := range widths {
+		widths[i] = 3 // Spark's minimum column width
+	}
+	for _, row := range rows {
+		for i, v := range row {
+			if n := utf8.RuneCountInString(v); n > widths[i] {
+				widths[i] = n
+			}
+		}
+	}
+	sep := "+"
+	for _, w := range widths {
+		sep += strings.Repeat("-", w) + "+"
+	}
+	b.WriteString(sep + "\n")
+	for i, row := range rows {
+		b.WriteString("|")
+		for c, v := range row {
+			pad := strings.Repeat(" ", widths[c]-utf8.RuneCountInString(v))
+			if truncate {
+				b.WriteString(pad + v)
+			} else {
+				b.WriteString(v + pad)
+			}
+			b.WriteString("|")
+		}
+		b.WriteString("\n")
+		if i == 0 {
+			b.WriteString(sep + "\n")
+		}
+	}
+	b.WriteString(sep + "\n")
+	if total > int64(numRows) {
+		fmt.Fprintf(b, "only showing top %d rows\n", numRows)
+	}
+	b.WriteString("\n")
+}
+
+func cell(s string, truncate bool) string {
+	if truncate && utf8.RuneCountInString(s) > 20 {
+		r := []rune(s)
+		return string(r[:17]) + "..."
+	}
+	return s
+}
+
+// formatValue renders one value the way Spark's show does.
+func formatValue(col arrow.Array, i int) string {
+	if col.IsNull(i) {
+		return "null"
+	}
+	switch a := col.(type) {
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return a.Value(i).ToTime(unit).UTC().Format("2006-01-02 15:04:05")
+	case *array.Float64:
+		return formatFloat(a.Value(i))
+	default:
+		return col.ValueStr(i)
+	}
+}
+
+func formatFloat(f float64) string {
+	s := fmt.Sprintf("%v", f)
+	if !strings.ContainsAny(s, ".eEN+I") {
+		s += ".0" // Spark prints doubles with a fraction: 3.0
+	}
+	return s
+}

@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/microbatch/microbatch/internal/kafkatest"
+)
+
+// The crash tests re-execute this test binary as a child process that runs
+// the page-views query and kills itself with SIGKILL at a failpoint; the
+// parent then restarts it without the failpoint and checks that the final
+// state and the committed ranges equal those of a run without a crash.
+
+const (
+	envChild     = "MICROBATCH_CRASH_CHILD" // set: this process is a crash-test child
+	envAddr      = "MICROBATCH_CRASH_ADDR"
+	envDir       = "MICROBATCH_CRASH_DIR"
+	envFailpoint = "MICROBATCH_CRASH_AT" // "name:batchID", empty for none
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envChild) != "" {
+		os.Exit(crashChild())
+	}
+	os.Exit(m.Run())
+}
+
+// crashChild runs the query of the crash tests; exit 0 when it completes.
+func crashChild() int {
+	schema, df, err := pageViewsPlan()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	cfg := baseConfig(schema, df, os.Getenv(envAddr), "clicks", os.Getenv(envDir), ForEachBatch(func(context.Context, *Output) error { return nil }))
+	cfg.NoSync = false // real fsyncs: the crash is real
+	cfg.Source.MaxRatePerPartition = 300
+	if at := os.Getenv(envFailpoint); at != "" {
+		name, id, _ := strings.Cut(at, ":")
+		batchID, _ := strconv.ParseInt(id, 10, 64)
+		cfg.failpoint = func(n string, b int64) {
+			if n == name && b == batchID {
+				syscall.Kill(syscall.Getpid(), syscall.SIGKILL)
+				select {} // the signal is on its way
+			}
+		}
+	}
+	q, err := New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	if err := q.Run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func runChild(t *testing.T, addr, dir, failpoint string) error {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envChild+"=1", envAddr+"="+addr, envDir+"="+dir, envFailpoint+"="+failpoint)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+				return errKilled
+			}
+		}
+		return fmt.Errorf("child: %w\n%s", err, out)
+	}
+	return nil
+}
+
+var errKilled = errors.New("killed")
+
+// plans renders a checkpoint's batches as "id:ranges committed" lines.
+func plans(t *testing.T, q *Query) []string {
+	t.Helper()
+	infos, err := q.Batches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, b := range infos {
+		out = append(out, fmt.Sprintf("%d:%v:%v", b.Plan.ID, b.Plan.Ranges, b.Committed))
+	}
+	return out
+}
+
+func TestCrashAtEveryLifecyclePoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess crash tests")
+	}
+	b := kafkatest.Start(t, map[string]int32{"clicks": 3})
+	recs, want := clicks(3000, 3, 0)
+	b.Produce(t, "clicks", recs)
+	ends := b.EndOffsets(t, "clicks")
+	schema, df := pageViews(t)
+
+	// The reference: the same job without a crash.
+	refDir := t.TempDir()
+	if err := runChild(t, b.Addr, refDir, ""); err != nil {
+		t.Fatal(err)
+	}
+	refQ, err := New(baseConfig(schema, df, b.Addr, "clicks", refDir, &collector{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refPlans := plans(t, refQ)
+	if len(refPlans) != 4 {
+		t.Fatalf("reference run committed %d batches, want 4: %v", len(refPlans), refPlans)
+	}
+
+	for _, fp := range []string{fpAfterWAL, fpMidFetch, fpAfterSink, fpBeforeCommit, fpAfterCommit} {
+		t.Run(fp, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := runChild(t, b.Addr, dir, fp+":1"); err != errKilled {
+				t.Fatalf("child with failpoint %s:1 was not killed: %v", fp, err)
+			}
+			q, err := New(baseConfig(schema, df, b.Addr, "clicks", dir, &collector{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The crash left the checkpoint where the failpoint says.
+			after := plans(t, q)
+			committed1 := fp == fpAfterCommit
+			if len(after) != 2 || strings.HasSuffix(after[1], ":true") != committed1 {
+				t.Fatalf("after a crash at %s the checkpoint holds %v, want batch 1 planned (committed=%v)", fp, after, committed1)
+			}
+			if err := runChild(t, b.Addr, dir, ""); err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			if got := plans(t, q); strings.Join(got, "\n") != strings.Join(refPlans, "\n") {
+				t.Fatalf("batches after crash and restart differ from the run without crash\n got %v\nwant %v", got, refPlans)
+			}
+			checkContiguous(t, q, ends)
+			rec, err := q.State()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Release()
+			sameCounts(t, countsOf(t, recordRows(rec)), want)
+		})
+	}
+}

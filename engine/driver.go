@@ -1,0 +1,475 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/microbatch/microbatch/batch"
+	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// driver is one Run of a query: the checkpoint, the Kafka admin client, the
+// executor pool and the in-memory mirror of the aggregate state. It lives
+// on Run's goroutine only.
+type driver struct {
+	q     *Query
+	sub   kafka.Subscription
+	props kafka.Props
+	ckpt  *offsets.Checkpoint
+	admin *kafka.Admin
+	exec  *batch.Executor
+	state *dataframe.State // nil for stateless queries
+
+	// start is where each known partition resumes: the until of its last
+	// committed batch, or its initial offset if never committed.
+	start  map[offsets.TopicPartition]int64
+	nextID int64
+	// lastTrigger is when the previous batch started (input rate).
+	lastTrigger time.Time
+}
+
+func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
+	d := &driver{q: q, props: q.cfg.Source.props()}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	if d.sub, err = q.cfg.Source.subscription(); err != nil {
+		return nil, err
+	}
+	if d.ckpt, err = offsets.Open(q.cfg.CheckpointLocation, offsets.Options{NoSync: q.cfg.NoSync}); err != nil {
+		return nil, err
+	}
+	if err = d.ckpt.CheckFingerprint(q.fp); err != nil {
+		return nil, err
+	}
+	if d.admin, err = kafka.NewAdmin(d.props); err != nil {
+		return nil, err
+	}
+	d.exec, err = batch.NewExecutor(batch.Config{
+		Props:             d.props,
+		Workers:           q.cfg.Executors,
+		MaxOffsetsPerTask: q.cfg.MaxOffsetsPerTask,
+		FailOnDataLoss:    q.cfg.Source.OnDataLoss == FailOnDataLoss,
+		Logger:            q.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if q.prog.Stateful() {
+		d.state = q.prog.NewState(q.mem)
+		if err = d.ckpt.ForEachState(d.state.Restore); err != nil {
+			return nil, fmt.Errorf("restoring state from %s: %w", q.cfg.CheckpointLocation, err)
+		}
+	}
+	if err = d.loadStart(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// loadStart sets d.start and d.nextID from the checkpoint, resolving and
+// recording the starting offsets the first time the checkpoint is used.
+func (d *driver) loadStart(ctx context.Context) error {
+	last, err := d.ckpt.LastCommit()
+	if err != nil {
+		return err
+	}
+	if last != nil {
+		d.nextID = last.ID + 1
+	}
+	initial, ok, err := d.ckpt.InitialOffsets()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		tps, err := d.admin.Partitions(ctx, d.sub)
+		if err != nil {
+			return err
+		}
+		earliest, latest, err := d.listOffsets(ctx, tps)
+		if err != nil {
+			return err
+		}
+		if initial, err = d.q.starting.Resolve(tps, earliest, latest); err != nil {
+			return fmt.Errorf("startingOffsets: %w", err)
+		}
+		if err := d.ckpt.SetInitialOffsets(initial); err != nil {
+			return err
+		}
+	}
+	pos, err := d.ckpt.Positions()
+	if err != nil {
+		return err
+	}
+	d.start = make(map[offsets.TopicPartition]int64, len(initial)+len(pos))
+	for tp, o := range initial {
+		d.start[tp] = o
+	}
+	for tp, o := range pos {
+		d.start[tp] = o
+	}
+	return nil
+}
+
+func (d *driver) listOffsets(ctx context.Context, tps []offsets.TopicPartition) (earliest, latest map[offsets.TopicPartition]int64, err error) {
+	if earliest, err = d.admin.ListOffsets(ctx, tps, offsets.Earliest, d.props.ReadCommitted()); err != nil {
+		return nil, nil, err
+	}
+	if latest, err = d.admin.ListOffsets(ctx, tps, offsets.Latest, d.props.ReadCommitted()); err != nil {
+		return nil, nil, err
+	}
+	return earliest, latest, nil
+}
+
+func (d *driver) close() error {
+	var errs []error
+	if d.exec != nil {
+		errs = append(errs, d.exec.Close())
+	}
+	if d.admin != nil {
+		d.admin.Close()
+	}
+	if d.state != nil {
+		d.state.Release()
+	}
+	if d.ckpt != nil {
+		errs = append(errs, d.ckpt.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// idleBackoff is how long a back-to-back trigger (processingTime 0) waits
+// after an empty batch before listing offsets again.
+const idleBackoff = 100 * time.Millisecond
+
+// loop is the driver loop. stopCtx is the graceful stop signal, checked
+// between batches; workCtx bounds the work of a batch.
+func (d *driver) loop(stopCtx, workCtx context.Context) error {
+	cfg := &d.q.cfg
+	pending, err := d.ckpt.Pending()
+	if err != nil {
+		return err
+	}
+	if pending != nil {
+		d.q.logger.Info("recovering uncommitted batch", "query", cfg.Name, "batch", pending.ID, "ranges", len(pending.Ranges))
+		if err := d.runBatch(workCtx, *pending, batchContext{triggerAt: time.Now(), recovered: true}); err != nil {
+			return err
+		}
+	}
+
+	var target map[offsets.TopicPartition]int64
+	if cfg.Trigger.AvailableNow {
+		tps, err := d.admin.Partitions(workCtx, d.sub)
+		if err != nil {
+			return err
+		}
+		if target, err = d.admin.ListOffsets(workCtx, tps, offsets.Latest, d.props.ReadCommitted()); err != nil {
+			return err
+		}
+	}
+
+	interval := cfg.Trigger.ProcessingTime
+	if cfg.Trigger.AvailableNow {
+		interval = 0
+	}
+	next := time.Now()
+	for {
+		if stopCtx.Err() != nil {
+			return nil
+		}
+		if wait := time.Until(next); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-stopCtx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+		triggerAt := time.Now()
+		if interval > 0 {
+			// Spark's ProcessingTime: batches start on interval boundaries;
+			// a batch that overran starts the next one at once.
+			next = next.Add(interval)
+			if next.Before(triggerAt) {
+				next = triggerAt
+			}
+		}
+		planStart := time.Now()
+		plan, latest, err := d.plan(workCtx, target)
+		if err != nil {
+			return err
+		}
+		planDur := time.Since(planStart)
+		if len(plan.Ranges) == 0 {
+			if cfg.Trigger.AvailableNow {
+				d.q.logger.Info("available data processed", "query", cfg.Name, "batches", d.nextID)
+				return nil
+			}
+			if interval == 0 {
+				next = time.Now().Add(idleBackoff)
+			}
+			continue
+		}
+		walStart := time.Now()
+		if err := d.ckpt.WriteAhead(plan); err != nil {
+			return err
+		}
+		walDur := time.Since(walStart)
+		d.failpoint(fpAfterWAL, plan.ID)
+		bc := batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur, walDur: walDur}
+		if err := d.runBatch(workCtx, plan, bc); err != nil {
+			return err
+		}
+	}
+}
+
+// plan lists partitions and offsets and plans the next batch. With an
+// AvailableNow target, partitions are limited to the target's and the
+// latest offsets to the target's.
+func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
+	cfg := &d.q.cfg
+	tps, err := d.admin.Partitions(ctx, d.sub)
+	if err != nil {
+		return offsets.BatchPlan{}, nil, err
+	}
+	if target != nil {
+		kept := tps[:0]
+		for _, tp := range tps {
+			if _, ok := target[tp]; ok {
+				kept = append(kept, tp)
+			}
+		}
+		tps = kept
+	}
+	earliest, latest, err := d.listOffsets(ctx, tps)
+	if err != nil {
+		return offsets.BatchPlan{}, nil, err
+	}
+	if target != nil {
+		for tp, end := range target {
+			if l, ok := latest[tp]; ok && end < l {
+				latest[tp] = end
+			}
+		}
+	}
+	out, err := offsets.Plan(offsets.PlanInput{
+		Partitions:     tps,
+		Start:          d.start,
+		Earliest:       earliest,
+		Latest:         latest,
+		Limit:          offsets.RateLimit{MaxRatePerPartition: cfg.Source.MaxRatePerPartition, PerPartition: cfg.Source.MaxRateOverrides},
+		Interval:       cfg.rateInterval(),
+		FailOnDataLoss: cfg.Source.OnDataLoss == FailOnDataLoss,
+	})
+	if err != nil {
+		return offsets.BatchPlan{}, nil, err
+	}
+	for _, dl := range out.DataLoss {
+		d.q.logger.Warn("skipping lost offsets (failOnDataLoss=false)", "query", cfg.Name,
+			"topic", dl.Topic, "partition", dl.Partition, "from", dl.From, "until", dl.Until)
+	}
+	return offsets.BatchPlan{
+		ID:        d.nextID,
+		Ranges:    out.Ranges,
+		Ends:      out.Ends,
+		PlannedAt: time.Now().UTC(),
+		DataLoss:  out.DataLoss,
+	}, latest, nil
+}
+
+// taskSink feeds a task's decoded records into its dataframe task.
+type taskSink struct {
+	t    *dataframe.Task
+	hook func() // failpoint hook, tests only
+}
+
+func (s taskSink) Consume(rec arrow.Record) error {
+	if s.hook != nil {
+		s.hook()
+	}
+	return s.t.Consume(rec)
+}
+
+type indexedTask struct {
+	index int
+	task  *dataframe.Task
+}
+
+// batchContext is what the driver knows about a batch besides its plan.
+type batchContext struct {
+	latest    map[offsets.TopicPartition]int64 // nil for a recovered batch
+	triggerAt time.Time
+	planDur   time.Duration
+	walDur    time.Duration
+	recovered bool // planned by an earlier run that did not commit it
+}
+
+// runBatch executes a planned (and write-ahead logged) batch and commits it.
+func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchContext) error {
+	q := d.q
+	cfg := &q.cfg
+	prog := q.prog
+	triggerAt, latest := bc.triggerAt, bc.latest
+	p := Progress{Name: cfg.Name, BatchID: plan.ID, Timestamp: triggerAt.UTC(), Recovered: bc.recovered}
+	p.Durations.Plan = bc.planDur
+	p.Durations.WAL = bc.walDur
+
+	var tasksMu sync.Mutex // guards tasks: NewSink runs on executor goroutines
+	var tasks []indexedTask
+	defer func() {
+		for _, t := range tasks {
+			t.task.Release()
+		}
+	}()
+	fetchStart := time.Now()
+	res, err := d.exec.Run(ctx, batch.Job{
+		BatchID: plan.ID,
+		Ranges:  plan.Ranges,
+		NewDecoder: func() (dataframe.Decoder, error) {
+			return dataframe.NewDecoder(q.mem, cfg.Schema, q.decOpts)
+		},
+		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
+			t := prog.NewTask(q.mem)
+			tasksMu.Lock()
+			tasks = append(tasks, indexedTask{ti.Index, t})
+			tasksMu.Unlock()
+			ts := taskSink{t: t}
+			if cfg.failpoint != nil {
+				ts.hook = func() { d.failpoint(fpMidFetch, plan.ID) }
+			}
+			return ts, nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("batch %d: %w", plan.ID, err)
+	}
+	p.Durations.FetchDecode = time.Since(fetchStart)
+	sort.Slice(tasks, func(i, j int) bool { return tasks[i].index < tasks[j].index })
+
+	aggStart := time.Now()
+	var recs []arrow.Record
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if d.state != nil {
+		for _, t := range tasks {
+			if err := d.state.Merge(t.task); err != nil {
+				return fmt.Errorf("batch %d: merging state: %w", plan.ID, err)
+			}
+		}
+		rec, err := d.state.Result(q.mode == dataframe.Update)
+		if err != nil {
+			return fmt.Errorf("batch %d: result: %w", plan.ID, err)
+		}
+		recs = append(recs, rec)
+	} else {
+		for _, t := range tasks {
+			recs = append(recs, t.task.Output()...)
+		}
+	}
+	p.Durations.Aggregate = time.Since(aggStart)
+
+	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs}
+	sinkStart := time.Now()
+	if err := cfg.Sink.AddBatch(ctx, out); err != nil {
+		return fmt.Errorf("batch %d: sink: %w", plan.ID, err)
+	}
+	p.Durations.Sink = time.Since(sinkStart)
+	d.failpoint(fpAfterSink, plan.ID)
+
+	p.NumInputRows = res.Records
+	p.InputBytes = res.Bytes
+	p.CorruptRecords = res.Corrupt
+	p.DroppedRecords = res.Dropped
+	p.SkippedOffsets = res.SkippedOffsets
+	for _, dl := range plan.DataLoss {
+		p.SkippedOffsets += dl.Until - dl.From
+	}
+	p.OutputRows = out.NumRows()
+
+	commitStart := time.Now()
+	var changed int
+	if d.state != nil {
+		changed = d.state.Changed()
+	}
+	rec := offsets.CommitRecord{ID: plan.ID, CommittedAt: time.Now().UTC(), InputRows: res.Records}
+	if d.state != nil {
+		rec.StateRows = int64(d.state.Len())
+	}
+	err = d.ckpt.Commit(rec, func(tx *offsets.CommitTx) error {
+		if d.state != nil {
+			if err := d.state.Changes(tx.PutState); err != nil {
+				return err
+			}
+		}
+		if ts, ok := cfg.Sink.(TxSink); ok {
+			if err := ts.AddBatchTx(tx, out); err != nil {
+				return err
+			}
+		}
+		d.failpoint(fpBeforeCommit, plan.ID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("batch %d: commit: %w", plan.ID, err)
+	}
+	p.Durations.Commit = time.Since(commitStart)
+	d.failpoint(fpAfterCommit, plan.ID)
+	if d.state != nil {
+		d.state.ResetChanged()
+		p.StateRows = int64(d.state.Len())
+		p.StateRowsUpdated = int64(changed)
+	}
+
+	// Advance the driver's positions only after the commit is durable.
+	before := make(map[offsets.TopicPartition]int64, len(plan.Ranges))
+	for _, r := range plan.Ranges {
+		before[r.TopicPartition()] = r.From
+	}
+	for tp, end := range plan.Ends {
+		startOff, ok := before[tp]
+		if !ok {
+			startOff = end
+		}
+		l := end
+		if latest != nil {
+			if v, ok := latest[tp]; ok {
+				l = v
+			}
+		}
+		p.Sources = append(p.Sources, PartitionProgress{Topic: tp.Topic, Partition: tp.Partition,
+			StartOffset: startOff, EndOffset: end, LatestOffset: l, Lag: max(l-end, 0)})
+		d.start[tp] = end
+	}
+	sort.Slice(p.Sources, func(i, j int) bool {
+		a, b := p.Sources[i], p.Sources[j]
+		return offsets.TopicPartition{Topic: a.Topic, Partition: a.Partition}.Less(offsets.TopicPartition{Topic: b.Topic, Partition: b.Partition})
+	})
+	d.nextID = plan.ID + 1
+
+	p.Durations.Total = time.Since(triggerAt)
+	if secs := p.Durations.Total.Seconds(); secs > 0 {
+		p.ProcessedRowsPerSecond = float64(p.NumInputRows) / secs
+	}
+	if !d.lastTrigger.IsZero() {
+		if secs := triggerAt.Sub(d.lastTrigger).Seconds(); secs > 0 {
+			p.InputRowsPerSecond = float64(p.NumInputRows) / secs
+		}
+	}
+	d.lastTrigger = triggerAt
+	q.record(p)
+	return nil
+}

@@ -1,0 +1,390 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/internal/kafkatest"
+	"github.com/microbatch/microbatch/offsets"
+)
+
+func TestCountsAcrossBatchesAndRestart(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 3})
+	recs, want := clicks(3000, 3, 0)
+	b.Produce(t, "clicks", recs)
+
+	dir := t.TempDir()
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", dir, sink)
+	cfg.Allocator = checkedAlloc(t)
+	cfg.Source.MaxRatePerPartition = 300 // 1000 records per partition => 4 batches of <= 300
+	var progress []Progress
+	cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+	q := runQuery(t, cfg)
+
+	if len(progress) != 4 {
+		t.Fatalf("%d batches, want 4 (1000 offsets per partition capped at 300)", len(progress))
+	}
+	wantRows := []int64{900, 900, 900, 300}
+	for i, p := range progress {
+		if p.BatchID != int64(i) || p.NumInputRows != wantRows[i] {
+			t.Fatalf("batch %d: id %d rows %d, want id %d rows %d", i, p.BatchID, p.NumInputRows, i, wantRows[i])
+		}
+	}
+	if last := progress[3]; last.TotalLag() != 0 || len(last.Sources) != 3 || last.Sources[2].EndOffset != 1000 {
+		t.Fatalf("last progress sources %+v, want 3 partitions ending at 1000 with no lag", last.Sources)
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+	checkContiguous(t, q, b.EndOffsets(t, "clicks"))
+
+	// More data, a restart from the checkpoint: counts accumulate, batch ids
+	// continue, nothing is read twice.
+	more, wantMore := clicks(600, 3, 5000)
+	b.Produce(t, "clicks", more)
+	addCounts(want, wantMore)
+	progress = nil
+	cfg.Source.MaxRatePerPartition = 0 // operational settings may change between runs
+	q = runQuery(t, cfg)
+	if len(progress) != 1 || progress[0].BatchID != 4 || progress[0].NumInputRows != 600 {
+		t.Fatalf("restart: progress %+v, want one batch 4 of 600 rows", progress)
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+	checkContiguous(t, q, b.EndOffsets(t, "clicks"))
+
+	// The checkpoint's state equals the last complete output.
+	rec, err := q.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	sameCounts(t, countsOf(t, recordRows(rec)), want)
+}
+
+func TestUpdateModeEmitsChangedGroups(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	b.Produce(t, "clicks", []kafkatest.Record{
+		{Value: []byte(`{"page":"/a","action":"view"}`)},
+		{Value: []byte(`{"page":"/b","action":"view"}`)},
+	})
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.OutputMode = dataframe.Update
+	cfg.Allocator = checkedAlloc(t)
+	runQuery(t, cfg)
+	b.Produce(t, "clicks", []kafkatest.Record{{Value: []byte(`{"page":"/b","action":"view"}`)}})
+	runQuery(t, cfg)
+	got := sink.all()
+	if len(got) != 2 {
+		t.Fatalf("%d batches, want 2", len(got))
+	}
+	if fmt.Sprint(got[0].rows) != "[[/a 1] [/b 1]]" || fmt.Sprint(got[1].rows) != "[[/b 2]]" {
+		t.Fatalf("update outputs %v then %v, want [[/a 1] [/b 1]] then [[/b 2]]", got[0].rows, got[1].rows)
+	}
+}
+
+func TestIncompatibleQueryIsRefused(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
+	dir := t.TempDir()
+	cfg := testConfig(t, b.Addr, "clicks", dir, &collector{})
+	runQuery(t, cfg)
+
+	cfg.Query = dataframe.Source("events", cfg.Schema).GroupBy(dataframe.Col("action")).Agg(dataframe.Count().As("n"))
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.Run(context.Background())
+	if !errors.Is(err, offsets.ErrIncompatible) {
+		t.Fatalf("Run with a changed query: %v, want ErrIncompatible", err)
+	}
+	if !strings.Contains(err.Error(), "query") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("error %q does not say that the query changed in %s", err, dir)
+	}
+}
+
+func TestSecondRunnerFailsAtOnce(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	dir := t.TempDir()
+	cfg := testConfig(t, b.Addr, "clicks", dir, &collector{})
+	cfg.Trigger = Trigger{ProcessingTime: 50 * time.Millisecond}
+	q1, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	cfg1 := cfg
+	_ = cfg1
+	go func() { done <- q1.Run(ctx) }()
+	// Wait until q1 holds the checkpoint: its first (empty) trigger has run
+	// once offsets are listed; poll State, which needs the file to exist.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		q2, _ := New(cfg)
+		start := time.Now()
+		err := q2.Run(context.Background())
+		if errors.Is(err, offsets.ErrLocked) {
+			if el := time.Since(start); el > 5*time.Second {
+				t.Fatalf("second Run took %v to fail", el)
+			}
+			close(started)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("second Run never saw the lock: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	<-started
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("first Run: %v", err)
+	}
+}
+
+func TestNewPartitionsArePickedUpAtEarliest(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, want := clicks(100, 1, 0)
+	b.Produce(t, "clicks", recs)
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Trigger = Trigger{ProcessingTime: 100 * time.Millisecond}
+	cfg.Allocator = checkedAlloc(t)
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	waitFor(t, func() bool { p, ok := q.LastProgress(); return ok && p.Sources[0].EndOffset == 100 })
+
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	if err := b.Admin(t).CreatePartitions(ctx2, "clicks", 3); err != nil {
+		t.Fatal(err)
+	}
+	more, wantMore := clicks(90, 3, 1000) // partitions 0, 1, 2
+	b.Produce(t, "clicks", more)
+	addCounts(want, wantMore)
+	waitFor(t, func() bool {
+		p, ok := q.LastProgress()
+		if !ok || len(p.Sources) != 3 {
+			return false
+		}
+		return p.Sources[0].EndOffset == 130 && p.Sources[1].EndOffset == 30 && p.Sources[2].EndOffset == 30
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+	checkContiguous(t, q, b.EndOffsets(t, "clicks"))
+}
+
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDataLoss(t *testing.T) {
+	for _, fail := range []bool{true, false} {
+		t.Run(fmt.Sprintf("failOnDataLoss=%v", fail), func(t *testing.T) {
+			b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+			recs, _ := clicks(100, 1, 0)
+			b.Produce(t, "clicks", recs[:50])
+			sink := &collector{}
+			cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+			cfg.Allocator = checkedAlloc(t)
+			if !fail {
+				cfg.Source.OnDataLoss = SkipDataLoss
+			}
+			runQuery(t, cfg) // committed up to 50
+			b.Produce(t, "clicks", recs[50:])
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			tp := offsets.TopicPartition{Topic: "clicks", Partition: 0}
+			if err := b.Admin(t).DeleteRecords(ctx, tp, 80); err != nil {
+				t.Fatal(err)
+			}
+			q, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var progress []Progress
+			cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+			q, _ = New(cfg)
+			err = q.Run(ctx)
+			if fail {
+				var dl *offsets.DataLossError
+				if !errors.As(err, &dl) || dl.Topic != "clicks" || dl.Partition != 0 || dl.From != 50 || dl.Until != 80 {
+					t.Fatalf("Run: %v, want DataLossError clicks-0 [50,80)", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(progress) != 1 || progress[0].SkippedOffsets != 30 || progress[0].NumInputRows != 20 {
+				t.Fatalf("progress %+v, want one batch of 20 rows with 30 skipped offsets", progress)
+			}
+			_, want := clicks(50, 1, 0)
+			tail := map[string]int64{}
+			for _, r := range recs[80:] {
+				if strings.Contains(string(r.Value), `"view"`) {
+					page := strings.Split(strings.Split(string(r.Value), `"page":"`)[1], `"`)[0]
+					tail[page]++
+				}
+			}
+			addCounts(want, tail)
+			sameCounts(t, countsOf(t, sink.last(t).rows), want)
+		})
+	}
+}
+
+// TestTransactionGaps reads a topic whose offsets include transaction
+// markers and aborted records: under read_committed the batch ends at the
+// last stable offset without hanging and counts only committed records.
+func TestTransactionGaps(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 2})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.TransactionalID("tx-test"), kgo.DefaultProduceTopic("clicks"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	want := map[string]int64{}
+	for txn := 0; txn < 6; txn++ {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		commit := txn%3 != 1
+		recs, views := clicks(20, 2, txn*100)
+		for _, r := range recs {
+			res := cl.ProduceSync(ctx, &kgo.Record{Partition: r.Partition, Value: r.Value})
+			if err := res.FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if commit {
+			addCounts(want, views)
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Allocator = checkedAlloc(t)
+	cfg.Source.MaxRatePerPartition = 7 // batches end inside and after transactions
+	q := runQuery(t, cfg)
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+	// 6 transactions x 10 records + 6 markers per partition = 66 offsets.
+	checkContiguous(t, q, map[offsets.TopicPartition]int64{{Topic: "clicks", Partition: 0}: 66, {Topic: "clicks", Partition: 1}: 66})
+}
+
+func TestStartingOffsetsLatestIsResolvedOnce(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	old, _ := clicks(40, 1, 0)
+	b.Produce(t, "clicks", old)
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Source.StartingOffsets = "latest"
+	runQuery(t, cfg) // nothing new: no batch, but the start (40) is recorded
+	if n := len(sink.all()); n != 0 {
+		t.Fatalf("%d batches emitted with no new data, want 0", n)
+	}
+	recs, want := clicks(25, 1, 300)
+	b.Produce(t, "clicks", recs)
+	runQuery(t, cfg)
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+}
+
+func TestAppendModeStatelessQuery(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 2})
+	recs, _ := clicks(50, 2, 0)
+	b.Produce(t, "clicks", recs)
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Allocator = checkedAlloc(t)
+	cfg.Query = dataframe.Source("events", cfg.Schema).
+		Filter(dataframe.Col("page").Eq(dataframe.Lit("/home"))).
+		Select(dataframe.Col("userid"), dataframe.Col("_partition"), dataframe.Col("_offset"))
+	q := runQuery(t, cfg)
+	if q.OutputMode() != dataframe.Append {
+		t.Fatalf("mode %v, want append", q.OutputMode())
+	}
+	var want []string
+	for p := 0; p < 2; p++ {
+		off := 0
+		for i, r := range recs {
+			if int(r.Partition) != p {
+				continue
+			}
+			if strings.Contains(string(r.Value), `"page":"/home"`) {
+				want = append(want, fmt.Sprintf("[u%d %d %d]", i%97, p, off))
+			}
+			off++
+		}
+	}
+	var got []string
+	for _, row := range sink.last(t).rows {
+		got = append(got, fmt.Sprint(row))
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("append output\n got %v\nwant %v", got, want)
+	}
+	if _, err := q.State(); !errors.Is(err, ErrStateless) {
+		t.Fatalf("State of a stateless query: %v", err)
+	}
+}
+
+func TestGracefulStopCommitsInFlightBatch(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, want := clicks(200, 1, 0)
+	b.Produce(t, "clicks", recs)
+	dir := t.TempDir()
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", dir, sink)
+	cfg.Trigger = Trigger{ProcessingTime: time.Hour}
+	var q *Query
+	// Stop from inside the sink: the batch is in flight.
+	cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+		q.Stop()
+		return sink.AddBatch(ctx, out)
+	})
+	var err error
+	if q, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	infos, err := q.Batches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || !infos[0].Committed {
+		t.Fatalf("batches %+v, want batch 0 committed", infos)
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+}

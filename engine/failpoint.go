@@ -1,0 +1,18 @@
+package engine
+
+// Failpoints name the instants of a batch's lifecycle at which the crash
+// tests kill the process. The hook is unexported: only this package's tests
+// can set it (Config.failpoint), so it costs a nil check in production.
+const (
+	fpAfterWAL     = "after-wal"     // plan durable, nothing read
+	fpMidFetch     = "mid-fetch"     // executors have decoded part of the batch
+	fpAfterSink    = "after-sink"    // sink written, commit not started
+	fpBeforeCommit = "before-commit" // inside the commit transaction, before it is durable
+	fpAfterCommit  = "after-commit"  // commit durable, driver not yet advanced
+)
+
+func (d *driver) failpoint(name string, batchID int64) {
+	if fp := d.q.cfg.failpoint; fp != nil {
+		fp(name, batchID)
+	}
+}

@@ -1,0 +1,97 @@
+package engine
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Durations break a batch's wall time down by phase (Spark's durationMs).
+type Durations struct {
+	// Plan: listing partitions and offsets, planning ranges.
+	Plan time.Duration `json:"plan"`
+	// WAL: writing the plan to the checkpoint.
+	WAL time.Duration `json:"wal"`
+	// FetchDecode: executors reading ranges, decoding to Arrow and
+	// computing partial aggregates (wall time of the executor pool).
+	FetchDecode time.Duration `json:"fetchDecode"`
+	// Aggregate: merging partials into the state and building the result.
+	Aggregate time.Duration `json:"aggregate"`
+	// Sink: the sink's AddBatch.
+	Sink time.Duration `json:"sink"`
+	// Commit: the bbolt commit transaction (state, commit record, offsets).
+	Commit time.Duration `json:"commit"`
+	// Total: from trigger to commit.
+	Total time.Duration `json:"total"`
+}
+
+// DriverOverhead is the time the driver itself spends per batch: planning,
+// the write-ahead log and the commit.
+func (d Durations) DriverOverhead() time.Duration { return d.Plan + d.WAL + d.Commit }
+
+// PartitionProgress is one partition's position after a batch.
+type PartitionProgress struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	// StartOffset and EndOffset bound what the batch read: [start, end).
+	StartOffset int64 `json:"startOffset"`
+	EndOffset   int64 `json:"endOffset"`
+	// LatestOffset is the partition's end when the batch was planned.
+	LatestOffset int64 `json:"latestOffset"`
+	// Lag is LatestOffset - EndOffset.
+	Lag int64 `json:"lag"`
+}
+
+// Progress describes one committed batch, in the spirit of Spark's
+// StreamingQueryProgress.
+type Progress struct {
+	Name      string    `json:"name"`
+	BatchID   int64     `json:"batchId"`
+	Timestamp time.Time `json:"timestamp"`
+	// Recovered is true when the batch was planned by an earlier run that
+	// crashed before committing it, and re-run now.
+	Recovered    bool  `json:"recovered"`
+	NumInputRows int64 `json:"numInputRows"`
+	// InputRowsPerSecond is input rows over the time since the previous
+	// batch started; ProcessedRowsPerSecond is over this batch's duration.
+	InputRowsPerSecond     float64   `json:"inputRowsPerSecond"`
+	ProcessedRowsPerSecond float64   `json:"processedRowsPerSecond"`
+	InputBytes             int64     `json:"inputBytes"`
+	Durations              Durations `json:"durations"`
+	// CorruptRecords (PERMISSIVE) and DroppedRecords (DROPMALFORMED) count
+	// malformed records; SkippedOffsets counts offsets lost to retention
+	// with failOnDataLoss=false.
+	CorruptRecords int64 `json:"corruptRecords"`
+	DroppedRecords int64 `json:"droppedRecords"`
+	SkippedOffsets int64 `json:"skippedOffsets"`
+	// OutputRows is how many rows the sink received.
+	OutputRows int64 `json:"outputRows"`
+	// StateRows is the number of groups in the state after the batch;
+	// StateRowsUpdated the number this batch changed (and committed).
+	StateRows        int64               `json:"stateRows"`
+	StateRowsUpdated int64               `json:"stateRowsUpdated"`
+	Sources          []PartitionProgress `json:"sources"`
+}
+
+// TotalLag is the sum of every partition's lag.
+func (p *Progress) TotalLag() int64 {
+	var n int64
+	for _, s := range p.Sources {
+		n += s.Lag
+	}
+	return n
+}
+
+func (p *Progress) log(l *slog.Logger) {
+	l.Info("batch committed",
+		"query", p.Name,
+		"batch", p.BatchID,
+		"rows", p.NumInputRows,
+		"rows_per_sec", int64(p.ProcessedRowsPerSecond),
+		"duration", p.Durations.Total.Round(time.Microsecond),
+		"fetch_decode", p.Durations.FetchDecode.Round(time.Microsecond),
+		"commit", p.Durations.Commit.Round(time.Microsecond),
+		"state_rows", p.StateRows,
+		"lag", p.TotalLag(),
+		"recovered", p.Recovered,
+	)
+}

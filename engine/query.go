@@ -1,0 +1,270 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// Query is a streaming query ready to run. Create it with New.
+type Query struct {
+	cfg      Config
+	prog     *dataframe.Program
+	mode     dataframe.OutputMode
+	starting offsets.StartingOffsets
+	decOpts  dataframe.DecoderOptions
+	fp       offsets.Fingerprint
+	logger   *slog.Logger
+	mem      memory.Allocator
+
+	mu      sync.Mutex    // guards stop, running and recent
+	stop    chan struct{} // closed by Stop; replaced by each Run
+	running bool
+	recent  []Progress // the last maxRecent progress records, oldest first
+}
+
+const maxRecent = 100
+
+// New validates cfg, compiles its query and returns a Query. It touches
+// neither Kafka nor the checkpoint: Run does.
+func New(cfg Config) (*Query, error) {
+	q := &Query{cfg: cfg, logger: cfg.Logger, mem: cfg.Allocator}
+	if q.logger == nil {
+		q.logger = slog.Default()
+	}
+	if q.mem == nil {
+		q.mem = memory.NewGoAllocator()
+	}
+	if q.cfg.StopTimeout <= 0 {
+		q.cfg.StopTimeout = 30 * time.Second
+	}
+	if q.cfg.Mode == 0 {
+		q.cfg.Mode = dataframe.Permissive
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	}
+	if cfg.Source.BootstrapServers == "" {
+		bad("source: bootstrap servers are not set")
+	}
+	if _, err := cfg.Source.subscription(); err != nil {
+		bad("source: %v", err)
+	}
+	so := cfg.Source.StartingOffsets
+	if so == "" {
+		so = "latest"
+	}
+	var err error
+	if q.starting, err = offsets.ParseStartingOffsets(so); err != nil {
+		bad("source: startingOffsets: %v", err)
+	}
+	if cfg.Source.MaxRatePerPartition < 0 {
+		bad("source: maxRatePerPartition must be >= 0, got %d", cfg.Source.MaxRatePerPartition)
+	}
+	if cfg.Format == 0 {
+		bad("format is not set")
+	}
+	if cfg.Schema == nil {
+		bad("schema is not set")
+	}
+	if cfg.Query == nil {
+		bad("query is not set")
+	}
+	if cfg.Sink == nil {
+		bad("sink is not set")
+	}
+	if cfg.CheckpointLocation == "" {
+		bad("checkpointLocation is not set")
+	}
+	if cfg.Trigger.ProcessingTime < 0 {
+		bad("trigger: processingTime must be >= 0")
+	}
+	if cfg.Trigger.AvailableNow && cfg.Trigger.ProcessingTime > 0 {
+		bad("trigger: set processingTime or availableNow, not both")
+	}
+	if len(errs) == 0 {
+		q.prog, q.mode, err = compile(cfg.Query, cfg.OutputMode)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: query: %w", ErrInvalidConfig, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	q.decOpts = dataframe.DecoderOptions{
+		Format:    cfg.Format,
+		Mode:      q.cfg.Mode,
+		Columns:   q.prog.InputColumns(),
+		CSVHeader: cfg.CSVHeader,
+	}
+	q.fp = offsets.Fingerprint{
+		Schema: cfg.Schema.String(),
+		Query:  cfg.Query.String(),
+		Source: cfg.Source.describe(),
+		Format: formatName(cfg.Format),
+	}
+	return q, nil
+}
+
+// compile compiles df in mode; mode 0 picks complete for aggregations and
+// append otherwise, as Spark users expect from a console query.
+func compile(df *dataframe.DataFrame, mode dataframe.OutputMode) (*dataframe.Program, dataframe.OutputMode, error) {
+	if err := df.Err(); err != nil {
+		return nil, 0, err
+	}
+	if mode != 0 {
+		p, err := dataframe.Compile(df, mode)
+		return p, mode, err
+	}
+	p, err := dataframe.Compile(df, dataframe.Complete)
+	if err == nil {
+		return p, dataframe.Complete, nil
+	}
+	if p2, err2 := dataframe.Compile(df, dataframe.Append); err2 == nil {
+		return p2, dataframe.Append, nil
+	}
+	return nil, 0, err
+}
+
+func formatName(f dataframe.Format) string {
+	switch f {
+	case dataframe.FormatJSON:
+		return "json"
+	case dataframe.FormatCSV:
+		return "csv"
+	}
+	return fmt.Sprintf("format(%d)", f)
+}
+
+// OutputMode is the mode the query runs in (resolved when Config left it 0).
+func (q *Query) OutputMode() dataframe.OutputMode { return q.mode }
+
+// Program is the compiled query.
+func (q *Query) Program() *dataframe.Program { return q.prog }
+
+// Stop asks a running query to stop gracefully: the batch in flight is
+// finished and committed, then Run returns. Stop does not wait; it is a
+// no-op when the query is not running.
+func (q *Query) Stop() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.running && q.stop != nil {
+		select {
+		case <-q.stop:
+		default:
+			close(q.stop)
+		}
+	}
+}
+
+// RecentProgress returns the progress of the last (up to 100) batches,
+// oldest first.
+func (q *Query) RecentProgress() []Progress {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]Progress(nil), q.recent...)
+}
+
+// LastProgress returns the progress of the last committed batch.
+func (q *Query) LastProgress() (Progress, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.recent) == 0 {
+		return Progress{}, false
+	}
+	return q.recent[len(q.recent)-1], true
+}
+
+func (q *Query) record(p Progress) {
+	q.mu.Lock()
+	q.recent = append(q.recent, p)
+	if len(q.recent) > maxRecent {
+		q.recent = append(q.recent[:0:0], q.recent[len(q.recent)-maxRecent:]...)
+	}
+	q.mu.Unlock()
+	p.log(q.logger)
+	if q.cfg.OnProgress != nil {
+		q.cfg.OnProgress(p)
+	}
+}
+
+// Run runs the query until ctx is cancelled, Stop is called, the trigger is
+// AvailableNow and everything available at start has been processed, or a
+// batch fails. A graceful end returns nil.
+//
+// ctx is the stop signal: when it is done, the batch in flight (if any) is
+// finished and committed, then Run returns nil. The in-flight batch's own
+// work runs under a context that keeps ctx's values but is cancelled only
+// when Config.StopTimeout has passed after the stop request; Run then
+// returns that cancellation and the batch is re-run at the next start.
+//
+// Run opens the checkpoint (failing at once with offsets.ErrLocked if
+// another process holds it), recovers an uncommitted batch, and on return
+// has closed every consumer, client and goroutine it started.
+func (q *Query) Run(ctx context.Context) error {
+	q.mu.Lock()
+	if q.running {
+		q.mu.Unlock()
+		return ErrRunning
+	}
+	q.running = true
+	stop := make(chan struct{})
+	q.stop = stop
+	q.mu.Unlock()
+	defer func() {
+		q.mu.Lock()
+		q.running = false
+		q.mu.Unlock()
+	}()
+
+	stopCtx, stopCancel := context.WithCancel(ctx)
+	defer stopCancel()
+	workCtx, workCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer workCancel()
+
+	// The stop watcher: owned by Run, ends when Run returns (stopCancel and
+	// runDone below). It turns Stop into stopCtx cancellation and enforces
+	// StopTimeout on the work context.
+	runDone := make(chan struct{})
+	var watcher sync.WaitGroup
+	watcher.Add(1)
+	go func() {
+		defer watcher.Done()
+		select {
+		case <-stop:
+			stopCancel()
+		case <-stopCtx.Done():
+		case <-runDone:
+			return
+		}
+		t := time.NewTimer(q.cfg.StopTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			q.logger.Warn("stop timeout: cancelling the batch in flight", "query", q.cfg.Name, "timeout", q.cfg.StopTimeout)
+			workCancel()
+		case <-runDone:
+		}
+	}()
+	defer watcher.Wait()
+	defer close(runDone)
+
+	d, err := q.newDriver(workCtx)
+	if err != nil {
+		return err
+	}
+	err = d.loop(stopCtx, workCtx)
+	if cerr := d.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
