@@ -1,0 +1,42 @@
+# microbatch: the two commands are `make demo` and `make test`.
+GO       ?= go
+BIN      := bin/microbatch
+FUZZTIME ?= 5s
+
+.PHONY: build test unit race vet lint fuzz fuzz-short demo bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/microbatch
+
+# The whole suite, as CI runs it: vet, race-enabled tests, brief fuzzing.
+test: vet race fuzz-short
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+unit:
+	$(GO) test -short -count=1 ./...
+
+lint: vet
+
+# Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m for a real run).
+fuzz-short fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+demo: build
+	./scripts/demo.sh
+
+bench:
+	$(GO) run ./bench
+
+clean:
+	rm -rf bin
