@@ -1,0 +1,89 @@
+// Package offsets owns where a microbatch query is in its Kafka topics: the
+// offset ranges of each batch, starting-offset specs, rate caps, the batch
+// planner, and the bbolt checkpoint that makes batches exactly-once.
+//
+// It follows Spark Streaming's Direct Kafka approach: the driver, not a
+// consumer group, owns the offsets.
+//
+// # Starting offsets
+//
+// ParseStartingOffsets reads Spark's startingOffsets option: "earliest",
+// "latest" or JSON such as {"topicA":{"0":23,"1":-2}} (-2 earliest, -1
+// latest). StartingOffsets.Resolve turns it into offsets once, at the query's
+// first start; the engine records them with Checkpoint.SetInitialOffsets so
+// that "latest" means the latest offsets of the first start, also after a
+// restart. A JSON spec must name every partition of the subscription.
+//
+// # Planning a batch
+//
+// Plan computes one [from, until) range per partition from where each
+// partition resumes (Checkpoint.Positions, or the initial offsets) and the
+// partitions' log start and end offsets listed just now. RateLimit caps
+// each range at maxRatePerPartition x interval. Plan handles the failure
+// cases Spark's integration learnt the hard way: offsets deleted by
+// retention, offsets that went backwards (topic recreated), partitions
+// added or deleted while running; with failOnDataLoss they stop the query
+// with a *DataLossError, otherwise they are skipped and listed.
+//
+// # The batch protocol
+//
+// Every batch N:
+//
+//  1. WriteAhead(plan N): the exact ranges, durable before any work.
+//  2. Run the batch, write sinks (idempotent by N for external sinks).
+//  3. Commit(record N, fn): one bbolt transaction writes fn's state
+//     changes and bbolt-sink rows, commits[N], and the plan's ends as the
+//     new positions.
+//
+// After a crash, Pending returns the plan written ahead but not committed;
+// the engine re-runs it with the same ranges and id, so the final state is
+// the same as without the crash. WriteAhead refuses a different plan for a
+// pending batch (ErrPlanConflict).
+//
+// # Checkpoint layout
+//
+// A checkpointLocation is a directory holding checkpoint.db (bbolt) and
+// checkpoint.pid (the writer's pid, advisory). Buckets of checkpoint.db:
+//
+//	meta       "version"        -> "1" (format version)
+//	           "fingerprint"    -> JSON Fingerprint: schema, query, source, format, outputMode
+//	           "initialOffsets" -> JSON list of {topic, partition, offset}
+//	offsets    batch id (8-byte big-endian) -> JSON BatchPlan (the WAL)
+//	commits    batch id (8-byte big-endian) -> JSON CommitRecord
+//	positions  topic, 0x00, partition (4-byte big-endian) -> until (8-byte big-endian)
+//	state      engine-encoded group key -> engine-encoded aggregate value (opaque)
+//	sinks      one nested bucket per bbolt sink (CommitTx.Bucket)
+//
+// offsets and commits keep the last Options.Retain committed batches (and
+// the pending one); positions has one entry per partition, so resuming
+// costs O(partitions) whatever the number of batches. Every JSON record
+// carries "v": the format version.
+//
+// # Commit cost and durability
+//
+// A commit writes only the keys the batch changed: its cost follows the
+// number of changed keys, not the size of the state. Keys put in ascending
+// order touch each leaf page once. When a batch mostly appends keys above
+// the existing ones (time-ordered keys), the state bucket's fill percent is
+// raised to 90% for that commit so appended pages are not left half empty.
+// Every commit is fsynced (bbolt's default) unless Options.NoSync, which is
+// for tests and benchmarks only.
+//
+// # Locking
+//
+// One writer per checkpoint: bbolt takes an exclusive flock on
+// checkpoint.db. A second Open, in this process or another, fails after
+// Options.LockTimeout with a *LockedError naming the file and the holder's
+// pid; it does not wait for the holder.
+//
+// # Reading a running job's checkpoint
+//
+// The CLI's state and offsets commands read the checkpoint of a running job,
+// whose writer holds the exclusive flock. Open with Options.ReadOnly copies
+// checkpoint.db to a temporary file and opens the copy read-only. The copy is
+// consistent because bbolt never overwrites the pages of the newest
+// committed transaction: if the newest meta page's txid is the same before
+// and after the copy, the copy holds that transaction intact (snapshot.go
+// gives the argument in full); otherwise the copy is retried. A snapshot
+// never takes a lock, so it cannot block the writer.
+package offsets

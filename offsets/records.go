@@ -1,0 +1,347 @@
+package offsets
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// formatVersion is the checkpoint format this build writes and reads. It is
+// stored in meta/version and in every JSON record ("v").
+const formatVersion = 1
+
+// Bucket and key names of the checkpoint file; see doc.go for the layout.
+var (
+	bucketMeta      = []byte("meta")
+	bucketOffsets   = []byte("offsets")
+	bucketCommits   = []byte("commits")
+	bucketPositions = []byte("positions")
+	bucketState     = []byte("state")
+	bucketSinks     = []byte("sinks")
+
+	keyVersion        = []byte("version")
+	keyFingerprint    = []byte("fingerprint")
+	keyInitialOffsets = []byte("initialOffsets")
+)
+
+// BatchPlan is the write-ahead record of one batch: the exact ranges it
+// reads. Recovery re-runs a pending plan with these ranges, never new ones.
+type BatchPlan struct {
+	ID     int64
+	Ranges []OffsetRange
+	// Ends is the until of every partition of the subscription at planning
+	// time (PlanOutput.Ends); the batch's commit records them as positions.
+	Ends      map[TopicPartition]int64
+	PlannedAt time.Time
+	// DataLoss lists offsets skipped by this batch (failOnDataLoss=false).
+	DataLoss []DataLossError
+	// Gone are partitions no longer in the subscription; the commit forgets
+	// their positions so a recreated partition starts at earliest.
+	Gone []TopicPartition
+}
+
+// NewBatchPlan makes the plan of batch id from Plan's output.
+func NewBatchPlan(id int64, out PlanOutput, plannedAt time.Time) BatchPlan {
+	return BatchPlan{ID: id, Ranges: out.Ranges, Ends: out.Ends, PlannedAt: plannedAt, DataLoss: out.DataLoss, Gone: out.Gone}
+}
+
+// Offsets is the number of offsets the plan reads.
+func (p BatchPlan) Offsets() int64 {
+	var n int64
+	for _, r := range p.Ranges {
+		n += r.Count()
+	}
+	return n
+}
+
+// sameWork reports whether two plans read the same ranges and end at the same
+// positions; PlannedAt and the DataLoss notes do not matter.
+func (p BatchPlan) sameWork(o BatchPlan) bool {
+	a, b := slices.Clone(p.Ranges), slices.Clone(o.Ranges)
+	SortRanges(a)
+	SortRanges(b)
+	ga, gb := slices.Clone(p.Gone), slices.Clone(o.Gone)
+	SortPartitions(ga)
+	SortPartitions(gb)
+	return p.ID == o.ID && slices.Equal(a, b) && maps.Equal(p.Ends, o.Ends) && slices.Equal(ga, gb)
+}
+
+func (p BatchPlan) describeRanges() string {
+	rs := slices.Clone(p.Ranges)
+	SortRanges(rs)
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(r.String())
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// validate checks the invariants every stored plan keeps.
+func (p BatchPlan) validate() error {
+	if p.ID < 0 {
+		return fmt.Errorf("negative batch id %d", p.ID)
+	}
+	seen := make(map[TopicPartition]bool, len(p.Ranges))
+	for _, r := range p.Ranges {
+		tp := r.TopicPartition()
+		if r.Partition < 0 || r.From < 0 || r.Until <= r.From {
+			return fmt.Errorf("range %s is empty or negative", r)
+		}
+		if seen[tp] {
+			return fmt.Errorf("partition %s has two ranges", tp)
+		}
+		seen[tp] = true
+		if end, ok := p.Ends[tp]; !ok || end != r.Until {
+			return fmt.Errorf("range %s does not end at the partition's end %d", r, end)
+		}
+	}
+	for tp, end := range p.Ends {
+		if tp.Partition < 0 || end < 0 {
+			return fmt.Errorf("end %d of %s is negative", end, tp)
+		}
+	}
+	for _, tp := range p.Gone {
+		if _, ok := p.Ends[tp]; ok {
+			return fmt.Errorf("partition %s is both gone and planned", tp)
+		}
+	}
+	return nil
+}
+
+// CommitRecord is what the commit of a batch records besides state and
+// positions.
+type CommitRecord struct {
+	ID          int64
+	CommittedAt time.Time // set to the current time by Commit when zero
+	InputRows   int64
+	OutputRows  int64
+	StateRows   int64 // rows in the state after the batch, as the engine counts them
+	// StateWrites and StateDeletes are filled by Commit: the keys the batch
+	// put and deleted through CommitTx.
+	StateWrites, StateDeletes int64
+}
+
+// Wire forms. Maps keyed by TopicPartition become sorted lists.
+type (
+	planJSON struct {
+		V         int              `json:"v"`
+		ID        int64            `json:"id"`
+		PlannedAt time.Time        `json:"plannedAt"`
+		Ranges    []OffsetRange    `json:"ranges"`
+		Ends      []positionJSON   `json:"ends"`
+		DataLoss  []lossJSON       `json:"dataLoss,omitempty"`
+		Gone      []TopicPartition `json:"gone,omitempty"`
+	}
+	positionJSON struct {
+		Topic     string `json:"topic"`
+		Partition int32  `json:"partition"`
+		Offset    int64  `json:"offset"`
+	}
+	lossJSON struct {
+		Topic     string `json:"topic"`
+		Partition int32  `json:"partition"`
+		From      int64  `json:"from"`
+		Until     int64  `json:"until"`
+		Reason    string `json:"reason,omitempty"`
+	}
+	commitJSON struct {
+		V            int       `json:"v"`
+		ID           int64     `json:"id"`
+		CommittedAt  time.Time `json:"committedAt"`
+		InputRows    int64     `json:"inputRows"`
+		OutputRows   int64     `json:"outputRows"`
+		StateRows    int64     `json:"stateRows"`
+		StateWrites  int64     `json:"stateWrites"`
+		StateDeletes int64     `json:"stateDeletes"`
+	}
+	fingerprintJSON struct {
+		V int `json:"v"`
+		Fingerprint
+	}
+	initialJSON struct {
+		V       int            `json:"v"`
+		Offsets []positionJSON `json:"offsets"`
+	}
+)
+
+func positionsToJSON(m map[TopicPartition]int64) []positionJSON {
+	out := make([]positionJSON, 0, len(m))
+	for _, tp := range sortedKeys(m) {
+		out = append(out, positionJSON{Topic: tp.Topic, Partition: tp.Partition, Offset: m[tp]})
+	}
+	return out
+}
+
+func positionsFromJSON(ps []positionJSON) (map[TopicPartition]int64, error) {
+	m := make(map[TopicPartition]int64, len(ps))
+	for _, p := range ps {
+		tp := TopicPartition{Topic: p.Topic, Partition: p.Partition}
+		if _, dup := m[tp]; dup {
+			return nil, fmt.Errorf("partition %s appears twice", tp)
+		}
+		if p.Partition < 0 || p.Offset < 0 {
+			return nil, fmt.Errorf("negative partition or offset for %s: %d", tp, p.Offset)
+		}
+		m[tp] = p.Offset
+	}
+	return m, nil
+}
+
+// batchKey is the big-endian batch id: keys sort in batch order.
+func batchKey(id int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(id))
+}
+
+func decodeBatchKey(bucket string, k []byte) (int64, error) {
+	if len(k) != 8 || k[0]&0x80 != 0 {
+		return 0, &CorruptError{Bucket: bucket, Key: fmt.Sprintf("%x", k), Err: errors.New("key is not an 8-byte non-negative batch id")}
+	}
+	return int64(binary.BigEndian.Uint64(k)), nil
+}
+
+func encodePlan(p BatchPlan) ([]byte, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	w := planJSON{V: formatVersion, ID: p.ID, PlannedAt: p.PlannedAt.UTC(), Ranges: slices.Clone(p.Ranges), Ends: positionsToJSON(p.Ends), Gone: slices.Clone(p.Gone)}
+	SortRanges(w.Ranges)
+	SortPartitions(w.Gone)
+	for _, l := range p.DataLoss {
+		w.DataLoss = append(w.DataLoss, lossJSON(l))
+	}
+	return json.Marshal(w)
+}
+
+// decodePlan decodes offsets[key]; errors are *CorruptError naming the batch.
+func decodePlan(k, v []byte) (BatchPlan, error) {
+	id, err := decodeBatchKey(string(bucketOffsets), k)
+	if err != nil {
+		return BatchPlan{}, err
+	}
+	corrupt := func(err error) error {
+		return &CorruptError{Bucket: string(bucketOffsets), Key: fmt.Sprintf("batch %d", id), Err: err}
+	}
+	var w planJSON
+	if err := json.Unmarshal(v, &w); err != nil {
+		return BatchPlan{}, corrupt(err)
+	}
+	if w.V != formatVersion {
+		return BatchPlan{}, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
+	}
+	if w.ID != id {
+		return BatchPlan{}, corrupt(fmt.Errorf("record says batch %d", w.ID))
+	}
+	ends, err := positionsFromJSON(w.Ends)
+	if err != nil {
+		return BatchPlan{}, corrupt(err)
+	}
+	p := BatchPlan{ID: id, Ranges: w.Ranges, Ends: ends, PlannedAt: w.PlannedAt, Gone: w.Gone}
+	for _, l := range w.DataLoss {
+		p.DataLoss = append(p.DataLoss, DataLossError(l))
+	}
+	if err := p.validate(); err != nil {
+		return BatchPlan{}, corrupt(err)
+	}
+	return p, nil
+}
+
+func encodeCommit(r CommitRecord) ([]byte, error) {
+	return json.Marshal(commitJSON{V: formatVersion, ID: r.ID, CommittedAt: r.CommittedAt.UTC(), InputRows: r.InputRows,
+		OutputRows: r.OutputRows, StateRows: r.StateRows, StateWrites: r.StateWrites, StateDeletes: r.StateDeletes})
+}
+
+// decodeCommit decodes commits[key]; errors are *CorruptError naming the batch.
+func decodeCommit(k, v []byte) (CommitRecord, error) {
+	id, err := decodeBatchKey(string(bucketCommits), k)
+	if err != nil {
+		return CommitRecord{}, err
+	}
+	corrupt := func(err error) error {
+		return &CorruptError{Bucket: string(bucketCommits), Key: fmt.Sprintf("batch %d", id), Err: err}
+	}
+	var w commitJSON
+	if err := json.Unmarshal(v, &w); err != nil {
+		return CommitRecord{}, corrupt(err)
+	}
+	if w.V != formatVersion {
+		return CommitRecord{}, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
+	}
+	if w.ID != id {
+		return CommitRecord{}, corrupt(fmt.Errorf("record says batch %d", w.ID))
+	}
+	return CommitRecord{ID: id, CommittedAt: w.CommittedAt, InputRows: w.InputRows, OutputRows: w.OutputRows,
+		StateRows: w.StateRows, StateWrites: w.StateWrites, StateDeletes: w.StateDeletes}, nil
+}
+
+// positionKey is the topic, a 0x00 byte, then the big-endian partition.
+// Decoding reads the partition from the last 4 bytes, so any topic bytes
+// round-trip; keys sort by topic, then partition.
+func positionKey(tp TopicPartition) []byte {
+	k := make([]byte, 0, len(tp.Topic)+5)
+	k = append(k, tp.Topic...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint32(k, uint32(tp.Partition))
+}
+
+// decodePosition decodes one positions entry.
+func decodePosition(k, v []byte) (TopicPartition, int64, error) {
+	corrupt := func(msg string) error {
+		return &CorruptError{Bucket: string(bucketPositions), Key: fmt.Sprintf("%q", k), Err: errors.New(msg)}
+	}
+	if len(k) < 5 || k[len(k)-5] != 0 {
+		return TopicPartition{}, 0, corrupt("key is not topic, 0x00, 4-byte partition")
+	}
+	tp := TopicPartition{Topic: string(k[:len(k)-5]), Partition: int32(binary.BigEndian.Uint32(k[len(k)-4:]))}
+	if tp.Partition < 0 {
+		return TopicPartition{}, 0, corrupt("negative partition")
+	}
+	if len(v) != 8 {
+		return TopicPartition{}, 0, corrupt("value is not an 8-byte offset")
+	}
+	off := int64(binary.BigEndian.Uint64(v))
+	if off < 0 {
+		return TopicPartition{}, 0, corrupt("negative offset")
+	}
+	return tp, off, nil
+}
+
+func encodeOffset(off int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(off)) }
+
+func decodeFingerprint(v []byte) (Fingerprint, error) {
+	var w fingerprintJSON
+	if err := json.Unmarshal(v, &w); err != nil {
+		return Fingerprint{}, &CorruptError{Bucket: string(bucketMeta), Key: string(keyFingerprint), Err: err}
+	}
+	if w.V != formatVersion {
+		return Fingerprint{}, &CorruptError{Bucket: string(bucketMeta), Key: string(keyFingerprint), Err: fmt.Errorf("%w %d", ErrVersion, w.V)}
+	}
+	return w.Fingerprint, nil
+}
+
+func decodeInitial(v []byte) (map[TopicPartition]int64, error) {
+	corrupt := func(err error) error {
+		return &CorruptError{Bucket: string(bucketMeta), Key: string(keyInitialOffsets), Err: err}
+	}
+	var w initialJSON
+	if err := json.Unmarshal(v, &w); err != nil {
+		return nil, corrupt(err)
+	}
+	if w.V != formatVersion {
+		return nil, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
+	}
+	m, err := positionsFromJSON(w.Offsets)
+	if err != nil {
+		return nil, corrupt(err)
+	}
+	return m, nil
+}

@@ -1,0 +1,164 @@
+package offsets
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// A read-only checkpoint is a snapshot: a copy of the bbolt file taken while
+// no commit completed, opened read-only. bbolt's flock cannot be shared with
+// a running writer, and a plain copy of a file being written can be torn.
+// The copy is consistent because of how bbolt commits (copy-on-write):
+//
+//   - A commit writes its new pages to free pages or past the end of the
+//     file, fsyncs, and only then writes its meta page (txid T+1) over the
+//     older of the two meta pages (page (T+1)%2).
+//   - The pages reachable from the newest meta (txid T) are never written
+//     while T is the newest: pages that commit T freed are reused from T+1
+//     on, but T's own tree is only freed by T+1 and reused from T+2.
+//
+// So if the newest valid meta has the same txid T before and after the copy,
+// every page of T's tree and T's meta page were stable during the copy, and
+// the copy opens at T (a meta page torn by T+1 would change the "after"
+// txid). Otherwise the copy is retried. See snapshot_test.go, which checks
+// snapshots with tx.Check while a writer keeps committing.
+
+// bbolt's on-disk meta layout (go.etcd.io/bbolt internal/common): a 16-byte
+// page header, then magic, version, pageSize, flags (uint32 each), root
+// bucket (pgid, sequence), freelist pgid, high-water pgid, txid, checksum
+// (uint64 each, native byte order); the checksum is FNV-64a over the meta
+// bytes before it.
+const (
+	boltPageHeader = 16
+	boltMetaSize   = 64
+	boltMagic      = 0xED0CDAED
+	boltVersion    = 2
+)
+
+type boltMeta struct {
+	pageSize uint32
+	pgid     uint64 // high-water mark: pages [0, pgid) hold the tree
+	txid     uint64
+}
+
+// parseBoltMeta decodes and validates a meta page body (64 bytes).
+func parseBoltMeta(b []byte) (boltMeta, bool) {
+	if len(b) < boltMetaSize {
+		return boltMeta{}, false
+	}
+	ne := binary.NativeEndian
+	if ne.Uint32(b[0:]) != boltMagic || ne.Uint32(b[4:]) != boltVersion {
+		return boltMeta{}, false
+	}
+	h := fnv.New64a()
+	h.Write(b[:56])
+	if h.Sum64() != ne.Uint64(b[56:]) {
+		return boltMeta{}, false
+	}
+	return boltMeta{pageSize: ne.Uint32(b[8:]), pgid: ne.Uint64(b[40:]), txid: ne.Uint64(b[48:])}, true
+}
+
+// readBoltMeta returns the newest valid meta of the bbolt file f.
+func readBoltMeta(f io.ReaderAt) (boltMeta, error) {
+	buf := make([]byte, boltMetaSize)
+	read := func(off int64) (boltMeta, bool) {
+		if _, err := f.ReadAt(buf, off+boltPageHeader); err != nil {
+			return boltMeta{}, false
+		}
+		return parseBoltMeta(buf)
+	}
+	m0, ok0 := read(0)
+	pageSize := int64(os.Getpagesize())
+	if ok0 {
+		pageSize = int64(m0.pageSize)
+	}
+	m1, ok1 := read(pageSize)
+	if ok1 && int64(m1.pageSize) != pageSize {
+		ok1 = false
+	}
+	switch {
+	case ok0 && ok1:
+		if m1.txid > m0.txid {
+			return m1, nil
+		}
+		return m0, nil
+	case ok0:
+		return m0, nil
+	case ok1:
+		return m1, nil
+	}
+	return boltMeta{}, errors.New("no valid bbolt meta page")
+}
+
+// Snapshot retry budget: a writer that commits faster than the file can be
+// copied would starve the reader.
+const (
+	snapshotAttempts = 50
+	snapshotBackoff  = 20 * time.Millisecond
+)
+
+func (c *Checkpoint) openSnapshot() error {
+	src, err := os.Open(c.path)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", c.path, err)
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp("", "microbatch-checkpoint-*.db")
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: snapshot: %w", c.path, err)
+	}
+	c.snapshot = tmp.Name()
+	ok, err := copyConsistent(src, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: no consistent copy after %d attempts: the writer commits faster than the file copies", ErrLocked, snapshotAttempts)
+	}
+	if err == nil {
+		c.db, err = bbolt.Open(c.snapshot, 0o400, &bbolt.Options{ReadOnly: true, Timeout: c.opts.LockTimeout})
+	}
+	if err != nil {
+		os.Remove(c.snapshot)
+		return fmt.Errorf("checkpoint %s: snapshot: %w", c.path, err)
+	}
+	return nil
+}
+
+// copyConsistent copies src to dst until the newest meta txid is the same
+// before and after the copy; see the comment at the top of the file.
+func copyConsistent(src *os.File, dst *os.File) (bool, error) {
+	buf := make([]byte, 1<<20)
+	for attempt := range snapshotAttempts {
+		if attempt > 0 {
+			time.Sleep(snapshotBackoff)
+		}
+		before, err := readBoltMeta(src)
+		if err != nil {
+			continue // being created; retry
+		}
+		if err := dst.Truncate(0); err != nil {
+			return false, err
+		}
+		n, err := io.CopyBuffer(io.NewOffsetWriter(dst, 0), io.NewSectionReader(src, 0, 1<<62), buf)
+		if err != nil {
+			return false, err
+		}
+		after, err := readBoltMeta(src)
+		if err != nil || after.txid != before.txid {
+			continue
+		}
+		if uint64(n) < before.pgid*uint64(before.pageSize) {
+			continue
+		}
+		return true, nil
+	}
+	return false, nil
+}

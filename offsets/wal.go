@@ -1,0 +1,411 @@
+package offsets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// lastCommitID returns the id of the last committed batch, -1 if none.
+func lastCommitID(tx *bbolt.Tx) (int64, error) {
+	b := tx.Bucket(bucketCommits)
+	if b == nil {
+		return -1, nil
+	}
+	k, _ := b.Cursor().Last()
+	if k == nil {
+		return -1, nil
+	}
+	return decodeBatchKey(string(bucketCommits), k)
+}
+
+// WriteAhead records the plan of batch p.ID before any of its work starts.
+// p.ID must be the last committed id + 1 (0 for the first batch), otherwise
+// the error wraps ErrBatchOrder. If that batch is already pending with the
+// same ranges, ends and gone partitions (PlannedAt and DataLoss notes aside)
+// WriteAhead does nothing; with different ones it returns a
+// *PlanConflictError: recovery must re-run the recorded plan. A zero
+// PlannedAt is set to the current time.
+func (c *Checkpoint) WriteAhead(p BatchPlan) error {
+	if p.PlannedAt.IsZero() {
+		p.PlannedAt = time.Now()
+	}
+	val, err := encodePlan(p)
+	if err != nil {
+		return fmt.Errorf("batch %d: %w: %w", p.ID, ErrPlanInput, err)
+	}
+	return c.update(func(tx *bbolt.Tx) error {
+		last, err := lastCommitID(tx)
+		if err != nil {
+			return err
+		}
+		if p.ID != last+1 {
+			return fmt.Errorf("write-ahead of batch %d: %w: the next batch is %d", p.ID, ErrBatchOrder, last+1)
+		}
+		wal := tx.Bucket(bucketOffsets)
+		k := batchKey(p.ID)
+		if old := wal.Get(k); old != nil {
+			stored, err := decodePlan(k, old)
+			if err != nil {
+				return err
+			}
+			if !stored.sameWork(p) {
+				return &PlanConflictError{ID: p.ID, Stored: stored.describeRanges(), New: p.describeRanges()}
+			}
+			return nil
+		}
+		return wal.Put(k, val)
+	})
+}
+
+// Pending returns the batch planned but not committed, nil if none. After a
+// crash the engine re-runs it with exactly these ranges.
+func (c *Checkpoint) Pending() (*BatchPlan, error) {
+	var out *BatchPlan
+	err := c.view(func(tx *bbolt.Tx) error {
+		last, err := lastCommitID(tx)
+		if err != nil {
+			return err
+		}
+		wal := tx.Bucket(bucketOffsets)
+		if wal == nil {
+			return nil
+		}
+		k, v := wal.Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		p, err := decodePlan(k, v)
+		if err != nil {
+			return err
+		}
+		if p.ID > last {
+			out = &p
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LastCommit returns the record of the last committed batch, nil if none.
+func (c *Checkpoint) LastCommit() (*CommitRecord, error) {
+	var out *CommitRecord
+	err := c.view(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketCommits)
+		if b == nil {
+			return nil
+		}
+		k, v := b.Cursor().Last()
+		if k == nil {
+			return nil
+		}
+		r, err := decodeCommit(k, v)
+		out = &r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Positions returns, for every partition any committed batch planned, the
+// until recorded by the last commit that included it: where the partition
+// resumes. Partitions a commit declared gone are forgotten. Cost is
+// O(partitions), independent of the number of batches.
+func (c *Checkpoint) Positions() (map[TopicPartition]int64, error) {
+	out := make(map[TopicPartition]int64)
+	err := c.view(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPositions)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			tp, off, err := decodePosition(k, v)
+			if err != nil {
+				return err
+			}
+			out[tp] = off
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Commit commits batch rec.ID in ONE bbolt transaction: fn writes the
+// batch's state changes (and sink rows) through tx, then Commit writes the
+// commit record, the positions of the batch's plan (its Ends; its Gone
+// partitions are deleted), and prunes offsets and commits records older than
+// Options.Retain batches. The transaction is fsynced unless Options.NoSync.
+//
+// If fn returns an error nothing is written and Commit returns it. If fn
+// panics, the transaction is rolled back and the panic continues (as in
+// bbolt's Update); the checkpoint stays usable. Commit refuses, with an error
+// wrapping ErrBatchOrder, a batch that has no write-ahead entry or is already
+// committed. fn may be nil.
+//
+// Cost is proportional to the keys fn changes, not to the size of the state.
+func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error {
+	return c.update(func(btx *bbolt.Tx) error {
+		last, err := lastCommitID(btx)
+		if err != nil {
+			return err
+		}
+		if rec.ID <= last {
+			return fmt.Errorf("commit of batch %d: %w: already committed (last committed batch is %d)", rec.ID, ErrBatchOrder, last)
+		}
+		k := batchKey(rec.ID)
+		pv := btx.Bucket(bucketOffsets).Get(k)
+		if pv == nil || rec.ID != last+1 {
+			return fmt.Errorf("commit of batch %d: %w: it has no write-ahead entry (the next batch is %d; call WriteAhead first)", rec.ID, ErrBatchOrder, last+1)
+		}
+		plan, err := decodePlan(k, pv)
+		if err != nil {
+			return err
+		}
+		ctx := newCommitTx(btx)
+		if fn != nil {
+			err := fn(ctx)
+			if err != nil {
+				ctx.done = true
+				return err
+			}
+		}
+		if err := ctx.finish(); err != nil {
+			return err
+		}
+		rec.StateWrites, rec.StateDeletes = ctx.puts, ctx.deletes
+		if rec.CommittedAt.IsZero() {
+			rec.CommittedAt = time.Now()
+		}
+		cv, err := encodeCommit(rec)
+		if err != nil {
+			return err
+		}
+		if err := btx.Bucket(bucketCommits).Put(k, cv); err != nil {
+			return err
+		}
+		if err := writePositions(btx.Bucket(bucketPositions), plan); err != nil {
+			return err
+		}
+		return prune(btx, rec.ID-int64(c.opts.Retain))
+	})
+}
+
+// writePositions records plan.Ends, writing only the partitions whose
+// position changed, and forgets plan.Gone.
+func writePositions(b *bbolt.Bucket, plan BatchPlan) error {
+	for _, tp := range sortedKeys(plan.Ends) {
+		k, v := positionKey(tp), encodeOffset(plan.Ends[tp])
+		if bytes.Equal(b.Get(k), v) {
+			continue
+		}
+		if err := b.Put(k, v); err != nil {
+			return err
+		}
+	}
+	for _, tp := range plan.Gone {
+		if err := b.Delete(positionKey(tp)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prune deletes offsets and commits records of batches <= upTo.
+func prune(tx *bbolt.Tx, upTo int64) error {
+	if upTo < 0 {
+		return nil
+	}
+	bound := batchKey(upTo)
+	for _, name := range [][]byte{bucketOffsets, bucketCommits} {
+		c := tx.Bucket(name).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, bound) <= 0; k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CommitTx is the write side of a batch commit, valid only inside the fn
+// given to Checkpoint.Commit.
+type CommitTx struct {
+	tx    *bbolt.Tx
+	state *bbolt.Bucket
+	// lastKey is the greatest state key before the batch; puts above it
+	// are appends (see finish).
+	lastKey                []byte
+	puts, appends, deletes int64
+	arena                  []byte
+	done                   bool
+}
+
+func newCommitTx(tx *bbolt.Tx) *CommitTx {
+	state := tx.Bucket(bucketState)
+	k, _ := state.Cursor().Last()
+	return &CommitTx{tx: tx, state: state, lastKey: bytes.Clone(k)}
+}
+
+const arenaChunk = 64 << 10
+
+// copyValue copies v into the arena: bbolt keeps a reference to a put
+// value until the transaction commits, and callers reuse their buffers.
+func (t *CommitTx) copyValue(v []byte) []byte {
+	if len(v) > arenaChunk/4 {
+		return bytes.Clone(v)
+	}
+	if cap(t.arena)-len(t.arena) < len(v) {
+		t.arena = make([]byte, 0, arenaChunk)
+	}
+	n := len(t.arena)
+	t.arena = append(t.arena, v...)
+	return t.arena[n:len(t.arena):len(t.arena)]
+}
+
+func (t *CommitTx) check() error {
+	if t.done {
+		return errors.New("offsets: CommitTx used outside its Commit")
+	}
+	return nil
+}
+
+// PutState sets a state key to value. Keys must be non-empty; key and value
+// are copied, so callers may reuse their buffers. Puts in ascending key
+// order are fastest.
+func (t *CommitTx) PutState(key, value []byte) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	if t.lastKey == nil || bytes.Compare(key, t.lastKey) > 0 {
+		t.appends++
+	}
+	t.puts++
+	if err := t.state.Put(key, t.copyValue(value)); err != nil {
+		return fmt.Errorf("state put: %w", err)
+	}
+	return nil
+}
+
+// DeleteState removes a state key; deleting a missing key is a no-op.
+func (t *CommitTx) DeleteState(key []byte) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	t.deletes++
+	if err := t.state.Delete(key); err != nil {
+		return fmt.Errorf("state delete: %w", err)
+	}
+	return nil
+}
+
+// Bucket returns the sink bucket name (nested in the sinks bucket), creating
+// it on first use. It commits or rolls back with the batch.
+func (t *CommitTx) Bucket(name string) (*bbolt.Bucket, error) {
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return nil, errors.New("offsets: empty sink bucket name")
+	}
+	b, err := t.tx.Bucket(bucketSinks).CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("sink bucket %q: %w", name, err)
+	}
+	return b, nil
+}
+
+// appendFillPercent is the state bucket's fill when a batch mostly appends
+// keys above the existing ones (time-ordered keys): pages split at 90%
+// instead of bbolt's 50%, so appended pages are not left half empty.
+const appendFillPercent = 0.9
+
+// finish ends the user part of the commit. bbolt reads Bucket.FillPercent
+// when it splits nodes at commit, so it can be chosen after the puts.
+func (t *CommitTx) finish() error {
+	t.done = true
+	if t.puts > 0 && t.appends*10 >= t.puts*9 {
+		t.state.FillPercent = appendFillPercent
+	}
+	return nil
+}
+
+// ForEachState calls fn for every state key in ascending order, in one read
+// transaction. key and value are valid only during the call.
+func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
+	return c.view(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketState)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(fn)
+	})
+}
+
+// State returns a copy of one state value, nil if the key is absent.
+func (c *Checkpoint) State(key []byte) ([]byte, error) {
+	var out []byte
+	err := c.view(func(tx *bbolt.Tx) error {
+		out = bytes.Clone(getKey(tx, bucketState, key))
+		return nil
+	})
+	return out, err
+}
+
+// ViewSink runs fn in a read transaction with the sink bucket name, or nil
+// if no commit has created it.
+func (c *Checkpoint) ViewSink(name string, fn func(b *bbolt.Bucket) error) error {
+	return c.view(func(tx *bbolt.Tx) error {
+		var b *bbolt.Bucket
+		if s := tx.Bucket(bucketSinks); s != nil {
+			b = s.Bucket([]byte(name))
+		}
+		return fn(b)
+	})
+}
+
+// BatchInfo is one batch of the write-ahead log and its commit status.
+type BatchInfo struct {
+	Plan      BatchPlan
+	Committed bool
+	Commit    *CommitRecord // nil unless Committed
+}
+
+// Batches lists the retained batches in ascending id: the last
+// Options.Retain committed ones and the pending one, if any.
+func (c *Checkpoint) Batches() ([]BatchInfo, error) {
+	var out []BatchInfo
+	err := c.view(func(tx *bbolt.Tx) error {
+		wal, commits := tx.Bucket(bucketOffsets), tx.Bucket(bucketCommits)
+		if wal == nil || commits == nil {
+			return nil
+		}
+		return wal.ForEach(func(k, v []byte) error {
+			p, err := decodePlan(k, v)
+			if err != nil {
+				return err
+			}
+			info := BatchInfo{Plan: p}
+			if cv := commits.Get(k); cv != nil {
+				r, err := decodeCommit(k, cv)
+				if err != nil {
+					return err
+				}
+				info.Committed, info.Commit = true, &r
+			}
+			out = append(out, info)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
