@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -135,11 +137,29 @@ func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	typeGoProps(cm)
 	c, err := ckafka.NewConsumer(cm)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: consumer: %w", err)
 	}
 	return &RangeReader{c: c, cfg: cfg, log: cfg.Logger, parts: make(map[offsets.TopicPartition]*partState)}, nil
+}
+
+// typeGoProps converts the confluent-kafka-go ("go.") properties of cm,
+// which arrive as strings like every other property, to the bool and int
+// values confluent-kafka-go insists on.
+func typeGoProps(cm *ckafka.ConfigMap) {
+	for k, v := range *cm {
+		s, ok := v.(string)
+		if !ok || !strings.HasPrefix(k, "go.") {
+			continue
+		}
+		if b, err := strconv.ParseBool(s); err == nil {
+			(*cm)[k] = b
+		} else if n, err := strconv.Atoi(s); err == nil {
+			(*cm)[k] = n
+		}
+	}
 }
 
 // Close closes the consumer. It does not commit anything.
@@ -368,6 +388,14 @@ func (rr *RangeReader) Read(ctx context.Context, r offsets.OffsetRange, fn func(
 				ps.fetched = int64(e.Offset)
 			}
 		case ckafka.Error:
+			if c := e.Code(); c == ckafka.ErrAutoOffsetReset || c == ckafka.ErrOffsetOutOfRange {
+				// auto.offset.reset=error: some assigned partition's fetch
+				// position is out of range. The event does not say which.
+				if st, err = rr.outOfRange(ctx, st, r, e, &stats); err != nil {
+					return stats, err
+				}
+				break
+			}
 			if e.IsFatal() {
 				return stats, fmt.Errorf("kafka: reading %s at offset %d: %w", r, st.fetched, e)
 			}
@@ -424,20 +452,31 @@ func (rr *RangeReader) position(st *partState) int64 {
 	return int64(ps[0].Offset)
 }
 
-// partitionError handles an error polled for the partition being read. An
-// out-of-range fetch (auto.offset.reset=error) is data loss: it is returned
-// or skipped per FailOnDataLoss. It returns the partition's (possibly new)
-// state.
+// partitionError handles an error polled for the partition being read.
 func (rr *RangeReader) partitionError(ctx context.Context, st *partState, r offsets.OffsetRange, m *ckafka.Message, stats *ReadStats) (*partState, error) {
 	perr := m.TopicPartition.Error
 	var kerr ckafka.Error
-	if !errors.As(perr, &kerr) || (kerr.Code() != ckafka.ErrAutoOffsetReset && kerr.Code() != ckafka.ErrOffsetOutOfRange) {
-		if errors.As(perr, &kerr) && (kerr.IsFatal() || kerr.Code() == ckafka.ErrTopicAuthorizationFailed) {
+	if errors.As(perr, &kerr) {
+		switch {
+		case kerr.Code() == ckafka.ErrAutoOffsetReset || kerr.Code() == ckafka.ErrOffsetOutOfRange:
+			return rr.outOfRange(ctx, st, r, perr, stats)
+		case kerr.IsFatal() || kerr.Code() == ckafka.ErrTopicAuthorizationFailed:
 			return st, fmt.Errorf("kafka: reading %s at offset %d: %w", r, st.fetched, perr)
 		}
-		rr.log.Warn("kafka: partition error", "range", r.String(), "offset", st.fetched, "error", perr)
-		return st, nil
 	}
+	rr.log.Warn("kafka: partition error", "range", r.String(), "offset", st.fetched, "error", perr)
+	return st, nil
+}
+
+// outOfRange handles an out-of-range fetch (auto.offset.reset=error), which
+// librdkafka reports without naming the partition. If the partition being
+// read is below its log start (or beyond its end), that is data loss: it is
+// returned or skipped per FailOnDataLoss. Otherwise the error was another
+// assigned partition's: those are marked stale, so that each is re-assigned
+// (and the error met again, then as the partition being read) when it is
+// read. It returns the state of the partition being read, which is new when
+// it was re-assigned.
+func (rr *RangeReader) outOfRange(ctx context.Context, st *partState, r offsets.OffsetRange, perr error, stats *ReadStats) (*partState, error) {
 	at := st.fetched
 	low, high, err := rr.c.QueryWatermarkOffsets(r.Topic, r.Partition, timeoutMs(ctx, 10*time.Second))
 	if err != nil {
@@ -452,8 +491,14 @@ func (rr *RangeReader) partitionError(ctx context.Context, st *partState, r offs
 		lostUntil = r.Until
 		reason = fmt.Sprintf("offset %d is beyond the end of the log (%d): was the topic deleted and recreated?", at, high)
 	default:
-		// In range again (the log start moved while we fetched): retry.
-		rr.log.Warn("kafka: out-of-range fetch, offset is in range now; retrying", "range", r.String(), "offset", at, "low", low, "high", high)
+		// Not this partition's error, or the log start moved back in range
+		// while we fetched. Restart every stream that may have stopped.
+		rr.log.Debug("kafka: out-of-range fetch; re-assigning", "range", r.String(), "offset", at, "low", low, "high", high, "error", perr)
+		for _, ps := range rr.parts {
+			if ps != st {
+				ps.stale = true
+			}
+		}
 		return rr.reassign(st, at)
 	}
 	if rr.cfg.FailOnDataLoss {

@@ -1,0 +1,316 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/internal/kafkatest"
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// produceN appends n records to every partition of topic, which must hold
+// base records each, so that offset o of partition p holds value p<p>-<o>.
+func produceN(t *testing.T, b *kafkatest.Broker, topic string, partitions int32, base, n int) {
+	t.Helper()
+	var recs []kafkatest.Record
+	for p := range partitions {
+		for i := base; i < base+n; i++ {
+			recs = append(recs, kafkatest.Record{Partition: p, Value: fmt.Appendf(nil, "p%d-%d", p, i)})
+		}
+	}
+	b.Produce(t, topic, recs)
+}
+
+func newReader(t *testing.T, p kafka.Props, cfg kafka.ReaderConfig) *kafka.RangeReader {
+	t.Helper()
+	rr, err := kafka.NewRangeReader(p, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := rr.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return rr
+}
+
+// read reads r and returns the offsets delivered, checking each value.
+func read(t *testing.T, rr *kafka.RangeReader, r offsets.OffsetRange) ([]int64, kafka.ReadStats, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []int64
+	st, err := rr.Read(ctx, r, func(rec *kafka.Record) error {
+		if rec.Topic != r.Topic || rec.Partition != r.Partition {
+			return fmt.Errorf("record of %s-%d in range %s", rec.Topic, rec.Partition, r)
+		}
+		if want := fmt.Sprintf("p%d-%d", rec.Partition, rec.Offset); string(rec.Value) != want && string(rec.Value) != "txn" {
+			return fmt.Errorf("offset %d value %q, want %q", rec.Offset, rec.Value, want)
+		}
+		if rec.Timestamp <= 0 {
+			return fmt.Errorf("offset %d timestamp %d", rec.Offset, rec.Timestamp)
+		}
+		got = append(got, rec.Offset)
+		return nil
+	})
+	return got, st, err
+}
+
+func seq(from, until int64) []int64 {
+	var out []int64
+	for o := from; o < until; o++ {
+		out = append(out, o)
+	}
+	return out
+}
+
+func TestRangeReaderExactRanges(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 2})
+	produceN(t, b, "t", 2, 0, 1000)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{})
+	for _, r := range []offsets.OffsetRange{
+		{Topic: "t", Partition: 0, From: 0, Until: 30},
+		{Topic: "t", Partition: 1, From: 0, Until: 1},
+		{Topic: "t", Partition: 0, From: 30, Until: 31}, // continues: prefetched data reused
+		{Topic: "t", Partition: 1, From: 1, Until: 500},
+		{Topic: "t", Partition: 0, From: 31, Until: 999},
+		{Topic: "t", Partition: 0, From: 10, Until: 20}, // backwards: re-assigned
+		{Topic: "t", Partition: 0, From: 20, Until: 20}, // empty
+		{Topic: "t", Partition: 0, From: 20, Until: 1000},
+		{Topic: "t", Partition: 1, From: 500, Until: 1000}, // to the end
+	} {
+		got, st, err := read(t, rr, r)
+		if err != nil {
+			t.Fatalf("%s: %v", r, err)
+		}
+		if want := seq(r.From, r.Until); !slices.Equal(got, want) {
+			t.Fatalf("%s: got %d offsets %v..., want %d", r, len(got), got[:min(len(got), 5)], len(want))
+		}
+		if st.Records != r.Count() || st.SkippedOffsets != 0 {
+			t.Fatalf("%s: stats %+v", r, st)
+		}
+		if pos, ok := rr.Position(r.TopicPartition()); r.Count() > 0 && (!ok || pos != r.Until) {
+			t.Fatalf("%s: position %d %v", r, pos, ok)
+		}
+	}
+	if got := rr.Assigned(); len(got) != 2 {
+		t.Fatalf("assigned %v", got)
+	}
+	// Paused partitions keep their position.
+	if err := rr.Keep([]offsets.TopicPartition{{Topic: "t", Partition: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	produceN(t, b, "t", 2, 1000, 10)
+	got, _, err := read(t, rr, offsets.OffsetRange{Topic: "t", Partition: 0, From: 1000, Until: 1010})
+	if err != nil || !slices.Equal(got, seq(1000, 1010)) {
+		t.Fatalf("after pause: %v %v", got, err)
+	}
+}
+
+// txnProduce writes transactions of n records each to partition 0 of topic,
+// committed or aborted, with franz-go's transactional producer. A
+// transaction with open=true is left open.
+type txn struct {
+	n            int
+	commit, open bool
+}
+
+func txnProduce(t *testing.T, addr, topic string, txns ...txn) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.TransactionalID("tx-"+topic), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open := false
+	for _, x := range txns {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for range x.n {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("txn")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if x.open {
+			open = true
+			break
+		}
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(x.commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if open {
+		t.Cleanup(cl.Close) // closing aborts; keep the transaction open for the test
+	} else {
+		cl.Close()
+	}
+}
+
+// Layout after txnProduce(5 commit, 3 abort, 2 commit, 2 abort):
+// data 0-4, commit marker 5, aborted 6-8, abort marker 9, data 10-11,
+// commit marker 12, aborted 13-14, abort marker 15; end 16.
+var txnLayout = []txn{{n: 5, commit: true}, {n: 3}, {n: 2, commit: true}, {n: 2}}
+
+func TestRangeReaderTransactionMarkers(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"tx": 1})
+	txnProduce(t, b.Addr, "tx", txnLayout...)
+	r := func(from, until int64) offsets.OffsetRange {
+		return offsets.OffsetRange{Topic: "tx", Partition: 0, From: from, Until: until}
+	}
+	committed := []int64{0, 1, 2, 3, 4, 10, 11}
+	cases := []struct {
+		iso    string
+		ranges []offsets.OffsetRange
+		want   [][]int64
+	}{
+		{"read_committed", []offsets.OffsetRange{r(0, 16)}, [][]int64{committed}},
+		// Ends after the commit marker at 12, with only aborted data after.
+		{"read_committed", []offsets.OffsetRange{r(0, 13), r(13, 16)}, [][]int64{committed, nil}},
+		// Ranges ending on and just after markers, and ranges of markers only.
+		{"read_committed", []offsets.OffsetRange{r(0, 5), r(5, 6), r(6, 10), r(10, 12), r(12, 13), r(13, 16)},
+			[][]int64{{0, 1, 2, 3, 4}, nil, nil, {10, 11}, nil, nil}},
+		{"read_committed", []offsets.OffsetRange{r(6, 13)}, [][]int64{{10, 11}}},
+		{"read_committed", []offsets.OffsetRange{r(12, 16)}, [][]int64{nil}},
+		{"read_uncommitted", []offsets.OffsetRange{r(0, 16)}, [][]int64{{0, 1, 2, 3, 4, 6, 7, 8, 10, 11, 13, 14}}},
+		{"read_uncommitted", []offsets.OffsetRange{r(0, 13), r(13, 16)}, [][]int64{{0, 1, 2, 3, 4, 6, 7, 8, 10, 11}, {13, 14}}},
+		{"read_uncommitted", []offsets.OffsetRange{r(15, 16)}, [][]int64{nil}},
+	}
+	for i, c := range cases {
+		t.Run(fmt.Sprintf("%d-%s", i, c.iso), func(t *testing.T) {
+			p := b.Props()
+			p["isolation.level"] = c.iso
+			rr := newReader(t, p, kafka.ReaderConfig{StallTimeout: 10 * time.Second})
+			for j, rg := range c.ranges {
+				start := time.Now()
+				got, st, err := read(t, rr, rg)
+				if err != nil {
+					t.Fatalf("%s: %v", rg, err)
+				}
+				if !slices.Equal(got, c.want[j]) || st.Records != int64(len(c.want[j])) {
+					t.Fatalf("%s: got %v (%d records), want %v", rg, got, st.Records, c.want[j])
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Fatalf("%s took %s", rg, d)
+				}
+			}
+		})
+	}
+}
+
+func TestRangeReaderOpenTransactionLSO(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"tx": 1})
+	txnProduce(t, b.Addr, "tx", txn{n: 3, commit: true}, txn{n: 2, open: true}) // data 0-2, marker 3, open 4-5
+	a := b.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tp := offsets.TopicPartition{Topic: "tx", Partition: 0}
+	lso, err := a.ListOffsets(ctx, []offsets.TopicPartition{tp}, offsets.Latest, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lso[tp] != 4 {
+		t.Fatalf("LSO = %d, want 4", lso[tp])
+	}
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{StallTimeout: 500 * time.Millisecond})
+	got, _, err := read(t, rr, offsets.OffsetRange{Topic: "tx", Partition: 0, From: 0, Until: 4})
+	if err != nil || !slices.Equal(got, []int64{0, 1, 2}) {
+		t.Fatalf("[0,4): %v %v", got, err)
+	}
+	// Beyond the LSO the read cannot progress: a stall error, naming where.
+	_, _, err = read(t, rr, offsets.OffsetRange{Topic: "tx", Partition: 0, From: 4, Until: 6})
+	var se *kafka.StallError
+	if !errors.As(err, &se) || se.Position != 4 {
+		t.Fatalf("beyond LSO: %v", err)
+	}
+}
+
+func TestRangeReaderDataLoss(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 1})
+	produceN(t, b, "t", 1, 0, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Admin(t).DeleteRecords(ctx, offsets.TopicPartition{Topic: "t", Partition: 0}, 40); err != nil {
+		t.Fatal(err)
+	}
+	r := func(from, until int64) offsets.OffsetRange {
+		return offsets.OffsetRange{Topic: "t", Partition: 0, From: from, Until: until}
+	}
+
+	fail := newReader(t, b.Props(), kafka.ReaderConfig{FailOnDataLoss: true})
+	_, _, err := read(t, fail, r(10, 60))
+	var dl *offsets.DataLossError
+	if !errors.As(err, &dl) || dl.Topic != "t" || dl.Partition != 0 || dl.From != 10 || dl.Until != 40 {
+		t.Fatalf("failOnDataLoss: %v", err)
+	}
+	// The reader is usable afterwards.
+	if got, _, err := read(t, fail, r(40, 50)); err != nil || !slices.Equal(got, seq(40, 50)) {
+		t.Fatalf("after data loss: %v %v", got, err)
+	}
+
+	skip := newReader(t, b.Props(), kafka.ReaderConfig{})
+	for _, c := range []struct {
+		r       offsets.OffsetRange
+		want    []int64
+		skipped int64
+	}{
+		{r(10, 60), seq(40, 60), 30},
+		{r(0, 20), nil, 20}, // entirely lost
+		{r(20, 45), seq(40, 45), 20},
+		{r(45, 100), seq(45, 100), 0},
+	} {
+		got, st, err := read(t, skip, c.r)
+		if err != nil || !slices.Equal(got, c.want) || st.SkippedOffsets != c.skipped || st.Records != int64(len(c.want)) {
+			t.Fatalf("%s: got %v skipped %d err %v; want %d records skipped %d", c.r, got, st.SkippedOffsets, err, len(c.want), c.skipped)
+		}
+	}
+}
+
+func TestRangeReaderCancelAndStall(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 1})
+	produceN(t, b, "t", 1, 0, 10)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{StallTimeout: 300 * time.Millisecond})
+	r := offsets.OffsetRange{Topic: "t", Partition: 0, From: 0, Until: 20}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := rr.Read(ctx, r, func(*kafka.Record) error { n++; return nil })
+	if !errors.Is(err, context.Canceled) || n != 10 {
+		t.Fatalf("cancel: %v after %d records", err, n)
+	}
+	if d := time.Since(start); d > 290*time.Millisecond {
+		t.Fatalf("cancel took %s", d)
+	}
+
+	_, _, err = read(t, rr, r)
+	var se *kafka.StallError
+	if !errors.As(err, &se) || se.Position != 10 || se.Range != r {
+		t.Fatalf("stall: %v", err)
+	}
+
+	boom := errors.New("boom")
+	_, err = rr.Read(context.Background(), r, func(rec *kafka.Record) error {
+		if rec.Offset == 3 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("callback error: %v", err)
+	}
+	if got, _, err := read(t, rr, offsets.OffsetRange{Topic: "t", Partition: 0, From: 3, Until: 10}); err != nil || !slices.Equal(got, seq(3, 10)) {
+		t.Fatalf("after callback error: %v %v", got, err)
+	}
+}
