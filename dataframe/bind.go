@@ -1,0 +1,477 @@
+package dataframe
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// bexpr is a resolved, type-checked expression over the columns of one
+// phase's input: the source columns before an aggregation, the group keys
+// followed by the aggregate slots after it. Operands of binary operators have
+// equal types (the binder inserts casts); literals are already coerced.
+type bexpr struct {
+	kind exprKind
+	op   binOp
+	typ  Type // result type
+	col  int  // kCol: input column index
+	lit  *node
+	like *likePattern
+	args []*bexpr
+	// hasElse: kCase has a final ELSE argument.
+	hasElse bool
+	text    string // canonical text, used to deduplicate and match expressions
+}
+
+func (b *bexpr) String() string { return b.text }
+
+func newLit(n *node) *bexpr {
+	return &bexpr{kind: kLit, typ: n.typ, lit: n, text: n.litText()}
+}
+
+func colRef(i int, t Type) *bexpr {
+	return &bexpr{kind: kCol, col: i, typ: t, text: "#" + strconv.Itoa(i) + ":" + t.String()}
+}
+
+// outCol is a named output column of an operation, as an expression over its
+// phase's input.
+type outCol struct {
+	name string
+	e    *bexpr
+}
+
+// binder resolves user expressions.
+type binder struct {
+	cols []outCol // columns visible by name
+	// agg, when set, allows aggregate calls: their argument is bound over
+	// agg.input and the call becomes a reference to an aggregate slot
+	// (appended to agg.calls when new).
+	agg *aggSpec
+	// grouped: binding Agg's expressions, where a non-aggregate expression
+	// must match a grouping expression.
+	grouped bool
+}
+
+func (b *binder) columnNames() string {
+	names := make([]string, len(b.cols))
+	for i, c := range b.cols {
+		names[i] = quoteName(c.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// bindNamed binds e and names the column: the alias, else e's SQL text.
+func (b *binder) bindNamed(e Expr) (outCol, error) {
+	n := e.node()
+	name := n.String()
+	if n.kind == kAlias {
+		name = n.name
+	} else if n.kind == kCol {
+		name = n.name
+	}
+	be, err := b.bind(n)
+	if err == nil && be.typ == nullType {
+		be = castTo(be, Int32)
+	}
+	return outCol{name, be}, err
+}
+
+func (n *node) String() string {
+	var sb strings.Builder
+	n.write(&sb)
+	return sb.String()
+}
+
+func (b *binder) bind(n *node) (*bexpr, error) {
+	if n.err != nil {
+		return nil, n.err
+	}
+	if b.grouped && n.kind != kAgg && n.kind != kLit && n.kind != kAlias {
+		pre := &binder{cols: b.agg.input}
+		if be, err := pre.bind(n); err == nil {
+			for i, g := range b.agg.groups {
+				if g.e.text == be.text {
+					return colRef(i, be.typ), nil
+				}
+			}
+			if n.kind == kCol {
+				return nil, fmt.Errorf("%w: column %s is neither grouped nor aggregated (group by: %s)", ErrPlan, quoteName(n.name), b.agg.groupNames())
+			}
+		} else if n.kind == kCol {
+			return nil, err
+		}
+	}
+	switch n.kind {
+	case kInvalid:
+		return nil, fmt.Errorf("%w: invalid expression", ErrPlan)
+	case kCol:
+		i := lookupName(len(b.cols), func(i int) string { return b.cols[i].name }, n.name)
+		switch i {
+		case -1:
+			return nil, fmt.Errorf("%w %s (columns: %s)", ErrUnknownColumn, quoteName(n.name), b.columnNames())
+		case -2:
+			return nil, fmt.Errorf("%w: column reference %s is ambiguous (columns: %s)", ErrPlan, quoteName(n.name), b.columnNames())
+		}
+		return b.cols[i].e, nil
+	case kLit:
+		return newLit(n), nil
+	case kAlias:
+		return b.bind(n.args[0])
+	case kAgg:
+		return b.bindAgg(n)
+	}
+	args := make([]*bexpr, len(n.args))
+	for i, a := range n.args {
+		be, err := b.bind(a)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = be
+	}
+	switch n.kind {
+	case kBinary:
+		return bindBinary(n.op, args[0], args[1])
+	case kNot:
+		a, err := expectBool("NOT", args[0])
+		if err != nil {
+			return nil, err
+		}
+		return &bexpr{kind: kNot, typ: Bool, args: []*bexpr{a}, text: "(NOT " + a.text + ")"}, nil
+	case kNeg:
+		a := args[0]
+		if a.typ == nullType {
+			a = castTo(a, Int32)
+		}
+		if !a.typ.numeric() {
+			return nil, fmt.Errorf("%w: cannot negate %s of type %v", ErrPlan, n.args[0], a.typ)
+		}
+		return &bexpr{kind: kNeg, typ: a.typ, args: []*bexpr{a}, text: "(- " + a.text + ")"}, nil
+	case kIn:
+		var out *bexpr
+		for _, v := range args[1:] {
+			eq, err := bindBinary(opEq, args[0], v)
+			if err != nil {
+				return nil, err
+			}
+			if out == nil {
+				out = eq
+			} else {
+				out, _ = bindBinary(opOr, out, eq)
+			}
+		}
+		return out, nil
+	case kIsNull, kIsNotNull:
+		word := " IS NULL)"
+		if n.kind == kIsNotNull {
+			word = " IS NOT NULL)"
+		}
+		return &bexpr{kind: n.kind, typ: Bool, args: args, text: "(" + args[0].text + word}, nil
+	case kLike:
+		a := args[0]
+		if a.typ == nullType {
+			a = castTo(a, String)
+		}
+		if a.typ != String {
+			return nil, fmt.Errorf("%w: LIKE needs a STRING, got %s of type %v", ErrPlan, n.args[0], a.typ)
+		}
+		p, err := compileLike(n.name)
+		if err != nil {
+			return nil, err
+		}
+		return &bexpr{kind: kLike, typ: Bool, like: p, args: []*bexpr{a}, text: "(" + a.text + " LIKE " + quoteString(n.name) + ")"}, nil
+	case kCast:
+		if !canCast(args[0].typ, n.typ) {
+			return nil, fmt.Errorf("%w: cannot cast %s from %v to %v", ErrPlan, n.args[0], args[0].typ, n.typ)
+		}
+		return castTo(args[0], n.typ), nil
+	case kCase:
+		return bindCase(n, args)
+	}
+	return nil, fmt.Errorf("%w: unexpected expression %s", ErrPlan, n)
+}
+
+func expectBool(what string, a *bexpr) (*bexpr, error) {
+	if a.typ == nullType {
+		return castTo(a, Bool), nil
+	}
+	if a.typ != Bool {
+		return nil, fmt.Errorf("%w: %s needs BOOLEAN operands, got %s of type %v", ErrPlan, what, a.text, a.typ)
+	}
+	return a, nil
+}
+
+// widen returns the common numeric type of two numeric types.
+func widen(a, b Type) Type {
+	switch {
+	case a == Float64 || b == Float64:
+		return Float64
+	case a == Int64 || b == Int64:
+		return Int64
+	}
+	return Int32
+}
+
+// unify returns the type both operands are cast to for comparison, CASE
+// branches and the like, or false when they do not mix.
+func unify(a, b Type) (Type, bool) {
+	switch {
+	case a == nullType && b == nullType:
+		return Int32, true
+	case a == nullType:
+		return b, true
+	case b == nullType, a == b:
+		return a, true
+	case a.numeric() && b.numeric():
+		return widen(a, b), true
+	case a == Timestamp && b == String, a == String && b == Timestamp:
+		return Timestamp, true
+	}
+	return 0, false
+}
+
+func bindBinary(op binOp, l, r *bexpr) (*bexpr, error) {
+	text := "(" + l.text + " " + binOpText[op] + " " + r.text + ")"
+	switch {
+	case op.logical():
+		var err error
+		if l, err = expectBool(binOpText[op], l); err != nil {
+			return nil, err
+		}
+		if r, err = expectBool(binOpText[op], r); err != nil {
+			return nil, err
+		}
+		return &bexpr{kind: kBinary, op: op, typ: Bool, args: []*bexpr{l, r}, text: text}, nil
+	case op.comparison():
+		t, ok := unify(l.typ, r.typ)
+		if !ok {
+			return nil, fmt.Errorf("%w: cannot compare %s (%v) with %s (%v)", ErrPlan, l.text, l.typ, r.text, r.typ)
+		}
+		var err error
+		if l, err = coerce(l, t); err != nil {
+			return nil, err
+		}
+		if r, err = coerce(r, t); err != nil {
+			return nil, err
+		}
+		return &bexpr{kind: kBinary, op: op, typ: Bool, args: []*bexpr{l, r}, text: text}, nil
+	default: // arithmetic
+		lt, rt := l.typ, r.typ
+		if lt == nullType {
+			lt = rt
+		}
+		if rt == nullType {
+			rt = lt
+		}
+		if lt == nullType {
+			lt, rt = Int32, Int32
+		}
+		if !lt.numeric() || !rt.numeric() {
+			return nil, fmt.Errorf("%w: operator %s needs numbers, got %s (%v) and %s (%v)", ErrPlan, binOpText[op], l.text, l.typ, r.text, r.typ)
+		}
+		t := widen(lt, rt)
+		if op == opDiv {
+			t = Float64
+		}
+		return &bexpr{kind: kBinary, op: op, typ: t, args: []*bexpr{castTo(l, t), castTo(r, t)}, text: text}, nil
+	}
+}
+
+// coerce casts a to t for a comparison; a string literal compared with a
+// timestamp must parse.
+func coerce(a *bexpr, t Type) (*bexpr, error) {
+	if a.typ == String && t == Timestamp && a.kind == kLit {
+		us, ok := parseTimestamp([]byte(a.lit.s))
+		if !ok {
+			return nil, fmt.Errorf("%w: %s is not a timestamp (want RFC 3339, 2006-01-02 15:04:05 [UTC] or 2006-01-02)", ErrPlan, a.text)
+		}
+		return newLit(&node{kind: kLit, typ: Timestamp, i: us}), nil
+	}
+	return castTo(a, t), nil
+}
+
+func canCast(from, to Type) bool {
+	if from == nullType || from == to {
+		return true
+	}
+	switch {
+	case from == Bool && to == Timestamp, from == Timestamp && to == Bool:
+		return false
+	}
+	return true
+}
+
+// castTo wraps a in a cast to t unless it already has type t. Literals are
+// folded.
+func castTo(a *bexpr, t Type) *bexpr {
+	if a.typ == t {
+		return a
+	}
+	if a.kind == kLit {
+		if n, ok := castLiteral(a.lit, t); ok {
+			return newLit(n)
+		}
+	}
+	return &bexpr{kind: kCast, typ: t, args: []*bexpr{a}, text: "CAST(" + a.text + " AS " + t.String() + ")"}
+}
+
+func bindCase(n *node, args []*bexpr) (*bexpr, error) {
+	t := nullType
+	for i := 0; i < len(args); i++ {
+		isCond := i%2 == 0 && !(n.hasElse && i == len(args)-1)
+		if isCond {
+			c, err := expectBool("WHEN", args[i])
+			if err != nil {
+				return nil, err
+			}
+			args[i] = c
+			continue
+		}
+		var ok bool
+		if t, ok = unify(t, args[i].typ); !ok {
+			return nil, fmt.Errorf("%w: CASE branches mix types: %s is %v", ErrPlan, args[i].text, args[i].typ)
+		}
+	}
+	if t == nullType {
+		t = Int32
+	}
+	var sb strings.Builder
+	sb.WriteString("CASE")
+	for i := range args {
+		isCond := i%2 == 0 && !(n.hasElse && i == len(args)-1)
+		if !isCond {
+			c, err := coerce(args[i], t)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = c
+		}
+		switch {
+		case n.hasElse && i == len(args)-1:
+			sb.WriteString(" ELSE ")
+		case isCond:
+			sb.WriteString(" WHEN ")
+		default:
+			sb.WriteString(" THEN ")
+		}
+		sb.WriteString(args[i].text)
+	}
+	sb.WriteString(" END")
+	return &bexpr{kind: kCase, typ: t, args: args, hasElse: n.hasElse, text: sb.String()}, nil
+}
+
+func (b *binder) bindAgg(n *node) (*bexpr, error) {
+	if b.agg == nil {
+		return nil, fmt.Errorf("%w: aggregate %s is only allowed in GroupBy(...).Agg and after it", ErrPlan, n)
+	}
+	call := aggCall{fn: n.agg}
+	if len(n.args) == 1 {
+		inner := &binder{cols: b.agg.input}
+		if containsAgg(n.args[0]) {
+			return nil, fmt.Errorf("%w: aggregate %s contains an aggregate", ErrPlan, n)
+		}
+		arg, err := inner.bind(n.args[0])
+		if err != nil {
+			return nil, err
+		}
+		if arg.typ == nullType {
+			arg = castTo(arg, Int32)
+		}
+		call.arg = arg
+	}
+	switch call.fn {
+	case aggCount, aggCountDistinct:
+		call.typ = Int64
+	case aggSum:
+		if !call.arg.typ.numeric() {
+			return nil, fmt.Errorf("%w: sum needs a number, got %s of type %v", ErrPlan, n.args[0], call.arg.typ)
+		}
+		call.typ = Int64
+		if call.arg.typ == Float64 {
+			call.typ = Float64
+		}
+	case aggAvg:
+		if !call.arg.typ.numeric() {
+			return nil, fmt.Errorf("%w: avg needs a number, got %s of type %v", ErrPlan, n.args[0], call.arg.typ)
+		}
+		call.typ = Float64
+	case aggMin, aggMax:
+		call.typ = call.arg.typ
+	}
+	call.text = aggText[call.fn] + "(*)"
+	if call.arg != nil {
+		d := ""
+		if call.fn == aggCountDistinct {
+			d = "DISTINCT "
+		}
+		call.text = aggText[call.fn] + "(" + d + call.arg.text + ")"
+	}
+	slot := b.agg.slot(call)
+	return colRef(len(b.agg.groups)+slot, call.typ), nil
+}
+
+func containsAgg(n *node) bool {
+	if n.kind == kAgg {
+		return true
+	}
+	for _, a := range n.args {
+		if containsAgg(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// aggSpec is the aggregation of a plan: grouping expressions and aggregate
+// calls over the pre-aggregation columns (input). The aggregate's output,
+// the input of everything after it, is the group keys then one slot per
+// call.
+type aggSpec struct {
+	input  []outCol
+	groups []outCol
+	calls  []aggCall
+}
+
+type aggCall struct {
+	fn   aggFunc
+	arg  *bexpr // nil for count(*)
+	typ  Type   // finalized result type
+	text string
+}
+
+func (a *aggSpec) groupNames() string {
+	names := make([]string, len(a.groups))
+	for i, g := range a.groups {
+		names[i] = quoteName(g.name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// slot returns the index of call, appending it when new.
+func (a *aggSpec) slot(call aggCall) int {
+	for i, c := range a.calls {
+		if c.text == call.text {
+			return i
+		}
+	}
+	a.calls = append(a.calls, call)
+	return len(a.calls) - 1
+}
+
+// clone copies a so that adding slots does not affect DataFrames sharing it.
+func (a *aggSpec) clone() *aggSpec {
+	c := *a
+	c.calls = append([]aggCall(nil), a.calls...)
+	return &c
+}
+
+// outputCols is the aggregate's output, visible by position.
+func (a *aggSpec) outputCols() []outCol {
+	cols := make([]outCol, 0, len(a.groups)+len(a.calls))
+	for i, g := range a.groups {
+		cols = append(cols, outCol{g.name, colRef(i, g.e.typ)})
+	}
+	for i, c := range a.calls {
+		cols = append(cols, outCol{c.text, colRef(len(a.groups)+i, c.typ)})
+	}
+	return cols
+}

@@ -1,0 +1,197 @@
+package dataframe
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// value is one scalar of some Type: INT, BIGINT, TIMESTAMP and BOOLEAN in i,
+// DOUBLE in f, STRING in s.
+type value struct {
+	null bool
+	i    int64
+	f    float64
+	s    string
+}
+
+func litValue(n *node) value {
+	return value{null: n.typ == nullType, i: n.i, f: n.f, s: n.s}
+}
+
+func castLiteral(n *node, t Type) (*node, bool) {
+	if n.typ == nullType {
+		return &node{kind: kLit, typ: t}, true
+	}
+	v, ok := castValue(litValue(n), n.typ, t)
+	if !ok {
+		return &node{kind: kLit, typ: t}, true // a failed cast is NULL
+	}
+	return &node{kind: kLit, typ: t, i: v.i, f: v.f, s: v.s}, true
+}
+
+// castValue converts a non-null v from one type to another like Spark's
+// non-ANSI CAST; ok is false when the result is NULL.
+func castValue(v value, from, to Type) (value, bool) {
+	if from == to {
+		return v, true
+	}
+	switch to {
+	case String:
+		return value{s: formatValue(v, from)}, true
+	case Int32, Int64:
+		var n int64
+		switch from {
+		case Int32, Int64, Bool:
+			n = v.i
+		case Float64:
+			n = floatToInt(v.f, to)
+		case Timestamp:
+			n = floorDiv(v.i, 1e6)
+		case String:
+			s := strings.TrimSpace(v.s)
+			x, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				f, ferr := strconv.ParseFloat(s, 64)
+				if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || f >= math.MaxInt64 || f < math.MinInt64 {
+					return value{}, false
+				}
+				x = int64(f)
+			}
+			if to == Int32 && (x > math.MaxInt32 || x < math.MinInt32) {
+				return value{}, false
+			}
+			return value{i: x}, true
+		}
+		if to == Int32 {
+			n = int64(int32(n)) // wraps, as Spark's non-ANSI cast
+		}
+		return value{i: n}, true
+	case Float64:
+		switch from {
+		case Int32, Int64, Bool:
+			return value{f: float64(v.i)}, true
+		case Timestamp:
+			return value{f: float64(v.i) / 1e6}, true
+		case String:
+			s := strings.TrimSpace(v.s)
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return value{}, false
+			}
+			return value{f: f}, true
+		}
+	case Bool:
+		switch from {
+		case Int32, Int64:
+			return boolValue(v.i != 0), true
+		case Float64:
+			return boolValue(v.f != 0), true
+		case String:
+			switch strings.ToLower(strings.TrimSpace(v.s)) {
+			case "t", "true", "y", "yes", "1":
+				return boolValue(true), true
+			case "f", "false", "n", "no", "0":
+				return boolValue(false), true
+			}
+			return value{}, false
+		}
+	case Timestamp:
+		switch from {
+		case Int32, Int64:
+			return value{i: v.i * 1e6}, true
+		case Float64:
+			if math.IsNaN(v.f) || math.IsInf(v.f, 0) || math.Abs(v.f) > math.MaxInt64/1e6 {
+				return value{}, false
+			}
+			return value{i: int64(v.f * 1e6)}, true
+		case String:
+			us, ok := parseTimestamp([]byte(strings.TrimSpace(v.s)))
+			return value{i: us}, ok
+		}
+	}
+	return value{}, false
+}
+
+func boolValue(b bool) value {
+	if b {
+		return value{i: 1}
+	}
+	return value{}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func floatToInt(f float64, to Type) int64 {
+	lo, hi := float64(math.MinInt64), float64(math.MaxInt64)
+	if to == Int32 {
+		lo, hi = math.MinInt32, math.MaxInt32
+	}
+	switch {
+	case math.IsNaN(f):
+		return 0
+	case f >= hi:
+		return int64(hi)
+	case f <= lo:
+		return int64(lo)
+	}
+	return int64(f)
+}
+
+// formatValue renders a non-null value as CAST(... AS STRING) does.
+func formatValue(v value, t Type) string {
+	switch t {
+	case String:
+		return v.s
+	case Int32, Int64:
+		return strconv.FormatInt(v.i, 10)
+	case Float64:
+		return formatDouble(v.f)
+	case Bool:
+		if v.i != 0 {
+			return "true"
+		}
+		return "false"
+	case Timestamp:
+		ts := time.UnixMicro(v.i).UTC()
+		if v.i%1e6 != 0 {
+			return strings.TrimRight(ts.Format("2006-01-02 15:04:05.000000"), "0")
+		}
+		return ts.Format("2006-01-02 15:04:05")
+	}
+	return ""
+}
+
+// formatDouble renders a DOUBLE like Spark: 1.0, 0.5, 1.0E20, NaN, Infinity.
+func formatDouble(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	abs := math.Abs(f)
+	if abs != 0 && (abs >= 1e7 || abs < 1e-3) {
+		s := strconv.FormatFloat(f, 'E', -1, 64)
+		mant, exp, _ := strings.Cut(s, "E")
+		if !strings.Contains(mant, ".") {
+			mant += ".0"
+		}
+		n, _ := strconv.Atoi(exp)
+		return mant + "E" + strconv.Itoa(n)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}

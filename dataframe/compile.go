@@ -1,0 +1,179 @@
+package dataframe
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+)
+
+// OutputMode says which result rows a streaming query emits per batch, as
+// in Spark.
+type OutputMode uint8
+
+// The output modes.
+const (
+	Append   OutputMode = iota + 1 // new rows only; stateless queries
+	Complete                       // the whole result table every batch; aggregations
+	Update                         // rows changed by the batch; aggregations (or stateless, as Append)
+)
+
+// ParseOutputMode parses "append", "complete" or "update" (case-insensitive).
+func ParseOutputMode(s string) (OutputMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "append":
+		return Append, nil
+	case "complete":
+		return Complete, nil
+	case "update":
+		return Update, nil
+	}
+	return 0, fmt.Errorf("%w: output mode %q (want append, complete or update)", ErrOptions, s)
+}
+
+// String returns "append", "complete" or "update".
+func (m OutputMode) String() string {
+	switch m {
+	case Append:
+		return "append"
+	case Complete:
+		return "complete"
+	case Update:
+		return "update"
+	}
+	return fmt.Sprintf("OutputMode(%d)", uint8(m))
+}
+
+// Program is a compiled streaming query. It is immutable and safe for
+// concurrent use; per-goroutine work happens in Tasks, running aggregates in
+// a State.
+type Program struct {
+	table string
+	mode  OutputMode
+	plan  string
+
+	inputNames []string
+	inputTypes []Type
+
+	where   []*bexpr // over the input columns
+	project []outCol // stateless output, over the input columns
+
+	agg    *aggSpec // groups and call arguments over the input columns
+	having []*bexpr // over the aggregate output
+	post   []outCol // over the aggregate output
+	orders []sortKey
+	limit  int64
+
+	out *arrow.Schema
+}
+
+// Compile checks df for streaming execution in mode and compiles it. Like
+// Spark it refuses an aggregation in append mode (there are no watermarks),
+// complete mode without an aggregation, OrderBy except after an aggregation
+// in complete mode, and Limit in update mode.
+func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
+	if err := df.Err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case mode < Append || mode > Update:
+		return nil, fmt.Errorf("%w: invalid output mode %v", ErrOptions, mode)
+	case df.agg != nil && mode == Append:
+		return nil, fmt.Errorf("%w: append output mode is not supported with an aggregation (there are no watermarks); use complete or update", ErrUnsupported)
+	case df.agg == nil && mode == Complete:
+		return nil, fmt.Errorf("%w: complete output mode needs an aggregation", ErrUnsupported)
+	case df.sortNoAgg || len(df.orders) > 0 && mode != Complete:
+		return nil, fmt.Errorf("%w: OrderBy is only supported after an aggregation in complete output mode", ErrUnsupported)
+	case df.limit >= 0 && mode == Update:
+		return nil, fmt.Errorf("%w: Limit is not supported in update output mode", ErrUnsupported)
+	}
+	p := &Program{table: df.table, mode: mode, plan: df.String(), limit: df.limit}
+	// Rebase the first phase onto the columns it actually reads.
+	r := &rebaser{pos: map[int]int{}}
+	p.where = r.all(df.where)
+	if df.agg == nil {
+		for _, c := range df.pre {
+			p.project = append(p.project, outCol{c.name, r.expr(c.e)})
+		}
+		p.out = arrowSchema(df.pre)
+	} else {
+		a := &aggSpec{}
+		for _, g := range df.agg.groups {
+			a.groups = append(a.groups, outCol{g.name, r.expr(g.e)})
+		}
+		for _, c := range df.agg.calls {
+			c.arg = r.expr(c.arg)
+			a.calls = append(a.calls, c)
+		}
+		p.agg = a
+		p.having = df.having
+		p.post = df.post
+		p.orders = df.orders
+		p.out = arrowSchema(df.post)
+	}
+	sourceFields := append(append([]Field(nil), df.schema.Fields...), MetadataFields()...)
+	p.inputNames = make([]string, len(r.order))
+	p.inputTypes = make([]Type, len(r.order))
+	for i, src := range r.order {
+		p.inputNames[i] = sourceFields[src].Name
+		p.inputTypes[i] = sourceFields[src].Type
+	}
+	return p, nil
+}
+
+// rebaser renumbers source column references by first use.
+type rebaser struct {
+	pos   map[int]int
+	order []int
+}
+
+func (r *rebaser) all(es []*bexpr) []*bexpr {
+	out := make([]*bexpr, len(es))
+	for i, e := range es {
+		out[i] = r.expr(e)
+	}
+	return out
+}
+
+func (r *rebaser) expr(e *bexpr) *bexpr {
+	if e == nil {
+		return nil
+	}
+	if e.kind == kCol {
+		p, ok := r.pos[e.col]
+		if !ok {
+			p = len(r.order)
+			r.pos[e.col] = p
+			r.order = append(r.order, e.col)
+		}
+		return colRef(p, e.typ)
+	}
+	c := *e
+	c.args = r.all(e.args)
+	return &c
+}
+
+// Table returns the source table the query reads.
+func (p *Program) Table() string { return p.table }
+
+// Mode returns the output mode the program was compiled for.
+func (p *Program) Mode() OutputMode { return p.mode }
+
+// Plan returns the canonical text of the compiled DataFrame.
+func (p *Program) Plan() string { return p.plan }
+
+// InputColumns returns the source columns the query reads, in the order a
+// Task expects them in its records (feed it to DecoderOptions.Columns).
+func (p *Program) InputColumns() []string { return append([]string(nil), p.inputNames...) }
+
+// Stateful reports whether the query aggregates (and so needs a State).
+func (p *Program) Stateful() bool { return p.agg != nil }
+
+// OutputSchema returns the schema of the query's result rows.
+func (p *Program) OutputSchema() *arrow.Schema { return p.out }
+
+// Limit returns the query's row limit, or -1 when it has none. A stateful
+// program applies it in State.Result. A stateless (append) program applies
+// it to each Task's output only: the limit over the whole stream is the
+// engine's to enforce, by counting the rows it emits.
+func (p *Program) Limit() int64 { return p.limit }

@@ -1,0 +1,47 @@
+// Package dataframe is microbatch's query layer: schemas, record decoders
+// into Arrow, a PySpark-like logical plan, and its vectorised, mergeable
+// streaming execution.
+//
+// # Schemas and decoders
+//
+// A source is described by a Schema, usually parsed from Spark DDL with
+// ParseSchema ("event_time TIMESTAMP, brand STRING, data.page STRING"), and
+// exposes the Kafka metadata columns of MetadataFields after its fields.
+// NewDecoder returns a Decoder that turns JSON or CSV record values into
+// Arrow records, writing straight into Arrow builders with a hand-written,
+// schema-directed scanner. DecoderOptions.Columns pushes the query's
+// projection down so unused fields are skipped. Malformed records follow
+// Spark's modes: PERMISSIVE (a row of NULLs), DROPMALFORMED and FAILFAST (a
+// *MalformedRecordError naming topic, partition and offset).
+//
+// # Expressions and plans
+//
+// Queries are built like PySpark DataFrames:
+//
+//	df := dataframe.Source("events", schema).
+//		Filter(dataframe.Col("event_type").Eq(dataframe.Lit("view"))).
+//		GroupBy(dataframe.Col("brand")).
+//		Agg(dataframe.Count().As("views"))
+//
+// Expressions follow Spark SQL semantics: three-valued logic, / always
+// DOUBLE (x/0 is NULL), integer arithmetic staying integer, aggregates that
+// ignore NULLs. Mistakes are collected and reported by DataFrame.Err and
+// Compile; unknown columns list the columns that exist. DataFrame.String is
+// the canonical plan text checkpoints fingerprint.
+//
+// # Streaming execution
+//
+// Compile checks a DataFrame for an OutputMode and returns a Program. Each
+// executor task runs a Task over its record batches: a stateless program
+// filters and projects into output records; a stateful one filters and
+// folds rows into a partial hash aggregate. A State merges the Tasks of a
+// batch, reports the changed groups as sorted, versioned (key, value) pairs
+// for the checkpoint (Restore reads them back), and finalizes the result
+// table (HAVING, projection, ORDER BY, LIMIT).
+//
+// # Memory
+//
+// Every Arrow object is allocated from the allocator passed in and must be
+// released by its owner: records from Decoder.Flush, Task.Output and
+// State.Result belong to the caller.
+package dataframe

@@ -1,0 +1,60 @@
+package dataframe
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// Task runs a Program over the record batches of one executor task. It is
+// used by one goroutine. A stateful program's Task holds partial aggregates
+// for State.Merge; a stateless one holds its output records.
+type Task struct {
+	p       *Program
+	mem     memory.Allocator
+	rows    int64
+	out     []arrow.Record
+	emitted int64 // rows output (stateless), for the per-task Limit
+	ht      *groupTable
+}
+
+// NewTask returns a Task of p allocating Arrow memory from mem.
+func (p *Program) NewTask(mem memory.Allocator) *Task {
+	t := &Task{p: p, mem: mem}
+	if p.agg != nil {
+		t.ht = newGroupTable(p.agg)
+	}
+	return t
+}
+
+// Consume runs the query over rec, whose columns are p.InputColumns() in
+// order. A stateful program filters and folds the rows into the Task's
+// partial aggregates; a stateless one filters, projects and keeps the
+// output. rec is not retained.
+func (t *Task) Consume(rec arrow.Record) error {
+	if t.p == nil {
+		return fmt.Errorf("%w: Consume on a released Task", ErrState)
+	}
+	return t.consume(rec)
+}
+
+// Output returns the stateless output records and hands them to the caller,
+// who releases them; the Task keeps none.
+func (t *Task) Output() []arrow.Record {
+	out := t.out
+	t.out = nil
+	return out
+}
+
+// Rows returns the number of input rows that passed the WHERE filter.
+func (t *Task) Rows() int64 { return t.rows }
+
+// Release frees the Task's output records and partial aggregates.
+func (t *Task) Release() {
+	for _, r := range t.out {
+		r.Release()
+	}
+	t.out = nil
+	t.ht = nil
+}
