@@ -1,0 +1,385 @@
+package offsets
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+func TestLifecycle(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	a0, a1 := tp("a", 0), tp("a", 1)
+
+	if p, err := c.Pending(); err != nil || p != nil {
+		t.Fatalf("Pending on a new checkpoint = %v, %v", p, err)
+	}
+	if r, err := c.LastCommit(); err != nil || r != nil {
+		t.Fatalf("LastCommit on a new checkpoint = %v, %v", r, err)
+	}
+
+	p0 := plan1(0, []OffsetRange{{"a", 0, 0, 100}, {"a", 1, 5, 10}}, nil)
+	mustNoErr(t, c.WriteAhead(p0))
+	mustNoErr(t, c.WriteAhead(p0)) // identical: fine (recovery re-writes it)
+	got, err := c.Pending()
+	mustNoErr(t, err)
+	if got == nil || !reflect.DeepEqual(*got, p0) {
+		t.Fatalf("Pending = %+v, want %+v", got, p0)
+	}
+
+	at := time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC)
+	mustNoErr(t, c.Commit(CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 2, StateRows: 2}, func(tx *CommitTx) error {
+		mustNoErr(t, tx.PutState([]byte("k1"), []byte("v1")))
+		mustNoErr(t, tx.PutState([]byte("k2"), []byte("v2")))
+		return tx.DeleteState([]byte("nope"))
+	}))
+	if p, _ := c.Pending(); p != nil {
+		t.Fatalf("Pending after commit = %+v", p)
+	}
+	rec, err := c.LastCommit()
+	mustNoErr(t, err)
+	want := CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 2, StateRows: 2, StateWrites: 2, StateDeletes: 1}
+	if *rec != want {
+		t.Fatalf("LastCommit = %+v, want %+v", *rec, want)
+	}
+	pos, err := c.Positions()
+	mustNoErr(t, err)
+	if !reflect.DeepEqual(pos, map[TopicPartition]int64{a0: 100, a1: 10}) {
+		t.Fatalf("Positions = %v", pos)
+	}
+	if v, _ := c.State([]byte("k2")); string(v) != "v2" {
+		t.Fatalf("State(k2) = %q", v)
+	}
+
+	// Order: batch 0 again, batch 2 before 1, commit without plan.
+	if err := c.WriteAhead(plan1(0, nil, map[TopicPartition]int64{a0: 100})); !errors.Is(err, ErrBatchOrder) ||
+		err.Error() != "write-ahead of batch 0: batch id out of order: the next batch is 1" {
+		t.Fatalf("WriteAhead(0) again: %v", err)
+	}
+	if err := c.WriteAhead(plan1(2, nil, nil)); !errors.Is(err, ErrBatchOrder) {
+		t.Fatalf("WriteAhead(2): %v", err)
+	}
+	if err := c.Commit(CommitRecord{ID: 1}, nil); !errors.Is(err, ErrBatchOrder) ||
+		err.Error() != "commit of batch 1: batch id out of order: it has no write-ahead entry (the next batch is 1; call WriteAhead first)" {
+		t.Fatalf("Commit(1) without plan: %v", err)
+	}
+	if err := c.Commit(CommitRecord{ID: 0}, nil); !errors.Is(err, ErrBatchOrder) ||
+		err.Error() != "commit of batch 0: batch id out of order: already committed (last committed batch is 0)" {
+		t.Fatalf("Commit(0) again: %v", err)
+	}
+
+	// Conflict: a different plan for the pending batch.
+	p1 := plan1(1, []OffsetRange{{"a", 0, 100, 150}}, map[TopicPartition]int64{a1: 10})
+	mustNoErr(t, c.WriteAhead(p1))
+	p1b := p1
+	p1b.PlannedAt = p1.PlannedAt.Add(time.Hour) // the time does not matter
+	mustNoErr(t, c.WriteAhead(p1b))
+	other := plan1(1, []OffsetRange{{"a", 0, 100, 160}}, map[TopicPartition]int64{a1: 10})
+	err = c.WriteAhead(other)
+	var pc *PlanConflictError
+	if !errors.As(err, &pc) || !errors.Is(err, ErrPlanConflict) ||
+		err.Error() != "batch 1 is already planned with ranges [a-0[100,150)]; refusing different ranges [a-0[100,160)] (recovery must re-run the recorded plan)" {
+		t.Fatalf("conflicting WriteAhead: %v", err)
+	}
+
+	// Invalid plans are refused before touching the file.
+	bad := plan1(1, []OffsetRange{{"a", 0, 100, 150}}, nil)
+	bad.Ends[a0] = 149
+	if err := c.WriteAhead(bad); !errors.Is(err, ErrPlanInput) ||
+		err.Error() != "batch 1: invalid plan input: range a-0[100,150) does not end at the partition's end 149" {
+		t.Fatalf("invalid plan: %v", err)
+	}
+
+	infos, err := c.Batches()
+	mustNoErr(t, err)
+	if len(infos) != 2 || !infos[0].Committed || *infos[0].Commit != want || infos[1].Committed || infos[1].Commit != nil ||
+		!reflect.DeepEqual(infos[1].Plan, p1) {
+		t.Fatalf("Batches = %+v", infos)
+	}
+}
+
+// A crash between WriteAhead and Commit leaves the plan pending: the
+// reopened checkpoint hands back exactly the recorded ranges.
+func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c, err := Open(dir, Options{})
+	mustNoErr(t, err)
+	p0 := plan1(0, []OffsetRange{{"t", 0, 0, 10}}, nil)
+	mustNoErr(t, c.WriteAhead(p0))
+	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState([]byte("n"), []byte("10")) }))
+	p1 := plan1(1, []OffsetRange{{"t", 0, 10, 25}, {"t", 1, 0, 3}}, nil)
+	p1.DataLoss = []DataLossError{{Topic: "t", Partition: 1, From: 0, Until: 0, Reason: "x"}}
+	mustNoErr(t, c.WriteAhead(p1))
+	mustNoErr(t, c.Close()) // "crash": no commit
+
+	c = openTestAt(t, dir, Options{})
+	got, err := c.Pending()
+	mustNoErr(t, err)
+	if got == nil || !reflect.DeepEqual(*got, p1) {
+		t.Fatalf("Pending after reopen = %+v, want %+v", got, p1)
+	}
+	pos, _ := c.Positions()
+	if !reflect.DeepEqual(pos, map[TopicPartition]int64{tp("t", 0): 10}) {
+		t.Fatalf("Positions after reopen = %v", pos)
+	}
+	if v, _ := c.State([]byte("n")); string(v) != "10" {
+		t.Fatalf("state after reopen = %q", v)
+	}
+	// The re-run commits the same batch.
+	mustNoErr(t, c.WriteAhead(*got))
+	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState([]byte("n"), []byte("28")) }))
+	pos, _ = c.Positions()
+	if !reflect.DeepEqual(pos, map[TopicPartition]int64{tp("t", 0): 25, tp("t", 1): 3}) {
+		t.Fatalf("Positions after re-run = %v", pos)
+	}
+}
+
+func TestCommitRollback(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 10}}, nil)))
+	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState([]byte("a"), []byte("1")) }))
+	mustNoErr(t, c.WriteAhead(plan1(1, []OffsetRange{{"t", 0, 10, 20}}, nil)))
+
+	var leaked *CommitTx
+	boom := errors.New("boom")
+	err := c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error {
+		leaked = tx
+		mustNoErr(t, tx.PutState([]byte("a"), []byte("2")))
+		mustNoErr(t, tx.PutState([]byte("b"), []byte("2")))
+		b, err := tx.Bucket("console")
+		mustNoErr(t, err)
+		mustNoErr(t, b.Put([]byte("row"), []byte("x")))
+		return fmt.Errorf("sink: %w", boom)
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Commit error = %v", err)
+	}
+	assertUncommitted(t, c)
+	if err := leaked.PutState([]byte("c"), nil); err == nil || err.Error() != "offsets: CommitTx used outside its Commit" {
+		t.Fatalf("PutState after Commit returned: %v", err)
+	}
+
+	func() {
+		defer func() {
+			if r := recover(); r != "engine bug" {
+				t.Fatalf("recovered %v, want the panic to continue", r)
+			}
+		}()
+		_ = c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error {
+			mustNoErr(t, tx.PutState([]byte("a"), []byte("3")))
+			mustNoErr(t, tx.DeleteState([]byte("a")))
+			panic("engine bug")
+		})
+	}()
+	assertUncommitted(t, c)
+
+	// Still usable after both.
+	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState([]byte("a"), []byte("4")) }))
+	if v, _ := c.State([]byte("a")); string(v) != "4" {
+		t.Fatalf("state a = %q", v)
+	}
+}
+
+func assertUncommitted(t *testing.T, c *Checkpoint) {
+	t.Helper()
+	var keys []string
+	mustNoErr(t, c.ForEachState(func(k, v []byte) error { keys = append(keys, string(k)+"="+string(v)); return nil }))
+	if !reflect.DeepEqual(keys, []string{"a=1"}) {
+		t.Fatalf("state after rollback = %v", keys)
+	}
+	if r, _ := c.LastCommit(); r.ID != 0 {
+		t.Fatalf("last commit after rollback = %d", r.ID)
+	}
+	if p, _ := c.Pending(); p == nil || p.ID != 1 {
+		t.Fatalf("pending after rollback = %+v", p)
+	}
+	if pos, _ := c.Positions(); pos[tp("t", 0)] != 10 {
+		t.Fatalf("positions after rollback = %v", pos)
+	}
+	mustNoErr(t, c.ViewSink("console", func(b *bbolt.Bucket) error {
+		if b != nil {
+			t.Fatalf("sink bucket survived the rollback")
+		}
+		return nil
+	}))
+}
+
+func TestPositionsAcrossCommits(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	a0, a1, b0 := tp("a", 0), tp("a", 1), tp("b", 0)
+	type m = map[TopicPartition]int64
+	steps := []struct {
+		plan BatchPlan
+		want m
+	}{
+		{plan1(0, []OffsetRange{{"a", 0, 0, 10}}, m{a1: 0}), m{a0: 10, a1: 0}},
+		{plan1(1, []OffsetRange{{"a", 1, 0, 4}}, m{a0: 10}), m{a0: 10, a1: 4}},
+		// b-0 appears (new topic); a-1 is absent from this plan's ends: kept.
+		{plan1(2, []OffsetRange{{"b", 0, 7, 9}, {"a", 0, 10, 12}}, nil), m{a0: 12, a1: 4, b0: 9}},
+		// a-1 is gone: forgotten.
+		{func() BatchPlan {
+			p := plan1(3, []OffsetRange{{"a", 0, 12, 13}}, m{b0: 9})
+			p.Gone = []TopicPartition{a1}
+			return p
+		}(), m{a0: 13, b0: 9}},
+	}
+	for _, s := range steps {
+		mustNoErr(t, c.WriteAhead(s.plan))
+		mustNoErr(t, c.Commit(CommitRecord{ID: s.plan.ID}, nil))
+		got, err := c.Positions()
+		mustNoErr(t, err)
+		if !reflect.DeepEqual(got, s.want) {
+			t.Fatalf("after batch %d: Positions = %v, want %v", s.plan.ID, got, s.want)
+		}
+	}
+}
+
+func TestRetention(t *testing.T) {
+	c := openTest(t, Options{NoSync: true, Retain: 3})
+	for id := int64(0); id < 7; id++ {
+		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id * 10, id*10 + 10}}, nil)))
+		mustNoErr(t, c.Commit(CommitRecord{ID: id}, nil))
+	}
+	mustNoErr(t, c.WriteAhead(plan1(7, []OffsetRange{{"t", 0, 70, 75}}, nil)))
+	infos, err := c.Batches()
+	mustNoErr(t, err)
+	var got []string
+	for _, b := range infos {
+		got = append(got, fmt.Sprintf("%d:%v:%s", b.Plan.ID, b.Committed, b.Plan.Ranges[0]))
+	}
+	want := []string{"4:true:t-0[40,50)", "5:true:t-0[50,60)", "6:true:t-0[60,70)", "7:false:t-0[70,75)"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Batches = %v, want %v", got, want)
+	}
+	if pos, _ := c.Positions(); pos[tp("t", 0)] != 70 {
+		t.Fatalf("positions = %v", pos)
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	fp := Fingerprint{Schema: "a STRING", Query: "SELECT a, count(*) FROM events GROUP BY a", Source: "kafka subscribe=t", Format: "json", OutputMode: "complete"}
+	if f, _ := c.StoredFingerprint(); f != nil {
+		t.Fatalf("stored fingerprint on a new checkpoint: %+v", f)
+	}
+	mustNoErr(t, c.CheckFingerprint(fp))
+	mustNoErr(t, c.CheckFingerprint(fp))
+	if f, _ := c.StoredFingerprint(); *f != fp {
+		t.Fatalf("stored = %+v", f)
+	}
+	changed := fp
+	changed.Query = "SELECT b FROM events"
+	changed.OutputMode = "update"
+	err := c.CheckFingerprint(changed)
+	want := fmt.Sprintf(`checkpoint %s was written by a different query: query changed from "SELECT a, count(*) FROM events GROUP BY a" to "SELECT b FROM events"; outputMode changed from "complete" to "update"; use a new checkpointLocation`, c.Path())
+	var ie *IncompatibleError
+	if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || err.Error() != want {
+		t.Fatalf("CheckFingerprint(changed):\n got %v\nwant %s", err, want)
+	}
+	if len(ie.Changes) != 2 || ie.Changes[0] != (FieldChange{"query", fp.Query, changed.Query}) ||
+		ie.Changes[1] != (FieldChange{"outputMode", "complete", "update"}) {
+		t.Fatalf("changes = %+v", ie.Changes)
+	}
+}
+
+func TestInitialOffsets(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c, err := Open(dir, Options{NoSync: true})
+	mustNoErr(t, err)
+	if _, ok, err := c.InitialOffsets(); ok || err != nil {
+		t.Fatalf("InitialOffsets on a new checkpoint: %v %v", ok, err)
+	}
+	init := map[TopicPartition]int64{tp("a", 0): 500, tp("a", 1): 0}
+	mustNoErr(t, c.SetInitialOffsets(init))
+	mustNoErr(t, c.Close())
+
+	c = openTestAt(t, dir, Options{NoSync: true})
+	got, ok, err := c.InitialOffsets()
+	if err != nil || !ok || !reflect.DeepEqual(got, init) {
+		t.Fatalf("InitialOffsets after reopen = %v %v %v", got, ok, err)
+	}
+	mustNoErr(t, c.SetInitialOffsets(map[TopicPartition]int64{tp("a", 1): 0, tp("a", 0): 500}))
+	if err := c.SetInitialOffsets(map[TopicPartition]int64{tp("a", 0): 900}); !errors.Is(err, ErrInitialOffsets) {
+		t.Fatalf("second SetInitialOffsets: %v", err)
+	}
+	if err := c.SetInitialOffsets(map[TopicPartition]int64{tp("a", 0): Latest}); !errors.Is(err, ErrPlanInput) {
+		t.Fatalf("unresolved SetInitialOffsets: %v", err)
+	}
+}
+
+func TestClosedAndReadOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	if _, err := Open(dir, Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadOnly Open of a missing checkpoint: %v", err)
+	}
+	c, err := Open(dir, Options{NoSync: true})
+	mustNoErr(t, err)
+	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 1}}, nil)))
+	mustNoErr(t, c.Close())
+	mustNoErr(t, c.Close())
+	if _, err := c.Pending(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Pending after Close: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, PIDFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("pid file left after Close: %v", err)
+	}
+
+	r := openTestAt(t, dir, Options{ReadOnly: true})
+	if p, err := r.Pending(); err != nil || p == nil || p.ID != 0 {
+		t.Fatalf("read-only Pending = %+v, %v", p, err)
+	}
+	if err := r.WriteAhead(plan1(0, nil, nil)); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("read-only WriteAhead: %v", err)
+	}
+	if err := r.Commit(CommitRecord{ID: 0}, nil); !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("read-only Commit: %v", err)
+	}
+	if err := r.CheckFingerprint(Fingerprint{Query: "q"}); err != nil {
+		t.Fatalf("read-only CheckFingerprint without a stored one: %v", err)
+	}
+	if !strings.HasPrefix(filepath.Base(r.snapshot), "microbatch-checkpoint-") {
+		t.Fatalf("snapshot path %s", r.snapshot)
+	}
+}
+
+func TestVersionMismatch(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	mustNoErr(t, os.MkdirAll(dir, 0o755))
+	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	mustNoErr(t, err)
+	mustNoErr(t, db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		return b.Put(keyVersion, []byte("9"))
+	}))
+	mustNoErr(t, db.Close())
+	_, err = Open(dir, Options{})
+	if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1)`) {
+		t.Fatalf("Open of a version 9 checkpoint: %v", err)
+	}
+}
+
+func TestCorruptRecordNamesBatch(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c, err := Open(dir, Options{NoSync: true})
+	mustNoErr(t, err)
+	mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketOffsets).Put(batchKey(0), []byte(`{"v":1,"id":0,"ranges":[{"topic":"t","partition":0,"from":5,"until":2}]}`))
+	}))
+	_, err = c.Pending()
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) ||
+		err.Error() != "corrupt checkpoint record batch 0 in bucket offsets: range t-0[5,2) is empty or negative" {
+		t.Fatalf("Pending over a corrupt plan: %v", err)
+	}
+	mustNoErr(t, c.Close())
+}

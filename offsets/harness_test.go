@@ -1,0 +1,153 @@
+package offsets
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// openTest opens a checkpoint in a fresh temp dir. At cleanup it closes the
+// checkpoint (if the test did not) and checks the file's invariants with
+// checkInvariants, like bbolt's internal/btesting.
+func openTest(t testing.TB, opts Options) *Checkpoint {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	return openTestAt(t, dir, opts)
+}
+
+// openTestAt opens the checkpoint in dir with the same cleanup.
+func openTestAt(t testing.TB, dir string, opts Options) *Checkpoint {
+	t.Helper()
+	c, err := Open(dir, opts)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if !opts.ReadOnly {
+			checkInvariants(t, c.Path(), c.opts.Retain)
+		}
+	})
+	return c
+}
+
+// checkInvariants opens a closed checkpoint file with bbolt directly and
+// checks what every checkpoint must satisfy at rest:
+//   - bbolt's own consistency check (tx.Check) passes;
+//   - every offsets and commits record decodes (ids match their keys);
+//   - every commit has its plan in offsets, commit ids are contiguous, and at
+//     most one plan (the next id) is pending;
+//   - at most retain commits are kept;
+//   - every positions entry decodes, and the positions of the partitions of
+//     the last committed plan equal that plan's ends.
+func checkInvariants(t testing.TB, path string, retain int) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Errorf("invariants: open %s: %v", path, err)
+		return
+	}
+	defer db.Close()
+	if err := db.View(func(tx *bbolt.Tx) error {
+		for err := range tx.Check() {
+			return fmt.Errorf("tx.Check: %w", err)
+		}
+		return checkRecords(tx, retain)
+	}); err != nil {
+		t.Errorf("invariants of %s: %v", path, err)
+	}
+}
+
+func checkRecords(tx *bbolt.Tx, retain int) error {
+	wal, commits, positions := tx.Bucket(bucketOffsets), tx.Bucket(bucketCommits), tx.Bucket(bucketPositions)
+	if wal == nil || commits == nil || positions == nil || tx.Bucket(bucketState) == nil || tx.Bucket(bucketMeta) == nil {
+		return fmt.Errorf("missing bucket")
+	}
+	if v := tx.Bucket(bucketMeta).Get(keyVersion); !bytes.Equal(v, []byte("1")) {
+		return fmt.Errorf("meta/version = %q", v)
+	}
+	plans := map[int64]BatchPlan{}
+	if err := wal.ForEach(func(k, v []byte) error {
+		p, err := decodePlan(k, v)
+		plans[p.ID] = p
+		return err
+	}); err != nil {
+		return err
+	}
+	var ids []int64
+	if err := commits.ForEach(func(k, v []byte) error {
+		r, err := decodeCommit(k, v)
+		if err != nil {
+			return err
+		}
+		if _, ok := plans[r.ID]; !ok {
+			return fmt.Errorf("commit %d has no plan", r.ID)
+		}
+		ids = append(ids, r.ID)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i := 1; i < len(ids); i++ {
+		if ids[i] != ids[i-1]+1 {
+			return fmt.Errorf("commit ids not contiguous: %v", ids)
+		}
+	}
+	if len(ids) > retain {
+		return fmt.Errorf("%d commits kept, retain is %d", len(ids), retain)
+	}
+	last := int64(-1)
+	if len(ids) > 0 {
+		last = ids[len(ids)-1]
+	}
+	for id := range plans {
+		if id > last+1 {
+			return fmt.Errorf("plan %d is beyond the next batch %d", id, last+1)
+		}
+		if len(ids) > 0 && id < ids[0] {
+			return fmt.Errorf("plan %d kept but its commit was pruned", id)
+		}
+	}
+	pos := map[TopicPartition]int64{}
+	if err := positions.ForEach(func(k, v []byte) error {
+		tp, off, err := decodePosition(k, v)
+		pos[tp] = off
+		return err
+	}); err != nil {
+		return err
+	}
+	if last >= 0 {
+		for tp, end := range plans[last].Ends {
+			if pos[tp] != end {
+				return fmt.Errorf("position of %s is %d, last commit's plan ends at %d", tp, pos[tp], end)
+			}
+		}
+	}
+	return nil
+}
+
+// plan1 builds a BatchPlan from ranges; Ends are the ranges' untils plus
+// the idle partitions given as extra ends.
+func plan1(id int64, ranges []OffsetRange, idle map[TopicPartition]int64) BatchPlan {
+	ends := map[TopicPartition]int64{}
+	for tp, e := range idle {
+		ends[tp] = e
+	}
+	for _, r := range ranges {
+		ends[r.TopicPartition()] = r.Until
+	}
+	return BatchPlan{ID: id, Ranges: ranges, Ends: ends, PlannedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func mustNoErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
