@@ -1,0 +1,180 @@
+package jobfile
+
+import (
+	"strings"
+	"time"
+
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// Job is a validated job file. Defaults are filled in; see Keys for the
+// table of keys, defaults and the Spark options they mirror.
+type Job struct {
+	// File is the job file's path as given to Load; Dir is the absolute
+	// directory relative paths in it are resolved against.
+	File, Dir string
+
+	// Name identifies the job in logs and progress (key name; default: the
+	// job file's base name without extension; Spark: queryName).
+	Name string
+	// Source says where records come from and how to decode them.
+	Source Source
+	// Trigger says when batches run.
+	Trigger Trigger
+	// Query is the SQL text (key query, required; Spark: spark.sql over a
+	// temporary view named Source.Table).
+	Query string
+	// OutputMode is "complete", "update", "append" or "" when the file does
+	// not set it (key outputMode; the engine then picks complete for
+	// aggregating queries and append otherwise; Spark: outputMode).
+	OutputMode string
+	// Sink is where each batch's result goes (key sink; default console).
+	Sink Sink
+	// CheckpointLocation is the absolute checkpoint directory (key
+	// checkpointLocation, required; relative paths are resolved against
+	// Dir; Spark: checkpointLocation).
+	CheckpointLocation string
+
+	// Positions maps key paths ("query", "source.kafka.subscribe", ...)
+	// to the position of their value in File. Keys not in the file are
+	// absent.
+	Positions map[string]Position
+	// queryBlock describes how the query text sits in the file.
+	queryBlock queryBlock
+}
+
+// Source is the source section.
+type Source struct {
+	Kafka Kafka
+	// Format is "json" or "csv" (key source.format, required; Spark: the
+	// from_json / from_csv decoding of the value column).
+	Format string
+	// Schema is the DDL schema of record values, e.g. "user STRING, n
+	// BIGINT" (key source.schema, required; Spark: the schema argument of
+	// from_json / from_csv).
+	Schema string
+	// Mode is PERMISSIVE, DROPMALFORMED or FAILFAST (key source.mode,
+	// default PERMISSIVE; Spark: mode).
+	Mode string
+	// Header says CSV values start with a header line to skip (key
+	// source.header, default false; Spark: header).
+	Header bool
+	// Table is the name the query reads from (key source.table, default
+	// "events"; Spark: createOrReplaceTempView).
+	Table string
+}
+
+// Kafka is the source.kafka section.
+type Kafka struct {
+	// BootstrapServers is librdkafka's bootstrap.servers (key
+	// source.kafka.bootstrap.servers, required; Spark:
+	// kafka.bootstrap.servers). The value "embedded" sets Embedded instead.
+	BootstrapServers string
+	// Embedded asks for an in-process broker (bootstrap.servers: embedded).
+	Embedded bool
+	// Subscribe is a list of topics (key source.kafka.subscribe, a
+	// comma-separated string or a YAML list; Spark: subscribe).
+	Subscribe []string
+	// SubscribePattern is a regular expression (Go RE2 syntax) over topic
+	// names (key source.kafka.subscribePattern; Spark: subscribePattern).
+	SubscribePattern string
+	// Assign is an explicit partition list, from JSON like
+	// {"topic":[0,1]} (key source.kafka.assign; Spark: assign).
+	// Exactly one of Subscribe, SubscribePattern and Assign is set.
+	Assign []offsets.TopicPartition
+	// StartingOffsets is "earliest", "latest" or Spark's JSON form (key
+	// source.kafka.startingOffsets, default latest; Spark:
+	// startingOffsets). Only used when the checkpoint is new.
+	StartingOffsets string
+	// MaxRatePerPartition caps records per second of trigger interval per
+	// partition; 0 = no cap (key source.kafka.maxRatePerPartition, default
+	// 0; Spark Streaming: spark.streaming.kafka.maxRatePerPartition).
+	MaxRatePerPartition int64
+	// FailOnDataLoss stops the query when offsets it needs were deleted
+	// (key source.kafka.failOnDataLoss, default true; Spark:
+	// failOnDataLoss).
+	FailOnDataLoss bool
+	// Properties are every other source.kafka key, passed to librdkafka
+	// unchanged (Spark: kafka.* options).
+	Properties map[string]string
+}
+
+// Trigger is the trigger section.
+type Trigger struct {
+	// ProcessingTime is the batch interval (key trigger.processingTime,
+	// default 0: the next batch starts as soon as the previous one ends,
+	// like Spark's default trigger; Spark: Trigger.ProcessingTime).
+	ProcessingTime time.Duration
+	// AvailableNow processes the data present at start, then exits (key
+	// trigger.availableNow, default false; Spark: Trigger.AvailableNow).
+	AvailableNow bool
+}
+
+// Sink is the sink section: exactly one field is set.
+type Sink struct {
+	// Console prints each batch's result to stdout (key sink.console;
+	// Spark: format("console")). The default sink.
+	Console *ConsoleSink
+}
+
+// ConsoleSink configures the console sink.
+type ConsoleSink struct {
+	// NumRows is the number of rows printed per batch (key
+	// sink.console.numRows, default 20; Spark: numRows).
+	NumRows int
+	// Truncate shortens cells longer than 20 characters (key
+	// sink.console.truncate, default true; Spark: truncate).
+	Truncate bool
+}
+
+// Position is a place in a job file, 1-based.
+type Position struct {
+	Line, Column int
+}
+
+// queryBlock records how the query value is laid out in the file.
+type queryBlock struct {
+	pos    Position // where the text's first character is
+	indent int      // literal block: column of each content line (1-based)
+	exact  bool     // lines of the text are lines of the file (literal block or single line)
+}
+
+// QueryPosition maps line and col (1-based) of a place in Job.Query to the
+// place in the file. It is exact for a literal block (query: |) and for a
+// single-line query; for folded or multi-line flow scalars, whose lines
+// YAML joins, it returns the position of the query's value.
+func (j *Job) QueryPosition(line, col int) Position {
+	q := j.queryBlock
+	switch {
+	case !q.exact:
+		return q.pos
+	case q.indent > 0: // literal block: line 1 is the line after "query: |"
+		return Position{Line: q.pos.Line + line - 1, Column: q.indent + col - 1}
+	case line == 1:
+		return Position{Line: q.pos.Line, Column: q.pos.Column + col - 1}
+	default:
+		return q.pos
+	}
+}
+
+// Librdkafka returns the properties to give librdkafka: Properties plus
+// bootstrap.servers (unless Embedded, where the caller knows the address).
+func (k *Kafka) Librdkafka() map[string]string {
+	out := make(map[string]string, len(k.Properties)+1)
+	for key, v := range k.Properties {
+		out[key] = v
+	}
+	if !k.Embedded {
+		out["bootstrap.servers"] = k.BootstrapServers
+	}
+	return out
+}
+
+// topicList splits a comma-separated subscribe value.
+func topicList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		out = append(out, strings.TrimSpace(t))
+	}
+	return out
+}

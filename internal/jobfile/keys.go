@@ -1,0 +1,96 @@
+package jobfile
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Key documents one job-file key.
+type Key struct {
+	// Path is the dotted key path; "source.kafka.<librdkafka property>"
+	// stands for every pass-through property.
+	Path     string
+	Type     string
+	Required bool
+	// Default is the value used when the key is absent ("" for required
+	// keys and sections).
+	Default string
+	// Spark is the Spark (Structured Streaming or Spark Streaming) option
+	// the key mirrors.
+	Spark string
+	Doc   string
+}
+
+// Keys returns the documentation of every job-file key, in file order.
+// It is the same table validation uses to recognise keys.
+func Keys() []Key {
+	return []Key{
+		{Path: "name", Type: "string", Default: "job file name without extension", Spark: "queryName", Doc: "Identifies the job in logs and progress."},
+		{Path: "source", Type: "mapping", Required: true, Doc: "Where records come from and how to decode them."},
+		{Path: "source.kafka", Type: "mapping", Required: true, Spark: `format("kafka")`, Doc: "The Kafka source."},
+		{Path: "source.kafka.bootstrap.servers", Type: "string", Required: true, Spark: "kafka.bootstrap.servers", Doc: `Brokers, host:port[,host:port...]; "embedded" starts an in-process broker.`},
+		{Path: "source.kafka.subscribe", Type: "string or list", Spark: "subscribe", Doc: "Topics to read, comma-separated. Exactly one of subscribe, subscribePattern, assign."},
+		{Path: "source.kafka.subscribePattern", Type: "regexp", Spark: "subscribePattern", Doc: "Read every topic matching this regular expression (Go RE2 syntax); new topics are picked up."},
+		{Path: "source.kafka.assign", Type: "JSON", Spark: "assign", Doc: `Read exactly these partitions: {"topic":[0,1]}.`},
+		{Path: "source.kafka.startingOffsets", Type: "earliest | latest | JSON", Default: "latest", Spark: "startingOffsets", Doc: `Where a new query starts: earliest, latest or {"topic":{"0":42,"1":-2}} (-2 earliest, -1 latest). A restart resumes from the checkpoint.`},
+		{Path: "source.kafka.maxRatePerPartition", Type: "integer >= 0", Default: "0", Spark: "spark.streaming.kafka.maxRatePerPartition", Doc: "Records per second of trigger interval per partition per batch; 0 = no cap."},
+		{Path: "source.kafka.failOnDataLoss", Type: "boolean", Default: "true", Spark: "failOnDataLoss", Doc: "Stop when offsets to read were deleted (retention); false skips and counts them."},
+		{Path: "source.kafka.<librdkafka property>", Type: "string", Spark: "kafka.<property>", Doc: "Any other key (isolation.level, security.protocol, ...) is passed to librdkafka unchanged."},
+		{Path: "source.format", Type: "json | csv", Required: true, Spark: "from_json / from_csv", Doc: "Format of record values."},
+		{Path: "source.schema", Type: "DDL string", Required: true, Spark: "schema", Doc: `Columns of record values, e.g. "user STRING, n BIGINT"; dotted names address nested JSON fields.`},
+		{Path: "source.mode", Type: "PERMISSIVE | DROPMALFORMED | FAILFAST", Default: "PERMISSIVE", Spark: "mode", Doc: "What to do with malformed records: keep with nulls, drop, or stop."},
+		{Path: "source.header", Type: "boolean", Default: "false", Spark: "header", Doc: "CSV values start with a header line to skip."},
+		{Path: "source.table", Type: "identifier", Default: "events", Spark: "createOrReplaceTempView", Doc: "The table name the query reads from."},
+		{Path: "trigger", Type: "mapping", Default: "processingTime: 0", Spark: "trigger", Doc: "When batches run; processingTime and availableNow exclude each other."},
+		{Path: "trigger.processingTime", Type: "duration", Default: "0", Spark: "Trigger.ProcessingTime", Doc: `Batch interval: 500ms, 10s, 1m or "10 seconds"; 0 starts each batch as soon as the previous one ends (Spark's default trigger).`},
+		{Path: "trigger.availableNow", Type: "boolean", Default: "false", Spark: "Trigger.AvailableNow", Doc: "Process what is in the topics at start, in capped batches, then exit 0."},
+		{Path: "query", Type: "SQL", Required: true, Spark: "spark.sql", Doc: "The query over the source table."},
+		{Path: "outputMode", Type: "complete | update | append", Default: "complete if the query aggregates, else append", Spark: "outputMode", Doc: "Which result rows each batch writes."},
+		{Path: "sink", Type: "mapping with one sink", Default: "console: {}", Spark: "format(...)", Doc: "Where results go; exactly one sink key."},
+		{Path: "sink.console", Type: "mapping", Spark: `format("console")`, Doc: "Print each batch's result as a table on stdout."},
+		{Path: "sink.console.numRows", Type: "integer >= 1", Default: "20", Spark: "numRows", Doc: "Rows printed per batch."},
+		{Path: "sink.console.truncate", Type: "boolean", Default: "true", Spark: "truncate", Doc: "Shorten cells longer than 20 characters."},
+		{Path: "checkpointLocation", Type: "path", Required: true, Spark: "checkpointLocation", Doc: "Checkpoint directory (offsets WAL, commits, state); relative to the job file's directory."},
+	}
+}
+
+// Markdown renders Keys as a Markdown table for the README.
+func Markdown() string {
+	var b strings.Builder
+	b.WriteString("| key | type | default | Spark | description |\n| --- | --- | --- | --- | --- |\n")
+	for _, k := range Keys() {
+		def := k.Default
+		if k.Required {
+			def = "required"
+		}
+		esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Path, esc(k.Type), esc(def), esc(k.Spark), esc(k.Doc))
+	}
+	return b.String()
+}
+
+// childKeys returns the names of the keys directly under parent ("" for the
+// top level), from Keys.
+func childKeys(parent string) []string {
+	var out []string
+	prefix := parent + "."
+	if parent == "" {
+		prefix = ""
+	}
+	for _, k := range Keys() {
+		if !strings.HasPrefix(k.Path, prefix) {
+			continue
+		}
+		rest := k.Path[len(prefix):]
+		if strings.HasPrefix(rest, "<") {
+			continue
+		}
+		// Kafka property names contain dots; microbatch's own keys at
+		// other levels do not.
+		if parent != "source.kafka" && strings.Contains(rest, ".") {
+			continue
+		}
+		out = append(out, rest)
+	}
+	return out
+}

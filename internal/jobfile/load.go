@@ -1,0 +1,392 @@
+package jobfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Options configure Parse.
+type Options struct {
+	// Env looks up environment variables for ${VAR} substitution.
+	// Default os.LookupEnv.
+	Env func(name string) (string, bool)
+	// Dir is the directory relative paths are resolved against. Default
+	// the directory of the file name given to Parse.
+	Dir string
+}
+
+// Load reads, substitutes and validates the job file at path. Errors name
+// path as given. On any problem it returns a nil Job and an Errors listing
+// every problem found.
+func Load(path string) (*Job, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: readError(err)}}
+	}
+	return Parse(path, data, Options{})
+}
+
+func readError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// Parse validates the job file contents data; file names it in errors and
+// locates relative paths (see Options.Dir).
+func Parse(file string, data []byte, opts Options) (*Job, error) {
+	if opts.Env == nil {
+		opts.Env = os.LookupEnv
+	}
+	dir := opts.Dir
+	if dir == "" {
+		dir = filepath.Dir(file)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, Errors{{File: file, Msg: fmt.Sprintf("resolve directory %s: %v", dir, err)}}
+	}
+	l := &loader{file: file, lines: bytes.Split(data, []byte("\n")), env: opts.Env, pos: map[string]Position{}, unknownIn: map[string]int{}, keyLine: map[string]int{}}
+	job := l.load(data, absDir)
+	if len(l.errs) > 0 {
+		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
+		return nil, l.errs
+	}
+	job.File, job.Dir, job.Positions = file, absDir, l.pos
+	return job, nil
+}
+
+type loader struct {
+	file  string
+	lines [][]byte
+	env   func(string) (string, bool)
+	errs  Errors
+	pos   map[string]Position
+	// keyLine is the line of each mapping's key, by path.
+	keyLine map[string]int
+	// unknownIn counts the unknown keys reported per mapping path.
+	unknownIn map[string]int
+}
+
+func (l *loader) errorf(line int, key, format string, args ...any) {
+	l.errs = append(l.errs, &Error{File: l.file, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (l *loader) yamlError(err error) {
+	msg := err.Error()
+	if m := yamlLineErr.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		// yaml.v3 reports parser errors ("did not find expected ...")
+		// with a 0-based line (the line where the unclosed construct
+		// starts), scanner errors with a 1-based one.
+		if strings.HasPrefix(m[2], "did not find expected") {
+			n++
+		}
+		l.errorf(n, "", "invalid YAML: %s", m[2])
+		return
+	}
+	l.errorf(1, "", "invalid YAML: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+func (l *loader) load(data []byte, dir string) *Job {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			l.errorf(1, "", "job file is empty")
+		} else {
+			l.yamlError(err)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		l.errorf(extra.Line, "", "a job file holds one YAML document; remove the second one (after ---)")
+	} else if !errors.Is(err, io.EOF) {
+		l.yamlError(err)
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
+		root = root.Content[0]
+	}
+	root = deref(root)
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		l.errorf(max(root.Line, 1), "", "job file is empty")
+		return nil
+	}
+	if root.Kind != yaml.MappingNode {
+		l.errorf(root.Line, "", "expected a mapping of keys (name, source, query, ...), got %s", describe(root))
+		return nil
+	}
+
+	job := &Job{}
+	top := l.mapping(root, "")
+	if n := top["name"]; n != nil {
+		job.Name, _ = l.str(n, "name")
+	} else {
+		base := filepath.Base(l.file)
+		job.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	l.require(top, "", "source")
+	if n := top["source"]; n != nil {
+		job.Source = l.source(n)
+	}
+	job.Trigger = l.trigger(top["trigger"])
+	if l.require(top, "", "query") {
+		job.Query, _ = l.nonEmpty(top["query"], "query")
+		job.queryBlock = l.queryLayout(top["query"])
+	}
+	if n := top["outputMode"]; n != nil {
+		job.OutputMode, _ = l.enum(n, "outputMode", "complete", "update", "append")
+	}
+	job.Sink = l.sink(top["sink"])
+	if l.require(top, "", "checkpointLocation") {
+		if p, ok := l.nonEmpty(top["checkpointLocation"], "checkpointLocation"); ok {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			job.CheckpointLocation = filepath.Clean(p)
+		}
+	}
+	return job
+}
+
+func (l *loader) source(n *yaml.Node) Source {
+	s := Source{Mode: "PERMISSIVE", Table: "events"}
+	m := l.mapping(n, "source")
+	if m == nil {
+		return s
+	}
+	if l.require(m, "source", "kafka") {
+		s.Kafka = l.kafka(m["kafka"])
+	}
+	if l.require(m, "source", "format") {
+		s.Format, _ = l.enum(m["format"], "source.format", "json", "csv")
+	}
+	if l.require(m, "source", "schema") {
+		s.Schema, _ = l.nonEmpty(m["schema"], "source.schema")
+	}
+	if v := m["mode"]; v != nil {
+		s.Mode, _ = l.enum(v, "source.mode", "PERMISSIVE", "DROPMALFORMED", "FAILFAST")
+	}
+	if v := m["header"]; v != nil {
+		s.Header, _ = l.boolean(v, "source.header")
+	}
+	if v := m["table"]; v != nil {
+		if t, ok := l.nonEmpty(v, "source.table"); ok {
+			if !identifier.MatchString(t) {
+				l.errorf(v.Line, "source.table", "%q is not a table name (letters, digits and _, not starting with a digit)", t)
+			}
+			s.Table = t
+		}
+	}
+	return s
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (l *loader) kafka(n *yaml.Node) Kafka {
+	k := Kafka{StartingOffsets: "latest", FailOnDataLoss: true, Properties: map[string]string{}}
+	const path = "source.kafka"
+	m, props := l.kafkaMapping(n)
+	if m == nil {
+		return k
+	}
+	if l.require(m, path, "bootstrap.servers") {
+		if v, ok := l.nonEmpty(m["bootstrap.servers"], path+".bootstrap.servers"); ok {
+			if v == "embedded" {
+				k.Embedded = true
+			} else {
+				k.BootstrapServers = v
+			}
+		}
+	}
+	var set []string
+	if v := m["subscribe"]; v != nil {
+		set = append(set, "subscribe")
+		k.Subscribe = l.topics(v, path+".subscribe")
+	}
+	if v := m["subscribePattern"]; v != nil {
+		set = append(set, "subscribePattern")
+		if p, ok := l.nonEmpty(v, path+".subscribePattern"); ok {
+			if _, err := regexp.Compile(p); err != nil {
+				l.errorf(v.Line, path+".subscribePattern", "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			}
+			k.SubscribePattern = p
+		}
+	}
+	if v := m["assign"]; v != nil {
+		set = append(set, "assign")
+		if s, ok := l.nonEmpty(v, path+".assign"); ok {
+			tps, err := parseAssign(s)
+			if err != nil {
+				l.errorf(v.Line, path+".assign", "%v", err)
+			}
+			k.Assign = tps
+		}
+	}
+	switch len(set) {
+	case 0:
+		l.errorf(l.keyLine[path], path, "missing subscribe, subscribePattern or assign (exactly one is required)")
+	case 1:
+	default:
+		l.errorf(l.keyLine[path], path, "%s are all set; use exactly one", strings.Join(set, " and "))
+		if len(set) == 2 {
+			l.errs[len(l.errs)-1].Msg = fmt.Sprintf("%s and %s are both set; use exactly one", set[0], set[1])
+		}
+	}
+	if v := m["startingOffsets"]; v != nil {
+		if s, ok := l.nonEmpty(v, path+".startingOffsets"); ok {
+			if err := checkStartingOffsets(s); err != nil {
+				l.errorf(v.Line, path+".startingOffsets", "%v", err)
+			}
+			k.StartingOffsets = s
+		}
+	}
+	if v := m["maxRatePerPartition"]; v != nil {
+		k.MaxRatePerPartition, _ = l.integer(v, path+".maxRatePerPartition", 0)
+	}
+	if v := m["failOnDataLoss"]; v != nil {
+		k.FailOnDataLoss, _ = l.boolean(v, path+".failOnDataLoss")
+	}
+	for _, e := range props {
+		if s, ok := l.str(e.val, path+"."+e.key); ok {
+			k.Properties[e.key] = s
+		}
+	}
+	return k
+}
+
+// topics reads subscribe: a comma-separated string or a list of strings.
+func (l *loader) topics(n *yaml.Node, path string) []string {
+	n = deref(n)
+	var names []string
+	var lines []int
+	if n.Kind == yaml.SequenceNode {
+		for _, item := range n.Content {
+			if s, ok := l.str(item, path); ok {
+				names = append(names, strings.TrimSpace(s))
+				lines = append(lines, item.Line)
+			}
+		}
+		if len(n.Content) == 0 {
+			l.errorf(n.Line, path, "names no topics")
+		}
+		l.pos[path] = Position{n.Line, n.Column}
+	} else if s, ok := l.nonEmpty(n, path); ok {
+		names = topicList(s)
+		for range names {
+			lines = append(lines, n.Line)
+		}
+	}
+	for i, t := range names {
+		if err := checkTopicName(t); err != nil {
+			l.errorf(lines[i], path, "%v", err)
+		}
+	}
+	return names
+}
+
+func (l *loader) trigger(n *yaml.Node) Trigger {
+	var t Trigger
+	if n == nil {
+		return t
+	}
+	m := l.mapping(n, "trigger")
+	if v := m["processingTime"]; v != nil {
+		t.ProcessingTime, _ = l.duration(v, "trigger.processingTime")
+	}
+	if v := m["availableNow"]; v != nil {
+		t.AvailableNow, _ = l.boolean(v, "trigger.availableNow")
+	}
+	if m["processingTime"] != nil && t.AvailableNow {
+		l.errorf(m["availableNow"].Line, "trigger", "processingTime and availableNow exclude each other; set one")
+	}
+	return t
+}
+
+// sinks are the sink kinds, in the order of Keys.
+var sinks = childKeys("sink")
+
+func (l *loader) sink(n *yaml.Node) Sink {
+	def := Sink{Console: &ConsoleSink{NumRows: 20, Truncate: true}}
+	if n == nil {
+		return def
+	}
+	m := l.mapping(n, "sink")
+	if m == nil {
+		return def
+	}
+	if len(m) == 0 {
+		if l.unknownIn["sink"] == 0 {
+			l.errorf(n.Line, "sink", "names no sink; want exactly one of: %s", strings.Join(sinks, ", "))
+		}
+		return def
+	}
+	if len(m) > 1 {
+		var names []string
+		for _, k := range sinks {
+			if m[k] != nil {
+				names = append(names, k)
+			}
+		}
+		l.errorf(n.Line, "sink", "has %d sinks (%s); want exactly one", len(m), strings.Join(names, ", "))
+	}
+	var s Sink
+	if v := m["console"]; v != nil {
+		c := &ConsoleSink{NumRows: 20, Truncate: true}
+		cm := l.mapping(v, "sink.console")
+		if x := cm["numRows"]; x != nil {
+			nr, _ := l.integer(x, "sink.console.numRows", 1)
+			c.NumRows = int(nr)
+		}
+		if x := cm["truncate"]; x != nil {
+			c.Truncate, _ = l.boolean(x, "sink.console.truncate")
+		}
+		s.Console = c
+	}
+	return s
+}
+
+// queryLayout finds where the query text sits in the file.
+func (l *loader) queryLayout(n *yaml.Node) queryBlock {
+	n = deref(n)
+	q := queryBlock{pos: Position{n.Line, n.Column}}
+	switch n.Style {
+	case yaml.LiteralStyle:
+		// n.Line is the line of "|"; the text's line 1 is the next file
+		// line, indented like its first non-blank line.
+		q.exact = true
+		q.pos = Position{Line: n.Line + 1, Column: 1}
+		for i := n.Line; i < len(l.lines); i++ { // l.lines[i] is file line i+1
+			line := l.lines[i]
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			q.indent = len(line) - len(bytes.TrimLeft(line, " ")) + 1
+			q.pos.Column = q.indent
+			break
+		}
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		q.pos.Column++
+		q.exact = !strings.Contains(n.Value, "\n")
+	case yaml.FoldedStyle:
+	default:
+		q.exact = !strings.Contains(n.Value, "\n")
+	}
+	return q
+}
