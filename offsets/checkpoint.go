@@ -59,7 +59,9 @@ type Checkpoint struct {
 	// snapshot is the temporary copy a ReadOnly checkpoint reads, removed
 	// by Close.
 	snapshot string
-	closed   atomic.Bool
+	// locks coordinate the writer with snapshot readers (snapshot.go).
+	locks  snapshotLocks
+	closed atomic.Bool
 }
 
 // Open opens (creating it if needed) the checkpoint in dir. A second writer
@@ -98,6 +100,7 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", c.path, err)
 	}
 	c.db = db
+	c.locks = openSnapshotLocks(dir, true)
 	// Advisory: lets a refused second writer name us.
 	_ = os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 	if err := db.Update(initBuckets); err != nil {
@@ -153,6 +156,7 @@ func (c *Checkpoint) Close() error {
 		}
 		err = c.db.Close()
 	}
+	c.locks.close()
 	if c.snapshot != "" {
 		if rerr := os.Remove(c.snapshot); err == nil && rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = rerr
@@ -187,6 +191,8 @@ func (c *Checkpoint) update(fn func(tx *bbolt.Tx) error) error {
 	if c.opts.ReadOnly {
 		return fmt.Errorf("checkpoint %s: %w", c.path, ErrReadOnly)
 	}
+	leave := c.locks.writerEnter()
+	defer leave()
 	return c.db.Update(fn)
 }
 

@@ -42,8 +42,10 @@
 //
 // # Checkpoint layout
 //
-// A checkpointLocation is a directory holding checkpoint.db (bbolt) and
-// checkpoint.pid (the writer's pid, advisory). Buckets of checkpoint.db:
+// A checkpointLocation is a directory holding checkpoint.db (bbolt),
+// checkpoint.pid (the writer's pid, advisory), and snapshot.gate and
+// snapshot.lock (empty files flocked to coordinate read-only snapshots with
+// the writer). Buckets of checkpoint.db:
 //
 //	meta       "version"        -> "1" (format version)
 //	           "fingerprint"    -> JSON Fingerprint: schema, query, source, format, outputMode
@@ -84,6 +86,10 @@
 // consistent because bbolt never overwrites the pages of the newest
 // committed transaction: if the newest meta page's txid is the same before
 // and after the copy, the copy holds that transaction intact (snapshot.go
-// gives the argument in full); otherwise the copy is retried. A snapshot
-// never takes a lock, so it cannot block the writer.
+// gives the argument in full); otherwise the copy is retried. So that a
+// writer committing faster than the file copies cannot starve the reader,
+// the reader briefly holds back the writer's next transaction through a
+// flock on snapshot.gate (the writer waits at most 5s, then goes on, and the
+// txid check still guards the copy). A snapshot never touches the writer's
+// bbolt lock.
 package offsets

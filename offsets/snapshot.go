@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -27,8 +28,16 @@ import (
 // So if the newest valid meta has the same txid T before and after the copy,
 // every page of T's tree and T's meta page were stable during the copy, and
 // the copy opens at T (a meta page torn by T+1 would change the "after"
-// txid). Otherwise the copy is retried. See snapshot_test.go, which checks
-// snapshots with tx.Check while a writer keeps committing.
+// txid). Otherwise the copy is retried. lock_test.go checks snapshots with
+// tx.Check while another process keeps committing.
+//
+// A writer that commits more often than the file copies would starve the
+// reader, so the two also coordinate through two flock files (snapshotLocks):
+// the reader closes a gate, waits for the commit in flight, copies, and
+// reopens the gate; the writer waits at the gate before each transaction, at
+// most writerMaxPause, so a stuck reader cannot stop the job (the txid check
+// still guards the copy then). The locks are a liveness device; the txid
+// check alone is what makes the copy correct.
 
 // bbolt's on-disk meta layout (go.etcd.io/bbolt internal/common): a 16-byte
 // page header, then magic, version, pageSize, flags (uint32 each), root
@@ -104,18 +113,115 @@ const (
 	snapshotBackoff  = 20 * time.Millisecond
 )
 
+// Lock files coordinating snapshots with the writer.
+const (
+	// GateFile is flocked exclusively by a snapshot reader to hold back
+	// the writer's next transaction.
+	GateFile = "snapshot.gate"
+	// CommitLockFile is flocked shared by the writer during each
+	// transaction; a snapshot reader takes it exclusively to wait for the
+	// transaction in flight.
+	CommitLockFile = "snapshot.lock"
+)
+
+const (
+	// writerMaxPause bounds how long a write transaction waits for a
+	// snapshot copy.
+	writerMaxPause = 5 * time.Second
+	// readerMaxWait bounds how long a snapshot waits for the gate and for
+	// the transaction in flight (a large commit).
+	readerMaxWait = 30 * time.Second
+)
+
+// snapshotLocks are the two flock files; the zero value (files missing,
+// or no flock on this platform) coordinates nothing.
+type snapshotLocks struct {
+	gate, commit *os.File
+}
+
+func openSnapshotLocks(dir string, create bool) snapshotLocks {
+	open := func(name string) *os.File {
+		flag := os.O_RDONLY
+		if create {
+			flag |= os.O_CREATE
+		}
+		f, err := os.OpenFile(filepath.Join(dir, name), flag, 0o644)
+		if err != nil {
+			return nil
+		}
+		return f
+	}
+	l := snapshotLocks{gate: open(GateFile), commit: open(CommitLockFile)}
+	if l.gate == nil || l.commit == nil {
+		l.close()
+		return snapshotLocks{}
+	}
+	return l
+}
+
+func (l snapshotLocks) close() {
+	if l.gate != nil {
+		l.gate.Close()
+	}
+	if l.commit != nil {
+		l.commit.Close()
+	}
+}
+
+// writerEnter is called before each write transaction; the returned func
+// after it. It waits (bounded) while a snapshot holds the gate.
+func (l snapshotLocks) writerEnter() func() {
+	if l.gate == nil {
+		return func() {}
+	}
+	gated, _ := flockWait(l.gate, lockShared, writerMaxPause, time.Millisecond)
+	held, _ := flockWait(l.commit, lockShared, writerMaxPause, time.Millisecond)
+	if gated {
+		funlock(l.gate)
+	}
+	return func() {
+		if held {
+			funlock(l.commit)
+		}
+	}
+}
+
+// readerAcquire closes the gate and waits for the transaction in flight.
+func (l snapshotLocks) readerAcquire() func() {
+	if l.gate == nil {
+		return func() {}
+	}
+	gated, _ := flockWait(l.gate, lockExclusive, readerMaxWait, 2*time.Millisecond)
+	held := false
+	if gated {
+		held, _ = flockWait(l.commit, lockExclusive, readerMaxWait, 2*time.Millisecond)
+	}
+	return func() {
+		if held {
+			funlock(l.commit)
+		}
+		if gated {
+			funlock(l.gate)
+		}
+	}
+}
+
 func (c *Checkpoint) openSnapshot() error {
 	src, err := os.Open(c.path)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", c.path, err)
 	}
 	defer src.Close()
+	locks := openSnapshotLocks(c.dir, false)
+	defer locks.close()
 	tmp, err := os.CreateTemp("", "microbatch-checkpoint-*.db")
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: snapshot: %w", c.path, err)
 	}
 	c.snapshot = tmp.Name()
+	release := locks.readerAcquire()
 	ok, err := copyConsistent(src, tmp)
+	release()
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
