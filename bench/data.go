@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+
+	"github.com/microbatch/microbatch/internal/gen"
+)
+
+// clickSchema is the schema of the clickstream records (internal/gen).
+const clickSchema = "timestamp TIMESTAMP, userid STRING, page STRING, action STRING"
+
+// clickFields are clickSchema's field names, in order (CSV column order).
+var clickFields = []string{"timestamp", "userid", "page", "action"}
+
+// records produces the bench's records: internal/gen's clickstream, with
+// the page replaced by one of keys distinct pages when keys > 0, encoded as
+// JSON or CSV. Not safe for concurrent use.
+type records struct {
+	g      gen.Generator
+	keys   int
+	csv    bool
+	seq    uint64
+	rec    gen.Record
+	fields [4][]byte
+	page   []byte
+	buf    []byte
+}
+
+func newRecords(seed int64, keys int, format string) (*records, error) {
+	g, err := gen.New("clickstream", seed)
+	if err != nil {
+		return nil, err
+	}
+	switch format {
+	case "json", "csv":
+	default:
+		return nil, fmt.Errorf("format %q: want json or csv", format)
+	}
+	return &records{g: g, keys: keys, csv: format == "csv"}, nil
+}
+
+// next returns the next record's key and value; both are valid until the
+// following call.
+func (r *records) next() (key, value []byte) {
+	r.g.Next(&r.rec)
+	seq := r.seq
+	r.seq++
+	if r.keys <= 0 && !r.csv {
+		return r.rec.Key, r.rec.Value
+	}
+	if err := splitClick(r.rec.Value, &r.fields); err != nil {
+		panic(err) // internal/gen's format changed: the bench must be updated
+	}
+	if r.keys > 0 {
+		// Every key appears once per keys records: with -messages >= -keys
+		// the query sees exactly keys distinct pages (view filter aside).
+		r.page = strconv.AppendUint(append(r.page[:0], "/p/"...), scatter(seq)%uint64(r.keys), 10)
+		r.fields[2] = r.page
+	}
+	b := r.buf[:0]
+	if r.csv {
+		for i, f := range r.fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, f...)
+		}
+	} else {
+		b = append(b, '{')
+		for i, f := range r.fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = append(b, clickFields[i]...)
+			b = append(b, `":"`...)
+			b = append(b, f...)
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	r.buf = b
+	return r.rec.Key, b
+}
+
+// scatter is a bijection on uint64 (splitmix64's finaliser) so that
+// consecutive records hit unrelated keys.
+func scatter(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
+}
+
+// splitClick extracts the four string fields of a clickstream JSON record
+// (internal/gen writes them in schema order, without escapes).
+func splitClick(v []byte, out *[4][]byte) error {
+	rest := v
+	for i, name := range clickFields {
+		pfx := `"` + name + `":"`
+		j := bytes.Index(rest, []byte(pfx))
+		if j < 0 {
+			return fmt.Errorf("bench: clickstream record %q has no field %s", v, name)
+		}
+		rest = rest[j+len(pfx):]
+		k := bytes.IndexByte(rest, '"')
+		if k < 0 {
+			return fmt.Errorf("bench: clickstream record %q: unterminated %s", v, name)
+		}
+		out[i] = rest[:k]
+		rest = rest[k:]
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+//go:build !noengine
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/engine"
+)
+
+// clickQuery is the measured query: WHERE action = 'view' GROUP BY page,
+// count(*) AS views.
+func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
+	schema, err := dataframe.ParseSchema(clickSchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	df := dataframe.Source("events", schema).
+		Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+		GroupBy(dataframe.Col("page")).
+		Agg(dataframe.Count().As("views"))
+	return schema, df, df.Err()
+}
+
+// runEngine runs the click query over the topic with a fresh checkpoint
+// and a sink that discards, and returns its per-batch figures.
+func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
+	schema, df, err := clickQuery()
+	if err != nil {
+		return engineRun{}, err
+	}
+	format, err := dataframe.ParseFormat(o.format)
+	if err != nil {
+		return engineRun{}, err
+	}
+	dir, err := os.MkdirTemp("", "microbatch-bench-ckpt-")
+	if err != nil {
+		return engineRun{}, err
+	}
+	defer os.RemoveAll(dir)
+
+	er := engineRun{PhaseMs: map[string][]float64{}}
+	q, err := engine.New(engine.Config{
+		Name:               "bench",
+		Source:             engine.KafkaSource{BootstrapServers: o.addr, Subscribe: []string{o.topic}, StartingOffsets: "earliest", MaxRatePerPartition: o.maxRate},
+		Format:             format,
+		Schema:             schema,
+		Query:              df,
+		OutputMode:         dataframe.Complete,
+		Trigger:            engine.Trigger{AvailableNow: o.processingTime == 0, ProcessingTime: o.processingTime},
+		Sink:               engine.SinkFunc(func(context.Context, *engine.Output) error { return nil }),
+		CheckpointLocation: dir,
+		Executors:          o.executors,
+		NoSync:             o.noSync,
+		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnProgress: func(p engine.Progress) {
+			d := p.Durations
+			er.Rows += p.NumInputRows
+			er.Bytes += p.InputBytes
+			er.StateRows = p.StateRows
+			er.BatchMs = append(er.BatchMs, ms(d.Total))
+			er.OverheadMs = append(er.OverheadMs, ms(d.DriverOverhead()))
+			for name, v := range map[string]time.Duration{"plan": d.Plan, "wal": d.WAL, "fetch_decode": d.FetchDecode,
+				"aggregate": d.Aggregate, "sink": d.Sink, "commit": d.Commit} {
+				er.PhaseMs[name] = append(er.PhaseMs[name], ms(v))
+			}
+			er.StartedAt = append(er.StartedAt, p.Timestamp)
+			er.Lag = append(er.Lag, p.TotalLag())
+			er.Rows1 = append(er.Rows1, p.NumInputRows)
+		},
+	})
+	if err != nil {
+		return engineRun{}, err
+	}
+	start := time.Now()
+	if err := q.Run(ctx); err != nil {
+		return er, err
+	}
+	er.Seconds = time.Since(start).Seconds()
+	er.MsgsPerSec = float64(er.Rows) / er.Seconds
+	return er, nil
+}
+
+// engineChild is -mode engine: one availableNow run, JSON on stdout.
+func engineChild(ctx context.Context, cfg *config) error {
+	stopProf, err := startProfile(cfg.cpuProfile)
+	if err != nil {
+		return err
+	}
+	er, err := runEngine(ctx, engineOptions{addr: cfg.brokers, topic: cfg.topic, format: cfg.format, maxRate: cfg.batchCap(),
+		executors: cfg.executors, noSync: cfg.noSync})
+	stopProf()
+	if err != nil {
+		return err
+	}
+	er.PeakRSS = peakRSS()
+	return json.NewEncoder(os.Stdout).Encode(er)
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+// engineRun is one engine measurement. It is what an engine child process
+// prints as JSON.
+type engineRun struct {
+	Rows       int64   `json:"rows"`
+	Bytes      int64   `json:"bytes"`
+	Seconds    float64 `json:"seconds"` // Run's wall time: open checkpoint to return
+	MsgsPerSec float64 `json:"msgs_per_sec"`
+	StateRows  int64   `json:"state_rows"`
+	PeakRSS    int64   `json:"peak_rss_bytes"` // VmHWM of the child; 0 in-process
+
+	BatchMs    []float64            `json:"batch_ms"`
+	OverheadMs []float64            `json:"driver_overhead_ms"`
+	PhaseMs    map[string][]float64 `json:"phase_ms"`
+	StartedAt  []time.Time          `json:"started_at"` // trigger time of every batch
+	Lag        []int64              `json:"lag"`
+	Rows1      []int64              `json:"batch_rows"`
+}
+
+// engineOptions are the knobs of one engine run.
+type engineOptions struct {
+	addr, topic, format string
+	maxRate             int64
+	executors           int
+	noSync              bool
+	// processingTime 0 is availableNow (the whole topic, then return).
+	processingTime time.Duration
+}
+
+// measureEngine runs the availableNow engine measurement, in a child
+// process (so that its peak RSS is its own) unless -in-process.
+func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engineRun, error) {
+	if cfg.inProcess {
+		stopProf, err := startProfileOnce(cfg.cpuProfile, run)
+		if err != nil {
+			return engineRun{}, err
+		}
+		defer stopProf()
+		return runEngine(ctx, engineOptions{addr: addr, topic: cfg.topic, format: cfg.format, maxRate: cfg.batchCap(),
+			executors: cfg.executors, noSync: cfg.noSync})
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return engineRun{}, err
+	}
+	args := []string{"-mode", "engine", "-brokers", addr, "-topic", cfg.topic, "-format", cfg.format,
+		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
+		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
+		"-nosync=" + strconv.FormatBool(cfg.noSync)}
+	if cfg.cpuProfile != "" && run == 0 {
+		args = append(args, "-cpuprofile", cfg.cpuProfile)
+	}
+	cmd := exec.CommandContext(ctx, self, args...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return engineRun{}, fmt.Errorf("engine child: %w", err)
+	}
+	var er engineRun
+	if err := json.Unmarshal(out.Bytes(), &er); err != nil {
+		return engineRun{}, fmt.Errorf("engine child output: %w", err)
+	}
+	return er, nil
+}
+
+// startProfileOnce profiles only the first run.
+func startProfileOnce(path string, run int) (func(), error) {
+	if run != 0 {
+		return func() {}, nil
+	}
+	return startProfile(path)
+}
+
+// summariseEngine fills res from the engine runs: the median rate, and
+// batch and overhead percentiles over every batch of every run.
+func summariseEngine(res *Result, runs []engineRun) {
+	var rates, batches, overheads []float64
+	phases := map[string][]float64{}
+	for _, r := range runs {
+		rates = append(rates, r.MsgsPerSec)
+		batches = append(batches, r.BatchMs...)
+		overheads = append(overheads, r.OverheadMs...)
+		for k, v := range r.PhaseMs {
+			phases[k] = append(phases[k], v...)
+		}
+		res.EnginePeakRSSBytes = max(res.EnginePeakRSSBytes, r.PeakRSS)
+		res.EngineStateRows = r.StateRows
+	}
+	res.AllRuns["engine"] = rates
+	res.EngineMsgsPerSec = median(rates)
+	res.EngineBatches = len(runs[0].BatchMs)
+	res.BatchP50Ms = percentile(batches, 50)
+	res.BatchP99Ms = percentile(batches, 99)
+	res.DriverOverheadP50Ms = percentile(overheads, 50)
+	res.DriverOverheadP99Ms = percentile(overheads, 99)
+	res.PhaseP50Ms = map[string]float64{}
+	for k, v := range phases {
+		res.PhaseP50Ms[k] = percentile(v, 50)
+	}
+}

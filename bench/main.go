@@ -1,0 +1,163 @@
+// Command bench measures microbatch against the raw Kafka clients on the
+// same topic: confluent-kafka-go (the client the engine uses: its ceiling),
+// franz-go (the practical limit of the broker on this machine), the engine
+// running a clickstream aggregation, and the engine's decoders against
+// Arrow's own readers. See bench/README.md for the commands and figures.
+//
+//	go run ./bench [-partitions 4] [-messages 1000000] [-runs 3] [-json FILE]
+//	go run ./bench -scenario interval -interval 100ms
+//	go run ./bench -scenario state -state-keys 10000000
+//	go run ./bench -scenario chart -svg bench/results/throughput.svg bench/results/*.json
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the command line.
+type config struct {
+	scenario   string
+	mode       string // "" or "engine" (the child process of an engine run)
+	brokers    string
+	topic      string
+	partitions int
+	messages   int64
+	format     string
+	keys       int
+	runs       int
+	consumers  int
+	maxRate    int64
+	executors  int
+	noSync     bool
+	inProcess  bool
+	skip       map[string]bool
+	jsonOut    string
+	cpuProfile string
+	decodeRows int
+	seed       int64
+
+	// interval scenario
+	interval time.Duration
+	duration time.Duration
+	rate     float64
+
+	// state scenario
+	stateKeys  int
+	stateBatch string
+
+	// chart scenario
+	svgOut string
+}
+
+func parseFlags(args []string) (*config, []string, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | chart")
+	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\" runs one engine measurement and prints JSON (the child of an engine run)")
+	fs.StringVar(&c.brokers, "brokers", "", "bootstrap servers of a real cluster; empty: an in-process kfake broker")
+	fs.StringVar(&c.topic, "topic", "", "topic name (default: a fresh bench-<time> topic)")
+	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the topic")
+	fs.Int64Var(&c.messages, "messages", 1_000_000, "records to produce")
+	fs.StringVar(&c.format, "format", "json", "record format: json | csv")
+	fs.IntVar(&c.keys, "keys", 0, "distinct pages (group keys); 0 = internal/gen's clickstream pages (~1.1k)")
+	fs.IntVar(&c.runs, "runs", 3, "interleaved repetitions; medians are reported")
+	fs.IntVar(&c.consumers, "consumers", runtime.GOMAXPROCS(0), "raw confluent consumers (one goroutine each, partitions split among them)")
+	fs.Int64Var(&c.maxRate, "max-rate", -1, "engine maxRatePerPartition (records per partition per batch with availableNow); -1 = messages/partitions/10 (about 10 batches), 0 = uncapped (one batch)")
+	fs.IntVar(&c.executors, "executors", 0, "engine executors (0 = engine default, GOMAXPROCS)")
+	fs.BoolVar(&c.noSync, "nosync", false, "skip fsync on checkpoint commits")
+	fs.BoolVar(&c.inProcess, "in-process", false, "run the engine in this process instead of a child (no separate RSS figure)")
+	skip := fs.String("skip", "", "comma-separated measurements to skip: confluent,franz,engine,decode")
+	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs (the engine child's, unless -in-process) to this file")
+	fs.IntVar(&c.decodeRows, "decode-rows", 300_000, "rows per decoder measurement")
+	fs.Int64Var(&c.seed, "seed", 1, "generator seed")
+	fs.DurationVar(&c.interval, "interval", time.Second, "interval scenario: processingTime trigger")
+	fs.DurationVar(&c.duration, "duration", 0, "interval scenario: how long to produce and run (default max(15s, 12 intervals))")
+	fs.Float64Var(&c.rate, "rate", 100_000, "interval scenario: produced records/s (keep it below capacity)")
+	fs.IntVar(&c.stateKeys, "state-keys", 10_000_000, "state scenario: keys in the running count")
+	fs.StringVar(&c.stateBatch, "state-changed", "1000,10000,100000,1000000", "state scenario: changed keys per batch to measure")
+	fs.StringVar(&c.svgOut, "svg", "bench/results/throughput.svg", "chart scenario: output SVG")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	c.skip = map[string]bool{}
+	for _, s := range strings.Split(*skip, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			c.skip[s] = true
+		}
+	}
+	if c.partitions < 1 || c.messages < 1 || c.runs < 1 {
+		return nil, nil, fmt.Errorf("partitions, messages and runs must be >= 1")
+	}
+	return c, fs.Args(), nil
+}
+
+// batchCap is the engine's maxRatePerPartition for availableNow runs:
+// -max-rate, or by default a tenth of each partition (about 10 batches).
+func (c *config) batchCap() int64 {
+	if c.maxRate >= 0 {
+		return c.maxRate
+	}
+	return max(c.messages/int64(c.partitions)/10, 1)
+}
+
+func main() {
+	cfg, args, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, args); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, cfg *config, args []string) error {
+	if cfg.mode == "engine" {
+		return engineChild(ctx, cfg)
+	}
+	switch cfg.scenario {
+	case "throughput":
+		return throughput(ctx, cfg)
+	case "interval":
+		return intervalScenario(ctx, cfg)
+	case "state":
+		return stateScenario(cfg)
+	case "chart":
+		return chartScenario(cfg, args)
+	}
+	return fmt.Errorf("unknown -scenario %q", cfg.scenario)
+}
+
+// startProfile starts a CPU profile to path (no-op for ""); the returned
+// func stops it.
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}

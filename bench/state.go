@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// StateResult is the state-growth scenario: a running count of
+// cfg.stateKeys keys committed through the checkpoint (offsets.Checkpoint:
+// WriteAhead + Commit with PutState, one bbolt transaction per batch, as
+// the engine commits), driven directly without Kafka.
+type StateResult struct {
+	Keys     int  `json:"keys"`
+	NoSync   bool `json:"nosync"`
+	KeyBytes int  `json:"key_bytes"`
+	// Load: batches of LoadBatch new keys (ascending, as appended groups)
+	// while the state grows from 0 to Keys.
+	LoadBatch      int           `json:"load_batch_keys"`
+	LoadCommitMs   []float64     `json:"load_commit_ms"`
+	LoadKeysPerSec float64       `json:"load_keys_per_sec"`
+	Updates        []StateUpdate `json:"updates"`
+	DBBytes        int64         `json:"db_bytes"`
+	TotalSeconds   float64       `json:"total_seconds"`
+}
+
+// StateUpdate is batches that each change Changed random existing keys
+// (sorted, as the engine should hand them to PutState), at a state size.
+type StateUpdate struct {
+	StateKeys   int     `json:"state_keys"`
+	Changed     int     `json:"changed_keys"`
+	CommitMs    float64 `json:"commit_ms"` // median of the repetitions
+	KeysPerSec  float64 `json:"keys_per_sec"`
+	MsPer1kKeys float64 `json:"ms_per_1k_keys"`
+}
+
+// stateKey is the bench's state key: a page-like string, fixed width so
+// that ascending numbers are ascending keys.
+func stateKey(b []byte, n int) []byte {
+	b = append(b[:0], "/p/"...)
+	s := strconv.Itoa(n)
+	for range 9 - len(s) {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// stateCommitter commits batches to a checkpoint.
+type stateCommitter struct {
+	ck   *offsets.Checkpoint
+	next int64
+	key  []byte
+	val  [8]byte
+}
+
+// commit writes one batch changing keys (by number, in the given order)
+// and returns the Commit call's duration.
+func (s *stateCommitter) commit(keys []int, count uint64) (time.Duration, error) {
+	id := s.next
+	s.next++
+	tp := offsets.TopicPartition{Topic: "state", Partition: 0}
+	plan := offsets.BatchPlan{
+		ID:     id,
+		Ranges: []offsets.OffsetRange{{Topic: "state", Partition: 0, From: id, Until: id + 1}},
+		Ends:   map[offsets.TopicPartition]int64{tp: id + 1},
+	}
+	if err := s.ck.WriteAhead(plan); err != nil {
+		return 0, err
+	}
+	binary.BigEndian.PutUint64(s.val[:], count)
+	start := time.Now()
+	err := s.ck.Commit(offsets.CommitRecord{ID: id, InputRows: int64(len(keys))}, func(tx *offsets.CommitTx) error {
+		for _, k := range keys {
+			s.key = stateKey(s.key, k)
+			if err := tx.PutState(s.key, s.val[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return time.Since(start), err
+}
+
+func stateScenario(cfg *config) error {
+	var changed []int
+	for _, f := range strings.Split(cfg.stateBatch, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("-state-changed: %q", f)
+		}
+		changed = append(changed, min(n, cfg.stateKeys))
+	}
+	dir, err := os.MkdirTemp("", "microbatch-bench-state-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ck, err := offsets.Open(dir, offsets.Options{NoSync: cfg.noSync})
+	if err != nil {
+		return err
+	}
+	defer ck.Close()
+	sc := &stateCommitter{ck: ck}
+	sr := &StateResult{Keys: cfg.stateKeys, NoSync: cfg.noSync, KeyBytes: len(stateKey(nil, 0)), LoadBatch: min(1_000_000, cfg.stateKeys)}
+	rng := rand.New(rand.NewPCG(uint64(cfg.seed), 7))
+	begin := time.Now()
+
+	// Measure updates at 10% of the final size and at the final size: the
+	// commit cost should follow the changed keys, not the state size.
+	checkpoints := []int{max(cfg.stateKeys/10, sr.LoadBatch), cfg.stateKeys}
+	loaded := 0
+	var loadTime time.Duration
+	keys := make([]int, 0, sr.LoadBatch)
+	for _, target := range checkpoints {
+		for loaded < target {
+			keys = keys[:0]
+			for k := loaded; k < min(loaded+sr.LoadBatch, target); k++ {
+				keys = append(keys, k)
+			}
+			d, err := sc.commit(keys, 1)
+			if err != nil {
+				return fmt.Errorf("load: %w", err)
+			}
+			loaded += len(keys)
+			loadTime += d
+			sr.LoadCommitMs = append(sr.LoadCommitMs, ms(d))
+			logf("state load: %d keys, commit of %d new keys %s", loaded, len(keys), d.Round(time.Millisecond))
+		}
+		for _, n := range changed {
+			var ds []float64
+			for range 3 {
+				keys = keys[:0]
+				seen := map[int]bool{}
+				for len(keys) < n {
+					k := rng.IntN(loaded)
+					if !seen[k] {
+						seen[k] = true
+						keys = append(keys, k)
+					}
+				}
+				slices.Sort(keys)
+				d, err := sc.commit(keys, 2)
+				if err != nil {
+					return fmt.Errorf("update: %w", err)
+				}
+				ds = append(ds, ms(d))
+			}
+			u := StateUpdate{StateKeys: loaded, Changed: n, CommitMs: median(ds)}
+			u.KeysPerSec = float64(n) / (u.CommitMs / 1000)
+			u.MsPer1kKeys = u.CommitMs / float64(n) * 1000
+			sr.Updates = append(sr.Updates, u)
+			logf("state %d keys: commit of %d changed keys %.1f ms (%.0f keys/s)", loaded, n, u.CommitMs, u.KeysPerSec)
+		}
+	}
+	sr.LoadKeysPerSec = float64(loaded) / loadTime.Seconds()
+	sr.TotalSeconds = time.Since(begin).Seconds()
+	if fi, err := os.Stat(ck.Path()); err == nil {
+		sr.DBBytes = fi.Size()
+	}
+
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "\nstate: %d keys (%d-byte keys, 8-byte values), fsync=%v, load %.0f keys/s, db %d MB\n",
+		sr.Keys, sr.KeyBytes, !sr.NoSync, sr.LoadKeysPerSec, sr.DBBytes>>20)
+	fmt.Fprintf(&b, "%12s %12s %12s %14s %12s\n", "state keys", "changed", "commit ms", "keys/s", "ms/1k keys")
+	for _, u := range sr.Updates {
+		fmt.Fprintf(&b, "%12d %12d %12.1f %14s %12.3f\n", u.StateKeys, u.Changed, u.CommitMs, human(u.KeysPerSec), u.MsPer1kKeys)
+	}
+	os.Stdout.Write(b.Bytes())
+	res := &Result{Scenario: "state", State: sr, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: begin.UTC(),
+		PeakRSSBytes: peakRSS(), PeakRSSNote: "bench process: the checkpoint (bbolt mmap of the state file) and key buffers, no broker",
+		LoadAvg: loadAvg()}
+	if cfg.jsonOut != "" {
+		return writeJSON(cfg.jsonOut, res)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+)
+
+// setupTopic starts (or connects to) the cluster, creates a fresh topic and
+// fills it. The caller closes the cluster.
+func setupTopic(ctx context.Context, cfg *config, res *Result) (*cluster, error) {
+	cl, err := startCluster(cfg.brokers)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.topic == "" {
+		cfg.topic = fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	}
+	if err := cl.createTopic(ctx, cfg.topic, cfg.partitions); err != nil {
+		cl.close()
+		return nil, err
+	}
+	recs, err := newRecords(cfg.seed, cfg.keys, cfg.format)
+	if err != nil {
+		cl.close()
+		return nil, err
+	}
+	logf("producing %d %s records to %s (%d partitions, keys=%d) at %s", cfg.messages, cfg.format, cfg.topic, cfg.partitions, cfg.keys, cl.addr)
+	ps, err := cl.produce(ctx, cfg.topic, cfg.partitions, cfg.messages, 0, recs)
+	if err != nil {
+		cl.close()
+		return nil, err
+	}
+	logf("produced in %s (%.0f msgs/s)", ps.elapsed.Round(time.Millisecond), float64(ps.records)/ps.elapsed.Seconds())
+	res.MessageBytes = int(ps.bytes / max(ps.records, 1))
+	res.ProduceSeconds = ps.elapsed.Seconds()
+	return cl, nil
+}
+
+// throughput is the default scenario: raw confluent, raw franz-go and the
+// engine on one topic, interleaved, cfg.runs times; then the decoders.
+func throughput(ctx context.Context, cfg *config) error {
+	res := &Result{
+		Scenario: "throughput", Messages: cfg.messages, Partitions: cfg.partitions,
+		Format: cfg.format, Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
+		MaxRatePerPartition: cfg.batchCap(), GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
+		AllRuns: map[string][]float64{},
+	}
+	cl, err := setupTopic(ctx, cfg, res)
+	if err != nil {
+		return err
+	}
+	defer cl.close()
+
+	var confluent, franz []readStats
+	var engines []engineRun
+	for i := range cfg.runs {
+		if !cfg.skip["confluent"] {
+			st, err := readConfluent(ctx, cl.addr, cfg.topic, cfg.partitions, cfg.consumers, nil)
+			if err != nil {
+				return fmt.Errorf("raw confluent: %w", err)
+			}
+			if st.records != cfg.messages {
+				return fmt.Errorf("raw confluent read %d records, want %d", st.records, cfg.messages)
+			}
+			logf("run %d raw confluent: %.0f msgs/s (%s)", i+1, st.msgsPerSec(), st.elapsed.Round(time.Millisecond))
+			confluent = append(confluent, st)
+		}
+		if !cfg.skip["franz"] {
+			st, err := readFranz(ctx, cl.addr, cfg.topic, cfg.partitions, cfg.messages)
+			if err != nil {
+				return fmt.Errorf("raw franz-go: %w", err)
+			}
+			logf("run %d raw franz-go: %.0f msgs/s (%s)", i+1, st.msgsPerSec(), st.elapsed.Round(time.Millisecond))
+			franz = append(franz, st)
+		}
+		if !cfg.skip["engine"] {
+			er, err := measureEngine(ctx, cfg, cl.addr, i)
+			if err != nil {
+				return fmt.Errorf("engine: %w", err)
+			}
+			if er.Rows != cfg.messages {
+				return fmt.Errorf("engine read %d records, want %d", er.Rows, cfg.messages)
+			}
+			logf("run %d engine: %.0f msgs/s (%s, %d batches, state %d rows, child peak RSS %d MB)",
+				i+1, er.MsgsPerSec, time.Duration(er.Seconds*float64(time.Second)).Round(time.Millisecond),
+				len(er.BatchMs), er.StateRows, er.PeakRSS>>20)
+			engines = append(engines, er)
+		}
+	}
+
+	var rows []row
+	rate := func(name string, sts []readStats) float64 {
+		var xs, mbs []float64
+		for _, s := range sts {
+			xs = append(xs, s.msgsPerSec())
+			mbs = append(mbs, s.mbPerSec())
+		}
+		res.AllRuns[name] = xs
+		if len(xs) > 0 {
+			rows = append(rows, row{name, median(xs), median(mbs)})
+		}
+		return median(xs)
+	}
+	res.RawConfluentMsgsPerSec = rate("raw confluent-kafka-go", confluent)
+	res.RawFranzMsgsPerSec = rate("raw franz-go", franz)
+	if len(engines) > 0 {
+		summariseEngine(res, engines)
+		rows = append(rows, row{"engine (view count by page)", res.EngineMsgsPerSec,
+			res.EngineMsgsPerSec * float64(res.MessageBytes) / 1e6})
+	}
+	res.EngineVsRawConfluent = ratio(res.EngineMsgsPerSec, res.RawConfluentMsgsPerSec)
+	res.EngineVsRawFranz = ratio(res.EngineMsgsPerSec, res.RawFranzMsgsPerSec)
+
+	if !cfg.skip["decode"] {
+		d, err := measureDecoders(cfg)
+		if err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		res.Decode = d
+		res.JSONDecodeVsArrow = d.JSONVsArrow
+		res.CSVDecodeVsArrow = d.CSVVsArrow
+	}
+	res.PeakRSSBytes = peakRSS()
+	if res.PeakRSSBytes < res.EnginePeakRSSBytes {
+		res.PeakRSSBytes = res.EnginePeakRSSBytes
+	}
+	res.PeakRSSNote = "peak_rss_bytes: VmHWM of the bench process (in-process kfake broker holding the whole topic, producer, raw readers, decoders) " +
+		"or of the engine child if larger; engine_peak_rss_bytes: VmHWM of the engine's child process alone (max over runs)"
+	res.LoadAvg = loadAvg()
+
+	fmt.Printf("\n%d x %d-byte %s records, %d partitions, keys=%d, runs=%d (median), load %s\n",
+		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, res.LoadAvg)
+	printTable(os.Stdout, rows, res.RawConfluentMsgsPerSec, res.RawFranzMsgsPerSec)
+	if len(engines) > 0 {
+		fmt.Printf("engine: %d batches (maxRatePerPartition %d), batch p50 %.1f ms p99 %.1f ms, driver overhead p50 %.2f ms p99 %.2f ms, engine peak RSS %d MB\n",
+			res.EngineBatches, res.MaxRatePerPartition, res.BatchP50Ms, res.BatchP99Ms,
+			res.DriverOverheadP50Ms, res.DriverOverheadP99Ms, res.EnginePeakRSSBytes>>20)
+		fmt.Printf("engine phases p50 (ms): %v\n", res.PhaseP50Ms)
+	}
+	if res.Decode != nil {
+		printDecode(os.Stdout, res.Decode)
+	}
+	fmt.Printf("peak RSS (bench process incl. broker) %d MB\n", peakRSS()>>20)
+	if cfg.jsonOut != "" {
+		return writeJSON(cfg.jsonOut, res)
+	}
+	return nil
+}
