@@ -1,26 +1,349 @@
 package dataframe
 
 import (
-	"fmt"
-
-	"github.com/apache/arrow/go/v17/arrow"
+	"math"
+	"strings"
 )
 
-type groupTable struct{ spec *aggSpec }
-
-func newGroupTable(spec *aggSpec) *groupTable { return &groupTable{spec: spec} }
-func (g *groupTable) changedCount() int       { return 0 }
-func (g *groupTable) resetChanged()           {}
-func (g *groupTable) len() int                { return 0 }
-
-func (t *Task) consume(rec arrow.Record) error {
-	return fmt.Errorf("%w: not implemented", ErrUnsupported)
+// groupTable is a hash aggregate: encoded group key -> dense group id, with
+// every aggregate's accumulators in flat slices indexed by group id. Tasks
+// build one per executor task (partial aggregates) and the State keeps one
+// (the running aggregate); both merge exactly.
+type groupTable struct {
+	spec  *aggSpec
+	index map[string]int32
+	keys  []string
+	accs  []acc
+	// changed marks groups touched since resetChanged (State only).
+	changed  []bool
+	nChanged int
 }
-func (s *State) restore(k, v []byte) error { return fmt.Errorf("%w: not implemented", ErrUnsupported) }
-func (s *State) merge(t *Task) error       { return fmt.Errorf("%w: not implemented", ErrUnsupported) }
-func (s *State) changes(fn func(k, v []byte) error) error {
-	return fmt.Errorf("%w: not implemented", ErrUnsupported)
+
+// acc holds one aggregate's state for every group.
+//
+//	count, count(*)   cnt
+//	count(DISTINCT)   set (encoded values, as group keys)
+//	sum, avg          cnt (non-NULL inputs), i64 (integer input) or f64 (DOUBLE)
+//	min, max          cnt (0: no value yet), i64 (INT, BIGINT, TIMESTAMP,
+//	                  BOOLEAN), f64 (DOUBLE) or str (STRING)
+type acc struct {
+	fn  aggFunc
+	in  Type // argument type; nullType for count(*)
+	cnt []int64
+	i64 []int64
+	f64 []float64
+	str []string
+	set []map[string]struct{}
 }
-func (s *State) result(onlyChanged bool) (arrow.Record, error) {
-	return nil, fmt.Errorf("%w: not implemented", ErrUnsupported)
+
+func newGroupTable(spec *aggSpec) *groupTable {
+	g := &groupTable{spec: spec, index: map[string]int32{}}
+	g.accs = make([]acc, len(spec.calls))
+	for i, c := range spec.calls {
+		g.accs[i].fn = c.fn
+		if c.arg != nil {
+			g.accs[i].in = c.arg.typ
+		}
+	}
+	return g
+}
+
+func (g *groupTable) len() int { return len(g.keys) }
+
+// group returns the id of key, adding the group when new. key is not
+// retained.
+func (g *groupTable) group(key []byte) int32 {
+	if id, ok := g.index[string(key)]; ok {
+		return id
+	}
+	return g.insert(string(key))
+}
+
+func (g *groupTable) groupString(key string) int32 {
+	if id, ok := g.index[key]; ok {
+		return id
+	}
+	return g.insert(key)
+}
+
+func (g *groupTable) insert(key string) int32 {
+	id := int32(len(g.keys))
+	g.index[key] = id
+	g.keys = append(g.keys, key)
+	for i := range g.accs {
+		a := &g.accs[i]
+		a.cnt = append(a.cnt, 0)
+		switch {
+		case a.fn == aggCountDistinct:
+			a.set = append(a.set, nil)
+		case a.fn == aggCount:
+		case a.in == Float64:
+			a.f64 = append(a.f64, 0)
+		case a.in == String:
+			a.str = append(a.str, "")
+		default:
+			a.i64 = append(a.i64, 0)
+		}
+	}
+	if g.changed != nil {
+		g.changed = append(g.changed, false)
+	}
+	return id
+}
+
+// reset clears group id's accumulators (before a Restore replaces them).
+func (g *groupTable) reset(id int32) {
+	for i := range g.accs {
+		a := &g.accs[i]
+		a.cnt[id] = 0
+		switch {
+		case a.set != nil:
+			a.set[id] = nil
+		case a.f64 != nil:
+			a.f64[id] = 0
+		case a.str != nil:
+			a.str[id] = ""
+		case a.i64 != nil:
+			a.i64[id] = 0
+		}
+	}
+}
+
+func (g *groupTable) markChanged(id int32) {
+	if g.changed == nil {
+		g.changed = make([]bool, len(g.keys))
+	}
+	if !g.changed[id] {
+		g.changed[id] = true
+		g.nChanged++
+	}
+}
+
+func (g *groupTable) changedCount() int { return g.nChanged }
+
+func (g *groupTable) resetChanged() {
+	clear(g.changed)
+	g.nChanged = 0
+}
+
+// update folds the rows sel of one batch into the accumulators; gid[k] is
+// the group of row sel[k] and v the aggregate's argument (nil for count(*)).
+func (a *acc) update(gid []int32, sel []int32, v *vector) {
+	if a.fn == aggCount && v == nil {
+		for _, g := range gid {
+			a.cnt[g]++
+		}
+		return
+	}
+	valid := v.valid
+	switch a.fn {
+	case aggCount:
+		for k, i := range sel {
+			if valid == nil || valid[i] {
+				a.cnt[gid[k]]++
+			}
+		}
+	case aggCountDistinct:
+		var buf []byte
+		for k, i := range sel {
+			if valid != nil && !valid[i] {
+				continue
+			}
+			g := gid[k]
+			buf = appendKey(buf[:0], v, i)
+			m := a.set[g]
+			if m == nil {
+				m = map[string]struct{}{}
+				a.set[g] = m
+			}
+			if _, ok := m[string(buf)]; !ok {
+				m[string(buf)] = struct{}{}
+			}
+		}
+	case aggSum, aggAvg:
+		switch v.typ {
+		case Int32:
+			for k, i := range sel {
+				if valid == nil || valid[i] {
+					a.i64[gid[k]] += int64(v.i32[i])
+					a.cnt[gid[k]]++
+				}
+			}
+		case Int64:
+			for k, i := range sel {
+				if valid == nil || valid[i] {
+					a.i64[gid[k]] += v.i64[i]
+					a.cnt[gid[k]]++
+				}
+			}
+		case Float64:
+			for k, i := range sel {
+				if valid == nil || valid[i] {
+					a.f64[gid[k]] += v.f64[i]
+					a.cnt[gid[k]]++
+				}
+			}
+		}
+	case aggMin, aggMax:
+		for k, i := range sel {
+			if valid != nil && !valid[i] {
+				continue
+			}
+			a.offer(gid[k], v.get(i), true)
+		}
+	}
+}
+
+// offer considers x as group g's new min or max; fromBatch strings alias an
+// Arrow buffer and are copied when kept.
+func (a *acc) offer(g int32, x value, fromBatch bool) {
+	if a.cnt[g] == 0 {
+		a.cnt[g] = 1
+		a.store(g, x, fromBatch)
+		return
+	}
+	var c int
+	switch a.in {
+	case String:
+		c = strings.Compare(x.s, a.str[g])
+	case Float64:
+		c = compareFloat(x.f, a.f64[g])
+	default:
+		c = compareInt(x.i, a.i64[g])
+	}
+	if a.fn == aggMin && c < 0 || a.fn == aggMax && c > 0 {
+		a.store(g, x, fromBatch)
+	}
+}
+
+func (a *acc) store(g int32, x value, fromBatch bool) {
+	switch a.in {
+	case String:
+		if fromBatch {
+			x.s = strings.Clone(x.s)
+		}
+		a.str[g] = x.s
+	case Float64:
+		a.f64[g] = x.f
+	default:
+		a.i64[g] = x.i
+	}
+}
+
+func compareInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// compareFloat orders DOUBLEs as Spark does: NaN above everything, and
+// equal to itself.
+func compareFloat(a, b float64) int {
+	an, bn := math.IsNaN(a), math.IsNaN(b)
+	switch {
+	case an && bn:
+		return 0
+	case an:
+		return 1
+	case bn:
+		return -1
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// merge folds group sg of src into group dg of a.
+func (a *acc) merge(dg int32, src *acc, sg int32) {
+	switch a.fn {
+	case aggCount:
+		a.cnt[dg] += src.cnt[sg]
+	case aggCountDistinct:
+		if len(src.set[sg]) == 0 {
+			return
+		}
+		m := a.set[dg]
+		if m == nil {
+			m = make(map[string]struct{}, len(src.set[sg]))
+			a.set[dg] = m
+		}
+		for k := range src.set[sg] {
+			m[k] = struct{}{}
+		}
+	case aggSum, aggAvg:
+		a.cnt[dg] += src.cnt[sg]
+		if a.in == Float64 {
+			a.f64[dg] += src.f64[sg]
+		} else {
+			a.i64[dg] += src.i64[sg]
+		}
+	case aggMin, aggMax:
+		if src.cnt[sg] == 0 {
+			return
+		}
+		var x value
+		switch a.in {
+		case String:
+			x.s = src.str[sg]
+		case Float64:
+			x.f = src.f64[sg]
+		default:
+			x.i = src.i64[sg]
+		}
+		a.offer(dg, x, false)
+	}
+}
+
+// finalize writes the aggregate's result for groups ids into a vector of
+// type t (row k = ids[k]).
+func (a *acc) finalize(ids []int32, t Type) *vector {
+	n := len(ids)
+	v := newVector(t, n)
+	for k, g := range ids {
+		r := int32(k)
+		switch a.fn {
+		case aggCount:
+			v.i64[k] = a.cnt[g]
+		case aggCountDistinct:
+			v.i64[k] = int64(len(a.set[g]))
+		case aggSum:
+			switch {
+			case a.cnt[g] == 0:
+				v.setNull(r, n)
+			case t == Float64:
+				v.f64[k] = a.f64[g]
+			default:
+				v.i64[k] = a.i64[g]
+			}
+		case aggAvg:
+			switch {
+			case a.cnt[g] == 0:
+				v.setNull(r, n)
+			case a.in == Float64:
+				v.f64[k] = a.f64[g] / float64(a.cnt[g])
+			default:
+				v.f64[k] = float64(a.i64[g]) / float64(a.cnt[g])
+			}
+		case aggMin, aggMax:
+			if a.cnt[g] == 0 {
+				v.setNull(r, n)
+				continue
+			}
+			switch a.in {
+			case String:
+				v.s[k] = a.str[g]
+			case Float64:
+				v.f64[k] = a.f64[g]
+			default:
+				v.set(r, value{i: a.i64[g]}, n)
+			}
+		}
+	}
+	return v
 }

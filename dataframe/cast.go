@@ -17,16 +17,16 @@ type value struct {
 }
 
 func litValue(n *node) value {
-	return value{null: n.typ == nullType, i: n.i, f: n.f, s: n.s}
+	return value{null: n.null, i: n.i, f: n.f, s: n.s}
 }
 
 func castLiteral(n *node, t Type) (*node, bool) {
-	if n.typ == nullType {
-		return &node{kind: kLit, typ: t}, true
+	if n.null {
+		return &node{kind: kLit, typ: t, null: true}, true
 	}
 	v, ok := castValue(litValue(n), n.typ, t)
 	if !ok {
-		return &node{kind: kLit, typ: t}, true // a failed cast is NULL
+		return &node{kind: kLit, typ: t, null: true}, true // a failed cast is NULL
 	}
 	return &node{kind: kLit, typ: t, i: v.i, f: v.f, s: v.s}, true
 }

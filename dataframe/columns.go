@@ -19,9 +19,10 @@ type decoderBase struct {
 	slots  []slot // per output column; only schema-field columns are used
 	// fieldOut maps a schema field index to its output column, -1 when the
 	// field is not decoded.
-	fieldOut []int
-	stats    DecodeStats
-	n        int
+	fieldOut   []int
+	fieldNames []string // schema field names, in schema order
+	stats      DecodeStats
+	n          int
 	// scratch holds unescaped strings of the current record; slots may
 	// point into it (or into the record value) until the row is appended.
 	scratch []byte
@@ -103,8 +104,9 @@ func (c *colBuilder) appendSlot(s *slot) {
 
 func newDecoderBase(mem memory.Allocator, schema *Schema, opts DecoderOptions, cols []outColumn) *decoderBase {
 	d := &decoderBase{opts: opts, cols: cols, slots: make([]slot, len(cols)), fieldOut: make([]int, len(schema.Fields))}
-	for i := range d.fieldOut {
+	for i, f := range schema.Fields {
 		d.fieldOut[i] = -1
+		d.fieldNames = append(d.fieldNames, f.Name)
 	}
 	fs := make([]arrow.Field, len(cols))
 	d.b = make([]colBuilder, len(cols))

@@ -82,6 +82,7 @@ type node struct {
 	f       float64
 	s       string
 	hasElse bool
+	null    bool // a NULL literal (typ is nullType or, after coercion, the type it was cast to)
 	args    []*node
 	err     error
 }
@@ -105,7 +106,7 @@ func Lit(v any) Expr {
 	n := &node{kind: kLit}
 	switch v := v.(type) {
 	case nil:
-		n.typ = nullType
+		n.typ, n.null = nullType, true
 	case string:
 		n.typ, n.s = String, v
 	case int:
@@ -415,9 +416,13 @@ func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''"
 // litText renders a literal so that its type is recoverable: 5 is INT, 5L
 // BIGINT, 5.0D DOUBLE.
 func (n *node) litText() string {
+	if n.null {
+		if n.typ == nullType {
+			return "NULL"
+		}
+		return "CAST(NULL AS " + n.typ.String() + ")"
+	}
 	switch n.typ {
-	case nullType:
-		return "NULL"
 	case String:
 		return quoteString(n.s)
 	case Int32:

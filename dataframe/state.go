@@ -34,8 +34,9 @@ func (s *State) Merge(t *Task) error { return s.merge(t) }
 func (s *State) Changed() int { return s.ht.changedCount() }
 
 // Changes calls fn with the encoded key and value of each changed group, in
-// ascending key byte order. The slices are valid only during the call. An
-// error from fn stops the iteration and is returned.
+// ascending key byte order. Each key and value is a fresh slice that fn may
+// keep (bbolt's Put retains them until the transaction ends). An error from
+// fn stops the iteration and is returned.
 func (s *State) Changes(fn func(key, value []byte) error) error { return s.changes(fn) }
 
 // ResetChanged forgets which groups changed (after the batch commit).

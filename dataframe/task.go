@@ -15,8 +15,9 @@ type Task struct {
 	mem     memory.Allocator
 	rows    int64
 	out     []arrow.Record
-	emitted int64 // rows output (stateless), for the per-task Limit
-	ht      *groupTable
+	emitted int64       // rows output (stateless), for the per-task Limit
+	ht      *groupTable // partial aggregates (stateful)
+	keyBuf  []byte      // reused group-key buffer
 }
 
 // NewTask returns a Task of p allocating Arrow memory from mem.

@@ -1,0 +1,173 @@
+package dataframe
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// input checks rec against the program's input columns and views them as
+// vectors.
+func (p *Program) input(rec arrow.Record) (*evaluator, error) {
+	if rec == nil {
+		return nil, fmt.Errorf("%w: nil record", ErrPlan)
+	}
+	if int(rec.NumCols()) != len(p.inputNames) {
+		return nil, fmt.Errorf("%w: record has %d columns, the query reads %d (%s)", ErrPlan, rec.NumCols(), len(p.inputNames), strings.Join(p.inputNames, ", "))
+	}
+	ev := &evaluator{n: int(rec.NumRows()), cols: make([]*vector, len(p.inputNames))}
+	for i, t := range p.inputTypes {
+		v, err := fromArrow(rec.Column(i), t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: input column %d (%s): %w", ErrPlan, i, p.inputNames[i], err)
+		}
+		ev.cols[i] = v
+	}
+	return ev, nil
+}
+
+func (t *Task) consume(rec arrow.Record) error {
+	ev, err := t.p.input(rec)
+	if err != nil {
+		return err
+	}
+	sel := identitySel(ev.n)
+	for _, w := range t.p.where {
+		sel = ev.filter(w, sel)
+	}
+	t.rows += int64(len(sel))
+	if t.ht != nil {
+		t.aggregate(ev, sel)
+		return nil
+	}
+	if lim := t.p.limit; lim >= 0 && int64(len(sel)) > lim-t.emitted {
+		sel = sel[:lim-t.emitted]
+	}
+	if len(sel) == 0 {
+		return nil
+	}
+	t.emitted += int64(len(sel))
+	arrs := make([]arrow.Array, len(t.p.project))
+	for i, c := range t.p.project {
+		arrs[i] = toArrow(t.mem, ev.eval(c.e, sel), sel)
+	}
+	out := array.NewRecord(t.p.out, arrs, int64(len(sel)))
+	for _, a := range arrs {
+		a.Release()
+	}
+	t.out = append(t.out, out)
+	return nil
+}
+
+// aggregate folds the rows sel into the Task's group table.
+func (t *Task) aggregate(ev *evaluator, sel []int32) {
+	if len(sel) == 0 {
+		return
+	}
+	ht := t.ht
+	groups := make([]*vector, len(ht.spec.groups))
+	for i, g := range ht.spec.groups {
+		groups[i] = ev.eval(g.e, sel)
+	}
+	gid := make([]int32, len(sel))
+	key := t.keyBuf[:0]
+	for k, i := range sel {
+		key = key[:0]
+		for _, g := range groups {
+			key = appendKey(key, g, i)
+		}
+		gid[k] = ht.group(key)
+	}
+	t.keyBuf = key
+	for i, c := range ht.spec.calls {
+		var arg *vector
+		if c.arg != nil {
+			arg = ev.eval(c.arg, sel)
+		}
+		ht.accs[i].update(gid, sel, arg)
+	}
+}
+
+func (s *State) restore(key, value []byte) error {
+	if err := s.ht.checkKey(key); err != nil {
+		return err
+	}
+	id, existed := s.ht.index[string(key)]
+	if !existed {
+		id = s.ht.insert(string(key))
+	}
+	if err := s.ht.decodeValue(id, value); err != nil {
+		if !existed {
+			s.ht.pop()
+		}
+		return err
+	}
+	return nil
+}
+
+// pop removes the most recently inserted group.
+func (g *groupTable) pop() {
+	last := len(g.keys) - 1
+	delete(g.index, g.keys[last])
+	g.keys = g.keys[:last]
+	for i := range g.accs {
+		a := &g.accs[i]
+		a.cnt = a.cnt[:last]
+		switch {
+		case a.set != nil:
+			a.set = a.set[:last]
+		case a.f64 != nil:
+			a.f64 = a.f64[:last]
+		case a.str != nil:
+			a.str = a.str[:last]
+		case a.i64 != nil:
+			a.i64 = a.i64[:last]
+		}
+	}
+	if g.changed != nil {
+		g.changed = g.changed[:last]
+	}
+}
+
+func (s *State) merge(t *Task) error {
+	if t == nil || t.p != s.p || t.ht == nil {
+		return fmt.Errorf("%w: Merge of a Task from another (or a stateless, or a released) Program", ErrState)
+	}
+	src := t.ht
+	for sg, key := range src.keys {
+		dg := s.ht.groupString(key)
+		for i := range s.ht.accs {
+			s.ht.accs[i].merge(dg, &src.accs[i], int32(sg))
+		}
+		s.ht.markChanged(dg)
+	}
+	return nil
+}
+
+// sortedIDs returns the group ids (all, or the changed ones) in ascending
+// key order.
+func (g *groupTable) sortedIDs(onlyChanged bool) []int32 {
+	ids := make([]int32, 0, len(g.keys))
+	for id := range g.keys {
+		if !onlyChanged || g.changed != nil && g.changed[id] {
+			ids = append(ids, int32(id))
+		}
+	}
+	slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
+	return ids
+}
+
+func (s *State) changes(fn func(key, value []byte) error) error {
+	if s.ht.nChanged == 0 {
+		return nil
+	}
+	for _, id := range s.ht.sortedIDs(true) {
+		if err := fn([]byte(s.ht.keys[id]), s.ht.appendValue(nil, id)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

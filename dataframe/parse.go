@@ -1,0 +1,90 @@
+package dataframe
+
+import (
+	"math"
+	"strconv"
+	"unsafe"
+)
+
+// Scalar parsers shared by the JSON and CSV decoders. They work on the
+// record's bytes without allocating.
+
+// bstr views b as a string without copying; the string must not outlive b.
+func bstr(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// parseInt parses an optionally signed decimal integer that fits in bits
+// (32 or 64). ok is false with a reason when it does not.
+func parseInt(b []byte, bits int) (int64, string) {
+	neg := false
+	i := 0
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		i = 1
+	}
+	if i == len(b) {
+		return 0, "not an integer"
+	}
+	var n uint64
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, "not an integer"
+		}
+		if n > (math.MaxUint64-9)/10 {
+			return 0, "integer out of range"
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	limit := uint64(math.MaxInt64)
+	if bits == 32 {
+		limit = math.MaxInt32
+	}
+	if neg {
+		if n > limit+1 {
+			return 0, "integer out of range"
+		}
+		return -int64(n), ""
+	}
+	if n > limit {
+		return 0, "integer out of range"
+	}
+	return int64(n), ""
+}
+
+func parseFloat(b []byte) (float64, bool) {
+	f, err := strconv.ParseFloat(bstr(b), 64)
+	if err != nil {
+		// Out-of-range values are ±Inf with an error; treat them as malformed.
+		return 0, false
+	}
+	return f, true
+}
+
+// parseBool accepts true and false in any case.
+func parseBool(b []byte) (bool, bool) {
+	switch len(b) {
+	case 4:
+		if b[0]|0x20 == 't' && b[1]|0x20 == 'r' && b[2]|0x20 == 'u' && b[3]|0x20 == 'e' {
+			return true, true
+		}
+	case 5:
+		if b[0]|0x20 == 'f' && b[1]|0x20 == 'a' && b[2]|0x20 == 'l' && b[3]|0x20 == 's' && b[4]|0x20 == 'e' {
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// epochMillis converts milliseconds since the epoch to microseconds,
+// refusing overflow.
+func epochMillis(ms int64) (int64, bool) {
+	if ms > math.MaxInt64/1000 || ms < math.MinInt64/1000 {
+		return 0, false
+	}
+	return ms * 1000, true
+}
