@@ -139,9 +139,6 @@ func (d *driver) close() error {
 	if d.admin != nil {
 		d.admin.Close()
 	}
-	if d.state != nil {
-		d.state.Release()
-	}
 	if d.ckpt != nil {
 		errs = append(errs, d.ckpt.Close())
 	}

@@ -30,7 +30,6 @@ func (q *Query) State() (arrow.Record, error) {
 		return nil, err
 	}
 	st := q.prog.NewState(q.mem)
-	defer st.Release()
 	if err := ckpt.ForEachState(st.Restore); err != nil {
 		return nil, fmt.Errorf("reading state from %s: %w", q.cfg.CheckpointLocation, err)
 	}
