@@ -75,6 +75,12 @@ func TestExecutorExactRangesAcrossBatches(t *testing.T) {
 			if ts.Index != j || ts.Records != ts.Range.Count() || c.tasks[j] != ts.Range {
 				t.Fatalf("batch %d: task %d stats %+v", i, j, ts)
 			}
+			// Only first reads and the re-read of b-0 position the
+			// consumer; every other task continues its stream.
+			wantSeek := ts.Range.From == 0 || (i == 3 && ts.Range.Topic == "b")
+			if ts.Seeked != wantSeek {
+				t.Fatalf("batch %d: task %d %s: seeked %v, want %v", i, j, ts.Range, ts.Seeked, wantSeek)
+			}
 		}
 		if c.maxRows > 100 {
 			t.Fatalf("batch %d: an Arrow record of %d rows, RowsPerRecord is 100", i, c.maxRows)

@@ -20,6 +20,9 @@ type TaskStats struct {
 	// SkippedOffsets are offsets lost to retention and skipped
 	// (failOnDataLoss=false).
 	SkippedOffsets int64
+	// Seeked is true when the slot's consumer had to be positioned at
+	// Range.From; false when it continued where it was (prefetch reused).
+	Seeked bool
 	// FetchDecode is the time spent reading from the consumer and decoding;
 	// Sink the time spent in TaskSink.Consume; Wall = FetchDecode + Sink
 	// plus setup (decoder, sink, consumer creation and assignment).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -56,7 +57,16 @@ func planTasks(ranges []offsets.OffsetRange, maxPer int64, slots int) []task {
 
 // runSlot runs a slot's tasks in order with the slot's consumer and stores
 // their stats in stats[t.index].
-func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []TaskStats) error {
+func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []TaskStats) (err error) {
+	defer func() {
+		// A panicking decoder or sink fails the batch, not the process. The
+		// reader marks the partition it was reading stale, so the slot's
+		// consumer stays usable.
+		if p := recover(); p != nil {
+			e.log.Error("batch: task panicked", "batch", job.BatchID, "slot", s.index, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("batch %d: slot %d: panic: %v", job.BatchID, s.index, p)
+		}
+	}()
 	if s.reader == nil {
 		rr, err := kafka.NewRangeReader(e.cfg.Props, kafka.ReaderConfig{
 			FailOnDataLoss: e.cfg.FailOnDataLoss,
@@ -68,10 +78,17 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 		}
 		s.reader = rr
 	}
-	// Stop prefetching partitions this batch does not read on this slot.
+	// Let the consumer prefetch the partitions this slot reads next where
+	// it already is; pause the others (their prefetch would be dropped).
 	var keep []offsets.TopicPartition
+	seen := map[offsets.TopicPartition]bool{}
 	for _, t := range ts {
-		if tp := t.r.TopicPartition(); homeSlot(tp, len(e.slots)) == s.index {
+		tp := t.r.TopicPartition()
+		if seen[tp] {
+			continue
+		}
+		seen[tp] = true
+		if pos, ok := s.reader.Position(tp); ok && pos == t.r.From {
 			keep = append(keep, tp)
 		}
 	}
@@ -144,7 +161,7 @@ func (e *Executor) runTask(ctx context.Context, s *slot, job Job, t task) (st Ta
 		err = flush()
 	}
 	st.FetchDecode = time.Since(readStart) - st.Sink
-	st.Records, st.Bytes, st.SkippedOffsets = rs.Records, rs.Bytes, rs.SkippedOffsets
+	st.Records, st.Bytes, st.SkippedOffsets, st.Seeked = rs.Records, rs.Bytes, rs.SkippedOffsets, rs.Seeked
 	ds := dec.Stats()
 	st.Corrupt, st.Dropped = ds.Corrupt, ds.Dropped
 	st.Wall = time.Since(start)

@@ -55,6 +55,10 @@ type ReadStats struct {
 	Records        int64 // records handed to the callback
 	Bytes          int64 // key and value bytes handed to the callback
 	SkippedOffsets int64 // offsets lost to retention and skipped (FailOnDataLoss=false)
+	// Seeked is true when the read (re-)assigned the partition at From
+	// instead of continuing the consumer's stream where the last read of the
+	// partition ended.
+	Seeked bool
 }
 
 // ErrReaderClosed is returned by a RangeReader after Close.
@@ -264,6 +268,12 @@ func (rr *RangeReader) assignAt(tp offsets.TopicPartition, from int64) (*partSta
 	if err := rr.c.IncrementalAssign([]ckafka.TopicPartition{st.ckTP(ckafka.Offset(from))}); err != nil {
 		return nil, fmt.Errorf("kafka: assign %s at offset %d: %w", tp, from, err)
 	}
+	// librdkafka keeps a partition's pause flag across unassign and assign:
+	// a partition paused before (by Keep or the stash bound) would stay
+	// paused and never fetch.
+	if err := rr.c.Resume([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
+		return nil, fmt.Errorf("kafka: resume %s: %w", tp, err)
+	}
 	rr.parts[tp] = st
 	return st, nil
 }
@@ -302,15 +312,17 @@ func (rr *RangeReader) Read(ctx context.Context, r offsets.OffsetRange, fn func(
 		if st, err = rr.assignAt(tp, r.From); err != nil {
 			return stats, err
 		}
+		stats.Seeked = true
 	case st.paused:
 		if err := rr.c.Resume([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
 			return stats, fmt.Errorf("kafka: resume %s: %w", tp, err)
 		}
 		st.paused = false
 	}
+	completed := false
 	defer func() {
-		if err != nil {
-			st.stale = true // fn or the consumer failed mid-stream
+		if !completed {
+			st.stale = true // fn or the consumer failed (or panicked) mid-stream
 		}
 	}()
 
@@ -330,6 +342,7 @@ func (rr *RangeReader) Read(ctx context.Context, r offsets.OffsetRange, fn func(
 			if len(st.stash) == 0 {
 				st.stash = nil // let the drained backing array go
 			}
+			completed = true
 			return stats, nil
 		}
 

@@ -109,9 +109,18 @@ func TestRangeReaderExactRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	produceN(t, b, "t", 2, 1000, 10)
-	got, _, err := read(t, rr, offsets.OffsetRange{Topic: "t", Partition: 0, From: 1000, Until: 1010})
-	if err != nil || !slices.Equal(got, seq(1000, 1010)) {
-		t.Fatalf("after pause: %v %v", got, err)
+	got, st, err := read(t, rr, offsets.OffsetRange{Topic: "t", Partition: 0, From: 1000, Until: 1010})
+	if err != nil || !slices.Equal(got, seq(1000, 1010)) || st.Seeked {
+		t.Fatalf("after pause: %v %+v %v", got, st, err)
+	}
+	// A paused partition positioned elsewhere (librdkafka keeps the pause
+	// flag across re-assignment).
+	if err := rr.Keep(nil); err != nil {
+		t.Fatal(err)
+	}
+	got, st, err = read(t, rr, offsets.OffsetRange{Topic: "t", Partition: 1, From: 500, Until: 510})
+	if err != nil || !slices.Equal(got, seq(500, 510)) || !st.Seeked {
+		t.Fatalf("paused and re-positioned: %v %+v %v", got, st, err)
 	}
 }
 
