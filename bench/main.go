@@ -40,6 +40,7 @@ type config struct {
 	noSync     bool
 	inProcess  bool
 	skip       map[string]bool
+	rdkProps   map[string]string // extra librdkafka properties of the raw confluent reader
 	jsonOut    string
 	cpuProfile string
 	decodeRows int
@@ -75,6 +76,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.IntVar(&c.executors, "executors", 0, "engine executors (0 = engine default, GOMAXPROCS)")
 	fs.BoolVar(&c.noSync, "nosync", false, "skip fsync on checkpoint commits")
 	fs.BoolVar(&c.inProcess, "in-process", false, "run the engine in this process instead of a child (no separate RSS figure)")
+	props := fs.String("confluent-props", "", "extra librdkafka properties of the raw confluent reader, k=v,k=v")
 	skip := fs.String("skip", "", "comma-separated measurements to skip: confluent,franz,engine,decode")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs (the engine child's, unless -in-process) to this file")
@@ -94,6 +96,17 @@ func parseFlags(args []string) (*config, []string, error) {
 		if s = strings.TrimSpace(s); s != "" {
 			c.skip[s] = true
 		}
+	}
+	c.rdkProps = map[string]string{}
+	for _, kv := range strings.Split(*props, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, nil, fmt.Errorf("-confluent-props: %q is not k=v", kv)
+		}
+		c.rdkProps[k] = v
 	}
 	if c.partitions < 1 || c.messages < 1 || c.runs < 1 {
 		return nil, nil, fmt.Errorf("partitions, messages and runs must be >= 1")

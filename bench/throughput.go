@@ -58,7 +58,7 @@ func throughput(ctx context.Context, cfg *config) error {
 	var engines []engineRun
 	for i := range cfg.runs {
 		if !cfg.skip["confluent"] {
-			st, err := readConfluent(ctx, cl.addr, cfg.topic, cfg.partitions, cfg.consumers, nil)
+			st, err := readConfluent(ctx, cl.addr, cfg.topic, cfg.partitions, cfg.consumers, cfg.rdkProps)
 			if err != nil {
 				return fmt.Errorf("raw confluent: %w", err)
 			}

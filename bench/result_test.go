@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPercentileAndMedian(t *testing.T) {
+	xs := []float64{5, 1, 4, 2, 3}
+	for _, c := range []struct{ p, want float64 }{{0, 1}, {20, 1}, {50, 3}, {99, 5}, {100, 5}} {
+		if got := percentile(xs, c.p); got != c.want {
+			t.Errorf("percentile(%v) = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if xs[0] != 5 {
+		t.Error("percentile sorted its input")
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median even = %v", got)
+	}
+	if percentile(nil, 50) != 0 || median(nil) != 0 || ratio(1, 0) != 0 {
+		t.Error("empty inputs must give 0")
+	}
+}
+
+func TestParseVmHWM(t *testing.T) {
+	in := "Name:\tbench\nVmPeak:\t 2000 kB\nVmHWM:\t  1234 kB\nVmRSS:\t 1000 kB\n"
+	if got := parseVmHWM(strings.NewReader(in)); got != 1234*1024 {
+		t.Errorf("parseVmHWM = %d", got)
+	}
+	if got := parseVmHWM(strings.NewReader("VmRSS: 1 kB\n")); got != 0 {
+		t.Errorf("missing VmHWM = %d", got)
+	}
+}
+
+func TestSchedDelaysAndSlope(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	iv := 100 * time.Millisecond
+	// Batch 2 found no data (not reported); batch 3 started 7 ms late.
+	starts := []time.Time{t0, t0.Add(100 * time.Millisecond), t0.Add(307 * time.Millisecond)}
+	got := schedDelays(starts, iv)
+	want := []float64{0, 0, 7}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9 {
+			t.Fatalf("schedDelays = %v, want %v", got, want)
+		}
+	}
+	if s := slope([]float64{1, 3, 5, 7}); math.Abs(s-2) > 1e-9 {
+		t.Errorf("slope = %v, want 2", s)
+	}
+	if s := slope([]float64{4, 4, 4}); s != 0 {
+		t.Errorf("flat slope = %v", s)
+	}
+}
+
+func TestRecordsKeysAndCSV(t *testing.T) {
+	r, err := newRecords(1, 10, "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := map[string]bool{}
+	for range 100 {
+		_, v := r.next()
+		f := strings.Split(string(v), ",")
+		if len(f) != 4 || !strings.HasPrefix(f[2], "/p/") {
+			t.Fatalf("bad CSV record %q", v)
+		}
+		pages[f[2]] = true
+	}
+	if len(pages) != 10 {
+		t.Errorf("%d distinct pages, want 10", len(pages))
+	}
+	j, err := newRecords(1, 0, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v := j.next()
+	var m map[string]string
+	if err := json.Unmarshal(v, &m); err != nil || m["page"] == "" || m["action"] == "" {
+		t.Errorf("bad JSON record %q: %v", v, err)
+	}
+}
+
+// TestResultContract checks the bench JSON has every field DESIGN.md
+// section 3 fixes.
+func TestResultContract(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := writeJSON(path, &Result{Messages: 3, EngineVsRawConfluent: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"messages", "partitions", "message_bytes", "raw_confluent_msgs_per_sec",
+		"raw_franz_msgs_per_sec", "engine_msgs_per_sec", "engine_vs_raw_confluent", "batch_p50_ms",
+		"batch_p99_ms", "driver_overhead_p50_ms", "peak_rss_bytes", "json_decode_vs_arrow", "csv_decode_vs_arrow"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("bench JSON lacks %q", k)
+		}
+	}
+	if m["messages"] != 3.0 || m["engine_vs_raw_confluent"] != 0.5 {
+		t.Errorf("values not written: %v", m)
+	}
+}
+
+func TestHumanAndShort(t *testing.T) {
+	if got := human(1234567.4); got != "1,234,567" {
+		t.Errorf("human = %q", got)
+	}
+	for v, want := range map[float64]string{10: "10", 10000: "10k", 1e6: "1M", 3.3e6: "3.3M"} {
+		if got := short(v); got != want {
+			t.Errorf("short(%v) = %q, want %q", v, got, want)
+		}
+	}
+	if niceCeil(340000) != 500000 || niceCeil(1e6) != 1e6 {
+		t.Errorf("niceCeil: %v %v", niceCeil(340000), niceCeil(1e6))
+	}
+}
