@@ -1,17 +1,11 @@
-//go:build !noengine
-
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
-	"strconv"
 	"time"
 
 	"github.com/microbatch/microbatch/dataframe"
