@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/microbatch/microbatch/internal/broker"
+	"github.com/microbatch/microbatch/internal/gen"
+)
+
+// bin is the microbatch binary built once for all tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "microbatch-cli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "microbatch")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// cli runs the binary to completion.
+func cli(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// startBroker starts `microbatch broker` and returns its address once it
+// has printed it; stop sends sig and returns the exit code and stderr.
+func startBroker(t *testing.T, args ...string) (addr string, stop func(sig os.Signal) (int, string)) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"broker", "--listen", "127.0.0.1:0"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	lines := make(chan string, 1)
+	go func() { // ends when the process closes stdout
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case line := <-lines:
+		m := regexp.MustCompile(`^listening on (127\.0\.0\.1:\d+)$`).FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("broker printed %q, want \"listening on 127.0.0.1:PORT\"", line)
+		}
+		addr = m[1]
+	case <-time.After(30 * time.Second):
+		t.Fatalf("broker printed nothing in 30s; stderr: %s", errb.String())
+	}
+	return addr, func(sig os.Signal) (int, string) {
+		stopped = true
+		cmd.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("broker did not stop within 30s of %v", sig)
+		}
+		if rest, ok := <-lines; ok {
+			t.Errorf("broker printed more than one line: %q", rest)
+		}
+		return cmd.ProcessState.ExitCode(), errb.String()
+	}
+}
+
+type rec struct{ key, value string }
+
+// consume reads every record of topic, by partition.
+func consume(t *testing.T, addr, topic string, want int) map[int32][]rec {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out := map[int32][]rec{}
+	n := 0
+	for n < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records", n, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			out[r.Partition] = append(out[r.Partition], rec{string(r.Key), string(r.Value)})
+			n++
+		})
+	}
+	// Nothing beyond want: a short poll must return no more records.
+	sctx, scancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer scancel()
+	if extra := cl.PollFetches(sctx).NumRecords(); extra > 0 {
+		t.Fatalf("topic %s has more than %d records (%d extra)", topic, want, extra)
+	}
+	return out
+}
+
+func TestBrokerPrintsAddressAndStopsOnSignal(t *testing.T) {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		addr, stop := startBroker(t, "--topic", "clicks:3")
+		r := cli(t, "produce", "--brokers", addr, "--topic", "clicks", "--generator", "iot", "--count", "10")
+		if r.code != 0 {
+			t.Fatalf("produce: exit %d, stderr %s", r.code, r.stderr)
+		}
+		if got := len(consume(t, addr, "clicks", 10)); got > 3 {
+			t.Fatalf("records in %d partitions, topic has 3", got)
+		}
+		code, stderr := stop(sig)
+		if code != 0 || stderr != "" {
+			t.Fatalf("after %v: exit %d, stderr %q; want 0 and nothing", sig, code, stderr)
+		}
+	}
+}
+
+func TestBrokerDataDirSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startBroker(t, "--data-dir", dir, "--topic", "t:2")
+	if r := cli(t, "produce", "--brokers", addr, "--topic", "t", "--generator", "ecommerce", "--count", "500", "--seed", "3"); r.code != 0 {
+		t.Fatalf("produce: exit %d, stderr %s", r.code, r.stderr)
+	}
+	before := consume(t, addr, "t", 500)
+	if code, stderr := stop(os.Interrupt); code != 0 {
+		t.Fatalf("stop: exit %d, %s", code, stderr)
+	}
+	addr, stop = startBroker(t, "--data-dir", dir, "--topic", "t:2")
+	after := consume(t, addr, "t", 500)
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Fatal("records differ after restart")
+	}
+	stop(syscall.SIGTERM)
+}
+
+func TestBrokerUsage(t *testing.T) {
+	r := cli(t, "broker", "--topic", "clicks")
+	want := "microbatch broker: --topic: topic \"clicks\": want NAME:PARTITIONS, for example clicks:4\nRun 'microbatch broker --help' for usage.\n"
+	if r.code != 2 || r.stdout != "" || r.stderr != want {
+		t.Fatalf("exit %d, stdout %q, stderr %q; want 2 and %q", r.code, r.stdout, r.stderr, want)
+	}
+}
+
+func TestProduce(t *testing.T) {
+	b, err := broker.Start(context.Background(), broker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	line := regexp.MustCompile(`^produced 1000 records to (a|b) in [0-9.]+m?s \(\d+ records/s\)\n$`)
+	for _, topic := range []string{"a", "b"} {
+		r := cli(t, "produce", "--brokers", b.Addr(), "--topic", topic, "--generator", "clickstream",
+			"--count", "1000", "--seed", "7", "--partitions", "3")
+		if r.code != 0 || !line.MatchString(r.stdout) {
+			t.Fatalf("produce to %s: exit %d, stdout %q, stderr %q", topic, r.code, r.stdout, r.stderr)
+		}
+		if got := b.Partitions(topic); got != 3 {
+			t.Fatalf("topic %s has %d partitions, want 3", topic, got)
+		}
+	}
+	a, bb := consume(t, b.Addr(), "a", 1000), consume(t, b.Addr(), "b", 1000)
+	if fmt.Sprint(a) != fmt.Sprint(bb) {
+		t.Fatal("the same seed wrote different records")
+	}
+
+	// Exactly the generator's records, each key in one partition, in
+	// generation order within each partition.
+	partOf := map[string]int32{}
+	pos := map[int32]int{}
+	g, _ := gen.New("clickstream", 7)
+	var want gen.Record
+	for i := 0; i < 1000; i++ {
+		g.Next(&want)
+		k := string(want.Key)
+		p, seen := partOf[k]
+		if !seen {
+			p = -1
+			for q, rs := range a {
+				if pos[q] < len(rs) && rs[pos[q]] == (rec{k, string(want.Value)}) {
+					p = q
+					break
+				}
+			}
+			if p < 0 {
+				t.Fatalf("record %d (%s) is not next in any partition", i, want.Value)
+			}
+			partOf[k] = p
+		}
+		if got := a[p][pos[p]]; got != (rec{k, string(want.Value)}) {
+			t.Fatalf("record %d: partition %d has %v next, want key %s value %s", i, p, got, k, want.Value)
+		}
+		pos[p]++
+	}
+
+	// An existing topic keeps its partitions; a note says so.
+	r := cli(t, "produce", "--brokers", b.Addr(), "--topic", "a", "--generator", "iot", "--count", "1", "--partitions", "5")
+	if r.code != 0 || r.stderr != "note: topic a exists with 3 partitions; --partitions 5 ignored\n" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A missing topic without --partitions is a runtime failure.
+	r = cli(t, "produce", "--brokers", b.Addr(), "--topic", "missing", "--generator", "iot", "--count", "1")
+	if want := "microbatch produce: topic missing does not exist on " + b.Addr() + "; pass --partitions N to create it\n"; r.code != 1 || r.stderr != want {
+		t.Fatalf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, want)
+	}
+}
+
+func TestProduceRate(t *testing.T) {
+	b, err := broker.Start(context.Background(), broker.Config{Topics: []broker.Topic{{Name: "t", Partitions: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	start := time.Now()
+	r := cli(t, "produce", "--brokers", b.Addr(), "--topic", "t", "--generator", "ecommerce", "--count", "50", "--rate", "100")
+	if el := time.Since(start); r.code != 0 || el < 490*time.Millisecond {
+		t.Fatalf("50 records at 100/s took %v (exit %d, %s), want >= 0.49s", el, r.code, r.stderr)
+	}
+	consume(t, b.Addr(), "t", 50)
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"frobnicate"}, "microbatch: unknown command \"frobnicate\" for \"microbatch\"\nRun 'microbatch --help' for usage.\n"},
+		{[]string{"produce", "--brokers", "x"}, "microbatch produce: required flag(s) \"generator\", \"topic\" not set\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "weblogs"}, "microbatch produce: --generator: unknown generator \"weblogs\" (want one of clickstream, ecommerce, iot)\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "iot", "--count", "-1"}, "microbatch produce: --count must be >= 0, got -1\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"produce", "--count", "many"}, "microbatch produce: invalid argument \"many\" for \"--count\" flag: strconv.ParseInt: parsing \"many\": invalid syntax\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"validate"}, "microbatch validate: want exactly one job file, got 0 arguments\nRun 'microbatch validate --help' for usage.\n"},
+		{[]string{"state", "job.yaml", "--format", "xml"}, "microbatch state: invalid --format \"xml\" (want table, jsonl or csv)\nRun 'microbatch state --help' for usage.\n"},
+	} {
+		r := cli(t, tc.args...)
+		if r.code != 2 || r.stdout != "" || r.stderr != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and:\n%s", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+}
+
+const goodJob = `name: clicks
+source:
+  kafka:
+    bootstrap.servers: 127.0.0.1:9092
+    subscribe: clicks
+  format: json
+  schema: "timestamp TIMESTAMP, userid STRING, page STRING, action STRING"
+query: SELECT page, count(*) AS n FROM events GROUP BY page
+checkpointLocation: ./cp
+`
+
+const badJob = `source:
+  kafka:
+    bootstrap.servers: 127.0.0.1:9092
+    subscribe: clicks
+    startingOffset: earliest
+    maxRatePerPartition: fast
+  format: xml
+trigger:
+  processingTime: 1x
+  availableNow: true
+query: SELECT 1
+`
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte(goodJob), 0o644)
+	os.WriteFile(bad, []byte(badJob), 0o644)
+
+	r := cli(t, "validate", good)
+	if r.code != 0 || r.stdout != good+": ok\n" || r.stderr != "" {
+		t.Fatalf("good: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, "validate", bad)
+	want := strings.ReplaceAll(`F:1: source.schema: required key is missing
+F:1: checkpointLocation: required key is missing
+F:5: source.kafka.startingOffset: unknown key, did you mean startingOffsets?
+F:6: source.kafka.maxRatePerPartition: expected an integer, got "fast"
+F:7: source.format: invalid value "xml" (want json or csv)
+F:9: trigger.processingTime: invalid duration "1x" (want e.g. 500ms, 10s, 1m or "10 seconds")
+F:10: trigger: processingTime and availableNow exclude each other; set one
+`, "F", bad)
+	if r.code != 2 || r.stdout != "" || r.stderr != want {
+		t.Fatalf("bad: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", r.code, r.stdout, r.stderr, want)
+	}
+	r = cli(t, "validate", filepath.Join(dir, "nope.yaml"))
+	if want := filepath.Join(dir, "nope.yaml") + ": no such file or directory\n"; r.code != 2 || r.stderr != want {
+		t.Fatalf("missing file: exit %d, stderr %q, want 2 and %q", r.code, r.stderr, want)
+	}
+}
+
+// TestNotImplemented pins the engine's wiring points (run.go): when the
+// engine is wired, replace this test with real runs.
+func TestNotImplemented(t *testing.T) {
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.yaml")
+	os.WriteFile(job, []byte(goodJob), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", job}, "microbatch run: running jobs is not implemented yet (engine not wired into the CLI)\n"},
+		{[]string{"state", job, "--format", "jsonl"}, "microbatch state: state is not implemented yet\n"},
+		{[]string{"offsets", job}, "microbatch offsets: offsets is not implemented yet\n"},
+	} {
+		r := cli(t, tc.args...)
+		if r.code != 1 || r.stderr != tc.want {
+			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	// An invalid job file is exit 2 for run too.
+	os.WriteFile(job, []byte("query: x\n"), 0o644)
+	if r := cli(t, "run", job); r.code != 2 || !strings.HasPrefix(r.stderr, job+":1: source: required key is missing\n") {
+		t.Errorf("run invalid: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microbatch/microbatch/internal/broker"
+	"github.com/microbatch/microbatch/internal/jobfile"
+)
+
+// errNotImplemented is returned by the commands the engine does not serve yet.
+var errNotImplemented = errors.New("not implemented yet")
+
+// The wiring points for the engine. Each is called with a validated job.
+// TODO(engine): replace the bodies with engine calls.
+var (
+	// checkJob runs checks beyond the job file's own (schema DDL, SQL
+	// against the schema). It returns jobfile.Errors so problems print as
+	// FILE:LINE: KEY: message and exit 2; use job.Positions and
+	// job.QueryPosition for the lines.
+	checkJob = func(job *jobfile.Job) error { return nil }
+
+	// runJob runs job until ctx is done (SIGINT/SIGTERM: graceful stop,
+	// exit 0) or, with trigger.availableNow, until the data present at
+	// start is processed. With bootstrap.servers: embedded, the run
+	// command has started an in-process broker and put its address in
+	// job.Source.Kafka.BootstrapServers (Embedded stays true).
+	runJob = func(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer) error {
+		return fmt.Errorf("running jobs is %w (engine not wired into the CLI)", errNotImplemented)
+	}
+
+	// showState prints the latest committed result table of job in
+	// format (table, jsonl or csv; DESIGN.md section 3).
+	showState = func(ctx context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
+		return fmt.Errorf("state is %w", errNotImplemented)
+	}
+
+	// showOffsets prints the batches, ranges and commit status in job's
+	// checkpoint in format (table or jsonl).
+	showOffsets = func(ctx context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
+		return fmt.Errorf("offsets is %w", errNotImplemented)
+	}
+)
+
+func newRunCmd(stopSignals func()) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run JOB.yaml",
+		Short: "Run a job until stopped (SIGINT/SIGTERM = graceful stop)",
+		Args:  jobArg,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			job, err := loadJob(args[0])
+			if err != nil {
+				return err
+			}
+			if err := checkJob(job); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if job.Source.Kafka.Embedded {
+				b, err := broker.Start(ctx, broker.Config{})
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				job.Source.Kafka.BootstrapServers = b.Addr()
+				fmt.Fprintf(cmd.ErrOrStderr(), "embedded broker listening on %s (records are kept in memory)\n", b.Addr())
+			}
+			return runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+}
+
+func formatFlag(cmd *cobra.Command, format *string, allowed ...string) func() error {
+	cmd.Flags().StringVar(format, "format", allowed[0], "output format: "+joinOr(allowed))
+	return func() error {
+		for _, a := range allowed {
+			if *format == a {
+				return nil
+			}
+		}
+		return usagef(cmd, "invalid --format %q (want %s)", *format, joinOr(allowed))
+	}
+}
+
+func joinOr(vs []string) string {
+	s := ""
+	for i, v := range vs {
+		switch {
+		case i == 0:
+		case i == len(vs)-1:
+			s += " or "
+		default:
+			s += ", "
+		}
+		s += v
+	}
+	return s
+}
+
+func newStateCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "state JOB.yaml",
+		Short: "Print the latest committed result table of a job, from its checkpoint",
+		Args:  jobArg,
+	}
+	check := formatFlag(cmd, &format, "table", "jsonl", "csv")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := check(); err != nil {
+			return err
+		}
+		job, err := loadJob(args[0])
+		if err != nil {
+			return err
+		}
+		return showState(cmd.Context(), job, format, cmd.OutOrStdout())
+	}
+	return cmd
+}
+
+func newOffsetsCmd() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "offsets JOB.yaml",
+		Short: "Print the batches, offset ranges and commit status in a job's checkpoint",
+		Args:  jobArg,
+	}
+	check := formatFlag(cmd, &format, "table", "jsonl")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := check(); err != nil {
+			return err
+		}
+		job, err := loadJob(args[0])
+		if err != nil {
+			return err
+		}
+		return showOffsets(cmd.Context(), job, format, cmd.OutOrStdout())
+	}
+	return cmd
+}
