@@ -1,0 +1,624 @@
+package sql
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/microbatch/microbatch/dataframe"
+)
+
+// DefaultTable is the name queries read from when the job does not set one.
+const DefaultTable = "events"
+
+// Compile compiles query, one SELECT over table (DefaultTable when empty)
+// whose columns are schema's fields and the Kafka metadata columns, into the
+// DataFrame the same query written with the dataframe API would build.
+//
+// A problem with the query is an *Error naming its line and column. A
+// problem with table or schema is the dataframe package's error, wrapped.
+// Compile checks the query, not whether it can run as a stream in a given
+// output mode: dataframe.Compile does that.
+func Compile(query string, table string, schema *dataframe.Schema) (*dataframe.DataFrame, error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	src := dataframe.Source(table, schema)
+	if err := src.Err(); err != nil {
+		return nil, fmt.Errorf("sql: %w", err)
+	}
+	p, err := parse(query)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiler{p: p, t: &translator{p: p, table: table}, schema: schema, src: src}
+	df, cerr := c.compile()
+	if cerr != nil {
+		return nil, cerr
+	}
+	return df, nil
+}
+
+// compiler holds the state of one Compile.
+type compiler struct {
+	p      *parsed
+	t      *translator
+	schema *dataframe.Schema
+	src    *dataframe.DataFrame
+	items  []*item
+}
+
+// item is one column of the select list (a * stands for several).
+type item struct {
+	node  *pg.Node // nil for a column of a * expansion
+	alias string   // "" when none
+	pos   int      // byte offset of the entry
+	x     *texpr
+	group int // index of the grouping expression it is, or -1
+}
+
+// named returns the item's expression with its alias.
+func (it *item) named() dataframe.Expr {
+	if it.alias != "" {
+		return it.x.e.As(it.alias)
+	}
+	return it.x.e
+}
+
+func (c *compiler) errAt(off int, format string, args ...any) *Error {
+	return errAt(c.p.q, off, format, args...)
+}
+
+func (c *compiler) compile() (*dataframe.DataFrame, *Error) {
+	s := c.p.stmt
+	if err := c.checkShape(); err != nil {
+		return nil, err
+	}
+	if err := c.from(); err != nil {
+		return nil, err
+	}
+	if err := c.selectList(); err != nil {
+		return nil, err
+	}
+	srcCols := c.src.Columns()
+	df := c.src
+	if w := s.GetWhereClause(); w != nil {
+		x, err := c.t.expr(w, &scope{clause: "WHERE", cols: srcCols})
+		if err != nil {
+			return nil, asError(err)
+		}
+		if df = df.Filter(x.e); df.Err() != nil {
+			return nil, c.condError("WHERE", x, c.src, df.Err())
+		}
+	}
+	aggregated := len(s.GetGroupClause()) > 0 || len(s.GetDistinctClause()) > 0 || s.GetHavingClause() != nil
+	for _, it := range c.items {
+		aggregated = aggregated || it.node != nil && hasAggregate(it.node)
+	}
+	for _, o := range s.GetSortClause() {
+		aggregated = aggregated || hasAggregate(o.GetSortBy().GetNode())
+	}
+	var out []string
+	var err *Error
+	if aggregated {
+		df, out, err = c.aggregate(df, srcCols)
+	} else {
+		df, out, err = c.project(df, srcCols)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_ = out
+	return c.limit(df)
+}
+
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Line: 1, Column: 1, Msg: err.Error(), err: err}
+}
+
+// checkShape rejects the parts of a SELECT that microbatch does not run.
+func (c *compiler) checkShape() *Error {
+	s := c.p.stmt
+	switch {
+	case s.GetOp() != pg.SetOperation_SETOP_NONE:
+		word := map[pg.SetOperation]string{pg.SetOperation_SETOP_UNION: "UNION",
+			pg.SetOperation_SETOP_INTERSECT: "INTERSECT", pg.SetOperation_SETOP_EXCEPT: "EXCEPT"}[s.GetOp()]
+		tok := map[string]pg.Token{"UNION": pg.Token_UNION, "INTERSECT": pg.Token_INTERSECT, "EXCEPT": pg.Token_EXCEPT}[word]
+		return c.errAt(c.p.tokenAt(tok, c.p.start), "%s is not supported: a job reads one table", word)
+	case s.GetWithClause() != nil:
+		return c.errAt(nodeOr(int(s.GetWithClause().GetLocation()), c.p.start), "WITH (common table expressions) is not supported")
+	case len(s.GetValuesLists()) > 0:
+		return c.errAt(c.p.start, "VALUES is not supported: a job reads its source table")
+	case s.GetIntoClause() != nil:
+		return c.errAt(c.p.tokenAt(pg.Token_INTO, c.p.start), "SELECT INTO is not supported")
+	case len(s.GetWindowClause()) > 0:
+		return c.errAt(c.p.tokenAt(pg.Token_WINDOW, c.p.start), "window functions (WINDOW) are not supported")
+	case len(s.GetLockingClause()) > 0:
+		return c.errAt(c.p.tokenAt(pg.Token_FOR, c.p.start), "FOR UPDATE and other locking clauses are not supported")
+	case s.GetLimitOffset() != nil:
+		return c.errAt(c.p.tokenAt(pg.Token_OFFSET, c.p.start), "OFFSET is not supported")
+	case s.GetLimitOption() == pg.LimitOption_LIMIT_OPTION_WITH_TIES:
+		return c.errAt(c.p.tokenAt(pg.Token_FETCH, c.p.start), "FETCH ... WITH TIES is not supported")
+	case s.GetGroupDistinct():
+		return c.errAt(c.p.tokenAt(pg.Token_GROUP_P, c.p.start), "GROUP BY DISTINCT is not supported")
+	}
+	if d := s.GetDistinctClause(); len(d) > 0 && d[0].GetNode() != nil {
+		return c.errAt(nodeLocation(d[0], c.p.start), "DISTINCT ON is not supported")
+	}
+	for _, g := range s.GetGroupClause() {
+		if gs := g.GetGroupingSet(); gs != nil {
+			return c.errAt(nodeOr(int(gs.GetLocation()), c.p.start), "ROLLUP, CUBE and GROUPING SETS are not supported")
+		}
+	}
+	return nil
+}
+
+// tokenAt returns the offset of the first token tok at or after from, or
+// from when there is none.
+func (p *parsed) tokenAt(tok pg.Token, from int) int {
+	for _, t := range p.tokens {
+		if int(t.GetStart()) >= from && t.GetToken() == tok {
+			return int(t.GetStart())
+		}
+	}
+	return from
+}
+
+// from checks that the query reads the source table, and notes its alias.
+func (c *compiler) from() *Error {
+	items := c.p.stmt.GetFromClause()
+	if len(items) == 0 {
+		return c.errAt(c.p.start, "missing FROM %s: a query reads the source table", quoteIdent(c.t.table))
+	}
+	if len(items) > 1 {
+		return c.errAt(nodeLocation(items[1], c.p.tokenAt(pg.Token_ASCII_44, c.p.tokenAt(pg.Token_FROM, c.p.start))),
+			"joins are not supported: a query reads one table")
+	}
+	f := items[0]
+	switch {
+	case f.GetJoinExpr() != nil:
+		return c.errAt(c.p.tokenAt(pg.Token_JOIN, c.p.tokenAt(pg.Token_FROM, c.p.start)), "JOIN is not supported: a query reads one table")
+	case f.GetRangeVar() == nil:
+		what := "subqueries are not supported"
+		if f.GetRangeSubselect() == nil {
+			what = "FROM supports only the source table " + quoteIdent(c.t.table)
+		}
+		return c.errAt(nodeLocation(f, c.p.tokenAt(pg.Token_FROM, c.p.start)+5), "%s", what)
+	}
+	rv := f.GetRangeVar()
+	pos := nodeOr(int(rv.GetLocation()), c.p.start)
+	name := rv.GetRelname()
+	if rv.GetSchemaname() != "" {
+		name = rv.GetSchemaname() + "." + name
+	}
+	if rv.GetCatalogname() != "" {
+		name = rv.GetCatalogname() + "." + name
+	}
+	if !strings.EqualFold(name, c.t.table) {
+		return c.errAt(pos, "unknown table %s: the query can only read the source table %s", quoteIdent(name), quoteIdent(c.t.table))
+	}
+	if a := rv.GetAlias(); a != nil {
+		if len(a.GetColnames()) > 0 {
+			return c.errAt(pos, "column aliases in FROM are not supported")
+		}
+		c.t.alias = a.GetAliasname()
+	}
+	return nil
+}
+
+// selectList reads the select list into c.items, expanding *. Expressions
+// are translated later, when the clause they belong to is known.
+func (c *compiler) selectList() *Error {
+	for _, n := range c.p.stmt.GetTargetList() {
+		rt := n.GetResTarget()
+		pos := nodeOr(int(rt.GetLocation()), c.p.start)
+		if cr := rt.GetVal().GetColumnRef(); cr != nil {
+			if parts, star := refParts(cr); star {
+				if len(parts) > 1 || len(parts) == 1 && !strings.EqualFold(parts[0], c.t.table) && !strings.EqualFold(parts[0], c.t.alias) {
+					return c.errAt(pos, "unknown table %s in %s.*", quoteIdent(strings.Join(parts, ".")), quoteIdent(strings.Join(parts, ".")))
+				}
+				for _, f := range c.schema.Fields {
+					c.items = append(c.items, &item{pos: pos, group: -1,
+						x: &texpr{e: dataframe.Col(f.Name), pos: pos, col: f.Name}})
+				}
+				continue
+			}
+		}
+		alias := ""
+		if rt.GetName() != "" {
+			alias = c.p.aliasSpelling(pos, rt.GetName())
+		}
+		c.items = append(c.items, &item{node: rt.GetVal(), alias: alias, pos: pos, group: -1})
+	}
+	return nil
+}
+
+// translateItems translates the select list in scope s.
+func (c *compiler) translateItems(s *scope) *Error {
+	for _, it := range c.items {
+		if it.node == nil {
+			continue
+		}
+		x, err := c.t.expr(it.node, s)
+		if err != nil {
+			return asError(err)
+		}
+		it.x = x
+	}
+	return nil
+}
+
+// project compiles a query without aggregation: Select, then OrderBy.
+func (c *compiler) project(df *dataframe.DataFrame, srcCols []string) (*dataframe.DataFrame, []string, *Error) {
+	in := &scope{clause: "SELECT", cols: srcCols}
+	if err := c.translateItems(in); err != nil {
+		return nil, nil, err
+	}
+	exprs := make([]dataframe.Expr, len(c.items))
+	for i, it := range c.items {
+		exprs[i] = it.named()
+	}
+	sel := df.Select(exprs...)
+	if sel.Err() != nil {
+		return nil, nil, c.itemsError(sel.Err(), func(e dataframe.Expr) error { return df.Select(e).Err() }, nil)
+	}
+	out := sel.Columns()
+	pos := make([]int, len(c.items))
+	for i, it := range c.items {
+		pos[i] = it.pos
+	}
+	if err := c.duplicates(out, pos); err != nil {
+		return nil, nil, err
+	}
+	subs := make([]subst, len(c.items))
+	for i, it := range c.items {
+		subs[i] = subst{text: it.x.e.String(), name: out[i]}
+	}
+	ord := &scope{clause: "ORDER BY", cols: out, subst: subs, substScope: in}
+	df, err := c.orderBy(sel, out, ord, func(e dataframe.Expr) error { return sel.Select(e).Err() }, nil)
+	return df, out, err
+}
+
+// aggregate compiles a query with GROUP BY, aggregates, HAVING or DISTINCT:
+// GroupBy(...).Agg(...), Filter for HAVING, OrderBy, then a Select when the
+// select list is not the aggregation's columns in order.
+func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*dataframe.DataFrame, []string, *Error) {
+	s := c.p.stmt
+	distinct := len(s.GetDistinctClause()) > 0
+	for _, it := range c.items {
+		if it.node == nil {
+			return nil, nil, c.errAt(it.pos, "* is not supported with GROUP BY, DISTINCT or aggregates: list the columns")
+		}
+	}
+	if err := c.translateItems(&scope{clause: "SELECT", cols: srcCols, aggCols: srcCols}); err != nil {
+		return nil, nil, err
+	}
+	var groups []*texpr
+	var groupExprs []dataframe.Expr
+	if distinct {
+		if len(s.GetGroupClause()) > 0 || s.GetHavingClause() != nil {
+			return nil, nil, c.errAt(c.p.start, "SELECT DISTINCT with GROUP BY or HAVING is not supported")
+		}
+		for i, it := range c.items {
+			if it.x.hasAgg {
+				return nil, nil, c.errAt(it.x.start(), "SELECT DISTINCT with aggregates is not supported")
+			}
+			it.group = i
+			groups = append(groups, it.x)
+			groupExprs = append(groupExprs, it.named())
+		}
+	}
+	for _, g := range s.GetGroupClause() {
+		x, named, err := c.groupKey(g, srcCols, len(groups))
+		if err != nil {
+			return nil, nil, err
+		}
+		groups = append(groups, x)
+		groupExprs = append(groupExprs, named)
+	}
+	var aggItems []*item
+	var aggExprs []dataframe.Expr
+	for _, it := range c.items {
+		if it.group < 0 {
+			aggItems = append(aggItems, it)
+			aggExprs = append(aggExprs, it.named())
+		}
+	}
+	agg := df.GroupBy(groupExprs...).Agg(aggExprs...)
+	if err := agg.Err(); err != nil {
+		for i, g := range groups {
+			if gerr := df.GroupBy(groupExprs[i]).Agg().Err(); gerr != nil {
+				return nil, nil, c.locate(g, func(e dataframe.Expr) error { return df.GroupBy(e).Agg().Err() }, nil, gerr)
+			}
+		}
+		probe := func(e dataframe.Expr) error { return df.GroupBy(groupExprs...).Agg(e).Err() }
+		inner := func(e dataframe.Expr) error { return df.Select(e).Err() }
+		return nil, nil, c.itemsError(err, probe, inner)
+	}
+	post := agg.Columns()
+	out := make([]string, len(c.items))
+	pos := make([]int, len(post))
+	for i, g := range groups {
+		pos[i] = g.start()
+	}
+	ai := 0
+	for i, it := range c.items {
+		if it.group >= 0 {
+			out[i] = post[it.group]
+		} else {
+			out[i] = post[len(groups)+ai]
+			pos[len(groups)+ai] = it.pos
+			ai++
+		}
+	}
+	if err := c.duplicates(post, pos); err != nil {
+		return nil, nil, err
+	}
+	subs := make([]subst, len(groups))
+	for i, g := range groups {
+		subs[i] = subst{text: g.e.String(), name: post[i]}
+	}
+	phase2 := func(clause string) *scope {
+		return &scope{clause: clause, cols: post, aggCols: srcCols, subst: subs,
+			substScope: &scope{clause: clause, cols: srcCols}, grouped: srcCols, groupNames: post[:len(groups)]}
+	}
+	probe := func(e dataframe.Expr) error { return agg.Select(e).Err() }
+	inner := func(e dataframe.Expr) error { return df.Select(e).Err() }
+	res := agg
+	if h := s.GetHavingClause(); h != nil {
+		x, err := c.t.expr(h, phase2("HAVING"))
+		if err != nil {
+			return nil, nil, asError(err)
+		}
+		if res = res.Filter(x.e); res.Err() != nil {
+			return nil, nil, c.condError("HAVING", x, agg, res.Err())
+		}
+	}
+	res, err := c.orderBy(res, out, phase2("ORDER BY"), probe, inner)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Equal(out, post) {
+		cols := make([]dataframe.Expr, len(out))
+		for i, n := range out {
+			cols[i] = dataframe.Col(n)
+		}
+		if res = res.Select(cols...); res.Err() != nil {
+			return nil, nil, planError(c.p.q, c.p.start, res.Err())
+		}
+	}
+	return res, out, nil
+}
+
+// groupKey translates one GROUP BY entry: a select-list position, a
+// select-list alias that is not a source column, or an expression. The entry
+// becomes the select-list item it matches (same expression), so that the
+// aggregation's key column carries the item's name.
+func (c *compiler) groupKey(g *pg.Node, srcCols []string, index int) (*texpr, dataframe.Expr, *Error) {
+	var it *item
+	pos := nodeLocation(g, c.p.start)
+	if k := g.GetAConst(); k != nil && k.GetIval() != nil {
+		n := int(k.GetIval().GetIval())
+		if n < 1 || n > len(c.items) {
+			return nil, dataframe.Expr{}, c.errAt(pos, "GROUP BY position %d is not in the select list (1 to %d)", n, len(c.items))
+		}
+		it = c.items[n-1]
+	} else if cr := g.GetColumnRef(); cr != nil {
+		parts, star := refParts(cr)
+		if _, found, _ := c.t.resolve(parts, srcCols, pos); !found && !star && len(parts) == 1 {
+			for _, cand := range c.items {
+				if cand.alias != "" && strings.EqualFold(cand.alias, parts[0]) {
+					it = cand
+					break
+				}
+			}
+		}
+	}
+	if it != nil {
+		if it.x.hasAgg {
+			return nil, dataframe.Expr{}, c.errAt(pos, "GROUP BY %s refers to an aggregate", strings.TrimSpace(c.p.q[pos:nodeEnd(c.p, pos)]))
+		}
+		if it.group < 0 {
+			it.group = index
+		}
+		return it.x, it.named(), nil
+	}
+	x, err := c.t.expr(g, &scope{clause: "GROUP BY", cols: srcCols})
+	if err != nil {
+		return nil, dataframe.Expr{}, asError(err)
+	}
+	text := x.e.String()
+	for _, cand := range c.items {
+		if cand.group < 0 && !cand.x.hasAgg && cand.x.e.String() == text {
+			cand.group = index
+			return x, cand.named(), nil
+		}
+	}
+	return x, x.e, nil
+}
+
+// nodeEnd returns the end offset of the token at pos.
+func nodeEnd(p *parsed, pos int) int {
+	for _, t := range p.tokens {
+		if int(t.GetStart()) == pos {
+			return min(int(t.GetEnd()), len(p.q))
+		}
+	}
+	return min(pos+1, len(p.q))
+}
+
+// duplicates rejects output columns with the same name: sinks key rows by
+// column name. pos[i] is where the query makes names[i].
+func (c *compiler) duplicates(names []string, pos []int) *Error {
+	for i, n := range names {
+		if j := slices.Index(names, n); j != i {
+			return c.errAt(pos[i], "duplicate output column name %s: give one of them another name with AS", quoteIdent(n))
+		}
+	}
+	return nil
+}
+
+// orderBy applies ORDER BY: a select-list position, an output column, or an
+// expression in scope s.
+func (c *compiler) orderBy(df *dataframe.DataFrame, out []string, s *scope, probe, inner func(dataframe.Expr) error) (*dataframe.DataFrame, *Error) {
+	sorts := c.p.stmt.GetSortClause()
+	if len(sorts) == 0 {
+		return df, nil
+	}
+	orders := make([]dataframe.SortOrder, len(sorts))
+	keys := make([]*texpr, len(sorts))
+	for i, n := range sorts {
+		sb := n.GetSortBy()
+		key := sb.GetNode()
+		pos := nodeLocation(key, c.p.start)
+		var x *texpr
+		if k := key.GetAConst(); k != nil && k.GetIval() != nil {
+			p := int(k.GetIval().GetIval())
+			if p < 1 || p > len(out) {
+				return nil, c.errAt(pos, "ORDER BY position %d is not in the select list (1 to %d)", p, len(out))
+			}
+			x = &texpr{e: dataframe.Col(out[p-1]), pos: pos, col: out[p-1]}
+		} else {
+			var err error
+			if x, err = c.t.expr(key, s); err != nil {
+				return nil, asError(err)
+			}
+		}
+		if len(sb.GetUseOp()) > 0 {
+			return nil, c.errAt(pos, "ORDER BY ... USING is not supported")
+		}
+		desc := sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC
+		switch nulls := sb.GetSortbyNulls(); {
+		case nulls == pg.SortByNulls_SORTBY_NULLS_FIRST && desc:
+			return nil, c.errAt(pos, "DESC NULLS FIRST is not supported: descending order puts NULLs last")
+		case nulls == pg.SortByNulls_SORTBY_NULLS_LAST && !desc:
+			return nil, c.errAt(pos, "ASC NULLS LAST is not supported: ascending order puts NULLs first")
+		}
+		keys[i] = x
+		if desc {
+			orders[i] = x.e.Desc()
+		} else {
+			orders[i] = x.e.Asc()
+		}
+	}
+	res := df.OrderBy(orders...)
+	if err := res.Err(); err != nil {
+		for _, k := range keys {
+			if n, kerr := find(k, probe, inner); n != nil {
+				return nil, planError(c.p.q, n.pos, kerr)
+			}
+		}
+		return nil, planError(c.p.q, keys[0].start(), err)
+	}
+	return res, nil
+}
+
+// limit applies LIMIT.
+func (c *compiler) limit(df *dataframe.DataFrame) (*dataframe.DataFrame, *Error) {
+	n := c.p.stmt.GetLimitCount()
+	if n == nil {
+		return df, nil
+	}
+	pos := nodeLocation(n, c.p.start)
+	k := n.GetAConst()
+	if k == nil {
+		return nil, c.errAt(pos, "LIMIT needs an integer literal")
+	}
+	var v int64
+	switch {
+	case k.GetIsnull(): // LIMIT ALL
+		return df, nil
+	case k.GetIval() != nil:
+		v = int64(k.GetIval().GetIval())
+	case k.GetFval() != nil:
+		num, ok := number(k.GetFval().GetFval())
+		i, isInt := num.(int64)
+		if !ok || !isInt {
+			return nil, c.errAt(pos, "LIMIT needs an integer literal")
+		}
+		v = i
+	default:
+		return nil, c.errAt(pos, "LIMIT needs an integer literal")
+	}
+	if v < 0 {
+		return nil, c.errAt(pos, "LIMIT must not be negative")
+	}
+	res := df.Limit(v)
+	if err := res.Err(); err != nil {
+		return nil, planError(c.p.q, pos, err)
+	}
+	return res, nil
+}
+
+// itemsError locates the select-list entry that made an operation fail.
+func (c *compiler) itemsError(opErr error, probe, inner func(dataframe.Expr) error) *Error {
+	for _, it := range c.items {
+		if n, err := find(it.x, probe, inner); n != nil {
+			return planError(c.p.q, n.pos, err)
+		}
+	}
+	return planError(c.p.q, c.p.start, opErr)
+}
+
+// locate finds where a failed operation went wrong in x: its deepest
+// sub-expression that fails on its own, else x as a whole.
+func (c *compiler) locate(x *texpr, probe, inner func(dataframe.Expr) error, opErr error) *Error {
+	if n, err := find(x, probe, inner); n != nil {
+		return planError(c.p.q, n.pos, err)
+	}
+	return planError(c.p.q, x.start(), opErr)
+}
+
+// find returns the deepest sub-expression of x whose probe fails, with the
+// error. Operands of an aggregate call are probed with inner.
+func find(x *texpr, probe, inner func(dataframe.Expr) error) (*texpr, error) {
+	if probe == nil {
+		return nil, nil
+	}
+	err := probe(x.e)
+	if err == nil {
+		return nil, nil
+	}
+	kp := probe
+	if x.agg {
+		kp = inner
+	}
+	for _, k := range x.kids {
+		if n, kerr := find(k, kp, inner); n != nil {
+			return n, kerr
+		}
+	}
+	return x, err
+}
+
+// condError explains a WHERE or HAVING condition the dataframe refused: a
+// sub-expression's own error, else a condition that is not BOOLEAN.
+func (c *compiler) condError(clause string, x *texpr, base *dataframe.DataFrame, opErr error) *Error {
+	probe := func(e dataframe.Expr) error { return base.Select(e).Err() }
+	inner := func(e dataframe.Expr) error { return c.src.Select(e).Err() }
+	if n, err := find(x, probe, inner); n != nil {
+		return planError(c.p.q, n.pos, err)
+	}
+	if sch, err := base.Select(x.e.As("condition")).Schema(); err == nil && sch.Field(0).Type.ID() != arrow.BOOL {
+		e := c.errAt(x.start(), "%s needs a BOOLEAN condition, got %s", clause, typeName(sch.Field(0).Type))
+		e.err = opErr
+		return e
+	}
+	return planError(c.p.q, x.start(), opErr)
+}
+
+// typeName is the SQL name of an Arrow type of the dataframe package.
+func typeName(t arrow.DataType) string {
+	for _, d := range []dataframe.Type{dataframe.String, dataframe.Int32, dataframe.Int64, dataframe.Float64, dataframe.Bool, dataframe.Timestamp} {
+		if arrow.TypeEqual(d.Arrow(), t) {
+			return d.String()
+		}
+	}
+	return t.String()
+}

@@ -1,0 +1,703 @@
+package sql
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/microbatch/microbatch/dataframe"
+)
+
+// texpr is an expression translated to the dataframe API, with what error
+// reporting needs: where it is in the query and its translated operands.
+type texpr struct {
+	e      dataframe.Expr
+	pos    int      // byte offset of the node's own token: operator, function name, column
+	kids   []*texpr // translated operands, in the order of the query
+	agg    bool     // an aggregate call: its operand is bound over the source columns
+	hasAgg bool     // contains an aggregate call
+	col    string   // the resolved name when e is a bare column reference
+}
+
+// start is the byte offset of the first token of t.
+func (t *texpr) start() int {
+	s := t.pos
+	for _, k := range t.kids {
+		if ks := k.start(); ks >= 0 && (s < 0 || ks < s) {
+			s = ks
+		}
+	}
+	return s
+}
+
+// scope says which names an expression may use.
+type scope struct {
+	clause  string   // named in messages: "WHERE", "GROUP BY", ...
+	cols    []string // columns visible outside aggregate arguments
+	aggCols []string // columns visible in aggregate arguments; nil: no aggregate allowed
+	inAgg   bool     // translating an aggregate's argument
+
+	// subst lists expressions that stand for a visible column: the grouping
+	// expressions after an aggregation, the select list in ORDER BY. An
+	// expression whose text (translated in substScope) equals one becomes a
+	// reference to its column.
+	subst      []subst
+	substScope *scope
+
+	// grouped, after an aggregation, are the source columns: one used outside
+	// an aggregate is "neither grouped nor aggregated".
+	grouped    []string
+	groupNames []string
+}
+
+type subst struct{ text, name string }
+
+// translator turns PostgreSQL parse nodes into dataframe expressions.
+type translator struct {
+	p     *parsed
+	table string // the source table
+	alias string // its alias in FROM, if any
+}
+
+func (t *translator) errAt(off int, format string, args ...any) *Error {
+	return errAt(t.p.q, off, format, args...)
+}
+
+// aggregates are the aggregate functions, by lower-case name.
+var aggregates = map[string]bool{"count": true, "sum": true, "min": true, "max": true, "avg": true}
+
+// expr translates n in scope s.
+func (t *translator) expr(n *pg.Node, s *scope) (*texpr, error) {
+	if n == nil {
+		return nil, t.errAt(t.p.start, "missing expression")
+	}
+	if len(s.subst) > 0 && n.GetColumnRef() == nil && n.GetAConst() == nil {
+		if x := t.substitute(n, s); x != nil {
+			return x, nil
+		}
+	}
+	switch {
+	case n.GetColumnRef() != nil:
+		return t.column(n.GetColumnRef(), s)
+	case n.GetAConst() != nil:
+		return t.constant(n.GetAConst())
+	case n.GetAExpr() != nil:
+		return t.operator(n.GetAExpr(), s)
+	case n.GetBoolExpr() != nil:
+		return t.boolean(n.GetBoolExpr(), s)
+	case n.GetNullTest() != nil:
+		nt := n.GetNullTest()
+		if nt.GetArgisrow() {
+			return nil, t.errAt(int(nt.GetLocation()), "row values are not supported")
+		}
+		a, err := t.expr(nt.GetArg(), s)
+		if err != nil {
+			return nil, err
+		}
+		e := a.e.IsNull()
+		if nt.GetNulltesttype() == pg.NullTestType_IS_NOT_NULL {
+			e = a.e.IsNotNull()
+		}
+		return wrap(e, int(nt.GetLocation()), a), nil
+	case n.GetTypeCast() != nil:
+		return t.cast(n.GetTypeCast(), s)
+	case n.GetCaseExpr() != nil:
+		return t.caseExpr(n.GetCaseExpr(), s)
+	case n.GetFuncCall() != nil:
+		return t.call(n.GetFuncCall(), s)
+	}
+	return nil, t.unsupported(n)
+}
+
+// substitute returns a reference to the column n stands for in s.subst, or
+// nil.
+func (t *translator) substitute(n *pg.Node, s *scope) *texpr {
+	x, err := t.expr(n, s.substScope)
+	if err != nil || x.hasAgg {
+		return nil
+	}
+	text := x.e.String()
+	for _, sb := range s.subst {
+		if sb.text == text {
+			return &texpr{e: dataframe.Col(sb.name), pos: x.start(), col: sb.name}
+		}
+	}
+	return nil
+}
+
+func wrap(e dataframe.Expr, pos int, kids ...*texpr) *texpr {
+	x := &texpr{e: e, pos: pos, kids: kids}
+	for _, k := range kids {
+		if k.hasAgg {
+			x.hasAgg = true
+		}
+		if x.pos < 0 {
+			x.pos = k.start()
+		}
+	}
+	return x
+}
+
+// column resolves a column reference.
+func (t *translator) column(cr *pg.ColumnRef, s *scope) (*texpr, error) {
+	pos := int(cr.GetLocation())
+	parts, star := refParts(cr)
+	if star {
+		return nil, t.errAt(pos, "* is only allowed as a select-list entry and in count(*)")
+	}
+	name, found, err := t.resolve(parts, s.cols, pos)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return &texpr{e: dataframe.Col(name), pos: pos, col: name}, nil
+	}
+	full := strings.Join(parts, ".")
+	if len(s.subst) > 0 {
+		if x, err := t.column(cr, s.substScope); err == nil {
+			for _, sb := range s.subst {
+				if sb.text == x.e.String() {
+					return &texpr{e: dataframe.Col(sb.name), pos: pos, col: sb.name}, nil
+				}
+			}
+		}
+	}
+	if s.grouped != nil {
+		if name, found, _ := t.resolve(parts, s.grouped, pos); found {
+			return nil, t.errAt(pos, "column %s is neither grouped nor aggregated (group by: %s)",
+				quoteIdent(name), nameList(s.groupNames))
+		}
+	}
+	return nil, t.errAt(pos, "%s", unknownColumn(full, s.cols))
+}
+
+func nameList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quoteIdent(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// refParts returns the names of a column reference and whether it ends in *.
+func refParts(cr *pg.ColumnRef) (parts []string, star bool) {
+	for _, f := range cr.GetFields() {
+		if f.GetAStar() != nil {
+			star = true
+			continue
+		}
+		parts = append(parts, f.GetString_().GetSval())
+	}
+	return parts, star
+}
+
+// resolve finds the column a dotted reference names among cols: the whole
+// dotted name (data.page is a column of its own), else, when the first part
+// is the table or its alias, the rest. Names match exactly, else
+// case-insensitively when only one column matches, like dataframe.Col.
+func (t *translator) resolve(parts []string, cols []string, pos int) (string, bool, error) {
+	if len(parts) == 0 {
+		return "", false, nil
+	}
+	full := strings.Join(parts, ".")
+	names := []string{full}
+	if len(parts) > 1 && (strings.EqualFold(parts[0], t.table) || t.alias != "" && strings.EqualFold(parts[0], t.alias)) {
+		names = append(names, strings.Join(parts[1:], "."))
+	}
+	for _, n := range names {
+		switch i := lookup(cols, n); {
+		case i >= 0:
+			return cols[i], true, nil
+		case i == -2:
+			return "", false, t.errAt(pos, "column reference %s is ambiguous: it matches more than one of %s", quoteIdent(n), nameList(cols))
+		}
+	}
+	return "", false, nil
+}
+
+// lookup is dataframe's name lookup: the exact match, else the single
+// case-insensitive one; -1 when none, -2 when ambiguous.
+func lookup(cols []string, name string) int {
+	found := -1
+	for i, c := range cols {
+		if c == name {
+			if found >= 0 {
+				return -2
+			}
+			found = i
+		}
+	}
+	if found >= 0 {
+		return found
+	}
+	for i, c := range cols {
+		if strings.EqualFold(c, name) {
+			if found >= 0 {
+				return -2
+			}
+			found = i
+		}
+	}
+	return found
+}
+
+// constant translates a literal: integers are INT when they fit in 32 bits,
+// else BIGINT; numbers with a fraction or exponent are DOUBLE.
+func (t *translator) constant(c *pg.A_Const) (*texpr, error) {
+	pos := int(c.GetLocation())
+	lit := func(v any) (*texpr, error) { return &texpr{e: dataframe.Lit(v), pos: pos}, nil }
+	switch {
+	case c.GetIsnull():
+		return lit(nil)
+	case c.GetIval() != nil:
+		return lit(int(c.GetIval().GetIval()))
+	case c.GetFval() != nil:
+		v, ok := number(c.GetFval().GetFval())
+		if !ok {
+			return nil, t.errAt(pos, "invalid number %s", c.GetFval().GetFval())
+		}
+		return lit(v)
+	case c.GetSval() != nil:
+		return lit(c.GetSval().GetSval())
+	case c.GetBoolval() != nil:
+		return lit(c.GetBoolval().GetBoolval())
+	}
+	return nil, t.errAt(pos, "bit-string literals are not supported")
+}
+
+// number parses a numeric literal the parser did not fit in 32 bits: an
+// int64 when it is an integer in range, else a float64.
+func number(s string) (any, bool) {
+	s = strings.ReplaceAll(s, "_", "")
+	if !strings.ContainsAny(s, ".eE") || strings.HasPrefix(strings.ToLower(s), "0x") {
+		base := 10
+		if len(s) > 2 && s[0] == '0' && strings.ContainsRune("xXoObB", rune(s[1])) {
+			base = 0
+		}
+		if v, err := strconv.ParseInt(s, base, 64); err == nil {
+			return v, true
+		}
+		if base == 0 {
+			return nil, false
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	return f, err == nil
+}
+
+// binaryOps maps PostgreSQL operator names to the dataframe methods.
+var binaryOps = map[string]func(a, b dataframe.Expr) dataframe.Expr{
+	"=": dataframe.Expr.Eq, "<>": dataframe.Expr.Ne, "<": dataframe.Expr.Lt, "<=": dataframe.Expr.Le,
+	">": dataframe.Expr.Gt, ">=": dataframe.Expr.Ge, "+": dataframe.Expr.Add, "-": dataframe.Expr.Sub,
+	"*": dataframe.Expr.Mul, "/": dataframe.Expr.Div, "%": dataframe.Expr.Mod,
+}
+
+func opName(names []*pg.Node) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[len(names)-1].GetString_().GetSval()
+}
+
+func (t *translator) operator(a *pg.A_Expr, s *scope) (*texpr, error) {
+	pos := int(a.GetLocation())
+	op := opName(a.GetName())
+	switch a.GetKind() {
+	case pg.A_Expr_Kind_AEXPR_OP:
+		if a.GetLexpr() == nil {
+			r, err := t.expr(a.GetRexpr(), s)
+			if err != nil {
+				return nil, err
+			}
+			switch op {
+			case "-":
+				return wrap(r.e.Neg(), pos, r), nil
+			case "+":
+				return r, nil
+			}
+			return nil, t.errAt(pos, "operator %s is not supported", op)
+		}
+		f, ok := binaryOps[op]
+		if !ok {
+			return nil, t.errAt(pos, "operator %s is not supported (supported: = <> != < <= > >= + - * / %% AND OR NOT)", op)
+		}
+		l, r, err := t.pair(a.GetLexpr(), a.GetRexpr(), s)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(f(l.e, r.e), pos, l, r), nil
+	case pg.A_Expr_Kind_AEXPR_IN:
+		l, err := t.expr(a.GetLexpr(), s)
+		if err != nil {
+			return nil, err
+		}
+		items := a.GetRexpr().GetList().GetItems()
+		if len(items) == 0 {
+			return nil, t.errAt(pos, "IN needs a list of values")
+		}
+		kids := []*texpr{l}
+		vals := make([]dataframe.Expr, len(items))
+		for i, it := range items {
+			v, err := t.expr(it, s)
+			if err != nil {
+				return nil, err
+			}
+			kids = append(kids, v)
+			vals[i] = v.e
+		}
+		e := l.e.In(vals...)
+		if op == "<>" {
+			e = e.Not()
+		}
+		return wrap(e, pos, kids...), nil
+	case pg.A_Expr_Kind_AEXPR_LIKE:
+		l, err := t.expr(a.GetLexpr(), s)
+		if err != nil {
+			return nil, err
+		}
+		r := a.GetRexpr()
+		if fc := r.GetFuncCall(); fc != nil && opName(fc.GetFuncname()) == "like_escape" {
+			return nil, t.errAt(int(fc.GetLocation()), "LIKE ... ESCAPE is not supported: the escape character is \\")
+		}
+		c := r.GetAConst()
+		if c == nil || c.GetSval() == nil {
+			return nil, t.errAt(nodeLocation(r, pos), "the pattern of LIKE must be a string literal")
+		}
+		e := l.e.Like(c.GetSval().GetSval())
+		if op == "!~~" {
+			e = e.Not()
+		}
+		return wrap(e, pos, l), nil
+	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN:
+		items := a.GetRexpr().GetList().GetItems()
+		if len(items) != 2 {
+			return nil, t.errAt(pos, "BETWEEN needs two bounds")
+		}
+		x, err := t.expr(a.GetLexpr(), s)
+		if err != nil {
+			return nil, err
+		}
+		lo, hi, err := t.pair(items[0], items[1], s)
+		if err != nil {
+			return nil, err
+		}
+		if a.GetKind() == pg.A_Expr_Kind_AEXPR_BETWEEN {
+			return wrap(x.e.Ge(lo.e).And(x.e.Le(hi.e)), pos, x, lo, hi), nil
+		}
+		return wrap(x.e.Lt(lo.e).Or(x.e.Gt(hi.e)), pos, x, lo, hi), nil
+	}
+	what := map[pg.A_Expr_Kind]string{
+		pg.A_Expr_Kind_AEXPR_OP_ANY: "ANY", pg.A_Expr_Kind_AEXPR_OP_ALL: "ALL",
+		pg.A_Expr_Kind_AEXPR_DISTINCT: "IS DISTINCT FROM", pg.A_Expr_Kind_AEXPR_NOT_DISTINCT: "IS NOT DISTINCT FROM",
+		pg.A_Expr_Kind_AEXPR_NULLIF: "NULLIF", pg.A_Expr_Kind_AEXPR_ILIKE: "ILIKE",
+		pg.A_Expr_Kind_AEXPR_SIMILAR: "SIMILAR TO", pg.A_Expr_Kind_AEXPR_BETWEEN_SYM: "BETWEEN SYMMETRIC",
+		pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM: "NOT BETWEEN SYMMETRIC",
+	}[a.GetKind()]
+	if what == "" {
+		what = "this operator"
+	}
+	return nil, t.errAt(pos, "%s is not supported", what)
+}
+
+func (t *translator) pair(a, b *pg.Node, s *scope) (*texpr, *texpr, error) {
+	l, err := t.expr(a, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := t.expr(b, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, r, nil
+}
+
+func (t *translator) boolean(b *pg.BoolExpr, s *scope) (*texpr, error) {
+	pos := int(b.GetLocation())
+	kids := make([]*texpr, len(b.GetArgs()))
+	es := make([]dataframe.Expr, len(kids))
+	for i, a := range b.GetArgs() {
+		x, err := t.expr(a, s)
+		if err != nil {
+			return nil, err
+		}
+		kids[i], es[i] = x, x.e
+	}
+	switch b.GetBoolop() {
+	case pg.BoolExprType_AND_EXPR:
+		return wrap(dataframe.And(es...), pos, kids...), nil
+	case pg.BoolExprType_OR_EXPR:
+		return wrap(dataframe.Or(es...), pos, kids...), nil
+	}
+	if len(es) != 1 {
+		return nil, t.errAt(pos, "NOT takes one operand")
+	}
+	return wrap(dataframe.Not(es[0]), pos, kids...), nil
+}
+
+// pgTypes maps PostgreSQL's internal type names (what the grammar makes of
+// INTEGER, DOUBLE PRECISION, ...) to column types; other names go through
+// dataframe.ParseType, which knows Spark's (STRING, LONG, ...).
+var pgTypes = map[string]dataframe.Type{
+	"int2": dataframe.Int32, "int4": dataframe.Int32, "int8": dataframe.Int64,
+	"float4": dataframe.Float64, "float8": dataframe.Float64, "bool": dataframe.Bool,
+	"varchar": dataframe.String, "bpchar": dataframe.String, "text": dataframe.String,
+	"timestamp": dataframe.Timestamp, "timestamptz": dataframe.Timestamp,
+}
+
+func (t *translator) cast(c *pg.TypeCast, s *scope) (*texpr, error) {
+	tn := c.GetTypeName()
+	tpos := nodeOr(int(tn.GetLocation()), int(c.GetLocation()))
+	var names []string
+	for _, n := range tn.GetNames() {
+		names = append(names, n.GetString_().GetSval())
+	}
+	if len(names) > 1 && names[0] == "pg_catalog" {
+		names = names[1:]
+	}
+	name := strings.Join(names, ".")
+	if len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
+		return nil, t.errAt(tpos, "type %s is not supported (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)", typeText(name))
+	}
+	typ, ok := pgTypes[name]
+	if !ok {
+		var err error
+		if typ, err = dataframe.ParseType(name); err != nil {
+			return nil, t.errAt(tpos, "unknown type %s (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)", typeText(name))
+		}
+	}
+	if len(tn.GetTypmods()) > 0 && typ != dataframe.String {
+		return nil, t.errAt(tpos, "type modifiers are only supported for strings (VARCHAR(n))")
+	}
+	a, err := t.expr(c.GetArg(), s)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(a.e.Cast(typ), nodeOr(int(c.GetLocation()), a.start()), a), nil
+}
+
+// typeText renders a type name for a message the way SQL writes it.
+func typeText(name string) string {
+	switch name {
+	case "numeric":
+		return "DECIMAL"
+	case "interval":
+		return "INTERVAL"
+	}
+	return strings.ToUpper(name)
+}
+
+func (t *translator) caseExpr(c *pg.CaseExpr, s *scope) (*texpr, error) {
+	pos := int(c.GetLocation())
+	var arg *texpr
+	var kids []*texpr
+	if c.GetArg() != nil {
+		var err error
+		if arg, err = t.expr(c.GetArg(), s); err != nil {
+			return nil, err
+		}
+		kids = append(kids, arg)
+	}
+	var ce *dataframe.CaseExpr
+	for _, w := range c.GetArgs() {
+		cw := w.GetCaseWhen()
+		cond, val, err := t.pair(cw.GetExpr(), cw.GetResult(), s)
+		if err != nil {
+			return nil, err
+		}
+		ce2 := cond.e
+		if arg != nil {
+			ce2 = arg.e.Eq(cond.e)
+		}
+		if ce == nil {
+			ce = dataframe.When(ce2, val.e)
+		} else {
+			ce = ce.When(ce2, val.e)
+		}
+		kids = append(kids, cond, val)
+	}
+	if ce == nil {
+		return nil, t.errAt(pos, "CASE needs a WHEN branch")
+	}
+	if c.GetDefresult() == nil {
+		return wrap(ce.End(), pos, kids...), nil
+	}
+	d, err := t.expr(c.GetDefresult(), s)
+	if err != nil {
+		return nil, err
+	}
+	return wrap(ce.Otherwise(d.e), pos, append(kids, d)...), nil
+}
+
+// call translates a function call; only the aggregates are supported.
+func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
+	pos := int(f.GetLocation())
+	name := strings.ToLower(opName(f.GetFuncname()))
+	switch {
+	case f.GetOver() != nil:
+		return nil, t.errAt(pos, "window functions (OVER) are not supported")
+	case !aggregates[name]:
+		msg := "function %s is not supported (supported: count, sum, min, max, avg)"
+		if sg := suggest(name, []string{"count", "sum", "min", "max", "avg"}); sg != "" {
+			msg = "function %s is not supported (did you mean " + sg + "?)"
+		}
+		return nil, t.errAt(pos, msg, name)
+	case f.GetAggFilter() != nil:
+		return nil, t.errAt(nodeLocation(f.GetAggFilter(), pos), "FILTER (WHERE ...) is not supported")
+	case len(f.GetAggOrder()) > 0 || f.GetAggWithinGroup():
+		return nil, t.errAt(pos, "ORDER BY inside an aggregate is not supported")
+	case f.GetFuncVariadic():
+		return nil, t.errAt(pos, "VARIADIC is not supported")
+	case s.inAgg:
+		return nil, t.errAt(pos, "aggregate function calls cannot be nested")
+	case s.aggCols == nil:
+		return nil, t.errAt(pos, "aggregate functions are not allowed in %s", s.clause)
+	}
+	if f.GetAggStar() {
+		if name != "count" {
+			return nil, t.errAt(pos, "%s(*) is not supported; only count(*)", name)
+		}
+		return &texpr{e: dataframe.Count(), pos: pos, agg: true, hasAgg: true}, nil
+	}
+	if len(f.GetArgs()) != 1 {
+		return nil, t.errAt(pos, "%s takes one argument, got %d", name, len(f.GetArgs()))
+	}
+	if f.GetAggDistinct() && name != "count" {
+		return nil, t.errAt(pos, "%s(DISTINCT ...) is not supported; only count(DISTINCT ...)", name)
+	}
+	inner := &scope{clause: s.clause, cols: s.aggCols, inAgg: true}
+	a, err := t.expr(f.GetArgs()[0], inner)
+	if err != nil {
+		return nil, err
+	}
+	var e dataframe.Expr
+	switch {
+	case name == "count" && f.GetAggDistinct():
+		e = dataframe.CountDistinct(a.e)
+	case name == "count":
+		e = dataframe.CountOf(a.e)
+	case name == "sum":
+		e = dataframe.Sum(a.e)
+	case name == "min":
+		e = dataframe.Min(a.e)
+	case name == "max":
+		e = dataframe.Max(a.e)
+	default:
+		e = dataframe.Avg(a.e)
+	}
+	return &texpr{e: e, pos: pos, kids: []*texpr{a}, agg: true, hasAgg: true}, nil
+}
+
+// hasAggregate reports whether n calls an aggregate function outside a
+// window. It looks only into the nodes expr translates.
+func hasAggregate(n *pg.Node) bool {
+	if n == nil {
+		return false
+	}
+	switch {
+	case n.GetFuncCall() != nil:
+		f := n.GetFuncCall()
+		if f.GetOver() == nil && aggregates[strings.ToLower(opName(f.GetFuncname()))] {
+			return true
+		}
+		return anyAggregate(f.GetArgs()...)
+	case n.GetAExpr() != nil:
+		a := n.GetAExpr()
+		return anyAggregate(a.GetLexpr(), a.GetRexpr())
+	case n.GetList() != nil:
+		return anyAggregate(n.GetList().GetItems()...)
+	case n.GetBoolExpr() != nil:
+		return anyAggregate(n.GetBoolExpr().GetArgs()...)
+	case n.GetNullTest() != nil:
+		return hasAggregate(n.GetNullTest().GetArg())
+	case n.GetTypeCast() != nil:
+		return hasAggregate(n.GetTypeCast().GetArg())
+	case n.GetCaseExpr() != nil:
+		c := n.GetCaseExpr()
+		if anyAggregate(c.GetArg(), c.GetDefresult()) {
+			return true
+		}
+		for _, w := range c.GetArgs() {
+			if anyAggregate(w.GetCaseWhen().GetExpr(), w.GetCaseWhen().GetResult()) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func anyAggregate(ns ...*pg.Node) bool {
+	for _, n := range ns {
+		if hasAggregate(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// unsupportedNodes names the constructs PostgreSQL parses and microbatch
+// does not run, by parse-node type.
+var unsupportedNodes = map[string]string{
+	"SubLink":          "subqueries are not supported",
+	"CoalesceExpr":     "COALESCE is not supported",
+	"MinMaxExpr":       "GREATEST and LEAST are not supported",
+	"BooleanTest":      "IS TRUE, IS FALSE and IS UNKNOWN are not supported; use = TRUE or IS NULL",
+	"ParamRef":         "query parameters are not supported",
+	"SQLValueFunction": "CURRENT_DATE, CURRENT_TIMESTAMP and the like are not supported",
+	"A_Indirection":    "subscripts and field selection are not supported; quote a dotted column name as `a.b`",
+	"A_ArrayExpr":      "arrays are not supported",
+	"RowExpr":          "row values are not supported",
+	"CollateClause":    "COLLATE is not supported",
+	"GroupingFunc":     "GROUPING() is not supported",
+	"XmlExpr":          "XML functions are not supported",
+	"JsonIsPredicate":  "IS JSON is not supported",
+}
+
+// unsupported is the error for a node expr does not translate.
+func (t *translator) unsupported(n *pg.Node) *Error {
+	kind := nodeKind(n)
+	pos := nodeLocation(n, t.p.start)
+	if msg, ok := unsupportedNodes[kind]; ok {
+		return t.errAt(pos, "%s", msg)
+	}
+	if kind == "" {
+		kind = "this expression"
+	}
+	return t.errAt(pos, "%s is not supported here", kind)
+}
+
+// nodeKind is the parse-node type of n ("SubLink"), or "".
+func nodeKind(n *pg.Node) string {
+	if n == nil || n.GetNode() == nil {
+		return ""
+	}
+	return strings.TrimPrefix(reflect.TypeOf(n.GetNode()).Elem().Name(), "Node_")
+}
+
+// nodeLocation returns the location of any parse node that has one, else
+// def.
+func nodeLocation(n *pg.Node, def int) int {
+	if n == nil || n.GetNode() == nil {
+		return def
+	}
+	v := reflect.ValueOf(n.GetNode())
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct || v.Elem().NumField() == 0 {
+		return def
+	}
+	inner := v.Elem().Field(0)
+	if !inner.CanInterface() {
+		return def
+	}
+	if l, ok := inner.Interface().(interface{ GetLocation() int32 }); ok && l.GetLocation() >= 0 {
+		return int(l.GetLocation())
+	}
+	return def
+}
+
+func nodeOr(loc, def int) int {
+	if loc >= 0 {
+		return loc
+	}
+	return def
+}
