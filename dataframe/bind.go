@@ -21,6 +21,7 @@ type bexpr struct {
 	// hasElse: kCase has a final ELSE argument.
 	hasElse bool
 	text    string // canonical text, used to deduplicate and match expressions
+	src     string // the user's text of the expression, for error messages
 }
 
 func (b *bexpr) String() string { return b.text }
@@ -83,6 +84,17 @@ func (n *node) String() string {
 }
 
 func (b *binder) bind(n *node) (*bexpr, error) {
+	be, err := b.bind1(n)
+	if err != nil {
+		return nil, err
+	}
+	if be.src == "" {
+		be.src = n.String()
+	}
+	return be, nil
+}
+
+func (b *binder) bind1(n *node) (*bexpr, error) {
 	if n.err != nil {
 		return nil, n.err
 	}
@@ -112,7 +124,9 @@ func (b *binder) bind(n *node) (*bexpr, error) {
 		case -2:
 			return nil, fmt.Errorf("%w: column reference %s is ambiguous (columns: %s)", ErrPlan, quoteName(n.name), b.columnNames())
 		}
-		return b.cols[i].e, nil
+		c := *b.cols[i].e
+		c.src = quoteName(n.name)
+		return &c, nil
 	case kLit:
 		return newLit(n), nil
 	case kAlias:
@@ -195,7 +209,7 @@ func expectBool(what string, a *bexpr) (*bexpr, error) {
 		return castTo(a, Bool), nil
 	}
 	if a.typ != Bool {
-		return nil, fmt.Errorf("%w: %s needs BOOLEAN operands, got %s of type %v", ErrPlan, what, a.text, a.typ)
+		return nil, fmt.Errorf("%w: %s needs BOOLEAN operands, got %s of type %v", ErrPlan, what, a.src, a.typ)
 	}
 	return a, nil
 }
@@ -244,7 +258,7 @@ func bindBinary(op binOp, l, r *bexpr) (*bexpr, error) {
 	case op.comparison():
 		t, ok := unify(l.typ, r.typ)
 		if !ok {
-			return nil, fmt.Errorf("%w: cannot compare %s (%v) with %s (%v)", ErrPlan, l.text, l.typ, r.text, r.typ)
+			return nil, fmt.Errorf("%w: cannot compare %s (%v) with %s (%v)", ErrPlan, l.src, l.typ, r.src, r.typ)
 		}
 		var err error
 		if l, err = coerce(l, t); err != nil {
@@ -266,7 +280,7 @@ func bindBinary(op binOp, l, r *bexpr) (*bexpr, error) {
 			lt, rt = Int32, Int32
 		}
 		if !lt.numeric() || !rt.numeric() {
-			return nil, fmt.Errorf("%w: operator %s needs numbers, got %s (%v) and %s (%v)", ErrPlan, binOpText[op], l.text, l.typ, r.text, r.typ)
+			return nil, fmt.Errorf("%w: operator %s needs numbers, got %s (%v) and %s (%v)", ErrPlan, binOpText[op], l.src, l.typ, r.src, r.typ)
 		}
 		t := widen(lt, rt)
 		if op == opDiv {
@@ -282,7 +296,7 @@ func coerce(a *bexpr, t Type) (*bexpr, error) {
 	if a.typ == String && t == Timestamp && a.kind == kLit {
 		us, ok := parseTimestamp([]byte(a.lit.s))
 		if !ok {
-			return nil, fmt.Errorf("%w: %s is not a timestamp (want RFC 3339, 2006-01-02 15:04:05 [UTC] or 2006-01-02)", ErrPlan, a.text)
+			return nil, fmt.Errorf("%w: %s is not a timestamp (want RFC 3339, 2006-01-02 15:04:05 [UTC] or 2006-01-02)", ErrPlan, a.src)
 		}
 		return newLit(&node{kind: kLit, typ: Timestamp, i: us}), nil
 	}
@@ -311,7 +325,7 @@ func castTo(a *bexpr, t Type) *bexpr {
 			return newLit(n)
 		}
 	}
-	return &bexpr{kind: kCast, typ: t, args: []*bexpr{a}, text: "CAST(" + a.text + " AS " + t.String() + ")"}
+	return &bexpr{kind: kCast, typ: t, args: []*bexpr{a}, text: "CAST(" + a.text + " AS " + t.String() + ")", src: a.src}
 }
 
 func bindCase(n *node, args []*bexpr) (*bexpr, error) {
@@ -328,7 +342,7 @@ func bindCase(n *node, args []*bexpr) (*bexpr, error) {
 		}
 		var ok bool
 		if t, ok = unify(t, args[i].typ); !ok {
-			return nil, fmt.Errorf("%w: CASE branches mix types: %s is %v", ErrPlan, args[i].text, args[i].typ)
+			return nil, fmt.Errorf("%w: CASE branches mix types: %s is %v", ErrPlan, args[i].src, args[i].typ)
 		}
 	}
 	if t == nullType {
