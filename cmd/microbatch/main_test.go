@@ -342,6 +342,11 @@ F:10: trigger: processingTime and availableNow exclude each other; set one
 	if r.code != 2 || r.stdout != "" || r.stderr != want {
 		t.Fatalf("bad: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", r.code, r.stdout, r.stderr, want)
 	}
+	os.WriteFile(bad, []byte(strings.Replace(goodJob, "page STRING", "page STRNG", 1)), 0o644)
+	r = cli(t, "validate", bad)
+	if want := bad + `:7: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)` + "\n"; r.code != 2 || r.stderr != want {
+		t.Fatalf("bad schema: exit %d, stderr %q, want 2 and %q", r.code, r.stderr, want)
+	}
 	r = cli(t, "validate", filepath.Join(dir, "nope.yaml"))
 	if want := filepath.Join(dir, "nope.yaml") + ": no such file or directory\n"; r.code != 2 || r.stderr != want {
 		t.Fatalf("missing file: exit %d, stderr %q, want 2 and %q", r.code, r.stderr, want)

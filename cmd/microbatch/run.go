@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/microbatch/microbatch/dataframe"
 
 	"github.com/microbatch/microbatch/internal/broker"
 	"github.com/microbatch/microbatch/internal/jobfile"
@@ -18,11 +21,11 @@ var errNotImplemented = errors.New("not implemented yet")
 // The wiring points for the engine. Each is called with a validated job.
 // TODO(engine): replace the bodies with engine calls.
 var (
-	// checkJob runs checks beyond the job file's own (schema DDL, SQL
-	// against the schema). It returns jobfile.Errors so problems print as
-	// FILE:LINE: KEY: message and exit 2; use job.Positions and
-	// job.QueryPosition for the lines.
-	checkJob = func(job *jobfile.Job) error { return nil }
+	// checkJob runs checks beyond the job file's own: the schema DDL now;
+	// TODO(engine): the SQL against the schema. It returns jobfile.Errors
+	// so problems print as FILE:LINE[:COL]: KEY: message and exit 2; build
+	// them with job.Errorf and job.QueryErrorf.
+	checkJob = checkSchema
 
 	// runJob runs job until ctx is done (SIGINT/SIGTERM: graceful stop,
 	// exit 0) or, with trigger.availableNow, until the data present at
@@ -45,6 +48,15 @@ var (
 		return fmt.Errorf("offsets is %w", errNotImplemented)
 	}
 )
+
+// checkSchema parses source.schema with the decoder's own parser.
+func checkSchema(job *jobfile.Job) error {
+	if _, err := dataframe.ParseSchema(job.Source.Schema); err != nil {
+		msg := strings.TrimPrefix(err.Error(), dataframe.ErrSchema.Error()+": ")
+		return jobfile.Errors{job.Errorf("source.schema", "%s", msg)}
+	}
+	return nil
+}
 
 func newRunCmd(stopSignals func()) *cobra.Command {
 	return &cobra.Command{

@@ -8,9 +8,12 @@ import (
 // Error is one problem in a job file.
 type Error struct {
 	File string
-	Line int    // 1-based; 0 when unknown
-	Key  string // key path such as "source.kafka.subscribe"; empty for file-level problems
-	Msg  string
+	Line int // 1-based; 0 when unknown
+	// Column is 1-based; 0 when the problem is the whole value. Set for
+	// problems inside the query text.
+	Column int
+	Key    string // key path such as "source.kafka.subscribe"; empty for file-level problems
+	Msg    string
 }
 
 func (e *Error) Error() string {
@@ -18,6 +21,9 @@ func (e *Error) Error() string {
 	b.WriteString(e.File)
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
 	}
 	b.WriteString(": ")
 	if e.Key != "" {
@@ -47,4 +53,22 @@ func (es Errors) Unwrap() []error {
 		out[i] = e
 	}
 	return out
+}
+
+// Errorf returns an Error located at the value of key, a path in
+// j.Positions (line 0 if the key is not in the file). For checks made
+// after Load, such as parsing the schema.
+func (j *Job) Errorf(key, format string, args ...any) *Error {
+	return &Error{File: j.File, Line: j.Positions[key].Line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// QueryErrorf returns an Error located at line and col (1-based) of the
+// query text, mapped to the file by QueryPosition.
+func (j *Job) QueryErrorf(line, col int, format string, args ...any) *Error {
+	p := j.QueryPosition(line, col)
+	e := &Error{File: j.File, Line: p.Line, Key: "query", Msg: fmt.Sprintf(format, args...)}
+	if j.queryBlock.exact {
+		e.Column = p.Column
+	}
+	return e
 }

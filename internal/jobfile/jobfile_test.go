@@ -86,6 +86,12 @@ func TestFullJob(t *testing.T) {
 	if p := j.QueryPosition(3, 1); p != (jobfile.Position{Line: 21, Column: 3}) {
 		t.Errorf("QueryPosition(3, 1) = %+v, want 21:3", p)
 	}
+	if got := j.QueryErrorf(2, 6, "unknown table %q", "ecom").Error(); got != `job.yaml:20:8: query: unknown table "ecom"` {
+		t.Errorf("QueryErrorf = %s", got)
+	}
+	if got := j.Errorf("source.schema", "bad").Error(); got != `job.yaml:12: source.schema: bad` {
+		t.Errorf("Errorf = %s", got)
+	}
 	if got := j.Source.Kafka.Librdkafka(); !reflect.DeepEqual(got, map[string]string{"bootstrap.servers": "10.0.0.1:9092", "isolation.level": "read_committed", "debug": "broker"}) {
 		t.Errorf("Librdkafka() = %v", got)
 	}
