@@ -25,7 +25,13 @@ type IntervalResult struct {
 	SchedDelayMaxMs     float64 `json:"sched_delay_max_ms"`
 	// SchedDelaySlopeMs is the least-squares slope of the delay over batch
 	// index (ms per batch): about 0 when the delay does not grow.
-	SchedDelaySlopeMs   float64 `json:"sched_delay_slope_ms_per_batch"`
+	SchedDelaySlopeMs float64 `json:"sched_delay_slope_ms_per_batch"`
+	// GapExcess is the time between consecutive batch starts minus the
+	// interval: 0 when batches keep the cadence, > 0 after an overrun or a
+	// late start (a multiple of the interval when empty batches ran between).
+	GapExcessP50Ms      float64 `json:"gap_excess_p50_ms"`
+	GapExcessP99Ms      float64 `json:"gap_excess_p99_ms"`
+	GapExcessMaxMs      float64 `json:"gap_excess_max_ms"`
 	BatchP50Ms          float64 `json:"batch_p50_ms"`
 	BatchP99Ms          float64 `json:"batch_p99_ms"`
 	Overruns            int     `json:"overruns"` // batches longer than the interval
@@ -112,9 +118,10 @@ func intervalScenario(ctx context.Context, cfg *config) error {
 	res.PeakRSSNote = "whole bench process: in-process kfake broker, producer and engine"
 	res.LoadAvg = loadAvg()
 	fmt.Printf("\ninterval %s for %s at %.0f msgs/s (%d partitions): %d batches (expected ~%d), sched delay p50 %.1f ms p99 %.1f ms max %.1f ms, slope %.3f ms/batch;\n"+
+		"start gap - interval p50 %.1f ms p99 %.1f ms max %.1f ms; "+
 		"batch p50 %.1f ms p99 %.1f ms, %d overruns, driver overhead p50 %.2f ms, lag first %d last %d max %d; load %s\n",
 		cfg.interval, cfg.duration, ir.InputRate, cfg.partitions, ir.Batches, ir.ExpectedBatches, ir.SchedDelayP50Ms, ir.SchedDelayP99Ms,
-		ir.SchedDelayMaxMs, ir.SchedDelaySlopeMs, ir.BatchP50Ms, ir.BatchP99Ms, ir.Overruns, ir.DriverOverheadP50Ms,
+		ir.SchedDelayMaxMs, ir.SchedDelaySlopeMs, ir.GapExcessP50Ms, ir.GapExcessP99Ms, ir.GapExcessMaxMs, ir.BatchP50Ms, ir.BatchP99Ms, ir.Overruns, ir.DriverOverheadP50Ms,
 		ir.LagFirst, ir.LagLast, ir.LagMax, res.LoadAvg)
 	if cfg.jsonOut != "" {
 		return writeJSON(cfg.jsonOut, res)
@@ -138,6 +145,13 @@ func summariseInterval(er engineRun, interval time.Duration) *IntervalResult {
 		ir.SchedDelayMaxMs = max(ir.SchedDelayMaxMs, d)
 	}
 	ir.SchedDelaySlopeMs = slope(delays)
+	var gaps []float64
+	for i := 1; i < len(er.StartedAt); i++ {
+		g := ms(er.StartedAt[i].Sub(er.StartedAt[i-1]) - interval)
+		gaps = append(gaps, g)
+		ir.GapExcessMaxMs = max(ir.GapExcessMaxMs, g)
+	}
+	ir.GapExcessP50Ms, ir.GapExcessP99Ms = percentile(gaps, 50), percentile(gaps, 99)
 	if len(er.Lag) > 0 {
 		ir.LagFirst, ir.LagLast = er.Lag[0], er.Lag[len(er.Lag)-1]
 		for _, l := range er.Lag {
