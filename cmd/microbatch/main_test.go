@@ -342,9 +342,15 @@ F:10: trigger: processingTime and availableNow exclude each other; set one
 	if r.code != 2 || r.stdout != "" || r.stderr != want {
 		t.Fatalf("bad: exit %d, stdout %q, stderr:\n%s\nwant:\n%s", r.code, r.stdout, r.stderr, want)
 	}
-	os.WriteFile(bad, []byte(strings.Replace(goodJob, "page STRING", "page STRNG", 1)), 0o644)
+	src := strings.Replace(goodJob, "page STRING", "page STRNG", 1)
+	src = strings.Replace(src, "    subscribe: clicks\n", "    subscribe: clicks\n    isolation.levle: read_committed\n    fetch.wait.max.ms: soon\n    linger.ms: 5\n", 1)
+	os.WriteFile(bad, []byte(src), 0o644)
 	r = cli(t, "validate", bad)
-	if want := bad + `:7: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)` + "\n"; r.code != 2 || r.stderr != want {
+	want = strings.ReplaceAll(`F:6: source.kafka.isolation.levle: rejected by librdkafka: No such configuration property: "isolation.levle"
+F:7: source.kafka.fetch.wait.max.ms: rejected by librdkafka: Invalid value for configuration property "fetch.wait.max.ms"
+F:10: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)
+`, "F", bad)
+	if r.code != 2 || r.stderr != want {
 		t.Fatalf("bad schema: exit %d, stderr %q, want 2 and %q", r.code, r.stderr, want)
 	}
 	r = cli(t, "validate", filepath.Join(dir, "nope.yaml"))

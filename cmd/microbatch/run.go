@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/microbatch/microbatch/internal/broker"
 	"github.com/microbatch/microbatch/internal/jobfile"
+	"github.com/microbatch/microbatch/internal/kafka"
 )
 
 // errNotImplemented is returned by the commands the engine does not serve yet.
@@ -21,11 +23,12 @@ var errNotImplemented = errors.New("not implemented yet")
 // The wiring points for the engine. Each is called with a validated job.
 // TODO(engine): replace the bodies with engine calls.
 var (
-	// checkJob runs checks beyond the job file's own: the schema DDL now;
-	// TODO(engine): the SQL against the schema. It returns jobfile.Errors
+	// checkJob runs checks beyond the job file's own: the schema DDL and
+	// the librdkafka properties now; TODO(engine): the SQL against the
+	// schema. It returns jobfile.Errors
 	// so problems print as FILE:LINE[:COL]: KEY: message and exit 2; build
 	// them with job.Errorf and job.QueryErrorf.
-	checkJob = checkSchema
+	checkJob = func(job *jobfile.Job) error { return joinChecks(checkSchema(job), checkProps(job)) }
 
 	// runJob runs job until ctx is done (SIGINT/SIGTERM: graceful stop,
 	// exit 0) or, with trigger.availableNow, until the data present at
@@ -50,12 +53,39 @@ var (
 )
 
 // checkSchema parses source.schema with the decoder's own parser.
-func checkSchema(job *jobfile.Job) error {
+func checkSchema(job *jobfile.Job) jobfile.Errors {
 	if _, err := dataframe.ParseSchema(job.Source.Schema); err != nil {
 		msg := strings.TrimPrefix(err.Error(), dataframe.ErrSchema.Error()+": ")
 		return jobfile.Errors{job.Errorf("source.schema", "%s", msg)}
 	}
 	return nil
+}
+
+// checkProps asks librdkafka about every pass-through property.
+func checkProps(job *jobfile.Job) jobfile.Errors {
+	var out jobfile.Errors
+	for k, err := range kafka.CheckProps(job.Source.Kafka.Properties) {
+		out = append(out, job.Errorf("source.kafka."+k, "rejected by librdkafka: %v", err))
+	}
+	return out
+}
+
+// joinChecks merges problem lists in file order; nil if there are none.
+func joinChecks(lists ...jobfile.Errors) error {
+	var all jobfile.Errors
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Line != all[j].Line {
+			return all[i].Line < all[j].Line
+		}
+		return all[i].Key < all[j].Key
+	})
+	return all
 }
 
 func newRunCmd(stopSignals func()) *cobra.Command {
