@@ -8,8 +8,9 @@
 // range is longer than Config.MaxOffsetsPerTask. An Executor has
 // Config.Workers slots; each slot owns one Kafka consumer for the life of
 // the Executor and runs its tasks one after the other on one goroutine.
-// Partitions are sticky: a partition's tasks go to the slot chosen by a
-// hash of topic and partition, batch after batch, so the slot's consumer
+// Partitions are sticky: a partition is given to the slot with the fewest
+// partitions when it is first seen, and its tasks go to that slot batch
+// after batch, so the slot's consumer
 // continues where the previous batch ended without a seek and reuses what
 // it prefetched. The pieces of a split range are spread over consecutive
 // slots with the last piece on the partition's own slot, so its consumer

@@ -83,8 +83,9 @@ type Executor struct {
 	slots []*slot
 
 	// runMu is held by Run for its whole duration and by Close while it
-	// closes the consumers: it guards every slot's reader.
+	// closes the consumers: it guards every slot's reader and homes.
 	runMu sync.Mutex
+	homes *homes // the slot of every partition seen
 
 	// closeCtx is cancelled by Close; it cancels the Run in progress.
 	closeCtx    context.Context
@@ -120,7 +121,7 @@ func NewExecutor(cfg Config) (*Executor, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Props = cfg.Props.Clone()
-	e := &Executor{cfg: cfg, log: cfg.Logger}
+	e := &Executor{cfg: cfg, log: cfg.Logger, homes: newHomes(cfg.Workers)}
 	e.closeCtx, e.closeCancel = context.WithCancel(context.Background())
 	for i := range cfg.Workers {
 		e.slots = append(e.slots, &slot{index: i})
@@ -160,7 +161,7 @@ func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
 	stop := context.AfterFunc(e.closeCtx, func() { cancel(ErrClosed) })
 	defer stop()
 
-	tasks := planTasks(job.Ranges, e.cfg.MaxOffsetsPerTask, len(e.slots))
+	tasks := planTasks(job.Ranges, e.cfg.MaxOffsetsPerTask, e.homes)
 	res := &Result{BatchID: job.BatchID, Tasks: make([]TaskStats, len(tasks))}
 	bySlot := make([][]task, len(e.slots))
 	for _, t := range tasks {

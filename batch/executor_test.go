@@ -99,24 +99,23 @@ func TestExecutorExactRangesAcrossBatches(t *testing.T) {
 }
 
 func TestExecutorStickyPartitions(t *testing.T) {
-	ranges := []offsets.OffsetRange{rng("a", 0, 0, 10), rng("a", 1, 0, 10), rng("b", 0, 0, 10), rng("a", 0, 10, 10)}
-	tasks := planTasks(ranges, 0, 3)
-	if len(tasks) != 3 {
-		t.Fatalf("tasks %v", tasks)
+	h := newHomes(3)
+	ranges := []offsets.OffsetRange{rng("b", 0, 0, 10), rng("a", 1, 0, 10), rng("a", 0, 0, 10), rng("a", 0, 10, 10)}
+	tasks := planTasks(ranges, 0, h)
+	want := []task{{0, rng("a", 0, 0, 10), 0}, {1, rng("a", 1, 0, 10), 1}, {2, rng("b", 0, 0, 10), 2}}
+	if !slices.Equal(tasks, want) {
+		t.Fatalf("tasks %v, want %v", tasks, want)
 	}
-	for i, tk := range tasks {
-		if tk.index != i || tk.slot != homeSlot(tk.r.TopicPartition(), 3) {
-			t.Fatalf("task %+v", tk)
-		}
+	// Later batches: same slots; a new partition goes to the emptiest slot.
+	tasks = planTasks([]offsets.OffsetRange{rng("c", 0, 0, 1), rng("b", 0, 10, 20)}, 0, h)
+	want = []task{{0, rng("b", 0, 10, 20), 2}, {1, rng("c", 0, 0, 1), 0}}
+	if !slices.Equal(tasks, want) {
+		t.Fatalf("tasks %v, want %v", tasks, want)
 	}
-	// Split: 25 offsets in pieces of 10 -> 3 pieces; the last on the home slot.
-	tasks = planTasks([]offsets.OffsetRange{rng("a", 0, 5, 30)}, 10, 4)
-	home := homeSlot(offsets.TopicPartition{Topic: "a", Partition: 0}, 4)
-	want := []task{
-		{0, rng("a", 0, 5, 15), (home + 2) % 4},
-		{1, rng("a", 0, 15, 25), (home + 3) % 4},
-		{2, rng("a", 0, 25, 30), home},
-	}
+	// Split: 25 offsets in pieces of 10 -> 3 pieces on consecutive slots,
+	// the last on the home slot (b-0: 2).
+	tasks = planTasks([]offsets.OffsetRange{rng("b", 0, 5, 30)}, 10, h)
+	want = []task{{0, rng("b", 0, 5, 15), 0}, {1, rng("b", 0, 15, 25), 1}, {2, rng("b", 0, 25, 30), 2}}
 	if !slices.Equal(tasks, want) {
 		t.Fatalf("split %v, want %v", tasks, want)
 	}

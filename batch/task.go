@@ -3,7 +3,6 @@ package batch
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"runtime/debug"
 	"slices"
 	"time"
@@ -20,19 +19,40 @@ type task struct {
 	slot  int
 }
 
-// homeSlot is the slot a partition is sticky to.
-func homeSlot(tp offsets.TopicPartition, slots int) int {
-	h := fnv.New32a()
-	h.Write([]byte(tp.Topic))
-	h.Write([]byte{byte(tp.Partition >> 24), byte(tp.Partition >> 16), byte(tp.Partition >> 8), byte(tp.Partition)})
-	return int(h.Sum32() % uint32(slots))
+// homes assigns partitions to slots, for the life of an Executor: a
+// partition seen for the first time goes to the slot with the fewest
+// partitions (the lowest such index), and stays there.
+type homes struct {
+	slot  map[offsets.TopicPartition]int
+	count []int // partitions per slot
+}
+
+func newHomes(slots int) *homes {
+	return &homes{slot: map[offsets.TopicPartition]int{}, count: make([]int, slots)}
+}
+
+// of returns tp's slot, assigning one on first sight.
+func (h *homes) of(tp offsets.TopicPartition) int {
+	if s, ok := h.slot[tp]; ok {
+		return s
+	}
+	s := 0
+	for i, n := range h.count {
+		if n < h.count[s] {
+			s = i
+		}
+	}
+	h.slot[tp] = s
+	h.count[s]++
+	return s
 }
 
 // planTasks turns ranges into tasks in (topic, partition, from) order,
 // splitting ranges longer than maxPer. The pieces of a split range go to
 // consecutive slots ending with the partition's home slot, so that the home
 // slot's consumer ends at the range's Until.
-func planTasks(ranges []offsets.OffsetRange, maxPer int64, slots int) []task {
+func planTasks(ranges []offsets.OffsetRange, maxPer int64, h *homes) []task {
+	slots := len(h.count)
 	rs := slices.Clone(ranges)
 	offsets.SortRanges(rs)
 	var out []task
@@ -41,7 +61,7 @@ func planTasks(ranges []offsets.OffsetRange, maxPer int64, slots int) []task {
 		if maxPer > 0 && r.Count() > maxPer {
 			n = (r.Count() + maxPer - 1) / maxPer
 		}
-		home := homeSlot(r.TopicPartition(), slots)
+		home := h.of(r.TopicPartition())
 		for i := int64(0); i < n && r.Count() > 0; i++ {
 			p := r
 			if n > 1 {
@@ -101,7 +121,7 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 			return fmt.Errorf("batch %d: task %d %s: %w", job.BatchID, t.index, t.r, err)
 		}
 		stats[t.index] = st
-		if tp := t.r.TopicPartition(); homeSlot(tp, len(e.slots)) != s.index {
+		if tp := t.r.TopicPartition(); e.homes.of(tp) != s.index {
 			// A piece of a split range: another slot owns the partition.
 			if err := s.reader.Release(tp); err != nil {
 				return fmt.Errorf("batch %d: task %d %s: %w", job.BatchID, t.index, t.r, err)
