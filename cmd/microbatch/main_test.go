@@ -384,3 +384,29 @@ func TestNotImplemented(t *testing.T) {
 		t.Errorf("run invalid: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestProduceStopsOnSignal(t *testing.T) {
+	b, err := broker.Start(context.Background(), broker.Config{Topics: []broker.Topic{{Name: "t", Partitions: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cmd := exec.Command(bin, "produce", "--brokers", b.Addr(), "--topic", "t", "--generator", "iot", "--rate", "200")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("produce after SIGINT: %v, stderr %s", err, errb.String())
+	}
+	m := regexp.MustCompile(`^produced (\d+) records to t in `).FindStringSubmatch(out.String())
+	if m == nil || m[1] == "0" {
+		t.Fatalf("stdout %q", out.String())
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	consume(t, b.Addr(), "t", n)
+}
