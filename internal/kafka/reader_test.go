@@ -323,3 +323,30 @@ func TestRangeReaderCancelAndStall(t *testing.T) {
 		t.Fatalf("after callback error: %v %v", got, err)
 	}
 }
+
+// Records of a partition polled while another is read are kept (up to
+// MaxStashRecords, then the partition is paused) and delivered by its next
+// Read without a seek.
+func TestRangeReaderStashBound(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 2})
+	produceN(t, b, "t", 2, 0, 2000)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{MaxStashRecords: 10})
+	r := func(p int32, from, until int64) offsets.OffsetRange {
+		return offsets.OffsetRange{Topic: "t", Partition: p, From: from, Until: until}
+	}
+	for _, c := range []struct {
+		r      offsets.OffsetRange
+		seeked bool
+	}{
+		{r(0, 0, 10), true}, {r(1, 0, 10), true},
+		{r(0, 10, 2000), false}, // p1 is stashed to 10 records, then paused
+		{r(1, 10, 1000), false},
+		{r(0, 2000, 2000), false},
+		{r(1, 1000, 2000), false},
+	} {
+		got, st, err := read(t, rr, c.r)
+		if err != nil || !slices.Equal(got, seq(c.r.From, c.r.Until)) || st.Seeked != c.seeked {
+			t.Fatalf("%s: %d records, %+v, %v", c.r, len(got), st, err)
+		}
+	}
+}
