@@ -11,6 +11,10 @@ import (
 	"github.com/microbatch/microbatch/dataframe"
 )
 
+// noGroupBy explains a column that is not aggregated in a query that
+// aggregates all rows into one.
+const noGroupBy = " (there is no GROUP BY: every column must be in an aggregate)"
+
 // DefaultTable is the name queries read from when the job does not set one.
 const DefaultTable = "events"
 
@@ -130,7 +134,7 @@ func (c *compiler) checkShape() *Error {
 		word := map[pg.SetOperation]string{pg.SetOperation_SETOP_UNION: "UNION",
 			pg.SetOperation_SETOP_INTERSECT: "INTERSECT", pg.SetOperation_SETOP_EXCEPT: "EXCEPT"}[s.GetOp()]
 		tok := map[string]pg.Token{"UNION": pg.Token_UNION, "INTERSECT": pg.Token_INTERSECT, "EXCEPT": pg.Token_EXCEPT}[word]
-		return c.errAt(c.p.tokenAt(tok, c.p.start), "%s is not supported: a job reads one table", word)
+		return c.errAt(c.p.tokenAt(tok, c.p.start), "%s is not supported: a query reads one table", word)
 	case s.GetWithClause() != nil:
 		return c.errAt(nodeOr(int(s.GetWithClause().GetLocation()), c.p.start), "WITH (common table expressions) is not supported")
 	case len(s.GetValuesLists()) > 0:
@@ -339,7 +343,11 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 		}
 		probe := func(e dataframe.Expr) error { return df.GroupBy(groupExprs...).Agg(e).Err() }
 		inner := func(e dataframe.Expr) error { return df.Select(e).Err() }
-		return nil, nil, c.itemsError(err, probe, inner)
+		e := c.itemsError(err, probe, inner)
+		if len(groups) == 0 {
+			e.Msg = strings.Replace(e.Msg, " (group by: )", noGroupBy, 1)
+		}
+		return nil, nil, e
 	}
 	post := agg.Columns()
 	out := make([]string, len(c.items))

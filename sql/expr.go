@@ -166,6 +166,9 @@ func (t *translator) column(cr *pg.ColumnRef, s *scope) (*texpr, error) {
 	}
 	if s.grouped != nil {
 		if name, found, _ := t.resolve(parts, s.grouped, pos); found {
+			if len(s.groupNames) == 0 {
+				return nil, t.errAt(pos, "column %s is neither grouped nor aggregated%s", quoteIdent(name), noGroupBy)
+			}
 			return nil, t.errAt(pos, "column %s is neither grouped nor aggregated (group by: %s)",
 				quoteIdent(name), nameList(s.groupNames))
 		}

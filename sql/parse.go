@@ -11,7 +11,7 @@ import (
 
 // parsed is a query that PostgreSQL's parser accepted as one SELECT.
 type parsed struct {
-	q      string        // the query text as given (positions refer to it)
+	q      string // the query text as given (positions refer to it)
 	stmt   *pg.SelectStmt
 	tokens []*pg.ScanToken // the tokens of the query, for the spelling of aliases
 	start  int             // byte offset of the statement
