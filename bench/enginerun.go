@@ -102,6 +102,7 @@ func summariseEngine(res *Result, runs []engineRun) {
 	res.AllRuns["engine"] = rates
 	res.EngineMsgsPerSec = median(rates)
 	res.EngineBatches = len(runs[0].BatchMs)
+	res.FirstRunBatchMs, res.FirstRunPhaseMs = runs[0].BatchMs, runs[0].PhaseMs
 	res.BatchP50Ms = percentile(batches, 50)
 	res.BatchP99Ms = percentile(batches, 99)
 	res.DriverOverheadP50Ms = percentile(overheads, 50)

@@ -45,6 +45,8 @@ type Result struct {
 	EngineVsRawFranz    float64              `json:"engine_vs_raw_franz"`
 	DriverOverheadP99Ms float64              `json:"driver_overhead_p99_ms"`
 	PhaseP50Ms          map[string]float64   `json:"phase_p50_ms,omitempty"`
+	FirstRunBatchMs     []float64            `json:"engine_first_run_batch_ms,omitempty"`
+	FirstRunPhaseMs     map[string][]float64 `json:"engine_first_run_phase_ms,omitempty"`
 	EnginePeakRSSBytes  int64                `json:"engine_peak_rss_bytes"` // the engine's child process alone; 0 if in-process
 	PeakRSSNote         string               `json:"peak_rss_note"`
 	Decode              *DecodeResult        `json:"decode,omitempty"`

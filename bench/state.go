@@ -109,6 +109,11 @@ func stateScenario(cfg *config) error {
 		return err
 	}
 	defer ck.Close()
+	stopProf, err := startProfile(cfg.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProf()
 	sc := &stateCommitter{ck: ck}
 	sr := &StateResult{Keys: cfg.stateKeys, NoSync: cfg.noSync, KeyBytes: len(stateKey(nil, 0)), LoadBatch: min(1_000_000, cfg.stateKeys)}
 	rng := rand.New(rand.NewPCG(uint64(cfg.seed), 7))
