@@ -149,6 +149,14 @@ func TestErrors(t *testing.T) {
 			[]string{`job.yaml:4: source.kafka.maxRatePerPartition: must be at least 0, got -5`}},
 		{"spark typo did you mean", "    assign:", "    startingOffset: earliest\n    assign:",
 			[]string{`job.yaml:4: source.kafka.startingOffset: unknown key, did you mean startingOffsets?`}},
+		{"bootstrap typo", "    bootstrap.servers: embedded", "    bootstrap.server: embedded",
+			[]string{`job.yaml:3: source.kafka.bootstrap.server: unknown key, did you mean bootstrap.servers?`}},
+		{"required key typo", "query:", "querry:",
+			[]string{`job.yaml:7: querry: unknown key, did you mean query?`}},
+		{"empty name", "source:\n", "name: ''\nsource:\n",
+			[]string{`job.yaml:1: name: must not be empty`}},
+		{"subscribe list", "    assign: '{\"b\":[1,0],\"a\":[2]}'", "    subscribe:\n      - ok\n      - {x: 1}\n      - 'b c'",
+			[]string{`job.yaml:6: source.kafka.subscribe: expected a value, got a mapping`, `job.yaml:7: source.kafka.subscribe: invalid character ' ' in topic name "b c" (allowed: letters, digits, '.', '_', '-')`}},
 		{"kafka prefix", "    assign:", "    kafka.isolation.level: read_committed\n    assign:",
 			[]string{`job.yaml:4: source.kafka.kafka.isolation.level: librdkafka properties are written without Spark's kafka. prefix: isolation.level`}},
 		{"unsupported spark option", "    assign:", "    maxOffsetsPerTrigger: 1000\n    assign:",
@@ -308,6 +316,16 @@ func TestLoadResolvesCheckpointAgainstFileDir(t *testing.T) {
 	}
 	if j.Name != "clicks" || j.CheckpointLocation != filepath.Join(dir, "cp", "clicks") || j.Dir != filepath.Join(dir, "sub") {
 		t.Fatalf("name %q, checkpoint %q, dir %q", j.Name, j.CheckpointLocation, j.Dir)
+	}
+}
+
+func TestSubscribeList(t *testing.T) {
+	j, err := parse(t, replace(t, minimal, "    assign: '{\"b\":[1,0],\"a\":[2]}'", "    subscribe: [clicks, orders]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(j.Source.Kafka.Subscribe, []string{"clicks", "orders"}) || j.Source.Kafka.Assign != nil {
+		t.Fatalf("subscribe = %q, assign = %v", j.Source.Kafka.Subscribe, j.Source.Kafka.Assign)
 	}
 }
 

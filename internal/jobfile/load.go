@@ -58,7 +58,7 @@ func Parse(file string, data []byte, opts Options) (*Job, error) {
 	if err != nil {
 		return nil, Errors{{File: file, Msg: fmt.Sprintf("resolve directory %s: %v", dir, err)}}
 	}
-	l := &loader{file: file, lines: bytes.Split(data, []byte("\n")), env: opts.Env, pos: map[string]Position{}, unknownIn: map[string]int{}, keyLine: map[string]int{}}
+	l := &loader{file: file, lines: bytes.Split(data, []byte("\n")), env: opts.Env, pos: map[string]Position{}, unknownIn: map[string]int{}, keyLine: map[string]int{}, suggested: map[string]bool{}}
 	job := l.load(data, absDir)
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
@@ -76,6 +76,8 @@ type loader struct {
 	pos   map[string]Position
 	// keyLine is the line of each mapping's key, by path.
 	keyLine map[string]int
+	// suggested holds the key paths a did-you-mean proposed.
+	suggested map[string]bool
 	// unknownIn counts the unknown keys reported per mapping path.
 	unknownIn map[string]int
 }
@@ -136,7 +138,7 @@ func (l *loader) load(data []byte, dir string) *Job {
 	job := &Job{}
 	top := l.mapping(root, "")
 	if n := top["name"]; n != nil {
-		job.Name, _ = l.str(n, "name")
+		job.Name, _ = l.nonEmpty(n, "name")
 	} else {
 		base := filepath.Base(l.file)
 		job.Name = strings.TrimSuffix(base, filepath.Ext(base))

@@ -114,10 +114,17 @@ func (l *loader) mapping(n *yaml.Node, path string) map[string]*yaml.Node {
 
 func (l *loader) unknownKey(e entry, path string, known []string) {
 	if s, ok := suggest(e.key, known); ok {
-		l.errorf(e.keyNode.Line, join(path, e.key), "unknown key, did you mean %s?", s)
+		l.didYouMean(e, path, s)
 		return
 	}
 	l.errorf(e.keyNode.Line, join(path, e.key), "unknown key (known keys: %s)", strings.Join(known, ", "))
+}
+
+// didYouMean reports a probable typo of key s; require then stays quiet
+// about s being missing, as the fix is the same.
+func (l *loader) didYouMean(e entry, path, s string) {
+	l.errorf(e.keyNode.Line, join(path, e.key), "unknown key, did you mean %s?", s)
+	l.suggested[join(path, s)] = true
 }
 
 // sparkOnly are Spark Kafka source options microbatch does not support,
@@ -162,11 +169,18 @@ func (l *loader) kafkaMapping(n *yaml.Node) (map[string]*yaml.Node, []entry) {
 			l.errorf(e.keyNode.Line, full, "librdkafka properties are written without Spark's kafka. prefix: %s", strings.TrimPrefix(e.key, "kafka."))
 		case !strings.Contains(e.key, "."):
 			if s, ok := suggest(e.key, known); ok {
-				l.errorf(e.keyNode.Line, full, "unknown key, did you mean %s?", s)
+				l.didYouMean(e, path, s)
 				continue
 			}
 			props = append(props, e)
 		default:
+			// Dotted keys are librdkafka's, but a near miss of
+			// bootstrap.servers is a typo (librdkafka would reject it
+			// too, without saying what was meant).
+			if s, ok := suggest(e.key, []string{"bootstrap.servers"}); ok {
+				l.didYouMean(e, path, s)
+				continue
+			}
 			props = append(props, e)
 		}
 	}
@@ -190,6 +204,9 @@ func (l *loader) require(m map[string]*yaml.Node, path, key string) bool {
 	}
 	if m[key] != nil {
 		return true
+	}
+	if l.suggested[join(path, key)] {
+		return false
 	}
 	line := max(l.keyLine[path], 1)
 	l.errorf(line, join(path, key), "required key is missing")
