@@ -245,16 +245,20 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 	case 0:
 		l.errorf(l.keyLine[path], path, "missing subscribe, subscribePattern or assign (exactly one is required)")
 	case 1:
+	case 2:
+		l.errorf(l.keyLine[path], path, "%s and %s are both set; use exactly one", set[0], set[1])
 	default:
-		l.errorf(l.keyLine[path], path, "%s are all set; use exactly one", strings.Join(set, " and "))
-		if len(set) == 2 {
-			l.errs[len(l.errs)-1].Msg = fmt.Sprintf("%s and %s are both set; use exactly one", set[0], set[1])
-		}
+		l.errorf(l.keyLine[path], path, "subscribe, subscribePattern and assign are all set; use exactly one")
 	}
 	if v := m["startingOffsets"]; v != nil {
 		if s, ok := l.nonEmpty(v, path+".startingOffsets"); ok {
-			if err := checkStartingOffsets(s); err != nil {
+			so, err := checkStartingOffsets(s)
+			if err != nil {
 				l.errorf(v.Line, path+".startingOffsets", "%v", err)
+			} else if len(set) == 1 {
+				for _, msg := range specificMismatch(so, k) {
+					l.errorf(v.Line, path+".startingOffsets", "%s", msg)
+				}
 			}
 			k.StartingOffsets = s
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -406,8 +407,8 @@ func parseAssign(s string) ([]offsets.TopicPartition, error) {
 
 // checkStartingOffsets validates a startingOffsets value with the offsets
 // package's parser, the one the engine uses.
-func checkStartingOffsets(s string) error {
-	_, err := offsets.ParseStartingOffsets(s)
+func checkStartingOffsets(s string) (offsets.StartingOffsets, error) {
+	so, err := offsets.ParseStartingOffsets(s)
 	var se *offsets.SpecError
 	if errors.As(err, &se) {
 		where := ""
@@ -417,7 +418,58 @@ func checkStartingOffsets(s string) error {
 		case se.Topic != "":
 			where = fmt.Sprintf("topic %q: ", se.Topic)
 		}
-		return fmt.Errorf("%s%s", where, se.Msg)
+		return so, fmt.Errorf("%s%s", where, se.Msg)
 	}
-	return err
+	return so, err
+}
+
+// specificMismatch checks per-partition starting offsets against the
+// subscription k, as far as that is possible without a broker: topics must
+// be subscribed (or match the pattern); with assign, the partitions must be
+// exactly the assigned ones (Spark's rule).
+func specificMismatch(so offsets.StartingOffsets, k Kafka) []string {
+	if so.Specific == nil {
+		return nil
+	}
+	tps := make([]offsets.TopicPartition, 0, len(so.Specific))
+	for tp := range so.Specific {
+		tps = append(tps, tp)
+	}
+	offsets.SortPartitions(tps)
+	var out []string
+	reported := map[string]bool{}
+	switch {
+	case len(k.Subscribe) > 0:
+		for _, tp := range tps {
+			if !contains(k.Subscribe, tp.Topic) && !reported[tp.Topic] {
+				reported[tp.Topic] = true
+				out = append(out, fmt.Sprintf("topic %q is not in subscribe (%s)", tp.Topic, strings.Join(k.Subscribe, ", ")))
+			}
+		}
+	case k.SubscribePattern != "":
+		re, err := regexp.Compile(k.SubscribePattern)
+		if err != nil {
+			return nil // reported on subscribePattern
+		}
+		for _, tp := range tps {
+			if !re.MatchString(tp.Topic) && !reported[tp.Topic] {
+				reported[tp.Topic] = true
+				out = append(out, fmt.Sprintf("topic %q does not match subscribePattern %q", tp.Topic, k.SubscribePattern))
+			}
+		}
+	case len(k.Assign) > 0:
+		assigned := map[offsets.TopicPartition]bool{}
+		for _, tp := range k.Assign {
+			assigned[tp] = true
+			if _, ok := so.Specific[tp]; !ok {
+				out = append(out, fmt.Sprintf("assigned partition %s has no starting offset (with per-partition offsets, every assigned partition needs one, as in Spark)", tp))
+			}
+		}
+		for _, tp := range tps {
+			if !assigned[tp] {
+				out = append(out, fmt.Sprintf("partition %s is not in assign", tp))
+			}
+		}
+	}
+	return out
 }
