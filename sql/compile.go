@@ -138,7 +138,7 @@ func (c *compiler) checkShape() *Error {
 	case s.GetWithClause() != nil:
 		return c.errAt(nodeOr(int(s.GetWithClause().GetLocation()), c.p.start), "WITH (common table expressions) is not supported")
 	case len(s.GetValuesLists()) > 0:
-		return c.errAt(c.p.start, "VALUES is not supported: a job reads its source table")
+		return c.errAt(c.p.start, "VALUES is not supported: a query reads its source table")
 	case s.GetIntoClause() != nil:
 		return c.errAt(c.p.tokenAt(pg.Token_INTO, c.p.start), "SELECT INTO is not supported")
 	case len(s.GetWindowClause()) > 0:
@@ -284,7 +284,7 @@ func (c *compiler) project(df *dataframe.DataFrame, srcCols []string) (*datafram
 	for i, it := range c.items {
 		subs[i] = subst{text: it.x.e.String(), name: out[i]}
 	}
-	ord := &scope{clause: "ORDER BY", cols: out, subst: subs, substScope: in}
+	ord := &scope{clause: "ORDER BY", cols: out, subst: subs, substScope: in, unselected: srcCols}
 	df, err := c.orderBy(sel, out, ord, func(e dataframe.Expr) error { return sel.Select(e).Err() }, nil)
 	return df, out, err
 }

@@ -50,6 +50,10 @@ type scope struct {
 	// an aggregate is "neither grouped nor aggregated".
 	grouped    []string
 	groupNames []string
+
+	// unselected, in ORDER BY without aggregation, are the source columns:
+	// one that is not an output column is "not in the select list".
+	unselected []string
 }
 
 type subst struct{ text, name string }
@@ -171,6 +175,12 @@ func (t *translator) column(cr *pg.ColumnRef, s *scope) (*texpr, error) {
 			}
 			return nil, t.errAt(pos, "column %s is neither grouped nor aggregated (group by: %s)",
 				quoteIdent(name), nameList(s.groupNames))
+		}
+	}
+	if s.unselected != nil {
+		if name, found, _ := t.resolve(parts, s.unselected, pos); found {
+			return nil, t.errAt(pos, "column %s is not in the select list; %s can only use the output columns: %s",
+				quoteIdent(name), s.clause, nameList(s.cols))
 		}
 	}
 	return nil, t.errAt(pos, "%s", unknownColumn(full, s.cols))
@@ -461,7 +471,7 @@ func (t *translator) cast(c *pg.TypeCast, s *scope) (*texpr, error) {
 	}
 	name := strings.Join(names, ".")
 	if len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
-		return nil, t.errAt(tpos, "type %s is not supported (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)", typeText(name))
+		return nil, t.errAt(tpos, "array and set types are not supported (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)")
 	}
 	typ, ok := pgTypes[name]
 	if !ok {
@@ -647,27 +657,28 @@ var unsupportedNodes = map[string]string{
 	"MinMaxExpr":       "GREATEST and LEAST are not supported",
 	"BooleanTest":      "IS TRUE, IS FALSE and IS UNKNOWN are not supported; use = TRUE or IS NULL",
 	"ParamRef":         "query parameters are not supported",
-	"SQLValueFunction": "CURRENT_DATE, CURRENT_TIMESTAMP and the like are not supported",
-	"A_Indirection":    "subscripts and field selection are not supported; quote a dotted column name as `a.b`",
-	"A_ArrayExpr":      "arrays are not supported",
+	"SqlvalueFunction": "CURRENT_DATE, CURRENT_TIMESTAMP and the like are not supported",
+	"AIndirection":     "subscripts and field selection are not supported; quote a dotted column name as `a.b`",
+	"AArrayExpr":       "arrays are not supported",
 	"RowExpr":          "row values are not supported",
 	"CollateClause":    "COLLATE is not supported",
 	"GroupingFunc":     "GROUPING() is not supported",
 	"XmlExpr":          "XML functions are not supported",
 	"JsonIsPredicate":  "IS JSON is not supported",
+	"MultiAssignRef":   "row values are not supported",
 }
 
 // unsupported is the error for a node expr does not translate.
 func (t *translator) unsupported(n *pg.Node) *Error {
 	kind := nodeKind(n)
 	pos := nodeLocation(n, t.p.start)
+	if ind := n.GetAIndirection(); ind != nil {
+		pos = nodeLocation(ind.GetArg(), pos)
+	}
 	if msg, ok := unsupportedNodes[kind]; ok {
 		return t.errAt(pos, "%s", msg)
 	}
-	if kind == "" {
-		kind = "this expression"
-	}
-	return t.errAt(pos, "%s is not supported here", kind)
+	return t.errAt(pos, "this kind of expression (%s) is not supported", kind)
 }
 
 // nodeKind is the parse-node type of n ("SubLink"), or "".

@@ -50,7 +50,7 @@ func parse(q string) (*parsed, error) {
 	}
 	switch {
 	case len(stmts) == 0:
-		return nil, errAt(q, len(strings.TrimRight(q, " \t\r\n;")), "empty query: expected SELECT ... FROM ...")
+		return nil, errAt(q, 0, "empty query: expected SELECT ... FROM ...")
 	case len(stmts) > 1:
 		return nil, errAt(q, int(stmts[1].GetStmtLocation()), "more than one statement: a job runs one SELECT")
 	}
@@ -109,8 +109,11 @@ func backquotes(q string) (string, error) {
 	var ticks []int
 	for _, t := range scan.GetTokens() {
 		s, e := int(t.GetStart()), int(t.GetEnd())
-		if e == s+1 && s < len(q) && q[s] == '`' {
-			ticks = append(ticks, s)
+		if s < 0 || e > len(q) || s >= e || strings.Trim(q[s:e], "`") != "" {
+			continue
+		}
+		for i := s; i < e; i++ {
+			ticks = append(ticks, i)
 		}
 	}
 	if len(ticks) == 0 {
