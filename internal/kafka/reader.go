@@ -127,6 +127,8 @@ type partState struct {
 }
 
 // NewRangeReader creates a consumer from ConsumerDefaults overlaid with p.
+// enable.partition.eof=true, auto.offset.reset=error and
+// enable.auto.commit=false are forced: range reads depend on them.
 func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 	if cfg.StallTimeout <= 0 {
 		cfg.StallTimeout = DefaultStallTimeout
@@ -141,6 +143,13 @@ func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What range reads rely on, whatever the job says (Spark's Kafka source
+	// rejects these options for the same reason): EOF events end ranges
+	// after trailing transaction markers, an out-of-range fetch must be
+	// reported, never silently reset, and nothing is committed.
+	(*cm)["enable.partition.eof"] = true
+	(*cm)["auto.offset.reset"] = "error"
+	(*cm)["enable.auto.commit"] = false
 	typeGoProps(cm)
 	c, err := ckafka.NewConsumer(cm)
 	if err != nil {

@@ -217,6 +217,20 @@ func TestRangeReaderTransactionMarkers(t *testing.T) {
 	}
 }
 
+// The properties range reads depend on cannot be overridden.
+func TestRangeReaderForcedProps(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"tx": 1})
+	txnProduce(t, b.Addr, "tx", txnLayout...)
+	p := b.Props()
+	p["enable.partition.eof"] = "false"
+	p["auto.offset.reset"] = "earliest"
+	rr := newReader(t, p, kafka.ReaderConfig{StallTimeout: 5 * time.Second})
+	got, _, err := read(t, rr, offsets.OffsetRange{Topic: "tx", Partition: 0, From: 10, Until: 16})
+	if err != nil || !slices.Equal(got, []int64{10, 11}) {
+		t.Fatalf("[10,16): %v %v", got, err)
+	}
+}
+
 func TestRangeReaderOpenTransactionLSO(t *testing.T) {
 	b := kafkatest.Start(t, map[string]int32{"tx": 1})
 	txnProduce(t, b.Addr, "tx", txn{n: 3, commit: true}, txn{n: 2, open: true}) // data 0-2, marker 3, open 4-5
