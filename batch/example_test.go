@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 
@@ -13,9 +14,11 @@ import (
 	"github.com/microbatch/microbatch/offsets"
 )
 
-type countSink struct{ rows int64 }
+// countSink counts the rows of all tasks; Consume is called from several
+// task goroutines at once.
+type countSink struct{ rows *atomic.Int64 }
 
-func (s *countSink) Consume(rec arrow.Record) error { s.rows += rec.NumRows(); return nil }
+func (s countSink) Consume(rec arrow.Record) error { s.rows.Add(rec.NumRows()); return nil }
 
 // An Executor lives as long as the query; each batch is one Run.
 func ExampleExecutor_Run() {
@@ -29,19 +32,17 @@ func ExampleExecutor_Run() {
 	defer e.Close()
 
 	var newDecoder func() (dataframe.Decoder, error) // the job's JSON or CSV decoder
-	sinks := make(map[int]*countSink)               // one per task; NewSink runs on the task's goroutine
+	var rows atomic.Int64
 	res, err := e.Run(context.Background(), batch.Job{
 		BatchID:    42,
 		Ranges:     []offsets.OffsetRange{{Topic: "events", Partition: 0, From: 1000, Until: 1500}},
 		NewDecoder: newDecoder,
-		NewSink: func(t batch.TaskInfo) (batch.TaskSink, error) {
-			s := &countSink{}
-			sinks[t.Index] = s // Run calls NewSink from several goroutines: guard shared state in real code
-			return s, nil
+		NewSink: func(batch.TaskInfo) (batch.TaskSink, error) {
+			return countSink{rows: &rows}, nil
 		},
 	})
 	if err != nil {
 		log.Fatal(err) // errors.As(err, new(*offsets.DataLossError)) etc.
 	}
-	fmt.Println(res.Records, res.Rows, res.SkippedOffsets)
+	fmt.Println(res.Records, rows.Load(), res.SkippedOffsets)
 }
