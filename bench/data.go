@@ -24,6 +24,7 @@ type records struct {
 	seq    uint64
 	rec    gen.Record
 	fields [4][]byte
+	mult   uint64 // page number multiplier, coprime to keys
 	page   []byte
 	buf    []byte
 }
@@ -38,7 +39,11 @@ func newRecords(seed int64, keys int, format string) (*records, error) {
 	default:
 		return nil, fmt.Errorf("format %q: want json or csv", format)
 	}
-	return &records{g: g, keys: keys, csv: format == "csv"}, nil
+	r := &records{g: g, keys: keys, csv: format == "csv"}
+	if keys > 0 {
+		r.mult = coprime(uint64(keys))
+	}
+	return r, nil
 }
 
 // next returns the next record's key and value; both are valid until the
@@ -55,8 +60,8 @@ func (r *records) next() (key, value []byte) {
 	}
 	if r.keys > 0 {
 		// Every key appears once per keys records: with -messages >= -keys
-		// the query sees exactly keys distinct pages (view filter aside).
-		r.page = strconv.AppendUint(append(r.page[:0], "/p/"...), scatter(seq)%uint64(r.keys), 10)
+		// the topic has exactly keys distinct pages.
+		r.page = strconv.AppendUint(append(r.page[:0], "/p/"...), (seq%uint64(r.keys))*r.mult%uint64(r.keys), 10)
 		r.fields[2] = r.page
 	}
 	b := r.buf[:0]
@@ -85,15 +90,21 @@ func (r *records) next() (key, value []byte) {
 	return r.rec.Key, b
 }
 
-// scatter is a bijection on uint64 (splitmix64's finaliser) so that
-// consecutive records hit unrelated keys.
-func scatter(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
+// coprime returns a multiplier m coprime to n: seq -> (seq mod n) * m mod n
+// hits every value of [0, n) once in every n consecutive seqs, scattered.
+func coprime(n uint64) uint64 {
+	m := uint64(2654435761) % n
+	for m == 0 || gcd(m, n) != 1 {
+		m++
+	}
+	return m
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // splitClick extracts the four string fields of a clickstream JSON record
