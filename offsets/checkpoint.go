@@ -111,7 +111,7 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 }
 
 func initBuckets(tx *bbolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketOffsets, bucketCommits, bucketPositions, bucketState, bucketSinks} {
+	for _, name := range [][]byte{bucketMeta, bucketOffsets, bucketCommits, bucketPositions, bucketState, bucketStateLog, bucketSinks} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

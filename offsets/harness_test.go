@@ -45,7 +45,9 @@ func openTestAt(t testing.TB, dir string, opts Options) *Checkpoint {
 //     most one plan (the next id) is pending;
 //   - at most retain commits are kept;
 //   - every positions entry decodes, and the positions of the partitions of
-//     the last committed plan equal that plan's ends.
+//     the last committed plan equal that plan's ends;
+//   - the state counters in meta match the base and log buckets, every log
+//     entry decodes and belongs to a committed batch.
 func checkInvariants(t testing.TB, path string, retain int) {
 	t.Helper()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
@@ -122,6 +124,9 @@ func checkRecords(tx *bbolt.Tx, retain int) error {
 	}); err != nil {
 		return err
 	}
+	if err := checkStateCounters(tx, last); err != nil {
+		return err
+	}
 	if last >= 0 {
 		for tp, end := range plans[last].Ends {
 			if pos[tp] != end {
@@ -150,4 +155,37 @@ func mustNoErr(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func checkStateCounters(tx *bbolt.Tx, lastCommit int64) error {
+	meta := tx.Bucket(bucketMeta)
+	baseKeys, err := readCounter(meta, keyStateBaseKeys)
+	if err != nil {
+		return err
+	}
+	logKeys, err := readCounter(meta, keyStateLogKeys)
+	if err != nil {
+		return err
+	}
+	if n := int64(tx.Bucket(bucketState).Stats().KeyN); n != baseKeys {
+		return fmt.Errorf("state base has %d keys, counter says %d", n, baseKeys)
+	}
+	var n int64
+	if err := tx.Bucket(bucketStateLog).ForEach(func(k, v []byte) error {
+		id, _, err := decodeLogEntry(k, v)
+		if err != nil {
+			return err
+		}
+		if id > lastCommit {
+			return fmt.Errorf("state log entry of batch %d, last commit is %d", id, lastCommit)
+		}
+		n++
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n != logKeys {
+		return fmt.Errorf("state log has %d entries, counter says %d", n, logKeys)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package offsets
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"time"
 
@@ -169,7 +168,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		if err != nil {
 			return err
 		}
-		ctx := newCommitTx(btx)
+		ctx := newCommitTx(btx, rec.ID)
 		if fn != nil {
 			err := fn(ctx)
 			if err != nil {
@@ -233,130 +232,6 @@ func prune(tx *bbolt.Tx, upTo int64) error {
 		}
 	}
 	return nil
-}
-
-// CommitTx is the write side of a batch commit, valid only inside the fn
-// given to Checkpoint.Commit.
-type CommitTx struct {
-	tx    *bbolt.Tx
-	state *bbolt.Bucket
-	// lastKey is the greatest state key before the batch; puts above it
-	// are appends (see finish).
-	lastKey                []byte
-	puts, appends, deletes int64
-	arena                  []byte
-	done                   bool
-}
-
-func newCommitTx(tx *bbolt.Tx) *CommitTx {
-	state := tx.Bucket(bucketState)
-	k, _ := state.Cursor().Last()
-	return &CommitTx{tx: tx, state: state, lastKey: bytes.Clone(k)}
-}
-
-const arenaChunk = 64 << 10
-
-// copyValue copies v into the arena: bbolt keeps a reference to a put
-// value until the transaction commits, and callers reuse their buffers.
-func (t *CommitTx) copyValue(v []byte) []byte {
-	if len(v) > arenaChunk/4 {
-		return bytes.Clone(v)
-	}
-	if cap(t.arena)-len(t.arena) < len(v) {
-		t.arena = make([]byte, 0, arenaChunk)
-	}
-	n := len(t.arena)
-	t.arena = append(t.arena, v...)
-	return t.arena[n:len(t.arena):len(t.arena)]
-}
-
-func (t *CommitTx) check() error {
-	if t.done {
-		return errors.New("offsets: CommitTx used outside its Commit")
-	}
-	return nil
-}
-
-// PutState sets a state key to value. Keys must be non-empty; key and value
-// are copied, so callers may reuse their buffers. Puts in ascending key
-// order are fastest.
-func (t *CommitTx) PutState(key, value []byte) error {
-	if err := t.check(); err != nil {
-		return err
-	}
-	if t.lastKey == nil || bytes.Compare(key, t.lastKey) > 0 {
-		t.appends++
-	}
-	t.puts++
-	if err := t.state.Put(key, t.copyValue(value)); err != nil {
-		return fmt.Errorf("state put: %w", err)
-	}
-	return nil
-}
-
-// DeleteState removes a state key; deleting a missing key is a no-op.
-func (t *CommitTx) DeleteState(key []byte) error {
-	if err := t.check(); err != nil {
-		return err
-	}
-	t.deletes++
-	if err := t.state.Delete(key); err != nil {
-		return fmt.Errorf("state delete: %w", err)
-	}
-	return nil
-}
-
-// Bucket returns the sink bucket name (nested in the sinks bucket), creating
-// it on first use. It commits or rolls back with the batch.
-func (t *CommitTx) Bucket(name string) (*bbolt.Bucket, error) {
-	if err := t.check(); err != nil {
-		return nil, err
-	}
-	if name == "" {
-		return nil, errors.New("offsets: empty sink bucket name")
-	}
-	b, err := t.tx.Bucket(bucketSinks).CreateBucketIfNotExists([]byte(name))
-	if err != nil {
-		return nil, fmt.Errorf("sink bucket %q: %w", name, err)
-	}
-	return b, nil
-}
-
-// appendFillPercent is the state bucket's fill when a batch mostly appends
-// keys above the existing ones (time-ordered keys): pages split at 90%
-// instead of bbolt's 50%, so appended pages are not left half empty.
-const appendFillPercent = 0.9
-
-// finish ends the user part of the commit. bbolt reads Bucket.FillPercent
-// when it splits nodes at commit, so it can be chosen after the puts.
-func (t *CommitTx) finish() error {
-	t.done = true
-	if t.puts > 0 && t.appends*10 >= t.puts*9 {
-		t.state.FillPercent = appendFillPercent
-	}
-	return nil
-}
-
-// ForEachState calls fn for every state key in ascending order, in one read
-// transaction. key and value are valid only during the call.
-func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
-	return c.view(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketState)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(fn)
-	})
-}
-
-// State returns a copy of one state value, nil if the key is absent.
-func (c *Checkpoint) State(key []byte) ([]byte, error) {
-	var out []byte
-	err := c.view(func(tx *bbolt.Tx) error {
-		out = bytes.Clone(getKey(tx, bucketState, key))
-		return nil
-	})
-	return out, err
 }
 
 // ViewSink runs fn in a read transaction with the sink bucket name, or nil

@@ -1,0 +1,153 @@
+package offsets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// FuzzParseStartingOffsets: ParseStartingOffsets never panics, and a spec
+// that parses prints (String) to a spec that parses to the same value.
+func FuzzParseStartingOffsets(f *testing.F) {
+	for _, s := range []string{
+		"earliest", "LATEST", "", "{}", `{"topicA":{"0":23,"1":-2},"topicB":{"0":-1}}`,
+		`{"t":{"0":-3}}`, `{"t":{"+1":1,"01":2}}`, `{"a\"b":{"2147483647":9223372036854775807}}`,
+		`{"t":{"0":1.5}}`, `{"t":[]}`, `{"t":{"0":1}} x`, `{"\u00e9":{"7":0}}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		so, err := ParseStartingOffsets(s)
+		if err != nil {
+			if !errors.Is(err, ErrStartingOffsets) {
+				t.Fatalf("error %v does not match ErrStartingOffsets", err)
+			}
+			return
+		}
+		printed := so.String()
+		again, err := ParseStartingOffsets(printed)
+		if err != nil {
+			t.Fatalf("%q parsed, but its String %q does not: %v", s, printed, err)
+		}
+		if !reflect.DeepEqual(so, again) {
+			t.Fatalf("%q -> %+v -> %q -> %+v", s, so, printed, again)
+		}
+	})
+}
+
+// FuzzDecodeBatchPlan: decoding an offsets record never panics; bad bytes
+// give a *CorruptError naming the bucket and the batch; a record that
+// decodes re-encodes to bytes that decode to the same plan.
+func FuzzDecodeBatchPlan(f *testing.F) {
+	good, _ := encodePlan(BatchPlan{ID: 3, Ranges: []OffsetRange{{"t", 0, 5, 10}}, Ends: map[TopicPartition]int64{tp("t", 0): 10, tp("t", 1): 2},
+		PlannedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), DataLoss: []DataLossError{{Topic: "t", Partition: 0, From: 1, Until: 5, Reason: "r"}},
+		Gone: []TopicPartition{tp("u", 0)}})
+	f.Add(uint64(3), good)
+	f.Add(uint64(4), good)
+	f.Add(uint64(1)<<63, good)
+	f.Add(uint64(0), []byte(`{"v":1,"id":0,"ranges":null,"ends":null}`))
+	f.Add(uint64(0), []byte(`{"v":2,"id":0}`))
+	f.Add(uint64(0), []byte(`{"v":1,"id":0,"ranges":[{"topic":"t","partition":0,"from":1,"until":2}],"ends":[{"topic":"t","partition":0,"offset":2},{"topic":"t","partition":0,"offset":2}]}`))
+	f.Add(uint64(0), []byte(`nope`))
+	f.Fuzz(func(t *testing.T, id uint64, data []byte) {
+		k := batchKey(int64(id))
+		p, err := decodePlan(k, data)
+		if err != nil {
+			checkCorrupt(t, err, "offsets", id)
+			return
+		}
+		enc, err := encodePlan(p)
+		if err != nil {
+			t.Fatalf("decoded plan does not encode: %v", err)
+		}
+		p2, err := decodePlan(k, enc)
+		if err != nil {
+			t.Fatalf("re-encoded plan does not decode: %v", err)
+		}
+		enc2, _ := encodePlan(p2)
+		if !bytes.Equal(enc, enc2) || !p.sameWork(p2) {
+			t.Fatalf("round trip changed the plan:\n%s\n%s", enc, enc2)
+		}
+	})
+}
+
+// FuzzDecodeCommit: as FuzzDecodeBatchPlan, for commits records.
+func FuzzDecodeCommit(f *testing.F) {
+	good, _ := encodeCommit(CommitRecord{ID: 7, CommittedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), InputRows: 10, StateRows: 3, StateWrites: 2})
+	f.Add(uint64(7), good)
+	f.Add(uint64(8), good)
+	f.Add(uint64(0), []byte(`{"v":1,"id":0,"committedAt":"x"}`))
+	f.Fuzz(func(t *testing.T, id uint64, data []byte) {
+		k := batchKey(int64(id))
+		r, err := decodeCommit(k, data)
+		if err != nil {
+			checkCorrupt(t, err, "commits", id)
+			return
+		}
+		enc, err := encodeCommit(r)
+		if err != nil {
+			return // a year outside [0, 9999] decodes but cannot be re-encoded by encoding/json
+		}
+		r2, err := decodeCommit(k, enc)
+		if err != nil || r2.ID != r.ID || r2.InputRows != r.InputRows || !r2.CommittedAt.Equal(r.CommittedAt) {
+			t.Fatalf("round trip: %+v -> %s -> %+v, %v", r, enc, r2, err)
+		}
+	})
+}
+
+func checkCorrupt(t *testing.T, err error, bucket string, id uint64) {
+	t.Helper()
+	var ce *CorruptError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) || ce.Bucket != bucket {
+		t.Fatalf("error %v (%T) is not a *CorruptError of bucket %s", err, err, bucket)
+	}
+	want := fmt.Sprintf("batch %d", id)
+	if id>>63 != 0 {
+		want = fmt.Sprintf("%x", batchKey(int64(id)))
+	}
+	if ce.Key != want {
+		t.Fatalf("error names %q, want %q", ce.Key, want)
+	}
+}
+
+// FuzzDecodePosition: never panics; a position that decodes re-encodes to
+// the same key and value.
+func FuzzDecodePosition(f *testing.F) {
+	f.Add(positionKey(tp("t", 3)), encodeOffset(42))
+	f.Add(positionKey(tp("", 0)), encodeOffset(0))
+	f.Add([]byte("t\x00\xff\xff\xff\xff"), encodeOffset(-1))
+	f.Add([]byte("x"), []byte("y"))
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		p, off, err := decodePosition(k, v)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not match ErrCorrupt", err)
+			}
+			return
+		}
+		if !bytes.Equal(positionKey(p), k) || !bytes.Equal(encodeOffset(off), v) {
+			t.Fatalf("round trip of %q=%x gave %+v %d", k, v, p, off)
+		}
+	})
+}
+
+// FuzzDecodeMeta: the meta bucket's JSON records and bbolt meta pages never
+// panic the decoders; errors match ErrCorrupt.
+func FuzzDecodeMeta(f *testing.F) {
+	f.Add([]byte(`{"v":1,"offsets":[{"topic":"t","partition":0,"offset":5}]}`))
+	f.Add([]byte(`{"v":1,"schema":"a INT","query":"q"}`))
+	f.Add(make([]byte, 64))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := decodeInitial(data); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("decodeInitial: %v", err)
+		}
+		if _, err := decodeFingerprint(data); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("decodeFingerprint: %v", err)
+		}
+		_, _ = parseBoltMeta(data)
+		_, _ = readBoltMeta(bytes.NewReader(data))
+	})
+}

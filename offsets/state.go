@@ -1,0 +1,434 @@
+package offsets
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"go.etcd.io/bbolt"
+)
+
+// State is stored in two buckets (see doc.go, "State storage"):
+//
+//	state     key -> value: the base, as of the last compaction
+//	statelog  batch id (8-byte big-endian) + key -> op byte + value: the
+//	          changes of the batches since, in commit order
+//
+// A B+tree update rewrites a whole page for each changed key, so a batch
+// that changes 10k keys spread over a 1M-key state would rewrite ~10k 4 KiB
+// pages. Appending the batch's changes to statelog instead writes them
+// densely (the keys grow with the batch id), so a commit costs about the
+// size of its changes. When the log holds at least half as many entries as
+// the base (and at least compactMin), the commit that crosses the line
+// compacts it: the latest change of every logged key is applied to the base
+// in key order, touching each base page at most once, and the log is
+// emptied. A batch that alone changes that many keys is applied to the base
+// directly.
+
+var (
+	bucketStateLog   = []byte("statelog")
+	keyStateBaseKeys = []byte("stateBaseKeys")
+	keyStateLogKeys  = []byte("stateLogKeys")
+)
+
+const (
+	opPut    byte = 'P'
+	opDelete byte = 'D'
+
+	// compactMin is the smallest log that is compacted: below it a log
+	// costs less to keep than to apply.
+	compactMin = 4096
+	// maxStateKey leaves room for the 8-byte batch id of log keys.
+	maxStateKey = bbolt.MaxKeySize - 8
+)
+
+// stateOp is one change of a batch, its bytes in CommitTx's arena.
+type stateOp struct {
+	key, value []byte
+	del        bool
+}
+
+// CommitTx is the write side of a batch commit, valid only inside the fn
+// given to Checkpoint.Commit. State changes are buffered and written when fn
+// returns; sink buckets are written directly.
+type CommitTx struct {
+	tx      *bbolt.Tx
+	batchID int64
+	ops     []stateOp
+	sorted  bool // ops are in strictly ascending key order so far
+	arena   []byte
+	done    bool
+
+	puts, deletes int64
+}
+
+func newCommitTx(tx *bbolt.Tx, batchID int64) *CommitTx {
+	return &CommitTx{tx: tx, batchID: batchID, sorted: true}
+}
+
+const arenaChunk = 256 << 10
+
+// copyBytes copies b into the arena: callers may reuse their buffers.
+func (t *CommitTx) copyBytes(b []byte) []byte {
+	if len(b) > arenaChunk/8 {
+		return bytes.Clone(b)
+	}
+	if cap(t.arena)-len(t.arena) < len(b) {
+		t.arena = make([]byte, 0, arenaChunk)
+	}
+	n := len(t.arena)
+	t.arena = append(t.arena, b...)
+	return t.arena[n:len(t.arena):len(t.arena)]
+}
+
+func (t *CommitTx) add(key, value []byte, del bool) error {
+	if t.done {
+		return errors.New("offsets: CommitTx used outside its Commit")
+	}
+	if len(key) == 0 || len(key) > maxStateKey {
+		return fmt.Errorf("offsets: state key of %d bytes: want 1 to %d", len(key), maxStateKey)
+	}
+	if len(value) > bbolt.MaxValueSize-1 {
+		return fmt.Errorf("offsets: state value of %d bytes is too large", len(value))
+	}
+	if n := len(t.ops); n > 0 && t.sorted && bytes.Compare(key, t.ops[n-1].key) <= 0 {
+		t.sorted = false
+	}
+	op := stateOp{key: t.copyBytes(key), del: del}
+	if !del {
+		op.value = t.copyBytes(value)
+	}
+	t.ops = append(t.ops, op)
+	return nil
+}
+
+// PutState sets a state key to value. Keys must be 1 to 32760 bytes. key and
+// value are copied, so callers may reuse their buffers. Putting keys in
+// ascending order saves a sort.
+func (t *CommitTx) PutState(key, value []byte) error {
+	if err := t.add(key, value, false); err != nil {
+		return err
+	}
+	t.puts++
+	return nil
+}
+
+// DeleteState removes a state key; deleting a missing key is a no-op.
+func (t *CommitTx) DeleteState(key []byte) error {
+	if err := t.add(key, nil, true); err != nil {
+		return err
+	}
+	t.deletes++
+	return nil
+}
+
+// Bucket returns the sink bucket name (nested in the sinks bucket), creating
+// it on first use. It commits or rolls back with the batch.
+func (t *CommitTx) Bucket(name string) (*bbolt.Bucket, error) {
+	if t.done {
+		return nil, errors.New("offsets: CommitTx used outside its Commit")
+	}
+	if name == "" {
+		return nil, errors.New("offsets: empty sink bucket name")
+	}
+	b, err := t.tx.Bucket(bucketSinks).CreateBucketIfNotExists([]byte(name))
+	if err != nil {
+		return nil, fmt.Errorf("sink bucket %q: %w", name, err)
+	}
+	return b, nil
+}
+
+// sortOps sorts ops by key, keeping only the last change of each key.
+func sortOps(ops []stateOp, sorted bool) []stateOp {
+	if sorted {
+		return ops
+	}
+	sort.SliceStable(ops, func(i, j int) bool { return bytes.Compare(ops[i].key, ops[j].key) < 0 })
+	out := ops[:0]
+	for i, op := range ops {
+		if i+1 < len(ops) && bytes.Equal(op.key, ops[i+1].key) {
+			continue // a later change of the same key wins
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+// finish writes the buffered state changes: to the log, or, when the log
+// would reach the compaction threshold, log and changes to the base.
+func (t *CommitTx) finish() error {
+	t.done = true
+	if len(t.ops) == 0 {
+		return nil
+	}
+	ops := sortOps(t.ops, t.sorted)
+	meta := t.tx.Bucket(bucketMeta)
+	baseKeys, err := readCounter(meta, keyStateBaseKeys)
+	if err != nil {
+		return err
+	}
+	logKeys, err := readCounter(meta, keyStateLogKeys)
+	if err != nil {
+		return err
+	}
+	if logKeys+int64(len(ops)) < max(baseKeys/2, compactMin) {
+		if err := appendLog(t.tx.Bucket(bucketStateLog), t.batchID, ops); err != nil {
+			return err
+		}
+		return writeCounter(meta, keyStateLogKeys, logKeys+int64(len(ops)))
+	}
+	if logKeys > 0 {
+		logged, err := readLog(t.tx.Bucket(bucketStateLog))
+		if err != nil {
+			return err
+		}
+		ops = mergeOps(logged, ops)
+		if err := t.tx.DeleteBucket(bucketStateLog); err != nil {
+			return err
+		}
+		if _, err := t.tx.CreateBucket(bucketStateLog); err != nil {
+			return err
+		}
+	}
+	n, err := applyToBase(t.tx.Bucket(bucketState), ops)
+	if err != nil {
+		return err
+	}
+	if err := writeCounter(meta, keyStateLogKeys, 0); err != nil {
+		return err
+	}
+	return writeCounter(meta, keyStateBaseKeys, baseKeys+n)
+}
+
+// appendLog writes ops under batch id; the keys sort after every earlier
+// batch's, so pages fill completely.
+func appendLog(b *bbolt.Bucket, id int64, ops []stateOp) error {
+	b.FillPercent = 1.0
+	// Put copies the key but keeps a reference to the value until commit:
+	// the values live in one buffer that outlives the transaction.
+	size := 0
+	for _, op := range ops {
+		size += 1 + len(op.value)
+	}
+	vals := make([]byte, 0, size)
+	var k []byte
+	for _, op := range ops {
+		k = binary.BigEndian.AppendUint64(k[:0], uint64(id))
+		k = append(k, op.key...)
+		n := len(vals)
+		if op.del {
+			vals = append(vals, opDelete)
+		} else {
+			vals = append(append(vals, opPut), op.value...)
+		}
+		if err := b.Put(k, vals[n:len(vals):len(vals)]); err != nil {
+			return fmt.Errorf("state log put: %w", err)
+		}
+	}
+	return nil
+}
+
+// readLog returns the latest logged change of every key, sorted by key.
+func readLog(b *bbolt.Bucket) ([]stateOp, error) {
+	latest := make(map[string]stateOp)
+	err := b.ForEach(func(k, v []byte) error {
+		_, op, err := decodeLogEntry(k, v)
+		if err != nil {
+			return err
+		}
+		op.key, op.value = bytes.Clone(op.key), bytes.Clone(op.value)
+		latest[string(op.key)] = op
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ops := make([]stateOp, 0, len(latest))
+	for _, op := range latest {
+		ops = append(ops, op)
+	}
+	slices.SortFunc(ops, func(a, b stateOp) int { return bytes.Compare(a.key, b.key) })
+	return ops, nil
+}
+
+// decodeLogEntry splits a statelog entry; op.key and op.value alias k and v.
+func decodeLogEntry(k, v []byte) (int64, stateOp, error) {
+	corrupt := func(msg string) error {
+		return &CorruptError{Bucket: string(bucketStateLog), Key: fmt.Sprintf("%x", k), Err: errors.New(msg)}
+	}
+	if len(k) < 9 || k[0]&0x80 != 0 {
+		return 0, stateOp{}, corrupt("key is not a batch id and a state key")
+	}
+	id := int64(binary.BigEndian.Uint64(k))
+	if len(v) == 0 {
+		return 0, stateOp{}, corrupt("empty value")
+	}
+	switch v[0] {
+	case opPut:
+		return id, stateOp{key: k[8:], value: v[1:]}, nil
+	case opDelete:
+		if len(v) != 1 {
+			return 0, stateOp{}, corrupt("delete with a value")
+		}
+		return id, stateOp{key: k[8:], del: true}, nil
+	}
+	return 0, stateOp{}, corrupt(fmt.Sprintf("unknown op %q", v[0]))
+}
+
+// mergeOps merges two sorted change lists; newer wins on equal keys.
+func mergeOps(older, newer []stateOp) []stateOp {
+	out := make([]stateOp, 0, len(older)+len(newer))
+	i, j := 0, 0
+	for i < len(older) && j < len(newer) {
+		switch c := bytes.Compare(older[i].key, newer[j].key); {
+		case c < 0:
+			out = append(out, older[i])
+			i++
+		case c > 0:
+			out = append(out, newer[j])
+			j++
+		default:
+			out = append(out, newer[j])
+			i++
+			j++
+		}
+	}
+	out = append(out, older[i:]...)
+	return append(out, newer[j:]...)
+}
+
+// appendFillPercent is the base's fill when the changes mostly append keys
+// above the existing ones (time-ordered keys): pages split at 90% instead
+// of bbolt's 50%, so appended pages are not left half empty.
+const appendFillPercent = 0.9
+
+// applyToBase writes sorted changes to the base in key order and returns
+// the change in its number of keys.
+func applyToBase(b *bbolt.Bucket, ops []stateOp) (int64, error) {
+	lastKey, _ := b.Cursor().Last()
+	lastKey = bytes.Clone(lastKey)
+	var delta, appends int64
+	for _, op := range ops {
+		if lastKey == nil || bytes.Compare(op.key, lastKey) > 0 {
+			appends++
+		}
+		existed := b.Get(op.key) != nil
+		if op.del {
+			if existed {
+				if err := b.Delete(op.key); err != nil {
+					return 0, fmt.Errorf("state delete: %w", err)
+				}
+				delta--
+			}
+			continue
+		}
+		if err := b.Put(op.key, op.value); err != nil {
+			return 0, fmt.Errorf("state put: %w", err)
+		}
+		if !existed {
+			delta++
+		}
+	}
+	// bbolt reads FillPercent when it splits nodes at commit.
+	if appends*10 >= int64(len(ops))*9 {
+		b.FillPercent = appendFillPercent
+	}
+	return delta, nil
+}
+
+func readCounter(b *bbolt.Bucket, k []byte) (int64, error) {
+	v := b.Get(k)
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 || v[0]&0x80 != 0 {
+		return 0, &CorruptError{Bucket: string(bucketMeta), Key: string(k), Err: errors.New("not an 8-byte count")}
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
+}
+
+func writeCounter(b *bbolt.Bucket, k []byte, n int64) error {
+	return b.Put(k, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// ForEachState calls fn for every state key in ascending order, in one read
+// transaction: the base merged with the log. key and value are valid only
+// during the call. Memory is proportional to the log (at most half the
+// base).
+func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
+	return c.view(func(tx *bbolt.Tx) error {
+		base, log := tx.Bucket(bucketState), tx.Bucket(bucketStateLog)
+		if base == nil || log == nil {
+			return nil
+		}
+		logged, err := readLog(log)
+		if err != nil {
+			return err
+		}
+		cur := base.Cursor()
+		k, v := cur.First()
+		for _, op := range logged {
+			for ; k != nil && bytes.Compare(k, op.key) < 0; k, v = cur.Next() {
+				if err := fn(k, v); err != nil {
+					return err
+				}
+			}
+			if k != nil && bytes.Equal(k, op.key) {
+				k, v = cur.Next()
+			}
+			if !op.del {
+				if err := fn(op.key, op.value); err != nil {
+					return err
+				}
+			}
+		}
+		for ; k != nil; k, v = cur.Next() {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// State returns a copy of one state value, nil if the key is absent. It
+// scans the log: meant for tools, not for a per-record lookup.
+func (c *Checkpoint) State(key []byte) ([]byte, error) {
+	var out []byte
+	err := c.view(func(tx *bbolt.Tx) error {
+		base, log := tx.Bucket(bucketState), tx.Bucket(bucketStateLog)
+		if base == nil || log == nil {
+			return nil
+		}
+		found := false
+		err := log.ForEach(func(k, v []byte) error {
+			_, op, err := decodeLogEntry(k, v)
+			if err != nil {
+				return err
+			}
+			if bytes.Equal(op.key, key) {
+				found, out = true, bytes.Clone(op.value)
+				if op.del {
+					out = nil
+				}
+			}
+			return nil
+		})
+		if err != nil || found {
+			return err
+		}
+		out = bytes.Clone(base.Get(key))
+		return nil
+	})
+	return out, err
+}
+
+// StateKeys returns the number of keys in the state.
+func (c *Checkpoint) StateKeys() (int64, error) {
+	var n int64
+	err := c.ForEachState(func(_, _ []byte) error { n++; return nil })
+	return n, err
+}

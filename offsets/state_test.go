@@ -1,0 +1,159 @@
+package offsets
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"go.etcd.io/bbolt"
+)
+
+// TestStateLogAndCompaction drives the state through the log and several
+// compactions against a map model: puts, overwrites, deletes, unsorted
+// batches with repeated keys, a reopen. After every commit ForEachState
+// (ascending, merged) and State equal the model, and the counters match.
+func TestStateLogAndCompaction(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c, err := Open(dir, Options{NoSync: true, Retain: 5})
+	mustNoErr(t, err)
+	rng := rand.New(rand.NewPCG(1, 2))
+	model := map[string]string{}
+	compactions := 0
+	for id := int64(0); id < 24; id++ {
+		if id == 12 {
+			mustNoErr(t, c.Close())
+			c = openTestAt(t, dir, Options{NoSync: true, Retain: 5})
+		}
+		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		// Batch 5 is large: it alone crosses the threshold.
+		n := 1500
+		if id == 5 {
+			n = 9000
+		}
+		sorted := id%3 != 0
+		type change struct {
+			k, v string
+			del  bool
+		}
+		var changes []change
+		for range n {
+			k := fmt.Sprintf("key%06d", rng.IntN(12000))
+			if rng.IntN(8) == 0 {
+				changes = append(changes, change{k: k, del: true})
+			} else {
+				changes = append(changes, change{k: k, v: fmt.Sprintf("b%d-%d", id, rng.IntN(1000))})
+			}
+		}
+		if sorted {
+			// Ascending, one change per key (the last one).
+			slices.SortStableFunc(changes, func(a, b change) int { return bytes.Compare([]byte(a.k), []byte(b.k)) })
+			dedup := changes[:0]
+			for i, ch := range changes {
+				if i+1 < len(changes) && changes[i+1].k == ch.k {
+					continue
+				}
+				dedup = append(dedup, ch)
+			}
+			changes = dedup
+		}
+		before := logCount(t, c)
+		var buf []byte
+		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
+			for _, ch := range changes {
+				buf = append(buf[:0], ch.k...) // reused buffer: must be copied
+				if ch.del {
+					if err := tx.DeleteState(buf); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := tx.PutState(buf, []byte(ch.v)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		for _, ch := range changes {
+			if ch.del {
+				delete(model, ch.k)
+			} else {
+				model[ch.k] = ch.v
+			}
+		}
+		if after := logCount(t, c); after < before {
+			compactions++
+		}
+		assertState(t, c, model)
+		mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error { return checkStateCounters(tx, id) }))
+	}
+	if compactions < 3 {
+		t.Fatalf("%d compactions, want at least 3", compactions)
+	}
+}
+
+func logCount(t *testing.T, c *Checkpoint) int64 {
+	t.Helper()
+	var n int64
+	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = readCounter(tx.Bucket(bucketMeta), keyStateLogKeys)
+		return err
+	}))
+	return n
+}
+
+func assertState(t *testing.T, c *Checkpoint, model map[string]string) {
+	t.Helper()
+	var got []string
+	mustNoErr(t, c.ForEachState(func(k, v []byte) error {
+		got = append(got, string(k)+"="+string(v))
+		return nil
+	}))
+	keys := make([]string, 0, len(model))
+	for k := range model {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	want := make([]string, len(keys))
+	for i, k := range keys {
+		want[i] = k + "=" + model[k]
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("state has %d keys, model %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+	}
+	for i, k := range []string{keys[0], keys[len(keys)/2], "key999999"} {
+		v, err := c.State([]byte(k))
+		mustNoErr(t, err)
+		if w, ok := model[k]; string(v) != w || (v == nil) == ok {
+			t.Fatalf("State(%s) #%d = %q, want %q", k, i, v, w)
+		}
+	}
+	if n, _ := c.StateKeys(); n != int64(len(model)) {
+		t.Fatalf("StateKeys = %d, want %d", n, len(model))
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+func TestStateKeyLimits(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 1}}, nil)))
+	err := c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState(nil, []byte("v")) })
+	if err == nil || err.Error() != "offsets: state key of 0 bytes: want 1 to 32760" {
+		t.Fatalf("empty key: %v", err)
+	}
+	err = c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.DeleteState(make([]byte, 32761)) })
+	if err == nil || err.Error() != "offsets: state key of 32761 bytes: want 1 to 32760" {
+		t.Fatalf("long key: %v", err)
+	}
+}
