@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,20 +103,20 @@ func TestExecutorStickyPartitions(t *testing.T) {
 	h := newHomes(3)
 	ranges := []offsets.OffsetRange{rng("b", 0, 0, 10), rng("a", 1, 0, 10), rng("a", 0, 0, 10), rng("a", 0, 10, 10)}
 	tasks := planTasks(ranges, 0, h)
-	want := []task{{0, rng("a", 0, 0, 10), 0}, {1, rng("a", 1, 0, 10), 1}, {2, rng("b", 0, 0, 10), 2}}
+	want := []task{{0, rng("a", 0, 0, 10), 0, true}, {1, rng("a", 1, 0, 10), 1, true}, {2, rng("b", 0, 0, 10), 2, true}}
 	if !slices.Equal(tasks, want) {
 		t.Fatalf("tasks %v, want %v", tasks, want)
 	}
 	// Later batches: same slots; a new partition goes to the emptiest slot.
 	tasks = planTasks([]offsets.OffsetRange{rng("c", 0, 0, 1), rng("b", 0, 10, 20)}, 0, h)
-	want = []task{{0, rng("b", 0, 10, 20), 2}, {1, rng("c", 0, 0, 1), 0}}
+	want = []task{{0, rng("b", 0, 10, 20), 2, true}, {1, rng("c", 0, 0, 1), 0, true}}
 	if !slices.Equal(tasks, want) {
 		t.Fatalf("tasks %v, want %v", tasks, want)
 	}
 	// Split: 25 offsets in pieces of 10 -> 3 pieces on consecutive slots,
 	// the last on the home slot (b-0: 2).
 	tasks = planTasks([]offsets.OffsetRange{rng("b", 0, 5, 30)}, 10, h)
-	want = []task{{0, rng("b", 0, 5, 15), 0}, {1, rng("b", 0, 15, 25), 1}, {2, rng("b", 0, 25, 30), 2}}
+	want = []task{{0, rng("b", 0, 5, 15), 0, false}, {1, rng("b", 0, 15, 25), 1, false}, {2, rng("b", 0, 25, 30), 2, true}}
 	if !slices.Equal(tasks, want) {
 		t.Fatalf("split %v, want %v", tasks, want)
 	}
@@ -295,6 +296,20 @@ func TestExecutorFailFast(t *testing.T) {
 	if _, err := run(t, e, c.job(5, mem, false, rng("f", 0, 0, 50), rng("f", 1, 0, 101))); !errors.Is(err, boom) {
 		t.Fatalf("sink error: %v", err)
 	}
+
+	// A panicking sink fails the batch, not the process; the consumer that
+	// was mid-range is re-positioned by the next batch.
+	c = newCollector()
+	c.consumed = func(TaskInfo, arrow.Record) error { panic("sink bug") }
+	if _, err := run(t, e, c.job(6, mem, false, rng("f", 0, 0, 50))); err == nil || !strings.Contains(err.Error(), "panic: sink bug") {
+		t.Fatalf("sink panic: %v", err)
+	}
+	c = newCollector()
+	res, err = run(t, e, c.job(7, mem, false, rng("f", 0, 0, 50)))
+	if err != nil || res.Records != 50 || !res.Tasks[0].Seeked {
+		t.Fatalf("after panic: %+v %v", res, err)
+	}
+	wantRows(t, c, map[offsets.TopicPartition][]int64{{Topic: "f", Partition: 0}: seq(0, 50)})
 }
 
 func TestExecutorCancelAndClose(t *testing.T) {

@@ -17,6 +17,7 @@ type task struct {
 	index int
 	r     offsets.OffsetRange
 	slot  int
+	home  bool // slot is the partition's home slot
 }
 
 // homes assigns partitions to slots, for the life of an Executor: a
@@ -69,7 +70,7 @@ func planTasks(ranges []offsets.OffsetRange, maxPer int64, h *homes) []task {
 				p.Until = min(p.From+maxPer, r.Until)
 			}
 			s := (home - int(n-1-i)%slots + slots) % slots
-			out = append(out, task{index: len(out), r: p, slot: s})
+			out = append(out, task{index: len(out), r: p, slot: s, home: s == home})
 		}
 	}
 	return out
@@ -121,9 +122,9 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 			return fmt.Errorf("batch %d: task %d %s: %w", job.BatchID, t.index, t.r, err)
 		}
 		stats[t.index] = st
-		if tp := t.r.TopicPartition(); e.homes.of(tp) != s.index {
+		if !t.home {
 			// A piece of a split range: another slot owns the partition.
-			if err := s.reader.Release(tp); err != nil {
+			if err := s.reader.Release(t.r.TopicPartition()); err != nil {
 				return fmt.Errorf("batch %d: task %d %s: %w", job.BatchID, t.index, t.r, err)
 			}
 		}
