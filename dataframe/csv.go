@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -15,6 +16,7 @@ type csvDecoder struct {
 	delim  byte
 	nField int
 	header [][]byte // schema field names, for CSVHeader
+	utf8OK bool     // the current line is valid UTF-8
 	m      malformed
 }
 
@@ -79,22 +81,19 @@ func (d *csvDecoder) nextField(b []byte, i int) (field []byte, quoted bool, next
 			return field, true, k + 1, ""
 		}
 	}
-	k := indexByte(b, i, d.delim)
-	if k < 0 {
-		k = len(b)
+	k := i
+	for k < len(b) && b[k] != d.delim {
+		if b[k] == '"' {
+			return nil, false, 0, "quote inside an unquoted field"
+		}
+		k++
 	}
-	field = b[i:k]
-	if indexByte(field, 0, '"') >= 0 {
-		return nil, false, 0, "quote inside an unquoted field"
-	}
-	return field, false, k + 1, ""
+	return b[i:k], false, k + 1, ""
 }
 
 func indexByte(b []byte, from int, c byte) int {
-	for i := from; i < len(b); i++ {
-		if b[i] == c {
-			return i
-		}
+	if i := bytes.IndexByte(b[from:], c); i >= 0 {
+		return from + i
 	}
 	return -1
 }
@@ -105,6 +104,11 @@ func (d *csvDecoder) fail(col, reason string) *malformed {
 }
 
 func (d *csvDecoder) parse(b []byte) *malformed {
+	// A line is valid UTF-8 exactly when its fields are: check it once.
+	d.utf8OK = utf8.Valid(b)
+	if bytes.IndexByte(b, '"') < 0 {
+		return d.parseUnquoted(b)
+	}
 	i, f := 0, 0
 	for i <= len(b) {
 		field, quoted, next, reason := d.nextField(b, i)
@@ -127,21 +131,52 @@ func (d *csvDecoder) parse(b []byte) *malformed {
 	return nil
 }
 
+// parseUnquoted is parse for the common line without quotes: fields are
+// split with a vectorised byte search.
+func (d *csvDecoder) parseUnquoted(b []byte) *malformed {
+	f := 0
+	for {
+		k := bytes.IndexByte(b, d.delim)
+		last := k < 0
+		if last {
+			k = len(b)
+		}
+		if f < d.nField {
+			if out := d.fieldOut[f]; out >= 0 {
+				if bad := d.convert(out, b[:k], false); bad != nil {
+					return bad
+				}
+			}
+		}
+		f++
+		if last {
+			break
+		}
+		b = b[k+1:]
+	}
+	if f != d.nField {
+		return d.fail("", "expected "+strconv.Itoa(d.nField)+" fields, got "+strconv.Itoa(f))
+	}
+	return nil
+}
+
 func (d *csvDecoder) convert(out int, field []byte, quoted bool) *malformed {
-	s := &d.slots[out]
+	s := &d.b[out]
 	c := &d.cols[out]
 	if len(field) == 0 {
 		if quoted && c.typ == String {
-			s.set, s.s = true, field
+			s.appendBytes(field)
+		} else {
+			s.appendNull()
 		}
 		return nil
 	}
 	switch c.typ {
 	case String:
-		if !utf8.Valid(field) {
+		if !d.utf8OK && !utf8.Valid(field) {
 			return d.fail(c.name, "invalid UTF-8")
 		}
-		s.set, s.s = true, field
+		s.appendBytes(field)
 	case Int32, Int64:
 		bits := 64
 		if c.typ == Int32 {
@@ -151,23 +186,19 @@ func (d *csvDecoder) convert(out int, field []byte, quoted bool) *malformed {
 		if reason != "" {
 			return d.fail(c.name, reason+" for "+c.typ.String()+": "+strconv.Quote(string(field)))
 		}
-		s.set, s.i = true, v
+		s.appendInt(v)
 	case Float64:
 		f, ok := parseFloat(field)
 		if !ok {
 			return d.fail(c.name, "not a DOUBLE: "+strconv.Quote(string(field)))
 		}
-		s.set, s.f = true, f
+		s.appendF64(f)
 	case Bool:
 		v, ok := parseBool(field)
 		if !ok {
 			return d.fail(c.name, "not a BOOLEAN: "+strconv.Quote(string(field)))
 		}
-		s.set = true
-		s.i = 0
-		if v {
-			s.i = 1
-		}
+		s.appendBool(v)
 	case Timestamp:
 		us, ok := parseTimestamp(field)
 		if !ok {
@@ -178,7 +209,7 @@ func (d *csvDecoder) convert(out int, field []byte, quoted bool) *malformed {
 		if !ok {
 			return d.fail(c.name, "invalid timestamp "+strconv.Quote(string(field)))
 		}
-		s.set, s.i = true, us
+		s.appendI64(us)
 	}
 	return nil
 }

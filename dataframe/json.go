@@ -10,8 +10,8 @@ import (
 
 // jsonDecoder decodes one JSON object per record with a schema-directed
 // scanner: it walks the bytes once, matches keys against a trie of the
-// wanted (dotted) paths, converts wanted values straight into the staged
-// slots and validates but skips everything else.
+// wanted (dotted) paths, converts wanted values straight into the column
+// buffers and validates but skips everything else.
 type jsonDecoder struct {
 	*decoderBase
 	root *jsonNode
@@ -451,7 +451,7 @@ func (d *jsonDecoder) array(depth int) {
 
 // value decodes the value at d.i into leaf n's slot.
 func (d *jsonDecoder) value(n *jsonNode, depth int) {
-	s := &d.slots[n.col]
+	s := d.cell(n.col)
 	if d.i >= len(d.b) {
 		d.syntax("where a value was expected")
 		return
@@ -459,8 +459,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 	c := d.b[d.i]
 	if c == 'n' {
 		if d.literal("null") {
-			s.set = false
-			return
+			return // absent and null are both NULL
 		}
 		d.syntax("where a value was expected")
 		return
@@ -469,7 +468,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 	case String:
 		if c == '"' {
 			if v, ok := d.str(); ok {
-				s.set, s.s = true, v
+				s.appendBytes(v)
 			}
 			return
 		}
@@ -477,7 +476,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 		// JSON text.
 		start := d.i
 		d.skip(depth)
-		s.set, s.s = true, d.b[start:d.i]
+		s.appendBytes(d.b[start:d.i])
 	case Int32, Int64:
 		if c != '-' && (c < '0' || c > '9') {
 			d.wrongType(n, c, depth)
@@ -500,7 +499,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 			d.fail(n, reason+" for "+n.typ.String()+": "+string(num))
 			return
 		}
-		s.set, s.i = true, v
+		s.appendInt(v)
 	case Float64:
 		if c == '"' {
 			str, ok := d.str()
@@ -509,11 +508,11 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 			}
 			switch string(str) {
 			case "NaN":
-				s.set, s.f = true, math.NaN()
+				s.appendF64(math.NaN())
 			case "Infinity", "+Infinity":
-				s.set, s.f = true, math.Inf(1)
+				s.appendF64(math.Inf(1))
 			case "-Infinity":
-				s.set, s.f = true, math.Inf(-1)
+				s.appendF64(math.Inf(-1))
 			default:
 				d.fail(n, "expected a number for DOUBLE, got a string")
 			}
@@ -532,13 +531,13 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 			d.fail(n, "number out of range for DOUBLE: "+string(num))
 			return
 		}
-		s.set, s.f = true, f
+		s.appendF64(f)
 	case Bool:
 		switch {
 		case d.literal("true"):
-			s.set, s.i = true, 1
+			s.appendBool(true)
 		case d.literal("false"):
-			s.set, s.i = true, 0
+			s.appendBool(false)
 		default:
 			d.wrongType(n, c, depth)
 		}
@@ -554,7 +553,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 				d.fail(n, "invalid timestamp "+strconv.Quote(string(str)))
 				return
 			}
-			s.set, s.i = true, us
+			s.appendI64(us)
 		case c == '-' || c >= '0' && c <= '9':
 			num, isInt, ok := d.number()
 			if !ok {
@@ -579,7 +578,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 				d.fail(n, "epoch milliseconds out of range: "+string(num))
 				return
 			}
-			s.set, s.i = true, us
+			s.appendI64(us)
 		default:
 			d.wrongType(n, c, depth)
 		}

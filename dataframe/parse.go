@@ -56,7 +56,17 @@ func parseInt(b []byte, bits int) (int64, string) {
 	return int64(n), ""
 }
 
+// pow10 holds the powers of ten that float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseFloat parses a decimal number. Plain decimals of at most 15 digits
+// (prices, measurements) take an exact fast path: the digits as an integer,
+// exactly representable, divided by an exact power of ten is the correctly
+// rounded result. Everything else goes to strconv.
 func parseFloat(b []byte) (float64, bool) {
+	if f, ok := parseSimpleFloat(b); ok {
+		return f, true
+	}
 	f, err := strconv.ParseFloat(bstr(b), 64)
 	if err != nil {
 		// Out-of-range values are ±Inf with an error; treat them as malformed.
@@ -87,4 +97,41 @@ func epochMillis(ms int64) (int64, bool) {
 		return 0, false
 	}
 	return ms * 1000, true
+}
+
+func parseSimpleFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg = true
+		i = 1
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.' && frac < 0:
+			frac = 0
+		default:
+			return 0, false
+		}
+	}
+	if digits == 0 || digits > 15 || frac == 0 {
+		return 0, false
+	}
+	f := float64(m)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }

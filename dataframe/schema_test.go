@@ -2,6 +2,7 @@ package dataframe
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -141,6 +142,16 @@ func TestParseTimestamp(t *testing.T) {
 	for _, in := range []string{"", "2024-13-01", "2023-02-29", "2024-01-01T24:00:00Z", "2024-01-01X00:00:00", "2024-01-01T00:00:00 PST", "2024-01-01T00:00:00.Z", "2024-1-01", "2024-01-01 ", "2024-01-01T00:00:00+1"} {
 		if _, ok := parseTimestamp([]byte(in)); ok {
 			t.Errorf("parseTimestamp(%q) succeeded", in)
+		}
+	}
+}
+
+func TestParseFloat(t *testing.T) {
+	for _, in := range []string{"28.31", "0.1", "-0.3", "123456789012345", "1.000000000000001", "9007199254740993", "1e3", "5.", ".5", "-", "", "00.10", "3.14159265358979", "1234567.891"} {
+		want, werr := strconv.ParseFloat(in, 64)
+		got, ok := parseFloat([]byte(in))
+		if ok != (werr == nil) || ok && got != want {
+			t.Errorf("parseFloat(%q) = %v %v, want %v %v", in, got, ok, want, werr)
 		}
 	}
 }

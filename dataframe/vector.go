@@ -206,35 +206,32 @@ func toArrow(mem memory.Allocator, v *vector, sel []int32) arrow.Array {
 	if t == nullType {
 		t = Int32
 	}
-	b := newColBuilder(mem, t)
-	defer b.builder().Release()
-	b.builder().Reserve(len(sel))
+	c := newColBuffer(t)
 	if v.typ == nullType {
-		b.builder().AppendNulls(len(sel))
-		return b.builder().NewArray()
+		for range sel {
+			c.appendNull()
+		}
+		return c.newArray(mem)
 	}
-	valid := v.valid
 	for _, i := range sel {
-		if valid != nil && !valid[i] {
-			b.builder().AppendNull()
+		if v.valid != nil && !v.valid[i] {
+			c.appendNull()
 			continue
 		}
 		switch t {
 		case String:
-			b.str.Append(v.s[i])
+			c.appendString(v.s[i])
 		case Int32:
-			b.i32.UnsafeAppend(v.i32[i])
-		case Int64:
-			b.i64.UnsafeAppend(v.i64[i])
+			c.appendI32(v.i32[i])
+		case Int64, Timestamp:
+			c.appendI64(v.i64[i])
 		case Float64:
-			b.f64.UnsafeAppend(v.f64[i])
+			c.appendF64(v.f64[i])
 		case Bool:
-			b.bl.UnsafeAppend(v.b[i])
-		case Timestamp:
-			b.ts.UnsafeAppend(arrow.Timestamp(v.i64[i]))
+			c.appendBool(v.b[i])
 		}
 	}
-	return b.builder().NewArray()
+	return c.newArray(mem)
 }
 
 // identitySel returns the selection [0, n).

@@ -1,0 +1,254 @@
+package dataframe
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/csv"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+const benchRows = 8192
+
+// cpuTime is the process's user+system CPU time. Benchmarks report rows per
+// CPU second next to rows per wall second: the machine is shared, and CPU
+// time is what the comparison with Arrow's readers needs.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportRows reports rows/s (wall) and rows/cpu-s since the timer reset at
+// cpu0.
+func reportRows(b *testing.B, rows int, cpu0 time.Duration) {
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(rows)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
+}
+
+func clickRecords(n int) [][]byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	actions := []string{"view", "view", "click", "purchase"}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, `{"timestamp":"2024-01-01T%02d:%02d:%02dZ","userid":"u%d","page":"/products/%d","action":"%s"}`,
+			i/3600%24, i/60%60, i%60, r.IntN(100000), r.IntN(1000), actions[r.IntN(len(actions))])
+	}
+	return out
+}
+
+func ecommerceRecords(n int) [][]byte {
+	r := rand.New(rand.NewPCG(3, 4))
+	types := []string{"view", "view", "cart", "purchase"}
+	brands := []string{"creed", "apple", "samsung", "", "xiaomi"}
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, "2019-11-01 00:%02d:%02d UTC,%s,%d,2053013553853497655,,%s,%d.%02d,%d,755422e7-9040-477b-9bd2-6a6e8fd9%04d",
+			i/60%60, i%60, types[r.IntN(len(types))], 17302664+r.IntN(1000), brands[r.IntN(len(brands))], r.IntN(1000), r.IntN(100), 561587266+r.IntN(100000), i%10000)
+	}
+	return out
+}
+
+func benchDecode(b *testing.B, ddl string, format Format, recs [][]byte) {
+	mem := memory.NewGoAllocator()
+	s := must(ParseSchema(ddl))
+	cols := make([]string, len(s.Fields))
+	for i, f := range s.Fields {
+		cols[i] = f.Name
+	}
+	d := must(NewDecoder(mem, s, DecoderOptions{Format: format, Columns: cols}))
+	defer d.Release()
+	var nbytes int
+	for _, r := range recs {
+		nbytes += len(r)
+	}
+	meta := &RecordMeta{Topic: "t"}
+	b.SetBytes(int64(nbytes))
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		for j, r := range recs {
+			meta.Offset = int64(j)
+			if err := d.Append(meta, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		d.Flush().Release()
+	}
+	if d.Stats().Corrupt != 0 {
+		b.Fatalf("corrupt records: %+v", d.Stats())
+	}
+	reportRows(b, b.N*len(recs), cpu0)
+}
+
+func BenchmarkDecodeJSON(b *testing.B) {
+	benchDecode(b, clickDDL, FormatJSON, clickRecords(benchRows))
+}
+
+// BenchmarkArrowJSONReader decodes the same records with Arrow Go's own
+// line-delimited JSON reader.
+func BenchmarkArrowJSONReader(b *testing.B) {
+	recs := clickRecords(benchRows)
+	data := bytes.Join(recs, []byte("\n"))
+	s := must(ParseSchema(clickDDL)).Arrow()
+	mem := memory.NewGoAllocator()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		r := array.NewJSONReader(bytes.NewReader(data), s, array.WithAllocator(mem), array.WithChunk(benchRows))
+		n := 0
+		for r.Next() {
+			n += int(r.Record().NumRows())
+		}
+		if r.Err() != nil || n != benchRows {
+			b.Fatal(r.Err(), n)
+		}
+		r.Release()
+	}
+	reportRows(b, b.N*benchRows, cpu0)
+}
+
+func BenchmarkDecodeCSV(b *testing.B) {
+	benchDecode(b, ecommerceDDL, FormatCSV, ecommerceRecords(benchRows))
+}
+
+// BenchmarkArrowCSVReader decodes the same lines with Arrow Go's CSV reader.
+// Arrow cannot parse "2019-11-01 00:00:01 UTC" as a timestamp, so its
+// schema reads event_time as a string (less work than ours).
+func BenchmarkArrowCSVReader(b *testing.B) {
+	recs := ecommerceRecords(benchRows)
+	data := append(bytes.Join(recs, []byte("\n")), '\n')
+	fs := must(ParseSchema(ecommerceDDL)).Arrow().Fields()
+	fs[0].Type = arrow.BinaryTypes.String
+	s := arrow.NewSchema(fs, nil)
+	mem := memory.NewGoAllocator()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		r := csv.NewReader(bytes.NewReader(data), s, csv.WithAllocator(mem), csv.WithChunk(benchRows), csv.WithNullReader(true, ""))
+		n := 0
+		for r.Next() {
+			n += int(r.Record().NumRows())
+		}
+		if err := r.Err(); err != nil && err != io.EOF || n != benchRows {
+			b.Fatal(r.Err(), n)
+		}
+		r.Release()
+	}
+	reportRows(b, b.N*benchRows, cpu0)
+}
+
+// clickBatch decodes benchRows clickstream records with the columns p reads.
+func clickBatch(b *testing.B, mem memory.Allocator, p *Program) arrow.Record {
+	d := must(NewDecoder(mem, must(ParseSchema(clickDDL)), DecoderOptions{Format: FormatJSON, Columns: p.InputColumns()}))
+	defer d.Release()
+	for _, r := range clickRecords(benchRows) {
+		if err := d.Append(nil, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return d.Flush()
+}
+
+func BenchmarkFilter(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	df := Source("clicks", must(ParseSchema(clickDDL))).
+		Filter(Col("action").Eq(Lit("view")).And(Col("page").Like("/products/1%"))).
+		Select(Col("userid"), Col("timestamp"))
+	p := must(Compile(df, Append))
+	rec := clickBatch(b, mem, p)
+	defer rec.Release()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		t := p.NewTask(mem)
+		if err := t.Consume(rec); err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range t.Output() {
+			r.Release()
+		}
+		t.Release()
+	}
+	reportRows(b, b.N*benchRows, cpu0)
+}
+
+func BenchmarkHashAggregate(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	df := Source("clicks", must(ParseSchema(clickDDL))).
+		GroupBy(Col("page"), Col("action")).
+		Agg(Count().As("n"), Max(Col("timestamp")).As("last"))
+	p := must(Compile(df, Update))
+	rec := clickBatch(b, mem, p)
+	defer rec.Release()
+	t := p.NewTask(mem)
+	defer t.Release()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := t.Consume(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRows(b, b.N*benchRows, cpu0)
+}
+
+// aggTask returns a Task of a per-user aggregate with about 10k groups.
+func aggTask(b *testing.B, mem memory.Allocator) (*Program, *Task) {
+	df := Source("clicks", must(ParseSchema(clickDDL))).
+		GroupBy(Col("userid")).
+		Agg(Count().As("n"), Min(Col("page")).As("first"), Avg(Col("timestamp").Cast(Int64)).As("t"))
+	p := must(Compile(df, Update))
+	rec := clickBatch(b, mem, p)
+	defer rec.Release()
+	t := p.NewTask(mem)
+	if err := t.Consume(rec); err != nil {
+		b.Fatal(err)
+	}
+	return p, t
+}
+
+func BenchmarkMerge(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	p, t := aggTask(b, mem)
+	defer t.Release()
+	st := p.NewState(mem)
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := st.Merge(t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*t.ht.len())/b.Elapsed().Seconds(), "groups/s")
+	b.ReportMetric(float64(b.N*t.ht.len())/(cpuTime()-cpu0).Seconds(), "groups/cpu-s")
+}
+
+func BenchmarkStateChanges(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	p, t := aggTask(b, mem)
+	defer t.Release()
+	st := p.NewState(mem)
+	if err := st.Merge(t); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		n := 0
+		if err := st.Changes(func(k, v []byte) error { n++; return nil }); err != nil || n != st.Len() {
+			b.Fatal(err, n)
+		}
+	}
+	b.ReportMetric(float64(b.N*st.Len())/b.Elapsed().Seconds(), "groups/s")
+	b.ReportMetric(float64(b.N*st.Len())/(cpuTime()-cpu0).Seconds(), "groups/cpu-s")
+}

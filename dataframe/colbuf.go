@@ -1,0 +1,223 @@
+package dataframe
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+)
+
+// colBuffer accumulates one column in Go slices, laid out as Arrow lays it
+// out (validity bitmap, values or offsets+data), and copies it into
+// allocator memory once per batch. Appending is a slice append, without the
+// per-value bookkeeping of Arrow's builders.
+type colBuffer struct {
+	typ   Type
+	n     int
+	nulls int
+	valid []byte // validity bitmap, bit i = row i
+	i32   []int32
+	i64   []int64 // BIGINT and TIMESTAMP
+	f64   []float64
+	bits  []byte  // BOOLEAN values bitmap
+	off   []int32 // STRING offsets: n+1 entries starting at 0
+	data  []byte  // STRING bytes
+}
+
+func newColBuffer(t Type) colBuffer {
+	c := colBuffer{typ: t}
+	if t == String {
+		c.off = []int32{0}
+	}
+	return c
+}
+
+// next makes room in the bitmaps for row n.
+func (c *colBuffer) next() {
+	if c.n&7 == 0 {
+		c.valid = append(c.valid, 0)
+		if c.typ == Bool {
+			c.bits = append(c.bits, 0)
+		}
+	}
+}
+
+func (c *colBuffer) setValid() { c.valid[c.n>>3] |= 1 << (c.n & 7) }
+
+func (c *colBuffer) appendNull() {
+	c.next()
+	switch c.typ {
+	case String:
+		c.off = append(c.off, int32(len(c.data)))
+	case Int32:
+		c.i32 = append(c.i32, 0)
+	case Int64, Timestamp:
+		c.i64 = append(c.i64, 0)
+	case Float64:
+		c.f64 = append(c.f64, 0)
+	}
+	c.n++
+	c.nulls++
+}
+
+func (c *colBuffer) appendBytes(b []byte) {
+	c.next()
+	c.setValid()
+	c.data = append(c.data, b...)
+	c.off = append(c.off, int32(len(c.data)))
+	c.n++
+}
+
+func (c *colBuffer) appendString(s string) {
+	c.next()
+	c.setValid()
+	c.data = append(c.data, s...)
+	c.off = append(c.off, int32(len(c.data)))
+	c.n++
+}
+
+func (c *colBuffer) appendI32(v int32) {
+	c.next()
+	c.setValid()
+	c.i32 = append(c.i32, v)
+	c.n++
+}
+
+func (c *colBuffer) appendI64(v int64) {
+	c.next()
+	c.setValid()
+	c.i64 = append(c.i64, v)
+	c.n++
+}
+
+// appendInt appends to an INT, BIGINT or TIMESTAMP column.
+func (c *colBuffer) appendInt(v int64) {
+	if c.typ == Int32 {
+		c.appendI32(int32(v))
+	} else {
+		c.appendI64(v)
+	}
+}
+
+func (c *colBuffer) appendF64(v float64) {
+	c.next()
+	c.setValid()
+	c.f64 = append(c.f64, v)
+	c.n++
+}
+
+func (c *colBuffer) appendBool(v bool) {
+	c.next()
+	c.setValid()
+	if v {
+		c.bits[c.n>>3] |= 1 << (c.n & 7)
+	}
+	c.n++
+}
+
+// appendValue appends x (of the column's type) or NULL.
+func (c *colBuffer) appendValue(x value) {
+	if x.null {
+		c.appendNull()
+		return
+	}
+	switch c.typ {
+	case String:
+		c.appendString(x.s)
+	case Int32:
+		c.appendI32(int32(x.i))
+	case Int64, Timestamp:
+		c.appendI64(x.i)
+	case Float64:
+		c.appendF64(x.f)
+	case Bool:
+		c.appendBool(x.i != 0)
+	}
+}
+
+func sliceBytes[T any](s []T) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	var z T
+	return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), len(s)*int(unsafe.Sizeof(z)))
+}
+
+func memBuffer(mem memory.Allocator, b []byte) *memory.Buffer {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(len(b))
+	copy(buf.Bytes(), b)
+	return buf
+}
+
+// newArray copies the column into an Arrow array allocated from mem and
+// empties the buffer for the next batch.
+func (c *colBuffer) newArray(mem memory.Allocator) arrow.Array {
+	var validity *memory.Buffer
+	if c.nulls > 0 {
+		validity = memBuffer(mem, c.valid)
+	}
+	var bufs []*memory.Buffer
+	switch c.typ {
+	case String:
+		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.off)), memBuffer(mem, c.data)}
+	case Int32:
+		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.i32))}
+	case Int64, Timestamp:
+		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.i64))}
+	case Float64:
+		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.f64))}
+	case Bool:
+		bufs = []*memory.Buffer{validity, memBuffer(mem, c.bits)}
+	}
+	data := array.NewData(c.typ.Arrow(), c.n, bufs, nil, c.nulls, 0)
+	arr := array.MakeFromData(data)
+	data.Release()
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	c.reset()
+	return arr
+}
+
+// truncate drops the rows from n on.
+func (c *colBuffer) truncate(n int) {
+	for r := n; r < c.n; r++ {
+		if c.valid[r>>3]&(1<<(r&7)) == 0 {
+			c.nulls--
+		}
+		c.valid[r>>3] &^= 1 << (r & 7)
+		if c.typ == Bool {
+			c.bits[r>>3] &^= 1 << (r & 7)
+		}
+	}
+	c.n = n
+	nb := (n + 7) >> 3
+	c.valid = c.valid[:nb]
+	switch c.typ {
+	case String:
+		c.off = c.off[:n+1]
+		c.data = c.data[:c.off[n]]
+	case Int32:
+		c.i32 = c.i32[:n]
+	case Int64, Timestamp:
+		c.i64 = c.i64[:n]
+	case Float64:
+		c.f64 = c.f64[:n]
+	case Bool:
+		c.bits = c.bits[:nb]
+	}
+}
+
+func (c *colBuffer) reset() {
+	c.n, c.nulls = 0, 0
+	c.valid = c.valid[:0]
+	c.i32, c.i64, c.f64, c.bits = c.i32[:0], c.i64[:0], c.f64[:0], c.bits[:0]
+	c.data = c.data[:0]
+	if c.typ == String {
+		c.off = c.off[:1]
+	}
+}
