@@ -52,8 +52,10 @@
 //	           "initialOffsets" -> JSON list of {topic, partition, offset}
 //	offsets    batch id (8-byte big-endian) -> JSON BatchPlan (the WAL)
 //	commits    batch id (8-byte big-endian) -> JSON CommitRecord
+//	           "stateBaseKeys", "stateLogKeys" -> 8-byte big-endian key counts of state, statelog
 //	positions  topic, 0x00, partition (4-byte big-endian) -> until (8-byte big-endian)
-//	state      engine-encoded group key -> engine-encoded aggregate value (opaque)
+//	state      engine-encoded group key -> engine-encoded aggregate value (opaque): the base
+//	statelog   batch id (8-byte big-endian) + group key -> 'P' + value | 'D': changes since the last compaction
 //	sinks      one nested bucket per bbolt sink (CommitTx.Bucket)
 //
 // offsets and commits keep the last Options.Retain committed batches (and
@@ -61,13 +63,24 @@
 // costs O(partitions) whatever the number of batches. Every JSON record
 // carries "v": the format version.
 //
-// # Commit cost and durability
+// # State storage and commit cost
 //
-// A commit writes only the keys the batch changed: its cost follows the
-// number of changed keys, not the size of the state. Keys put in ascending
-// order touch each leaf page once. When a batch mostly appends keys above
-// the existing ones (time-ordered keys), the state bucket's fill percent is
-// raised to 90% for that commit so appended pages are not left half empty.
+// A commit writes only the keys the batch changed. Writing them in place
+// would still rewrite a whole 4 KiB B+tree page per changed key when the
+// keys are spread over a large state (10k changed keys of a 1M-key state
+// touch ~10k pages), so a batch's changes are appended to statelog under
+// its batch id instead: keys grow with the batch id, pages fill completely,
+// and the commit costs about the bytes it changed. When the log reaches
+// half the size of the base (and at least 4096 entries), the commit that
+// crosses the line compacts it: the newest change of each logged key is
+// applied to the base in key order, touching each page at most once, and
+// the log is emptied; a batch that alone is that large goes to the base
+// directly. That commit is slower, by about the cost of rewriting the base
+// pages the log touches; amortised, each changed key is written twice.
+// ForEachState merges base and log (ascending keys). When most keys of a
+// compaction land above the existing ones (time-ordered keys), the base's
+// fill percent is raised to 90% so appended pages are not left half empty.
+//
 // Every commit is fsynced (bbolt's default) unless Options.NoSync, which is
 // for tests and benchmarks only.
 //

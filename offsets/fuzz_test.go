@@ -151,3 +151,27 @@ func FuzzDecodeMeta(f *testing.F) {
 		_, _ = readBoltMeta(bytes.NewReader(data))
 	})
 }
+
+// FuzzDecodeLogEntry: decoding a statelog entry never panics; bad bytes give
+// a *CorruptError; an entry that decodes keeps its batch id and key.
+func FuzzDecodeLogEntry(f *testing.F) {
+	f.Add(append(batchKey(3), "key"...), []byte("Pvalue"))
+	f.Add(append(batchKey(3), "key"...), []byte("D"))
+	f.Add(append(batchKey(3), "key"...), []byte("Dx"))
+	f.Add([]byte("short"), []byte("X"))
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		id, op, err := decodeLogEntry(k, v)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v does not match ErrCorrupt", err)
+			}
+			return
+		}
+		if !bytes.Equal(append(batchKey(id), op.key...), k) || len(op.key) == 0 {
+			t.Fatalf("entry %x decoded to batch %d key %x", k, id, op.key)
+		}
+		if op.del != (v[0] == opDelete) || (!op.del && !bytes.Equal(op.value, v[1:])) {
+			t.Fatalf("value %x decoded to %+v", v, op)
+		}
+	})
+}
