@@ -64,6 +64,5 @@ func ConsumerDefaults() Props {
 	d["fetch.queue.backoff.ms"] = "1"
 	d["queued.min.messages"] = "1000000"
 	d["fetch.wait.max.ms"] = "100"
-	d["go.application.rebalance.enable"] = "false"
 	return d
 }
