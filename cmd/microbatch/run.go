@@ -15,6 +15,7 @@ import (
 	"github.com/microbatch/microbatch/internal/broker"
 	"github.com/microbatch/microbatch/internal/jobfile"
 	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/sql"
 )
 
 // errNotImplemented is returned by the commands the engine does not serve yet.
@@ -23,12 +24,13 @@ var errNotImplemented = errors.New("not implemented yet")
 // The wiring points for the engine. Each is called with a validated job.
 // TODO(engine): replace the bodies with engine calls.
 var (
-	// checkJob runs checks beyond the job file's own: the schema DDL and
-	// the librdkafka properties now; TODO(engine): the SQL against the
-	// schema. It returns jobfile.Errors
-	// so problems print as FILE:LINE[:COL]: KEY: message and exit 2; build
-	// them with job.Errorf and job.QueryErrorf.
-	checkJob = func(job *jobfile.Job) error { return joinChecks(checkSchema(job), checkProps(job)) }
+	// checkJob runs checks beyond the job file's own: the schema DDL, the
+	// SQL against the schema and the librdkafka properties.
+	// TODO(engine): the output mode against the query (dataframe.Compile).
+	// It returns jobfile.Errors so problems print as
+	// FILE:LINE[:COL]: KEY: message and exit 2; build them with job.Errorf
+	// and job.QueryErrorf.
+	checkJob = func(job *jobfile.Job) error { return joinChecks(checkQuery(job), checkProps(job)) }
 
 	// runJob runs job until ctx is done (SIGINT/SIGTERM: graceful stop,
 	// exit 0) or, with trigger.availableNow, until the data present at
@@ -52,11 +54,21 @@ var (
 	}
 )
 
-// checkSchema parses source.schema with the decoder's own parser.
-func checkSchema(job *jobfile.Job) jobfile.Errors {
-	if _, err := dataframe.ParseSchema(job.Source.Schema); err != nil {
+// checkQuery parses source.schema with the decoder's own parser, then
+// compiles the query against it, pointing SQL errors at their line and
+// column in the job file.
+func checkQuery(job *jobfile.Job) jobfile.Errors {
+	schema, err := dataframe.ParseSchema(job.Source.Schema)
+	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), dataframe.ErrSchema.Error()+": ")
 		return jobfile.Errors{job.Errorf("source.schema", "%s", msg)}
+	}
+	if _, err := sql.Compile(job.Query, job.Source.Table, schema); err != nil {
+		var se *sql.Error
+		if errors.As(err, &se) {
+			return jobfile.Errors{job.QueryErrorf(se.Line, se.Column, "%s", se.Msg)}
+		}
+		return jobfile.Errors{job.Errorf("query", "%v", err)}
 	}
 	return nil
 }
