@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -160,7 +161,7 @@ func produceLoop(ctx context.Context, p *kafka.Producer, g gen.Generator, o prod
 
 // ensureTopic creates topic with partitions if it is missing and
 // partitions > 0, and fails if it is missing otherwise.
-func ensureTopic(ctx context.Context, props kafka.Props, topic string, partitions int32, stderr interface{ Write([]byte) (int, error) }) error {
+func ensureTopic(ctx context.Context, props kafka.Props, topic string, partitions int32, stderr io.Writer) error {
 	a, err := kafka.NewAdmin(props)
 	if err != nil {
 		return err
