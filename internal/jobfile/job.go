@@ -59,9 +59,26 @@ type Source struct {
 	// Header says CSV values start with a header line to skip (key
 	// source.header, default false; Spark: header).
 	Header bool
+	// Embedded configures the in-process broker of bootstrap.servers:
+	// embedded (key source.embedded); nil when the section is absent.
+	Embedded *Embedded
 	// Table is the name the query reads from (key source.table, default
 	// "events"; Spark: createOrReplaceTempView).
 	Table string
+}
+
+// Embedded is the source.embedded section: storage and feeding of the
+// in-process broker (no Spark equivalent).
+type Embedded struct {
+	// DataDir persists the broker's log (absolute; "" = in memory).
+	DataDir string
+	// Topics are "name:partitions" specs created at start when missing.
+	Topics []string
+	// Generator names a built-in generator writing to the first subscribed
+	// topic while the job runs ("" = none), at Rate records/s with Seed.
+	Generator string
+	Rate      int64
+	Seed      int64
 }
 
 // Kafka is the source.kafka section.

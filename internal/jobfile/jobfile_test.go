@@ -2,6 +2,7 @@ package jobfile_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -107,6 +108,18 @@ query: SELECT userid FROM events
 checkpointLocation: /var/lib/mb/cp
 `
 
+func TestEmbeddedSection(t *testing.T) {
+	j, err := parse(t, replace(t, minimal, "  format: json", "  embedded:\n    dataDir: data/broker\n    topics: [\"a:3\"]\n    generator: clickstream\n    rate: 250\n  format: json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := j.Source.Embedded
+	if e == nil || !strings.HasSuffix(e.DataDir, "/data/broker") || !filepath.IsAbs(e.DataDir) || fmt.Sprint(e.Topics) != "[a:3]" ||
+		e.Generator != "clickstream" || e.Rate != 250 || e.Seed != 1 {
+		t.Fatalf("embedded = %+v", e)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	j, err := parse(t, minimal)
 	if err != nil {
@@ -143,6 +156,14 @@ func TestErrors(t *testing.T) {
 		name, old, new string
 		want           []string
 	}{
+		{"embedded section errors", "  format: json", "  embedded:\n    topics: [clicks, \"b:2\"]\n    generator: weblog\n    rate: 0\n  format: json",
+			[]string{
+				`job.yaml:6: source.embedded.topics: "clicks" is not NAME:PARTITIONS`,
+				`job.yaml:7: source.embedded.generator: invalid value "weblog" (want clickstream, ecommerce or iot)`,
+				`job.yaml:8: source.embedded.rate: must be at least 1, got 0`,
+			}},
+		{"embedded section without embedded broker", "    bootstrap.servers: embedded\n    assign: '{\"b\":[1,0],\"a\":[2]}'\n", "    bootstrap.servers: 127.0.0.1:9092\n    assign: '{\"b\":[1,0],\"a\":[2]}'\n  embedded: {generator: iot}\n",
+			[]string{`job.yaml:5: source.embedded: only applies with bootstrap.servers: embedded`}},
 		{"not an integer", "    assign:", "    maxRatePerPartition: fast\n    assign:",
 			[]string{`job.yaml:4: source.kafka.maxRatePerPartition: expected an integer, got "fast"`}},
 		{"negative integer", "    assign:", "    maxRatePerPartition: -5\n    assign:",
@@ -164,7 +185,7 @@ func TestErrors(t *testing.T) {
 		{"unknown top-level key", "query:", "querry: x\nquery:",
 			[]string{`job.yaml:7: querry: unknown key, did you mean query?`}},
 		{"unknown key no suggestion", "  format: json", "  compression: gzip\n  format: json",
-			[]string{`job.yaml:5: source.compression: unknown key (known keys: kafka, format, schema, mode, header, table)`}},
+			[]string{`job.yaml:5: source.compression: unknown key (known keys: kafka, format, schema, mode, header, table, embedded)`}},
 		{"missing required keys", "  format: json\n  schema: \"userid STRING\"\n", "",
 			[]string{`job.yaml:1: source.format: required key is missing`, `job.yaml:1: source.schema: required key is missing`}},
 		{"missing top-level", "query: SELECT userid FROM events\ncheckpointLocation: /var/lib/mb/cp\n", "",

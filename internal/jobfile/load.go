@@ -145,7 +145,7 @@ func (l *loader) load(data []byte, dir string) *Job {
 	}
 	l.require(top, "", "source")
 	if n := top["source"]; n != nil {
-		job.Source = l.source(n)
+		job.Source = l.source(n, dir)
 	}
 	job.Trigger = l.trigger(top["trigger"])
 	if l.require(top, "", "query") {
@@ -167,7 +167,7 @@ func (l *loader) load(data []byte, dir string) *Job {
 	return job
 }
 
-func (l *loader) source(n *yaml.Node) Source {
+func (l *loader) source(n *yaml.Node, dir string) Source {
 	s := Source{Mode: "PERMISSIVE", Table: "events"}
 	m := l.mapping(n, "source")
 	if m == nil {
@@ -188,6 +188,12 @@ func (l *loader) source(n *yaml.Node) Source {
 	if v := m["header"]; v != nil {
 		s.Header, _ = l.boolean(v, "source.header")
 	}
+	if v := m["embedded"]; v != nil {
+		s.Embedded = l.embedded(v, dir)
+		if !s.Kafka.Embedded {
+			l.errorf(deref(v).Line, "source.embedded", "only applies with bootstrap.servers: embedded")
+		}
+	}
 	if v := m["table"]; v != nil {
 		if t, ok := l.nonEmpty(v, "source.table"); ok {
 			if !identifier.MatchString(t) {
@@ -198,6 +204,49 @@ func (l *loader) source(n *yaml.Node) Source {
 	}
 	return s
 }
+
+func (l *loader) embedded(n *yaml.Node, dir string) *Embedded {
+	const path = "source.embedded"
+	e := &Embedded{Rate: 1000, Seed: 1}
+	m := l.mapping(n, path)
+	if m == nil {
+		return e
+	}
+	if v := m["dataDir"]; v != nil {
+		if p, ok := l.nonEmpty(v, path+".dataDir"); ok {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			e.DataDir = filepath.Clean(p)
+		}
+	}
+	if v := m["topics"]; v != nil {
+		if deref(v).Kind == yaml.SequenceNode {
+			for _, item := range deref(v).Content {
+				if s, ok := l.nonEmpty(item, path+".topics"); ok {
+					if !topicSpec.MatchString(s) {
+						l.errorf(item.Line, path+".topics", "%q is not NAME:PARTITIONS", s)
+					}
+					e.Topics = append(e.Topics, s)
+				}
+			}
+		} else {
+			l.errorf(deref(v).Line, path+".topics", "expected a list of NAME:PARTITIONS")
+		}
+	}
+	if v := m["generator"]; v != nil {
+		e.Generator, _ = l.enum(v, path+".generator", "clickstream", "ecommerce", "iot")
+	}
+	if v := m["rate"]; v != nil {
+		e.Rate, _ = l.integer(v, path+".rate", 1)
+	}
+	if v := m["seed"]; v != nil {
+		e.Seed, _ = l.integer(v, path+".seed", -1<<63)
+	}
+	return e
+}
+
+var topicSpec = regexp.MustCompile(`^[A-Za-z0-9._-]+:[1-9][0-9]*$`)
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
