@@ -39,6 +39,33 @@
 // for the checkpoint (Restore reads them back), and finalizes the result
 // table (HAVING, projection, ORDER BY, LIMIT).
 //
+// One batch of a stateful query, as the engine drives it:
+//
+//	for each task: t := prog.NewTask(mem); t.Consume(rec)...    // executor goroutines
+//	for each task: state.Merge(t); t.Release()                   // driver
+//	out, _ := state.Result(mode == dataframe.Update)             // sink it
+//	state.Changes(func(k, v []byte) error { return b.Put(k, v) }) // in the commit transaction
+//	state.ResetChanged()
+//
+// At startup, State.Restore loads each persisted entry. A stateless query's
+// Tasks produce output records directly (Task.Output).
+//
+// # Semantics and deviations from Spark
+//
+//   - Lit(int) is INT when the value fits in 32 bits, else BIGINT, as PySpark.
+//   - Filter after Limit, OrderBy after Limit and aggregation after Limit are
+//     refused; a Limit in a stateless (append) query is applied per Task, so
+//     the engine enforces it across the stream (Program.Limit).
+//   - After an aggregation, Filter and Select may use aggregates not listed
+//     in Agg (HAVING count(*) > 1); they are computed alongside.
+//   - JSON: a non-string value in a STRING column is kept as its JSON text,
+//     as Spark does; a dotted schema name also matches a literal key with
+//     the dots; fields not in DecoderOptions.Columns are skipped without type
+//     checks. CSV: an unquoted empty field is NULL, a quoted empty field ("")
+//     is the empty STRING.
+//   - Integer arithmetic wraps on overflow (Spark's non-ANSI mode); DOUBLE
+//     NaN sorts above every other value and groups with itself.
+//
 // # Memory
 //
 // Every Arrow object is allocated from the allocator passed in and must be

@@ -51,11 +51,13 @@ func (t *Task) Output() []arrow.Record {
 // Rows returns the number of input rows that passed the WHERE filter.
 func (t *Task) Rows() int64 { return t.rows }
 
-// Release frees the Task's output records and partial aggregates.
+// Release frees the Task's output records and partial aggregates; the Task
+// cannot be used afterwards.
 func (t *Task) Release() {
 	for _, r := range t.out {
 		r.Release()
 	}
 	t.out = nil
 	t.ht = nil
+	t.p = nil
 }
