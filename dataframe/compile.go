@@ -163,8 +163,12 @@ func (p *Program) Mode() OutputMode { return p.mode }
 func (p *Program) Plan() string { return p.plan }
 
 // InputColumns returns the source columns the query reads, in the order a
-// Task expects them in its records (feed it to DecoderOptions.Columns).
-func (p *Program) InputColumns() []string { return append([]string(nil), p.inputNames...) }
+// Task expects them in its records (feed it to DecoderOptions.Columns). It
+// is never nil: a query that reads no column (count(*)) gets an empty list,
+// and records of rows without columns.
+func (p *Program) InputColumns() []string {
+	return append(make([]string, 0, len(p.inputNames)), p.inputNames...)
+}
 
 // Stateful reports whether the query aggregates (and so needs a State).
 func (p *Program) Stateful() bool { return p.agg != nil }

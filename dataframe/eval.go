@@ -3,6 +3,9 @@ package dataframe
 import (
 	"cmp"
 	"math"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 // evaluator evaluates bound expressions over one batch of n rows whose input
@@ -62,7 +65,7 @@ func (ev *evaluator) eval(e *bexpr, sel []int32) *vector {
 		out := newVector(Bool, ev.n)
 		out.valid = a.valid
 		for _, i := range sel {
-			out.b[i] = e.like.match(a.s[i])
+			out.b[i] = e.like.match(a.str(i))
 		}
 		return out
 	case kCast:
@@ -195,7 +198,11 @@ func (ev *evaluator) compare(e *bexpr, sel []int32) *vector {
 		x := litValue(rl.lit)
 		switch l.typ {
 		case String:
-			cmpVS(e.op, l.s, x.s, out.b, sel)
+			if l.s != nil {
+				cmpVS(e.op, l.s, x.s, out.b, sel)
+			} else {
+				cmpArrowVS(e.op, l.sa, x.s, out.b, sel)
+			}
 		case Int32:
 			cmpVS(e.op, l.i32, int32(x.i), out.b, sel)
 		case Int64, Timestamp, Bool:
@@ -217,7 +224,9 @@ func (ev *evaluator) compare(e *bexpr, sel []int32) *vector {
 	out.valid = bothValid(ev.n, sel, l, r)
 	switch l.typ {
 	case String:
-		cmpVV(e.op, l.s, r.s, out.b, sel)
+		for _, i := range sel {
+			out.b[i] = cmpResult(e.op, strings.Compare(l.str(i), r.str(i)))
+		}
 	case Int32:
 		cmpVV(e.op, l.i32, r.i32, out.b, sel)
 	case Int64, Timestamp:
@@ -257,6 +266,41 @@ func cmpVS[T cmp.Ordered](op binOp, a []T, s T, out []bool, sel []int32) {
 			out[i] = a[i] >= s
 		}
 	}
+}
+
+// cmpArrowVS compares the strings of an Arrow array with s.
+func cmpArrowVS(op binOp, a *array.String, s string, out []bool, sel []int32) {
+	switch op {
+	case opEq:
+		for _, i := range sel {
+			out[i] = a.Value(int(i)) == s
+		}
+	case opNe:
+		for _, i := range sel {
+			out[i] = a.Value(int(i)) != s
+		}
+	default:
+		for _, i := range sel {
+			out[i] = cmpResult(op, strings.Compare(a.Value(int(i)), s))
+		}
+	}
+}
+
+// cmpResult turns a three-way comparison into the operator's answer.
+func cmpResult(op binOp, c int) bool {
+	switch op {
+	case opEq:
+		return c == 0
+	case opNe:
+		return c != 0
+	case opLt:
+		return c < 0
+	case opLe:
+		return c <= 0
+	case opGt:
+		return c > 0
+	}
+	return c >= 0
 }
 
 func cmpVV[T cmp.Ordered](op binOp, a, b []T, out []bool, sel []int32) {

@@ -524,6 +524,14 @@ func TestGlobalAggregate(t *testing.T) {
 	s := mustSchema(t, "a BIGINT")
 	p := must(Compile(Source("x", s).Select(Count().As("n"), Sum(Col("a")).As("s"), Sum(Col("a")).Div(Count()).As("mean")), Complete))
 	st := p.NewState(mem)
+	// count(*) alone reads no column at all.
+	pc := must(Compile(Source("x", s).GroupBy().Agg(Count()), Update))
+	if cols := pc.InputColumns(); cols == nil || len(cols) != 0 {
+		t.Errorf("InputColumns = %#v", cols)
+	}
+	stc := pc.NewState(mem)
+	release(runTasks(t, mem, pc, s, FormatJSON, []string{`{"a":1}`, `{"a":2}`, `x`}, 2, 10, stc))
+	equalRows(t, result(t, stc, true), [][]any{{int64(3)}})
 	equalRows(t, result(t, st, false), [][]any{{int64(0), nil, nil}})
 	release(runTasks(t, mem, p, s, FormatJSON, []string{`{"a":1}`, `{"a":2}`, `{"a":null}`}, 2, 10, st))
 	equalRows(t, result(t, st, false), [][]any{{int64(3), int64(3), 1.0}})

@@ -27,7 +27,7 @@ func appendKey(buf []byte, v *vector, i int32) []byte {
 	buf = append(buf, byte(v.typ))
 	switch v.typ {
 	case String:
-		return appendKeyString(buf, v.s[i])
+		return appendKeyString(buf, v.str(i))
 	case Int32:
 		return binary.BigEndian.AppendUint32(buf, uint32(v.i32[i])^(1<<31))
 	case Int64, Timestamp:

@@ -89,7 +89,7 @@ func compareRows(v *vector, a, b int32, desc bool) int {
 	var c int
 	switch v.typ {
 	case String:
-		c = strings.Compare(v.s[a], v.s[b])
+		c = strings.Compare(v.str(a), v.str(b))
 	case Int32:
 		c = cmp.Compare(v.i32[a], v.i32[b])
 	case Int64, Timestamp:

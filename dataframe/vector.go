@@ -21,6 +21,15 @@ type vector struct {
 	f64   []float64
 	b     []bool
 	s     []string
+	sa    *array.String // STRING straight from an Arrow column, when s is nil
+}
+
+// str returns row i of a STRING vector.
+func (v *vector) str(i int32) string {
+	if v.s != nil {
+		return v.s[i]
+	}
+	return v.sa.Value(int(i))
 }
 
 func newVector(t Type, n int) *vector {
@@ -61,7 +70,7 @@ func (v *vector) get(i int32) value {
 	}
 	switch v.typ {
 	case String:
-		return value{s: v.s[i]}
+		return value{s: v.str(i)}
 	case Int32:
 		return value{i: int64(v.i32[i])}
 	case Int64, Timestamp:
@@ -118,7 +127,7 @@ func copyRows(dst, src *vector, sel []int32, n int) {
 	switch dst.typ {
 	case String:
 		for _, i := range sel {
-			dst.s[i] = src.s[i]
+			dst.s[i] = src.str(i)
 		}
 	case Int32:
 		for _, i := range sel {
@@ -140,7 +149,7 @@ func copyRows(dst, src *vector, sel []int32, n int) {
 }
 
 // fromArrow views an Arrow column as a vector without copying values
-// (strings alias the Arrow buffer; BOOLEAN and validity are unpacked).
+// (STRING reads the Arrow array; BOOLEAN and validity are unpacked).
 func fromArrow(arr arrow.Array, t Type) (*vector, error) {
 	v := &vector{typ: t}
 	n := arr.Len()
@@ -149,10 +158,7 @@ func fromArrow(arr arrow.Array, t Type) (*vector, error) {
 	case String:
 		a, isT := arr.(*array.String)
 		if ok = isT; ok {
-			v.s = make([]string, n)
-			for i := range v.s {
-				v.s[i] = a.Value(i)
-			}
+			v.sa = a
 		}
 	case Int32:
 		a, isT := arr.(*array.Int32)
@@ -220,7 +226,7 @@ func toArrow(mem memory.Allocator, v *vector, sel []int32) arrow.Array {
 		}
 		switch t {
 		case String:
-			c.appendString(v.s[i])
+			c.appendString(v.str(i))
 		case Int32:
 			c.appendI32(v.i32[i])
 		case Int64, Timestamp:
