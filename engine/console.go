@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -54,24 +55,39 @@ func (s *ConsoleSink) AddBatch(_ context.Context, out *Output) error {
 	b.WriteString("-------------------------------------------\n")
 	fmt.Fprintf(&b, "Batch: %d\n", out.BatchID)
 	b.WriteString("-------------------------------------------\n")
-	writeTable(&b, out, s.opts.NumRows, s.opts.Truncate)
+	writeTable(&b, out.Schema, out.Records, s.opts.NumRows, s.opts.Truncate)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, err := io.WriteString(s.opts.Writer, b.String())
 	return err
 }
 
+// WriteTable writes up to numRows rows of recs (numRows <= 0: all) as a
+// table in the layout of Spark's Dataset.show.
+func WriteTable(w io.Writer, schema *arrow.Schema, recs []arrow.Record, numRows int, truncate bool) error {
+	var b strings.Builder
+	if numRows <= 0 {
+		numRows = math.MaxInt
+	}
+	writeTable(&b, schema, recs, numRows, truncate)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 // writeTable renders up to numRows rows like Spark's showString: cells
 // right-aligned when truncating, left-aligned otherwise; "null" for nulls;
 // a trailer when rows were cut.
-func writeTable(b *strings.Builder, out *Output, numRows int, truncate bool) {
-	fields := out.Schema.Fields()
+func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, numRows int, truncate bool) {
+	fields := schema.Fields()
 	rows := [][]string{make([]string, len(fields))}
 	for i, f := range fields {
 		rows[0][i] = cell(f.Name, truncate)
 	}
-	total := out.NumRows()
-	for _, rec := range out.Records {
+	var total int64
+	for _, rec := range recs {
+		total += rec.NumRows()
+	}
+	for _, rec := range recs {
 		for r := 0; r < int(rec.NumRows()) && len(rows)-1 < numRows; r++ {
 			row := make([]string, len(fields))
 			for c := range fields {

@@ -67,7 +67,11 @@ func (p *progress) loop(every time.Duration, show func(n int64, elapsed time.Dur
 }
 
 // Set records the current count.
-func (p *progress) Set(n int64) { p.n.Store(n) }
+func (p *progress) Set(n int64) {
+	if p != nil {
+		p.n.Store(n)
+	}
+}
 
 // Stop ends reporting and waits for the rendering goroutine.
 func (p *progress) Stop() {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"sort"
 	"strings"
 
@@ -12,46 +10,37 @@ import (
 
 	"github.com/microbatch/microbatch/dataframe"
 
-	"github.com/microbatch/microbatch/internal/broker"
 	"github.com/microbatch/microbatch/internal/jobfile"
 	"github.com/microbatch/microbatch/internal/kafka"
 	"github.com/microbatch/microbatch/sql"
 )
 
-// errNotImplemented is returned by the commands the engine does not serve yet.
-var errNotImplemented = errors.New("not implemented yet")
-
-// The wiring points for the engine. Each is called with a validated job.
-// TODO(engine): replace the bodies with engine calls.
+// The engine behind the commands. Each is called with a validated job;
+// they are variables so the CLI tests can observe the wiring.
 var (
 	// checkJob runs checks beyond the job file's own: the schema DDL, the
-	// SQL against the schema and the librdkafka properties.
-	// TODO(engine): the output mode against the query (dataframe.Compile).
-	// It returns jobfile.Errors so problems print as
-	// FILE:LINE[:COL]: KEY: message and exit 2; build them with job.Errorf
-	// and job.QueryErrorf.
-	checkJob = func(job *jobfile.Job) error { return joinChecks(checkQuery(job), checkProps(job)) }
+	// SQL against the schema, the librdkafka properties and the output
+	// mode against the query. It returns jobfile.Errors so problems print
+	// as FILE:LINE[:COL]: KEY: message and exit 2.
+	checkJob = func(job *jobfile.Job) error {
+		if err := joinChecks(checkQuery(job), checkProps(job)); err != nil {
+			return err
+		}
+		return checkEngine(job)
+	}
 
 	// runJob runs job until ctx is done (SIGINT/SIGTERM: graceful stop,
 	// exit 0) or, with trigger.availableNow, until the data present at
-	// start is processed. With bootstrap.servers: embedded, the run
-	// command has started an in-process broker and put its address in
-	// job.Source.Kafka.BootstrapServers (Embedded stays true).
-	runJob = func(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer) error {
-		return fmt.Errorf("running jobs is %w (engine not wired into the CLI)", errNotImplemented)
-	}
+	// start is processed.
+	runJob = runJobEngine
 
 	// showState prints the latest committed result table of job in
 	// format (table, jsonl or csv; DESIGN.md section 3).
-	showState = func(ctx context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
-		return fmt.Errorf("state is %w", errNotImplemented)
-	}
+	showState = showStateEngine
 
 	// showOffsets prints the batches, ranges and commit status in job's
 	// checkpoint in format (table or jsonl).
-	showOffsets = func(ctx context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
-		return fmt.Errorf("offsets is %w", errNotImplemented)
-	}
+	showOffsets = showOffsetsEngine
 )
 
 // checkQuery parses source.schema with the decoder's own parser, then
@@ -114,14 +103,25 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
+			// After the first signal (graceful stop), restore default
+			// signal handling so a second one kills the process at once.
+			done := make(chan struct{})
+			defer close(done)
+			go func() {
+				select {
+				case <-ctx.Done():
+					stopSignals()
+				case <-done:
+				}
+			}()
 			if job.Source.Kafka.Embedded {
-				b, err := broker.Start(ctx, broker.Config{})
+				addr, stop, err := startEmbedded(context.WithoutCancel(ctx), job, cmd.ErrOrStderr())
 				if err != nil {
 					return err
 				}
-				defer b.Close()
-				job.Source.Kafka.BootstrapServers = b.Addr()
-				fmt.Fprintf(cmd.ErrOrStderr(), "embedded broker listening on %s (records are kept in memory)\n", b.Addr())
+				job.Source.Kafka.BootstrapServers = addr
+				err = runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				return errors.Join(err, stop())
 			}
 			return runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
