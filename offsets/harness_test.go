@@ -46,8 +46,8 @@ func openTestAt(t testing.TB, dir string, opts Options) *Checkpoint {
 //   - at most retain commits are kept;
 //   - every positions entry decodes, and the positions of the partitions of
 //     the last committed plan equal that plan's ends;
-//   - the state counters in meta match the base and log buckets, every log
-//     entry decodes and belongs to a committed batch.
+//   - the log counter in meta matches the log, every log entry decodes and
+//     belongs to a committed batch (the base counter is an estimate).
 func checkInvariants(t testing.TB, path string, retain int) {
 	t.Helper()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
@@ -167,8 +167,8 @@ func checkStateCounters(tx *bbolt.Tx, lastCommit int64) error {
 	if err != nil {
 		return err
 	}
-	if n := int64(tx.Bucket(bucketState).Stats().KeyN); n != baseKeys {
-		return fmt.Errorf("state base has %d keys, counter says %d", n, baseKeys)
+	if baseKeys < 0 {
+		return fmt.Errorf("state base estimate %d is negative", baseKeys)
 	}
 	var n int64
 	if err := tx.Bucket(bucketStateLog).ForEach(func(k, v []byte) error {

@@ -30,6 +30,8 @@ import (
 
 var (
 	bucketStateLog   = []byte("statelog")
+	// keyStateBaseKeys estimates the base's keys: measured at the last
+	// compaction, plus its puts, minus its deletes.
 	keyStateBaseKeys = []byte("stateBaseKeys")
 	keyStateLogKeys  = []byte("stateLogKeys")
 )
@@ -193,14 +195,26 @@ func (t *CommitTx) finish() error {
 			return err
 		}
 	}
-	n, err := applyToBase(t.tx.Bucket(bucketState), ops)
-	if err != nil {
+	// The base's size steers the threshold. Counting it exactly would cost
+	// a lookup per change; bbolt's page statistics are exact before the
+	// base is modified in this transaction, so measure it now, O(pages) like
+	// the compaction itself, and add the changes as an estimate.
+	base := t.tx.Bucket(bucketState)
+	est := int64(base.Stats().KeyN)
+	for _, op := range ops {
+		if op.del {
+			est--
+		} else {
+			est++
+		}
+	}
+	if err := applyToBase(base, ops); err != nil {
 		return err
 	}
 	if err := writeCounter(meta, keyStateLogKeys, 0); err != nil {
 		return err
 	}
-	return writeCounter(meta, keyStateBaseKeys, baseKeys+n)
+	return writeCounter(meta, keyStateBaseKeys, max(est, 0))
 }
 
 // appendLog writes ops under batch id; the keys sort after every earlier
@@ -305,38 +319,30 @@ func mergeOps(older, newer []stateOp) []stateOp {
 // of bbolt's 50%, so appended pages are not left half empty.
 const appendFillPercent = 0.9
 
-// applyToBase writes sorted changes to the base in key order and returns
-// the change in its number of keys.
-func applyToBase(b *bbolt.Bucket, ops []stateOp) (int64, error) {
+// applyToBase writes sorted changes to the base in key order.
+func applyToBase(b *bbolt.Bucket, ops []stateOp) error {
 	lastKey, _ := b.Cursor().Last()
 	lastKey = bytes.Clone(lastKey)
-	var delta, appends int64
+	var appends int
 	for _, op := range ops {
 		if lastKey == nil || bytes.Compare(op.key, lastKey) > 0 {
 			appends++
 		}
-		existed := b.Get(op.key) != nil
 		if op.del {
-			if existed {
-				if err := b.Delete(op.key); err != nil {
-					return 0, fmt.Errorf("state delete: %w", err)
-				}
-				delta--
+			if err := b.Delete(op.key); err != nil {
+				return fmt.Errorf("state delete: %w", err)
 			}
 			continue
 		}
 		if err := b.Put(op.key, op.value); err != nil {
-			return 0, fmt.Errorf("state put: %w", err)
-		}
-		if !existed {
-			delta++
+			return fmt.Errorf("state put: %w", err)
 		}
 	}
 	// bbolt reads FillPercent when it splits nodes at commit.
-	if appends*10 >= int64(len(ops))*9 {
+	if appends*10 >= len(ops)*9 {
 		b.FillPercent = appendFillPercent
 	}
-	return delta, nil
+	return nil
 }
 
 func readCounter(b *bbolt.Bucket, k []byte) (int64, error) {
