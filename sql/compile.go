@@ -430,7 +430,7 @@ func (c *compiler) groupKey(g *pg.Node, srcCols []string, index int) (*texpr, da
 	}
 	if it != nil {
 		if it.x.hasAgg {
-			return nil, dataframe.Expr{}, c.errAt(pos, "GROUP BY %s refers to an aggregate", strings.TrimSpace(c.p.q[pos:nodeEnd(c.p, pos)]))
+			return nil, dataframe.Expr{}, c.errAt(pos, "GROUP BY %s refers to an aggregate", strings.TrimSpace(c.p.q[min(pos, len(c.p.q)):nodeEnd(c.p, pos)]))
 		}
 		if it.group < 0 {
 			it.group = index

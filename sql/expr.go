@@ -19,7 +19,13 @@ type texpr struct {
 	agg    bool     // an aggregate call: its operand is bound over the source columns
 	hasAgg bool     // contains an aggregate call
 	col    string   // the resolved name when e is a bare column reference
+	size   int      // nodes of e counted with repetition (BETWEEN and CASE x repeat x)
 }
+
+// maxExprSize bounds the size of one translated expression. BETWEEN and
+// CASE x WHEN repeat their operand, so nesting them grows an expression
+// exponentially; the bound turns that into an error instead of a hang.
+const maxExprSize = 10000
 
 // start is the byte offset of the first token of t.
 func (t *texpr) start() int {
@@ -82,6 +88,21 @@ func (t *translator) expr(n *pg.Node, s *scope) (*texpr, error) {
 			return x, nil
 		}
 	}
+	x, err := t.translate(n, s)
+	if err != nil {
+		return nil, err
+	}
+	if x.size == 0 {
+		x.size = 1
+	}
+	if x.size > maxExprSize {
+		return nil, t.errAt(x.start(), "expression too large (more than %d terms once BETWEEN and CASE are expanded)", maxExprSize)
+	}
+	return x, nil
+}
+
+// translate is expr without substitution and size check.
+func (t *translator) translate(n *pg.Node, s *scope) (*texpr, error) {
 	switch {
 	case n.GetColumnRef() != nil:
 		return t.column(n.GetColumnRef(), s)
@@ -132,8 +153,9 @@ func (t *translator) substitute(n *pg.Node, s *scope) *texpr {
 }
 
 func wrap(e dataframe.Expr, pos int, kids ...*texpr) *texpr {
-	x := &texpr{e: e, pos: pos, kids: kids}
+	x := &texpr{e: e, pos: pos, kids: kids, size: 1}
 	for _, k := range kids {
+		x.size += k.size
 		if k.hasAgg {
 			x.hasAgg = true
 		}
@@ -396,10 +418,14 @@ func (t *translator) operator(a *pg.A_Expr, s *scope) (*texpr, error) {
 		if err != nil {
 			return nil, err
 		}
+		var w *texpr
 		if a.GetKind() == pg.A_Expr_Kind_AEXPR_BETWEEN {
-			return wrap(x.e.Ge(lo.e).And(x.e.Le(hi.e)), pos, x, lo, hi), nil
+			w = wrap(x.e.Ge(lo.e).And(x.e.Le(hi.e)), pos, x, lo, hi)
+		} else {
+			w = wrap(x.e.Lt(lo.e).Or(x.e.Gt(hi.e)), pos, x, lo, hi)
 		}
-		return wrap(x.e.Lt(lo.e).Or(x.e.Gt(hi.e)), pos, x, lo, hi), nil
+		w.size += x.size
+		return w, nil
 	}
 	what := map[pg.A_Expr_Kind]string{
 		pg.A_Expr_Kind_AEXPR_OP_ANY: "ANY", pg.A_Expr_Kind_AEXPR_OP_ALL: "ALL",
@@ -533,14 +559,20 @@ func (t *translator) caseExpr(c *pg.CaseExpr, s *scope) (*texpr, error) {
 	if ce == nil {
 		return nil, t.errAt(pos, "CASE needs a WHEN branch")
 	}
+	var x *texpr
 	if c.GetDefresult() == nil {
-		return wrap(ce.End(), pos, kids...), nil
+		x = wrap(ce.End(), pos, kids...)
+	} else {
+		d, err := t.expr(c.GetDefresult(), s)
+		if err != nil {
+			return nil, err
+		}
+		x = wrap(ce.Otherwise(d.e), pos, append(kids, d)...)
 	}
-	d, err := t.expr(c.GetDefresult(), s)
-	if err != nil {
-		return nil, err
+	if arg != nil {
+		x.size += arg.size * (len(c.GetArgs()) - 1)
 	}
-	return wrap(ce.Otherwise(d.e), pos, append(kids, d)...), nil
+	return x, nil
 }
 
 // call translates a function call; only the aggregates are supported.
@@ -599,7 +631,7 @@ func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 	default:
 		e = dataframe.Avg(a.e)
 	}
-	return &texpr{e: e, pos: pos, kids: []*texpr{a}, agg: true, hasAgg: true}, nil
+	return &texpr{e: e, pos: pos, kids: []*texpr{a}, agg: true, hasAgg: true, size: 1 + a.size}, nil
 }
 
 // hasAggregate reports whether n calls an aggregate function outside a

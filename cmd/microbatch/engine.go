@@ -246,4 +246,3 @@ func checkpointErr(job *jobfile.Job, err error) error {
 	}
 	return err
 }
-

@@ -366,32 +366,6 @@ F:10: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, B
 	}
 }
 
-// TestNotImplemented pins the engine's wiring points (run.go): when the
-// engine is wired, replace this test with real runs.
-func TestNotImplemented(t *testing.T) {
-	dir := t.TempDir()
-	job := filepath.Join(dir, "job.yaml")
-	os.WriteFile(job, []byte(goodJob), 0o644)
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"run", job}, "microbatch run: running jobs is not implemented yet (engine not wired into the CLI)\n"},
-		{[]string{"state", job, "--format", "jsonl"}, "microbatch state: state is not implemented yet\n"},
-		{[]string{"offsets", job}, "microbatch offsets: offsets is not implemented yet\n"},
-	} {
-		r := cli(t, tc.args...)
-		if r.code != 1 || r.stderr != tc.want {
-			t.Errorf("%v: exit %d, stderr %q; want 1 and %q", tc.args, r.code, r.stderr, tc.want)
-		}
-	}
-	// An invalid job file is exit 2 for run too.
-	os.WriteFile(job, []byte("query: x\n"), 0o644)
-	if r := cli(t, "run", job); r.code != 2 || !strings.HasPrefix(r.stderr, job+":1: source: required key is missing\n") {
-		t.Errorf("run invalid: exit %d, stderr %q", r.code, r.stderr)
-	}
-}
-
 func TestProduceStopsOnSignal(t *testing.T) {
 	b, err := broker.Start(context.Background(), broker.Config{Topics: []broker.Topic{{Name: "t", Partitions: 2}}})
 	if err != nil {

@@ -71,7 +71,7 @@ func timeoutMs(ctx context.Context, def time.Duration) int {
 func (a *Admin) Topics(ctx context.Context) (map[string]int32, error) {
 	md, err := a.client.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("kafka: metadata: %w", err)
+		return nil, fmt.Errorf("kafka: metadata from %s: %w", a.props["bootstrap.servers"], err)
 	}
 	out := make(map[string]int32, len(md.Topics))
 	for name, t := range md.Topics {
