@@ -32,8 +32,10 @@ fuzz-short fuzz:
 	  done; \
 	done
 
+# The clickstream example against an in-process broker fed by the built-in
+# generator; Ctrl-C stops it gracefully, running it again resumes.
 demo: build
-	./scripts/demo.sh
+	./$(BIN) run examples/clickstream/job.yaml
 
 bench:
 	$(GO) run ./bench
