@@ -58,6 +58,20 @@ func TestCountsAcrossBatchesAndRestart(t *testing.T) {
 	sameCounts(t, countsOf(t, sink.last(t).rows), want)
 	checkContiguous(t, q, b.EndOffsets(t, "clicks"))
 
+	// A long stop: 3000 records pile up. The first batch after it is capped
+	// like any other (Spark's backpressure once let it through uncapped).
+	backlog, wantBacklog := clicks(3000, 3, 9000)
+	b.Produce(t, "clicks", backlog)
+	addCounts(want, wantBacklog)
+	progress = nil
+	cfg.Source.MaxRatePerPartition = 400
+	q = runQuery(t, cfg)
+	if len(progress) != 3 || progress[0].BatchID != 5 || progress[0].NumInputRows != 1200 || progress[0].TotalLag() != 1800 {
+		t.Fatalf("after a long stop: %d batches, first %+v; want 3 batches, the first (id 5) capped at 3x400 rows with lag 1800", len(progress), progress[0])
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+	checkContiguous(t, q, b.EndOffsets(t, "clicks"))
+
 	// The checkpoint's state equals the last complete output.
 	rec, err := q.State()
 	if err != nil {
