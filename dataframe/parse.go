@@ -30,6 +30,15 @@ func parseInt(b []byte, bits int) (int64, string) {
 		return 0, "not an integer"
 	}
 	var n uint64
+	if len(b)-i <= 18 { // cannot overflow uint64
+		for ; i < len(b); i++ {
+			c := b[i] - '0'
+			if c > 9 {
+				return 0, "not an integer"
+			}
+			n = n*10 + uint64(c)
+		}
+	}
 	for ; i < len(b); i++ {
 		c := b[i]
 		if c < '0' || c > '9' {
