@@ -2,6 +2,7 @@ package sql_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	. "github.com/microbatch/microbatch/dataframe"
@@ -90,6 +91,9 @@ var errorCases = []struct{ query, want string }{
 	// positions count lines and characters
 	{"SELECT brand,\n       prise\nFROM events", "line 2, column 8: unknown column prise (did you mean price?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
 	{"SELECT 'é', prïce FROM events", "line 1, column 13: unknown column `prïce` (did you mean price?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
+	// pathological expressions
+	{"SELECT 1 AS x FROM events WHERE " + strings.Repeat("1 + ", 300) + "price > 0", "line 1, column 435: expression nested too deeply (more than 200 levels)"},
+	{"SELECT 1 AS x FROM events WHERE " + strings.Repeat("(", 12) + "price" + strings.Repeat(" BETWEEN 1 AND 2)", 12), "line 1, column 45: expression too large (more than 2000 terms once BETWEEN, IN and CASE are expanded)"},
 	// more unsupported constructs
 	{"SELECT brand", "line 1, column 1: missing FROM events: a query reads the source table"},
 	{"SELECT brand FROM events ORDER BY brand ASC NULLS LAST", "line 1, column 35: ASC NULLS LAST is not supported: ascending order puts NULLs first"},

@@ -22,10 +22,14 @@ type texpr struct {
 	size   int      // nodes of e counted with repetition (BETWEEN and CASE x repeat x)
 }
 
-// maxExprSize bounds the size of one translated expression. BETWEEN and
-// CASE x WHEN repeat their operand, so nesting them grows an expression
-// exponentially; the bound turns that into an error instead of a hang.
-const maxExprSize = 10000
+// Bounds on one expression. BETWEEN, IN and CASE x WHEN repeat their
+// operand, so nesting them grows an expression exponentially, and locating
+// an error costs time quadratic in the depth: the bounds, far above what a
+// query needs, turn pathological input into an error instead of a hang.
+const (
+	maxExprSize  = 2000 // terms, counted with repetition
+	maxExprDepth = 200  // nested operators
+)
 
 // start is the byte offset of the first token of t.
 func (t *texpr) start() int {
@@ -69,6 +73,7 @@ type translator struct {
 	p     *parsed
 	table string // the source table
 	alias string // its alias in FROM, if any
+	depth int    // of the expression being translated
 }
 
 func (t *translator) errAt(off int, format string, args ...any) *Error {
@@ -83,6 +88,11 @@ func (t *translator) expr(n *pg.Node, s *scope) (*texpr, error) {
 	if n == nil {
 		return nil, t.errAt(t.p.start, "missing expression")
 	}
+	t.depth++
+	defer func() { t.depth-- }()
+	if t.depth > maxExprDepth {
+		return nil, t.errAt(nodeLocation(n, t.p.start), "expression nested too deeply (more than %d levels)", maxExprDepth)
+	}
 	if len(s.subst) > 0 && n.GetColumnRef() == nil && n.GetAConst() == nil {
 		if x := t.substitute(n, s); x != nil {
 			return x, nil
@@ -96,7 +106,7 @@ func (t *translator) expr(n *pg.Node, s *scope) (*texpr, error) {
 		x.size = 1
 	}
 	if x.size > maxExprSize {
-		return nil, t.errAt(x.start(), "expression too large (more than %d terms once BETWEEN and CASE are expanded)", maxExprSize)
+		return nil, t.errAt(x.start(), "expression too large (more than %d terms once BETWEEN, IN and CASE are expanded)", maxExprSize)
 	}
 	return x, nil
 }
@@ -386,7 +396,9 @@ func (t *translator) operator(a *pg.A_Expr, s *scope) (*texpr, error) {
 		if op == "<>" {
 			e = e.Not()
 		}
-		return wrap(e, pos, kids...), nil
+		x := wrap(e, pos, kids...)
+		x.size += l.size * (len(vals) - 1)
+		return x, nil
 	case pg.A_Expr_Kind_AEXPR_LIKE:
 		l, err := t.expr(a.GetLexpr(), s)
 		if err != nil {
