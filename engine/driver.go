@@ -376,6 +376,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 		for _, t := range tasks {
 			recs = append(recs, t.task.Output()...)
 		}
+		recs = limitRows(recs, prog.Limit())
 	}
 	p.Durations.Aggregate = time.Since(aggStart)
 
@@ -469,4 +470,29 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	d.lastTrigger = triggerAt
 	q.record(p)
 	return nil
+}
+
+// limitRows keeps the first limit rows of recs (limit <= 0: all), releasing
+// what it drops. Tasks apply a stateless query's LIMIT each to their own
+// rows; this applies it to the batch.
+func limitRows(recs []arrow.Record, limit int64) []arrow.Record {
+	if limit <= 0 {
+		return recs
+	}
+	var n int64
+	out := recs[:0]
+	for _, r := range recs {
+		switch left := limit - n; {
+		case left <= 0:
+			r.Release()
+		case r.NumRows() <= left:
+			out = append(out, r)
+			n += r.NumRows()
+		default:
+			out = append(out, r.NewSlice(0, left))
+			r.Release()
+			n = limit
+		}
+	}
+	return out
 }

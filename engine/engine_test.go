@@ -367,6 +367,16 @@ func TestAppendModeStatelessQuery(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("append output\n got %v\nwant %v", got, want)
 	}
+	// LIMIT in append mode applies to each batch's rows (tasks each apply it
+	// to their own partition's rows; the engine to the batch).
+	sink2 := &collector{}
+	cfg.Sink = sink2
+	cfg.CheckpointLocation = t.TempDir()
+	cfg.Query = cfg.Query.Limit(3)
+	runQuery(t, cfg)
+	if got := sink2.last(t).rows; len(got) != 3 {
+		t.Fatalf("LIMIT 3 emitted %d rows: %v", len(got), got)
+	}
 	if _, err := q.State(); !errors.Is(err, ErrStateless) {
 		t.Fatalf("State of a stateless query: %v", err)
 	}
