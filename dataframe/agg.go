@@ -23,7 +23,8 @@ type groupTable struct {
 //
 //	count, count(*)   cnt
 //	count(DISTINCT)   set (encoded values, as group keys)
-//	sum, avg          cnt (non-NULL inputs), i64 (integer input) or f64 (DOUBLE)
+//	sum, avg          cnt (non-NULL inputs), i64 (integer input) or f64 (DOUBLE;
+//	                  avg's argument is always cast to DOUBLE)
 //	min, max          cnt (0: no value yet), i64 (INT, BIGINT, TIMESTAMP,
 //	                  BOOLEAN), f64 (DOUBLE) or str (STRING)
 type acc struct {

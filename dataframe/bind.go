@@ -407,6 +407,9 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 		if !call.arg.typ.numeric() {
 			return nil, fmt.Errorf("%w: avg needs a number, got %s of type %v", ErrPlan, n.args[0], call.arg.typ)
 		}
+		// Like Spark, average in DOUBLE: integer sums beyond 2^63 do not
+		// wrap, and sums below 2^53 stay exact.
+		call.arg = castTo(call.arg, Float64)
 		call.typ = Float64
 	case aggMin, aggMax:
 		call.typ = call.arg.typ

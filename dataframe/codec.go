@@ -15,7 +15,8 @@ import (
 //	count                uvarint(count)
 //	count(DISTINCT)      uvarint(n), then n sorted encoded values, each uvarint(len) bytes
 //	sum, avg             uvarint(non-NULL inputs), then the sum: zigzag varint
-//	                     (integer input) or 8 bytes little-endian IEEE (DOUBLE)
+//	                     (sum of integers) or 8 bytes little-endian IEEE (sum of
+//	                     DOUBLE, every avg)
 //	min, max             uvarint(0 or 1); when 1 the value: zigzag varint (INT,
 //	                     BIGINT, TIMESTAMP, BOOLEAN), 8 bytes IEEE (DOUBLE) or
 //	                     uvarint(len) bytes (STRING)

@@ -563,3 +563,13 @@ func TestConsumeErrors(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestAvgDoesNotWrap(t *testing.T) {
+	mem := newMem(t)
+	s := mustSchema(t, "l BIGINT")
+	p := must(Compile(Source("x", s).GroupBy().Agg(Avg(Col("l")), Sum(Col("l"))), Complete))
+	st := p.NewState(mem)
+	release(runTasks(t, mem, p, s, FormatJSON, []string{`{"l":9223372036854775807}`, `{"l":9223372036854775807}`}, 2, 1, st))
+	// Sum wraps like Spark's non-ANSI long sum; avg is computed in DOUBLE.
+	equalRows(t, result(t, st, false), [][]any{{9.223372036854775807e18, int64(-2)}})
+}
