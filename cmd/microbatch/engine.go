@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,13 +79,40 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		OnProgress:         onProgress,
 	})
 	if err != nil {
-		key := "query"
-		if job.OutputMode != "" {
-			key = "outputMode"
-		}
-		return nil, jobfile.Errors{job.Errorf(key, "%v", errors.Unwrap(err))}
+		return nil, configErrors(job, err)
 	}
 	return q, nil
+}
+
+// configErrors turns the errors of engine.New (an errors.Join of
+// "invalid query config: PART: message") into job-file errors. Query
+// errors point at outputMode when the job sets one: the mode is what the
+// query was refused in.
+func configErrors(job *jobfile.Job, err error) jobfile.Errors {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var out jobfile.Errors
+	for _, e := range errs {
+		msg := strings.TrimPrefix(e.Error(), engine.ErrInvalidConfig.Error()+": ")
+		key := "query"
+		if part, rest, ok := strings.Cut(msg, ": "); ok {
+			switch part {
+			case "query":
+				msg = rest
+				if job.OutputMode != "" {
+					key = "outputMode"
+				}
+			case "source":
+				key, msg = "source.kafka", rest
+			case "trigger":
+				key, msg = "trigger", rest
+			}
+		}
+		out = append(out, job.Errorf(key, "%s", msg))
+	}
+	return out
 }
 
 // checkEngine compiles the job the way run would (the output mode against
