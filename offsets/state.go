@@ -29,7 +29,7 @@ import (
 // directly.
 
 var (
-	bucketStateLog   = []byte("statelog")
+	bucketStateLog = []byte("statelog")
 	// keyStateBaseKeys estimates the base's keys: measured at the last
 	// compaction, plus its puts, minus its deletes.
 	keyStateBaseKeys = []byte("stateBaseKeys")
