@@ -573,3 +573,47 @@ func TestAvgDoesNotWrap(t *testing.T) {
 	// Sum wraps like Spark's non-ANSI long sum; avg is computed in DOUBLE.
 	equalRows(t, result(t, st, false), [][]any{{9.223372036854775807e18, int64(-2)}})
 }
+
+// TestConcurrentTasks runs Tasks of one Program on several goroutines (as
+// executors do) and checks the merge against a single task.
+func TestConcurrentTasks(t *testing.T) {
+	mem := newMem(t)
+	s := mustSchema(t, clickDDL)
+	p := must(Compile(Source("clicks", s).Filter(Col("page").Like("/products/1%")).GroupBy(Col("userid")).Agg(Count(), Max(Col("page"))), Update))
+	_, vals := clicks(4000, 9)
+	want := p.NewState(mem)
+	release(runTasks(t, mem, p, s, FormatJSON, vals, 1, 4000, want))
+
+	got := p.NewState(mem)
+	tasks := make([]*Task, 4)
+	done := make(chan error, len(tasks))
+	for w := range tasks {
+		tasks[w] = p.NewTask(mem)
+		go func(w int) {
+			d, err := NewDecoder(mem, s, DecoderOptions{Format: FormatJSON, Columns: p.InputColumns()})
+			if err != nil {
+				done <- err
+				return
+			}
+			defer d.Release()
+			for i := w; i < len(vals); i += len(tasks) {
+				d.Append(nil, []byte(vals[i]))
+			}
+			rec := d.Flush()
+			defer rec.Release()
+			done <- tasks[w].Consume(rec)
+		}(w)
+	}
+	for range tasks {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, task := range tasks {
+		if err := got.Merge(task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release(tasks)
+	equalRows(t, result(t, got, false), result(t, want, false))
+}
