@@ -34,7 +34,7 @@ func Compile(query string, table string, schema *dataframe.Schema) (*dataframe.D
 	if err := src.Err(); err != nil {
 		return nil, fmt.Errorf("sql: %w", err)
 	}
-	p, err := parse(query)
+	p, err := parse(query, src.Columns())
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +161,16 @@ func (c *compiler) checkShape() *Error {
 		}
 	}
 	return nil
+}
+
+// tokenText returns the text of the token that starts at off, or "".
+func (p *parsed) tokenText(off int) string {
+	for _, t := range p.tokens {
+		if int(t.GetStart()) == off && int(t.GetEnd()) <= len(p.q) {
+			return p.q[off:t.GetEnd()]
+		}
+	}
+	return ""
 }
 
 // tokenAt returns the offset of the first token tok at or after from, or

@@ -106,7 +106,7 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT DISTINCT count(*) FROM events", "line 1, column 17: SELECT DISTINCT with aggregates is not supported"},
 	{"SELECT brand FROM events FOR UPDATE", "line 1, column 26: FOR UPDATE and other locking clauses are not supported"},
 	{"SELECT brand INTO t FROM events", "line 1, column 14: SELECT INTO is not supported"},
-	{"SELECT CURRENT_TIMESTAMP FROM events", "line 1, column 8: CURRENT_DATE, CURRENT_TIMESTAMP and the like are not supported"},
+	{"SELECT CURRENT_TIMESTAMP FROM events", "line 1, column 8: CURRENT_TIMESTAMP is not supported"},
 	{"SELECT ARRAY[1] FROM events", "line 1, column 8: arrays are not supported"},
 	{"SELECT brand[1] FROM events", "line 1, column 8: subscripts and field selection are not supported; quote a dotted column name as `a.b`"},
 	{"VALUES (1)", "line 1, column 1: VALUES is not supported: a query reads its source table"},
@@ -175,5 +175,30 @@ func TestDefaultTable(t *testing.T) {
 	_, err := sql.Compile("SELECT page FROM events", "clicks", s)
 	if want := "line 1, column 18: unknown table events: the query can only read the source table clicks"; err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+// Columns named by reserved words: USER reads as the column when there is
+// one; a syntax error next to a reserved word that names a column says how
+// to quote it.
+func TestReservedWords(t *testing.T) {
+	s := schema(t, "user STRING, order INT, value DOUBLE")
+	df, err := sql.Compile("SELECT user, count(*) AS n FROM events GROUP BY user", "", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Source("events", s).GroupBy(Col("user")).Agg(Count().As("n"))
+	if df.String() != want.String() {
+		t.Errorf("plan\n%s\nwant\n%s", df, want)
+	}
+	for _, tc := range []struct{ query, want string }{
+		{"SELECT order FROM events", "line 1, column 14: syntax error at or near \"FROM\"; order is a reserved word: write `order` to name the column"},
+		{"SELECT value FROM events WHERE order > 1", "line 1, column 32: syntax error at or near \"order\"; order is a reserved word: write `order` to name the column"},
+		{"SELECT value FROM events WHERE select = 1", "line 1, column 32: syntax error at or near \"select\""},
+		{"SELECT current_user FROM events", "line 1, column 8: CURRENT_USER is not supported"},
+	} {
+		if _, err := sql.Compile(tc.query, "", s); err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.query, err, tc.want)
+		}
 	}
 }

@@ -142,6 +142,8 @@ func (t *translator) translate(n *pg.Node, s *scope) (*texpr, error) {
 		return t.caseExpr(n.GetCaseExpr(), s)
 	case n.GetFuncCall() != nil:
 		return t.call(n.GetFuncCall(), s)
+	case n.GetSqlvalueFunction() != nil:
+		return t.reservedName(n, s)
 	}
 	return nil, t.unsupported(n)
 }
@@ -701,7 +703,6 @@ var unsupportedNodes = map[string]string{
 	"MinMaxExpr":       "GREATEST and LEAST are not supported",
 	"BooleanTest":      "IS TRUE, IS FALSE and IS UNKNOWN are not supported; use = TRUE or IS NULL",
 	"ParamRef":         "query parameters are not supported",
-	"SqlvalueFunction": "CURRENT_DATE, CURRENT_TIMESTAMP and the like are not supported",
 	"AIndirection":     "subscripts and field selection are not supported; quote a dotted column name as `a.b`",
 	"AArrayExpr":       "arrays are not supported",
 	"RowExpr":          "row values are not supported",
@@ -710,6 +711,23 @@ var unsupportedNodes = map[string]string{
 	"XmlExpr":          "XML functions are not supported",
 	"JsonIsPredicate":  "IS JSON is not supported",
 	"MultiAssignRef":   "row values are not supported",
+}
+
+// reservedName handles USER, CURRENT_DATE and the like, which PostgreSQL's
+// grammar reads as functions: one that names a column is that column (a
+// "user" field is common in event data).
+func (t *translator) reservedName(n *pg.Node, s *scope) (*texpr, error) {
+	f := n.GetSqlvalueFunction()
+	pos := int(f.GetLocation())
+	word := t.p.tokenText(pos)
+	x, err := t.column(&pg.ColumnRef{Fields: []*pg.Node{pg.MakeStrNode(strings.ToLower(word))}, Location: f.GetLocation()}, s)
+	if err == nil || word == "" {
+		return x, err
+	}
+	if e, ok := err.(*Error); ok && !strings.HasPrefix(e.Msg, "unknown column") {
+		return nil, err
+	}
+	return nil, t.errAt(pos, "%s is not supported", strings.ToUpper(word))
 }
 
 // unsupported is the error for a node expr does not translate.

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -19,7 +20,9 @@ type parsed struct {
 
 // parse runs PostgreSQL's parser on q and checks that it holds exactly one
 // SELECT statement.
-func parse(q string) (*parsed, error) {
+// cols, the columns of the source, are only used to hint at quoting a
+// column whose name is a reserved word.
+func parse(q string, cols []string) (*parsed, error) {
 	if i := strings.IndexByte(q, 0); i >= 0 {
 		return nil, errAt(q, i, "the query contains a NUL character")
 	}
@@ -40,7 +43,7 @@ func parse(q string) (*parsed, error) {
 	}
 	tree, err := pg.Parse(text)
 	if err != nil {
-		return nil, syntaxError(q, err)
+		return nil, syntaxError(q, text, cols, err)
 	}
 	var stmts []*pg.RawStmt
 	for _, s := range tree.GetStmts() {
@@ -75,8 +78,10 @@ func firstToken(q string, off int) int {
 	return off
 }
 
-// syntaxError converts the parser's error into an *Error at its cursor.
-func syntaxError(q string, err error) *Error {
+// syntaxError converts the parser's error into an *Error at its cursor. When
+// the token there, or the one before it, is a reserved word that names a
+// column (SELECT order FROM ...), the message says to quote it.
+func syntaxError(q, text string, cols []string, err error) *Error {
 	var pe *pgparser.Error
 	if !errors.As(err, &pe) {
 		return errAt(q, 0, "%s", err.Error())
@@ -88,6 +93,25 @@ func syntaxError(q string, err error) *Error {
 	msg := pe.Message
 	if msg == "syntax error at end of input" {
 		msg = "syntax error: unexpected end of the query"
+	}
+	if scan, err := pg.Scan(text); err == nil {
+		toks := scan.GetTokens()
+		for i, t := range toks {
+			if int(t.GetStart()) != off {
+				continue
+			}
+			for _, k := range []int{i, i - 1} {
+				if k < 0 || toks[k].GetKeywordKind() == pg.KeywordKind_NO_KEYWORD {
+					continue
+				}
+				w := q[toks[k].GetStart():toks[k].GetEnd()]
+				if lookup(cols, strings.ToLower(w)) >= 0 {
+					msg += fmt.Sprintf("; %s is a reserved word: write `%s` to name the column", w, w)
+					break
+				}
+			}
+			break
+		}
 	}
 	return errAt(q, off, "%s", msg)
 }
