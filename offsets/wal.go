@@ -149,7 +149,10 @@ func (c *Checkpoint) Positions() (map[TopicPartition]int64, error) {
 // wrapping ErrBatchOrder, a batch that has no write-ahead entry or is already
 // committed. fn may be nil.
 //
-// Cost is proportional to the keys fn changes, not to the size of the state.
+// Cost is proportional to the keys fn changes, not to the size of the state:
+// the changes are appended to the state log, and about once per (base
+// size / 2) changed keys a commit also compacts the log into the base (see
+// doc.go, "State storage and commit cost").
 func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error {
 	return c.update(func(btx *bbolt.Tx) error {
 		last, err := lastCommitID(btx)
@@ -169,10 +172,9 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 			return err
 		}
 		ctx := newCommitTx(btx, rec.ID)
+		defer func() { ctx.done = true }() // also on panic: a leaked CommitTx is dead
 		if fn != nil {
-			err := fn(ctx)
-			if err != nil {
-				ctx.done = true
+			if err := fn(ctx); err != nil {
 				return err
 			}
 		}
