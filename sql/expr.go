@@ -698,19 +698,19 @@ func anyAggregate(ns ...*pg.Node) bool {
 // unsupportedNodes names the constructs PostgreSQL parses and microbatch
 // does not run, by parse-node type.
 var unsupportedNodes = map[string]string{
-	"SubLink":          "subqueries are not supported",
-	"CoalesceExpr":     "COALESCE is not supported",
-	"MinMaxExpr":       "GREATEST and LEAST are not supported",
-	"BooleanTest":      "IS TRUE, IS FALSE and IS UNKNOWN are not supported; use = TRUE or IS NULL",
-	"ParamRef":         "query parameters are not supported",
-	"AIndirection":     "subscripts and field selection are not supported; quote a dotted column name as `a.b`",
-	"AArrayExpr":       "arrays are not supported",
-	"RowExpr":          "row values are not supported",
-	"CollateClause":    "COLLATE is not supported",
-	"GroupingFunc":     "GROUPING() is not supported",
-	"XmlExpr":          "XML functions are not supported",
-	"JsonIsPredicate":  "IS JSON is not supported",
-	"MultiAssignRef":   "row values are not supported",
+	"SubLink":         "subqueries are not supported",
+	"CoalesceExpr":    "COALESCE is not supported",
+	"MinMaxExpr":      "GREATEST and LEAST are not supported",
+	"BooleanTest":     "IS TRUE, IS FALSE and IS UNKNOWN are not supported; use = TRUE or IS NULL",
+	"ParamRef":        "query parameters are not supported",
+	"AIndirection":    "subscripts and field selection are not supported; quote a dotted column name as `a.b`",
+	"AArrayExpr":      "arrays are not supported",
+	"RowExpr":         "row values are not supported",
+	"CollateClause":   "COLLATE is not supported",
+	"GroupingFunc":    "GROUPING() is not supported",
+	"XmlExpr":         "XML functions are not supported",
+	"JsonIsPredicate": "IS JSON is not supported",
+	"MultiAssignRef":  "row values are not supported",
 }
 
 // reservedName handles USER, CURRENT_DATE and the like, which PostgreSQL's
