@@ -8,8 +8,9 @@
 // ParseSchema ("event_time TIMESTAMP, brand STRING, data.page STRING"), and
 // exposes the Kafka metadata columns of MetadataFields after its fields.
 // NewDecoder returns a Decoder that turns JSON or CSV record values into
-// Arrow records, writing straight into Arrow builders with a hand-written,
-// schema-directed scanner. DecoderOptions.Columns pushes the query's
+// Arrow records with a hand-written, schema-directed scanner (JSON) or a
+// byte-level splitter (CSV) that append straight into per-column buffers,
+// copied into allocator memory once per Flush. DecoderOptions.Columns pushes the query's
 // projection down so unused fields are skipped. Malformed records follow
 // Spark's modes: PERMISSIVE (a row of NULLs), DROPMALFORMED and FAILFAST (a
 // *MalformedRecordError naming topic, partition and offset).
@@ -47,7 +48,9 @@
 //	state.Changes(func(k, v []byte) error { return b.Put(k, v) }) // in the commit transaction
 //	state.ResetChanged()
 //
-// At startup, State.Restore loads each persisted entry. A stateless query's
+// At startup, State.Restore loads each persisted entry. A State has no
+// rollback: if a batch fails after Merge, rebuild the State from the
+// checkpoint before running the batch again. A stateless query's
 // Tasks produce output records directly (Task.Output).
 //
 // # Semantics and deviations from Spark

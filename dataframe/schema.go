@@ -276,7 +276,7 @@ func isIdentByte(c byte) bool {
 // dotted identifier, else backquoted.
 func quoteName(name string) string {
 	plain := name != ""
-	for i, part := range strings.Split(name, ".") {
+	for _, part := range strings.Split(name, ".") {
 		if part == "" || part[0] >= '0' && part[0] <= '9' {
 			plain = false
 		}
@@ -285,7 +285,6 @@ func quoteName(name string) string {
 				plain = false
 			}
 		}
-		_ = i
 	}
 	if plain {
 		return name
