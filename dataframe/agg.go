@@ -38,6 +38,9 @@ type acc struct {
 }
 
 func newGroupTable(spec *aggSpec) *groupTable {
+	if spec == nil { // the State of a stateless Program: every use fails
+		spec = &aggSpec{}
+	}
 	g := &groupTable{spec: spec, index: map[string]int32{}}
 	g.accs = make([]acc, len(spec.calls))
 	for i, c := range spec.calls {

@@ -283,18 +283,27 @@ func When(cond, value Expr) *CaseExpr {
 
 // When adds a WHEN cond THEN value branch; c is not modified.
 func (c *CaseExpr) When(cond, value Expr) *CaseExpr {
+	if c == nil {
+		return When(cond, value)
+	}
 	args := append(append([]*node(nil), c.args...), cond.node(), value.node())
 	return &CaseExpr{args: args}
 }
 
 // Otherwise completes the CASE with ELSE e.
 func (c *CaseExpr) Otherwise(e Expr) Expr {
+	if c == nil {
+		return invalid(fmt.Errorf("%w: CASE without WHEN", ErrPlan))
+	}
 	args := append(append([]*node(nil), c.args...), e.node())
 	return Expr{&node{kind: kCase, args: args, hasElse: true}}
 }
 
 // End completes the CASE without ELSE: rows no branch matches get NULL.
 func (c *CaseExpr) End() Expr {
+	if c == nil || len(c.args) == 0 {
+		return invalid(fmt.Errorf("%w: CASE without WHEN", ErrPlan))
+	}
 	return Expr{&node{kind: kCase, args: append([]*node(nil), c.args...)}}
 }
 

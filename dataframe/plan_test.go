@@ -175,3 +175,39 @@ func TestHavingWithNewAggregates(t *testing.T) {
 	release(runTasks(t, mem, p, s, FormatJSON, []string{`{"g":"a","v":1}`, `{"g":"a","v":3}`, `{"g":"a","v":2}`, `{"g":"b","v":4}`, `{"g":"b","v":5}`}, 2, 10, st))
 	equalRows(t, result(t, st, false), [][]any{{"a", int64(1), int64(2), int64(3)}, {"b", int64(0), int64(1), int64(4)}, {"b", int64(1), int64(1), int64(5)}})
 }
+
+func TestMisuseDoesNotPanic(t *testing.T) {
+	mem := newMem(t)
+	var c *CaseExpr
+	if err := clickSource(t).Select(c.End()).Err(); err == nil || err.Error() != "Select: dataframe: invalid plan: CASE without WHEN" {
+		t.Error(err)
+	}
+	if err := clickSource(t).Select(c.When(Lit(true), Lit(1)).End()).Err(); err != nil {
+		t.Error(err)
+	}
+	if _, err := Compile(nil, Append); err == nil {
+		t.Error("Compile(nil)")
+	}
+	if err := (*GroupedData)(nil).Agg(Count()).Err(); err == nil {
+		t.Error("nil GroupedData")
+	}
+	if err := clickSource(t).OrderBy(SortOrder{}).Err(); err == nil {
+		t.Error("zero SortOrder")
+	}
+	p := must(Compile(clickSource(t).Select(Col("page")), Append))
+	st := p.NewState(mem)
+	if _, err := st.Result(false); err == nil || err.Error() != "dataframe: invalid state: the program is stateless (no aggregation)" {
+		t.Error(err)
+	}
+	if err := st.Restore([]byte{}, []byte{1}); err == nil {
+		t.Error("Restore on stateless")
+	}
+	if err := st.Merge(p.NewTask(mem)); err == nil {
+		t.Error("Merge on stateless")
+	}
+	task := p.NewTask(mem)
+	task.Release()
+	if err := task.Consume(nil); err == nil {
+		t.Error("Consume after Release")
+	}
+}

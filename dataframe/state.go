@@ -1,6 +1,8 @@
 package dataframe
 
 import (
+	"fmt"
+
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
@@ -24,7 +26,19 @@ func (p *Program) NewState(mem memory.Allocator) *State {
 
 // Restore loads one persisted entry, as produced by Changes. Restoring a key
 // twice replaces the earlier value. Restored groups are not marked changed.
-func (s *State) Restore(key, value []byte) error { return s.restore(key, value) }
+func (s *State) Restore(key, value []byte) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.restore(key, value)
+}
+
+func (s *State) check() error {
+	if s.p.agg == nil {
+		return fmt.Errorf("%w: the program is stateless (no aggregation)", ErrState)
+	}
+	return nil
+}
 
 // Merge folds a Task's partial aggregates into s exactly and marks the
 // groups it touched as changed.
@@ -37,7 +51,12 @@ func (s *State) Changed() int { return s.ht.changedCount() }
 // ascending key byte order. Each key and value is a fresh slice that fn may
 // keep (bbolt's Put retains them until the transaction ends). An error from
 // fn stops the iteration and is returned.
-func (s *State) Changes(fn func(key, value []byte) error) error { return s.changes(fn) }
+func (s *State) Changes(fn func(key, value []byte) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.changes(fn)
+}
 
 // ResetChanged forgets which groups changed (after the batch commit).
 func (s *State) ResetChanged() { s.ht.resetChanged() }
@@ -49,4 +68,9 @@ func (s *State) Len() int { return s.ht.len() }
 // BY and LIMIT. onlyChanged restricts it to the groups changed since
 // ResetChanged (update mode). Without ORDER BY the rows are in group-key
 // order. The caller releases the record.
-func (s *State) Result(onlyChanged bool) (arrow.Record, error) { return s.result(onlyChanged) }
+func (s *State) Result(onlyChanged bool) (arrow.Record, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	return s.result(onlyChanged)
+}
