@@ -55,7 +55,9 @@
 //	           "stateBaseKeys", "stateLogKeys" -> 8-byte big-endian key counts of state, statelog
 //	positions  topic, 0x00, partition (4-byte big-endian) -> until (8-byte big-endian)
 //	state      engine-encoded group key -> engine-encoded aggregate value (opaque): the base
-//	statelog   batch id (8-byte big-endian) + group key -> 'P' + value | 'D': changes since the last compaction
+//	statelog   batch id (8-byte big-endian) + chunk number (4-byte big-endian) -> ~256 KiB chunk of the
+//	           batch's changes since the last compaction, in key order; each change is
+//	           uvarint key length, key, then 'D', or 'P', uvarint value length, value
 //	sinks      one nested bucket per bbolt sink (CommitTx.Bucket)
 //
 // offsets and commits keep the last Options.Retain committed batches (and
@@ -69,8 +71,8 @@
 // would still rewrite a whole 4 KiB B+tree page per changed key when the
 // keys are spread over a large state (10k changed keys of a 1M-key state
 // touch ~10k pages), so a batch's changes are appended to statelog under
-// its batch id instead: keys grow with the batch id, pages fill completely,
-// and the commit costs about the bytes it changed. When the log reaches
+// its batch id instead, packed into a few large values: the commit costs
+// about a memory copy of the bytes it changed plus one fsync. When the log reaches
 // half the size of the base (and at least 4096 entries), the commit that
 // crosses the line compacts it: the newest change of each logged key is
 // applied to the base in key order, touching each page at most once, and

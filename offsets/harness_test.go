@@ -172,14 +172,19 @@ func checkStateCounters(tx *bbolt.Tx, lastCommit int64) error {
 	}
 	var n int64
 	if err := tx.Bucket(bucketStateLog).ForEach(func(k, v []byte) error {
-		id, _, err := decodeLogEntry(k, v)
+		id, ops, err := decodeLogChunk(k, v)
 		if err != nil {
 			return err
 		}
 		if id > lastCommit {
 			return fmt.Errorf("state log entry of batch %d, last commit is %d", id, lastCommit)
 		}
-		n++
+		for i := 1; i < len(ops); i++ {
+			if bytes.Compare(ops[i-1].key, ops[i].key) >= 0 {
+				return fmt.Errorf("state log chunk %x is not in ascending key order", k)
+			}
+		}
+		n += int64(len(ops))
 		return nil
 	}); err != nil {
 		return err

@@ -11,22 +11,21 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// State is stored in two buckets (see doc.go, "State storage"):
+// State is stored in two buckets (see doc.go, "State storage and commit
+// cost"):
 //
 //	state     key -> value: the base, as of the last compaction
-//	statelog  batch id (8-byte big-endian) + key -> op byte + value: the
-//	          changes of the batches since, in commit order
+//	statelog  batch id + chunk number -> the batch's changes, in key order
 //
 // A B+tree update rewrites a whole page for each changed key, so a batch
 // that changes 10k keys spread over a 1M-key state would rewrite ~10k 4 KiB
-// pages. Appending the batch's changes to statelog instead writes them
-// densely (the keys grow with the batch id), so a commit costs about the
-// size of its changes. When the log holds at least half as many entries as
-// the base (and at least compactMin), the commit that crosses the line
-// compacts it: the latest change of every logged key is applied to the base
-// in key order, touching each base page at most once, and the log is
-// emptied. A batch that alone changes that many keys is applied to the base
-// directly.
+// pages. Appending the batch's changes to statelog as a few large values
+// instead costs a memory copy per change. When the log holds at least half
+// as many changes as the base has keys (and at least compactMin), the
+// commit that crosses the line compacts it: the latest change of every
+// logged key is applied to the base in key order, touching each base page
+// at most once, and the log is emptied. A batch that alone changes that
+// many keys is applied to the base directly.
 
 var (
 	bucketStateLog = []byte("statelog")
@@ -187,6 +186,11 @@ func (t *CommitTx) finish() error {
 		if err != nil {
 			return err
 		}
+		// The logged ops alias the log's pages, which DeleteBucket frees
+		// below: copy them.
+		for i := range logged {
+			logged[i].key, logged[i].value = t.copyBytes(logged[i].key), t.copyBytes(logged[i].value)
+		}
 		ops = mergeOps(logged, ops)
 		if err := t.tx.DeleteBucket(bucketStateLog); err != nil {
 			return err
@@ -217,45 +221,66 @@ func (t *CommitTx) finish() error {
 	return writeCounter(meta, keyStateBaseKeys, max(est, 0))
 }
 
-// appendLog writes ops under batch id; the keys sort after every earlier
-// batch's, so pages fill completely.
+// logChunkSize is the target size of one statelog value: a batch's changes
+// are written as a few large values rather than one entry per key, so the
+// log costs a memory copy per change instead of a B+tree insert.
+const logChunkSize = 256 << 10
+
+// logKey is the batch id then the chunk number, both big-endian: the log
+// sorts in commit order.
+func logKey(id int64, chunk uint32) []byte {
+	return binary.BigEndian.AppendUint32(batchKey(id), chunk)
+}
+
+// appendLog writes the sorted ops of batch id as chunks of records:
+// uvarint key length, key, op byte ('P' or 'D'), and for 'P' uvarint value
+// length and value.
 func appendLog(b *bbolt.Bucket, id int64, ops []stateOp) error {
-	b.FillPercent = 1.0
-	// Put copies the key but keeps a reference to the value until commit:
-	// the values live in one buffer that outlives the transaction.
-	size := 0
-	for _, op := range ops {
-		size += 1 + len(op.value)
-	}
-	vals := make([]byte, 0, size)
-	var k []byte
-	for _, op := range ops {
-		k = binary.BigEndian.AppendUint64(k[:0], uint64(id))
-		k = append(k, op.key...)
-		n := len(vals)
-		if op.del {
-			vals = append(vals, opDelete)
-		} else {
-			vals = append(append(vals, opPut), op.value...)
-		}
-		if err := b.Put(k, vals[n:len(vals):len(vals)]); err != nil {
+	b.FillPercent = 1.0 // keys only grow
+	var chunk uint32
+	buf := make([]byte, 0, logChunkSize+1024)
+	flush := func() error {
+		// bbolt keeps a reference to a put value until commit: buf is
+		// not reused.
+		if err := b.Put(logKey(id, chunk), buf); err != nil {
 			return fmt.Errorf("state log put: %w", err)
 		}
+		chunk++
+		buf = make([]byte, 0, logChunkSize+1024)
+		return nil
+	}
+	for _, op := range ops {
+		buf = binary.AppendUvarint(buf, uint64(len(op.key)))
+		buf = append(buf, op.key...)
+		if op.del {
+			buf = append(buf, opDelete)
+		} else {
+			buf = append(buf, opPut)
+			buf = binary.AppendUvarint(buf, uint64(len(op.value)))
+			buf = append(buf, op.value...)
+		}
+		if len(buf) >= logChunkSize {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(buf) > 0 {
+		return flush()
 	}
 	return nil
 }
 
 // readLog returns the latest logged change of every key, sorted by key.
+// The returned ops alias the transaction's pages: use them inside it.
 func readLog(b *bbolt.Bucket) ([]stateOp, error) {
 	latest := make(map[string]stateOp)
 	err := b.ForEach(func(k, v []byte) error {
-		_, op, err := decodeLogEntry(k, v)
-		if err != nil {
-			return err
+		_, ops, err := decodeLogChunk(k, v)
+		for _, op := range ops {
+			latest[string(op.key)] = op
 		}
-		op.key, op.value = bytes.Clone(op.key), bytes.Clone(op.value)
-		latest[string(op.key)] = op
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -268,28 +293,56 @@ func readLog(b *bbolt.Bucket) ([]stateOp, error) {
 	return ops, nil
 }
 
-// decodeLogEntry splits a statelog entry; op.key and op.value alias k and v.
-func decodeLogEntry(k, v []byte) (int64, stateOp, error) {
-	corrupt := func(msg string) error {
-		return &CorruptError{Bucket: string(bucketStateLog), Key: fmt.Sprintf("%x", k), Err: errors.New(msg)}
-	}
-	if len(k) < 9 || k[0]&0x80 != 0 {
-		return 0, stateOp{}, corrupt("key is not a batch id and a state key")
+// decodeLogChunk decodes one statelog entry; the ops alias v. Errors are
+// *CorruptError naming the batch and chunk.
+func decodeLogChunk(k, v []byte) (int64, []stateOp, error) {
+	if len(k) != 12 || k[0]&0x80 != 0 {
+		return 0, nil, &CorruptError{Bucket: string(bucketStateLog), Key: fmt.Sprintf("%x", k), Err: errors.New("key is not a batch id and a chunk number")}
 	}
 	id := int64(binary.BigEndian.Uint64(k))
+	corrupt := func(off int, msg string) error {
+		return &CorruptError{Bucket: string(bucketStateLog), Key: fmt.Sprintf("batch %d chunk %d", id, binary.BigEndian.Uint32(k[8:])),
+			Err: fmt.Errorf("at byte %d: %s", off, msg)}
+	}
 	if len(v) == 0 {
-		return 0, stateOp{}, corrupt("empty value")
+		return 0, nil, corrupt(0, "empty chunk")
 	}
-	switch v[0] {
-	case opPut:
-		return id, stateOp{key: k[8:], value: v[1:]}, nil
-	case opDelete:
-		if len(v) != 1 {
-			return 0, stateOp{}, corrupt("delete with a value")
+	var ops []stateOp
+	field := func(off int) ([]byte, int, error) {
+		n, w := binary.Uvarint(v[off:])
+		if w <= 0 || n > uint64(len(v)-off-w) {
+			return nil, 0, corrupt(off, "bad length")
 		}
-		return id, stateOp{key: k[8:], del: true}, nil
+		end := off + w + int(n)
+		return v[off+w : end : end], end, nil
 	}
-	return 0, stateOp{}, corrupt(fmt.Sprintf("unknown op %q", v[0]))
+	for off := 0; off < len(v); {
+		key, next, err := field(off)
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(key) == 0 {
+			return 0, nil, corrupt(off, "empty key")
+		}
+		if next >= len(v) {
+			return 0, nil, corrupt(next, "missing op")
+		}
+		switch v[next] {
+		case opDelete:
+			ops = append(ops, stateOp{key: key, del: true})
+			off = next + 1
+		case opPut:
+			val, end, err := field(next + 1)
+			if err != nil {
+				return 0, nil, err
+			}
+			ops = append(ops, stateOp{key: key, value: val})
+			off = end
+		default:
+			return 0, nil, corrupt(next, fmt.Sprintf("unknown op %q", v[next]))
+		}
+	}
+	return id, ops, nil
 }
 
 // mergeOps merges two sorted change lists; newer wins on equal keys.
@@ -411,13 +464,14 @@ func (c *Checkpoint) State(key []byte) ([]byte, error) {
 		}
 		found := false
 		err := log.ForEach(func(k, v []byte) error {
-			_, op, err := decodeLogEntry(k, v)
+			_, ops, err := decodeLogChunk(k, v)
 			if err != nil {
 				return err
 			}
-			if bytes.Equal(op.key, key) {
-				found, out = true, bytes.Clone(op.value)
-				if op.del {
+			i, ok := slices.BinarySearchFunc(ops, key, func(op stateOp, key []byte) int { return bytes.Compare(op.key, key) })
+			if ok {
+				found, out = true, bytes.Clone(ops[i].value)
+				if ops[i].del {
 					out = nil
 				}
 			}

@@ -157,3 +157,38 @@ func TestStateKeyLimits(t *testing.T) {
 		t.Fatalf("long key: %v", err)
 	}
 }
+
+// A batch whose changes exceed one log chunk is split over several, and
+// reads back merged with the base.
+func TestStateLogChunks(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	model := map[string]string{}
+	commit := func(id int64, keys int, step int, tag string) {
+		t.Helper()
+		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
+			for i := 0; i < keys; i += step {
+				k, v := fmt.Sprintf("key%07d", i), fmt.Sprintf("%s-value-%020d", tag, i)
+				model[k] = v
+				if err := tx.PutState([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	commit(0, 60000, 1, "base") // direct to the base
+	commit(1, 60000, 3, "log")  // 20000 changes, ~800 KiB: log, 4 chunks
+	var chunks int
+	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
+		chunks = tx.Bucket(bucketStateLog).Stats().KeyN
+		return nil
+	}))
+	if chunks != 4 {
+		t.Fatalf("batch 1 logged in %d chunks, want 4", chunks)
+	}
+	if n := logCount(t, c); n != 20000 {
+		t.Fatalf("log counter = %d, want 20000", n)
+	}
+	assertState(t, c, model)
+}
