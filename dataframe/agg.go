@@ -14,9 +14,10 @@ type groupTable struct {
 	index map[string]int32
 	keys  []string
 	accs  []acc
-	// changed marks groups touched since resetChanged (State only).
-	changed  []bool
-	nChanged int
+	// changed marks groups touched since resetChanged (State only);
+	// changedIDs lists them.
+	changed    []bool
+	changedIDs []int32
 }
 
 // acc holds one aggregate's state for every group.
@@ -119,15 +120,17 @@ func (g *groupTable) markChanged(id int32) {
 	}
 	if !g.changed[id] {
 		g.changed[id] = true
-		g.nChanged++
+		g.changedIDs = append(g.changedIDs, id)
 	}
 }
 
-func (g *groupTable) changedCount() int { return g.nChanged }
+func (g *groupTable) changedCount() int { return len(g.changedIDs) }
 
 func (g *groupTable) resetChanged() {
-	clear(g.changed)
-	g.nChanged = 0
+	for _, id := range g.changedIDs {
+		g.changed[id] = false
+	}
+	g.changedIDs = g.changedIDs[:0]
 }
 
 // update folds the rows sel of one batch into the accumulators; gid[k] is

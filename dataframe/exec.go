@@ -150,10 +150,13 @@ func (s *State) merge(t *Task) error {
 // sortedIDs returns the group ids (all, or the changed ones) in ascending
 // key order.
 func (g *groupTable) sortedIDs(onlyChanged bool) []int32 {
-	ids := make([]int32, 0, len(g.keys))
-	for id := range g.keys {
-		if !onlyChanged || g.changed != nil && g.changed[id] {
-			ids = append(ids, int32(id))
+	var ids []int32
+	if onlyChanged {
+		ids = slices.Clone(g.changedIDs)
+	} else {
+		ids = make([]int32, len(g.keys))
+		for id := range ids {
+			ids[id] = int32(id)
 		}
 	}
 	slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
@@ -161,7 +164,7 @@ func (g *groupTable) sortedIDs(onlyChanged bool) []int32 {
 }
 
 func (s *State) changes(fn func(key, value []byte) error) error {
-	if s.ht.nChanged == 0 {
+	if len(s.ht.changedIDs) == 0 {
 		return nil
 	}
 	for _, id := range s.ht.sortedIDs(true) {
