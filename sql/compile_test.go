@@ -1,6 +1,7 @@
 package sql_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -357,5 +358,36 @@ func TestTimestampLiteral(t *testing.T) {
 	}
 	if _, err := Compile(df, Complete); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Compile runs PostgreSQL's parser through cgo; it must be safe to call
+// from several goroutines (run with -race).
+func TestCompileConcurrent(t *testing.T) {
+	s := schema(t, shopDDL)
+	want, err := sql.Compile(brandFunnel, "", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 20; i++ {
+				df, err := sql.Compile(brandFunnel, "", s)
+				if err == nil && df.String() != want.String() {
+					err = fmt.Errorf("plan changed:\n%s", df)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }

@@ -85,6 +85,11 @@
 // column (events.brand, e.brand). The Kafka metadata columns _topic,
 // _partition, _offset, _timestamp and _key are columns like the others.
 //
+// A column whose name is a reserved word of PostgreSQL (order, select, ...)
+// is written `order` or "order"; a syntax error next to such a word says so.
+// USER, which the grammar reads as a function, is the column "user" when the
+// source has one.
+//
 // Output columns are named by their alias, spelled as written (PostgreSQL
 // folds unquoted names to lower case; Spark does not, and the names are what
 // sinks write), else by the column name, else by the expression's text
@@ -111,4 +116,10 @@
 // name at their position. Type errors found by the dataframe package are
 // placed at the smallest sub-expression that has them, and unwrap to the
 // dataframe's error.
+//
+// An expression may nest at most 200 operators deep and have at most 2000
+// terms once BETWEEN, IN and CASE x WHEN are expanded; deeper or larger
+// input is refused rather than compiled slowly.
+//
+// Compile is safe for concurrent use.
 package sql
