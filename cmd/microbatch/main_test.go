@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -66,60 +66,108 @@ func cli(t *testing.T, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// syncBuffer is a bytes.Buffer a process writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is the binary running in the background, its output collected in
+// memory. A t.Cleanup kills and waits for it unless stop already did.
+type proc struct {
+	t              *testing.T
+	args           []string
+	cmd            *exec.Cmd
+	stdout, stderr syncBuffer
+	exited         chan struct{} // closed once cmd.Wait has returned
+}
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, args: args, cmd: exec.Command(bin, args...), exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // ends when the process exits
+		p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// waitFor waits until the process's stdout (or stderr) matches re and
+// returns the submatches. It fails the test if the process exits first or
+// nothing matches within a minute (a hang guard, not a timing assertion).
+func (p *proc) waitFor(onStderr bool, re *regexp.Regexp) []string {
+	p.t.Helper()
+	out := &p.stdout
+	if onStderr {
+		out = &p.stderr
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+		select {
+		case <-p.exited:
+			if m := re.FindStringSubmatch(out.String()); m != nil {
+				return m
+			}
+			p.t.Fatalf("%v exited (%v) before printing %q\nstdout:\n%s\nstderr:\n%s", p.args, p.cmd.ProcessState, re, p.stdout.String(), p.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%v printed no %q within a minute\nstdout:\n%s\nstderr:\n%s", p.args, re, p.stdout.String(), p.stderr.String())
+		}
+	}
+}
+
+// stop sends sig and waits for the process to exit; it returns the exit
+// code.
+func (p *proc) stop(sig os.Signal) int {
+	p.t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.exited:
+	case <-time.After(30 * time.Second):
+		p.t.Fatalf("%v did not stop within 30s of %v\nstderr:\n%s", p.args, sig, p.stderr.String())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+var listeningRE = regexp.MustCompile(`^listening on (127\.0\.0\.1:\d+)\n`)
+
 // startBroker starts `microbatch broker` and returns its address once it
 // has printed it; stop sends sig and returns the exit code and stderr.
 func startBroker(t *testing.T, args ...string) (addr string, stop func(sig os.Signal) (int, string)) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"broker", "--listen", "127.0.0.1:0"}, args...)...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	lines := make(chan string, 1)
-	go func() { // ends when the process closes stdout
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	select {
-	case line := <-lines:
-		m := regexp.MustCompile(`^listening on (127\.0\.0\.1:\d+)$`).FindStringSubmatch(line)
-		if m == nil {
-			t.Fatalf("broker printed %q, want \"listening on 127.0.0.1:PORT\"", line)
-		}
-		addr = m[1]
-	case <-time.After(30 * time.Second):
-		t.Fatalf("broker printed nothing in 30s; stderr: %s", errb.String())
-	}
+	p := startProc(t, append([]string{"broker", "--listen", "127.0.0.1:0"}, args...)...)
+	addr = p.waitFor(false, listeningRE)[1]
 	return addr, func(sig os.Signal) (int, string) {
-		stopped = true
-		cmd.Process.Signal(sig)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			t.Fatalf("broker did not stop within 30s of %v", sig)
+		t.Helper()
+		code := p.stop(sig)
+		if out := p.stdout.String(); out != "listening on "+addr+"\n" {
+			t.Errorf("broker stdout %q, want exactly one line \"listening on %s\"", out, addr)
 		}
-		if rest, ok := <-lines; ok {
-			t.Errorf("broker printed more than one line: %q", rest)
-		}
-		return cmd.ProcessState.ExitCode(), errb.String()
+		return code, p.stderr.String()
 	}
 }
 

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// End-to-end tests: `microbatch broker`, `produce`, `run`, `state` and
+// `offsets` as a user runs them, checked against results computed here
+// from the records themselves.
+
+// jobSpec is a job file written by a test.
+type jobSpec struct {
+	brokers    string // bootstrap.servers
+	topic      string
+	maxRate    int64  // maxRatePerPartition
+	kafkaExtra string // more lines under source.kafka, each indented by 4
+	format     string
+	schema     string
+	trigger    string // the line under trigger:, e.g. "availableNow: true"
+	query      string
+	outputMode string // "" leaves the key out
+	checkpoint string
+}
+
+// write writes the job to dir/job.yaml and returns the path. The query
+// starts on line 14 when kafkaExtra is empty.
+func (j jobSpec) write(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: e2e\nsource:\n  kafka:\n    bootstrap.servers: %s\n    subscribe: %s\n    startingOffsets: earliest\n    maxRatePerPartition: %d\n",
+		j.brokers, j.topic, j.maxRate)
+	b.WriteString(j.kafkaExtra)
+	fmt.Fprintf(&b, "  format: %s\n  schema: %q\ntrigger:\n  %s\nquery: |\n", j.format, j.schema, j.trigger)
+	for _, l := range strings.Split(strings.TrimSuffix(j.query, "\n"), "\n") {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	if j.outputMode != "" {
+		fmt.Fprintf(&b, "outputMode: %s\n", j.outputMode)
+	}
+	fmt.Fprintf(&b, "sink:\n  console:\n    numRows: 5\ncheckpointLocation: %s\n", j.checkpoint)
+	path := filepath.Join(dir, "job.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const clickSchema = "timestamp TIMESTAMP, userid STRING, page STRING, action STRING"
+
+const pageViewsSQL = `SELECT page, count(*) AS views
+FROM events
+WHERE action = 'view'
+GROUP BY page
+ORDER BY views DESC, page`
+
+// pageViews is pageViewsSQL's result over clickstream records, as
+// `state --format jsonl` and `--format csv` print it.
+func pageViews(t *testing.T, values []string) (jsonl, csvText string) {
+	t.Helper()
+	views := map[string]int64{}
+	for _, v := range values {
+		var ev struct{ Page, Action string }
+		if err := json.Unmarshal([]byte(v), &ev); err != nil {
+			t.Fatalf("record %s: %v", v, err)
+		}
+		if ev.Action == "view" {
+			views[ev.Page]++
+		}
+	}
+	pages := make([]string, 0, len(views))
+	for p := range views {
+		pages = append(pages, p)
+	}
+	sort.Slice(pages, func(i, j int) bool {
+		a, b := pages[i], pages[j]
+		return views[a] > views[b] || views[a] == views[b] && a < b
+	})
+	var jl strings.Builder
+	rows := [][]string{{"page", "views"}}
+	for _, p := range pages {
+		name, _ := json.Marshal(p)
+		fmt.Fprintf(&jl, "{\"page\":%s,\"views\":%d}\n", name, views[p])
+		rows = append(rows, []string{p, strconv.FormatInt(views[p], 10)})
+	}
+	return jl.String(), csvOf(t, rows)
+}
+
+const ecommerceSchema = "event_time TIMESTAMP, event_type STRING, product_id BIGINT, category_id BIGINT, category_code STRING, brand STRING, price DOUBLE, user_id BIGINT, user_session STRING"
+
+const brandFunnelSQL = `SELECT brand,
+       sum(CASE WHEN event_type = 'view' THEN 1 ELSE 0 END) AS views,
+       sum(CASE WHEN event_type = 'cart' THEN 1 ELSE 0 END) AS carts,
+       sum(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) AS purchases,
+       sum(CASE WHEN event_type = 'purchase' THEN 1 ELSE 0 END) * 1.0
+         / sum(CASE WHEN event_type = 'view' THEN 1 ELSE 0 END) AS conversion
+FROM events
+WHERE brand IS NOT NULL
+GROUP BY brand
+ORDER BY purchases DESC, brand`
+
+// brandFunnel is brandFunnelSQL's result over e-commerce CSV records. An
+// unquoted empty CSV field is NULL, so products without a brand drop out.
+func brandFunnel(t *testing.T, values []string) (jsonl, csvText string) {
+	t.Helper()
+	type funnel struct{ views, carts, purchases int64 }
+	byBrand := map[string]*funnel{}
+	for _, v := range values {
+		f, err := csv.NewReader(strings.NewReader(v)).Read()
+		if err != nil || len(f) != 9 {
+			t.Fatalf("record %q: %d fields, %v", v, len(f), err)
+		}
+		brand, event := f[5], f[1]
+		if brand == "" {
+			continue
+		}
+		b := byBrand[brand]
+		if b == nil {
+			b = &funnel{}
+			byBrand[brand] = b
+		}
+		switch event {
+		case "view":
+			b.views++
+		case "cart":
+			b.carts++
+		case "purchase":
+			b.purchases++
+		default:
+			t.Fatalf("record %q: event_type %q", v, event)
+		}
+	}
+	brands := make([]string, 0, len(byBrand))
+	for b := range byBrand {
+		brands = append(brands, b)
+	}
+	sort.Slice(brands, func(i, j int) bool {
+		a, b := byBrand[brands[i]], byBrand[brands[j]]
+		return a.purchases > b.purchases || a.purchases == b.purchases && brands[i] < brands[j]
+	})
+	var jl strings.Builder
+	rows := [][]string{{"brand", "views", "carts", "purchases", "conversion"}}
+	for _, name := range brands {
+		b := byBrand[name]
+		if b.views == 0 {
+			t.Fatalf("brand %s has no views; the reference does not model division by zero", name)
+		}
+		conv := strconv.FormatFloat(float64(b.purchases)*1.0/float64(b.views), 'g', -1, 64)
+		fmt.Fprintf(&jl, "{\"brand\":%q,\"views\":%d,\"carts\":%d,\"purchases\":%d,\"conversion\":%s}\n", name, b.views, b.carts, b.purchases, conv)
+		rows = append(rows, []string{name, fmt.Sprint(b.views), fmt.Sprint(b.carts), fmt.Sprint(b.purchases), conv})
+	}
+	return jl.String(), csvOf(t, rows)
+}
+
+func csvOf(t *testing.T, rows [][]string) string {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	if err := w.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// mustCLI runs the binary and returns its stdout; it fails the test unless
+// the command exits 0 with nothing on stderr.
+func mustCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	r := cli(t, args...)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("%v: exit %d, stderr:\n%s", args, r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// produceRecords writes count generated records to topic (created with 4
+// partitions if missing).
+func produceRecords(t *testing.T, addr, topic, generator string, count, seed int) {
+	t.Helper()
+	mustCLI(t, "produce", "--brokers", addr, "--topic", topic, "--generator", generator,
+		"--count", fmt.Sprint(count), "--seed", fmt.Sprint(seed), "--partitions", "4")
+}
+
+// topicValues reads the whole topic (want records) and returns its values
+// per partition, in offset order.
+func topicValues(t *testing.T, addr, topic string, want int) [][]string {
+	t.Helper()
+	out := make([][]string, 4)
+	for p, rs := range consume(t, addr, topic, want) {
+		for _, r := range rs {
+			out[p] = append(out[p], r.value)
+		}
+	}
+	return out
+}
+
+// prefixes returns the values below each partition's offset in until.
+func prefixes(parts [][]string, until []int64) []string {
+	var out []string
+	for p, vs := range parts {
+		out = append(out, vs[:until[p]]...)
+	}
+	return out
+}
+
+// availableNowBatches returns how many batches an availableNow run plans,
+// the lines `offsets --format jsonl` prints for them and a pattern of what
+// `run` prints on stderr. Every partition advances by at most maxRate records per batch
+// (maxRatePerPartition times the 1 s rate interval) from `from` to `ends`;
+// a partition with nothing left has no range. from is updated to ends.
+func availableNowBatches(firstID int64, topic string, from []int64, ends []int64, maxRate int64) (batches int64, offsetLines []string, progress *regexp.Regexp) {
+	var re strings.Builder
+	re.WriteString(`\A`)
+	for id := firstID; ; id++ {
+		var rows, lag int64
+		n := 0
+		for p := range from {
+			until := min(ends[p], from[p]+maxRate)
+			if until > from[p] {
+				offsetLines = append(offsetLines, fmt.Sprintf(`{"batch":%d,"topic":%q,"partition":%d,"from":%d,"until":%d,"committed":true}`, id, topic, p, from[p], until))
+				rows += until - from[p]
+				n++
+			}
+			lag += ends[p] - until
+			from[p] = until
+		}
+		if n == 0 {
+			break
+		}
+		batches++
+		fmt.Fprintf(&re, `batch %d: %d rows, \d+ rows/s, [0-9.]+[µm]?s, lag %d\n`, id, rows, lag)
+	}
+	re.WriteString(`\z`)
+	return batches, offsetLines, regexp.MustCompile(re.String())
+}
+
+var batchHeaderRE = regexp.MustCompile(`(?m)^Batch: (\d+)$`)
+
+// batchHeaders returns the ids of the "Batch: N" tables on a console
+// sink's stdout.
+func batchHeaders(stdout string) []int64 {
+	var ids []int64
+	for _, m := range batchHeaderRE.FindAllStringSubmatch(stdout, -1) {
+		id, _ := strconv.ParseInt(m[1], 10, 64)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func seq(from, to int64) []int64 {
+	var out []int64
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// TestRunEndToEnd runs a query over generated data in capped availableNow
+// batches, checks every batch line, the offset ranges and the state
+// against results computed from the topic itself, then produces more and
+// runs again: batch ids continue and the state accumulates exactly.
+func TestRunEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		topic, generator, format, schema, query string
+		want                                    func(*testing.T, []string) (string, string)
+	}{
+		{"clicks", "clickstream", "json", clickSchema, pageViewsSQL, pageViews},
+		{"ecommerce", "ecommerce", "csv", ecommerceSchema, brandFunnelSQL, brandFunnel},
+	} {
+		t.Run(tc.generator, func(t *testing.T) {
+			t.Parallel()
+			addr, stopBroker := startBroker(t)
+			dir := t.TempDir()
+			const maxRate = 2000
+			job := jobSpec{
+				brokers: addr, topic: tc.topic, maxRate: maxRate,
+				format: tc.format, schema: tc.schema,
+				trigger: "availableNow: true", query: tc.query, outputMode: "complete",
+				checkpoint: filepath.Join(dir, "checkpoint"),
+			}.write(t, dir)
+
+			from := make([]int64, 4)
+			var wantOffsets []string
+			var nextID int64
+			total := 0
+			for i, count := range []int{20000, 7000} {
+				produceRecords(t, addr, tc.topic, tc.generator, count, 3+i)
+				total += count
+				parts := topicValues(t, addr, tc.topic, total)
+				ends := make([]int64, 4)
+				for p := range parts {
+					ends[p] = int64(len(parts[p]))
+				}
+				firstID := nextID
+				n, lines, progress := availableNowBatches(firstID, tc.topic, from, ends, maxRate)
+				wantOffsets = append(wantOffsets, lines...)
+				nextID = firstID + n
+
+				r := cli(t, "run", job)
+				if r.code != 0 || !progress.MatchString(r.stderr) {
+					t.Fatalf("run %d: exit %d, stderr:\n%s\nwant exit 0 and stderr matching\n%s", i, r.code, r.stderr, progress)
+				}
+				if got, want := batchHeaders(r.stdout), seq(firstID, nextID); fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("run %d: stdout has tables for batches %v, want %v", i, got, want)
+				}
+				if got, want := mustCLI(t, "offsets", job, "--format", "jsonl"), strings.Join(wantOffsets, "\n")+"\n"; got != want {
+					t.Fatalf("run %d: offsets --format jsonl:\n%s\nwant:\n%s", i, got, want)
+				}
+				wantJSONL, wantCSV := tc.want(t, prefixes(parts, ends))
+				if got := mustCLI(t, "state", job, "--format", "jsonl"); got != wantJSONL {
+					t.Fatalf("run %d: state --format jsonl:\n%s\nwant:\n%s", i, got, wantJSONL)
+				}
+				if got := mustCLI(t, "state", job, "--format", "csv"); got != wantCSV {
+					t.Fatalf("run %d: state --format csv:\n%s\nwant:\n%s", i, got, wantCSV)
+				}
+			}
+			if nextID < 4 {
+				t.Fatalf("the two runs took %d batches; the test wants several per run", nextID)
+			}
+			if code, stderr := stopBroker(os.Interrupt); code != 0 {
+				t.Fatalf("broker: exit %d, %s", code, stderr)
+			}
+		})
+	}
+}
