@@ -40,7 +40,7 @@ func Compile(query string, table string, schema *dataframe.Schema) (*dataframe.D
 	}
 	c := &compiler{p: p, t: &translator{p: p, table: table}, schema: schema, src: src}
 	df, cerr := c.compile()
-	if cerr != nil {
+	if cerr != nil { // not "return c.compile()": a nil *Error is not a nil error
 		return nil, cerr
 	}
 	return df, nil
@@ -90,7 +90,13 @@ func (c *compiler) compile() (*dataframe.DataFrame, *Error) {
 	srcCols := c.src.Columns()
 	df := c.src
 	if w := s.GetWhereClause(); w != nil {
-		x, err := c.t.expr(w, &scope{clause: "WHERE", cols: srcCols})
+		var aliases []string
+		for _, it := range c.items {
+			if it.alias != "" {
+				aliases = append(aliases, it.alias)
+			}
+		}
+		x, err := c.t.expr(w, &scope{clause: "WHERE", cols: srcCols, aliases: aliases})
 		if err != nil {
 			return nil, asError(err)
 		}
@@ -105,17 +111,15 @@ func (c *compiler) compile() (*dataframe.DataFrame, *Error) {
 	for _, o := range s.GetSortClause() {
 		aggregated = aggregated || hasAggregate(o.GetSortBy().GetNode())
 	}
-	var out []string
 	var err *Error
 	if aggregated {
-		df, out, err = c.aggregate(df, srcCols)
+		df, err = c.aggregate(df, srcCols)
 	} else {
-		df, out, err = c.project(df, srcCols)
+		df, err = c.project(df, srcCols)
 	}
 	if err != nil {
 		return nil, err
 	}
-	_ = out
 	return c.limit(df)
 }
 
@@ -269,10 +273,10 @@ func (c *compiler) translateItems(s *scope) *Error {
 }
 
 // project compiles a query without aggregation: Select, then OrderBy.
-func (c *compiler) project(df *dataframe.DataFrame, srcCols []string) (*dataframe.DataFrame, []string, *Error) {
+func (c *compiler) project(df *dataframe.DataFrame, srcCols []string) (*dataframe.DataFrame, *Error) {
 	in := &scope{clause: "SELECT", cols: srcCols}
 	if err := c.translateItems(in); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	exprs := make([]dataframe.Expr, len(c.items))
 	for i, it := range c.items {
@@ -280,7 +284,7 @@ func (c *compiler) project(df *dataframe.DataFrame, srcCols []string) (*datafram
 	}
 	sel := df.Select(exprs...)
 	if sel.Err() != nil {
-		return nil, nil, c.itemsError(sel.Err(), func(e dataframe.Expr) error { return df.Select(e).Err() }, nil)
+		return nil, c.itemsError(sel.Err(), func(e dataframe.Expr) error { return df.Select(e).Err() }, nil)
 	}
 	out := sel.Columns()
 	pos := make([]int, len(c.items))
@@ -288,40 +292,39 @@ func (c *compiler) project(df *dataframe.DataFrame, srcCols []string) (*datafram
 		pos[i] = it.pos
 	}
 	if err := c.duplicates(out, pos); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	subs := make([]subst, len(c.items))
 	for i, it := range c.items {
 		subs[i] = subst{text: it.x.e.String(), name: out[i]}
 	}
 	ord := &scope{clause: "ORDER BY", cols: out, subst: subs, substScope: in, unselected: srcCols}
-	df, err := c.orderBy(sel, out, ord, func(e dataframe.Expr) error { return sel.Select(e).Err() }, nil)
-	return df, out, err
+	return c.orderBy(sel, out, ord, func(e dataframe.Expr) error { return sel.Select(e).Err() }, nil)
 }
 
 // aggregate compiles a query with GROUP BY, aggregates, HAVING or DISTINCT:
 // GroupBy(...).Agg(...), Filter for HAVING, OrderBy, then a Select when the
 // select list is not the aggregation's columns in order.
-func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*dataframe.DataFrame, []string, *Error) {
+func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*dataframe.DataFrame, *Error) {
 	s := c.p.stmt
 	distinct := len(s.GetDistinctClause()) > 0
 	for _, it := range c.items {
 		if it.node == nil {
-			return nil, nil, c.errAt(it.pos, "* is not supported with GROUP BY, DISTINCT or aggregates: list the columns")
+			return nil, c.errAt(it.pos, "* is not supported with GROUP BY, DISTINCT or aggregates: list the columns")
 		}
 	}
 	if err := c.translateItems(&scope{clause: "SELECT", cols: srcCols, aggCols: srcCols}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var groups []*texpr
 	var groupExprs []dataframe.Expr
 	if distinct {
 		if len(s.GetGroupClause()) > 0 || s.GetHavingClause() != nil {
-			return nil, nil, c.errAt(c.p.start, "SELECT DISTINCT with GROUP BY or HAVING is not supported")
+			return nil, c.errAt(c.p.tokenAt(pg.Token_DISTINCT, c.p.start), "SELECT DISTINCT with GROUP BY or HAVING is not supported")
 		}
 		for i, it := range c.items {
 			if it.x.hasAgg {
-				return nil, nil, c.errAt(it.x.start(), "SELECT DISTINCT with aggregates is not supported")
+				return nil, c.errAt(it.x.start(), "SELECT DISTINCT with aggregates is not supported")
 			}
 			it.group = i
 			groups = append(groups, it.x)
@@ -331,7 +334,7 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 	for _, g := range s.GetGroupClause() {
 		x, named, err := c.groupKey(g, srcCols, len(groups))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		groups = append(groups, x)
 		groupExprs = append(groupExprs, named)
@@ -348,7 +351,7 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 	if err := agg.Err(); err != nil {
 		for i, g := range groups {
 			if gerr := df.GroupBy(groupExprs[i]).Agg().Err(); gerr != nil {
-				return nil, nil, c.locate(g, func(e dataframe.Expr) error { return df.GroupBy(e).Agg().Err() }, nil, gerr)
+				return nil, c.locate(g, func(e dataframe.Expr) error { return df.GroupBy(e).Agg().Err() }, nil, gerr)
 			}
 		}
 		probe := func(e dataframe.Expr) error { return df.GroupBy(groupExprs...).Agg(e).Err() }
@@ -357,7 +360,7 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 		if len(groups) == 0 {
 			e.Msg = strings.Replace(e.Msg, " (group by: )", noGroupBy, 1)
 		}
-		return nil, nil, e
+		return nil, e
 	}
 	post := agg.Columns()
 	out := make([]string, len(c.items))
@@ -376,7 +379,7 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 		}
 	}
 	if err := c.duplicates(post, pos); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	subs := make([]subst, len(groups))
 	for i, g := range groups {
@@ -392,15 +395,15 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 	if h := s.GetHavingClause(); h != nil {
 		x, err := c.t.expr(h, phase2("HAVING"))
 		if err != nil {
-			return nil, nil, asError(err)
+			return nil, asError(err)
 		}
 		if res = res.Filter(x.e); res.Err() != nil {
-			return nil, nil, c.condError("HAVING", x, agg, res.Err())
+			return nil, c.condError("HAVING", x, agg, res.Err())
 		}
 	}
 	res, err := c.orderBy(res, out, phase2("ORDER BY"), probe, inner)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !slices.Equal(out, post) {
 		cols := make([]dataframe.Expr, len(out))
@@ -408,10 +411,10 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 			cols[i] = dataframe.Col(n)
 		}
 		if res = res.Select(cols...); res.Err() != nil {
-			return nil, nil, planError(c.p.q, c.p.start, res.Err())
+			return nil, planError(c.p.q, c.p.start, res.Err())
 		}
 	}
-	return res, out, nil
+	return res, nil
 }
 
 // groupKey translates one GROUP BY entry: a select-list position, a

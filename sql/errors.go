@@ -142,12 +142,12 @@ func quoteIdent(name string) string {
 }
 
 // suggest returns the candidate closest to name, or "" when none is close: a
-// case-insensitive edit distance of at most 1 + len/4 (capped at 3), or a
+// case-insensitive edit distance of at most (len+1)/3 (capped at 3), or a
 // candidate whose last dotted part is name (page for data.page).
 func suggest(name string, candidates []string) string {
 	lname := strings.ToLower(name)
 	best, bestD := "", 0
-	limit := min(1+utf8.RuneCountInString(name)/4, 3)
+	limit := min((utf8.RuneCountInString(name)+1)/3, 3)
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
 		if i := strings.LastIndexByte(lc, '.'); i >= 0 && lc[i+1:] == lname {

@@ -25,6 +25,10 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT xyz FROM events", "line 1, column 8: unknown column xyz; columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
 	{"SELECT brand AS b FROM events ORDER BY price", "line 1, column 40: column price is not in the select list; ORDER BY can only use the output columns: b"},
 	{"SELECT price AS \"Ab\", user_id AS \"aB\" FROM events ORDER BY ab", "line 1, column 60: column reference ab is ambiguous: it matches more than one of Ab, aB"},
+	{"SELECT brand AS b FROM events WHERE b = 'x'", "line 1, column 37: unknown column b: b is a select-list alias, and WHERE cannot use those (repeat the expression)"},
+	{"SELECT brand, count(*) AS n FROM events GROUP BY brand HAVING brnd = 'x' OR m > 1", "line 1, column 63: unknown column brnd (did you mean brand?); columns: brand, n"},
+	{"SELECT brand, count(*) FROM events GROUP BY brand ORDER BY price", "line 1, column 60: column price is neither grouped nor aggregated (group by: brand)"},
+	{"SELECT DISTINCT brand FROM events GROUP BY brand", "line 1, column 8: SELECT DISTINCT with GROUP BY or HAVING is not supported"},
 	// the source table
 	{"SELECT brand FROM orders", "line 1, column 19: unknown table orders: the query can only read the source table events"},
 	{"SELECT brand FROM shop.events", "line 1, column 19: unknown table shop.events: the query can only read the source table events"},

@@ -64,6 +64,9 @@ type scope struct {
 	// unselected, in ORDER BY without aggregation, are the source columns:
 	// one that is not an output column is "not in the select list".
 	unselected []string
+
+	// aliases, in WHERE, are the select-list aliases, which it cannot use.
+	aliases []string
 }
 
 type subst struct{ text, name string }
@@ -216,6 +219,10 @@ func (t *translator) column(cr *pg.ColumnRef, s *scope) (*texpr, error) {
 			return nil, t.errAt(pos, "column %s is not in the select list; %s can only use the output columns: %s",
 				quoteIdent(name), s.clause, nameList(s.cols))
 		}
+	}
+	if len(parts) == 1 && lookup(s.aliases, parts[0]) >= 0 {
+		return nil, t.errAt(pos, "unknown column %s: %s is a select-list alias, and %s cannot use those (repeat the expression)",
+			quoteIdent(full), quoteIdent(full), s.clause)
 	}
 	return nil, t.errAt(pos, "%s", unknownColumn(full, s.cols))
 }
