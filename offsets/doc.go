@@ -72,13 +72,13 @@
 // keys are spread over a large state (10k changed keys of a 1M-key state
 // touch ~10k pages), so a batch's changes are appended to statelog under
 // its batch id instead, packed into a few large values: the commit costs
-// about a memory copy of the bytes it changed plus one fsync. When the log reaches
-// half the size of the base (and at least 4096 entries), the commit that
-// crosses the line compacts it: the newest change of each logged key is
+// about a memory copy of the bytes it changed plus one fsync. When the log holds twice as many changes as the base has keys (and at
+// least 4096), the commit that crosses the line compacts it: the newest change of each logged key is
 // applied to the base in key order, touching each page at most once, and
 // the log is emptied; a batch that alone is that large goes to the base
-// directly. That commit is slower, by about the cost of rewriting the base
-// pages the log touches; amortised, each changed key is written twice.
+// directly. That commit is slower, by about the cost of updating in place
+// each distinct key of the log; amortised over the log, a change costs a
+// copy into the log plus at most half an in-place update.
 // ForEachState merges base and log (ascending keys). When most keys of a
 // compaction land above the existing ones (time-ordered keys), the base's
 // fill percent is raised to 90% so appended pages are not left half empty.

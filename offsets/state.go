@@ -20,8 +20,8 @@ import (
 // A B+tree update rewrites a whole page for each changed key, so a batch
 // that changes 10k keys spread over a 1M-key state would rewrite ~10k 4 KiB
 // pages. Appending the batch's changes to statelog as a few large values
-// instead costs a memory copy per change. When the log holds at least half
-// as many changes as the base has keys (and at least compactMin), the
+// instead costs a memory copy per change. When the log holds compactRatio
+// times as many changes as the base has keys (and at least compactMin), the
 // commit that crosses the line compacts it: the latest change of every
 // logged key is applied to the base in key order, touching each base page
 // at most once, and the log is emptied. A batch that alone changes that
@@ -42,6 +42,12 @@ const (
 	// compactMin is the smallest log that is compacted: below it a log
 	// costs less to keep than to apply.
 	compactMin = 4096
+	// compactRatio: the log is compacted when it holds compactRatio times
+	// as many changes as the base has keys. A compaction applies each
+	// logged key once, however often it changed, so a larger ratio lowers
+	// the amortised cost (at most 1/compactRatio base update per change)
+	// at the price of a larger log on disk and to read at startup.
+	compactRatio = 2
 	// maxStateKey leaves room for the 8-byte batch id of log keys.
 	maxStateKey = bbolt.MaxKeySize - 8
 )
@@ -175,7 +181,7 @@ func (t *CommitTx) finish() error {
 	if err != nil {
 		return err
 	}
-	if logKeys+int64(len(ops)) < max(baseKeys/2, compactMin) {
+	if logKeys+int64(len(ops)) < max(compactRatio*baseKeys, compactMin) {
 		if err := appendLog(t.tx.Bucket(bucketStateLog), t.batchID, ops); err != nil {
 			return err
 		}
@@ -415,8 +421,7 @@ func writeCounter(b *bbolt.Bucket, k []byte, n int64) error {
 
 // ForEachState calls fn for every state key in ascending order, in one read
 // transaction: the base merged with the log. key and value are valid only
-// during the call. Memory is proportional to the log (at most half the
-// base).
+// during the call. Memory is proportional to the distinct keys of the log.
 func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
 	return c.view(func(tx *bbolt.Tx) error {
 		base, log := tx.Bucket(bucketState), tx.Bucket(bucketStateLog)

@@ -150,8 +150,8 @@ func (c *Checkpoint) Positions() (map[TopicPartition]int64, error) {
 // committed. fn may be nil.
 //
 // Cost is proportional to the keys fn changes, not to the size of the state:
-// the changes are appended to the state log, and about once per (base
-// size / 2) changed keys a commit also compacts the log into the base (see
+// the changes are appended to the state log, and about once per (2 x base
+// size) changed keys a commit also compacts the log into the base (see
 // doc.go, "State storage and commit cost").
 func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error {
 	return c.update(func(btx *bbolt.Tx) error {
