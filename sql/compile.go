@@ -233,6 +233,9 @@ func (c *compiler) from() *Error {
 // selectList reads the select list into c.items, expanding *. Expressions
 // are translated later, when the clause they belong to is known.
 func (c *compiler) selectList() *Error {
+	if len(c.p.stmt.GetTargetList()) == 0 {
+		return c.errAt(c.p.start, "empty select list: name at least one column")
+	}
 	for _, n := range c.p.stmt.GetTargetList() {
 		rt := n.GetResTarget()
 		pos := nodeOr(int(rt.GetLocation()), c.p.start)

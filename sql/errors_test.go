@@ -75,6 +75,7 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT t.* FROM events", "line 1, column 8: unknown table t in t.*"},
 	{"SELECT brand, price AS brand FROM events", "line 1, column 15: duplicate output column name brand: give one of them another name with AS"},
 	{"SELECT count(*) AS brand FROM events GROUP BY brand", "line 1, column 8: duplicate output column name brand: give one of them another name with AS"},
+	{"SELECT FROM events", "line 1, column 1: empty select list: name at least one column"},
 	// LIMIT
 	{"SELECT brand FROM events LIMIT price", "line 1, column 32: LIMIT needs an integer literal"},
 	{"SELECT brand FROM events LIMIT -1", "line 1, column 32: LIMIT must not be negative"},
