@@ -30,18 +30,19 @@
 //     cores, then comes from the build cache; microbatch already needs cgo for
 //     confluent-kafka-go.
 //   - github.com/dolthub/vitess (MySQL grammar, pure Go, 19 CPU-seconds to
-//     build): its AST has no positions, so only syntax errors could name a
-//     place (as a byte offset); there are no tagged releases, and its go.mod
-//     requires a newer Go patch release and gRPC.
+//     build, backquotes native): its AST has no positions, so only syntax
+//     errors could name a place (as a byte offset); it has no recent tagged
+//     release (only pseudo-versions), and its go.mod requires a newer Go patch
+//     release and gRPC.
 //   - github.com/rqlite/sql (SQLite grammar, pure Go, positions with
-//     line/column): could not be fetched through the Go module proxy here, and
-//     SQLite's grammar accepts less of what Spark users write (CAST to
-//     STRING/BIGINT works in PostgreSQL's, which takes any type name).
+//     line/column): the Go module proxy refused it (403) from this build
+//     environment, so it could not be evaluated further.
 //
 // PostgreSQL's grammar has no backquotes; Spark users write `data.page`, so
 // backquoted names are turned into double-quoted ones before parsing, using
 // the parser's own scanner to skip string literals and comments. The rewrite
-// keeps every byte offset, so positions are unchanged.
+// keeps every byte offset, so positions are unchanged. A backquoted name may
+// not contain a backquote, a double quote or a line break.
 //
 // # Supported SQL
 //
@@ -66,10 +67,11 @@
 //     max, avg; aggregates without GROUP BY aggregate all rows
 //   - HAVING, which may use aggregates, grouping columns, grouping
 //     expressions and select-list aliases
-//   - ORDER BY output columns, aliases, positions or expressions, ASC (NULLS
-//     FIRST) or DESC (NULLS LAST)
+//   - ORDER BY output columns, aliases, positions or expressions (without
+//     aggregation, of the output columns only), ASC (NULLS FIRST) or DESC
+//     (NULLS LAST)
 //   - LIMIT n (LIMIT ALL is no limit)
-//   - comments (-- and /* */), any white space and line breaks
+//   - comments (-- and /* */), any white space and line breaks, a final ;
 //
 // Whether a query can run as a stream in an output mode (ORDER BY only after
 // an aggregation in complete mode, and so on) is dataframe.Compile's
