@@ -121,7 +121,7 @@ func syntaxError(q, text string, cols []string, err error) *Error {
 // parser's own scanner to find backquotes outside string literals and
 // comments; the rewrite keeps every byte offset, so positions still refer to
 // the text the user wrote. A backquoted name may not contain a double quote,
-// a backquote or a newline.
+// a backquote (Spark's `` escape) or a newline.
 func backquotes(q string) (string, error) {
 	if !strings.Contains(q, "`") {
 		return q, nil
@@ -152,6 +152,8 @@ func backquotes(q string) (string, error) {
 		end := ticks[i+1]
 		name := q[open+1 : end]
 		switch {
+		case i+2 < len(ticks) && ticks[i+2] == end+1:
+			return "", errAt(q, open, "a backquoted identifier may not contain a backquote")
 		case name == "":
 			return "", errAt(q, open, "empty backquoted identifier")
 		case strings.ContainsAny(name, "\"\n"):
