@@ -94,7 +94,8 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT `brand FROM events", "line 1, column 8: unterminated backquoted identifier"},
 	{"SELECT `` FROM events", "line 1, column 8: empty backquoted identifier"},
 	{"SELECT `a``b` FROM events", "line 1, column 8: a backquoted identifier may not contain a backquote"},
-	{"SELECT `a\"b` FROM events", "line 1, column 8: a backquoted identifier may not contain a double quote or a newline"},
+	{"SELECT `a\"b` FROM events", "line 1, column 10: unterminated quoted identifier at or near \"\"b` FROM events\""},
+	{"SELECT `a\"b\"` FROM events", "line 1, column 8: a backquoted identifier may not contain a double quote or a newline"},
 	{"SELECT brand, '`' AS `tick` FROM events -- `\nWHERE `price` > 1 AND `nope` = 1", "line 2, column 23: unknown column nope; columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
 	// positions count lines and characters
 	{"SELECT brand,\n       prise\nFROM events", "line 2, column 8: unknown column prise (did you mean price?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},

@@ -121,7 +121,7 @@ func syntaxError(q, text string, cols []string, err error) *Error {
 // parser's own scanner to find backquotes outside string literals and
 // comments; the rewrite keeps every byte offset, so positions still refer to
 // the text the user wrote. A backquoted name may not contain a double quote,
-// a backquote (Spark's `` escape) or a newline.
+// a backquote (Spark's “ escape) or a newline.
 func backquotes(q string) (string, error) {
 	if !strings.Contains(q, "`") {
 		return q, nil
