@@ -139,13 +139,13 @@ var planCases = []struct {
 		name: "literals",
 		ddl:  shopDDL,
 		query: `SELECT 'it''s' AS s, 10000000000 AS big, 1.5e3 AS f, 0.25 AS d, TRUE AS t, NULL AS z,
-		          TIMESTAMP '2019-11-01 00:00:00' AS ts, 2147483647 AS maxint
+		          TIMESTAMP '2019-11-01 00:00:00' AS ts, 2147483647 AS maxint, -2147483648 AS minint
 		        FROM events WHERE product_id > 10000000000 AND FALSE = (price < 1.5)`,
 		want: func(s *Schema) *DataFrame {
 			return Source("events", s).
 				Filter(Col("product_id").Gt(Lit(int64(10000000000))).And(Lit(false).Eq(Col("price").Lt(Lit(1.5))))).
 				Select(Lit("it's").As("s"), Lit(int64(10000000000)).As("big"), Lit(1500.0).As("f"), Lit(0.25).As("d"),
-					Lit(true).As("t"), Lit(nil).As("z"), Lit("2019-11-01 00:00:00").Cast(Timestamp).As("ts"), Lit(2147483647).As("maxint"))
+					Lit(true).As("t"), Lit(nil).As("z"), Lit("2019-11-01 00:00:00").Cast(Timestamp).As("ts"), Lit(2147483647).As("maxint"), Lit(-2147483648).As("minint"))
 		},
 	},
 	{
@@ -299,6 +299,17 @@ func TestCompilePlans(t *testing.T) {
 			}
 			if !slices.Equal(got.Columns(), want.Columns()) {
 				t.Errorf("columns %q, want %q", got.Columns(), want.Columns())
+			}
+			gs, err := got.Schema()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, err := want.Schema()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !gs.Equal(ws) {
+				t.Errorf("schema %v, want %v", gs, ws)
 			}
 		})
 	}

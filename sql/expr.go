@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -331,6 +332,9 @@ func number(s string) (any, bool) {
 			base = 0
 		}
 		if v, err := strconv.ParseInt(s, base, 64); err == nil {
+			if v >= math.MinInt32 && v <= math.MaxInt32 {
+				return int(v), true // -2147483648 reaches here: INT, like Lit(-2147483648)
+			}
 			return v, true
 		}
 		if base == 0 {
