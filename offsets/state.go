@@ -187,29 +187,37 @@ func (t *CommitTx) finish() error {
 		}
 		return writeCounter(meta, keyStateLogKeys, logKeys+int64(len(ops)))
 	}
+	return compact(t.tx, logKeys, ops, t.copyBytes)
+}
+
+// compact applies the log (logKeys changes) and then ops (sorted) to the
+// base and empties the log. clone copies bytes that must outlive the log's
+// pages.
+func compact(tx *bbolt.Tx, logKeys int64, ops []stateOp, clone func([]byte) []byte) error {
 	if logKeys > 0 {
-		logged, err := readLog(t.tx.Bucket(bucketStateLog))
+		logged, err := readLog(tx.Bucket(bucketStateLog))
 		if err != nil {
 			return err
 		}
 		// The logged ops alias the log's pages, which DeleteBucket frees
 		// below: copy them.
 		for i := range logged {
-			logged[i].key, logged[i].value = t.copyBytes(logged[i].key), t.copyBytes(logged[i].value)
+			logged[i].key, logged[i].value = clone(logged[i].key), clone(logged[i].value)
 		}
 		ops = mergeOps(logged, ops)
-		if err := t.tx.DeleteBucket(bucketStateLog); err != nil {
+		if err := tx.DeleteBucket(bucketStateLog); err != nil {
 			return err
 		}
-		if _, err := t.tx.CreateBucket(bucketStateLog); err != nil {
+		if _, err := tx.CreateBucket(bucketStateLog); err != nil {
 			return err
 		}
 	}
 	// The base's size steers the threshold. Counting it exactly would cost
 	// a lookup per change; bbolt's page statistics are exact before the
 	// base is modified in this transaction, so measure it now, O(pages) like
-	// the compaction itself, and add the changes as an estimate.
-	base := t.tx.Bucket(bucketState)
+	// the compaction itself, and add the changes as an estimate (re-measured
+	// at the next compaction).
+	base := tx.Bucket(bucketState)
 	est := int64(base.Stats().KeyN)
 	for _, op := range ops {
 		if op.del {
@@ -221,10 +229,26 @@ func (t *CommitTx) finish() error {
 	if err := applyToBase(base, ops); err != nil {
 		return err
 	}
+	meta := tx.Bucket(bucketMeta)
 	if err := writeCounter(meta, keyStateLogKeys, 0); err != nil {
 		return err
 	}
 	return writeCounter(meta, keyStateBaseKeys, max(est, 0))
+}
+
+// Compact applies the state log to the base now, in one fsynced
+// transaction, instead of in the commit that crosses the threshold: for an
+// engine that has idle time (between triggers, before Close). It changes
+// no state value.
+func (c *Checkpoint) Compact() error {
+	return c.update(func(tx *bbolt.Tx) error {
+		logKeys, err := readCounter(tx.Bucket(bucketMeta), keyStateLogKeys)
+		if err != nil || logKeys == 0 {
+			return err
+		}
+		var arena CommitTx
+		return compact(tx, logKeys, nil, arena.copyBytes)
+	})
 }
 
 // logChunkSize is the target size of one statelog value: a batch's changes

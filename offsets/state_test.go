@@ -96,6 +96,15 @@ func TestStateLogAndCompaction(t *testing.T) {
 	if compactions < 3 {
 		t.Fatalf("%d compactions, want at least 3", compactions)
 	}
+	if logCount(t, c) == 0 {
+		t.Fatal("the log is empty before the explicit Compact")
+	}
+	mustNoErr(t, c.Compact())
+	if n := logCount(t, c); n != 0 {
+		t.Fatalf("log counter after Compact = %d", n)
+	}
+	assertState(t, c, model)
+	mustNoErr(t, c.Compact()) // nothing to do
 }
 
 func logCount(t *testing.T, c *Checkpoint) int64 {
