@@ -214,8 +214,8 @@ func (e *PlanConflictError) Is(target error) bool { return target == ErrPlanConf
 // CorruptError reports a checkpoint record that cannot be decoded or breaks
 // an invariant.
 type CorruptError struct {
-	Bucket string // offsets, commits, positions, meta
-	Key    string // e.g. "batch 3", "initialOffsets", a partition
+	Bucket string // offsets, commits, positions, statelog, meta
+	Key    string // e.g. "batch 3", "batch 3 chunk 0", "initialOffsets", a partition key
 	Err    error
 }
 

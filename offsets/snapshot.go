@@ -239,17 +239,22 @@ func (c *Checkpoint) openSnapshot() error {
 }
 
 // copyConsistent copies src to dst until the newest meta txid is the same
-// before and after the copy; see the comment at the top of the file.
+// before and after the copy; see the comment at the top of the file. It
+// returns false if no attempt succeeded, with the meta error if the file
+// never had a valid meta page.
 func copyConsistent(src *os.File, dst *os.File) (bool, error) {
 	buf := make([]byte, 1<<20)
+	var metaErr error
 	for attempt := range snapshotAttempts {
 		if attempt > 0 {
 			time.Sleep(snapshotBackoff)
 		}
 		before, err := readBoltMeta(src)
 		if err != nil {
-			continue // being created; retry
+			metaErr = err // being created, or not a bbolt file
+			continue
 		}
+		metaErr = nil
 		if err := dst.Truncate(0); err != nil {
 			return false, err
 		}
@@ -266,5 +271,5 @@ func copyConsistent(src *os.File, dst *os.File) (bool, error) {
 		}
 		return true, nil
 	}
-	return false, nil
+	return false, metaErr
 }
