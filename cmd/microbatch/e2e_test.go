@@ -23,7 +23,7 @@ type jobSpec struct {
 	brokers    string // bootstrap.servers
 	topic      string
 	maxRate    int64  // maxRatePerPartition
-	kafkaExtra string // more lines under source.kafka, each indented by 4
+	extra      string // lines after source.kafka's keys: indent 4 for more kafka keys, 2 for source keys
 	format     string
 	schema     string
 	trigger    string // the line under trigger:, e.g. "availableNow: true"
@@ -33,13 +33,13 @@ type jobSpec struct {
 }
 
 // write writes the job to dir/job.yaml and returns the path. The query
-// starts on line 14 when kafkaExtra is empty.
+// starts on line 13 when extra is empty.
 func (j jobSpec) write(t *testing.T, dir string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: e2e\nsource:\n  kafka:\n    bootstrap.servers: %s\n    subscribe: %s\n    startingOffsets: earliest\n    maxRatePerPartition: %d\n",
 		j.brokers, j.topic, j.maxRate)
-	b.WriteString(j.kafkaExtra)
+	b.WriteString(j.extra)
 	fmt.Fprintf(&b, "  format: %s\n  schema: %q\ntrigger:\n  %s\nquery: |\n", j.format, j.schema, j.trigger)
 	for _, l := range strings.Split(strings.TrimSuffix(j.query, "\n"), "\n") {
 		fmt.Fprintf(&b, "  %s\n", l)
