@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sort"
 
@@ -342,6 +343,9 @@ func decodeLogChunk(k, v []byte) (int64, []stateOp, error) {
 		n, w := binary.Uvarint(v[off:])
 		if w <= 0 || n > uint64(len(v)-off-w) {
 			return nil, 0, corrupt(off, "bad length")
+		}
+		if w != (bits.Len64(n|1)+6)/7 {
+			return nil, 0, corrupt(off, "length not minimally encoded")
 		}
 		end := off + w + int(n)
 		return v[off+w : end : end], end, nil
