@@ -205,6 +205,7 @@ func consume(t *testing.T, addr, topic string, want int) map[int32][]rec {
 }
 
 func TestBrokerPrintsAddressAndStopsOnSignal(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
 		addr, stop := startBroker(t, "--topic", "clicks:3")
 		r := cli(t, "produce", "--brokers", addr, "--topic", "clicks", "--generator", "iot", "--count", "10")
@@ -222,6 +223,7 @@ func TestBrokerPrintsAddressAndStopsOnSignal(t *testing.T) {
 }
 
 func TestBrokerDataDirSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	addr, stop := startBroker(t, "--data-dir", dir, "--topic", "t:2")
 	if r := cli(t, "produce", "--brokers", addr, "--topic", "t", "--generator", "ecommerce", "--count", "500", "--seed", "3"); r.code != 0 {
@@ -240,6 +242,7 @@ func TestBrokerDataDirSurvivesRestart(t *testing.T) {
 }
 
 func TestBrokerUsage(t *testing.T) {
+	t.Parallel()
 	r := cli(t, "broker", "--topic", "clicks")
 	want := "microbatch broker: --topic: topic \"clicks\": want NAME:PARTITIONS, for example clicks:4\nRun 'microbatch broker --help' for usage.\n"
 	if r.code != 2 || r.stdout != "" || r.stderr != want {
@@ -248,6 +251,7 @@ func TestBrokerUsage(t *testing.T) {
 }
 
 func TestProduce(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(context.Background(), broker.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -311,6 +315,7 @@ func TestProduce(t *testing.T) {
 }
 
 func TestProduceRate(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(context.Background(), broker.Config{Topics: []broker.Topic{{Name: "t", Partitions: 1}}})
 	if err != nil {
 		t.Fatal(err)
@@ -325,6 +330,7 @@ func TestProduceRate(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -369,6 +375,7 @@ query: SELECT 1
 `
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
 	os.WriteFile(good, []byte(goodJob), 0o644)
@@ -415,6 +422,7 @@ F:10: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, B
 }
 
 func TestProduceStopsOnSignal(t *testing.T) {
+	t.Parallel()
 	b, err := broker.Start(context.Background(), broker.Config{Topics: []broker.Topic{{Name: "t", Partitions: 2}}})
 	if err != nil {
 		t.Fatal(err)
