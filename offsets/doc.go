@@ -50,9 +50,10 @@
 //	meta       "version"        -> "1" (format version)
 //	           "fingerprint"    -> JSON Fingerprint: schema, query, source, format, outputMode
 //	           "initialOffsets" -> JSON list of {topic, partition, offset}
+//	           "stateBaseKeys"  -> 8-byte big-endian estimate of the keys in state
+//	           "stateLogKeys"   -> 8-byte big-endian number of changes in statelog
 //	offsets    batch id (8-byte big-endian) -> JSON BatchPlan (the WAL)
 //	commits    batch id (8-byte big-endian) -> JSON CommitRecord
-//	           "stateBaseKeys", "stateLogKeys" -> 8-byte big-endian key counts of state, statelog
 //	positions  topic, 0x00, partition (4-byte big-endian) -> until (8-byte big-endian)
 //	state      engine-encoded group key -> engine-encoded aggregate value (opaque): the base
 //	statelog   batch id (8-byte big-endian) + chunk number (4-byte big-endian) -> ~256 KiB chunk of the
@@ -72,16 +73,20 @@
 // keys are spread over a large state (10k changed keys of a 1M-key state
 // touch ~10k pages), so a batch's changes are appended to statelog under
 // its batch id instead, packed into a few large values: the commit costs
-// about a memory copy of the bytes it changed plus one fsync. When the log holds twice as many changes as the base has keys (and at
-// least 4096), the commit that crosses the line compacts it: the newest change of each logged key is
-// applied to the base in key order, touching each page at most once, and
-// the log is emptied; a batch that alone is that large goes to the base
-// directly. That commit is slower, by about the cost of updating in place
-// each distinct key of the log; amortised over the log, a change costs a
-// copy into the log plus at most half an in-place update.
-// ForEachState merges base and log (ascending keys). When most keys of a
-// compaction land above the existing ones (time-ordered keys), the base's
-// fill percent is raised to 90% so appended pages are not left half empty.
+// about a memory copy of the bytes it changed plus one fsync.
+//
+// When the log holds twice as many changes as the base has keys (and at
+// least 4096), the commit that crosses the line compacts it: the newest
+// change of each logged key is applied to the base in key order, touching
+// each page at most once, and the log is emptied; a batch that alone is
+// that large goes to the base directly. That commit is slower, by about the
+// cost of updating each distinct logged key in place; amortised over the
+// log, a change costs a copy into the log plus at most half an in-place
+// update. Checkpoint.Compact compacts on demand, for engines with idle
+// time. ForEachState merges base and log (ascending keys). When most keys
+// of a compaction land above the existing ones (time-ordered keys), the
+// base's fill percent is raised to 90% so appended pages are not left half
+// empty.
 //
 // Every commit is fsynced (bbolt's default) unless Options.NoSync, which is
 // for tests and benchmarks only.
