@@ -25,12 +25,7 @@ lint: vet
 
 # Every fuzz target for FUZZTIME each (make fuzz FUZZTIME=5m for a real run).
 fuzz-short fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
 
 # The clickstream example against an in-process broker fed by the built-in
 # generator; Ctrl-C stops it gracefully, running it again resumes.
