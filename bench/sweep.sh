@@ -1,9 +1,9 @@
 #!/bin/sh
 # Runs every measurement of bench/README.md and writes bench/results/.
 # Run from the repository root: sh bench/sweep.sh [quick]
-# "quick" skips the 10M-record run.
+# "quick" skips the 10M-record run; OUT=dir writes elsewhere.
 set -eu
-out=bench/results
+out=${OUT:-bench/results}
 mkdir -p "$out"
 bin=$(mktemp -d)/bench
 go build -o "$bin" ./bench
