@@ -14,9 +14,6 @@ import (
 // checkpoint moved into a temporary directory: it prints result tables
 // until SIGINT, exits 0, and a second run resumes where the first stopped.
 func TestDemo(t *testing.T) {
-	if _, ok := os.LookupEnv("MICROBATCH_BROKERS"); ok {
-		t.Skip("MICROBATCH_BROKERS is set: the demo would not use its embedded broker")
-	}
 	t.Parallel()
 	src, err := os.ReadFile("../../examples/clickstream/job.yaml")
 	if err != nil {
@@ -58,5 +55,19 @@ generator clickstream writing 2000 records/s to clickstream
 			t.Fatalf("run %d: stderr:\n%s\nwant the broker and generator lines, then one line per batch from batch %d on", i, stderr, next)
 		}
 		next += int64(len(ids))
+	}
+}
+
+// TestExamplesValidate keeps every example job file valid.
+func TestExamplesValidate(t *testing.T) {
+	t.Parallel()
+	jobs, err := filepath.Glob("../../examples/*/job.yaml")
+	if err != nil || len(jobs) < 3 {
+		t.Fatalf("example job files: %v, %v", jobs, err)
+	}
+	for _, job := range jobs {
+		if got := mustCLI(t, "validate", job); got != job+": ok\n" {
+			t.Errorf("validate %s: %q", job, got)
+		}
 	}
 }
