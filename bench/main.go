@@ -62,7 +62,7 @@ type config struct {
 func parseFlags(args []string) (*config, []string, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | chart")
+	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | chart | table (Markdown tables of result files)")
 	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\" runs one engine measurement and prints JSON (the child of an engine run)")
 	fs.StringVar(&c.brokers, "brokers", "", "bootstrap servers of a real cluster; empty: an in-process kfake broker")
 	fs.StringVar(&c.topic, "topic", "", "topic name (default: a fresh bench-<time> topic)")
@@ -150,6 +150,8 @@ func run(ctx context.Context, cfg *config, args []string) error {
 		return stateScenario(cfg)
 	case "chart":
 		return chartScenario(cfg, args)
+	case "table":
+		return tableScenario(os.Stdout, args)
 	}
 	return fmt.Errorf("unknown -scenario %q", cfg.scenario)
 }
