@@ -95,3 +95,25 @@ func TestJobErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestStateBeforeRun: state and offsets of a job that never ran fail with
+// exit 1 and say why, without creating the checkpoint.
+func TestStateBeforeRun(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cp := filepath.Join(dir, "checkpoint")
+	path := jobSpec{
+		brokers: "127.0.0.1:1", topic: "clicks", format: "json", schema: clickSchema,
+		trigger: "availableNow: true", query: pageViewsSQL, checkpoint: cp,
+	}.write(t, dir)
+	for _, cmd := range []string{"state", "offsets"} {
+		r := cli(t, cmd, path, "--format", "jsonl")
+		want := "microbatch " + cmd + ": no checkpoint at " + cp + " (has the job run yet?)\n"
+		if r.code != 1 || r.stdout != "" || r.stderr != want {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 1 and %q", cmd, r.code, r.stdout, r.stderr, want)
+		}
+	}
+	if _, err := os.Stat(cp); !os.IsNotExist(err) {
+		t.Errorf("state or offsets created the checkpoint (stat: %v)", err)
+	}
+}

@@ -428,20 +428,14 @@ func TestProduceStopsOnSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cmd := exec.Command(bin, "produce", "--brokers", b.Addr(), "--topic", "t", "--generator", "iot", "--rate", "200")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	p := startProc(t, "produce", "--brokers", b.Addr(), "--topic", "t", "--generator", "iot", "--rate", "200")
 	time.Sleep(time.Second)
-	cmd.Process.Signal(os.Interrupt)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("produce after SIGINT: %v, stderr %s", err, errb.String())
+	if code := p.stop(os.Interrupt); code != 0 {
+		t.Fatalf("produce after SIGINT: exit %d, stderr %s", code, p.stderr.String())
 	}
-	m := regexp.MustCompile(`^produced (\d+) records to t in `).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`^produced (\d+) records to t in `).FindStringSubmatch(p.stdout.String())
 	if m == nil || m[1] == "0" {
-		t.Fatalf("stdout %q", out.String())
+		t.Fatalf("stdout %q", p.stdout.String())
 	}
 	var n int
 	fmt.Sscan(m[1], &n)
