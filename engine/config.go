@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -147,7 +148,9 @@ func (s *KafkaSource) subscription() (kafka.Subscription, error) {
 func (s *KafkaSource) describe() string {
 	switch {
 	case len(s.Subscribe) > 0:
-		return "subscribe=" + strings.Join(s.Subscribe, ",")
+		topics := append([]string(nil), s.Subscribe...)
+		sort.Strings(topics)
+		return "subscribe=" + strings.Join(topics, ",")
 	case s.SubscribePattern != "":
 		return "subscribePattern=" + s.SubscribePattern
 	default:

@@ -166,11 +166,14 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 
 	var target map[offsets.TopicPartition]int64
 	if cfg.Trigger.AvailableNow {
-		tps, err := d.admin.Partitions(workCtx, d.sub)
-		if err != nil {
-			return err
+		tps, err := d.admin.Partitions(stopCtx, d.sub)
+		if err == nil {
+			target, err = d.admin.ListOffsets(stopCtx, tps, offsets.Latest, d.props.ReadCommitted())
 		}
-		if target, err = d.admin.ListOffsets(workCtx, tps, offsets.Latest, d.props.ReadCommitted()); err != nil {
+		if err != nil {
+			if stopCtx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
@@ -196,19 +199,26 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		triggerAt := time.Now()
 		if interval > 0 {
 			// Spark's ProcessingTime: batches start on interval boundaries;
-			// a batch that overran starts the next one at once.
+			// a batch that overran starts the next one at once, and the one
+			// after it an interval later.
 			next = next.Add(interval)
 			if next.Before(triggerAt) {
-				next = triggerAt
+				next = triggerAt.Add(interval)
 			}
 		}
 		planStart := time.Now()
-		plan, latest, err := d.plan(workCtx, target)
+		// Planning only lists metadata and offsets: a stop request cancels
+		// it (nothing is in flight yet).
+		plan, latest, err := d.planWithRetry(stopCtx, target)
 		if err != nil {
+			if stopCtx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 		planDur := time.Since(planStart)
 		if len(plan.Ranges) == 0 {
+			d.forget(plan.Gone)
 			if cfg.Trigger.AvailableNow {
 				d.q.logger.Info("available data processed", "query", cfg.Name, "batches", d.nextID)
 				return nil
@@ -217,6 +227,9 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 				next = time.Now().Add(idleBackoff)
 			}
 			continue
+		}
+		if stopCtx.Err() != nil {
+			return nil
 		}
 		walStart := time.Now()
 		if err := d.ckpt.WriteAhead(plan); err != nil {
@@ -276,13 +289,40 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		d.q.logger.Warn("skipping lost offsets (failOnDataLoss=false)", "query", cfg.Name,
 			"topic", dl.Topic, "partition", dl.Partition, "from", dl.From, "until", dl.Until)
 	}
-	return offsets.BatchPlan{
-		ID:        d.nextID,
-		Ranges:    out.Ranges,
-		Ends:      out.Ends,
-		PlannedAt: time.Now().UTC(),
-		DataLoss:  out.DataLoss,
-	}, latest, nil
+	return offsets.NewBatchPlan(d.nextID, out, time.Now().UTC()), latest, nil
+}
+
+// planRetries is how many times a failed plan (metadata or ListOffsets:
+// a broker restarting, a leader election) is retried before the query
+// fails. Data loss is never retried.
+const planRetries = 3
+
+func (d *driver) planWithRetry(ctx context.Context, target map[offsets.TopicPartition]int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
+	for attempt := 1; ; attempt++ {
+		plan, latest, err := d.plan(ctx, target)
+		if err == nil || attempt > planRetries || errors.Is(err, offsets.ErrDataLoss) || ctx.Err() != nil {
+			return plan, latest, err
+		}
+		wait := time.Duration(attempt) * time.Second
+		d.q.logger.Warn("planning failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", wait, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return plan, latest, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// forget drops partitions that left the subscription (topic or partition
+// deleted) from the driver's positions, so a recreated partition starts at
+// earliest instead of at a stale offset. A committed batch also removes
+// them from the checkpoint (BatchPlan.Gone).
+func (d *driver) forget(gone []offsets.TopicPartition) {
+	for _, tp := range gone {
+		delete(d.start, tp)
+	}
 }
 
 // taskSink feeds a task's decoded records into its dataframe task.
@@ -382,8 +422,11 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 
 	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs}
 	sinkStart := time.Now()
-	if err := cfg.Sink.AddBatch(ctx, out); err != nil {
-		return fmt.Errorf("batch %d: sink: %w", plan.ID, err)
+	txSink, isTx := cfg.Sink.(TxSink)
+	if !isTx { // a TxSink writes in the commit transaction instead
+		if err := cfg.Sink.AddBatch(ctx, out); err != nil {
+			return fmt.Errorf("batch %d: sink: %w", plan.ID, err)
+		}
 	}
 	p.Durations.Sink = time.Since(sinkStart)
 	d.failpoint(fpAfterSink, plan.ID)
@@ -413,8 +456,8 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 				return err
 			}
 		}
-		if ts, ok := cfg.Sink.(TxSink); ok {
-			if err := ts.AddBatchTx(tx, out); err != nil {
+		if isTx {
+			if err := txSink.AddBatchTx(tx, out); err != nil {
 				return err
 			}
 		}
@@ -456,6 +499,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 		a, b := p.Sources[i], p.Sources[j]
 		return offsets.TopicPartition{Topic: a.Topic, Partition: a.Partition}.Less(offsets.TopicPartition{Topic: b.Topic, Partition: b.Partition})
 	})
+	d.forget(plan.Gone)
 	d.nextID = plan.ID + 1
 
 	p.Durations.Total = time.Since(triggerAt)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -411,4 +412,36 @@ func TestGracefulStopCommitsInFlightBatch(t *testing.T) {
 		t.Fatalf("batches %+v, want batch 0 committed", infos)
 	}
 	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+}
+
+// A stop requested while the driver is still listing offsets (the broker is
+// down: nothing can be in flight) returns nil without waiting for
+// StopTimeout.
+func TestStopWhileBrokerUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg := testConfig(t, addr, "clicks", t.TempDir(), &collector{})
+	cfg.Trigger = Trigger{ProcessingTime: time.Second}
+	cfg.StopTimeout = time.Hour
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond) // let Run reach the metadata request
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after a stop while the broker is down: %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after the stop (it waits for StopTimeout)")
+	}
 }

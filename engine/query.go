@@ -210,7 +210,7 @@ func (q *Query) record(p Progress) {
 // Run opens the checkpoint (failing at once with offsets.ErrLocked if
 // another process holds it), recovers an uncommitted batch, and on return
 // has closed every consumer, client and goroutine it started.
-func (q *Query) Run(ctx context.Context) error {
+func (q *Query) Run(ctx context.Context) (err error) {
 	q.mu.Lock()
 	if q.running {
 		q.mu.Unlock()
@@ -258,13 +258,19 @@ func (q *Query) Run(ctx context.Context) error {
 	defer watcher.Wait()
 	defer close(runDone)
 
-	d, err := q.newDriver(workCtx)
+	d, err := q.newDriver(stopCtx)
 	if err != nil {
+		if stopCtx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil // stopped while starting: nothing was in flight
+		}
 		return err
 	}
-	err = d.loop(stopCtx, workCtx)
-	if cerr := d.close(); err == nil {
-		err = cerr
-	}
-	return err
+	// Deferred, so a panic in a sink or OnProgress still releases the
+	// checkpoint lock and the consumers.
+	defer func() {
+		if cerr := d.close(); err == nil {
+			err = cerr
+		}
+	}()
+	return d.loop(stopCtx, workCtx)
 }

@@ -50,7 +50,8 @@ type Sink interface {
 }
 
 // TxSink is a sink whose writes join the batch's bbolt commit transaction:
-// its rows and the batch's offsets commit together or not at all.
+// its rows and the batch's offsets commit together or not at all. The
+// engine calls only AddBatchTx for a TxSink, never its AddBatch.
 type TxSink interface {
 	Sink
 	// AddBatchTx writes out through tx. It runs inside the commit and must

@@ -67,21 +67,48 @@ func timeoutMs(ctx context.Context, def time.Duration) int {
 }
 
 // Topics returns the partition count of every non-internal topic in the
-// cluster. ctx bounds the metadata request (default 10 s without deadline).
+// cluster. ctx bounds the metadata request (default 10 s without deadline);
+// cancelling ctx returns at once (the request itself ends by its timeout).
+//
+// A topic whose metadata carries an error (leader election, a broker not
+// answering) is an error, not an absent topic: callers treat absent
+// partitions as deleted, and a transient error must not look like that.
 func (a *Admin) Topics(ctx context.Context) (map[string]int32, error) {
-	md, err := a.client.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("kafka: metadata from %s: %w", a.props["bootstrap.servers"], err)
+	type result struct {
+		md  *ckafka.Metadata
+		err error
 	}
-	out := make(map[string]int32, len(md.Topics))
-	for name, t := range md.Topics {
+	ch := make(chan result, 1)
+	go func() { // ends when GetMetadata returns, within its timeout
+		md, err := a.client.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+		ch <- result{md, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("kafka: metadata from %s: %w", a.props["bootstrap.servers"], ctx.Err())
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("kafka: metadata from %s: %w", a.props["bootstrap.servers"], r.err)
+	}
+	out := make(map[string]int32, len(r.md.Topics))
+	var errs []error
+	for name, t := range r.md.Topics {
 		if strings.HasPrefix(name, "__") {
 			continue
 		}
-		if t.Error.Code() != ckafka.ErrNoError {
-			continue
+		switch t.Error.Code() {
+		case ckafka.ErrNoError:
+			out[name] = int32(len(t.Partitions))
+		case ckafka.ErrUnknownTopicOrPart, ckafka.ErrUnknownTopic:
+			// deleted: absent
+		default:
+			errs = append(errs, fmt.Errorf("kafka: metadata of topic %s: %w", name, t.Error))
 		}
-		out[name] = int32(len(t.Partitions))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return out, nil
 }
