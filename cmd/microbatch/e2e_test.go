@@ -337,7 +337,8 @@ func TestRunEndToEnd(t *testing.T) {
 // trigger while it works through a backlog in small batches: run exits 0,
 // the batch in flight is committed (no uncommitted batch in the
 // checkpoint, a progress line for every batch) and the state is exactly
-// the result over the committed ranges.
+// the result over the committed ranges. A second run on the same
+// checkpoint meanwhile fails: the checkpoint is locked.
 func TestRunStopsGracefullyOnSIGINT(t *testing.T) {
 	t.Parallel()
 	addr, _ := startBroker(t)
@@ -357,6 +358,13 @@ func TestRunStopsGracefullyOnSIGINT(t *testing.T) {
 
 	run := startProc(t, "run", job)
 	run.waitFor(true, regexp.MustCompile(`(?m)^batch 2: `))
+	// The checkpoint has one writer at a time.
+	second := cli(t, "run", job)
+	locked := fmt.Sprintf("microbatch run: checkpoint %s is locked by process %d (another query running on the same checkpointLocation?)\n",
+		filepath.Join(dir, "checkpoint", "checkpoint.db"), run.cmd.Process.Pid)
+	if second.code != 1 || second.stderr != locked {
+		t.Errorf("a second run on the same checkpoint: exit %d, stderr %q; want 1 and %q", second.code, second.stderr, locked)
+	}
 	if code := run.stop(os.Interrupt); code != 0 {
 		t.Fatalf("run after SIGINT: exit %d, stderr:\n%s", code, run.stderr.String())
 	}
