@@ -31,7 +31,7 @@ func chartScenario(cfg *config, files []string) error {
 		if err := json.Unmarshal(b, &r); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		if r.Scenario != "throughput" {
+		if r.Scenario != "throughput" || r.EngineProps != "" || r.Format != "json" {
 			continue
 		}
 		m, x := byParts, r.Partitions

@@ -37,6 +37,10 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	if err != nil {
 		return engineRun{}, err
 	}
+	props, err := parseProps(o.props)
+	if err != nil {
+		return engineRun{}, err
+	}
 	dir, err := os.MkdirTemp("", "microbatch-bench-ckpt-")
 	if err != nil {
 		return engineRun{}, err
@@ -46,7 +50,7 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	er := engineRun{PhaseMs: map[string][]float64{}}
 	q, err := engine.New(engine.Config{
 		Name:               "bench",
-		Source:             engine.KafkaSource{BootstrapServers: o.addr, Subscribe: []string{o.topic}, StartingOffsets: "earliest", MaxRatePerPartition: o.maxRate},
+		Source:             engine.KafkaSource{BootstrapServers: o.addr, Subscribe: []string{o.topic}, StartingOffsets: "earliest", MaxRatePerPartition: o.maxRate, Properties: props},
 		Format:             format,
 		Schema:             schema,
 		Query:              df,
@@ -92,7 +96,7 @@ func engineChild(ctx context.Context, cfg *config) error {
 		return err
 	}
 	er, err := runEngine(ctx, engineOptions{addr: cfg.brokers, topic: cfg.topic, format: cfg.format, maxRate: cfg.batchCap(),
-		executors: cfg.executors, noSync: cfg.noSync})
+		executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps})
 	stopProf()
 	if err != nil {
 		return err

@@ -35,6 +35,7 @@ type engineOptions struct {
 	maxRate             int64
 	executors           int
 	noSync              bool
+	props               string // k=v,k=v librdkafka properties
 	// processingTime 0 is availableNow (the whole topic, then return).
 	processingTime time.Duration
 }
@@ -49,7 +50,7 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engi
 		}
 		defer stopProf()
 		return runEngine(ctx, engineOptions{addr: addr, topic: cfg.topic, format: cfg.format, maxRate: cfg.batchCap(),
-			executors: cfg.executors, noSync: cfg.noSync})
+			executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps})
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -58,7 +59,7 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engi
 	args := []string{"-mode", "engine", "-brokers", addr, "-topic", cfg.topic, "-format", cfg.format,
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
-		"-nosync=" + strconv.FormatBool(cfg.noSync)}
+		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps}
 	if cfg.cpuProfile != "" && run == 0 {
 		args = append(args, "-cpuprofile", cfg.cpuProfile)
 	}
@@ -87,10 +88,15 @@ func startProfileOnce(path string, run int) (func(), error) {
 // summariseEngine fills res from the engine runs: the median rate, and
 // batch and overhead percentiles over every batch of every run.
 func summariseEngine(res *Result, runs []engineRun) {
-	var rates, batches, overheads []float64
+	var rates, batches, overheads, outside []float64
 	phases := map[string][]float64{}
 	for _, r := range runs {
 		rates = append(rates, r.MsgsPerSec)
+		sum := 0.0
+		for _, b := range r.BatchMs {
+			sum += b
+		}
+		outside = append(outside, r.Seconds*1000-sum)
 		batches = append(batches, r.BatchMs...)
 		overheads = append(overheads, r.OverheadMs...)
 		for k, v := range r.PhaseMs {
@@ -101,6 +107,7 @@ func summariseEngine(res *Result, runs []engineRun) {
 	}
 	res.AllRuns["engine"] = rates
 	res.EngineMsgsPerSec = median(rates)
+	res.EngineOutsideBatchesMs = median(outside)
 	res.EngineBatches = len(runs[0].BatchMs)
 	res.FirstRunBatchMs, res.FirstRunPhaseMs = runs[0].BatchMs, runs[0].PhaseMs
 	res.BatchP50Ms = percentile(batches, 50)

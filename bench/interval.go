@@ -92,7 +92,7 @@ func intervalScenario(ctx context.Context, cfg *config) error {
 		return err
 	}
 	er, err := runEngine(runCtx, engineOptions{addr: cl.addr, topic: cfg.topic, format: cfg.format, maxRate: maxRate,
-		executors: cfg.executors, noSync: cfg.noSync, processingTime: cfg.interval})
+		executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps, processingTime: cfg.interval})
 	stopProf()
 	cancel()
 	wg.Wait()

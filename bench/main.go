@@ -41,6 +41,7 @@ type config struct {
 	inProcess  bool
 	skip       map[string]bool
 	rdkProps   map[string]string // extra librdkafka properties of the raw confluent reader
+	engProps   string            // -engine-props as given: k=v,k=v for the engine's source
 	jsonOut    string
 	cpuProfile string
 	decodeRows int
@@ -77,6 +78,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.BoolVar(&c.noSync, "nosync", false, "skip fsync on checkpoint commits")
 	fs.BoolVar(&c.inProcess, "in-process", false, "run the engine in this process instead of a child (no separate RSS figure)")
 	props := fs.String("confluent-props", "", "extra librdkafka properties of the raw confluent reader, k=v,k=v")
+	fs.StringVar(&c.engProps, "engine-props", "", "librdkafka properties of the engine's source (KafkaSource.Properties), k=v,k=v")
 	skip := fs.String("skip", "", "comma-separated measurements to skip: confluent,franz,engine,decode")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs (the engine child's, unless -in-process) to this file")
@@ -97,21 +99,33 @@ func parseFlags(args []string) (*config, []string, error) {
 			c.skip[s] = true
 		}
 	}
-	c.rdkProps = map[string]string{}
-	for _, kv := range strings.Split(*props, ",") {
-		if kv = strings.TrimSpace(kv); kv == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return nil, nil, fmt.Errorf("-confluent-props: %q is not k=v", kv)
-		}
-		c.rdkProps[k] = v
+	var err error
+	if c.rdkProps, err = parseProps(*props); err != nil {
+		return nil, nil, fmt.Errorf("-confluent-props: %w", err)
+	}
+	if _, err = parseProps(c.engProps); err != nil {
+		return nil, nil, fmt.Errorf("-engine-props: %w", err)
 	}
 	if c.partitions < 1 || c.messages < 1 || c.runs < 1 {
 		return nil, nil, fmt.Errorf("partitions, messages and runs must be >= 1")
 	}
 	return c, fs.Args(), nil
+}
+
+// parseProps parses k=v,k=v.
+func parseProps(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not k=v", kv)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // batchCap is the engine's maxRatePerPartition for availableNow runs:

@@ -34,30 +34,35 @@ type Result struct {
 	CSVDecodeVsArrow       float64 `json:"csv_decode_vs_arrow"`
 
 	// Extensions.
-	Scenario            string               `json:"scenario"`
-	Format              string               `json:"format"`
-	Keys                int                  `json:"keys"` // distinct pages; 0 = internal/gen's own (~1.1k)
-	Runs                int                  `json:"runs"`
-	Consumers           int                  `json:"raw_confluent_consumers"`
-	MaxRatePerPartition int64                `json:"max_rate_per_partition"`
-	EngineBatches       int                  `json:"engine_batches"`
-	EngineStateRows     int64                `json:"engine_state_rows"`
-	EngineVsRawFranz    float64              `json:"engine_vs_raw_franz"`
-	DriverOverheadP99Ms float64              `json:"driver_overhead_p99_ms"`
-	PhaseP50Ms          map[string]float64   `json:"phase_p50_ms,omitempty"`
-	FirstRunBatchMs     []float64            `json:"engine_first_run_batch_ms,omitempty"`
-	FirstRunPhaseMs     map[string][]float64 `json:"engine_first_run_phase_ms,omitempty"`
-	EnginePeakRSSBytes  int64                `json:"engine_peak_rss_bytes"` // the engine's child process alone; 0 if in-process
-	PeakRSSNote         string               `json:"peak_rss_note"`
-	Decode              *DecodeResult        `json:"decode,omitempty"`
-	AllRuns             map[string][]float64 `json:"all_runs_msgs_per_sec,omitempty"`
-	Interval            *IntervalResult      `json:"interval,omitempty"`
-	State               *StateResult         `json:"state,omitempty"`
-	LoadAvg             string               `json:"load_avg"`
-	GOMAXPROCS          int                  `json:"gomaxprocs"`
-	Started             time.Time            `json:"started"`
-	ProduceSeconds      float64              `json:"produce_seconds"`
-	Notes               []string             `json:"notes,omitempty"`
+	Scenario            string             `json:"scenario"`
+	Format              string             `json:"format"`
+	Keys                int                `json:"keys"` // distinct pages; 0 = internal/gen's own (~1.1k)
+	Runs                int                `json:"runs"`
+	Consumers           int                `json:"raw_confluent_consumers"`
+	EngineProps         string             `json:"engine_props,omitempty"` // -engine-props
+	MaxRatePerPartition int64              `json:"max_rate_per_partition"`
+	EngineBatches       int                `json:"engine_batches"`
+	EngineStateRows     int64              `json:"engine_state_rows"`
+	EngineVsRawFranz    float64            `json:"engine_vs_raw_franz"`
+	DriverOverheadP99Ms float64            `json:"driver_overhead_p99_ms"`
+	PhaseP50Ms          map[string]float64 `json:"phase_p50_ms,omitempty"`
+	// EngineOutsideBatchesMs is Run's wall time minus its batches' (median
+	// over runs): checkpoint open, admin and consumer start, offset listing
+	// before the first batch, closing.
+	EngineOutsideBatchesMs float64              `json:"engine_outside_batches_ms"`
+	FirstRunBatchMs        []float64            `json:"engine_first_run_batch_ms,omitempty"`
+	FirstRunPhaseMs        map[string][]float64 `json:"engine_first_run_phase_ms,omitempty"`
+	EnginePeakRSSBytes     int64                `json:"engine_peak_rss_bytes"` // the engine's child process alone; 0 if in-process
+	PeakRSSNote            string               `json:"peak_rss_note"`
+	Decode                 *DecodeResult        `json:"decode,omitempty"`
+	AllRuns                map[string][]float64 `json:"all_runs_msgs_per_sec,omitempty"`
+	Interval               *IntervalResult      `json:"interval,omitempty"`
+	State                  *StateResult         `json:"state,omitempty"`
+	LoadAvg                string               `json:"load_avg"`
+	GOMAXPROCS             int                  `json:"gomaxprocs"`
+	Started                time.Time            `json:"started"`
+	ProduceSeconds         float64              `json:"produce_seconds"`
+	Notes                  []string             `json:"notes,omitempty"`
 }
 
 // percentile returns the p-th percentile (0..100) of xs by the

@@ -18,6 +18,13 @@ done
 log "profile 64 partitions"
 "$bin" -partitions 64 -messages 1000000 -runs 1 -skip confluent,franz,decode -cpuprofile "$out/engine-64p.pprof" >/dev/null
 
+# The same with fetch.wait.max.ms=10 for the engine's consumers: the
+# diagnosis of the 64-partition first batch (see README).
+for p in 4 64; do
+	log "partitions $p, engine fetch.wait.max.ms=10"
+	"$bin" -partitions "$p" -messages 1000000 -runs 3 -skip decode -engine-props fetch.wait.max.ms=10 -json "$out/tuned-fetchwait10-$p.json"
+done
+
 # Throughput against distinct group keys (4 partitions).
 for k in 10 10000 1000000; do
 	log "keys $k"

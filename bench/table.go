@@ -35,7 +35,7 @@ func tableScenario(w io.Writer, files []string) error {
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %.2f | %.2f | %d | %.0f / %.0f | %.1f / %.1f | %d | %s |\n",
-			names[r], r.Partitions, keysLabel(r.Keys), r.Format, human(r.RawConfluentMsgsPerSec), human(r.RawFranzMsgsPerSec),
+			names[r], r.Partitions, keysLabel(r.Keys), r.Format+propsLabel(r.EngineProps), human(r.RawConfluentMsgsPerSec), human(r.RawFranzMsgsPerSec),
 			human(r.EngineMsgsPerSec), r.EngineVsRawConfluent, r.EngineVsRawFranz, r.EngineBatches, r.BatchP50Ms, r.BatchP99Ms,
 			r.DriverOverheadP50Ms, r.DriverOverheadP99Ms, r.EnginePeakRSSBytes>>20, r.LoadAvg)
 	}
@@ -81,4 +81,11 @@ func keysLabel(k int) string {
 		return "gen (~1.1k)"
 	}
 	return human(float64(k))
+}
+
+func propsLabel(p string) string {
+	if p == "" {
+		return ""
+	}
+	return " (" + p + ")"
 }

@@ -45,7 +45,7 @@ func throughput(ctx context.Context, cfg *config) error {
 	res := &Result{
 		Scenario: "throughput", Messages: cfg.messages, Partitions: cfg.partitions,
 		Format: cfg.format, Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
-		MaxRatePerPartition: cfg.batchCap(), GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
+		MaxRatePerPartition: cfg.batchCap(), EngineProps: cfg.engProps, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
 		AllRuns: map[string][]float64{},
 	}
 	cl, err := setupTopic(ctx, cfg, res)
@@ -138,7 +138,7 @@ func throughput(ctx context.Context, cfg *config) error {
 		fmt.Printf("engine: %d batches (maxRatePerPartition %d), batch p50 %.1f ms p99 %.1f ms, driver overhead p50 %.2f ms p99 %.2f ms, engine peak RSS %d MB\n",
 			res.EngineBatches, res.MaxRatePerPartition, res.BatchP50Ms, res.BatchP99Ms,
 			res.DriverOverheadP50Ms, res.DriverOverheadP99Ms, res.EnginePeakRSSBytes>>20)
-		fmt.Printf("engine phases p50 (ms): %v\n", res.PhaseP50Ms)
+		fmt.Printf("engine phases p50 (ms): %v; outside batches %.0f ms\n", res.PhaseP50Ms, res.EngineOutsideBatchesMs)
 	}
 	if res.Decode != nil {
 		printDecode(os.Stdout, res.Decode)
