@@ -31,6 +31,10 @@ for k in 10 10000 1000000; do
 	"$bin" -partitions 4 -keys "$k" -messages 1000000 -runs 3 -skip decode -json "$out/keys-$k.json"
 done
 
+# CPU profile of the engine with 1M keys (complete-mode result cost).
+log "profile 1M keys"
+"$bin" -partitions 4 -keys 1000000 -messages 1000000 -runs 1 -skip confluent,franz,decode -cpuprofile "$out/engine-keys1M.pprof" >/dev/null
+
 # CSV records end to end.
 log "csv"
 "$bin" -partitions 4 -format csv -messages 1000000 -runs 3 -skip decode -json "$out/csv-4.json"
