@@ -54,7 +54,14 @@ if [ "${1:-}" != quick ]; then
 	# partitions-4.json, ten times the records.
 	log "10M records"
 	"$bin" -partitions 4 -messages 10000000 -max-rate 25000 -runs 1 -skip decode -json "$out/messages-10M.json"
+	# The same with librdkafka's pre-fetch bounded near the batch size.
+	log "10M records, bounded pre-fetch"
+	"$bin" -partitions 4 -messages 10000000 -max-rate 25000 -runs 1 -skip confluent,franz,decode \
+		-engine-props queued.min.messages=50000,queued.max.messages.kbytes=16384 -json "$out/tuned-prefetch-10M.json"
 fi
+log "1M records, bounded pre-fetch"
+"$bin" -partitions 4 -messages 1000000 -max-rate 25000 -runs 3 -skip decode \
+	-engine-props queued.min.messages=50000,queued.max.messages.kbytes=16384 -json "$out/tuned-prefetch-1M.json"
 
 "$bin" -scenario chart -svg "$out/throughput.svg" "$out"/partitions-*.json "$out"/keys-*.json
 log done
