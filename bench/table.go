@@ -34,9 +34,9 @@ func tableScenario(w io.Writer, files []string) error {
 		if r.Scenario != "throughput" {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %.2f | %.2f | %d | %.0f / %.0f | %.1f / %.1f | %d | %s |\n",
-			names[r], r.Partitions, keysLabel(r.Keys), r.Format+propsLabel(r.EngineProps), human(r.RawConfluentMsgsPerSec), human(r.RawFranzMsgsPerSec),
-			human(r.EngineMsgsPerSec), r.EngineVsRawConfluent, r.EngineVsRawFranz, r.EngineBatches, r.BatchP50Ms, r.BatchP99Ms,
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d | %.0f / %.0f | %.1f / %.1f | %d | %s |\n",
+			names[r], r.Partitions, keysLabel(r.Keys), r.Format+propsLabel(r.EngineProps), num(r.RawConfluentMsgsPerSec), num(r.RawFranzMsgsPerSec),
+			num(r.EngineMsgsPerSec), num2(r.EngineVsRawConfluent), num2(r.EngineVsRawFranz), r.EngineBatches, r.BatchP50Ms, r.BatchP99Ms,
 			r.DriverOverheadP50Ms, r.DriverOverheadP99Ms, r.EnginePeakRSSBytes>>20, r.LoadAvg)
 	}
 	fmt.Fprintln(w)
@@ -88,4 +88,19 @@ func propsLabel(p string) string {
 		return ""
 	}
 	return " (" + p + ")"
+}
+
+// num is human(v), or "-" for a measurement that was skipped.
+func num(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return human(v)
+}
+
+func num2(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v)
 }
