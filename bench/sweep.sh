@@ -20,9 +20,13 @@ log "profile 64 partitions"
 
 # The same with fetch.wait.max.ms=10 for the engine's consumers: the
 # diagnosis of the 64-partition first batch (see README).
+log "partitions 64, engine fetch.wait.max.ms=10"
+"$bin" -partitions 64 -messages 1000000 -runs 3 -skip decode -engine-props fetch.wait.max.ms=10 -json "$out/tuned-fetchwait10-64.json"
+# Both tunings (short fetch wait, pre-fetch bounded near the batch size).
+both=fetch.wait.max.ms=10,queued.min.messages=50000,queued.max.messages.kbytes=16384
 for p in 4 64; do
-	log "partitions $p, engine fetch.wait.max.ms=10"
-	"$bin" -partitions "$p" -messages 1000000 -runs 3 -skip decode -engine-props fetch.wait.max.ms=10 -json "$out/tuned-fetchwait10-$p.json"
+	log "partitions $p, engine $both"
+	"$bin" -partitions "$p" -messages 1000000 -runs 3 -skip decode -engine-props "$both" -json "$out/tuned-both-$p.json"
 done
 
 # Throughput against distinct group keys (4 partitions).
