@@ -336,6 +336,10 @@ func arrowSchema(cols []outCol) *arrow.Schema {
 	return arrow.NewSchema(fs, nil)
 }
 
+// Aggregates reports whether df has a GroupBy/Agg (or a global
+// aggregate): such a query keeps state and runs in complete or update mode.
+func (df *DataFrame) Aggregates() bool { return df.agg != nil }
+
 // Err returns the first error made building df.
 func (df *DataFrame) Err() error {
 	if df == nil {

@@ -121,18 +121,14 @@ func compile(df *dataframe.DataFrame, mode dataframe.OutputMode) (*dataframe.Pro
 	if err := df.Err(); err != nil {
 		return nil, 0, err
 	}
-	if mode != 0 {
-		p, err := dataframe.Compile(df, mode)
-		return p, mode, err
+	if mode == 0 {
+		mode = dataframe.Append
+		if df.Aggregates() {
+			mode = dataframe.Complete
+		}
 	}
-	p, err := dataframe.Compile(df, dataframe.Complete)
-	if err == nil {
-		return p, dataframe.Complete, nil
-	}
-	if p2, err2 := dataframe.Compile(df, dataframe.Append); err2 == nil {
-		return p2, dataframe.Append, nil
-	}
-	return nil, 0, err
+	p, err := dataframe.Compile(df, mode)
+	return p, mode, err
 }
 
 func formatName(f dataframe.Format) string {

@@ -19,9 +19,6 @@ func TestJobErrors(t *testing.T) {
 		name string
 		edit func(*jobSpec)
 		want string // F stands for the job file's path
-		// knownBug names an open bug: the case is skipped unless
-		// MICROBATCH_KNOWN_BUGS is set.
-		knownBug string
 	}{{
 		name: "unknown column",
 		edit: func(j *jobSpec) { j.query = strings.Replace(j.query, "GROUP BY page", "GROUP BY pag", 1) },
@@ -46,10 +43,9 @@ func TestJobErrors(t *testing.T) {
 		},
 		want: "F:15: outputMode: dataframe: unsupported streaming query: OrderBy is only supported after an aggregation in complete output mode\n",
 	}, {
-		name:     "order by without aggregation, default output mode",
-		edit:     func(j *jobSpec) { j.query = "SELECT page, action FROM events\nORDER BY page" },
-		want:     "F:12: query: dataframe: unsupported streaming query: OrderBy is only supported after an aggregation in complete output mode\n",
-		knownBug: "engine.compile reports the complete-mode error (\"complete output mode needs an aggregation\") for a query without aggregation",
+		name: "order by without aggregation, default output mode",
+		edit: func(j *jobSpec) { j.query = "SELECT page, action FROM events\nORDER BY page" },
+		want: "F:12: query: dataframe: unsupported streaming query: OrderBy is only supported after an aggregation in complete output mode\n",
 	}, {
 		name: "every problem at once",
 		edit: func(j *jobSpec) {
@@ -68,9 +64,6 @@ func TestJobErrors(t *testing.T) {
 		want: "F:21: outputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation (there are no watermarks); use complete or update\n",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.knownBug != "" && os.Getenv("MICROBATCH_KNOWN_BUGS") == "" {
-				t.Skip("known bug (set MICROBATCH_KNOWN_BUGS=1 to run): " + tc.knownBug)
-			}
 			dir := t.TempDir()
 			spec := jobSpec{
 				brokers: "127.0.0.1:1", topic: "clicks",
