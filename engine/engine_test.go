@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,8 @@ func TestIncompatibleQueryIsRefused(t *testing.T) {
 
 func TestSecondRunnerFailsAtOnce(t *testing.T) {
 	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
 	dir := t.TempDir()
 	cfg := testConfig(t, b.Addr, "clicks", dir, &collector{})
 	cfg.Trigger = Trigger{ProcessingTime: 50 * time.Millisecond}
@@ -136,31 +139,26 @@ func TestSecondRunnerFailsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
-	started := make(chan struct{})
-	cfg1 := cfg
-	_ = cfg1
 	go func() { done <- q1.Run(ctx) }()
-	// Wait until q1 holds the checkpoint: its first (empty) trigger has run
-	// once offsets are listed; poll State, which needs the file to exist.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		q2, _ := New(cfg)
-		start := time.Now()
-		err := q2.Run(context.Background())
-		if errors.Is(err, offsets.ErrLocked) {
-			if el := time.Since(start); el > 5*time.Second {
-				t.Fatalf("second Run took %v to fail", el)
-			}
-			close(started)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("second Run never saw the lock: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	// q1 holds the checkpoint once it has committed its first batch.
+	waitFor(t, func() bool { _, ok := q1.LastProgress(); return ok })
+
+	q2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	<-started
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	err = q2.Run(ctx2)
+	var le *offsets.LockedError
+	if !errors.As(err, &le) || le.PID != os.Getpid() {
+		t.Fatalf("second Run: %v, want ErrLocked naming pid %d", err, os.Getpid())
+	}
+	if ctx2.Err() != nil {
+		t.Fatal("second Run waited for the lock instead of failing at once")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("first Run: %v", err)
