@@ -595,13 +595,16 @@ func TestConcurrentTasks(t *testing.T) {
 				done <- err
 				return
 			}
-			defer d.Release()
 			for i := w; i < len(vals); i += len(tasks) {
 				d.Append(nil, []byte(vals[i]))
 			}
 			rec := d.Flush()
-			defer rec.Release()
-			done <- tasks[w].Consume(rec)
+			err = tasks[w].Consume(rec)
+			// Release before signalling: the test's allocator check must
+			// not race with these releases.
+			rec.Release()
+			d.Release()
+			done <- err
 		}(w)
 	}
 	for range tasks {
