@@ -18,6 +18,8 @@ type groupTable struct {
 	// changedIDs lists them.
 	changed    []bool
 	changedIDs []int32
+	// sorted holds the ids [0, len(sorted)) in key order (sortedIDs).
+	sorted []int32
 }
 
 // acc holds one aggregate's state for every group.

@@ -113,6 +113,9 @@ func (g *groupTable) pop() {
 	last := len(g.keys) - 1
 	delete(g.index, g.keys[last])
 	g.keys = g.keys[:last]
+	if len(g.sorted) > last { // the popped id was merged into the order
+		g.sorted = slices.DeleteFunc(g.sorted, func(id int32) bool { return id == int32(last) })
+	}
 	for i := range g.accs {
 		a := &g.accs[i]
 		a.cnt = a.cnt[:last]
@@ -148,19 +151,44 @@ func (s *State) merge(t *Task) error {
 }
 
 // sortedIDs returns the group ids (all, or the changed ones) in ascending
-// key order.
+// key order. The caller must not modify the slice.
+//
+// All ids: group ids are assigned in insertion order, so the table keeps
+// the ids [0, len(sorted)) in key order and, on each call, sorts only the
+// groups inserted since and merges them in: O(new log new + n) key
+// comparisons per batch instead of O(n log n) for a complete-mode result
+// over a large state.
 func (g *groupTable) sortedIDs(onlyChanged bool) []int32 {
-	var ids []int32
+	byKey := func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) }
 	if onlyChanged {
-		ids = slices.Clone(g.changedIDs)
-	} else {
-		ids = make([]int32, len(g.keys))
-		for id := range ids {
-			ids[id] = int32(id)
+		ids := slices.Clone(g.changedIDs)
+		slices.SortFunc(ids, byKey)
+		return ids
+	}
+	n := int32(len(g.keys))
+	have := int32(len(g.sorted))
+	if have == n {
+		return g.sorted
+	}
+	fresh := make([]int32, 0, n-have)
+	for id := have; id < n; id++ {
+		fresh = append(fresh, id)
+	}
+	slices.SortFunc(fresh, byKey)
+	merged := make([]int32, 0, n)
+	i, j := 0, 0
+	for i < len(g.sorted) && j < len(fresh) {
+		if byKey(g.sorted[i], fresh[j]) <= 0 {
+			merged = append(merged, g.sorted[i])
+			i++
+		} else {
+			merged = append(merged, fresh[j])
+			j++
 		}
 	}
-	slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
-	return ids
+	merged = append(append(merged, g.sorted[i:]...), fresh[j:]...)
+	g.sorted = merged
+	return merged
 }
 
 func (s *State) changes(fn func(key, value []byte) error) error {

@@ -620,3 +620,58 @@ func TestConcurrentTasks(t *testing.T) {
 	release(tasks)
 	equalRows(t, result(t, got, false), result(t, want, false))
 }
+
+// The complete result stays in exact key order while new groups arrive
+// batch after batch (sortedIDs merges the new groups into a cached order)
+// and after Restore.
+func TestResultOrderAcrossBatches(t *testing.T) {
+	mem := newMem(t)
+	s := mustSchema(t, "k STRING")
+	p := must(Compile(Source("t", s).GroupBy(Col("k")).Agg(Count().As("n")), Complete))
+	st := p.NewState(mem)
+	want := map[string]int64{}
+	r := uint64(7)
+	for batch := 0; batch < 6; batch++ {
+		var vals []string
+		for i := 0; i < 300; i++ {
+			r = r*6364136223846793005 + 1442695040888963407
+			k := fmt.Sprintf("k%04d", r>>33%2000)
+			want[k]++
+			vals = append(vals, fmt.Sprintf(`{"k":%q}`, k))
+		}
+		release(runTasks(t, mem, p, s, FormatJSON, vals, 3, 64, st))
+		st.ResetChanged()
+		checkOrder(t, result(t, st, false), want)
+	}
+	// Restore every group in reverse key order: the order must not depend
+	// on it.
+	restored := p.NewState(mem)
+	var keys, vals [][]byte
+	for id := range st.ht.keys {
+		st.ht.markChanged(int32(id))
+	}
+	if err := st.Changes(func(k, v []byte) error { keys = append(keys, k); vals = append(vals, v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		if err := restored.Restore(keys[i], vals[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkOrder(t, result(t, restored, false), want)
+}
+
+func checkOrder(t *testing.T, rows [][]any, want map[string]int64) {
+	t.Helper()
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i, row := range rows {
+		if i > 0 && fmt.Sprint(rows[i-1][0]) >= fmt.Sprint(row[0]) {
+			t.Fatalf("row %d %v after %v: not in key order", i, row, rows[i-1])
+		}
+		if fmt.Sprint(row[1]) != fmt.Sprint(want[fmt.Sprint(row[0])]) {
+			t.Fatalf("row %v, want count %d", row, want[fmt.Sprint(row[0])])
+		}
+	}
+}

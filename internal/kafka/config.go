@@ -52,8 +52,12 @@ func commonDefaults() Props {
 
 // ConsumerDefaults are the consumer settings microbatch uses for range reads
 // unless the job overrides them. DESIGN.md section 4: the default profile
-// spends most of its time waiting; a 1 ms fetch queue backoff and a deep
-// pre-fetch queue roughly double one consumer's throughput.
+// spends most of its time waiting; a 1 ms fetch queue backoff roughly
+// doubles one consumer's throughput. The pre-fetch queue is kept moderate
+// (50k messages or 16 MiB per partition): bench/ measured the engine at
+// 1.02x raw confluent with it, against 0.75x with queued.min.messages=1M,
+// whose deep pre-fetch past each range's end cost memory (785 MB peak RSS
+// against 237 MB on a 10M-record topic) and time.
 func ConsumerDefaults() Props {
 	d := commonDefaults()
 	d["group.id"] = "microbatch" // required by librdkafka; never used: no subscribe, no commits
@@ -62,7 +66,8 @@ func ConsumerDefaults() Props {
 	d["auto.offset.reset"] = "error" // out-of-range is data loss, reported, never silently reset
 	d["enable.partition.eof"] = "true"
 	d["fetch.queue.backoff.ms"] = "1"
-	d["queued.min.messages"] = "1000000"
+	d["queued.min.messages"] = "50000"
+	d["queued.max.messages.kbytes"] = "16384"
 	d["fetch.wait.max.ms"] = "100"
 	return d
 }
