@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/internal/textdist"
 )
 
 // Error is a problem with a query, at a position in its text. Line and
@@ -153,31 +154,9 @@ func suggest(name string, candidates []string) string {
 		if i := strings.LastIndexByte(lc, '.'); i >= 0 && lc[i+1:] == lname {
 			return c
 		}
-		if d := editDistance(lname, lc); d <= limit && (best == "" || d < bestD) {
+		if d := textdist.Distance(lname, lc); d <= limit && (best == "" || d < bestD) {
 			best, bestD = c, d
 		}
 	}
 	return best
-}
-
-// editDistance is the Levenshtein distance between a and b, in characters.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
