@@ -40,6 +40,8 @@ type IntervalResult struct {
 	LagLast             int64   `json:"lag_last"`
 	LagMax              int64   `json:"lag_max"`
 	Rows                int64   `json:"rows"`
+	// StartsMs are the batch start times, ms after the first.
+	StartsMs []float64 `json:"batch_starts_ms"`
 }
 
 // intervalScenario produces at cfg.rate for the duration while the engine
@@ -145,6 +147,9 @@ func summariseInterval(er engineRun, interval time.Duration) *IntervalResult {
 		ir.SchedDelayMaxMs = max(ir.SchedDelayMaxMs, d)
 	}
 	ir.SchedDelaySlopeMs = slope(delays)
+	for _, t := range er.StartedAt {
+		ir.StartsMs = append(ir.StartsMs, ms(t.Sub(er.StartedAt[0])))
+	}
 	var gaps []float64
 	for i := 1; i < len(er.StartedAt); i++ {
 		g := ms(er.StartedAt[i].Sub(er.StartedAt[i-1]) - interval)
@@ -161,18 +166,31 @@ func summariseInterval(er engineRun, interval time.Duration) *IntervalResult {
 	return ir
 }
 
-// schedDelays is, for every batch start, its distance in ms past the last
-// interval boundary, boundaries being starts[0] + k*interval. Batches that
-// found no data are not reported by the engine, so boundaries are found
-// by time, not by index.
+// schedDelays is, for every batch start, how far in ms it started after
+// its interval boundary. The boundaries' phase is not known exactly (the
+// first batch may itself start late), so each start's offset from
+// starts[0] modulo the interval is taken in (-interval/2, interval/2] and
+// the smallest offset is the boundary: delays are >= 0, and a delay that
+// grows by more than half an interval wraps (the slope and the start gaps
+// show that case). Batches that found no data are not reported by the
+// engine, so boundaries are found by time, not by index.
 func schedDelays(starts []time.Time, interval time.Duration) []float64 {
 	if len(starts) == 0 || interval <= 0 {
 		return nil
 	}
-	out := make([]float64, len(starts))
+	offs := make([]time.Duration, len(starts))
+	lowest := time.Duration(0)
 	for i, t := range starts {
-		since := t.Sub(starts[0])
-		out[i] = ms(since - since/interval*interval)
+		o := t.Sub(starts[0]) % interval
+		if o > interval/2 {
+			o -= interval
+		}
+		offs[i] = o
+		lowest = min(lowest, o)
+	}
+	out := make([]float64, len(starts))
+	for i, o := range offs {
+		out[i] = ms(o - lowest)
 	}
 	return out
 }

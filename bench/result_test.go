@@ -41,10 +41,11 @@ func TestParseVmHWM(t *testing.T) {
 func TestSchedDelaysAndSlope(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	iv := 100 * time.Millisecond
-	// Batch 2 found no data (not reported); batch 3 started 7 ms late.
-	starts := []time.Time{t0, t0.Add(100 * time.Millisecond), t0.Add(307 * time.Millisecond)}
+	// The first batch started 2 ms late; batch 2 found no data (not
+	// reported); batch 3 started 7 ms late.
+	starts := []time.Time{t0.Add(2 * time.Millisecond), t0.Add(100 * time.Millisecond), t0.Add(307 * time.Millisecond)}
 	got := schedDelays(starts, iv)
-	want := []float64{0, 0, 7}
+	want := []float64{2, 0, 7}
 	for i := range want {
 		if math.Abs(got[i]-want[i]) > 1e-9 {
 			t.Fatalf("schedDelays = %v, want %v", got, want)
