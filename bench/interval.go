@@ -29,17 +29,18 @@ type IntervalResult struct {
 	// GapExcess is the time between consecutive batch starts minus the
 	// interval: 0 when batches keep the cadence, > 0 after an overrun or a
 	// late start (a multiple of the interval when empty batches ran between).
-	GapExcessP50Ms      float64 `json:"gap_excess_p50_ms"`
-	GapExcessP99Ms      float64 `json:"gap_excess_p99_ms"`
-	GapExcessMaxMs      float64 `json:"gap_excess_max_ms"`
-	BatchP50Ms          float64 `json:"batch_p50_ms"`
-	BatchP99Ms          float64 `json:"batch_p99_ms"`
-	Overruns            int     `json:"overruns"` // batches longer than the interval
-	DriverOverheadP50Ms float64 `json:"driver_overhead_p50_ms"`
-	LagFirst            int64   `json:"lag_first"`
-	LagLast             int64   `json:"lag_last"`
-	LagMax              int64   `json:"lag_max"`
-	Rows                int64   `json:"rows"`
+	GapExcessP50Ms      float64            `json:"gap_excess_p50_ms"`
+	GapExcessP99Ms      float64            `json:"gap_excess_p99_ms"`
+	GapExcessMaxMs      float64            `json:"gap_excess_max_ms"`
+	BatchP50Ms          float64            `json:"batch_p50_ms"`
+	BatchP99Ms          float64            `json:"batch_p99_ms"`
+	Overruns            int                `json:"overruns"` // batches longer than the interval
+	DriverOverheadP50Ms float64            `json:"driver_overhead_p50_ms"`
+	LagFirst            int64              `json:"lag_first"`
+	LagLast             int64              `json:"lag_last"`
+	LagMax              int64              `json:"lag_max"`
+	Rows                int64              `json:"rows"`
+	PhaseP50Ms          map[string]float64 `json:"phase_p50_ms"`
 	// StartsMs are the batch start times, ms after the first.
 	StartsMs []float64 `json:"batch_starts_ms"`
 }
@@ -125,6 +126,7 @@ func intervalScenario(ctx context.Context, cfg *config) error {
 		cfg.interval, cfg.duration, ir.InputRate, cfg.partitions, ir.Batches, ir.ExpectedBatches, ir.SchedDelayP50Ms, ir.SchedDelayP99Ms,
 		ir.SchedDelayMaxMs, ir.SchedDelaySlopeMs, ir.GapExcessP50Ms, ir.GapExcessP99Ms, ir.GapExcessMaxMs, ir.BatchP50Ms, ir.BatchP99Ms, ir.Overruns, ir.DriverOverheadP50Ms,
 		ir.LagFirst, ir.LagLast, ir.LagMax, res.LoadAvg)
+	fmt.Printf("phases p50 (ms): %v\n", ir.PhaseP50Ms)
 	if cfg.jsonOut != "" {
 		return writeJSON(cfg.jsonOut, res)
 	}
@@ -136,6 +138,10 @@ func summariseInterval(er engineRun, interval time.Duration) *IntervalResult {
 	ir := &IntervalResult{IntervalMs: ms(interval), Batches: len(er.StartedAt), Rows: er.Rows}
 	ir.BatchP50Ms, ir.BatchP99Ms = percentile(er.BatchMs, 50), percentile(er.BatchMs, 99)
 	ir.DriverOverheadP50Ms = percentile(er.OverheadMs, 50)
+	ir.PhaseP50Ms = map[string]float64{}
+	for k, v := range er.PhaseMs {
+		ir.PhaseP50Ms[k] = percentile(v, 50)
+	}
 	for _, b := range er.BatchMs {
 		if b > ms(interval) {
 			ir.Overruns++
