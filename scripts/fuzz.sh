@@ -10,16 +10,22 @@ set -euo pipefail
 FUZZTIME="${FUZZTIME:-5s}"
 GO="${GO:-go}"
 status=0
+
+# count_inputs prints how many saved inputs a corpus directory holds (0 if
+# it does not exist).
+count_inputs() {
+  if [ -d "$1" ]; then find "$1" -type f | wc -l; else echo 0; fi
+}
 for pkg in $($GO list ./...); do
   dir=$($GO list -f '{{.Dir}}' "$pkg")
   for target in $($GO test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     for attempt in 1 2; do
-      before=$(ls "$dir/testdata/fuzz/$target" 2>/dev/null | wc -l)
+      before=$(count_inputs "$dir/testdata/fuzz/$target")
       echo "fuzz $pkg $target ($FUZZTIME, attempt $attempt)"
       if $GO test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"; then
         break
       fi
-      after=$(ls "$dir/testdata/fuzz/$target" 2>/dev/null | wc -l)
+      after=$(count_inputs "$dir/testdata/fuzz/$target")
       if [ "$after" != "$before" ] || [ "$attempt" = 2 ]; then
         echo "FAIL: $target in $pkg (new inputs in $dir/testdata/fuzz/$target: $((after - before)))" >&2
         status=1
