@@ -26,9 +26,8 @@ func (r readStats) msgsPerSec() float64 { return float64(r.records) / r.elapsed.
 func (r readStats) mbPerSec() float64   { return float64(r.bytes) / 1e6 / r.elapsed.Seconds() }
 
 // confluentProps are the raw reader's librdkafka settings: exactly the
-// engine's consumer defaults (internal/kafka.ConsumerDefaults:
-// fetch.queue.backoff.ms=1, queued.min.messages=1e6, partition EOF on) and
-// read_committed, so the ratio measures the engine, not a tuning gap. A
+// engine's consumer defaults (internal/kafka.ConsumerDefaults: short fetch
+// queue backoff, bounded pre-fetch, partition EOF on) and read_committed, so the ratio measures the engine, not a tuning gap. A
 // larger pre-fetch buffer, larger fetches and fetch.wait.max.ms=10 were
 // tried (-confluent-props) and were not faster on kfake. extra overrides.
 func confluentProps(addr string, extra map[string]string) ckafka.ConfigMap {
