@@ -68,6 +68,12 @@ func ConsumerDefaults() Props {
 	d["fetch.queue.backoff.ms"] = "1"
 	d["queued.min.messages"] = "50000"
 	d["queued.max.messages.kbytes"] = "16384"
-	d["fetch.wait.max.ms"] = "100"
+	// A range that ends at the log end completes when a fetch comes back
+	// empty at the high watermark (the EOF event): the broker holds that
+	// fetch up to fetch.wait.max.ms, and a slot reads its partitions' ranges
+	// in turn, so this wait is paid once per partition per batch. bench/
+	// measured 64 partitions at 0.97x raw confluent with 10 ms, 0.48x with
+	// 100 ms.
+	d["fetch.wait.max.ms"] = "10"
 	return d
 }
