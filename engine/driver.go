@@ -121,19 +121,11 @@ func (d *driver) loadStart(ctx context.Context) error {
 	return nil
 }
 
-// listOffsets lists the earliest and latest offsets of tps, the two
-// requests in flight at once (one round-trip of planning time per batch).
 func (d *driver) listOffsets(ctx context.Context, tps []offsets.TopicPartition) (earliest, latest map[offsets.TopicPartition]int64, err error) {
-	var wg sync.WaitGroup
-	var errEarliest error
-	wg.Add(1)
-	go func() { // owned by this call: waited for below
-		defer wg.Done()
-		earliest, errEarliest = d.admin.ListOffsets(ctx, tps, offsets.Earliest, d.props.ReadCommitted())
-	}()
-	latest, err = d.admin.ListOffsets(ctx, tps, offsets.Latest, d.props.ReadCommitted())
-	wg.Wait()
-	if err = errors.Join(errEarliest, err); err != nil {
+	if earliest, err = d.admin.ListOffsets(ctx, tps, offsets.Earliest, d.props.ReadCommitted()); err != nil {
+		return nil, nil, err
+	}
+	if latest, err = d.admin.ListOffsets(ctx, tps, offsets.Latest, d.props.ReadCommitted()); err != nil {
 		return nil, nil, err
 	}
 	return earliest, latest, nil
