@@ -59,10 +59,6 @@ type Job struct {
 	// NewSink returns the sink of one task. It is called on the task's
 	// goroutine, before the task reads anything.
 	NewSink func(t TaskInfo) (TaskSink, error)
-	// MaxOffsetsPerTask, when > 0, overrides Config.MaxOffsetsPerTask for
-	// this job (the driver splits more when a batch has fewer ranges than
-	// workers).
-	MaxOffsetsPerTask int64
 }
 
 // TaskInfo identifies a task to its sink.
@@ -165,11 +161,7 @@ func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
 	stop := context.AfterFunc(e.closeCtx, func() { cancel(ErrClosed) })
 	defer stop()
 
-	maxPerTask := e.cfg.MaxOffsetsPerTask
-	if job.MaxOffsetsPerTask > 0 {
-		maxPerTask = job.MaxOffsetsPerTask
-	}
-	tasks := planTasks(job.Ranges, maxPerTask, e.homes)
+	tasks := planTasks(job.Ranges, e.cfg.MaxOffsetsPerTask, e.homes)
 	res := &Result{BatchID: job.BatchID, Tasks: make([]TaskStats, len(tasks))}
 	bySlot := make([][]task, len(e.slots))
 	for _, t := range tasks {

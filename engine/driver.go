@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -372,9 +371,8 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	}()
 	fetchStart := time.Now()
 	res, err := d.exec.Run(ctx, batch.Job{
-		BatchID:           plan.ID,
-		Ranges:            plan.Ranges,
-		MaxOffsetsPerTask: d.splitSize(plan.Ranges),
+		BatchID: plan.ID,
+		Ranges:  plan.Ranges,
 		NewDecoder: func() (dataframe.Decoder, error) {
 			return dataframe.NewDecoder(q.mem, cfg.Schema, q.decOpts)
 		},
@@ -541,32 +539,4 @@ func limitRows(recs []arrow.Record, limit int64) []arrow.Record {
 		}
 	}
 	return out
-}
-
-// minSplit is the smallest piece a range is split into when a batch has
-// fewer ranges than executors: smaller pieces cost more in seeks than they
-// gain in parallel decoding.
-const minSplit = 20000
-
-// splitSize returns a per-task offset cap that gives every executor work
-// when the batch has fewer ranges than executors (one busy partition would
-// otherwise fetch, decode and aggregate on one goroutine), or 0 to keep the
-// configured split.
-func (d *driver) splitSize(ranges []offsets.OffsetRange) int64 {
-	workers := d.q.cfg.Executors
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	if d.q.cfg.MaxOffsetsPerTask > 0 || len(ranges) >= workers {
-		return 0
-	}
-	var total int64
-	for _, r := range ranges {
-		total += r.Count()
-	}
-	per := (total + int64(workers) - 1) / int64(workers)
-	if per < minSplit {
-		return 0
-	}
-	return per
 }

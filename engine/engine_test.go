@@ -443,28 +443,3 @@ func TestStopWhileBrokerUnreachable(t *testing.T) {
 		t.Fatal("Run did not return after the stop (it waits for StopTimeout)")
 	}
 }
-
-// A batch with fewer ranges than executors is split so every executor
-// works (one partition, two executors: two tasks), with exact counts.
-func TestSinglePartitionIsSplitAcrossExecutors(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, want := clicks(50000, 1, 0)
-	b.Produce(t, "clicks", recs)
-	sink := &collector{}
-	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
-	cfg.Allocator = checkedAlloc(t)
-	q, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &driver{q: q}
-	if got := d.splitSize([]offsets.OffsetRange{{Topic: "clicks", From: 0, Until: 50000}}); got != 25000 {
-		t.Fatalf("splitSize = %d, want 25000", got)
-	}
-	if got := d.splitSize([]offsets.OffsetRange{{Topic: "clicks", From: 0, Until: 30000}}); got != 0 {
-		t.Fatalf("splitSize of a small batch = %d, want 0 (pieces under %d)", got, minSplit)
-	}
-	q = runQuery(t, cfg)
-	sameCounts(t, countsOf(t, sink.last(t).rows), want)
-	checkContiguous(t, q, b.EndOffsets(t, "clicks"))
-}
