@@ -25,7 +25,8 @@ import (
 func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgress func(engine.Progress)) (*engine.Query, error) {
 	schema, err := dataframe.ParseSchema(job.Source.Schema)
 	if err != nil {
-		return nil, jobfile.Errors{job.Errorf("source.schema", "%v", err)}
+		msg := strings.TrimPrefix(err.Error(), dataframe.ErrSchema.Error()+": ")
+		return nil, jobfile.Errors{job.Errorf("source.schema", "%s", msg)}
 	}
 	df, err := sql.Compile(job.Query, job.Source.Table, schema)
 	if err != nil {

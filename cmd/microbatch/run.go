@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/microbatch/microbatch/dataframe"
-
 	"github.com/microbatch/microbatch/internal/jobfile"
 	"github.com/microbatch/microbatch/internal/kafka"
-	"github.com/microbatch/microbatch/sql"
 )
 
 // The engine behind the commands. Each is called with a validated job;
@@ -23,10 +20,11 @@ var (
 	// mode against the query. It returns jobfile.Errors so problems print
 	// as FILE:LINE[:COL]: KEY: message and exit 2.
 	checkJob = func(job *jobfile.Job) error {
-		if err := joinChecks(checkQuery(job), checkProps(job)); err != nil {
+		var engineErrs jobfile.Errors
+		if err := checkEngine(job); err != nil && !errors.As(err, &engineErrs) {
 			return err
 		}
-		return checkEngine(job)
+		return joinChecks(checkProps(job), engineErrs)
 	}
 
 	// runJob runs job until ctx is done (SIGINT/SIGTERM: graceful stop,
@@ -42,25 +40,6 @@ var (
 	// checkpoint in format (table or jsonl).
 	showOffsets = showOffsetsEngine
 )
-
-// checkQuery parses source.schema with the decoder's own parser, then
-// compiles the query against it, pointing SQL errors at their line and
-// column in the job file.
-func checkQuery(job *jobfile.Job) jobfile.Errors {
-	schema, err := dataframe.ParseSchema(job.Source.Schema)
-	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), dataframe.ErrSchema.Error()+": ")
-		return jobfile.Errors{job.Errorf("source.schema", "%s", msg)}
-	}
-	if _, err := sql.Compile(job.Query, job.Source.Table, schema); err != nil {
-		var se *sql.Error
-		if errors.As(err, &se) {
-			return jobfile.Errors{job.QueryErrorf(se.Line, se.Column, "%s", se.Msg)}
-		}
-		return jobfile.Errors{job.Errorf("query", "%v", err)}
-	}
-	return nil
-}
 
 // checkProps asks librdkafka about every pass-through property.
 func checkProps(job *jobfile.Job) jobfile.Errors {
@@ -156,34 +135,21 @@ func joinOr(vs []string) string {
 }
 
 func newStateCmd() *cobra.Command {
-	var format string
-	cmd := &cobra.Command{
-		Use:   "state JOB.yaml",
-		Short: "Print the latest committed result table of a job, from its checkpoint",
-		Args:  jobArg,
-	}
-	check := formatFlag(cmd, &format, "table", "jsonl", "csv")
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := check(); err != nil {
-			return err
-		}
-		job, err := loadJob(args[0])
-		if err != nil {
-			return err
-		}
-		return showState(cmd.Context(), job, format, cmd.OutOrStdout())
-	}
-	return cmd
+	return newCheckpointCmd("state JOB.yaml", "Print the latest committed result table of a job, from its checkpoint",
+		showState, "table", "jsonl", "csv")
 }
 
 func newOffsetsCmd() *cobra.Command {
+	return newCheckpointCmd("offsets JOB.yaml", "Print the batches, offset ranges and commit status in a job's checkpoint",
+		showOffsets, "table", "jsonl")
+}
+
+// newCheckpointCmd is a command that reads a job's checkpoint with show,
+// in one of formats (the first is the default).
+func newCheckpointCmd(use, short string, show func(context.Context, *jobfile.Job, string, io.Writer) error, formats ...string) *cobra.Command {
 	var format string
-	cmd := &cobra.Command{
-		Use:   "offsets JOB.yaml",
-		Short: "Print the batches, offset ranges and commit status in a job's checkpoint",
-		Args:  jobArg,
-	}
-	check := formatFlag(cmd, &format, "table", "jsonl")
+	cmd := &cobra.Command{Use: use, Short: short, Args: jobArg}
+	check := formatFlag(cmd, &format, formats...)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := check(); err != nil {
 			return err
@@ -192,7 +158,7 @@ func newOffsetsCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return showOffsets(cmd.Context(), job, format, cmd.OutOrStdout())
+		return show(cmd.Context(), job, format, cmd.OutOrStdout())
 	}
 	return cmd
 }
