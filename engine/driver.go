@@ -206,7 +206,6 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 				next = triggerAt.Add(interval)
 			}
 		}
-		planStart := time.Now()
 		// Planning only lists metadata and offsets: a stop request cancels
 		// it (nothing is in flight yet).
 		plan, latest, err := d.planWithRetry(stopCtx, target)
@@ -216,7 +215,7 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 			}
 			return err
 		}
-		planDur := time.Since(planStart)
+		planDur := time.Since(triggerAt)
 		if len(plan.Ranges) == 0 {
 			d.forget(plan.Gone)
 			if cfg.Trigger.AvailableNow {

@@ -110,7 +110,7 @@ func New(cfg Config) (*Query, error) {
 		Schema: cfg.Schema.String(),
 		Query:  cfg.Query.String(),
 		Source: cfg.Source.describe(),
-		Format: formatName(cfg.Format),
+		Format: cfg.Format.String(),
 	}
 	return q, nil
 }
@@ -129,16 +129,6 @@ func compile(df *dataframe.DataFrame, mode dataframe.OutputMode) (*dataframe.Pro
 	}
 	p, err := dataframe.Compile(df, mode)
 	return p, mode, err
-}
-
-func formatName(f dataframe.Format) string {
-	switch f {
-	case dataframe.FormatJSON:
-		return "json"
-	case dataframe.FormatCSV:
-		return "csv"
-	}
-	return fmt.Sprintf("format(%d)", f)
 }
 
 // OutputMode is the mode the query runs in (resolved when Config left it 0).
