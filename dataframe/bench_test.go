@@ -252,3 +252,96 @@ func BenchmarkStateChanges(b *testing.B) {
 	b.ReportMetric(float64(b.N*st.Len())/b.Elapsed().Seconds(), "groups/s")
 	b.ReportMetric(float64(b.N*st.Len())/(cpuTime()-cpu0).Seconds(), "groups/cpu-s")
 }
+
+// pageTask returns a Task of p (GROUP BY page) that has consumed one row
+// per page in pages.
+func pageTask(b *testing.B, mem memory.Allocator, p *Program, pages []string) *Task {
+	bld := array.NewStringBuilder(mem)
+	defer bld.Release()
+	bld.AppendValues(pages, nil)
+	col := bld.NewArray()
+	defer col.Release()
+	rec := array.NewRecord(must(ParseSchema("page STRING")).Arrow(), []arrow.Array{col}, int64(len(pages)))
+	defer rec.Release()
+	t := p.NewTask(mem)
+	if err := t.Consume(rec); err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+// benchState1M measures one batch of the bench's 1M-key query (GROUP BY
+// page, count(*)) at steady state: a State of 1M groups merges a Task of
+// 75k changed groups, fresh of them new (inserted all over the key order),
+// then run is timed (Merge, ResetChanged and the Task are not).
+func benchState1M(b *testing.B, fresh int, run func(st *State) error) {
+	const groups, changed = 1_000_000, 75_000
+	mem := memory.NewGoAllocator()
+	p := must(Compile(Source("events", must(ParseSchema("page STRING"))).GroupBy(Col("page")).Agg(Count().As("views")), Complete))
+	page := func(i int) string { return fmt.Sprintf("/p/%d", i) }
+	all := make([]string, groups)
+	for i := range all {
+		all[i] = page(i)
+	}
+	st := p.NewState(mem)
+	t := pageTask(b, mem, p, all)
+	if err := st.Merge(t); err != nil {
+		b.Fatal(err)
+	}
+	t.Release()
+	if err := run(st); err != nil { // a first batch fills any cache
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	tasks := make([]*Task, b.N)
+	for i := range tasks {
+		pages := make([]string, 0, changed)
+		for j := 0; j < changed-fresh; j++ {
+			pages = append(pages, page(r.IntN(groups)))
+		}
+		for j := 0; j < fresh; j++ {
+			pages = append(pages, fmt.Sprintf("%sn%d", page(r.IntN(groups)), i))
+		}
+		tasks[i] = pageTask(b, mem, p, pages)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st.ResetChanged()
+		if err := st.Merge(tasks[i]); err != nil {
+			b.Fatal(err)
+		}
+		tasks[i].Release()
+		b.StartTimer()
+		if err := run(st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func resultRun(onlyChanged bool) func(st *State) error {
+	return func(st *State) error {
+		rec, err := st.Result(onlyChanged)
+		if err != nil {
+			return err
+		}
+		rec.Release()
+		return nil
+	}
+}
+
+func BenchmarkStateResultComplete1M(b *testing.B) {
+	b.Run("fresh=0", func(b *testing.B) { benchState1M(b, 0, resultRun(false)) })
+	b.Run("fresh=1000", func(b *testing.B) { benchState1M(b, 1000, resultRun(false)) })
+}
+
+func BenchmarkStateResultUpdate1M(b *testing.B) {
+	benchState1M(b, 1000, resultRun(true))
+}
+
+func BenchmarkStateChanges1M(b *testing.B) {
+	benchState1M(b, 1000, func(st *State) error {
+		return st.Changes(func(k, v []byte) error { return nil })
+	})
+}
