@@ -116,3 +116,49 @@ func BenchmarkCommitAppend(b *testing.B) {
 	b.StopTimer()
 	reportCommitTimes(b, 100_000, times)
 }
+
+// BenchmarkBatchCycle is the checkpoint's share of the driver overhead of
+// one batch at 64 partitions, as the engine does it: WriteAhead of a
+// 64-range plan, then a Commit that changes 1,100 state keys (the
+// clickstream query's page counts) and the 64 positions, fsync on.
+// wal-ms and commit-ms are the medians.
+func BenchmarkBatchCycle(b *testing.B) {
+	const parts, keys = 64, 1100
+	c := openTest(b, Options{NoSync: os.Getenv("BENCH_NOSYNC") != ""})
+	var kb, vb []byte
+	var wal, commit []time.Duration
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		id := int64(n)
+		ranges := make([]OffsetRange, parts)
+		for p := range ranges {
+			ranges[p] = OffsetRange{"clicks", int32(p), id * 1500, id*1500 + 1500}
+		}
+		t0 := time.Now()
+		mustNoErr(b, c.WriteAhead(plan1(id, ranges, nil)))
+		t1 := time.Now()
+		mustNoErr(b, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
+			for i := range keys {
+				kb = stateKey(kb, i)
+				vb = binary.BigEndian.AppendUint64(vb[:0], uint64(n))
+				if err := tx.PutState(kb, vb); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		wal, commit = append(wal, t1.Sub(t0)), append(commit, time.Since(t1))
+	}
+	b.StopTimer()
+	med := func(ds []time.Duration) float64 {
+		slices.Sort(ds)
+		return float64(ds[len(ds)/2].Microseconds()) / 1000
+	}
+	var sum time.Duration
+	for i := range wal {
+		sum += wal[i] + commit[i]
+	}
+	b.ReportMetric(float64(sum.Microseconds())/1000/float64(len(wal)), "mean-cycle-ms")
+	b.ReportMetric(med(wal), "wal-ms")
+	b.ReportMetric(med(commit), "commit-ms")
+}

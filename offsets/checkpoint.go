@@ -62,6 +62,15 @@ type Checkpoint struct {
 	// locks coordinate the writer with snapshot readers (snapshot.go).
 	locks  snapshotLocks
 	closed atomic.Bool
+	// written is the plan the last WriteAhead stored, with its encoding:
+	// Commit uses it instead of decoding the write-ahead entry again when
+	// the stored bytes are these.
+	written atomic.Pointer[writtenPlan]
+}
+
+type writtenPlan struct {
+	plan BatchPlan
+	val  []byte
 }
 
 // Open opens (creating it if needed) the checkpoint in dir. A second writer

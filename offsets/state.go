@@ -77,7 +77,10 @@ func newCommitTx(tx *bbolt.Tx, batchID int64) *CommitTx {
 	return &CommitTx{tx: tx, batchID: batchID, sorted: true}
 }
 
-const arenaChunk = 256 << 10
+const (
+	arenaMinChunk = 4 << 10
+	arenaChunk    = 256 << 10
+)
 
 // copyBytes copies b into the arena: callers may reuse their buffers.
 func (t *CommitTx) copyBytes(b []byte) []byte {
@@ -85,7 +88,9 @@ func (t *CommitTx) copyBytes(b []byte) []byte {
 		return bytes.Clone(b)
 	}
 	if cap(t.arena)-len(t.arena) < len(b) {
-		t.arena = make([]byte, 0, arenaChunk)
+		// Grow geometrically up to arenaChunk: a commit of a few keys
+		// should not allocate (and zero) a full chunk.
+		t.arena = make([]byte, 0, min(max(2*cap(t.arena), arenaMinChunk, len(b)), arenaChunk))
 	}
 	n := len(t.arena)
 	t.arena = append(t.arena, b...)
@@ -269,7 +274,14 @@ func logKey(id int64, chunk uint32) []byte {
 func appendLog(b *bbolt.Bucket, id int64, ops []stateOp) error {
 	b.FillPercent = 1.0 // keys only grow
 	var chunk uint32
-	buf := make([]byte, 0, logChunkSize+1024)
+	// Size each chunk's buffer to what is left to write (plus varint and
+	// op bytes), so that a small batch does not allocate a full chunk.
+	left := 0
+	for _, op := range ops {
+		left += len(op.key) + len(op.value) + 2*binary.MaxVarintLen32 + 1
+	}
+	newBuf := func() []byte { return make([]byte, 0, min(left, logChunkSize)+1024) }
+	buf := newBuf()
 	flush := func() error {
 		// bbolt keeps a reference to a put value until commit: buf is
 		// not reused.
@@ -277,7 +289,8 @@ func appendLog(b *bbolt.Bucket, id int64, ops []stateOp) error {
 			return fmt.Errorf("state log put: %w", err)
 		}
 		chunk++
-		buf = make([]byte, 0, logChunkSize+1024)
+		left -= len(buf)
+		buf = newBuf()
 		return nil
 	}
 	for _, op := range ops {

@@ -3,6 +3,7 @@ package offsets
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -56,7 +57,12 @@ func (c *Checkpoint) WriteAhead(p BatchPlan) error {
 			}
 			return nil
 		}
-		return wal.Put(k, val)
+		if err := wal.Put(k, val); err != nil {
+			return err
+		}
+		p.Ends = maps.Clone(p.Ends) // the caller keeps its maps
+		c.written.Store(&writtenPlan{plan: p, val: val})
+		return nil
 	})
 }
 
@@ -167,8 +173,10 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		if pv == nil || rec.ID != last+1 {
 			return fmt.Errorf("commit of batch %d: %w: it has no write-ahead entry (the next batch is %d; call WriteAhead first)", rec.ID, ErrBatchOrder, last+1)
 		}
-		plan, err := decodePlan(k, pv)
-		if err != nil {
+		var plan BatchPlan
+		if w := c.written.Load(); w != nil && w.plan.ID == rec.ID && bytes.Equal(w.val, pv) {
+			plan = w.plan
+		} else if plan, err = decodePlan(k, pv); err != nil {
 			return err
 		}
 		ctx := newCommitTx(btx, rec.ID)
