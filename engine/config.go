@@ -51,6 +51,14 @@ type KafkaSource struct {
 	MaxRateOverrides map[offsets.TopicPartition]int64
 	// OnDataLoss: see DataLossPolicy. Default fail.
 	OnDataLoss DataLossPolicy
+	// PartitionDiscoveryInterval is how often the driver re-reads the
+	// subscription's partitions (new and deleted partitions, new topics
+	// matching SubscribePattern) and their log start offsets. In between,
+	// planning a batch costs one ListOffsets request (latest offsets);
+	// offsets lost to retention meanwhile are found when the executors fetch
+	// them (failOnDataLoss applies the same way). A failed listing re-reads
+	// the partitions at once. Default 1s; negative: every batch.
+	PartitionDiscoveryInterval time.Duration
 	// Properties are passed to librdkafka unchanged (security.protocol,
 	// sasl.*, isolation.level, fetch tuning...). isolation.level defaults
 	// to read_committed.
@@ -116,6 +124,20 @@ func (c *Config) rateInterval() time.Duration {
 		return c.Trigger.ProcessingTime
 	}
 	return time.Second
+}
+
+// DefaultPartitionDiscoveryInterval is KafkaSource.PartitionDiscoveryInterval's
+// default.
+const DefaultPartitionDiscoveryInterval = time.Second
+
+func (s *KafkaSource) discoveryInterval() time.Duration {
+	switch {
+	case s.PartitionDiscoveryInterval < 0:
+		return 0
+	case s.PartitionDiscoveryInterval == 0:
+		return DefaultPartitionDiscoveryInterval
+	}
+	return s.PartitionDiscoveryInterval
 }
 
 // subscription turns the source into the Kafka package's form.

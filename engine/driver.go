@@ -34,6 +34,19 @@ type driver struct {
 	nextID int64
 	// lastTrigger is when the previous batch started (input rate).
 	lastTrigger time.Time
+	// view is the subscription as last discovered (nil: not yet).
+	view *partitionView
+}
+
+// partitionView is the driver's cached view of the subscription: its
+// partitions and their log start offsets when it was listed. Planning a
+// batch re-lists them only every KafkaSource.PartitionDiscoveryInterval
+// (metadata and the earliest offsets are two of the three requests of a
+// plan); the latest offsets are listed for every batch.
+type partitionView struct {
+	tps      []offsets.TopicPartition
+	earliest map[offsets.TopicPartition]int64
+	at       time.Time
 }
 
 func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
@@ -230,27 +243,21 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		if stopCtx.Err() != nil {
 			return nil
 		}
-		walStart := time.Now()
-		if err := d.ckpt.WriteAhead(plan); err != nil {
-			return err
-		}
-		walDur := time.Since(walStart)
-		d.failpoint(fpAfterWAL, plan.ID)
-		bc := batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur, walDur: walDur}
+		d.failpoint(fpAfterPlan, plan.ID)
+		bc := batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur, wal: d.writeAhead(plan)}
 		if err := d.runBatch(workCtx, plan, bc); err != nil {
 			return err
 		}
 	}
 }
 
-// plan lists partitions and offsets and plans the next batch. With an
-// AvailableNow target, partitions are limited to the target's and the
-// latest offsets to the target's.
-func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
-	cfg := &d.q.cfg
+// discover lists the subscription's partitions (limited to an
+// AvailableNow target's) and their earliest offsets into d.view.
+func (d *driver) discover(ctx context.Context, target map[offsets.TopicPartition]int64) error {
+	at := time.Now()
 	tps, err := d.admin.Partitions(ctx, d.sub)
 	if err != nil {
-		return offsets.BatchPlan{}, nil, err
+		return err
 	}
 	if target != nil {
 		kept := tps[:0]
@@ -261,10 +268,71 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		}
 		tps = kept
 	}
-	earliest, latest, err := d.listOffsets(ctx, tps)
+	earliest, err := d.admin.ListOffsets(ctx, tps, offsets.Earliest, d.props.ReadCommitted())
+	if err != nil {
+		return err
+	}
+	d.view = &partitionView{tps: tps, earliest: earliest, at: at}
+	return nil
+}
+
+// walWrite is the write-ahead of a batch's plan, which runs while the
+// executors fetch the batch: reading Kafka has no effect a crash must undo,
+// so the plan only has to be durable before the batch's output and commit.
+// A crash before it is durable leaves no trace of the batch; the next run
+// plans it again.
+type walWrite struct {
+	done chan struct{}
+	err  error
+	dur  time.Duration // how long the write took
+}
+
+// writeAhead starts writing plan to the checkpoint's write-ahead log on a
+// goroutine that ends when the write does; runBatch waits for it.
+func (d *driver) writeAhead(plan offsets.BatchPlan) *walWrite {
+	w := &walWrite{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		start := time.Now()
+		w.err = d.ckpt.WriteAhead(plan)
+		w.dur = time.Since(start)
+		if w.err == nil {
+			d.failpoint(fpAfterWAL, plan.ID)
+		}
+	}()
+	return w
+}
+
+// wait blocks until the write ended and returns how long it blocked.
+func (w *walWrite) wait() (time.Duration, error) {
+	start := time.Now()
+	<-w.done
+	return time.Since(start), w.err
+}
+
+// plan lists offsets and plans the next batch: the latest offsets of the
+// partitions in d.view, which is refreshed first when it is older than the
+// discovery interval, and refreshed and listed again when listing fails (a
+// deleted topic). With an AvailableNow target, partitions are limited to
+// the target's and the latest offsets to the target's.
+func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
+	cfg := &d.q.cfg
+	fresh := d.view == nil || time.Since(d.view.at) >= cfg.Source.discoveryInterval()
+	if fresh {
+		if err := d.discover(ctx, target); err != nil {
+			return offsets.BatchPlan{}, nil, err
+		}
+	}
+	latest, err := d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
+	if err != nil && !fresh && ctx.Err() == nil {
+		if err = d.discover(ctx, target); err == nil {
+			latest, err = d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
+		}
+	}
 	if err != nil {
 		return offsets.BatchPlan{}, nil, err
 	}
+	tps, earliest := d.view.tps, d.view.earliest
 	if target != nil {
 		for tp, end := range target {
 			if l, ok := latest[tp]; ok && end < l {
@@ -347,7 +415,9 @@ type batchContext struct {
 	latest    map[offsets.TopicPartition]int64 // nil for a recovered batch
 	triggerAt time.Time
 	planDur   time.Duration
-	walDur    time.Duration
+	// wal is the write-ahead of the plan, in flight; nil for a recovered
+	// batch (its plan is the one in the log).
+	wal       *walWrite
 	recovered bool // planned by an earlier run that did not commit it
 }
 
@@ -359,7 +429,10 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	triggerAt, latest := bc.triggerAt, bc.latest
 	p := Progress{Name: cfg.Name, BatchID: plan.ID, Timestamp: triggerAt.UTC(), Recovered: bc.recovered}
 	p.Durations.Plan = bc.planDur
-	p.Durations.WAL = bc.walDur
+	if bc.wal != nil {
+		// However runBatch returns, the write has ended by then.
+		defer func() { _, _ = bc.wal.wait() }()
+	}
 
 	var tasksMu sync.Mutex // guards tasks: NewSink runs on executor goroutines
 	var tasks []indexedTask
@@ -391,6 +464,13 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 		return fmt.Errorf("batch %d: %w", plan.ID, err)
 	}
 	p.Durations.FetchDecode = time.Since(fetchStart)
+	if bc.wal != nil {
+		// Nothing leaves the batch before its plan is durable.
+		if p.Durations.WALWait, err = bc.wal.wait(); err != nil {
+			return err
+		}
+		p.Durations.WAL = bc.wal.dur
+	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].index < tasks[j].index })
 
 	aggStart := time.Now()

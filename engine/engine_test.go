@@ -217,59 +217,85 @@ func waitFor(t testing.TB, cond func() bool) {
 	}
 }
 
+// TestDataLoss deletes offsets [50,80) of a partition whose next batch
+// starts at 50. The loss is found either by the planner (a run that starts
+// after the deletion lists the log start offsets) or by the executor that
+// fetches the range (the deletion happens after the batch was planned):
+// both report the same.
 func TestDataLoss(t *testing.T) {
 	for _, fail := range []bool{true, false} {
-		t.Run(fmt.Sprintf("failOnDataLoss=%v", fail), func(t *testing.T) {
-			b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-			recs, _ := clicks(100, 1, 0)
-			b.Produce(t, "clicks", recs[:50])
-			sink := &collector{}
-			cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
-			cfg.Allocator = checkedAlloc(t)
-			if !fail {
-				cfg.Source.OnDataLoss = SkipDataLoss
-			}
-			runQuery(t, cfg) // committed up to 50
-			b.Produce(t, "clicks", recs[50:])
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			tp := offsets.TopicPartition{Topic: "clicks", Partition: 0}
-			if err := b.Admin(t).DeleteRecords(ctx, tp, 80); err != nil {
-				t.Fatal(err)
-			}
-			q, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var progress []Progress
-			cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
-			q, _ = New(cfg)
-			err = q.Run(ctx)
-			if fail {
-				var dl *offsets.DataLossError
-				if !errors.As(err, &dl) || dl.Topic != "clicks" || dl.Partition != 0 || dl.From != 50 || dl.Until != 80 {
-					t.Fatalf("Run: %v, want DataLossError clicks-0 [50,80)", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(progress) != 1 || progress[0].SkippedOffsets != 30 || progress[0].NumInputRows != 20 {
-				t.Fatalf("progress %+v, want one batch of 20 rows with 30 skipped offsets", progress)
-			}
-			_, want := clicks(50, 1, 0)
-			tail := map[string]int64{}
-			for _, r := range recs[80:] {
-				if strings.Contains(string(r.Value), `"view"`) {
-					page := strings.Split(strings.Split(string(r.Value), `"page":"`)[1], `"`)[0]
-					tail[page]++
-				}
-			}
-			addCounts(want, tail)
-			sameCounts(t, countsOf(t, sink.last(t).rows), want)
-		})
+		for _, found := range []string{"plan", "fetch"} {
+			t.Run(fmt.Sprintf("failOnDataLoss=%v/found-at-%s", fail, found), func(t *testing.T) {
+				testDataLoss(t, fail, found == "fetch")
+			})
+		}
 	}
+}
+
+func testDataLoss(t *testing.T, fail, atFetch bool) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(100, 1, 0)
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Allocator = checkedAlloc(t)
+	if !fail {
+		cfg.Source.OnDataLoss = SkipDataLoss
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tp := offsets.TopicPartition{Topic: "clicks", Partition: 0}
+	lose := func() {
+		if err := b.Admin(t).DeleteRecords(ctx, tp, 80); err != nil {
+			t.Error(err)
+		}
+	}
+	want := map[string]int64{}
+	if atFetch {
+		// The run starts at 50; its first batch is planned as [50,100),
+		// then the records are deleted.
+		b.Produce(t, "clicks", recs)
+		cfg.Source.StartingOffsets = `{"clicks":{"0":50}}`
+		cfg.failpoint = func(name string, id int64) {
+			if name == fpAfterPlan && id == 0 {
+				lose()
+			}
+		}
+	} else {
+		b.Produce(t, "clicks", recs[:50])
+		runQuery(t, cfg) // committed up to 50
+		_, want = clicks(50, 1, 0)
+		b.Produce(t, "clicks", recs[50:])
+		lose()
+	}
+	var progress []Progress
+	cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.Run(ctx)
+	if fail {
+		var dl *offsets.DataLossError
+		if !errors.As(err, &dl) || dl.Topic != "clicks" || dl.Partition != 0 || dl.From != 50 || dl.Until != 80 {
+			t.Fatalf("Run: %v, want DataLossError clicks-0 [50,80)", err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(progress) != 1 || progress[0].SkippedOffsets != 30 || progress[0].NumInputRows != 20 {
+		t.Fatalf("progress %+v, want one batch of 20 rows with 30 skipped offsets", progress)
+	}
+	tail := map[string]int64{}
+	for _, r := range recs[80:] {
+		if strings.Contains(string(r.Value), `"view"`) {
+			page := strings.Split(strings.Split(string(r.Value), `"page":"`)[1], `"`)[0]
+			tail[page]++
+		}
+	}
+	addCounts(want, tail)
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
 }
 
 // TestTransactionGaps reads a topic whose offsets include transaction

@@ -4,7 +4,8 @@ package engine
 // tests kill the process. The hook is unexported: only this package's tests
 // can set it (Config.failpoint), so it costs a nil check in production.
 const (
-	fpAfterWAL     = "after-wal"     // plan durable, nothing read
+	fpAfterPlan    = "after-plan"    // plan made, nothing written or read
+	fpAfterWAL     = "after-wal"     // plan durable; the executors may be reading
 	fpMidFetch     = "mid-fetch"     // executors have decoded part of the batch
 	fpAfterSink    = "after-sink"    // sink written, commit not started
 	fpBeforeCommit = "before-commit" // inside the commit transaction, before it is durable

@@ -9,8 +9,11 @@ import (
 type Durations struct {
 	// Plan: listing partitions and offsets, planning ranges.
 	Plan time.Duration `json:"plan"`
-	// WAL: writing the plan to the checkpoint.
-	WAL time.Duration `json:"wal"`
+	// WAL: writing the plan to the checkpoint. It runs while the executors
+	// fetch (FetchDecode); WALWait is how long the batch then still waited
+	// for it.
+	WAL     time.Duration `json:"wal"`
+	WALWait time.Duration `json:"walWait"`
 	// FetchDecode: executors reading ranges, decoding to Arrow and
 	// computing partial aggregates (wall time of the executor pool).
 	FetchDecode time.Duration `json:"fetchDecode"`
@@ -24,9 +27,10 @@ type Durations struct {
 	Total time.Duration `json:"total"`
 }
 
-// DriverOverhead is the time the driver itself spends per batch: planning,
-// the write-ahead log and the commit.
-func (d Durations) DriverOverhead() time.Duration { return d.Plan + d.WAL + d.Commit }
+// DriverOverhead is the time the driver adds to a batch's critical path:
+// planning, waiting for the write-ahead log (which overlaps the fetch) and
+// the commit.
+func (d Durations) DriverOverhead() time.Duration { return d.Plan + d.WALWait + d.Commit }
 
 // PartitionProgress is one partition's position after a batch.
 type PartitionProgress struct {
