@@ -18,8 +18,6 @@ type groupTable struct {
 	// changedIDs lists them.
 	changed    []bool
 	changedIDs []int32
-	// sorted holds the ids [0, len(sorted)) in key order (sortedIDs).
-	sorted []int32
 }
 
 // acc holds one aggregate's state for every group.
@@ -309,50 +307,26 @@ func (a *acc) merge(dg int32, src *acc, sg int32) {
 	}
 }
 
-// finalize writes the aggregate's result for groups ids into a vector of
-// type t (row k = ids[k]).
-func (a *acc) finalize(ids []int32, t Type) *vector {
-	n := len(ids)
-	v := newVector(t, n)
-	for k, g := range ids {
-		r := int32(k)
-		switch a.fn {
-		case aggCount:
-			v.i64[k] = a.cnt[g]
-		case aggCountDistinct:
-			v.i64[k] = int64(len(a.set[g]))
-		case aggSum:
-			switch {
-			case a.cnt[g] == 0:
-				v.setNull(r, n)
-			case t == Float64:
-				v.f64[k] = a.f64[g]
-			default:
-				v.i64[k] = a.i64[g]
-			}
-		case aggAvg:
-			switch {
-			case a.cnt[g] == 0:
-				v.setNull(r, n)
-			case a.in == Float64:
-				v.f64[k] = a.f64[g] / float64(a.cnt[g])
-			default:
-				v.f64[k] = float64(a.i64[g]) / float64(a.cnt[g])
-			}
-		case aggMin, aggMax:
-			if a.cnt[g] == 0 {
-				v.setNull(r, n)
-				continue
-			}
-			switch a.in {
-			case String:
-				v.s[k] = a.str[g]
-			case Float64:
-				v.f64[k] = a.f64[g]
-			default:
-				v.set(r, value{i: a.i64[g]}, n)
-			}
-		}
+// final returns the aggregate's result of type t for group g.
+func (a *acc) final(g int32, t Type) value {
+	switch a.fn {
+	case aggCount:
+		return value{i: a.cnt[g]}
+	case aggCountDistinct:
+		return value{i: int64(len(a.set[g]))}
 	}
-	return v
+	if a.cnt[g] == 0 { // sum, avg, min and max of no value
+		return value{null: true}
+	}
+	switch {
+	case a.fn == aggAvg && a.in == Float64:
+		return value{f: a.f64[g] / float64(a.cnt[g])}
+	case a.fn == aggAvg:
+		return value{f: float64(a.i64[g]) / float64(a.cnt[g])}
+	case a.fn == aggSum && t == Float64, a.in == Float64:
+		return value{f: a.f64[g]}
+	case a.in == String:
+		return value{s: a.str[g]}
+	}
+	return value{i: a.i64[g]}
 }

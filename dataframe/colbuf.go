@@ -171,7 +171,15 @@ func (c *colBuffer) newArray(mem memory.Allocator) arrow.Array {
 	case Bool:
 		bufs = []*memory.Buffer{validity, memBuffer(mem, c.bits)}
 	}
-	data := array.NewData(c.typ.Arrow(), c.n, bufs, nil, c.nulls, 0)
+	arr := newArrayOf(c.typ, c.n, c.nulls, bufs)
+	c.reset()
+	return arr
+}
+
+// newArrayOf makes an array of type t over bufs, taking over their
+// references.
+func newArrayOf(t Type, n, nulls int, bufs []*memory.Buffer) arrow.Array {
+	data := array.NewData(t.Arrow(), n, bufs, nil, nulls, 0)
 	arr := array.MakeFromData(data)
 	data.Release()
 	for _, b := range bufs {
@@ -179,7 +187,6 @@ func (c *colBuffer) newArray(mem memory.Allocator) arrow.Array {
 			b.Release()
 		}
 	}
-	c.reset()
 	return arr
 }
 

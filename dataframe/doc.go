@@ -74,4 +74,9 @@
 // Every Arrow object is allocated from the allocator passed in and must be
 // released by its owner: records from Decoder.Flush, Task.Output and
 // State.Result belong to the caller.
+//
+// A State keeps its groups in key order, and after the first complete-mode
+// Result the whole result table (decoded keys and finalized aggregates) in
+// Go memory, about one more copy of the state: a batch then decodes only
+// its new groups, rewrites only its changed ones and copies the table out.
 package dataframe

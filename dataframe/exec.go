@@ -2,7 +2,6 @@ package dataframe
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -96,7 +95,9 @@ func (s *State) restore(key, value []byte) error {
 		return err
 	}
 	id, existed := s.ht.index[string(key)]
-	if !existed {
+	if existed {
+		s.res.markStale(id) // even a failed decode resets the group
+	} else {
 		id = s.ht.insert(string(key))
 	}
 	if err := s.ht.decodeValue(id, value); err != nil {
@@ -108,14 +109,12 @@ func (s *State) restore(key, value []byte) error {
 	return nil
 }
 
-// pop removes the most recently inserted group.
+// pop removes the most recently inserted group, which no result cache has
+// seen yet (it was inserted by the failing call).
 func (g *groupTable) pop() {
 	last := len(g.keys) - 1
 	delete(g.index, g.keys[last])
 	g.keys = g.keys[:last]
-	if len(g.sorted) > last { // the popped id was merged into the order
-		g.sorted = slices.DeleteFunc(g.sorted, func(id int32) bool { return id == int32(last) })
-	}
 	for i := range g.accs {
 		a := &g.accs[i]
 		a.cnt = a.cnt[:last]
@@ -146,57 +145,30 @@ func (s *State) merge(t *Task) error {
 			s.ht.accs[i].merge(dg, &src.accs[i], int32(sg))
 		}
 		s.ht.markChanged(dg)
+		s.res.markStale(dg)
 	}
 	return nil
 }
 
-// sortedIDs returns the group ids (all, or the changed ones) in ascending
-// key order. The caller must not modify the slice.
-//
-// All ids: group ids are assigned in insertion order, so the table keeps
-// the ids [0, len(sorted)) in key order and, on each call, sorts only the
-// groups inserted since and merges them in: O(new log new + n) key
-// comparisons per batch instead of O(n log n) for a complete-mode result
-// over a large state.
-func (g *groupTable) sortedIDs(onlyChanged bool) []int32 {
-	byKey := func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) }
-	if onlyChanged {
-		ids := slices.Clone(g.changedIDs)
-		slices.SortFunc(ids, byKey)
-		return ids
-	}
-	n := int32(len(g.keys))
-	have := int32(len(g.sorted))
-	if have == n {
-		return g.sorted
-	}
-	fresh := make([]int32, 0, n-have)
-	for id := have; id < n; id++ {
-		fresh = append(fresh, id)
-	}
-	slices.SortFunc(fresh, byKey)
-	merged := make([]int32, 0, n)
-	i, j := 0, 0
-	for i < len(g.sorted) && j < len(fresh) {
-		if byKey(g.sorted[i], fresh[j]) <= 0 {
-			merged = append(merged, g.sorted[i])
-			i++
-		} else {
-			merged = append(merged, fresh[j])
-			j++
-		}
-	}
-	merged = append(append(merged, g.sorted[i:]...), fresh[j:]...)
-	g.sorted = merged
-	return merged
-}
-
+// changes encodes the changed groups in key order. The keys and values
+// are copied into shared chunks (each slice capped at its own length, so
+// fn may append to it) rather than allocated one by one.
 func (s *State) changes(fn func(key, value []byte) error) error {
 	if len(s.ht.changedIDs) == 0 {
 		return nil
 	}
-	for _, id := range s.ht.sortedIDs(true) {
-		if err := fn([]byte(s.ht.keys[id]), s.ht.appendValue(nil, id)); err != nil {
+	var chunk, val []byte
+	put := func(b []byte) []byte {
+		if cap(chunk)-len(chunk) < len(b) {
+			chunk = make([]byte, 0, max(len(b), 64<<10))
+		}
+		n := len(chunk)
+		chunk = append(chunk, b...)
+		return chunk[n:len(chunk):len(chunk)]
+	}
+	for _, id := range s.res.inKeyOrder(s.ht, s.ht.changedIDs) {
+		val = s.ht.appendValue(val[:0], id)
+		if err := fn(put(keyBytes(s.ht.keys[id])), put(val)); err != nil {
 			return err
 		}
 	}

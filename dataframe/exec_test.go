@@ -622,7 +622,7 @@ func TestConcurrentTasks(t *testing.T) {
 }
 
 // The complete result stays in exact key order while new groups arrive
-// batch after batch (sortedIDs merges the new groups into a cached order)
+// batch after batch (the result cache merges new groups into its order)
 // and after Restore.
 func TestResultOrderAcrossBatches(t *testing.T) {
 	mem := newMem(t)

@@ -1,9 +1,11 @@
 package dataframe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // Group keys are the concatenation of one encoded value per grouping
@@ -99,8 +101,7 @@ func decodeKeyValue(key []byte, t Type) (value, []byte, error) {
 		return value{}, nil, fmt.Errorf("%w: group key has type tag %d, want %v", ErrState, key[0], t)
 	}
 	key = key[1:]
-	need := map[Type]int{Int32: 4, Int64: 8, Timestamp: 8, Float64: 8, Bool: 1}[t]
-	if len(key) < need {
+	if len(key) < keyWidth(t) {
 		return value{}, nil, fmt.Errorf("%w: group key too short for %v", ErrState, t)
 	}
 	switch t {
@@ -116,26 +117,50 @@ func decodeKeyValue(key []byte, t Type) (value, []byte, error) {
 		}
 		return value{i: int64(key[0])}, key[1:], nil
 	case String:
-		var s []byte
-		for i := 0; i < len(key); i++ {
-			if key[i] != 0 {
-				s = append(s, key[i])
-				continue
-			}
-			if i+1 >= len(key) {
-				break
-			}
-			switch key[i+1] {
-			case 0x01:
-				return value{s: string(s)}, key[i+2:], nil
-			case 0xFF:
-				s = append(s, 0)
-				i++
-				continue
-			}
-			return value{}, nil, fmt.Errorf("%w: bad escape in STRING group key", ErrState)
+		s, rest, err := unescapeKeyString(nil, key)
+		if err != nil {
+			return value{}, nil, err
 		}
-		return value{}, nil, fmt.Errorf("%w: unterminated STRING in group key", ErrState)
+		return value{s: string(s)}, rest, nil
 	}
 	return value{}, nil, fmt.Errorf("%w: group key of invalid type %v", ErrState, t)
 }
+
+// keyWidth is the size of an encoded non-NULL value of t after its tag; 0
+// for STRING, whose body is terminated instead.
+func keyWidth(t Type) int {
+	switch t {
+	case Int32:
+		return 4
+	case Int64, Timestamp, Float64:
+		return 8
+	case Bool:
+		return 1
+	}
+	return 0
+}
+
+// unescapeKeyString appends the STRING body that key starts with (after the
+// tag) to dst and returns dst and the rest of the key.
+func unescapeKeyString(dst, key []byte) ([]byte, []byte, error) {
+	for {
+		i := bytes.IndexByte(key, 0)
+		if i < 0 || i+1 >= len(key) {
+			return nil, nil, fmt.Errorf("%w: unterminated STRING in group key", ErrState)
+		}
+		dst = append(dst, key[:i]...)
+		switch key[i+1] {
+		case 0x01:
+			return dst, key[i+2:], nil
+		case 0xFF:
+			dst = append(dst, 0)
+			key = key[i+2:]
+			continue
+		}
+		return nil, nil, fmt.Errorf("%w: bad escape in STRING group key", ErrState)
+	}
+}
+
+// keyBytes views a group key as bytes without copying; the bytes must not
+// be modified.
+func keyBytes(key string) []byte { return unsafe.Slice(unsafe.StringData(key), len(key)) }

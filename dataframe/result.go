@@ -11,57 +11,79 @@ import (
 
 func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 	ht := s.ht
-	ids := ht.sortedIDs(onlyChanged)
-	if len(ids) == 0 && len(ht.spec.groups) == 0 && !onlyChanged {
+	if !onlyChanged && (ht.len() > 0 || len(ht.spec.groups) > 0) {
+		cols, err := s.res.table(ht)
+		if err != nil {
+			return nil, err
+		}
+		return s.output(cols, len(s.res.order))
+	}
+	var ids []int32
+	if onlyChanged {
+		ids = s.res.inKeyOrder(ht, ht.changedIDs)
+	} else {
 		// A global aggregate has one row even before any input, as in SQL.
 		ht = newGroupTable(ht.spec)
 		ids = []int32{ht.insert("")}
 	}
-	n := len(ids)
-	ev := &evaluator{n: n, cols: make([]*vector, 0, len(ht.spec.groups)+len(ht.accs))}
-	for _, g := range ht.spec.groups {
-		ev.cols = append(ev.cols, newVector(g.e.typ, n))
-	}
-	for k, id := range ids {
-		rest := []byte(ht.keys[id])
-		for gi, g := range ht.spec.groups {
-			var x value
-			var err error
-			if x, rest, err = decodeKeyValue(rest, g.e.typ); err != nil {
-				return nil, err
-			}
-			ev.cols[gi].set(int32(k), x, n)
+	cols := newTableCols(ht.spec)
+	for _, id := range ids {
+		if err := appendGroup(cols, ht, id); err != nil {
+			return nil, err
 		}
 	}
-	for i := range ht.accs {
-		ev.cols = append(ev.cols, ht.accs[i].finalize(ids, ht.spec.calls[i].typ))
+	return s.output(cols, len(ids))
+}
+
+// output applies HAVING, ORDER BY, LIMIT and the projection to the
+// aggregate output table cols of n rows. A projected column of the table
+// is copied out in bulk when the rows stay in table order.
+func (s *State) output(cols []tableCol, n int) (arrow.Record, error) {
+	ev := &evaluator{n: n, cols: make([]*vector, len(cols))}
+	for i := range cols {
+		v, release := cols[i].vector()
+		defer release()
+		ev.cols[i] = v
 	}
-	sel := identitySel(n)
-	for _, h := range s.p.having {
-		sel = ev.filter(h, sel)
-	}
-	if len(s.p.orders) > 0 && len(sel) > 1 {
-		keys := make([]*vector, len(s.p.orders))
-		for i, o := range s.p.orders {
-			keys[i] = ev.eval(o.e, sel)
+	var sel []int32 // nil: the rows [0, m) in table order
+	m := n
+	if len(s.p.having) > 0 || len(s.p.orders) > 0 {
+		sel = identitySel(n)
+		for _, h := range s.p.having {
+			sel = ev.filter(h, sel)
 		}
-		slices.SortStableFunc(sel, func(a, b int32) int {
+		if len(s.p.orders) > 0 && len(sel) > 1 {
+			keys := make([]*vector, len(s.p.orders))
 			for i, o := range s.p.orders {
-				if c := compareRows(keys[i], a, b, o.desc); c != 0 {
-					return c
-				}
+				keys[i] = ev.eval(o.e, sel)
 			}
-			return 0
-		})
+			slices.SortStableFunc(sel, func(a, b int32) int {
+				for i, o := range s.p.orders {
+					if c := compareRows(keys[i], a, b, o.desc); c != 0 {
+						return c
+					}
+				}
+				return 0
+			})
+		}
+		m = len(sel)
 	}
-	if s.p.limit >= 0 && int64(len(sel)) > s.p.limit {
-		sel = sel[:s.p.limit]
+	if s.p.limit >= 0 && int64(m) > s.p.limit {
+		m = int(s.p.limit)
 	}
 	arrs := make([]arrow.Array, len(s.p.post))
 	for i, c := range s.p.post {
-		arrs[i] = toArrow(s.mem, ev.eval(c.e, sel), sel)
+		switch {
+		case sel == nil && c.e.kind == kCol:
+			arrs[i] = cols[c.e.col].newArray(s.mem, m)
+		case sel == nil:
+			all := identitySel(m)
+			arrs[i] = toArrow(s.mem, ev.eval(c.e, all), all)
+		default:
+			arrs[i] = toArrow(s.mem, ev.eval(c.e, sel[:m]), sel[:m])
+		}
 	}
-	rec := array.NewRecord(s.p.out, arrs, int64(len(sel)))
+	rec := array.NewRecord(s.p.out, arrs, int64(m))
 	for _, a := range arrs {
 		a.Release()
 	}

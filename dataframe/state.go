@@ -16,12 +16,13 @@ type State struct {
 	p   *Program
 	mem memory.Allocator
 	ht  *groupTable
+	res *resultCache // the groups in key order, and the complete-mode table
 }
 
 // NewState returns an empty State of p; Result records are allocated from
 // mem.
 func (p *Program) NewState(mem memory.Allocator) *State {
-	return &State{p: p, mem: mem, ht: newGroupTable(p.agg)}
+	return &State{p: p, mem: mem, ht: newGroupTable(p.agg), res: &resultCache{}}
 }
 
 // Restore loads one persisted entry, as produced by Changes. Restoring a key

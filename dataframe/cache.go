@@ -1,0 +1,214 @@
+package dataframe
+
+import (
+	"cmp"
+	"math/bits"
+	"slices"
+	"strings"
+)
+
+// resultCache keeps a State's groups in key order, and in complete mode
+// its aggregate output table, between batches, so that a batch costs in
+// proportion to the groups it changed plus copying the table out.
+//
+// A group's key never changes once the group exists, so its decoded key
+// columns are written once, when the group is merged into the order; its
+// aggregate columns are rewritten when it is marked stale (a Merge or
+// Restore touched it). The table holds about one more copy of the keys and
+// aggregates; it is built by the first complete-mode Result.
+type resultCache struct {
+	// order holds the group ids [0, len(order)) in key order: row r of the
+	// table is group order[r]. Groups inserted since are merged in by
+	// insert.
+	order []int32
+	pos   []int32 // pos[id] is the row of group id
+	// sortWork counts the ids that inKeyOrder sorted by key since the
+	// order was last extended.
+	sortWork int
+	// cols is the table (see newTableCols), nil until the first table
+	// call; next holds the previous table's buffers, rebuilt into by the
+	// next change of the row set.
+	cols      []tableCol
+	next      []tableCol
+	nextOrder []int32
+	// stale marks the groups in the table whose aggregates changed since
+	// the last table call; staleIDs lists them.
+	stale    []bool
+	staleIDs []int32
+}
+
+// markStale records that group id's aggregates changed. Groups not yet in
+// the table need no mark: they are decoded in full when they enter it.
+func (c *resultCache) markStale(id int32) {
+	if c.cols != nil && int(id) < len(c.order) && !c.stale[id] {
+		c.stale[id] = true
+		c.staleIDs = append(c.staleIDs, id)
+	}
+}
+
+// table brings the table up to date with g and returns it: it merges the
+// groups inserted since into the order and rewrites the aggregates of the
+// stale groups. After an error the cache is empty (and the next call
+// rebuilds it).
+func (c *resultCache) table(g *groupTable) ([]tableCol, error) {
+	if c.cols == nil {
+		if err := c.insert(g); err != nil {
+			return nil, err
+		}
+		cols := newTableCols(g.spec)
+		for _, id := range c.order {
+			if err := appendGroup(cols, g, id); err != nil {
+				*c = resultCache{}
+				return nil, err
+			}
+		}
+		c.cols, c.next = cols, newTableCols(g.spec)
+		c.stale = make([]bool, len(c.order))
+		return c.cols, nil
+	}
+	if err := c.insert(g); err != nil {
+		return nil, err
+	}
+	c.update(g)
+	return c.cols, nil
+}
+
+// insert merges the groups [len(order), g.len()) into the order and the
+// table, if any. The rows between them are copied in runs, without
+// decoding. After an error the cache is empty.
+func (c *resultCache) insert(g *groupTable) error {
+	have, n := len(c.order), g.len()
+	if have == n {
+		return nil
+	}
+	c.sortWork = 0
+	fresh := make([]int32, 0, n-have)
+	for id := have; id < n; id++ {
+		fresh = append(fresh, int32(id))
+	}
+	slices.SortFunc(fresh, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
+	// Few new groups among many: find each one's place by binary search
+	// rather than by comparing every row.
+	search := len(fresh)*bits.Len(uint(have)) < have
+	order := slices.Grow(c.nextOrder[:0], n+n/8)
+	for k := range c.next {
+		c.next[k].reset()
+		c.next[k].reserve(&c.cols[k], n-have)
+	}
+	prev := 0 // rows [0, prev) of the old table are copied
+	for _, id := range fresh {
+		key := g.keys[id]
+		p := prev
+		if search {
+			i, _ := slices.BinarySearchFunc(c.order[prev:], key, func(id int32, k string) int { return strings.Compare(g.keys[id], k) })
+			p += i
+		} else {
+			for p < have && g.keys[c.order[p]] < key {
+				p++
+			}
+		}
+		if p > prev {
+			order = append(order, c.order[prev:p]...)
+			for k := range c.next {
+				c.next[k].appendRun(&c.cols[k], prev, p)
+			}
+			prev = p
+		}
+		order = append(order, id)
+		if c.cols == nil {
+			continue
+		}
+		if err := appendGroup(c.next, g, id); err != nil {
+			*c = resultCache{}
+			return err
+		}
+	}
+	order = append(order, c.order[prev:]...)
+	for k := range c.next {
+		c.next[k].appendRun(&c.cols[k], prev, have)
+	}
+	c.order, c.nextOrder = order, c.order
+	c.cols, c.next = c.next, c.cols
+	c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
+	for r, id := range order {
+		c.pos[id] = int32(r)
+	}
+	if c.cols != nil {
+		c.stale = append(c.stale, make([]bool, n-have)...)
+	}
+	return nil
+}
+
+// update rewrites the aggregates of the stale groups and clears the marks.
+func (c *resultCache) update(g *groupTable) {
+	if len(c.staleIDs) == 0 {
+		return
+	}
+	ng := len(g.spec.groups)
+	var rows []int32 // the stale rows, ascending, for STRING aggregates
+	for i := range g.accs {
+		a, t, col := &g.accs[i], g.spec.calls[i].typ, &c.cols[ng+i]
+		if t != String {
+			v, _ := col.vector()
+			for _, id := range c.staleIDs {
+				v.set(c.pos[id], a.final(id, t), col.n)
+			}
+			col.valid = v.valid
+			continue
+		}
+		// A STRING column is rebuilt: its rows are not of fixed size.
+		if rows == nil {
+			rows = make([]int32, 0, len(c.staleIDs))
+			for _, id := range c.staleIDs {
+				rows = append(rows, c.pos[id])
+			}
+			slices.Sort(rows)
+		}
+		dst := &c.next[ng+i]
+		dst.reset()
+		prev := 0
+		for _, r := range rows {
+			dst.appendRun(col, prev, int(r))
+			dst.appendValue(a.final(c.order[r], t))
+			prev = int(r) + 1
+		}
+		dst.appendRun(col, prev, col.n)
+		c.cols[ng+i], c.next[ng+i] = c.next[ng+i], c.cols[ng+i]
+	}
+	for _, id := range c.staleIDs {
+		c.stale[id] = false
+	}
+	c.staleIDs = c.staleIDs[:0]
+}
+
+// inKeyOrder returns ids (distinct groups) in ascending key order. It
+// extends the order to every group and reads the ids' rows from it, unless
+// the groups not yet in the order outnumber the ids sorted by key since it
+// was last extended (after a Restore of many groups, say): then it sorts
+// ids by key. So the order costs at most about the sorting it saves.
+func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
+	if fresh := g.len() - len(c.order); fresh > 0 && c.sortWork+len(ids) < fresh || c.insert(g) != nil {
+		c.sortWork += len(ids)
+		ids = slices.Clone(ids)
+		slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
+		return ids
+	}
+	if len(ids) < len(c.order)>>8 { // few: sort by row
+		ids = slices.Clone(ids)
+		slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(c.pos[a], c.pos[b]) })
+		return ids
+	}
+	set := make([]uint64, (len(c.order)+63)>>6)
+	for _, id := range ids {
+		r := c.pos[id]
+		set[r>>6] |= 1 << (r & 63)
+	}
+	out := make([]int32, 0, len(ids))
+	for w, word := range set {
+		for word != 0 {
+			out = append(out, c.order[w<<6+bits.TrailingZeros64(word)])
+			word &= word - 1
+		}
+	}
+	return out
+}
