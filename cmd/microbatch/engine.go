@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,8 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 			MaxRatePerPartition: k.MaxRatePerPartition,
 			OnDataLoss:          onDataLoss,
 			Properties:          k.Properties,
+			// The job file's 0 is every batch; the engine's is its default.
+			PartitionDiscoveryInterval: cmp.Or(k.PartitionDiscoveryInterval, -1),
 		},
 		Format:             format,
 		Schema:             schema,

@@ -111,6 +111,10 @@ type Kafka struct {
 	// (key source.kafka.failOnDataLoss, default true; Spark:
 	// failOnDataLoss).
 	FailOnDataLoss bool
+	// PartitionDiscoveryInterval is how often partitions and log start
+	// offsets are re-listed (key source.kafka.partitionDiscoveryInterval,
+	// default 1s; 0 = every batch).
+	PartitionDiscoveryInterval time.Duration
 	// Properties are every other source.kafka key, passed to librdkafka
 	// unchanged (Spark: kafka.* options).
 	Properties map[string]string

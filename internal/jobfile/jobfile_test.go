@@ -66,6 +66,8 @@ func TestFullJob(t *testing.T) {
 				MaxRatePerPartition: 250,
 				FailOnDataLoss:      false,
 				Properties:          map[string]string{"isolation.level": "read_committed", "debug": "broker"},
+				// Not in the file: the default.
+				PartitionDiscoveryInterval: time.Second,
 			},
 			Format: "csv", Schema: "event_time TIMESTAMP, brand STRING", Mode: "FAILFAST", Header: true, Table: "ecom",
 		},
@@ -395,5 +397,33 @@ func TestKeysTable(t *testing.T) {
 	if !strings.HasPrefix(md, "| key | type | default | Spark | description |\n") ||
 		!strings.Contains(md, "| `source.kafka.startingOffsets` | earliest \\| latest \\| JSON | latest | startingOffsets |") {
 		t.Errorf("Markdown() =\n%s", md)
+	}
+}
+
+func TestPartitionDiscoveryInterval(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+		err   string
+	}{
+		{"250ms", 250 * time.Millisecond, ""},
+		{"0", 0, ""},
+		{"10 seconds", 10 * time.Second, ""},
+		{"-1s", 0, "job.yaml:11: source.kafka.partitionDiscoveryInterval: must not be negative, got -1s"},
+	} {
+		src := strings.Replace(full, "    debug: broker\n", "    debug: broker\n    partitionDiscoveryInterval: "+c.value+"\n", 1)
+		j, err := parse(t, src)
+		if c.err != "" {
+			if err == nil || err.Error() != c.err {
+				t.Errorf("%s: err = %v, want %q", c.value, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", c.value, err)
+		}
+		if got := j.Source.Kafka.PartitionDiscoveryInterval; got != c.want {
+			t.Errorf("%s: PartitionDiscoveryInterval = %v, want %v", c.value, got, c.want)
+		}
 	}
 }

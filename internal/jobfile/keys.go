@@ -35,6 +35,7 @@ func Keys() []Key {
 		{Path: "source.kafka.startingOffsets", Type: "earliest | latest | JSON", Default: "latest", Spark: "startingOffsets", Doc: `Where a new query starts: earliest, latest or {"topic":{"0":42,"1":-2}} (-2 earliest, -1 latest). A restart resumes from the checkpoint.`},
 		{Path: "source.kafka.maxRatePerPartition", Type: "integer >= 0", Default: "0", Spark: "spark.streaming.kafka.maxRatePerPartition", Doc: "Records per second of trigger interval per partition per batch; 0 = no cap."},
 		{Path: "source.kafka.failOnDataLoss", Type: "boolean", Default: "true", Spark: "failOnDataLoss", Doc: "Stop when offsets to read were deleted (retention); false skips and counts them."},
+		{Path: "source.kafka.partitionDiscoveryInterval", Type: "duration", Default: "1s", Doc: "How often the driver re-reads the subscription's partitions (new partitions, new topics of subscribePattern, deleted ones) and their log start offsets; between, planning a batch is one ListOffsets request. 0 = every batch."},
 		{Path: "source.kafka.<librdkafka property>", Type: "string", Spark: "kafka.<property>", Doc: "Any other key (isolation.level, security.protocol, ...) is passed to librdkafka unchanged."},
 		{Path: "source.format", Type: "json | csv", Required: true, Spark: "from_json / from_csv", Doc: "Format of record values."},
 		{Path: "source.schema", Type: "DDL string", Required: true, Spark: "schema", Doc: `Columns of record values, e.g. "user STRING, n BIGINT"; dotted names address nested JSON fields.`},

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -251,7 +252,7 @@ var topicSpec = regexp.MustCompile(`^[A-Za-z0-9._-]+:[1-9][0-9]*$`)
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (l *loader) kafka(n *yaml.Node) Kafka {
-	k := Kafka{StartingOffsets: "latest", FailOnDataLoss: true, Properties: map[string]string{}}
+	k := Kafka{StartingOffsets: "latest", FailOnDataLoss: true, PartitionDiscoveryInterval: time.Second, Properties: map[string]string{}}
 	const path = "source.kafka"
 	m, props := l.kafkaMapping(n)
 	if m == nil {
@@ -317,6 +318,9 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 	}
 	if v := m["failOnDataLoss"]; v != nil {
 		k.FailOnDataLoss, _ = l.boolean(v, path+".failOnDataLoss")
+	}
+	if v := m["partitionDiscoveryInterval"]; v != nil {
+		k.PartitionDiscoveryInterval, _ = l.duration(v, path+".partitionDiscoveryInterval")
 	}
 	for _, e := range props {
 		if s, ok := l.str(e.val, path+"."+e.key); ok {
