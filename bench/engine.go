@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/microbatch/microbatch/dataframe"
@@ -72,6 +73,9 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 				"aggregate": d.Aggregate, "sink": d.Sink, "commit": d.Commit} {
 				er.PhaseMs[name] = append(er.PhaseMs[name], ms(v))
 			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			er.GoPeakBytes = max(er.GoPeakBytes, int64(ms.Sys-ms.HeapReleased))
 			er.StartedAt = append(er.StartedAt, p.Timestamp)
 			er.Lag = append(er.Lag, p.TotalLag())
 			er.Rows1 = append(er.Rows1, p.NumInputRows)

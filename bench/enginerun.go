@@ -20,6 +20,10 @@ type engineRun struct {
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	StateRows  int64   `json:"state_rows"`
 	PeakRSS    int64   `json:"peak_rss_bytes"` // VmHWM of the child; 0 in-process
+	// GoPeakBytes is the most memory the Go runtime held from the OS
+	// (runtime.MemStats.Sys minus HeapReleased) after any batch: the rest
+	// of PeakRSS is librdkafka's (C) memory.
+	GoPeakBytes int64 `json:"go_peak_bytes"`
 
 	BatchMs    []float64            `json:"batch_ms"`
 	OverheadMs []float64            `json:"driver_overhead_ms"`
@@ -103,6 +107,7 @@ func summariseEngine(res *Result, runs []engineRun) {
 			phases[k] = append(phases[k], v...)
 		}
 		res.EnginePeakRSSBytes = max(res.EnginePeakRSSBytes, r.PeakRSS)
+		res.EngineGoPeakBytes = max(res.EngineGoPeakBytes, r.GoPeakBytes)
 		res.EngineStateRows = r.StateRows
 	}
 	res.AllRuns["engine"] = rates

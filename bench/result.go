@@ -53,6 +53,7 @@ type Result struct {
 	FirstRunBatchMs        []float64            `json:"engine_first_run_batch_ms,omitempty"`
 	FirstRunPhaseMs        map[string][]float64 `json:"engine_first_run_phase_ms,omitempty"`
 	EnginePeakRSSBytes     int64                `json:"engine_peak_rss_bytes"` // the engine's child process alone; 0 if in-process
+	EngineGoPeakBytes      int64                `json:"engine_go_peak_bytes"`  // of which the Go runtime's (the rest is librdkafka's)
 	PeakRSSNote            string               `json:"peak_rss_note"`
 	Decode                 *DecodeResult        `json:"decode,omitempty"`
 	AllRuns                map[string][]float64 `json:"all_runs_msgs_per_sec,omitempty"`

@@ -135,9 +135,9 @@ func throughput(ctx context.Context, cfg *config) error {
 		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, res.LoadAvg)
 	printTable(os.Stdout, rows, res.RawConfluentMsgsPerSec, res.RawFranzMsgsPerSec)
 	if len(engines) > 0 {
-		fmt.Printf("engine: %d batches (maxRatePerPartition %d), batch p50 %.1f ms p99 %.1f ms, driver overhead p50 %.2f ms p99 %.2f ms, engine peak RSS %d MB\n",
+		fmt.Printf("engine: %d batches (maxRatePerPartition %d), batch p50 %.1f ms p99 %.1f ms, driver overhead p50 %.2f ms p99 %.2f ms, engine peak RSS %d MB (Go runtime %d MB)\n",
 			res.EngineBatches, res.MaxRatePerPartition, res.BatchP50Ms, res.BatchP99Ms,
-			res.DriverOverheadP50Ms, res.DriverOverheadP99Ms, res.EnginePeakRSSBytes>>20)
+			res.DriverOverheadP50Ms, res.DriverOverheadP99Ms, res.EnginePeakRSSBytes>>20, res.EngineGoPeakBytes>>20)
 		fmt.Printf("engine phases p50 (ms): %v; outside batches %.0f ms\n", res.PhaseP50Ms, res.EngineOutsideBatchesMs)
 	}
 	if res.Decode != nil {
