@@ -56,6 +56,9 @@ func (c *resultCache) table(g *groupTable) ([]tableCol, error) {
 			return nil, err
 		}
 		cols := newTableCols(g.spec)
+		for k := range cols {
+			cols[k].reserve(&cols[k], len(c.order))
+		}
 		for _, id := range c.order {
 			if err := appendGroup(cols, g, id); err != nil {
 				*c = resultCache{}

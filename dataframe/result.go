@@ -27,6 +27,9 @@ func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 		ids = []int32{ht.insert("")}
 	}
 	cols := newTableCols(ht.spec)
+	for k := range cols {
+		cols[k].reserve(&cols[k], len(ids))
+	}
 	for _, id := range ids {
 		if err := appendGroup(cols, ht, id); err != nil {
 			return nil, err
