@@ -190,7 +190,9 @@ func (c *resultCache) update(g *groupTable) {
 // was last extended (after a Restore of many groups, say): then it sorts
 // ids by key. So the order costs at most about the sorting it saves.
 func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
-	if fresh := g.len() - len(c.order); fresh > 0 && c.sortWork+len(ids) < fresh || c.insert(g) != nil {
+	fresh := g.len() - len(c.order)
+	ordered := fresh == 0 || c.sortWork+len(ids) >= fresh && c.insert(g) == nil
+	if !ordered {
 		c.sortWork += len(ids)
 		ids = slices.Clone(ids)
 		slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
