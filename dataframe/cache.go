@@ -15,7 +15,8 @@ import (
 // columns are written once, when the group is merged into the order; its
 // aggregate columns are rewritten when it is marked stale (a Merge or
 // Restore touched it). The table holds about one more copy of the keys and
-// aggregates; it is built by the first complete-mode Result.
+// aggregates, and the spare buffers it is rebuilt into when groups are
+// added another; it is built by the first complete-mode Result.
 type resultCache struct {
 	// order holds the group ids [0, len(order)) in key order: row r of the
 	// table is group order[r]. Groups inserted since are merged in by

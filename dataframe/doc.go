@@ -77,6 +77,7 @@
 //
 // A State keeps its groups in key order, and after the first complete-mode
 // Result the whole result table (decoded keys and finalized aggregates) in
-// Go memory, about one more copy of the state: a batch then decodes only
-// its new groups, rewrites only its changed ones and copies the table out.
+// Go memory (and a spare of it to rebuild into), about two more copies of
+// the state: a batch then decodes only its new groups, rewrites only its
+// changed ones and copies the table out.
 package dataframe
