@@ -10,10 +10,9 @@ import (
 // build one per executor task (partial aggregates) and the State keeps one
 // (the running aggregate); both merge exactly.
 type groupTable struct {
-	spec  *aggSpec
-	index map[string]int32
-	keys  []string
-	accs  []acc
+	spec *aggSpec
+	keyIndex
+	accs []acc
 	// changed marks groups touched since resetChanged (State only);
 	// changedIDs lists them.
 	changed    []bool
@@ -42,7 +41,7 @@ func newGroupTable(spec *aggSpec) *groupTable {
 	if spec == nil { // the State of a stateless Program: every use fails
 		spec = &aggSpec{}
 	}
-	g := &groupTable{spec: spec, index: map[string]int32{}}
+	g := &groupTable{spec: spec, keyIndex: newKeyIndex()}
 	g.accs = make([]acc, len(spec.calls))
 	for i, c := range spec.calls {
 		g.accs[i].fn = c.fn
@@ -53,47 +52,39 @@ func newGroupTable(spec *aggSpec) *groupTable {
 	return g
 }
 
-func (g *groupTable) len() int { return len(g.keys) }
-
 // group returns the id of key, adding the group when new. key is not
 // retained.
-func (g *groupTable) group(key []byte) int32 {
-	if id, ok := g.index[string(key)]; ok {
-		return id
+func (g *groupTable) group(key []byte) int32 { return g.groupHash(key, hashKey(key)) }
+
+// groupHash is group of a key whose hashKey is h.
+func (g *groupTable) groupHash(key []byte, h uint64) int32 {
+	id, added := g.add(key, h)
+	if added {
+		g.grow1()
 	}
-	return g.insert(string(key))
+	return id
 }
 
-func (g *groupTable) groupString(key string) int32 {
-	if id, ok := g.index[key]; ok {
-		return id
-	}
-	return g.insert(key)
-}
-
-func (g *groupTable) insert(key string) int32 {
-	id := int32(len(g.keys))
-	g.index[key] = id
-	g.keys = append(g.keys, key)
+// grow1 appends the empty accumulators of a new group.
+func (g *groupTable) grow1() {
 	for i := range g.accs {
 		a := &g.accs[i]
-		a.cnt = append(a.cnt, 0)
+		a.cnt = appendDoubling(a.cnt, 0)
 		switch {
 		case a.fn == aggCountDistinct:
-			a.set = append(a.set, nil)
+			a.set = appendDoubling(a.set, nil)
 		case a.fn == aggCount:
 		case a.in == Float64:
-			a.f64 = append(a.f64, 0)
+			a.f64 = appendDoubling(a.f64, 0)
 		case a.in == String:
-			a.str = append(a.str, "")
+			a.str = appendDoubling(a.str, "")
 		default:
-			a.i64 = append(a.i64, 0)
+			a.i64 = appendDoubling(a.i64, 0)
 		}
 	}
 	if g.changed != nil {
-		g.changed = append(g.changed, false)
+		g.changed = appendDoubling(g.changed, false)
 	}
-	return id
 }
 
 // reset clears group id's accumulators (before a Restore replaces them).
@@ -116,7 +107,7 @@ func (g *groupTable) reset(id int32) {
 
 func (g *groupTable) markChanged(id int32) {
 	if g.changed == nil {
-		g.changed = make([]bool, len(g.keys))
+		g.changed = make([]bool, g.len())
 	}
 	if !g.changed[id] {
 		g.changed[id] = true

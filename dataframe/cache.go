@@ -2,8 +2,10 @@ package dataframe
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math/bits"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -23,6 +25,13 @@ type resultCache struct {
 	// insert.
 	order []int32
 	pos   []int32 // pos[id] is the row of group id
+	// abbr[r] abbreviates the key of row r (see abbrev): every key starts
+	// with the plen bytes of the order's first key, so two keys compare as
+	// their abbreviations do unless those are equal. The order is merged
+	// with new groups comparing integers in row order, not keys scattered
+	// over the key arena.
+	abbr []uint64
+	plen int
 	// sortWork counts the ids that inKeyOrder sorted by key since the
 	// order was last extended.
 	sortWork int
@@ -32,6 +41,7 @@ type resultCache struct {
 	cols      []tableCol
 	next      []tableCol
 	nextOrder []int32
+	nextAbbr  []uint64
 	// stale marks the groups in the table whose aggregates changed since
 	// the last table call; staleIDs lists them.
 	stale    []bool
@@ -86,51 +96,80 @@ func (c *resultCache) insert(g *groupTable) error {
 		return nil
 	}
 	c.sortWork = 0
-	fresh := make([]int32, 0, n-have)
-	for id := have; id < n; id++ {
-		fresh = append(fresh, int32(id))
+	ref := g.key(int32(have)) // a key every key's common prefix is a prefix of
+	plen := len(ref)
+	if have > 0 {
+		ref, plen = g.key(c.order[0]), c.plen
 	}
-	slices.SortFunc(fresh, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
+	for id := have; id < n; id++ {
+		plen = commonPrefix(ref[:plen], g.key(int32(id)))
+	}
+	if plen != c.plen {
+		c.plen = plen
+		for r, id := range c.order {
+			c.abbr[r] = abbrev(g.key(id), plen)
+		}
+	}
+	fresh := make([]abbrKey, 0, n-have)
+	for id := have; id < n; id++ {
+		fresh = append(fresh, abbrKey{abbrev(g.key(int32(id)), plen), int32(id)})
+	}
+	slices.SortFunc(fresh, func(a, b abbrKey) int {
+		if a.abbr != b.abbr {
+			return cmp.Compare(a.abbr, b.abbr)
+		}
+		return strings.Compare(g.key(a.id), g.key(b.id))
+	})
+	// below reports whether row r sorts before f.
+	below := func(r int, f abbrKey) bool {
+		if a := c.abbr[r]; a != f.abbr {
+			return a < f.abbr
+		}
+		return g.key(c.order[r]) < g.key(f.id)
+	}
 	// Few new groups among many: find each one's place by binary search
 	// rather than by comparing every row.
 	search := len(fresh)*bits.Len(uint(have)) < have
 	order := slices.Grow(c.nextOrder[:0], n+n/8)
+	abbr := slices.Grow(c.nextAbbr[:0], n+n/8)
 	for k := range c.next {
 		c.next[k].reset()
 		c.next[k].reserve(&c.cols[k], n-have)
 	}
 	prev := 0 // rows [0, prev) of the old table are copied
-	for _, id := range fresh {
-		key := g.keys[id]
+	for _, f := range fresh {
 		p := prev
 		if search {
-			i, _ := slices.BinarySearchFunc(c.order[prev:], key, func(id int32, k string) int { return strings.Compare(g.keys[id], k) })
-			p += i
+			p += sort.Search(have-prev, func(i int) bool { return !below(prev+i, f) })
 		} else {
-			for p < have && g.keys[c.order[p]] < key {
+			for p < have && below(p, f) {
 				p++
 			}
 		}
 		if p > prev {
 			order = append(order, c.order[prev:p]...)
+			abbr = append(abbr, c.abbr[prev:p]...)
 			for k := range c.next {
 				c.next[k].appendRun(&c.cols[k], prev, p)
 			}
 			prev = p
 		}
-		order = append(order, id)
+		order = append(order, f.id)
+		abbr = append(abbr, f.abbr)
 		if c.cols == nil {
 			continue
 		}
-		if err := appendGroup(c.next, g, id); err != nil {
+		if err := appendGroup(c.next, g, f.id); err != nil {
 			*c = resultCache{}
 			return err
 		}
 	}
 	order = append(order, c.order[prev:]...)
+	abbr = append(abbr, c.abbr[prev:]...)
 	for k := range c.next {
 		c.next[k].appendRun(&c.cols[k], prev, have)
 	}
+	c.abbr, c.nextAbbr = abbr, c.abbr
 	c.order, c.nextOrder = order, c.order
 	c.cols, c.next = c.next, c.cols
 	c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
@@ -196,7 +235,7 @@ func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
 	if !ordered {
 		c.sortWork += len(ids)
 		ids = slices.Clone(ids)
-		slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.keys[a], g.keys[b]) })
+		slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.key(a), g.key(b)) })
 		return ids
 	}
 	if len(ids) < len(c.order)>>8 { // few: sort by row
@@ -217,4 +256,32 @@ func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
 		}
 	}
 	return out
+}
+
+// abbrKey is a group id and the abbreviation of its key.
+type abbrKey struct {
+	abbr uint64
+	id   int32
+}
+
+// abbrev returns the 8 bytes of key after its first plen, big-endian and
+// padded with zeros: if abbrev(a, plen) < abbrev(b, plen) then a < b for
+// keys a and b that share their first plen bytes.
+func abbrev(key string, plen int) uint64 {
+	var b [8]byte
+	if plen < len(key) {
+		copy(b[:], key[plen:])
+	}
+	return binary.BigEndian.Uint64(b[:])
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }

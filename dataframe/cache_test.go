@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -237,4 +238,43 @@ func TestResultCacheNewNull(t *testing.T) {
 		t.Fatal(err)
 	}
 	equalRows(t, result(t, st, false), [][]any{{"a", int64(1), "a"}, {"b", nil, nil}, {"c", int64(3), "c"}})
+}
+
+// TestResultCacheAbbreviations merges batches whose keys share long
+// prefixes, then shorter ones (the abbreviations of the cached rows are
+// recomputed), ties of abbreviations (keys equal in their 8 bytes after
+// the prefix) and a NULL key, checking each complete and update result
+// against a state built from scratch.
+func TestResultCacheAbbreviations(t *testing.T) {
+	mem := newMem(t)
+	s := mustSchema(t, "k STRING")
+	p := must(Compile(Source("t", s).GroupBy(Col("k")).Agg(Count().As("n")), Complete))
+	st := p.NewState(mem)
+	var all []string
+	batches := [][]string{
+		{"/products/abc/12", "/products/abc/7"},
+		{"/products/abc/123456789", "/products/abc/12345678", "/products/abc/123456780", "/products/abc/1"},
+		{"/products/abd", "/products/abc/123456781x", "/products/abc/12"},
+		{"/p", "/products/abc/123456789", "/q/1", "/"},
+		{"", "/products/abc/123456782"},
+		{"NULL", "\x00", "/products/abc/1234567\x00"},
+	}
+	for _, keys := range batches {
+		var vals []string
+		for _, k := range keys {
+			if k == "NULL" {
+				vals = append(vals, `{}`)
+			} else {
+				b, _ := json.Marshal(map[string]string{"k": k})
+				vals = append(vals, string(b))
+			}
+		}
+		all = append(all, vals...)
+		release(runTasks(t, mem, p, s, FormatJSON, vals, 2, 2, st))
+		checkUpdate(t, st, p, s, all)
+		fresh := p.NewState(mem)
+		release(runTasks(t, mem, p, s, FormatJSON, all, 1, 1000, fresh))
+		equalRows(t, result(t, st, false), result(t, fresh, false))
+		st.ResetChanged()
+	}
 }

@@ -75,9 +75,16 @@
 // released by its owner: records from Decoder.Flush, Task.Output and
 // State.Result belong to the caller.
 //
-// A State keeps its groups in key order, and after the first complete-mode
-// Result the whole result table (decoded keys and finalized aggregates) in
-// Go memory (and a spare of it to rebuild into), about two more copies of
-// the state: a batch then decodes only its new groups, rewrites only its
-// changed ones and copies the table out.
+// Group keys live back to back in one byte arena, indexed by an
+// open-addressing table of integers that keeps each key's hash: a group
+// costs no allocation of its own, the garbage collector has no pointer per
+// group to scan, and State.Merge takes a Task's groups with their hashes.
+//
+// A State keeps its groups in key order, with an 8-byte abbreviation of
+// each key so that new groups are merged into the order by comparing
+// integers, and after the first complete-mode Result the whole result
+// table (decoded keys and finalized aggregates) in Go memory (and a spare
+// of it to rebuild into), about two more copies of the state: a batch then
+// decodes only its new groups, rewrites only its changed ones and copies
+// the table out.
 package dataframe

@@ -94,14 +94,14 @@ func (s *State) restore(key, value []byte) error {
 	if err := s.ht.checkKey(key); err != nil {
 		return err
 	}
-	id, existed := s.ht.index[string(key)]
-	if existed {
-		s.res.markStale(id) // even a failed decode resets the group
+	id, added := s.ht.add(key, hashKey(key))
+	if added {
+		s.ht.grow1()
 	} else {
-		id = s.ht.insert(string(key))
+		s.res.markStale(id) // even a failed decode resets the group
 	}
 	if err := s.ht.decodeValue(id, value); err != nil {
-		if !existed {
+		if added {
 			s.ht.pop()
 		}
 		return err
@@ -112,9 +112,8 @@ func (s *State) restore(key, value []byte) error {
 // pop removes the most recently inserted group, which no result cache has
 // seen yet (it was inserted by the failing call).
 func (g *groupTable) pop() {
-	last := len(g.keys) - 1
-	delete(g.index, g.keys[last])
-	g.keys = g.keys[:last]
+	last := g.len() - 1
+	g.keyIndex.pop()
 	for i := range g.accs {
 		a := &g.accs[i]
 		a.cnt = a.cnt[:last]
@@ -139,8 +138,8 @@ func (s *State) merge(t *Task) error {
 		return fmt.Errorf("%w: Merge of a Task from another (or a stateless, or a released) Program", ErrState)
 	}
 	src := t.ht
-	for sg, key := range src.keys {
-		dg := s.ht.groupString(key)
+	for sg, h := range src.hashes {
+		dg := s.ht.groupHash(src.keyBytes(int32(sg)), h)
 		for i := range s.ht.accs {
 			s.ht.accs[i].merge(dg, &src.accs[i], int32(sg))
 		}
@@ -168,7 +167,7 @@ func (s *State) changes(fn func(key, value []byte) error) error {
 	}
 	for _, id := range s.res.inKeyOrder(s.ht, s.ht.changedIDs) {
 		val = s.ht.appendValue(val[:0], id)
-		if err := fn(put(keyBytes(s.ht.keys[id])), put(val)); err != nil {
+		if err := fn(put(s.ht.keyBytes(id)), put(val)); err != nil {
 			return err
 		}
 	}

@@ -647,7 +647,7 @@ func TestResultOrderAcrossBatches(t *testing.T) {
 	// on it.
 	restored := p.NewState(mem)
 	var keys, vals [][]byte
-	for id := range st.ht.keys {
+	for id := range st.ht.len() {
 		st.ht.markChanged(int32(id))
 	}
 	if err := st.Changes(func(k, v []byte) error { keys = append(keys, k); vals = append(vals, v); return nil }); err != nil {

@@ -24,7 +24,7 @@ func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 	} else {
 		// A global aggregate has one row even before any input, as in SQL.
 		ht = newGroupTable(ht.spec)
-		ids = []int32{ht.insert("")}
+		ids = []int32{ht.group(nil)}
 	}
 	cols := newTableCols(ht.spec)
 	for k := range cols {

@@ -45,7 +45,7 @@ func newTableCols(spec *aggSpec) []tableCol {
 // appendGroup appends group id of g as one row of cols (from newTableCols):
 // its key decoded, then its finalized aggregates.
 func appendGroup(cols []tableCol, g *groupTable, id int32) error {
-	key := keyBytes(g.keys[id])
+	key := g.keyBytes(id)
 	ng := len(g.spec.groups)
 	for k := 0; k < ng; k++ {
 		var err error
