@@ -114,12 +114,7 @@ func (c *resultCache) insert(g *groupTable) error {
 	for id := have; id < n; id++ {
 		fresh = append(fresh, abbrKey{abbrev(g.key(int32(id)), plen), int32(id)})
 	}
-	slices.SortFunc(fresh, func(a, b abbrKey) int {
-		if a.abbr != b.abbr {
-			return cmp.Compare(a.abbr, b.abbr)
-		}
-		return strings.Compare(g.key(a.id), g.key(b.id))
-	})
+	sortAbbrKeys(fresh, g)
 	// below reports whether row r sorts before f.
 	below := func(r int, f abbrKey) bool {
 		if a := c.abbr[r]; a != f.abbr {
@@ -262,6 +257,57 @@ func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
 type abbrKey struct {
 	abbr uint64
 	id   int32
+}
+
+// sortAbbrKeys sorts ks by key: by abbreviation with a radix sort (a
+// pass per byte in which the abbreviations differ), then each run of equal
+// abbreviations by key.
+func sortAbbrKeys(ks []abbrKey, g *groupTable) {
+	byKey := func(a, b abbrKey) int {
+		if a.abbr != b.abbr {
+			return cmp.Compare(a.abbr, b.abbr)
+		}
+		return strings.Compare(g.key(a.id), g.key(b.id))
+	}
+	if len(ks) < 256 {
+		slices.SortFunc(ks, byKey)
+		return
+	}
+	var counts [8][256]int
+	for _, k := range ks {
+		for d := range counts {
+			counts[d][byte(k.abbr>>(8*d))]++
+		}
+	}
+	src, dst := ks, make([]abbrKey, len(ks))
+	for d := range counts {
+		c := &counts[d]
+		if c[byte(src[0].abbr>>(8*d))] == len(ks) {
+			continue // every abbreviation has this byte
+		}
+		sum := 0
+		for b, n := range c {
+			c[b] = sum
+			sum += n
+		}
+		for _, k := range src {
+			b := byte(k.abbr >> (8 * d))
+			dst[c[b]] = k
+			c[b]++
+		}
+		src, dst = dst, src
+	}
+	copy(ks, src)
+	for i := 0; i < len(ks); {
+		j := i + 1
+		for j < len(ks) && ks[j].abbr == ks[i].abbr {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(ks[i:j], byKey)
+		}
+		i = j
+	}
 }
 
 // abbrev returns the 8 bytes of key after its first plen, big-endian and

@@ -278,3 +278,27 @@ func TestResultCacheAbbreviations(t *testing.T) {
 		st.ResetChanged()
 	}
 }
+
+// TestSortAbbrKeys checks the radix sort against a sort of the keys, with
+// keys longer than their abbreviation (ties) and bytes that every
+// abbreviation shares (skipped passes).
+func TestSortAbbrKeys(t *testing.T) {
+	g := newGroupTable(&aggSpec{})
+	r := rand.New(rand.NewPCG(17, 18))
+	for range 5000 {
+		g.group(fmt.Appendf(nil, "k%d/%x", r.IntN(300), r.Uint32()))
+	}
+	for _, n := range []int{0, 1, 255, 256, 5000} {
+		ks := make([]abbrKey, n)
+		for i := range ks {
+			id := int32(i)
+			ks[i] = abbrKey{abbrev(g.key(id), 1), id}
+		}
+		sortAbbrKeys(ks, g)
+		for i := 1; i < len(ks); i++ {
+			if g.key(ks[i-1].id) >= g.key(ks[i].id) {
+				t.Fatalf("n=%d: %q before %q", n, g.key(ks[i-1].id), g.key(ks[i].id))
+			}
+		}
+	}
+}
