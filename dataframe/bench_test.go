@@ -273,7 +273,8 @@ func pageTask(b *testing.B, mem memory.Allocator, p *Program, pages []string) *T
 // benchState1M measures one batch of the bench's 1M-key query (GROUP BY
 // page, count(*)) at steady state: a State of 1M groups merges a Task of
 // 75k changed groups, fresh of them new (inserted all over the key order),
-// then run is timed (Merge, ResetChanged and the Task are not).
+// then run is timed (Merge, ResetChanged and the Task are not); a nil run
+// times the Merge.
 func benchState1M(b *testing.B, fresh int, run func(st *State) error) {
 	const groups, changed = 1_000_000, 75_000
 	mem := memory.NewGoAllocator()
@@ -289,8 +290,10 @@ func benchState1M(b *testing.B, fresh int, run func(st *State) error) {
 		b.Fatal(err)
 	}
 	t.Release()
-	if err := run(st); err != nil { // a first batch fills any cache
-		b.Fatal(err)
+	if run != nil {
+		if err := run(st); err != nil { // a first batch fills any cache
+			b.Fatal(err)
+		}
 	}
 	r := rand.New(rand.NewPCG(5, 6))
 	tasks := make([]*Task, b.N)
@@ -309,10 +312,16 @@ func benchState1M(b *testing.B, fresh int, run func(st *State) error) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		st.ResetChanged()
+		if run == nil {
+			b.StartTimer()
+		}
 		if err := st.Merge(tasks[i]); err != nil {
 			b.Fatal(err)
 		}
 		tasks[i].Release()
+		if run == nil {
+			continue
+		}
 		b.StartTimer()
 		if err := run(st); err != nil {
 			b.Fatal(err)
@@ -338,6 +347,11 @@ func BenchmarkStateResultComplete1M(b *testing.B) {
 
 func BenchmarkStateResultUpdate1M(b *testing.B) {
 	benchState1M(b, 1000, resultRun(true))
+}
+
+func BenchmarkStateMerge1M(b *testing.B) {
+	b.Run("fresh=1000", func(b *testing.B) { benchState1M(b, 1000, nil) })
+	b.Run("fresh=40000", func(b *testing.B) { benchState1M(b, 40000, nil) })
 }
 
 func BenchmarkStateChanges1M(b *testing.B) {

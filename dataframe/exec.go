@@ -133,12 +133,18 @@ func (g *groupTable) pop() {
 	}
 }
 
+// mergeAhead is how many groups Merge prefetches at a time.
+const mergeAhead = 16
+
 func (s *State) merge(t *Task) error {
 	if t == nil || t.p != s.p || t.ht == nil {
 		return fmt.Errorf("%w: Merge of a Task from another (or a stateless, or a released) Program", ErrState)
 	}
 	src := t.ht
 	for sg, h := range src.hashes {
+		if sg%mergeAhead == 0 {
+			s.ht.prefetch(src.hashes[sg:min(sg+mergeAhead, len(src.hashes))])
+		}
 		dg := s.ht.groupHash(src.keyBytes(int32(sg)), h)
 		for i := range s.ht.accs {
 			s.ht.accs[i].merge(dg, &src.accs[i], int32(sg))

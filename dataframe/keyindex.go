@@ -26,6 +26,7 @@ type keyIndex struct {
 	// slots has a power of two length (or none) and is at most half full:
 	// 0 is an empty slot, else the hash's top 32 bits over id+1.
 	slots []uint64
+	sink  uint64 // what prefetch loaded, kept so that its loads stay
 }
 
 const slotIDMask = 1<<32 - 1
@@ -102,6 +103,27 @@ func appendDoubling[T any](s []T, v T) []T {
 		s = slices.Grow(s, max(len(s), 8))
 	}
 	return append(s, v)
+}
+
+// prefetch loads the slots where the keys of hashes hs are probed first
+// and the offsets of the keys they hold. They are far apart in a large
+// index: loading them in a loop of their own lets the processor wait for
+// all of them at once, not for one miss after another as add does. It
+// first grows the index to take len(hs) more keys, so add does not move
+// the slots afterwards.
+func (x *keyIndex) prefetch(hs []uint64) {
+	for 2*(x.len()+len(hs)) > len(x.slots) {
+		x.grow()
+	}
+	mask := len(x.slots) - 1
+	var sum uint64
+	for _, h := range hs {
+		s := x.slots[int(h)&mask]
+		if s != 0 && s&^slotIDMask == h&^slotIDMask {
+			sum += uint64(x.off[uint32(s)-1])
+		}
+	}
+	x.sink += sum
 }
 
 // grow doubles the slots and places every group again from its hash.
