@@ -110,10 +110,14 @@ func appendDoubling[T any](s []T, v T) []T {
 // index: loading them in a loop of their own lets the processor wait for
 // all of them at once, not for one miss after another as add does. It
 // first grows the index to take len(hs) more keys, so add does not move
-// the slots afterwards.
+// the slots afterwards. Slots that fit in a processor's caches are not
+// worth the extra loop.
 func (x *keyIndex) prefetch(hs []uint64) {
 	for 2*(x.len()+len(hs)) > len(x.slots) {
 		x.grow()
+	}
+	if len(x.slots) < prefetchSlots {
+		return
 	}
 	mask := len(x.slots) - 1
 	var sum uint64
@@ -125,6 +129,10 @@ func (x *keyIndex) prefetch(hs []uint64) {
 	}
 	x.sink += sum
 }
+
+// prefetchSlots is the number of slots (8 bytes each) from which prefetch
+// loads them.
+const prefetchSlots = 1 << 17
 
 // grow doubles the slots and places every group again from its hash.
 func (x *keyIndex) grow() {
