@@ -21,4 +21,18 @@
 // Every record is appended to the task's dataframe.Decoder; every
 // Config.RowsPerRecord rows the decoder is flushed and the Arrow record is
 // handed to the task's TaskSink, then released.
+//
+// # Pipeline
+//
+// A slot reads and decodes on two goroutines, so that polling the consumer
+// (a cgo call per record) overlaps decoding and the sinks: the slot's
+// goroutine copies the records of its tasks, in order, into chunks (a few
+// thousand records, keys and values in one byte slice) and hands them over
+// to its pipeline goroutine, which creates each task's decoder and sink,
+// decodes and consumes. A slot has four chunks, reused batch after batch:
+// the reader waits when it is that far ahead, which bounds a slot's memory.
+// The pipeline goroutine lives for one Run; its first error (a decoder,
+// sink, panic) cancels the slot's read, and a read error lets it finish the
+// records read before, so that Run reports the error at the lowest offset,
+// as a sequential read would.
 package batch

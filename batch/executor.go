@@ -56,8 +56,9 @@ type Job struct {
 	// NewDecoder returns a fresh decoder for each task. The executor
 	// releases it when the task ends.
 	NewDecoder func() (dataframe.Decoder, error)
-	// NewSink returns the sink of one task. It is called on the task's
-	// goroutine, before the task reads anything.
+	// NewSink returns the sink of one task. It is called on the goroutine
+	// that then calls the sink's Consume, before the task's first record is
+	// decoded (the slot may already be reading the task).
 	NewSink func(t TaskInfo) (TaskSink, error)
 }
 
@@ -67,9 +68,10 @@ type TaskInfo struct {
 	Range offsets.OffsetRange
 }
 
-// TaskSink receives the Arrow records of one task, in offset order, on the
-// task's goroutine. The executor releases rec after Consume returns: a sink
-// that keeps it must Retain it. An error fails the task.
+// TaskSink receives the Arrow records of one task, in offset order, on one
+// goroutine: the slot's decoding goroutine. The executor releases rec after
+// Consume returns: a sink that keeps it must Retain it. An error fails the
+// task.
 type TaskSink interface {
 	Consume(rec arrow.Record) error
 }
@@ -92,10 +94,12 @@ type Executor struct {
 	closeCancel context.CancelFunc
 }
 
-// slot is one worker: a consumer and the goroutine using it during a Run.
+// slot is one worker: a consumer, and during a Run the goroutine reading
+// with it and its pipeline's decoding goroutine.
 type slot struct {
 	index  int
 	reader *kafka.RangeReader // created on first use; guarded by Executor.runMu
+	chunks []*chunk           // the pipeline's, created on first use; guarded by Executor.runMu
 }
 
 // NewExecutor validates cfg and returns an Executor. Consumers are created
@@ -225,6 +229,7 @@ func (e *Executor) Close() error {
 			}
 			s.reader = nil
 		}
+		s.chunks = nil
 	}
 	return errors.Join(errs...)
 }

@@ -368,14 +368,7 @@ func TestExecutorCancelAndClose(t *testing.T) {
 			t.Fatal("a consumer survived Close")
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > base {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
-	}
+	waitGoroutines(t, base)
 }
 
 func TestNewExecutorValidates(t *testing.T) {

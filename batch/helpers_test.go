@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -214,5 +215,18 @@ func wantRows(t *testing.T, c *collector, want map[offsets.TopicPartition][]int6
 		if !slices.Equal(got, w) {
 			t.Fatalf("%s: got %d rows (first %v), want %d (first %v)", tp, len(got), got[:min(5, len(got))], len(w), w[:min(5, len(w))])
 		}
+	}
+}
+
+// waitGoroutines waits for the goroutine count to fall to base.
+func waitGoroutines(t *testing.T, base int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<16)
+		t.Fatalf("%d goroutines, %d before:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 	}
 }

@@ -23,9 +23,13 @@ type TaskStats struct {
 	// Seeked is true when the slot's consumer had to be positioned at
 	// Range.From; false when it continued where it was (prefetch reused).
 	Seeked bool
-	// FetchDecode is the time spent reading from the consumer and decoding;
-	// Sink the time spent in TaskSink.Consume; Wall = FetchDecode + Sink
-	// plus setup (decoder, sink, consumer creation and assignment).
+	// Wall runs from the moment the slot started reading the task to the
+	// moment its last record was decoded and consumed. Sink is the time
+	// spent in TaskSink.Consume, FetchDecode the rest of Wall: reading,
+	// decoding, setup (decoder, sink, assignment) and waiting for the
+	// other side of the slot's pipeline. The read of a task overlaps the
+	// decoding of the previous one, so the Walls of a slot's tasks may
+	// overlap.
 	FetchDecode, Sink, Wall time.Duration
 }
 

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
-	"time"
 
-	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/internal/kafka"
 	"github.com/microbatch/microbatch/offsets"
 )
@@ -76,15 +74,17 @@ func planTasks(ranges []offsets.OffsetRange, maxPer int64, h *homes) []task {
 	return out
 }
 
-// runSlot runs a slot's tasks in order with the slot's consumer and stores
-// their stats in stats[t.index].
+// runSlot runs a slot's tasks in order: its goroutine reads them with the
+// slot's consumer into the slot's pipeline, whose goroutine decodes them
+// and stores their stats in stats[t.index].
 func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []TaskStats) (err error) {
 	defer func() {
-		// A panicking decoder or sink fails the batch, not the process. The
-		// reader marks the partition it was reading stale, so the slot's
-		// consumer stays usable.
+		// Decoders and sinks run on the pipeline's goroutine, which has its
+		// own recover; this one is for the reads. The reader marks the
+		// partition it was reading stale, so the slot's consumer stays
+		// usable.
 		if p := recover(); p != nil {
-			e.log.Error("batch: task panicked", "batch", job.BatchID, "slot", s.index, "panic", p, "stack", string(debug.Stack()))
+			e.log.Error("batch: slot panicked", "batch", job.BatchID, "slot", s.index, "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("batch %d: slot %d: panic: %v", job.BatchID, s.index, p)
 		}
 	}()
@@ -116,75 +116,25 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 	if err := s.reader.Keep(keep); err != nil {
 		return fmt.Errorf("batch %d: slot %d: %w", job.BatchID, s.index, err)
 	}
+	if len(ts) == 0 {
+		return nil
+	}
+	p := e.newPipeline(ctx, s, job, stats)
+	defer p.close()
 	for _, t := range ts {
-		st, err := e.runTask(ctx, s, job, t)
-		if err != nil {
-			return fmt.Errorf("batch %d: task %d %s: %w", job.BatchID, t.index, t.r, err)
-		}
-		stats[t.index] = st
-		if !t.home {
+		err := p.readTask(s.reader, t)
+		if err == nil && !t.home {
 			// A piece of a split range: another slot owns the partition.
-			if err := s.reader.Release(t.r.TopicPartition()); err != nil {
-				return fmt.Errorf("batch %d: task %d %s: %w", job.BatchID, t.index, t.r, err)
-			}
+			err = s.reader.Release(t.r.TopicPartition())
 		}
-	}
-	return nil
-}
-
-// runTask reads t.r into a fresh decoder and hands its records to a fresh
-// sink.
-func (e *Executor) runTask(ctx context.Context, s *slot, job Job, t task) (st TaskStats, err error) {
-	start := time.Now()
-	st = TaskStats{Index: t.index, Slot: s.index, Range: t.r}
-	if err := ctx.Err(); err != nil {
-		return st, err
-	}
-	dec, err := job.NewDecoder()
-	if err != nil {
-		return st, fmt.Errorf("new decoder: %w", err)
-	}
-	defer dec.Release()
-	sink, err := job.NewSink(TaskInfo{Index: t.index, Range: t.r})
-	if err != nil {
-		return st, fmt.Errorf("new sink: %w", err)
-	}
-
-	flush := func() error {
-		rec := dec.Flush()
-		if rec == nil {
-			return nil
-		}
-		defer rec.Release()
-		st.Rows += rec.NumRows()
-		t0 := time.Now()
-		err := sink.Consume(rec)
-		st.Sink += time.Since(t0)
 		if err != nil {
-			return fmt.Errorf("sink: %w", err)
+			// The pipeline's error, if any, is at an earlier offset or
+			// the cause of this one.
+			if perr := p.close(); perr != nil {
+				return perr
+			}
+			return taskError(job, t, err)
 		}
-		return nil
 	}
-	var meta dataframe.RecordMeta
-	rows := e.cfg.RowsPerRecord
-	readStart := time.Now()
-	rs, err := s.reader.Read(ctx, t.r, func(r *kafka.Record) error {
-		meta.Topic, meta.Partition, meta.Offset, meta.Timestamp, meta.Key = r.Topic, r.Partition, r.Offset, r.Timestamp, r.Key
-		if err := dec.Append(&meta, r.Value); err != nil {
-			return err
-		}
-		if dec.Len() >= rows {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	st.FetchDecode = time.Since(readStart) - st.Sink
-	st.Records, st.Bytes, st.SkippedOffsets, st.Seeked = rs.Records, rs.Bytes, rs.SkippedOffsets, rs.Seeked
-	ds := dec.Stats()
-	st.Corrupt, st.Dropped = ds.Corrupt, ds.Dropped
-	st.Wall = time.Since(start)
-	return st, err
+	return p.close()
 }

@@ -308,6 +308,15 @@ const checkEvery = 1024
 // *StallError. ctx bounds the whole read; its cancellation is noticed within
 // about 50 ms and returned as ctx.Err().
 func (rr *RangeReader) Read(ctx context.Context, r offsets.OffsetRange, fn func(*Record) error) (stats ReadStats, err error) {
+	return rr.ReadIdle(ctx, r, fn, nil)
+}
+
+// ReadIdle is Read that also calls onIdle, when not nil, whenever a poll
+// returned nothing: about every 50 ms while no record arrives. A caller
+// that batches what fn receives hands on a partial batch there, so that
+// records do not wait for a slow or stalled partition. An error from onIdle
+// stops the read like one from fn.
+func (rr *RangeReader) ReadIdle(ctx context.Context, r offsets.OffsetRange, fn func(*Record) error, onIdle func() error) (stats ReadStats, err error) {
 	if rr.closed {
 		return stats, ErrReaderClosed
 	}
@@ -429,6 +438,11 @@ func (rr *RangeReader) Read(ctx context.Context, r offsets.OffsetRange, fn func(
 			if len(st.stash) == 0 {
 				if pos := rr.position(st); pos > st.fetched {
 					st.fetched = pos
+				}
+			}
+			if onIdle != nil {
+				if err := onIdle(); err != nil {
+					return stats, err
 				}
 			}
 		}

@@ -364,3 +364,37 @@ func TestRangeReaderStashBound(t *testing.T) {
 		}
 	}
 }
+
+// ReadIdle calls onIdle while it waits for records; an error from onIdle
+// ends the read, and the next Read re-assigns the partition.
+func TestRangeReaderIdle(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 1})
+	produceN(t, b, "t", 1, 0, 10)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{StallTimeout: 10 * time.Second})
+	r := offsets.OffsetRange{Topic: "t", Partition: 0, From: 0, Until: 20} // beyond the end of the log
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	enough := errors.New("enough")
+	n, idleAfter := 0, 0
+	start := time.Now()
+	_, err := rr.ReadIdle(ctx, r, func(*kafka.Record) error { n++; return nil }, func() error {
+		if n == 10 {
+			idleAfter++
+		}
+		if idleAfter == 3 {
+			return enough
+		}
+		return nil
+	})
+	if !errors.Is(err, enough) || n != 10 {
+		t.Fatalf("idle: %v after %d records", err, n)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("3 idle calls took %s", d)
+	}
+	got, st, err := read(t, rr, offsets.OffsetRange{Topic: "t", Partition: 0, From: 5, Until: 10})
+	if err != nil || !slices.Equal(got, seq(5, 10)) || !st.Seeked {
+		t.Fatalf("after idle error: %v %+v %v", got, st, err)
+	}
+}
