@@ -11,7 +11,8 @@ import (
 
 // resultCache keeps a State's groups in key order, and in complete mode
 // its aggregate output table, between batches, so that a batch costs in
-// proportion to the groups it changed plus copying the table out.
+// proportion to the groups it changed (its result shares the table: see
+// tableCol.newArray).
 //
 // A group's key never changes once the group exists, so its decoded key
 // columns are written once, when the group is merged into the order; its
@@ -128,6 +129,7 @@ func (c *resultCache) insert(g *groupTable) error {
 	order := slices.Grow(c.nextOrder[:0], n+n/8)
 	abbr := slices.Grow(c.nextAbbr[:0], n+n/8)
 	for k := range c.next {
+		c.next[k].unshare(false)
 		c.next[k].reset()
 		c.next[k].reserve(&c.cols[k], n-have)
 	}
@@ -187,6 +189,7 @@ func (c *resultCache) update(g *groupTable) {
 	for i := range g.accs {
 		a, t, col := &g.accs[i], g.spec.calls[i].typ, &c.cols[ng+i]
 		if t != String {
+			col.unshare(true)
 			v, _ := col.vector()
 			for _, id := range c.staleIDs {
 				v.set(c.pos[id], a.final(id, t), col.n)
@@ -203,6 +206,7 @@ func (c *resultCache) update(g *groupTable) {
 			slices.Sort(rows)
 		}
 		dst := &c.next[ng+i]
+		dst.unshare(false)
 		dst.reset()
 		prev := 0
 		for _, r := range rows {

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow/go/v17/arrow"
 )
 
 const cacheDDL = "k STRING, i INT, b BIGINT, d DOUBLE, f BOOLEAN, t TIMESTAMP, s STRING"
@@ -62,34 +64,40 @@ func cacheRows(r *rand.Rand, n, keyRange int) []string {
 // between) and checks every complete result against a state built from
 // scratch on all the input so far.
 func TestResultCacheAcrossBatches(t *testing.T) {
+	eachCacheQuery(t, 11, func(t *testing.T, s *Schema, p *Program, st *State, r *rand.Rand) {
+		mem := st.mem
+		var all []string
+		for batch := 1; batch <= 10; batch++ {
+			vals := cacheRows(r, 40, 8*batch)
+			all = append(all, vals...)
+			release(runTasks(t, mem, p, s, FormatJSON, vals, 2, 16, st))
+			switch batch % 3 {
+			case 0: // update-mode use only: the changes must still reach the cache
+				result(t, st, true)
+			case 1:
+				checkUpdate(t, st, p, s, all)
+			}
+			if batch%3 != 0 {
+				fresh := p.NewState(mem)
+				release(runTasks(t, mem, p, s, FormatJSON, all, 1, 1000, fresh))
+				equalRows(t, result(t, st, false), result(t, fresh, false))
+			}
+			if err := st.Changes(func(k, v []byte) error { return nil }); err != nil {
+				t.Fatal(err)
+			}
+			st.ResetChanged()
+		}
+	})
+}
+
+// eachCacheQuery runs test, in a subtest, on a fresh complete-mode State
+// of each of cacheQueries, with a random source seeded by seed.
+func eachCacheQuery(t *testing.T, seed uint64, test func(t *testing.T, s *Schema, p *Program, st *State, r *rand.Rand)) {
 	s := mustSchema(t, cacheDDL)
 	for name, df := range cacheQueries(s) {
 		t.Run(name, func(t *testing.T) {
-			mem := newMem(t)
 			p := must(Compile(df, Complete))
-			st := p.NewState(mem)
-			r := rand.New(rand.NewPCG(11, 12))
-			var all []string
-			for batch := 1; batch <= 10; batch++ {
-				vals := cacheRows(r, 40, 8*batch)
-				all = append(all, vals...)
-				release(runTasks(t, mem, p, s, FormatJSON, vals, 2, 16, st))
-				switch batch % 3 {
-				case 0: // update-mode use only: the changes must still reach the cache
-					result(t, st, true)
-				case 1:
-					checkUpdate(t, st, p, s, all)
-				}
-				if batch%3 != 0 {
-					fresh := p.NewState(mem)
-					release(runTasks(t, mem, p, s, FormatJSON, all, 1, 1000, fresh))
-					equalRows(t, result(t, st, false), result(t, fresh, false))
-				}
-				if err := st.Changes(func(k, v []byte) error { return nil }); err != nil {
-					t.Fatal(err)
-				}
-				st.ResetChanged()
-			}
+			test(t, s, p, p.NewState(newMem(t)), rand.New(rand.NewPCG(seed, seed+1)))
 		})
 	}
 }
@@ -301,4 +309,69 @@ func TestSortAbbrKeys(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestResultSharesTable holds complete and update results across later
+// batches (new groups, changed groups, batches with no new group, a
+// Restore that makes an aggregate NULL) and checks that each held
+// result still reads as it did when it was made: the table columns the
+// results share are copied, not written to, while any result holds them.
+// A result released at once lets the next batch write in place.
+func TestResultSharesTable(t *testing.T) {
+	eachCacheQuery(t, 19, func(t *testing.T, s *Schema, p *Program, st *State, r *rand.Rand) {
+		mem := st.mem
+		type held struct {
+			rec  arrow.Record
+			want string
+		}
+		var hold []held
+		keep := func(onlyChanged bool) {
+			rec, err := st.Result(onlyChanged)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hold = append(hold, held{rec, fmt.Sprint(rows(t, rec))})
+		}
+		for batch := 1; batch <= 12; batch++ {
+			keyRange := 8 * batch
+			if batch%4 == 0 {
+				keyRange = 8 // no new group, likely
+			}
+			release(runTasks(t, mem, p, s, FormatJSON, cacheRows(r, 40, keyRange), 2, 16, st))
+			switch batch % 3 {
+			case 0:
+				result(t, st, false) // released at once
+			case 1:
+				keep(false)
+				keep(true)
+			case 2:
+				keep(false)
+			}
+			if batch == 6 && len(p.agg.groups) > 0 {
+				var key []byte
+				if err := st.Changes(func(k, v []byte) error { key = k; return nil }); err != nil {
+					t.Fatal(err)
+				}
+				bad := []byte{stateVersion, byte(len(p.agg.calls))} // resets the group, then fails
+				if err := st.Restore(key, bad); err == nil {
+					t.Fatal("bad value restored")
+				}
+			}
+			st.ResetChanged()
+			for i, h := range hold {
+				if got := fmt.Sprint(rows(t, h.rec)); got != h.want {
+					t.Fatalf("batch %d: held result %d changed:\n%s\nwas\n%s", batch, i, got, h.want)
+				}
+			}
+			if batch%5 == 0 { // release the oldest: their columns may be reused
+				for _, h := range hold[:len(hold)/2] {
+					h.rec.Release()
+				}
+				hold = hold[len(hold)/2:]
+			}
+		}
+		for _, h := range hold {
+			h.rec.Release()
+		}
+	})
 }

@@ -73,7 +73,10 @@
 //
 // Every Arrow object is allocated from the allocator passed in and must be
 // released by its owner: records from Decoder.Flush, Task.Output and
-// State.Result belong to the caller.
+// State.Result belong to the caller. One exception: the values of
+// State.Result's columns (not their validity bitmaps) are not copied out of
+// the State's result table but shared with it, in Go memory; while a
+// result holds a column, the State copies it before changing it.
 //
 // Group keys live back to back in one byte arena, indexed by an
 // open-addressing table of integers that keeps each key's hash: a group
@@ -85,6 +88,6 @@
 // integers, and after the first complete-mode Result the whole result
 // table (decoded keys and finalized aggregates) in Go memory (and a spare
 // of it to rebuild into), about two more copies of the state: a batch then
-// decodes only its new groups, rewrites only its changed ones and copies
-// the table out.
+// decodes only its new groups, rewrites only its changed ones, and hands
+// the table out without copying it.
 package dataframe

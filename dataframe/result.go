@@ -40,7 +40,7 @@ func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 
 // output applies HAVING, ORDER BY, LIMIT and the projection to the
 // aggregate output table cols of n rows. A projected column of the table
-// is copied out in bulk when the rows stay in table order.
+// is shared, not copied, when the rows stay in table order.
 func (s *State) output(cols []tableCol, n int) (arrow.Record, error) {
 	ev := &evaluator{n: n, cols: make([]*vector, len(cols))}
 	for i := range cols {

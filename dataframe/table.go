@@ -2,6 +2,7 @@ package dataframe
 
 import (
 	"slices"
+	"sync/atomic"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
@@ -24,6 +25,49 @@ type tableCol struct {
 	b     []bool
 	off   []int32 // STRING: n+1 offsets starting at 0
 	data  []byte  // STRING bytes
+	// lease counts the result arrays that share the values (i32, i64,
+	// f64, or off and data) of the column: while any is held, the column
+	// is copied before it is written to (see unshare).
+	lease *lease
+}
+
+// lease is the allocator of the Arrow buffers that newArray makes over a
+// tableCol's Go memory: it allocates nothing, and counts the buffers not
+// yet freed (released by every array holding them). Results are released
+// on any goroutine, hence the atomic count.
+type lease struct{ held atomic.Int64 }
+
+func (l *lease) Allocate(int) []byte {
+	panic("dataframe: allocation from a shared result table column")
+}
+
+func (l *lease) Reallocate(int, []byte) []byte {
+	panic("dataframe: reallocation of a shared result table column")
+}
+
+func (l *lease) Free([]byte) { l.held.Add(-1) }
+
+// buffer wraps b, memory of the column, as an Arrow buffer counted by l.
+func (l *lease) buffer(b []byte) *memory.Buffer {
+	l.held.Add(1)
+	return memory.NewBufferWithAllocator(b, l)
+}
+
+// unshare makes sure no result array holds the column's values before
+// they are written to: if one does, the column gets values of its own, a
+// copy when keep, else empty buffers (for a column about to be reset).
+func (c *tableCol) unshare(keep bool) {
+	if c.lease == nil || c.lease.held.Load() == 0 {
+		return
+	}
+	c.lease = nil
+	if keep {
+		c.i32, c.i64, c.f64 = slices.Clone(c.i32), slices.Clone(c.i64), slices.Clone(c.f64)
+		c.off, c.data = slices.Clone(c.off), slices.Clone(c.data)
+		return
+	}
+	c.i32, c.i64, c.f64, c.off, c.data = nil, nil, nil, nil, nil
+	c.reset()
 }
 
 // newTableCols returns the empty columns of an aggregate's output: the
@@ -204,8 +248,11 @@ func (c *tableCol) vector() (v *vector, release func()) {
 	return v, func() {}
 }
 
-// newArray copies the rows [0, m) into an Arrow array allocated from mem,
-// laid out as toArrow lays out the same values.
+// newArray returns the rows [0, m) as an Arrow array laid out as toArrow
+// lays out the same values. Validity and BOOLEAN bitmaps are allocated
+// from mem; other values are not copied: the array shares the column's
+// memory, which the column does not write to until the array is released
+// (unshare).
 func (c *tableCol) newArray(mem memory.Allocator, m int) arrow.Array {
 	var validity *memory.Buffer
 	nulls := 0
@@ -223,16 +270,19 @@ func (c *tableCol) newArray(mem memory.Allocator, m int) arrow.Array {
 		}
 	}
 	t := c.typ
+	if c.lease == nil {
+		c.lease = &lease{}
+	}
 	var bufs []*memory.Buffer
 	switch t {
 	case String:
-		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.off[:m+1])), memBuffer(mem, c.data[:c.off[m]])}
+		bufs = []*memory.Buffer{validity, c.lease.buffer(sliceBytes(c.off[:m+1])), c.lease.buffer(c.data[:c.off[m]])}
 	case Int32:
-		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.i32[:m]))}
+		bufs = []*memory.Buffer{validity, c.lease.buffer(sliceBytes(c.i32[:m]))}
 	case Int64, Timestamp:
-		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.i64[:m]))}
+		bufs = []*memory.Buffer{validity, c.lease.buffer(sliceBytes(c.i64[:m]))}
 	case Float64:
-		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.f64[:m]))}
+		bufs = []*memory.Buffer{validity, c.lease.buffer(sliceBytes(c.f64[:m]))}
 	case Bool:
 		bits := make([]byte, (m+7)>>3)
 		for r, x := range c.b[:m] {
