@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -25,10 +24,6 @@ const (
 	chunkBytes    = 256 << 10
 	maxChunkBytes = 4 * chunkBytes
 )
-
-// errPipelineFailed cancels a slot's reads when its pipeline goroutine
-// failed; the slot returns the pipeline's error instead.
-var errPipelineFailed = errors.New("batch: pipeline failed")
 
 // chunk is a run of consecutive records of one task, copied out of the
 // consumer's messages: keys and values back to back in data.
