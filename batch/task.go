@@ -101,18 +101,26 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 	}
 	// Let the consumer prefetch the partitions this slot reads next where
 	// it already is; pause the others (their prefetch would be dropped).
-	var keep []offsets.TopicPartition
-	seen := map[offsets.TopicPartition]bool{}
+	// A partition's ranges are in offset order and contiguous: keep the
+	// partition from its first range's From to its last range's Until.
+	var keep []offsets.OffsetRange
+	at := map[offsets.TopicPartition]int{}
 	for _, t := range ts {
 		tp := t.r.TopicPartition()
-		if seen[tp] {
+		if i, ok := at[tp]; ok {
+			keep[i].Until = max(keep[i].Until, t.r.Until)
 			continue
 		}
-		seen[tp] = true
-		if pos, ok := s.reader.Position(tp); ok && pos == t.r.From {
-			keep = append(keep, tp)
+		at[tp] = len(keep)
+		keep = append(keep, t.r)
+	}
+	kept := keep[:0]
+	for _, r := range keep {
+		if pos, ok := s.reader.Position(r.TopicPartition()); ok && pos == r.From {
+			kept = append(kept, r)
 		}
 	}
+	keep = kept
 	if err := s.reader.Keep(keep); err != nil {
 		return fmt.Errorf("batch %d: slot %d: %w", job.BatchID, s.index, err)
 	}

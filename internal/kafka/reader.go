@@ -38,14 +38,28 @@ type ReaderConfig struct {
 	// read_committed, a range planned beyond the end of the log). Default
 	// DefaultStallTimeout.
 	StallTimeout time.Duration
-	// MaxStashRecords bounds the records of partitions other than the one
-	// being read that a reader keeps in memory for later reads; above it the
-	// partition is paused until it is read. Default 100000.
+	// MaxStashRecords bounds the records of a partition other than the one
+	// being read that a reader keeps in memory for a later read; above it
+	// the partition is paused until it is read. Default
+	// DefaultMaxStashRecords. (Keep and the end of a Read also limit how
+	// far ahead a partition is stashed: see Keep.)
 	MaxStashRecords int
+	// MinAhead is the least number of records a partition is fetched past
+	// the end of its range while another partition is read (see Keep).
+	// Default DefaultMinAhead.
+	MinAhead int64
 	// Logger receives data-loss skips and transient client errors. Default
 	// slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultMinAhead is ReaderConfig.MinAhead's default: with clickstream
+// records, about a fetch response of one partition (1 MB): a smaller
+// limit pauses partitions in the middle of data already fetched.
+const DefaultMinAhead = 10000
+
+// DefaultMaxStashRecords is ReaderConfig.MaxStashRecords's default.
+const DefaultMaxStashRecords = 100000
 
 // DefaultStallTimeout is ReaderConfig.StallTimeout's default.
 const DefaultStallTimeout = 60 * time.Second
@@ -104,6 +118,8 @@ type RangeReader struct {
 	parts  map[offsets.TopicPartition]*partState
 	rec    Record // reused for every callback
 	closed bool
+	// stashed is the number of records in every partition's stash.
+	stashed int
 }
 
 // partState is the reader's view of one assigned partition.
@@ -122,8 +138,13 @@ type partState struct {
 	// consumer's Position when larger. delivered <= fetched.
 	fetched int64
 	// stash holds records polled but not delivered, all in [delivered,
-	// fetched), in offset order.
-	stash []*ckafka.Message
+	// fetched), in offset order; their bytes are copied into arena blocks
+	// (a client Message costs several times its bytes).
+	stash []stashRec
+	arena []byte
+	// ahead, when > 0, is how far the partition is fetched while another
+	// one is read: past it the partition is paused until it is read.
+	ahead int64
 }
 
 // NewRangeReader creates a consumer from ConsumerDefaults overlaid with p.
@@ -134,7 +155,10 @@ func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
 	if cfg.MaxStashRecords <= 0 {
-		cfg.MaxStashRecords = 100000
+		cfg.MaxStashRecords = DefaultMaxStashRecords
+	}
+	if cfg.MinAhead <= 0 {
+		cfg.MinAhead = DefaultMinAhead
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -208,17 +232,37 @@ func (rr *RangeReader) Position(tp offsets.TopicPartition) (int64, bool) {
 	return st.delivered, true
 }
 
-// Keep pauses every assigned partition not in keep, so that the consumer
-// stops prefetching partitions the next reads do not need, and resumes the
-// partitions in keep. Paused partitions keep their position: a later Read
-// that continues where they stopped still needs no seek.
-func (rr *RangeReader) Keep(keep []offsets.TopicPartition) error {
+// Stashed is the number of records the reader holds for later reads:
+// records of other partitions polled during a read, and records at or
+// beyond the end of a read's range.
+func (rr *RangeReader) Stashed() int { return rr.stashed }
+
+// full reports whether a partition that is not being read has stashed
+// enough: MaxStashRecords records, or up to its ahead limit.
+func (rr *RangeReader) full(st *partState) bool {
+	return len(st.stash) >= rr.cfg.MaxStashRecords || (st.ahead > 0 && st.fetched >= st.ahead)
+}
+
+// Keep prepares the reads of the next ranges: it pauses every assigned
+// partition without a range in keep, so that the consumer stops
+// prefetching partitions the next reads do not need, and resumes the
+// partitions with one, each to be fetched up to its range's Until plus the
+// range's length again (at least ReaderConfig.MinAhead records) while other
+// partitions are read: what a batch reads and a batch more, not the whole
+// backlog. Paused partitions keep their
+// position: a later Read that continues where they stopped still needs no
+// seek. A partition with several ranges in keep is bounded by the last.
+func (rr *RangeReader) Keep(keep []offsets.OffsetRange) error {
 	if rr.closed {
 		return ErrReaderClosed
 	}
 	want := make(map[offsets.TopicPartition]bool, len(keep))
-	for _, tp := range keep {
+	for _, r := range keep {
+		tp := r.TopicPartition()
 		want[tp] = true
+		if st, ok := rr.parts[tp]; ok {
+			st.ahead = r.Until + max(r.Count(), rr.cfg.MinAhead)
+		}
 	}
 	var pause, resume []ckafka.TopicPartition
 	for tp, st := range rr.parts {
@@ -226,7 +270,7 @@ func (rr *RangeReader) Keep(keep []offsets.TopicPartition) error {
 		case !want[tp] && !st.paused:
 			pause = append(pause, st.ckTP(ckafka.OffsetInvalid))
 			st.paused = true
-		case want[tp] && st.paused && len(st.stash) < rr.cfg.MaxStashRecords:
+		case want[tp] && st.paused && !rr.full(st):
 			resume = append(resume, st.ckTP(ckafka.OffsetInvalid))
 			st.paused = false
 		}
@@ -254,6 +298,7 @@ func (rr *RangeReader) Release(tp offsets.TopicPartition) error {
 		return nil
 	}
 	delete(rr.parts, tp)
+	rr.stashed -= len(st.stash)
 	if err := rr.c.IncrementalUnassign([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
 		return fmt.Errorf("kafka: unassign %s: %w", tp, err)
 	}
@@ -268,6 +313,7 @@ func (st *partState) ckTP(off ckafka.Offset) ckafka.TopicPartition {
 func (rr *RangeReader) assignAt(tp offsets.TopicPartition, from int64) (*partState, error) {
 	if old, ok := rr.parts[tp]; ok {
 		delete(rr.parts, tp)
+		rr.stashed -= len(old.stash)
 		if err := rr.c.IncrementalUnassign([]ckafka.TopicPartition{old.ckTP(ckafka.OffsetInvalid)}); err != nil {
 			return nil, fmt.Errorf("kafka: unassign %s: %w", tp, err)
 		}
@@ -347,18 +393,23 @@ func (rr *RangeReader) ReadIdle(ctx context.Context, r offsets.OffsetRange, fn f
 	progressAt, lastProgress := st.fetched, time.Now()
 	events := 0
 	for {
-		for len(st.stash) > 0 && st.stash[0].TopicPartition.Offset < ckafka.Offset(r.Until) {
+		for len(st.stash) > 0 && st.stash[0].offset < r.Until {
 			m := st.stash[0]
-			st.stash[0] = nil
+			st.stash[0] = stashRec{}
 			st.stash = st.stash[1:]
+			rr.stashed--
 			if err := rr.deliver(st, m, fn, &stats); err != nil {
 				return stats, err
 			}
 		}
 		if len(st.stash) > 0 || st.fetched >= r.Until {
 			st.delivered = r.Until
+			// Prefetch for the next read, up to one more range as long
+			// as this one (at least MinAhead), while other partitions
+			// are read.
+			st.ahead = r.Until + max(r.Count(), rr.cfg.MinAhead)
 			if len(st.stash) == 0 {
-				st.stash = nil // let the drained backing array go
+				st.stash, st.arena = nil, nil // let the drained memory go
 			}
 			completed = true
 			return stats, nil
@@ -399,13 +450,14 @@ func (rr *RangeReader) ReadIdle(ctx context.Context, r offsets.OffsetRange, fn f
 			}
 			ps.fetched = off + 1
 			if ps == st && off < r.Until && len(st.stash) == 0 {
-				if err := rr.deliver(st, e, fn, &stats); err != nil {
+				if err := rr.deliver(st, newStashRec(e, nil), fn, &stats); err != nil {
 					return stats, err
 				}
 				break
 			}
-			ps.stash = append(ps.stash, e)
-			if ps != st && !ps.paused && len(ps.stash) >= rr.cfg.MaxStashRecords {
+			ps.stash = append(ps.stash, newStashRec(e, &ps.arena))
+			rr.stashed++
+			if ps != st && !ps.paused && rr.full(ps) {
 				if err := rr.c.Pause([]ckafka.TopicPartition{ps.ckTP(ckafka.OffsetInvalid)}); err != nil {
 					return stats, fmt.Errorf("kafka: pause %s: %w", ps.tp, err)
 				}
@@ -460,19 +512,56 @@ func (rr *RangeReader) ReadIdle(ctx context.Context, r offsets.OffsetRange, fn f
 	}
 }
 
-func (rr *RangeReader) deliver(st *partState, m *ckafka.Message, fn func(*Record) error, stats *ReadStats) error {
+// stashRec is a polled record kept for a later read.
+type stashRec struct {
+	offset, timestamp int64
+	key, value        []byte // nil when the record has none
+}
+
+// stashBlock is the size of a partition's arena blocks.
+const stashBlock = 64 << 10
+
+// newStashRec takes m's fields; with an arena, its key and value are copied
+// into it (m's own slices are left to the garbage collector with m).
+func newStashRec(m *ckafka.Message, arena *[]byte) stashRec {
+	r := stashRec{offset: int64(m.TopicPartition.Offset), timestamp: -1, key: m.Key, value: m.Value}
+	if m.TimestampType != ckafka.TimestampNotAvailable {
+		r.timestamp = m.Timestamp.UnixMilli()
+	}
+	if arena != nil {
+		r.key, r.value = arenaCopy(arena, m.Key), arenaCopy(arena, m.Value)
+	}
+	return r
+}
+
+// arenaCopy copies b into the arena's current block (a new one when it is
+// full); nil stays nil and empty stays empty.
+func arenaCopy(arena *[]byte, b []byte) []byte {
+	switch {
+	case b == nil:
+		return nil
+	case len(b) == 0:
+		return []byte{}
+	case len(b) > stashBlock/4:
+		return append(make([]byte, 0, len(b)), b...)
+	case cap(*arena)-len(*arena) < len(b):
+		*arena = make([]byte, 0, stashBlock)
+	}
+	n := len(*arena)
+	*arena = append(*arena, b...)
+	return (*arena)[n:len(*arena):len(*arena)]
+}
+
+func (rr *RangeReader) deliver(st *partState, m stashRec, fn func(*Record) error, stats *ReadStats) error {
 	rec := &rr.rec
 	rec.Topic = st.tp.Topic
 	rec.Partition = st.tp.Partition
-	rec.Offset = int64(m.TopicPartition.Offset)
-	rec.Timestamp = -1
-	if m.TimestampType != ckafka.TimestampNotAvailable {
-		rec.Timestamp = m.Timestamp.UnixMilli()
-	}
-	rec.Key = m.Key
-	rec.Value = m.Value
+	rec.Offset = m.offset
+	rec.Timestamp = m.timestamp
+	rec.Key = m.key
+	rec.Value = m.value
 	stats.Records++
-	stats.Bytes += int64(len(m.Key) + len(m.Value))
+	stats.Bytes += int64(len(m.key) + len(m.value))
 	err := fn(rec)
 	rec.Key, rec.Value = nil, nil
 	return err

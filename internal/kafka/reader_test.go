@@ -1,10 +1,12 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,7 +107,7 @@ func TestRangeReaderExactRanges(t *testing.T) {
 		t.Fatalf("assigned %v", got)
 	}
 	// Paused partitions keep their position.
-	if err := rr.Keep([]offsets.TopicPartition{{Topic: "t", Partition: 1}}); err != nil {
+	if err := rr.Keep([]offsets.OffsetRange{{Topic: "t", Partition: 1, From: 1000, Until: 1010}}); err != nil {
 		t.Fatal(err)
 	}
 	produceN(t, b, "t", 2, 1000, 10)
@@ -365,6 +367,47 @@ func TestRangeReaderStashBound(t *testing.T) {
 	}
 }
 
+// A partition that is not being read is fetched only so far ahead: after
+// its own read of n records, n more; after Keep of a range, to the range's
+// Until plus its length. So what the reader holds follows the ranges read,
+// not the backlog, and later reads are still exact and without a seek.
+func TestRangeReaderStashAhead(t *testing.T) {
+	// Records a fetch brought in past the limit before the pause took
+	// effect.
+	const maxFetchOvershoot = 200
+	b := kafkatest.Start(t, map[string]int32{"t": 3})
+	produceN(t, b, "t", 3, 0, 3000)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{MinAhead: 1})
+	r := func(p int32, from, until int64) offsets.OffsetRange {
+		return offsets.OffsetRange{Topic: "t", Partition: p, From: from, Until: until}
+	}
+	check := func(c offsets.OffsetRange, seeked bool, maxHeld int) {
+		t.Helper()
+		got, st, err := read(t, rr, c)
+		if err != nil || !slices.Equal(got, seq(c.From, c.Until)) || st.Seeked != seeked {
+			t.Fatalf("%s: %d records, %+v, %v", c, len(got), st, err)
+		}
+		if n := rr.Stashed(); n > maxHeld {
+			t.Fatalf("after %s the reader holds %d records, want at most %d", c, n, maxHeld)
+		}
+	}
+	// Partitions 1 and 2 read 10 records each, so they are fetched to
+	// offset 20 (the batch fetch may end a little beyond) while partition
+	// 0 reads 2000.
+	check(r(1, 0, 10), true, 3000)
+	check(r(2, 0, 10), true, 3000)
+	check(r(0, 0, 2000), true, 2*(10+maxFetchOvershoot))
+	if err := rr.Keep([]offsets.OffsetRange{r(1, 10, 110), r(2, 10, 110)}); err != nil {
+		t.Fatal(err)
+	}
+	check(r(1, 10, 110), false, 3000)
+	check(r(2, 10, 110), false, 3000)
+	// Now each may be fetched to 210 while partition 0 is read.
+	check(r(0, 2000, 3000), false, 2*(100+maxFetchOvershoot))
+	check(r(1, 110, 3000), false, 3000)
+	check(r(2, 110, 3000), false, 3000)
+}
+
 // ReadIdle calls onIdle while it waits for records; an error from onIdle
 // ends the read, and the next Read re-assigns the partition.
 func TestRangeReaderIdle(t *testing.T) {
@@ -396,5 +439,47 @@ func TestRangeReaderIdle(t *testing.T) {
 	got, st, err := read(t, rr, offsets.OffsetRange{Topic: "t", Partition: 0, From: 5, Until: 10})
 	if err != nil || !slices.Equal(got, seq(5, 10)) || !st.Seeked {
 		t.Fatalf("after idle error: %v %+v %v", got, st, err)
+	}
+}
+
+// A stashed record keeps its key and value bytes, and nil stays distinct
+// from empty.
+func TestRangeReaderStashKeepsBytes(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 2})
+	var recs []kafkatest.Record
+	for i := 0; i < 300; i++ {
+		r := kafkatest.Record{Partition: int32(i % 2), Key: []byte(fmt.Sprintf("k%d", i)), Value: []byte(strings.Repeat("v", i))}
+		switch i % 6 {
+		case 2, 3:
+			r.Key, r.Value = nil, nil
+		case 4, 5:
+			r.Key = []byte{}
+		}
+		recs = append(recs, r)
+	}
+	b.Produce(t, "t", recs)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Partition 1 is assigned by its first read, then stashed while
+	// partition 0 is read.
+	for _, c := range []offsets.OffsetRange{{Topic: "t", Partition: 1, From: 0, Until: 1},
+		{Topic: "t", Partition: 0, From: 0, Until: 150}, {Topic: "t", Partition: 1, From: 1, Until: 150}} {
+		if c.From == 1 && rr.Stashed() < 100 {
+			t.Fatalf("%d records stashed before %s, want most of its 149", rr.Stashed(), c)
+		}
+		i := int(c.Partition) + 2*int(c.From)
+		_, err := rr.Read(ctx, c, func(r *kafka.Record) error {
+			want := recs[i]
+			i += 2
+			if !bytes.Equal(r.Key, want.Key) || !bytes.Equal(r.Value, want.Value) || (r.Key == nil) != (want.Key == nil) || (r.Value == nil) != (want.Value == nil) {
+				return fmt.Errorf("offset %d: key %q value %d bytes (nil %v/%v), want %q %d bytes (nil %v/%v)", r.Offset,
+					r.Key, len(r.Value), r.Key == nil, r.Value == nil, want.Key, len(want.Value), want.Key == nil, want.Value == nil)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
