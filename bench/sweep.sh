@@ -18,17 +18,6 @@ done
 log "profile 64 partitions"
 "$bin" -partitions 64 -messages 1000000 -runs 1 -skip confluent,franz,decode -cpuprofile "$out/engine-64p.pprof" >/dev/null
 
-# The same with fetch.wait.max.ms=10 for the engine's consumers: the
-# diagnosis of the 64-partition first batch (see README).
-log "partitions 64, engine fetch.wait.max.ms=10"
-"$bin" -partitions 64 -messages 1000000 -runs 3 -skip decode -engine-props fetch.wait.max.ms=10 -json "$out/tuned-fetchwait10-64.json"
-# Both tunings (short fetch wait, pre-fetch bounded near the batch size).
-both=fetch.wait.max.ms=10,queued.min.messages=50000,queued.max.messages.kbytes=16384
-for p in 4 64; do
-	log "partitions $p, engine $both"
-	"$bin" -partitions "$p" -messages 1000000 -runs 3 -skip decode -engine-props "$both" -json "$out/tuned-both-$p.json"
-done
-
 # Throughput against distinct group keys (4 partitions).
 for k in 10 10000 1000000; do
 	log "keys $k"
@@ -58,14 +47,10 @@ if [ "${1:-}" != quick ]; then
 	# partitions-4.json, ten times the records.
 	log "10M records"
 	"$bin" -partitions 4 -messages 10000000 -max-rate 25000 -runs 1 -skip decode -json "$out/messages-10M.json"
-	# The same with librdkafka's pre-fetch bounded near the batch size.
-	log "10M records, bounded pre-fetch"
-	"$bin" -partitions 4 -messages 10000000 -max-rate 25000 -runs 1 -skip confluent,franz,decode \
-		-engine-props queued.min.messages=50000,queued.max.messages.kbytes=16384 -json "$out/tuned-prefetch-10M.json"
+	# The same at 64 partitions (1562 records per partition per batch, as
+	# in partitions-64.json): the reader's stash is bounded per partition.
+	log "10M records, 64 partitions"
+	"$bin" -partitions 64 -messages 10000000 -max-rate 1562 -runs 1 -skip decode -json "$out/messages-10M-64p.json"
 fi
-log "1M records, bounded pre-fetch"
-"$bin" -partitions 4 -messages 1000000 -max-rate 25000 -runs 3 -skip decode \
-	-engine-props queued.min.messages=50000,queued.max.messages.kbytes=16384 -json "$out/tuned-prefetch-1M.json"
-
 "$bin" -scenario chart -svg "$out/throughput.svg" "$out"/partitions-*.json "$out"/keys-*.json
 log done
