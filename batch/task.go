@@ -89,7 +89,14 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 		}
 	}()
 	if s.reader == nil {
-		rr, err := kafka.NewRangeReader(e.cfg.Props, kafka.ReaderConfig{
+		// The consumer's pre-fetch is bounded per partition: scale it to
+		// the partitions the slot reads (the job's over the slots).
+		parts := map[offsets.TopicPartition]bool{}
+		for _, r := range job.Ranges {
+			parts[r.TopicPartition()] = true
+		}
+		perSlot := (len(parts) + len(e.slots) - 1) / len(e.slots)
+		rr, err := kafka.NewRangeReader(kafka.ScalePrefetch(e.cfg.Props, perSlot), kafka.ReaderConfig{
 			FailOnDataLoss: e.cfg.FailOnDataLoss,
 			StallTimeout:   e.cfg.StallTimeout,
 			Logger:         e.log,

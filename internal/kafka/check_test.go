@@ -19,3 +19,24 @@ func TestCheckProps(t *testing.T) {
 		t.Fatalf("CheckProps = %v\nwant %s", got, want)
 	}
 }
+
+func TestScalePrefetch(t *testing.T) {
+	for _, c := range []struct {
+		props kafka.Props
+		parts int
+		want  string
+	}{
+		{kafka.Props{}, 2, "16384"},   // 32 MiB each: capped at the default
+		{kafka.Props{}, 32, "2048"},   // 64 MiB over 32 partitions
+		{kafka.Props{}, 1000, "1024"}, // at least 1 MiB each
+		{kafka.Props{"queued.max.messages.kbytes": "4096"}, 32, "4096"},
+	} {
+		got := kafka.ScalePrefetch(c.props, c.parts)["queued.max.messages.kbytes"]
+		if got != c.want {
+			t.Errorf("ScalePrefetch(%v, %d) = %s, want %s", c.props, c.parts, got, c.want)
+		}
+	}
+	if p := (kafka.Props{}); len(kafka.ScalePrefetch(p, 0)) != 0 {
+		t.Errorf("0 partitions changed the props")
+	}
+}
