@@ -248,7 +248,36 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		if err := d.runBatch(workCtx, plan, bc); err != nil {
 			return err
 		}
+		if interval > 0 {
+			if err := d.compactIfIdle(next); err != nil {
+				return err
+			}
+		}
 	}
+}
+
+// compactIfIdle compacts the state log between batches when it is at least
+// half way to the size at which a commit would compact it and the next
+// trigger is not due yet: the compaction then runs off the batches' path,
+// on half as many changes. One that outlasts the idle time delays the next
+// batch as it would have delayed a commit.
+func (d *driver) compactIfIdle(next time.Time) error {
+	if d.state == nil || time.Until(next) <= 0 {
+		return nil
+	}
+	logged, threshold, err := d.ckpt.StateLog()
+	if err != nil {
+		return err
+	}
+	if logged == 0 || 2*logged < threshold {
+		return nil
+	}
+	start := time.Now()
+	if err := d.ckpt.Compact(); err != nil {
+		return fmt.Errorf("compacting the state log: %w", err)
+	}
+	d.q.logger.Info("state log compacted between batches", "query", d.q.cfg.Name, "changes", logged, "took", time.Since(start))
+	return nil
 }
 
 // discover lists the subscription's partitions (limited to an

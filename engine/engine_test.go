@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -468,4 +472,68 @@ func TestStopWhileBrokerUnreachable(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after the stop (it waits for StopTimeout)")
 	}
+}
+
+// TestCompactBetweenBatches: with a processingTime trigger, the state log
+// is compacted in the idle time after the batch that takes it half way to
+// its threshold, not inside a later commit, and the state stays exact.
+func TestCompactBetweenBatches(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	const n = 3000 // distinct pages: 1,500 state changes per batch
+	var recs []kafkatest.Record
+	want := map[string]int64{}
+	for i := range n {
+		page := fmt.Sprintf("/p/%04d", i)
+		want[page] = 1
+		recs = append(recs, kafkatest.Record{Value: []byte(fmt.Sprintf(`{"timestamp":"2024-01-01T00:00:00Z","userid":"u1","page":%q,"action":"view"}`, page))})
+	}
+	b.Produce(t, "clicks", recs)
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Allocator = checkedAlloc(t)
+	cfg.Trigger = Trigger{ProcessingTime: 200 * time.Millisecond}
+	cfg.Source.MaxRatePerPartition = n / 2 * 5 // x 200ms: 1,500 records per batch
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg.OnProgress = func(p Progress) {
+		if p.Sources[0].EndOffset == n {
+			cancel()
+		}
+	}
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Batch 0 logs 1,500 changes (under half of the 4,096 threshold),
+	// batch 1 takes the log to 3,000: compacted after it.
+	logMu.Lock()
+	out := logs.String()
+	logMu.Unlock()
+	if c := strings.Count(out, "state log compacted between batches"); c != 1 || !strings.Contains(out, "changes=3000") {
+		t.Fatalf("want one compaction of 3000 changes between batches, log:\n%s", out)
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+	rec, err := q.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	sameCounts(t, countsOf(t, recordRows(rec)), want)
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -242,6 +242,23 @@ func compact(tx *bbolt.Tx, logKeys int64, ops []stateOp, clone func([]byte) []by
 	return writeCounter(meta, keyStateBaseKeys, max(est, 0))
 }
 
+// StateLog returns how many changes the state log holds and how many it
+// may hold before the commit that crosses the line compacts it (see
+// doc.go). An engine with idle time between batches can Compact earlier.
+func (c *Checkpoint) StateLog() (logged, threshold int64, err error) {
+	err = c.view(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		base, err := readCounter(meta, keyStateBaseKeys)
+		if err != nil {
+			return err
+		}
+		threshold = max(compactRatio*base, compactMin)
+		logged, err = readCounter(meta, keyStateLogKeys)
+		return err
+	})
+	return logged, threshold, err
+}
+
 // Compact applies the state log to the base now, in one fsynced
 // transaction, instead of in the commit that crosses the threshold: for an
 // engine that has idle time (between triggers, before Close). It changes

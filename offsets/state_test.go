@@ -107,14 +107,21 @@ func TestStateLogAndCompaction(t *testing.T) {
 	mustNoErr(t, c.Compact()) // nothing to do
 }
 
+// logCount is the state log's size from StateLog, which also says that a
+// commit never leaves the log at or beyond its threshold.
 func logCount(t *testing.T, c *Checkpoint) int64 {
 	t.Helper()
-	var n int64
+	n, threshold, err := c.StateLog()
+	mustNoErr(t, err)
+	var stored int64
 	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
 		var err error
-		n, err = readCounter(tx.Bucket(bucketMeta), keyStateLogKeys)
+		stored, err = readCounter(tx.Bucket(bucketMeta), keyStateLogKeys)
 		return err
 	}))
+	if n != stored || threshold < compactMin || n >= threshold {
+		t.Fatalf("StateLog() = %d, %d; stored counter %d", n, threshold, stored)
+	}
 	return n
 }
 
