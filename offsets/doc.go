@@ -84,8 +84,9 @@
 // log, a change costs a copy into the log plus at most half an in-place
 // update. Checkpoint.Compact compacts on demand, for engines with idle
 // time; Checkpoint.StateLog says how full the log is (the engine compacts
-// between processingTime batches once it is half way). ForEachState merges base and log (ascending keys). When most keys
-// of a compaction land above the existing ones (time-ordered keys), the
+// between processingTime batches once it is half way). ForEachState merges
+// base and log (ascending keys). When most keys of a compaction land above
+// the existing ones (time-ordered keys), the
 // base's fill percent is raised to 90% so appended pages are not left half
 // empty.
 //
