@@ -86,9 +86,8 @@
 // time; Checkpoint.StateLog says how full the log is (the engine compacts
 // between processingTime batches once it is half way). ForEachState merges
 // base and log (ascending keys). When most keys of a compaction land above
-// the existing ones (time-ordered keys), the
-// base's fill percent is raised to 90% so appended pages are not left half
-// empty.
+// the existing ones (time-ordered keys), the base's fill percent is raised
+// to 90% so appended pages are not left half empty.
 //
 // Every commit is fsynced (bbolt's default) unless Options.NoSync, which is
 // for tests and benchmarks only.
