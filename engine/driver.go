@@ -305,6 +305,21 @@ func (d *driver) discover(ctx context.Context, target map[offsets.TopicPartition
 	return nil
 }
 
+// wentBack reports whether a partition's latest offset is below its cached
+// log start or below where the driver resumes it: the partition's log was
+// replaced since the view was listed.
+func (d *driver) wentBack(latest map[offsets.TopicPartition]int64) bool {
+	for tp, l := range latest {
+		if e, ok := d.view.earliest[tp]; ok && l < e {
+			return true
+		}
+		if s, ok := d.start[tp]; ok && l < s {
+			return true
+		}
+	}
+	return false
+}
+
 // walWrite is the write-ahead of a batch's plan, which runs while the
 // executors fetch the batch: reading Kafka has no effect a crash must undo,
 // so the plan only has to be durable before the batch's output and commit.
@@ -353,7 +368,9 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		}
 	}
 	latest, err := d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
-	if err != nil && !fresh && ctx.Err() == nil {
+	if !fresh && ctx.Err() == nil && (err != nil || d.wentBack(latest)) {
+		// A deleted topic, or a partition that went backwards (topic
+		// recreated, log truncated): the cached view is stale too.
 		if err = d.discover(ctx, target); err == nil {
 			latest, err = d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/microbatch/microbatch/dataframe"
@@ -536,4 +537,77 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestRecreatedTopicWithCachedView deletes and recreates the topic between
+// two batches, within the partition discovery interval. The new log's
+// latest offset is below where the query resumes (100) and, with 30
+// records, below the cached log start (60): planning must list the
+// partitions and log starts again and read the new log from 0, not from
+// the stale log start, nor fail on it.
+func TestRecreatedTopicWithCachedView(t *testing.T) {
+	for _, n := range []int{30, 80} {
+		t.Run(fmt.Sprintf("new-records=%d", n), func(t *testing.T) {
+			b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+			recs, _ := clicks(100, 1, 0)
+			b.Produce(t, "clicks", recs)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			if err := b.Admin(t).DeleteRecords(ctx, offsets.TopicPartition{Topic: "clicks", Partition: 0}, 60); err != nil {
+				t.Fatal(err)
+			}
+			sink := &collector{}
+			cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+			cfg.Trigger = Trigger{ProcessingTime: 50 * time.Millisecond}
+			cfg.Source.OnDataLoss = SkipDataLoss
+			cfg.Source.PartitionDiscoveryInterval = time.Hour
+			newRecs, want := clicks(n, 1, 500)
+			cfg.failpoint = func(name string, id int64) {
+				if name != fpAfterCommit || id != 0 {
+					return
+				}
+				ac, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": b.Addr})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer ac.Close()
+				if _, err := ac.DeleteTopics(ctx, []string{"clicks"}); err != nil {
+					t.Error(err)
+				}
+				if _, err := ac.CreateTopics(ctx, []ckafka.TopicSpecification{{Topic: "clicks", NumPartitions: 1, ReplicationFactor: 1}}); err != nil {
+					t.Error(err)
+				}
+				b.Produce(t, "clicks", newRecs)
+			}
+			rctx, stop := context.WithCancel(ctx)
+			defer stop()
+			var rows []int64
+			cfg.OnProgress = func(p Progress) {
+				if p.NumInputRows > 0 {
+					rows = append(rows, p.NumInputRows)
+				}
+				if p.BatchID > 0 && p.Sources[0].EndOffset == int64(n) {
+					stop()
+				}
+			}
+			q, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Run(rctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 2 || rows[0] != 40 || rows[1] != int64(n) {
+				t.Fatalf("rows per batch %v, want [40 %d]: the old log's [60,100), then all of the new log", rows, n)
+			}
+			// Complete mode: the old log's [60,100) plus the new log.
+			for _, r := range recs[60:] {
+				if strings.Contains(string(r.Value), `"view"`) {
+					want[strings.Split(strings.Split(string(r.Value), `"page":"`)[1], `"`)[0]]++
+				}
+			}
+			sameCounts(t, countsOf(t, sink.last(t).rows), want)
+		})
+	}
 }

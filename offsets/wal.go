@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -60,7 +61,7 @@ func (c *Checkpoint) WriteAhead(p BatchPlan) error {
 		if err := wal.Put(k, val); err != nil {
 			return err
 		}
-		p.Ends = maps.Clone(p.Ends) // the caller keeps its maps
+		p.Ends, p.Gone = maps.Clone(p.Ends), slices.Clone(p.Gone) // the caller keeps its own
 		c.written.Store(&writtenPlan{plan: p, val: val})
 		return nil
 	})
