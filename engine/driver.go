@@ -105,15 +105,11 @@ func (d *driver) loadStart(ctx context.Context) error {
 		return err
 	}
 	if !ok {
-		tps, err := d.admin.Partitions(ctx, d.sub)
+		latest, err := d.discoverLatest(ctx)
 		if err != nil {
 			return err
 		}
-		earliest, latest, err := d.listOffsets(ctx, tps)
-		if err != nil {
-			return err
-		}
-		if initial, err = d.q.starting.Resolve(tps, earliest, latest); err != nil {
+		if initial, err = d.q.starting.Resolve(d.view.tps, d.view.earliest, latest); err != nil {
 			return fmt.Errorf("startingOffsets: %w", err)
 		}
 		if err := d.ckpt.SetInitialOffsets(initial); err != nil {
@@ -132,16 +128,6 @@ func (d *driver) loadStart(ctx context.Context) error {
 		d.start[tp] = o
 	}
 	return nil
-}
-
-func (d *driver) listOffsets(ctx context.Context, tps []offsets.TopicPartition) (earliest, latest map[offsets.TopicPartition]int64, err error) {
-	if earliest, err = d.admin.ListOffsets(ctx, tps, offsets.Earliest, d.props.ReadCommitted()); err != nil {
-		return nil, nil, err
-	}
-	if latest, err = d.admin.ListOffsets(ctx, tps, offsets.Latest, d.props.ReadCommitted()); err != nil {
-		return nil, nil, err
-	}
-	return earliest, latest, nil
 }
 
 func (d *driver) close() error {
@@ -179,11 +165,8 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 
 	var target map[offsets.TopicPartition]int64
 	if cfg.Trigger.AvailableNow {
-		tps, err := d.admin.Partitions(stopCtx, d.sub)
-		if err == nil {
-			target, err = d.admin.ListOffsets(stopCtx, tps, offsets.Latest, d.props.ReadCommitted())
-		}
-		if err != nil {
+		var err error
+		if target, err = d.discoverLatest(stopCtx); err != nil {
 			if stopCtx.Err() != nil {
 				return nil
 			}
@@ -269,7 +252,7 @@ func (d *driver) compactIfIdle(next time.Time) error {
 	if err != nil {
 		return err
 	}
-	if logged == 0 || 2*logged < threshold {
+	if 2*logged < threshold {
 		return nil
 	}
 	start := time.Now()
@@ -303,6 +286,15 @@ func (d *driver) discover(ctx context.Context, target map[offsets.TopicPartition
 	}
 	d.view = &partitionView{tps: tps, earliest: earliest, at: at}
 	return nil
+}
+
+// discoverLatest discovers the subscription (see discover; the first plan
+// reuses it) and lists its latest offsets.
+func (d *driver) discoverLatest(ctx context.Context) (map[offsets.TopicPartition]int64, error) {
+	if err := d.discover(ctx, nil); err != nil {
+		return nil, err
+	}
+	return d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
 }
 
 // wentBack reports whether a partition's latest offset is below its cached

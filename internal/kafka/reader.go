@@ -237,6 +237,12 @@ func (rr *RangeReader) Position(tp offsets.TopicPartition) (int64, bool) {
 // beyond the end of a read's range.
 func (rr *RangeReader) Stashed() int { return rr.stashed }
 
+// aheadOf is how far r's partition is fetched while other partitions are
+// read: r's Until plus r's length again, at least MinAhead.
+func (rr *RangeReader) aheadOf(r offsets.OffsetRange) int64 {
+	return r.Until + max(r.Count(), rr.cfg.MinAhead)
+}
+
 // full reports whether a partition that is not being read has stashed
 // enough: MaxStashRecords records, or up to its ahead limit.
 func (rr *RangeReader) full(st *partState) bool {
@@ -249,9 +255,9 @@ func (rr *RangeReader) full(st *partState) bool {
 // partitions with one, each to be fetched up to its range's Until plus the
 // range's length again (at least ReaderConfig.MinAhead records) while other
 // partitions are read: what a batch reads and a batch more, not the whole
-// backlog. Paused partitions keep their
-// position: a later Read that continues where they stopped still needs no
-// seek. A partition with several ranges in keep is bounded by the last.
+// backlog. Paused partitions keep their position: a later Read that
+// continues where they stopped still needs no seek. A partition with
+// several ranges in keep is bounded by the last.
 func (rr *RangeReader) Keep(keep []offsets.OffsetRange) error {
 	if rr.closed {
 		return ErrReaderClosed
@@ -261,7 +267,7 @@ func (rr *RangeReader) Keep(keep []offsets.OffsetRange) error {
 		tp := r.TopicPartition()
 		want[tp] = true
 		if st, ok := rr.parts[tp]; ok {
-			st.ahead = r.Until + max(r.Count(), rr.cfg.MinAhead)
+			st.ahead = rr.aheadOf(r)
 		}
 	}
 	var pause, resume []ckafka.TopicPartition
@@ -404,10 +410,9 @@ func (rr *RangeReader) ReadIdle(ctx context.Context, r offsets.OffsetRange, fn f
 		}
 		if len(st.stash) > 0 || st.fetched >= r.Until {
 			st.delivered = r.Until
-			// Prefetch for the next read, up to one more range as long
-			// as this one (at least MinAhead), while other partitions
-			// are read.
-			st.ahead = r.Until + max(r.Count(), rr.cfg.MinAhead)
+			// Prefetch for the next read while other partitions are
+			// read.
+			st.ahead = rr.aheadOf(r)
 			if len(st.stash) == 0 {
 				st.stash, st.arena = nil, nil // let the drained memory go
 			}
