@@ -1,10 +1,13 @@
 package offsets
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -161,4 +164,50 @@ func BenchmarkBatchCycle(b *testing.B) {
 	b.ReportMetric(float64(sum.Microseconds())/1000/float64(len(wal)), "mean-cycle-ms")
 	b.ReportMetric(med(wal), "wal-ms")
 	b.ReportMetric(med(commit), "commit-ms")
+}
+
+// BenchmarkCommitGrowing commits the bench's 1M-key query as the engine
+// does (go run ./bench -keys 1000000): 10 batches, each putting the counts
+// of 75k new pages scattered over the key order, in key order, fsync on.
+// One op is the 10 commits on a fresh checkpoint; commit-ms is their sum,
+// max-ms the slowest (a compaction).
+func BenchmarkCommitGrowing(b *testing.B) {
+	const keys, batches, changed = 1_000_000, 10, 75_000
+	perm := rand.New(rand.NewPCG(3, 4)).Perm(keys)
+	batchKeys := make([][][]byte, batches)
+	for i := range batchKeys {
+		for _, p := range perm[i*changed : (i+1)*changed] {
+			batchKeys[i] = append(batchKeys[i], []byte("\x01/p/"+strconv.Itoa(p)+"\x00\x01"))
+		}
+		slices.SortFunc(batchKeys[i], bytes.Compare)
+	}
+	var total, slowest time.Duration
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		b.StopTimer()
+		c := openTest(b, Options{NoSync: os.Getenv("BENCH_NOSYNC") != ""})
+		b.StartTimer()
+		var vb []byte
+		for id, ks := range batchKeys {
+			mustNoErr(b, c.WriteAhead(plan1(int64(id), []OffsetRange{{"t", 0, int64(id) * 10, int64(id)*10 + 10}}, nil)))
+			start := time.Now()
+			mustNoErr(b, c.Commit(CommitRecord{ID: int64(id)}, func(tx *CommitTx) error {
+				for _, k := range ks {
+					vb = binary.AppendUvarint(append(vb[:0], 1, 1), uint64(id+1))
+					if err := tx.PutState(k, vb); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+			d := time.Since(start)
+			total += d
+			slowest = max(slowest, d)
+			if os.Getenv("BENCH_VERBOSE") != "" {
+				b.Logf("batch %d: %v", id, d)
+			}
+		}
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "commit-ms")
+	b.ReportMetric(float64(slowest.Microseconds())/1000, "max-ms")
 }

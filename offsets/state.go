@@ -210,7 +210,7 @@ func compact(tx *bbolt.Tx, logKeys int64, ops []stateOp, clone func([]byte) []by
 		for i := range logged {
 			logged[i].key, logged[i].value = clone(logged[i].key), clone(logged[i].value)
 		}
-		ops = mergeOps(logged, ops)
+		ops = mergeOps(make([]stateOp, 0, len(logged)+len(ops)), logged, ops)
 		if err := tx.DeleteBucket(bucketStateLog); err != nil {
 			return err
 		}
@@ -334,29 +334,81 @@ func appendLog(b *bbolt.Bucket, id int64, ops []stateOp) error {
 
 // readLog returns the latest logged change of every key, sorted by key.
 // The returned ops alias the transaction's pages: use them inside it.
+//
+// Each batch's chunks follow one another in key order, so the log is a run
+// of sorted changes per batch: the runs are merged pairwise, newer batches
+// winning, in O(changes × log batches).
 func readLog(b *bbolt.Bucket) ([]stateOp, error) {
-	latest := make(map[string]stateOp)
-	err := b.ForEach(func(k, v []byte) error {
-		_, ops, err := decodeLogChunk(k, v)
-		for _, op := range ops {
-			latest[string(op.key)] = op
+	var ops []stateOp
+	if meta := b.Tx().Bucket(bucketMeta); meta != nil {
+		// A hint: the log is checked as it is read.
+		if n, err := readCounter(meta, keyStateLogKeys); err == nil && n > 0 {
+			ops = make([]stateOp, 0, n)
 		}
-		return err
+	}
+	type run struct{ lo, hi int } // ops[lo:hi] is one batch's, sorted
+	var runs []run
+	lo, batch := 0, int64(-1)
+	sorted := true // ops[lo:] is in strictly ascending key order
+	endRun := func() {
+		if len(ops) > lo {
+			runs = append(runs, run{lo, lo + len(sortOps(ops[lo:], sorted))})
+		}
+		lo, sorted = len(ops), true
+	}
+	err := b.ForEach(func(k, v []byte) error {
+		if len(k) == 12 && int64(binary.BigEndian.Uint64(k)) != batch {
+			endRun()
+			batch = int64(binary.BigEndian.Uint64(k))
+		}
+		n := len(ops)
+		var err error
+		if _, ops, err = appendLogChunk(ops, k, v); err != nil {
+			return err
+		}
+		for i := max(n, lo+1); i < len(ops) && sorted; i++ {
+			// Out of order only in a damaged log: sortOps sorts it.
+			sorted = bytes.Compare(ops[i-1].key, ops[i].key) < 0
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	ops := make([]stateOp, 0, len(latest))
-	for _, op := range latest {
-		ops = append(ops, op)
+	endRun()
+	if len(runs) == 0 {
+		return nil, nil
 	}
-	slices.SortFunc(ops, func(a, b stateOp) int { return bytes.Compare(a.key, b.key) })
-	return ops, nil
+	// Merge adjacent runs into a second buffer, each pair where its older
+	// run began, and back, until one run is left.
+	buf := make([]stateOp, len(ops))
+	for len(runs) > 1 {
+		merged := runs[:0]
+		for i := 0; i < len(runs); i += 2 {
+			r := runs[i]
+			dst := buf[r.lo:r.lo]
+			if i+1 == len(runs) {
+				dst = append(dst, ops[r.lo:r.hi]...)
+			} else {
+				s := runs[i+1]
+				dst = mergeOps(dst, ops[r.lo:r.hi], ops[s.lo:s.hi])
+			}
+			merged = append(merged, run{r.lo, r.lo + len(dst)})
+		}
+		runs = merged
+		ops, buf = buf, ops
+	}
+	return ops[runs[0].lo:runs[0].hi], nil
 }
 
 // decodeLogChunk decodes one statelog entry; the ops alias v. Errors are
 // *CorruptError naming the batch and chunk.
 func decodeLogChunk(k, v []byte) (int64, []stateOp, error) {
+	return appendLogChunk(nil, k, v)
+}
+
+// appendLogChunk is decodeLogChunk appending the ops to ops.
+func appendLogChunk(ops []stateOp, k, v []byte) (int64, []stateOp, error) {
 	if len(k) != 12 || k[0]&0x80 != 0 {
 		return 0, nil, &CorruptError{Bucket: string(bucketStateLog), Key: fmt.Sprintf("%x", k), Err: errors.New("key is not a batch id and a chunk number")}
 	}
@@ -368,7 +420,6 @@ func decodeLogChunk(k, v []byte) (int64, []stateOp, error) {
 	if len(v) == 0 {
 		return 0, nil, corrupt(0, "empty chunk")
 	}
-	var ops []stateOp
 	field := func(off int) ([]byte, int, error) {
 		n, w := binary.Uvarint(v[off:])
 		if w <= 0 || n > uint64(len(v)-off-w) {
@@ -409,9 +460,9 @@ func decodeLogChunk(k, v []byte) (int64, []stateOp, error) {
 	return id, ops, nil
 }
 
-// mergeOps merges two sorted change lists; newer wins on equal keys.
-func mergeOps(older, newer []stateOp) []stateOp {
-	out := make([]stateOp, 0, len(older)+len(newer))
+// mergeOps appends to out the merge of two sorted change lists; newer
+// wins on equal keys.
+func mergeOps(out, older, newer []stateOp) []stateOp {
 	i, j := 0, 0
 	for i < len(older) && j < len(newer) {
 		switch c := bytes.Compare(older[i].key, newer[j].key); {

@@ -3,6 +3,7 @@ package offsets
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -211,4 +212,65 @@ func TestStateLogChunks(t *testing.T) {
 		t.Fatalf("log counter = %d, want 20000", n)
 	}
 	assertState(t, c, model)
+}
+
+// TestReadLogMerge checks readLog, which merges the batches' sorted runs,
+// against the latest change of every key in commit order, over many
+// batches of overlapping puts and deletes, and a damaged batch whose chunk
+// is out of key order.
+func TestReadLogMerge(t *testing.T) {
+	db, err := bbolt.Open(filepath.Join(t.TempDir(), "log.db"), 0o600, &bbolt.Options{NoSync: true})
+	mustNoErr(t, err)
+	defer db.Close()
+	r := rand.New(rand.NewPCG(11, 12))
+	want := map[string]stateOp{}
+	mustNoErr(t, db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket(bucketStateLog)
+		if err != nil {
+			return err
+		}
+		for id := range int64(13) {
+			ops := map[string]stateOp{}
+			for range r.IntN(300) {
+				k := fmt.Sprintf("k%04d", r.IntN(500))
+				op := stateOp{key: []byte(k), del: r.IntN(4) == 0}
+				if !op.del {
+					op.value = fmt.Appendf(nil, "v%d-%s", id, k)
+				}
+				ops[k] = op
+			}
+			sorted := slices.SortedFunc(maps.Values(ops), func(a, b stateOp) int { return bytes.Compare(a.key, b.key) })
+			for _, op := range sorted {
+				want[string(op.key)] = op
+			}
+			if err := appendLog(b, id, sorted); err != nil {
+				return err
+			}
+		}
+		// Batch 13 is damaged: its keys descend, one twice (the later wins).
+		damaged := []stateOp{{key: []byte("k0300"), value: []byte("x")}, {key: []byte("k0200"), del: true}, {key: []byte("k0200"), value: []byte("y")}}
+		for _, op := range damaged {
+			want[string(op.key)] = op
+		}
+		return appendLog(b, 13, damaged)
+	}))
+	mustNoErr(t, db.View(func(tx *bbolt.Tx) error {
+		got, err := readLog(tx.Bucket(bucketStateLog))
+		if err != nil {
+			return err
+		}
+		if len(got) != len(want) {
+			t.Fatalf("readLog returned %d keys, want %d", len(got), len(want))
+		}
+		for i, op := range got {
+			w := want[string(op.key)]
+			if i > 0 && bytes.Compare(got[i-1].key, op.key) >= 0 {
+				t.Fatalf("readLog: %q after %q", op.key, got[i-1].key)
+			}
+			if op.del != w.del || !bytes.Equal(op.value, w.value) {
+				t.Fatalf("readLog: %q = %q (del %v), want %q (del %v)", op.key, op.value, op.del, w.value, w.del)
+			}
+		}
+		return nil
+	}))
 }
