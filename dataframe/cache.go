@@ -257,6 +257,29 @@ func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
 	return out
 }
 
+// sortByKey returns ids (distinct groups) in ascending key order, sorted
+// by abbreviation (see sortAbbrKeys). It reads g only.
+func sortByKey(g *groupTable, ids []int32) []int32 {
+	if len(ids) == 0 {
+		return nil
+	}
+	ref := g.key(ids[0])
+	plen := len(ref)
+	for _, id := range ids[1:] {
+		plen = commonPrefix(ref[:plen], g.key(id))
+	}
+	ks := make([]abbrKey, len(ids))
+	for i, id := range ids {
+		ks[i] = abbrKey{abbrev(g.key(id), plen), id}
+	}
+	sortAbbrKeys(ks, g)
+	out := make([]int32, len(ks))
+	for i, k := range ks {
+		out[i] = k.id
+	}
+	return out
+}
+
 // abbrKey is a group id and the abbreviation of its key.
 type abbrKey struct {
 	abbr uint64

@@ -375,3 +375,41 @@ func TestResultSharesTable(t *testing.T) {
 		}
 	})
 }
+
+// TestChangesDuringResult runs Changes while Result builds the complete
+// or the update-mode result, as the engine does (run it with -race): the
+// changes must be those Changes gives alone, and the results those of a
+// state built from scratch.
+func TestChangesDuringResult(t *testing.T) {
+	eachCacheQuery(t, 17, func(t *testing.T, s *Schema, p *Program, st *State, r *rand.Rand) {
+		mem := st.mem
+		var all []string
+		changes := func() string {
+			var b strings.Builder
+			if err := st.Changes(func(k, v []byte) error {
+				fmt.Fprintf(&b, "%x=%x\n", k, v)
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+			return b.String()
+		}
+		for batch := 1; batch <= 6; batch++ {
+			vals := cacheRows(r, 40, 8*batch)
+			all = append(all, vals...)
+			release(runTasks(t, mem, p, s, FormatJSON, vals, 2, 16, st))
+			done := make(chan string)
+			go func() { done <- changes() }()
+			got := result(t, st, batch%2 == 0)
+			if during, alone := <-done, changes(); during != alone {
+				t.Fatalf("batch %d: Changes during Result gave\n%s\nalone\n%s", batch, during, alone)
+			}
+			if batch%2 != 0 {
+				fresh := p.NewState(mem)
+				release(runTasks(t, mem, p, s, FormatJSON, all, 1, 1000, fresh))
+				equalRows(t, got, result(t, fresh, false))
+			}
+			st.ResetChanged()
+		}
+	})
+}

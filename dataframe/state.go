@@ -11,7 +11,8 @@ import (
 // merged from Tasks batch after batch and persisted as (key, value) pairs.
 // Keys are the encoded group values: order-preserving and type-tagged, NULL
 // sorting first. Values start with a version byte. A State is used by one
-// goroutine.
+// goroutine, except that Changes may run while Result does (both only read
+// the groups).
 type State struct {
 	p   *Program
 	mem memory.Allocator
@@ -51,7 +52,8 @@ func (s *State) Changed() int { return s.ht.changedCount() }
 // Changes calls fn with the encoded key and value of each changed group, in
 // ascending key byte order. Each key and value is a fresh slice that fn may
 // keep (bbolt's Put retains them until the transaction ends). An error from
-// fn stops the iteration and is returned.
+// fn stops the iteration and is returned. It may run concurrently with
+// Result: an engine writes the changes while it builds the output.
 func (s *State) Changes(fn func(key, value []byte) error) error {
 	if err := s.check(); err != nil {
 		return err

@@ -11,6 +11,9 @@
 // to Arrow, filter, partial aggregates), merges the partial aggregates into
 // the running state, hands the result to the sink, and commits the changed
 // state, the commit record and the new offsets in one bbolt transaction.
+// The transaction starts once the state is merged and writes the changed
+// state while the result is built and the sink writes; it becomes durable
+// only after the sink has the result.
 //
 // # Recovery
 //

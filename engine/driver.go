@@ -524,6 +524,19 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 				return fmt.Errorf("batch %d: merging state: %w", plan.ID, err)
 			}
 		}
+	}
+	var changed int
+	cr := offsets.CommitRecord{ID: plan.ID, CommittedAt: time.Now().UTC(), InputRows: res.Records}
+	if d.state != nil {
+		changed = d.state.Changed()
+		cr.StateRows = int64(d.state.Len())
+	}
+	// The commit writes the state's changes while the result is built and
+	// the sink writes; it becomes durable after the sink (batchCommit).
+	txSink, _ := cfg.Sink.(TxSink)
+	commit := d.startCommit(cr, txSink)
+	defer commit.abandon()
+	if d.state != nil {
 		rec, err := d.state.Result(q.mode == dataframe.Update)
 		if err != nil {
 			return fmt.Errorf("batch %d: result: %w", plan.ID, err)
@@ -539,8 +552,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 
 	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs}
 	sinkStart := time.Now()
-	txSink, isTx := cfg.Sink.(TxSink)
-	if !isTx { // a TxSink writes in the commit transaction instead
+	if txSink == nil { // a TxSink writes in the commit transaction instead
 		if err := cfg.Sink.AddBatch(ctx, out); err != nil {
 			return fmt.Errorf("batch %d: sink: %w", plan.ID, err)
 		}
@@ -559,29 +571,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	p.OutputRows = out.NumRows()
 
 	commitStart := time.Now()
-	var changed int
-	if d.state != nil {
-		changed = d.state.Changed()
-	}
-	rec := offsets.CommitRecord{ID: plan.ID, CommittedAt: time.Now().UTC(), InputRows: res.Records}
-	if d.state != nil {
-		rec.StateRows = int64(d.state.Len())
-	}
-	err = d.ckpt.Commit(rec, func(tx *offsets.CommitTx) error {
-		if d.state != nil {
-			if err := d.state.Changes(tx.PutState); err != nil {
-				return err
-			}
-		}
-		if isTx {
-			if err := txSink.AddBatchTx(tx, out); err != nil {
-				return err
-			}
-		}
-		d.failpoint(fpBeforeCommit, plan.ID)
-		return nil
-	})
-	if err != nil {
+	if err := commit.finish(out); err != nil {
 		return fmt.Errorf("batch %d: commit: %w", plan.ID, err)
 	}
 	p.Durations.Commit = time.Since(commitStart)

@@ -22,6 +22,10 @@ type Durations struct {
 	// Sink: the sink's AddBatch.
 	Sink time.Duration `json:"sink"`
 	// Commit: the bbolt commit transaction (state, commit record, offsets).
+	// A stateful query's starts once the state is merged and writes the
+	// state's changes while the result is built and the sink writes (see
+	// Aggregate and Sink); Commit is how long the batch then still waited
+	// for it to be durable.
 	Commit time.Duration `json:"commit"`
 	// Total: from trigger to commit.
 	Total time.Duration `json:"total"`

@@ -69,6 +69,7 @@ type CommitTx struct {
 	sorted  bool // ops are in strictly ascending key order so far
 	arena   []byte
 	done    bool
+	written bool // WriteState has run: no more state changes
 
 	puts, deletes int64
 }
@@ -100,6 +101,9 @@ func (t *CommitTx) copyBytes(b []byte) []byte {
 func (t *CommitTx) add(key, value []byte, del bool) error {
 	if t.done {
 		return errors.New("offsets: CommitTx used outside its Commit")
+	}
+	if t.written {
+		return errors.New("offsets: state change after WriteState")
 	}
 	if len(key) == 0 || len(key) > maxStateKey {
 		return fmt.Errorf("offsets: state key of %d bytes: want 1 to %d", len(key), maxStateKey)
@@ -170,10 +174,20 @@ func sortOps(ops []stateOp, sorted bool) []stateOp {
 	return out
 }
 
-// finish writes the buffered state changes: to the log, or, when the log
-// would reach the compaction threshold, log and changes to the base.
-func (t *CommitTx) finish() error {
-	t.done = true
+// WriteState writes the state changes made so far as the commit would
+// after fn returns: to the state log, or, when the log reaches the
+// compaction threshold, log and changes to the base (see doc.go). Further
+// PutState and DeleteState calls fail. fn calls it when it has work left
+// after its last state change (waiting for a sink, say) that the writing,
+// compactions included, can overlap; a second call does nothing.
+func (t *CommitTx) WriteState() error {
+	if t.done {
+		return errors.New("offsets: CommitTx used outside its Commit")
+	}
+	if t.written {
+		return nil
+	}
+	t.written = true
 	if len(t.ops) == 0 {
 		return nil
 	}

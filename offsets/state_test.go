@@ -2,6 +2,7 @@ package offsets
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -273,4 +274,42 @@ func TestReadLogMerge(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// TestWriteState checks that a commit fn may write its state changes before
+// it returns, then use the transaction further (a sink bucket), and that
+// state changes after WriteState fail without spoiling the commit.
+func TestWriteState(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	model := map[string]string{}
+	for id := range int64(3) {
+		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
+			for i := range 5000 {
+				k, v := fmt.Sprintf("key%05d", i*int(id+1)), fmt.Sprintf("v%d", id)
+				model[k] = v
+				if err := tx.PutState([]byte(k), []byte(v)); err != nil {
+					return err
+				}
+			}
+			if err := tx.WriteState(); err != nil {
+				return err
+			}
+			if err := tx.WriteState(); err != nil {
+				return fmt.Errorf("second WriteState: %w", err)
+			}
+			if err := tx.PutState([]byte("late"), []byte("x")); err == nil {
+				return errors.New("PutState after WriteState succeeded")
+			}
+			if err := tx.DeleteState([]byte("key00000")); err == nil {
+				return errors.New("DeleteState after WriteState succeeded")
+			}
+			b, err := tx.Bucket("sink")
+			if err != nil {
+				return err
+			}
+			return b.Put(batchKey(id), []byte("out"))
+		}))
+	}
+	assertState(t, c, model)
 }

@@ -187,7 +187,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 				return err
 			}
 		}
-		if err := ctx.finish(); err != nil {
+		if err := ctx.WriteState(); err != nil {
 			return err
 		}
 		rec.StateWrites, rec.StateDeletes = ctx.puts, ctx.deletes

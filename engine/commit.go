@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"errors"
+
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// errAbandoned rolls back a commit whose batch failed before its output
+// reached the sink.
+var errAbandoned = errors.New("batch abandoned before its output reached the sink")
+
+// batchCommit is a batch's commit transaction, started as soon as the
+// state is merged and run on its own goroutine while the driver builds the
+// result and feeds the sink: it writes the state's changes meanwhile (to
+// the state log, or compacting it; the State allows Changes while Result
+// runs), then waits for the output and only then becomes durable, so
+// nothing is committed that the sink has not received.
+type batchCommit struct {
+	out    chan *Output // receives the output once the sink has it; closed: abandon
+	done   chan error   // the commit's result
+	handed bool         // out was sent
+	// panicked is what the commit's goroutine panicked with, if it did
+	// (written before done is sent): the driver panics with it again.
+	panicked any
+}
+
+// startCommit starts the commit of rec. A TxSink, if txSink is not nil,
+// writes the output inside the transaction.
+func (d *driver) startCommit(rec offsets.CommitRecord, txSink TxSink) *batchCommit {
+	c := &batchCommit{out: make(chan *Output, 1), done: make(chan error, 1)}
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				c.panicked = p
+				c.done <- nil
+			}
+		}()
+		c.done <- d.ckpt.Commit(rec, func(tx *offsets.CommitTx) error {
+			if d.state != nil {
+				if err := d.state.Changes(tx.PutState); err != nil {
+					return err
+				}
+			}
+			if err := tx.WriteState(); err != nil {
+				return err
+			}
+			out, ok := <-c.out
+			if !ok {
+				return errAbandoned
+			}
+			if txSink != nil {
+				if err := txSink.AddBatchTx(tx, out); err != nil {
+					return err
+				}
+			}
+			d.failpoint(fpBeforeCommit, rec.ID)
+			return nil
+		})
+	}()
+	return c
+}
+
+// finish hands the output, which the sink has, to the commit and waits for
+// it to be durable.
+func (c *batchCommit) finish(out *Output) error {
+	c.handed = true
+	c.out <- out
+	return c.wait()
+}
+
+func (c *batchCommit) wait() error {
+	err := <-c.done
+	if c.panicked != nil {
+		panic(c.panicked)
+	}
+	return err
+}
+
+// abandon rolls the commit back, unless finish ran, and waits for it.
+func (c *batchCommit) abandon() {
+	if !c.handed {
+		c.handed = true
+		close(c.out)
+		_ = c.wait()
+	}
+}
