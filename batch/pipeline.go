@@ -25,15 +25,16 @@ const (
 	maxChunkBytes = 4 * chunkBytes
 )
 
-// chunk is a run of consecutive records of one task, copied out of the
-// consumer's messages: keys and values back to back in data.
+// chunk is a run of records copied out of the consumer's messages, of the
+// tasks of one wave (see readWave) in the order they were polled: keys and
+// values back to back in data.
 type chunk struct {
-	run  *taskRun
+	runs []*taskRun // the wave's; chunkRecord.run indexes it
 	recs []chunkRecord
 	data []byte
-	// last marks the task's last chunk: its read ended without error and
-	// run.read is set.
-	last bool
+	// ends are the runs whose read ended, without error, after their last
+	// record in this chunk or an earlier one; their read stats are set.
+	ends []int32
 }
 
 // chunkRecord is a record of a chunk; its key and value follow the previous
@@ -41,24 +42,25 @@ type chunk struct {
 type chunkRecord struct {
 	offset, timestamp int64
 	keyLen, valueLen  int32 // -1: null
+	run               int32
 }
 
 func newChunk() *chunk {
 	return &chunk{recs: make([]chunkRecord, 0, chunkRecords), data: make([]byte, 0, chunkBytes)}
 }
 
-func (c *chunk) reset(run *taskRun) {
-	c.run, c.last = run, false
-	c.recs = c.recs[:0]
+func (c *chunk) reset(runs []*taskRun) {
+	c.runs = runs
+	c.recs, c.ends = c.recs[:0], c.ends[:0]
 	if cap(c.data) > maxChunkBytes {
 		c.data = make([]byte, 0, chunkBytes)
 	}
 	c.data = c.data[:0]
 }
 
-// add copies r into c.
-func (c *chunk) add(r *kafka.Record) {
-	c.recs = append(c.recs, chunkRecord{offset: r.Offset, timestamp: r.Timestamp, keyLen: nullLen(r.Key), valueLen: nullLen(r.Value)})
+// add copies r, a record of the wave's run i, into c.
+func (c *chunk) add(i int, r *kafka.Record) {
+	c.recs = append(c.recs, chunkRecord{offset: r.Offset, timestamp: r.Timestamp, keyLen: nullLen(r.Key), valueLen: nullLen(r.Value), run: int32(i)})
 	c.data = append(c.data, r.Key...)
 	c.data = append(c.data, r.Value...)
 }
@@ -82,23 +84,31 @@ func cut(data []byte, n int32) ([]byte, []byte) {
 
 // rangeReader is what a pipeline reads from: a *kafka.RangeReader.
 type rangeReader interface {
-	ReadIdle(ctx context.Context, r offsets.OffsetRange, fn func(*kafka.Record) error, onIdle func() error) (kafka.ReadStats, error)
+	ReadRanges(ctx context.Context, rs []offsets.OffsetRange, h kafka.RangeHandler) (int, error)
 }
 
 // taskRun is one task on its way through a slot's pipeline.
 type taskRun struct {
 	task
-	start time.Time       // the slot's goroutine started the task
-	read  kafka.ReadStats // set before the last chunk is sent
+	// Set by the slot's goroutine before the chunk that ends the run is
+	// sent.
+	start time.Time       // the slot's goroutine started the task's wave
+	read  kafka.ReadStats // the read's stats
+
+	// Owned by the pipeline's goroutine.
+	started bool
+	dec     dataframe.Decoder // nil before the run starts and after it ends
+	sink    TaskSink
+	st      TaskStats
 }
 
 // pipeline overlaps a slot's Kafka reads with decoding: the slot's
 // goroutine polls the consumer and copies records into chunks
-// (readTask); the pipeline's goroutine, started by newPipeline and ended by
-// close, decodes them and hands the Arrow records to the tasks' sinks
-// (loop). Chunks go round between the two through free and full: there are
-// pipelineChunks of them, so the slot's goroutine waits when it is that far
-// ahead.
+// (readWave); the pipeline's goroutine, started by newPipeline and ended by
+// close, decodes them with a decoder per task and hands the Arrow records
+// to the tasks' sinks (loop). Chunks go round between the two through free
+// and full: there are pipelineChunks of them, so the slot's goroutine waits
+// when it is that far ahead.
 //
 // The pipeline's first error (a decoder, sink or panic) cancels ctx, which
 // stops the slot's read; chunks sent after it are not decoded.
@@ -119,11 +129,9 @@ type pipeline struct {
 	cur *chunk // the chunk being filled, nil between chunks
 
 	// Owned by loop until done is closed.
-	err  error    // loop's first error
-	run  *taskRun // the task being decoded, nil between tasks
-	dec  dataframe.Decoder
-	sink TaskSink
-	st   TaskStats
+	err     error      // loop's first error
+	run     *taskRun   // the run being decoded, named by a panic's error
+	started []*taskRun // runs started, to release their decoders at the end
 }
 
 // newPipeline starts s's pipeline goroutine for a Run. It uses s's chunks.
@@ -143,47 +151,84 @@ func (e *Executor) newPipeline(ctx context.Context, s *slot, job Job, stats []Ta
 	return p
 }
 
-// readTask reads t's range into chunks for the pipeline goroutine. A chunk
-// is sent when it is full, when the read waits for records and when the
-// read ends. After an error the records read so far are still sent, so that
-// an error of the pipeline at an earlier offset is the one reported.
-func (p *pipeline) readTask(rr rangeReader, t task) error {
-	run := &taskRun{task: t, start: time.Now()}
-	if err := p.ctx.Err(); err != nil {
-		return err
-	}
-	rs, err := rr.ReadIdle(p.ctx, t.r, func(r *kafka.Record) error {
-		if p.cur == nil {
-			if err := p.next(run); err != nil {
-				return err
-			}
+// waves splits a slot's tasks, in (topic, partition, from) order, into the
+// reads it makes: the first task of every partition, then the second of
+// those with several, and so on. A partition has several tasks in a slot
+// only when a range is split into more pieces than there are slots.
+func waves(ts []task) [][]task {
+	var out [][]task
+	k := 0
+	for i, t := range ts {
+		k++
+		if i == 0 || ts[i-1].r.TopicPartition() != t.r.TopicPartition() {
+			k = 0
 		}
-		p.cur.add(r)
-		if p.cur.full() {
-			p.send(false)
+		if k == len(out) {
+			out = append(out, nil)
 		}
-		return nil
-	}, func() error {
-		if p.cur != nil {
-			p.send(false)
-		}
-		return nil
-	})
-	run.read = rs
-	if err == nil && p.cur == nil {
-		err = p.next(run) // a task without records still ends in a chunk
+		out[k] = append(out[k], t)
 	}
-	if p.cur != nil {
-		p.send(err == nil)
-	}
-	return err
+	return out
 }
 
-// next waits for an empty chunk for run.
-func (p *pipeline) next(run *taskRun) error {
+// readWave reads the ranges of ts, one per partition, at once into chunks
+// for the pipeline goroutine. A chunk is sent when it is full, when the
+// read waits for records and when the read ends. After an error the
+// records read so far are still sent, so that an error of the pipeline at
+// an earlier offset is the one reported; the error is returned with the
+// index in ts of the task it concerns.
+func (p *pipeline) readWave(rr rangeReader, ts []task) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	runs := make([]*taskRun, len(ts))
+	rs := make([]offsets.OffsetRange, len(ts))
+	for i, t := range ts {
+		runs[i] = &taskRun{task: t, start: start}
+		rs[i] = t.r
+	}
+	failed, err := rr.ReadRanges(p.ctx, rs, kafka.RangeHandler{
+		Record: func(i int, r *kafka.Record) error {
+			if p.cur == nil {
+				if err := p.next(runs); err != nil {
+					return err
+				}
+			}
+			p.cur.add(i, r)
+			if p.cur.full() {
+				p.send()
+			}
+			return nil
+		},
+		Done: func(i int, rs kafka.ReadStats) error {
+			runs[i].read = rs
+			if p.cur == nil {
+				if err := p.next(runs); err != nil {
+					return err
+				}
+			}
+			p.cur.ends = append(p.cur.ends, int32(i))
+			return nil
+		},
+		Idle: func() error {
+			if p.cur != nil {
+				p.send()
+			}
+			return nil
+		},
+	})
+	if p.cur != nil {
+		p.send()
+	}
+	return failed, err
+}
+
+// next waits for an empty chunk for the wave of runs.
+func (p *pipeline) next(runs []*taskRun) error {
 	select {
 	case c := <-p.free:
-		c.reset(run)
+		c.reset(runs)
 		p.cur = c
 		return nil
 	case <-p.ctx.Done():
@@ -193,8 +238,7 @@ func (p *pipeline) next(run *taskRun) error {
 
 // send hands the chunk being filled to the pipeline goroutine. It does not
 // block: full has room for every chunk.
-func (p *pipeline) send(last bool) {
-	p.cur.last = last
+func (p *pipeline) send() {
 	p.full <- p.cur
 	p.cur = nil
 }
@@ -213,7 +257,7 @@ func (p *pipeline) close() error {
 
 // loop decodes the chunks sent until full is closed. After an error it only
 // returns chunks to free, which keeps the slot's goroutine from waiting
-// forever.
+// forever. At the end it releases the decoders of runs not ended.
 func (p *pipeline) loop() {
 	defer close(p.done)
 	for c := range p.full {
@@ -225,112 +269,118 @@ func (p *pipeline) loop() {
 		}
 		p.free <- c
 	}
-	if p.run != nil {
-		if err := p.protect(p.run, p.endTask); err != nil && p.err == nil {
-			p.err = err
-		}
+	for _, run := range p.started {
+		p.endTask(run)
 	}
 }
 
-// decode appends c's records to the task's decoder, flushing it to the
-// task's sink every Config.RowsPerRecord rows; the first chunk of a task
-// starts it, the last ends it.
-func (p *pipeline) decode(c *chunk) error {
-	return p.protect(c.run, func() error {
-		if err := p.ctx.Err(); err != nil {
-			return err
-		}
-		if p.run != c.run {
-			if err := p.startTask(c.run); err != nil {
-				return err
-			}
-		}
-		meta := dataframe.RecordMeta{Topic: c.run.r.Topic, Partition: c.run.r.Partition}
-		data := c.data
-		rows := p.e.cfg.RowsPerRecord
-		for _, r := range c.recs {
-			var value []byte
-			meta.Offset, meta.Timestamp = r.offset, r.timestamp
-			meta.Key, data = cut(data, r.keyLen)
-			value, data = cut(data, r.valueLen)
-			if err := p.dec.Append(&meta, value); err != nil {
-				return err
-			}
-			if p.dec.Len() >= rows {
-				if err := p.flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if !c.last {
-			return nil
-		}
-		if err := p.flush(); err != nil {
-			return err
-		}
-		p.st.Records, p.st.Bytes, p.st.SkippedOffsets, p.st.Seeked = c.run.read.Records, c.run.read.Bytes, c.run.read.SkippedOffsets, c.run.read.Seeked
-		ds := p.dec.Stats()
-		p.st.Corrupt, p.st.Dropped = ds.Corrupt, ds.Dropped
-		p.st.Wall = time.Since(c.run.start)
-		p.st.FetchDecode = p.st.Wall - p.st.Sink
-		p.stats[c.run.index] = p.st
-		return p.endTask()
-	})
-}
-
-// protect runs fn, turning a panic into an error, and names run's task in
-// the error.
-func (p *pipeline) protect(run *taskRun, fn func() error) (err error) {
+// decode appends c's records to their tasks' decoders, flushing a decoder
+// to its task's sink every Config.RowsPerRecord rows; a task's first record
+// starts it, its end flushes and ends it.
+func (p *pipeline) decode(c *chunk) (err error) {
+	p.run = c.runs[0]
 	defer func() {
 		// A panicking decoder or sink fails the batch, not the process.
 		if r := recover(); r != nil {
-			p.e.log.Error("batch: task panicked", "batch", p.job.BatchID, "slot", p.slot, "task", run.index, "panic", r, "stack", string(debug.Stack()))
+			p.e.log.Error("batch: task panicked", "batch", p.job.BatchID, "slot", p.slot, "task", p.run.index, "panic", r, "stack", string(debug.Stack()))
 			err = fmt.Errorf("panic: %v", r)
 		}
 		if err != nil {
-			err = taskError(p.job, run.task, err)
+			err = taskError(p.job, p.run.task, err)
 		}
 	}()
-	return fn()
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	data := c.data
+	rows := p.e.cfg.RowsPerRecord
+	cur := int32(-1)
+	run := p.run
+	var meta dataframe.RecordMeta
+	for _, r := range c.recs {
+		if r.run != cur {
+			cur, run = r.run, c.runs[r.run]
+			p.run = run
+			if err := p.startTask(run); err != nil {
+				return err
+			}
+			meta = dataframe.RecordMeta{Topic: run.r.Topic, Partition: run.r.Partition}
+		}
+		var value []byte
+		meta.Offset, meta.Timestamp = r.offset, r.timestamp
+		meta.Key, data = cut(data, r.keyLen)
+		value, data = cut(data, r.valueLen)
+		if err := run.dec.Append(&meta, value); err != nil {
+			return err
+		}
+		if run.dec.Len() >= rows {
+			if err := p.flush(run); err != nil {
+				return err
+			}
+		}
+	}
+	for _, i := range c.ends {
+		run := c.runs[i]
+		p.run = run
+		if err := p.startTask(run); err != nil { // a task without records
+			return err
+		}
+		if err := p.flush(run); err != nil {
+			return err
+		}
+		st := &run.st
+		st.Records, st.Bytes, st.SkippedOffsets, st.Seeked = run.read.Records, run.read.Bytes, run.read.SkippedOffsets, run.read.Seeked
+		ds := run.dec.Stats()
+		st.Corrupt, st.Dropped = ds.Corrupt, ds.Dropped
+		st.Wall = time.Since(run.start)
+		st.FetchDecode = st.Wall - st.Sink
+		p.stats[run.index] = *st
+		p.endTask(run)
+	}
+	return nil
 }
 
+// startTask creates run's decoder and sink, once.
 func (p *pipeline) startTask(run *taskRun) error {
-	p.run = run
-	p.st = TaskStats{Index: run.index, Slot: p.slot, Range: run.r}
+	if run.started {
+		return nil
+	}
+	run.started = true
+	p.started = append(p.started, run)
+	run.st = TaskStats{Index: run.index, Slot: p.slot, Range: run.r}
 	dec, err := p.job.NewDecoder()
 	if err != nil {
 		return fmt.Errorf("new decoder: %w", err)
 	}
-	p.dec = dec
+	run.dec = dec
 	sink, err := p.job.NewSink(TaskInfo{Index: run.index, Range: run.r})
 	if err != nil {
 		return fmt.Errorf("new sink: %w", err)
 	}
-	p.sink = sink
+	run.sink = sink
 	return nil
 }
 
-// endTask releases the task's decoder.
-func (p *pipeline) endTask() error {
-	dec := p.dec
-	p.run, p.dec, p.sink = nil, nil, nil
+// endTask releases run's decoder, once.
+func (p *pipeline) endTask(run *taskRun) {
+	dec := run.dec
+	run.dec, run.sink = nil, nil
 	if dec != nil {
 		dec.Release()
 	}
-	return nil
 }
 
-// flush hands the rows decoded since the last flush to the sink.
-func (p *pipeline) flush() error {
-	rec := p.dec.Flush()
+// flush hands the rows run decoded since its last flush to its sink.
+func (p *pipeline) flush(run *taskRun) error {
+	rec := run.dec.Flush()
 	if rec == nil {
 		return nil
 	}
 	defer rec.Release()
-	p.st.Rows += rec.NumRows()
+	run.st.Rows += rec.NumRows()
 	t0 := time.Now()
-	err := p.sink.Consume(rec)
-	p.st.Sink += time.Since(t0)
+	err := run.sink.Consume(rec)
+	run.st.Sink += time.Since(t0)
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}

@@ -34,7 +34,9 @@ type fakeReader struct {
 	sent    atomic.Int64
 }
 
-func (f *fakeReader) ReadIdle(ctx context.Context, _ offsets.OffsetRange, fn func(*kafka.Record) error, onIdle func() error) (kafka.ReadStats, error) {
+// ReadRanges hands out recs as records of rs[0] (the other ranges get
+// none), then ends every range with stats.
+func (f *fakeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange, h kafka.RangeHandler) (int, error) {
 	var rec kafka.Record
 	var buf []byte
 	deliver := func(r kafka.Record) error {
@@ -47,7 +49,7 @@ func (f *fakeReader) ReadIdle(ctx context.Context, _ offsets.OffsetRange, fn fun
 		if r.Value != nil {
 			rec.Value = buf[len(r.Key):]
 		}
-		err := fn(&rec)
+		err := h.Record(0, &rec)
 		for i := range buf {
 			buf[i] = 'X'
 		}
@@ -58,20 +60,34 @@ func (f *fakeReader) ReadIdle(ctx context.Context, _ offsets.OffsetRange, fn fun
 		r := f.recs[min(i, len(f.recs)-1)]
 		r.Offset += int64(max(0, i-len(f.recs)+1))
 		if err := deliver(r); err != nil {
-			return f.stats, err
+			return 0, err
 		}
 	}
 	for f.block {
-		if err := onIdle(); err != nil {
-			return f.stats, err
+		if err := h.Idle(); err != nil {
+			return 0, err
 		}
 		select {
 		case <-ctx.Done():
-			return f.stats, ctx.Err()
+			return 0, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	return f.stats, f.err
+	if f.err != nil {
+		return 0, f.err
+	}
+	for i := range rs {
+		if err := h.Done(i, f.stats); err != nil {
+			return i, err
+		}
+	}
+	return 0, nil
+}
+
+// readTask reads a wave of one task.
+func (p *pipeline) readTask(rr rangeReader, t task) error {
+	_, err := p.readWave(rr, []task{t})
+	return err
 }
 
 // appended is one Append call seen by a recDecoder.
@@ -462,4 +478,96 @@ func TestExecutorPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGoroutines(t, base)
+}
+
+// waveReader hands out recs[i] as the records of range i, interleaved in
+// runs of run records, range by range in turn, and ends each range (Done
+// with its record count) right after its last record.
+type waveReader struct {
+	recs [][]kafka.Record
+	run  int
+}
+
+func (w *waveReader) ReadRanges(_ context.Context, rs []offsets.OffsetRange, h kafka.RangeHandler) (int, error) {
+	next := make([]int, len(rs))
+	for left := len(rs); left > 0; {
+		for i := range rs {
+			if next[i] < 0 {
+				continue
+			}
+			for k := 0; k < w.run && next[i] < len(w.recs[i]); k++ {
+				rec := w.recs[i][next[i]]
+				next[i]++
+				if err := h.Record(i, &rec); err != nil {
+					return i, err
+				}
+			}
+			if next[i] == len(w.recs[i]) {
+				next[i] = -1
+				left--
+				if err := h.Done(i, kafka.ReadStats{Records: int64(len(w.recs[i]))}); err != nil {
+					return i, err
+				}
+			}
+		}
+	}
+	return 0, nil
+}
+
+// The tasks of a wave are read at once: their records interleave in the
+// chunks, and each task's decoder and sink still get exactly its records,
+// in order, and its stats when it ends.
+func TestPipelineWave(t *testing.T) {
+	pt := newPipeTest(t, 4)
+	ranges := []offsets.OffsetRange{rng("a", 0, 0, 5000), rng("a", 1, 10, 10), rng("a", 2, 100, 103), rng("b", 0, 7, 3007)}
+	w := &waveReader{run: 333}
+	var ts []task
+	for i, r := range ranges {
+		var recs []kafka.Record
+		for o := r.From; o < r.Until; o++ {
+			recs = append(recs, kafka.Record{Topic: r.Topic, Partition: r.Partition, Offset: o, Timestamp: o, Value: fmt.Appendf(nil, "%s-%d-%d", r.Topic, r.Partition, o)})
+		}
+		w.recs = append(w.recs, recs)
+		ts = append(ts, task{index: 3 - i, r: r})
+	}
+	p := pt.start(context.Background())
+	if failed, err := p.readWave(w, ts); err != nil {
+		t.Fatalf("task %d: %v", failed, err)
+	}
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	for i, tk := range ts {
+		got := *pt.got[tk.index]
+		if len(got) != len(w.recs[i]) {
+			t.Fatalf("task %d: %d records, want %d", tk.index, len(got), len(w.recs[i]))
+		}
+		for j, g := range got {
+			want := w.recs[i][j]
+			if g.meta.Topic != want.Topic || g.meta.Partition != want.Partition || g.meta.Offset != want.Offset || !bytes.Equal(g.value, want.Value) {
+				t.Fatalf("task %d record %d: %+v %q, want %+v", tk.index, j, g.meta, g.value, want)
+			}
+		}
+		st := pt.stats[tk.index]
+		if st.Index != tk.index || st.Range != tk.r || st.Records != int64(len(w.recs[i])) || st.Rows != int64(len(got)) ||
+			pt.sinks[tk.index] != (len(got)+6)/7 {
+			t.Fatalf("task %d: stats %+v, %d records consumed", tk.index, st, pt.sinks[tk.index])
+		}
+	}
+}
+
+func TestWaves(t *testing.T) {
+	ts := []task{{index: 0, r: rng("a", 0, 0, 5)}, {index: 1, r: rng("a", 0, 10, 15)}, {index: 2, r: rng("a", 0, 20, 25)},
+		{index: 3, r: rng("a", 1, 0, 5)}, {index: 4, r: rng("b", 0, 0, 5)}, {index: 5, r: rng("b", 0, 5, 9)}}
+	var got [][]int
+	for _, w := range waves(ts) {
+		var ix []int
+		for _, t := range w {
+			ix = append(ix, t.index)
+		}
+		got = append(got, ix)
+	}
+	if want := [][]int{{0, 3, 4}, {1, 5}, {2}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("waves %v, want %v", got, want)
+	}
 }

@@ -74,9 +74,10 @@ func planTasks(ranges []offsets.OffsetRange, maxPer int64, h *homes) []task {
 	return out
 }
 
-// runSlot runs a slot's tasks in order: its goroutine reads them with the
-// slot's consumer into the slot's pipeline, whose goroutine decodes them
-// and stores their stats in stats[t.index].
+// runSlot runs a slot's tasks: its goroutine reads them with the slot's
+// consumer, all at once (in waves when a partition has several), into the
+// slot's pipeline, whose goroutine decodes them and stores their stats in
+// stats[t.index].
 func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []TaskStats) (err error) {
 	defer func() {
 		// Decoders and sinks run on the pipeline's goroutine, which has its
@@ -136,11 +137,15 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 	}
 	p := e.newPipeline(ctx, s, job, stats)
 	defer p.close()
-	for _, t := range ts {
-		err := p.readTask(s.reader, t)
-		if err == nil && !t.home {
-			// A piece of a split range: another slot owns the partition.
-			err = s.reader.Release(t.r.TopicPartition())
+	for _, wave := range waves(ts) {
+		failed, err := p.readWave(s.reader, wave)
+		t := wave[failed]
+		for _, w := range wave {
+			if err == nil && !w.home {
+				// A piece of a split range: another slot owns the
+				// partition.
+				t, err = w, s.reader.Release(w.r.TopicPartition())
+			}
 		}
 		if err != nil {
 			// The pipeline's error, if any, is at an earlier offset or

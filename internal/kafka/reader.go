@@ -95,13 +95,23 @@ func (e *StallError) Error() string {
 // subscribes, joins a group or commits. A RangeReader is used by one
 // goroutine at a time.
 //
+// # Reading several partitions at once
+//
+// ReadRanges reads one range of each of several partitions from the
+// consumer's one stream. That stream serves the partitions in runs, one
+// producer batch of a partition after another's, in fetch order: a range
+// read alone would have to hold every other partition's records polled
+// before its own. Read together, every record polled belongs to a range
+// being read, except those past a range's end.
+//
 // # Positions and prefetch
 //
-// The reader remembers, per partition, the offset where the last Read ended.
-// A Read whose From equals it continues the consumer's stream without a seek,
-// so records librdkafka prefetched (and records at or beyond the previous
-// Until that the previous Read polled but did not deliver) are reused. Any
-// other From re-assigns the partition at From.
+// The reader remembers, per partition, the offset where the last read of
+// it ended. A read whose From equals it continues the consumer's stream
+// without a seek, so records librdkafka prefetched (and records at or
+// beyond the previous Until that the previous read polled but did not
+// deliver, kept in a compact stash) are reused. Any other From re-assigns
+// the partition at From.
 //
 // # End of range
 //
@@ -145,6 +155,9 @@ type partState struct {
 	// ahead, when > 0, is how far the partition is fetched while another
 	// one is read: past it the partition is paused until it is read.
 	ahead int64
+	// act is the range of the partition a ReadRanges call is reading, nil
+	// when none is. While it is set the stash is empty.
+	act *reading
 }
 
 // NewRangeReader creates a consumer from ConsumerDefaults overlaid with p.
@@ -160,6 +173,7 @@ func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 	if cfg.MinAhead <= 0 {
 		cfg.MinAhead = DefaultMinAhead
 	}
+
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -206,6 +220,7 @@ func (rr *RangeReader) Close() error {
 	}
 	rr.closed = true
 	rr.parts = nil
+
 	if err := rr.c.Close(); err != nil {
 		return fmt.Errorf("kafka: close consumer: %w", err)
 	}
@@ -315,32 +330,49 @@ func (st *partState) ckTP(off ckafka.Offset) ckafka.TopicPartition {
 	return ckafka.TopicPartition{Topic: st.topic, Partition: st.tp.Partition, Offset: off}
 }
 
-// assignAt (re-)assigns r's partition at from, dropping any stashed records.
-func (rr *RangeReader) assignAt(tp offsets.TopicPartition, from int64) (*partState, error) {
-	if old, ok := rr.parts[tp]; ok {
-		delete(rr.parts, tp)
-		rr.stashed -= len(old.stash)
-		if err := rr.c.IncrementalUnassign([]ckafka.TopicPartition{old.ckTP(ckafka.OffsetInvalid)}); err != nil {
-			return nil, fmt.Errorf("kafka: unassign %s: %w", tp, err)
+// assign (re-)assigns every partition of tps at the offset of the same
+// index in froms, dropping what was stashed for them, with one unassign,
+// one assign and one resume call for all of them.
+func (rr *RangeReader) assign(tps []offsets.TopicPartition, froms []int64) ([]*partState, error) {
+	var old, assign []ckafka.TopicPartition
+	sts := make([]*partState, len(tps))
+	for i, tp := range tps {
+		if o, ok := rr.parts[tp]; ok {
+			delete(rr.parts, tp)
+			rr.stashed -= len(o.stash)
+			old = append(old, o.ckTP(ckafka.OffsetInvalid))
+		}
+		topic := tp.Topic
+		sts[i] = &partState{tp: tp, topic: &topic, delivered: froms[i], fetched: froms[i]}
+		assign = append(assign, sts[i].ckTP(ckafka.Offset(froms[i])))
+	}
+	if len(old) > 0 {
+		if err := rr.c.IncrementalUnassign(old); err != nil {
+			return nil, fmt.Errorf("kafka: unassign %v: %w", old, err)
 		}
 	}
-	topic := tp.Topic
-	st := &partState{tp: tp, topic: &topic, delivered: from, fetched: from}
-	if err := rr.c.IncrementalAssign([]ckafka.TopicPartition{st.ckTP(ckafka.Offset(from))}); err != nil {
-		return nil, fmt.Errorf("kafka: assign %s at offset %d: %w", tp, from, err)
+	if err := rr.c.IncrementalAssign(assign); err != nil {
+		return nil, fmt.Errorf("kafka: assign %v: %w", assign, err)
+	}
+	resume := make([]ckafka.TopicPartition, len(sts))
+	for i, st := range sts {
+		rr.parts[st.tp] = st
+		resume[i] = st.ckTP(ckafka.OffsetInvalid)
 	}
 	// librdkafka keeps a partition's pause flag across unassign and assign:
 	// a partition paused before (by Keep or the stash bound) would stay
 	// paused and never fetch.
-	if err := rr.c.Resume([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
-		return nil, fmt.Errorf("kafka: resume %s: %w", tp, err)
+	if err := rr.c.Resume(resume); err != nil {
+		for _, st := range sts {
+			st.stale = true // the next read assigns it again
+		}
+		return nil, fmt.Errorf("kafka: resume %v: %w", resume, err)
 	}
-	rr.parts[tp] = st
-	return st, nil
+	return sts, nil
 }
 
-// pollMs bounds one Poll: how quickly Read notices ctx cancellation when no
-// records arrive. Poll returns as soon as an event is ready, so it costs
+// pollMs bounds one Poll: how quickly a read notices ctx cancellation when
+// no records arrive. Poll returns as soon as an event is ready, so it costs
 // nothing while records flow.
 const pollMs = 50
 
@@ -349,122 +381,209 @@ const pollMs = 50
 const checkEvery = 1024
 
 // Read hands every record of r to fn in offset order and returns when the
-// partition's position reaches r.Until. Records at or beyond r.Until that
-// the consumer already polled are kept for a Read that continues at
-// r.Until. An error from fn stops the read and is returned unchanged; the
-// partition is then re-assigned by the next Read.
-//
-// Offsets of r below the partition's log start return an
-// *offsets.DataLossError (ReaderConfig.FailOnDataLoss) or are skipped and
-// counted. A read without progress for ReaderConfig.StallTimeout returns a
-// *StallError. ctx bounds the whole read; its cancellation is noticed within
-// about 50 ms and returned as ctx.Err().
+// partition's position reaches r.Until: ReadRanges of one range.
 func (rr *RangeReader) Read(ctx context.Context, r offsets.OffsetRange, fn func(*Record) error) (stats ReadStats, err error) {
-	return rr.ReadIdle(ctx, r, fn, nil)
+	_, err = rr.ReadRanges(ctx, []offsets.OffsetRange{r}, RangeHandler{
+		Record: func(_ int, rec *Record) error { return fn(rec) },
+		Done:   func(_ int, s ReadStats) error { stats = s; return nil },
+	})
+	return stats, err
 }
 
-// ReadIdle is Read that also calls onIdle, when not nil, whenever a poll
-// returned nothing: about every 50 ms while no record arrives. A caller
-// that batches what fn receives hands on a partial batch there, so that
-// records do not wait for a slow or stalled partition. An error from onIdle
-// stops the read like one from fn.
-func (rr *RangeReader) ReadIdle(ctx context.Context, r offsets.OffsetRange, fn func(*Record) error, onIdle func() error) (stats ReadStats, err error) {
+// RangeHandler receives what ReadRanges reads, on ReadRanges' goroutine.
+// An error from any of its functions stops the read and is returned
+// unchanged.
+type RangeHandler struct {
+	// Record receives every record of range i, in offset order. The
+	// records of different ranges interleave as the consumer delivers
+	// them. The Record and its slices are valid until Record returns.
+	Record func(i int, rec *Record) error
+	// Done, when not nil, is called once for each range that was read to
+	// its Until, after its last record.
+	Done func(i int, stats ReadStats) error
+	// Idle, when not nil, is called whenever a poll returned nothing:
+	// about every 50 ms while no record arrives. A caller that batches
+	// what Record receives hands on a partial batch there, so that records
+	// do not wait for a slow or stalled partition.
+	Idle func() error
+}
+
+// reading is a range of a ReadRanges call.
+type reading struct {
+	i     int
+	r     offsets.OffsetRange
+	st    *partState // nil for an empty range
+	stats ReadStats
+	done  bool
+	// progressAt is st.fetched as it was at lastProgress, when it last
+	// changed.
+	progressAt   int64
+	lastProgress time.Time
+}
+
+// ReadRanges reads every range of rs at once from the consumer's one
+// stream, which interleaves the partitions as the brokers return them,
+// and returns when each has been read to its Until: nothing polled for a
+// range is held for another range's turn. The ranges must be of distinct
+// partitions (empty ranges aside).
+//
+// On error it returns the index in rs of the range the error concerns (for
+// an error of no one range, such as ctx's, the first range not yet done)
+// and the error. The partitions of ranges not done are then re-assigned by
+// their next read.
+//
+// Offsets of a range below its partition's log start return an
+// *offsets.DataLossError (ReaderConfig.FailOnDataLoss) or are skipped and
+// counted. A range whose position does not advance for
+// ReaderConfig.StallTimeout returns a *StallError. ctx bounds the whole
+// read; its cancellation is noticed within about 50 ms and returned as
+// ctx.Err().
+func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange, h RangeHandler) (failed int, err error) {
 	if rr.closed {
-		return stats, ErrReaderClosed
+		return 0, ErrReaderClosed
 	}
-	if r.Until <= r.From {
-		return stats, nil
-	}
-	tp := r.TopicPartition()
-	st, ok := rr.parts[tp]
-	switch {
-	case !ok || st.stale || st.delivered != r.From:
-		if st, err = rr.assignAt(tp, r.From); err != nil {
-			return stats, err
-		}
-		stats.Seeked = true
-	case st.paused:
-		if err := rr.c.Resume([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
-			return stats, fmt.Errorf("kafka: resume %s: %w", tp, err)
-		}
-		st.paused = false
-	}
-	completed := false
+	reads := make([]reading, len(rs))
 	defer func() {
-		if !completed {
-			st.stale = true // fn or the consumer failed (or panicked) mid-stream
+		for i := range reads {
+			if rd := &reads[i]; rd.st != nil && rd.st.act == rd {
+				rd.st.act = nil
+				if !rd.done {
+					rd.st.stale = true // a callback or the consumer failed (or panicked) mid-stream
+				}
+			}
 		}
 	}()
+	if i, err := rr.start(rs, reads); err != nil {
+		return i, err
+	}
+	open := 0
+	finish := func(rd *reading) error {
+		st := rd.st
+		st.delivered = rd.r.Until
+		// Prefetch for the next read while other partitions are read.
+		st.ahead = rr.aheadOf(rd.r)
+		if len(st.stash) == 0 {
+			st.stash, st.arena = nil, nil // let the drained memory go
+		}
+		st.act, rd.done = nil, true
+		open--
+		if h.Done == nil {
+			return nil
+		}
+		return h.Done(rd.i, rd.stats)
+	}
+	first := func() int { // the first range not done
+		for i := range reads {
+			if !reads[i].done {
+				return i
+			}
+		}
+		return 0
+	}
 
-	progressAt, lastProgress := st.fetched, time.Now()
-	events := 0
-	for {
-		for len(st.stash) > 0 && st.stash[0].offset < r.Until {
+	now := time.Now()
+	for i := range reads {
+		rd := &reads[i]
+		if rd.st == nil {
+			rd.done = true
+			if h.Done != nil {
+				if err := h.Done(i, rd.stats); err != nil {
+					return i, err
+				}
+			}
+			continue
+		}
+		rd.st.act = rd
+		rd.progressAt, rd.lastProgress = rd.st.fetched, now
+		open++
+	}
+	// What earlier reads stashed first. A range being read never holds a
+	// stash: its records are delivered as they are polled, until one at
+	// or beyond Until ends it.
+	for i := range reads {
+		rd := &reads[i]
+		if rd.done {
+			continue
+		}
+		st := rd.st
+		for len(st.stash) > 0 && st.stash[0].offset < rd.r.Until {
 			m := st.stash[0]
 			st.stash[0] = stashRec{}
 			st.stash = st.stash[1:]
 			rr.stashed--
-			if err := rr.deliver(st, m, fn, &stats); err != nil {
-				return stats, err
+			if err := rr.deliver(rd, m, h.Record); err != nil {
+				return i, err
 			}
 		}
-		if len(st.stash) > 0 || st.fetched >= r.Until {
-			st.delivered = r.Until
-			// Prefetch for the next read while other partitions are
-			// read.
-			st.ahead = rr.aheadOf(r)
-			if len(st.stash) == 0 {
-				st.stash, st.arena = nil, nil // let the drained memory go
+		if len(st.stash) > 0 || st.fetched >= rd.r.Until {
+			if err := finish(rd); err != nil {
+				return i, err
 			}
-			completed = true
-			return stats, nil
 		}
+	}
 
+	events := 0
+	var last *partState // the last message's: messages come in runs of one partition
+	for open > 0 {
 		ev := rr.c.Poll(pollMs)
 		events++
 		idle := false
 		switch e := ev.(type) {
 		case *ckafka.Message:
-			if e.TopicPartition.Topic == nil {
-				if e.TopicPartition.Error != nil {
-					rr.log.Warn("kafka: consumer error", "range", r.String(), "offset", st.fetched, "error", e.TopicPartition.Error)
+			tpe := e.TopicPartition
+			if tpe.Topic == nil {
+				if tpe.Error != nil {
+					rr.log.Warn("kafka: consumer error", "error", tpe.Error)
 				}
 				break
 			}
-			ps := st
-			if e.TopicPartition.Partition != st.tp.Partition || *e.TopicPartition.Topic != st.tp.Topic {
-				if ps = rr.parts[offsets.TopicPartition{Topic: *e.TopicPartition.Topic, Partition: e.TopicPartition.Partition}]; ps == nil {
-					continue // released partition: outdated
+			ps := last
+			if ps == nil || tpe.Partition != ps.tp.Partition || *tpe.Topic != ps.tp.Topic {
+				if ps = rr.parts[offsets.TopicPartition{Topic: *tpe.Topic, Partition: tpe.Partition}]; ps == nil {
+					break // released partition: outdated
 				}
+				last = ps
 			}
-			if e.TopicPartition.Error != nil {
-				if ps != st {
+			if tpe.Error != nil {
+				last = nil // the partition may be re-assigned
+				rd := ps.act
+				if rd == nil {
 					ps.stale = true
-					rr.log.Warn("kafka: partition error while reading another partition; it will be re-assigned when read",
-						"partition", ps.tp.String(), "offset", int64(e.TopicPartition.Offset), "error", e.TopicPartition.Error)
-					continue
+					rr.log.Warn("kafka: partition error while reading other partitions; it will be re-assigned when read",
+						"partition", ps.tp.String(), "offset", int64(tpe.Offset), "error", tpe.Error)
+					break
 				}
-				if st, err = rr.partitionError(ctx, st, r, e, &stats); err != nil {
-					return stats, err
+				if err := rr.partitionError(ctx, rd, tpe.Error, finish); err != nil {
+					return rd.i, err
 				}
-				continue
+				break
 			}
-			off := int64(e.TopicPartition.Offset)
+			off := int64(tpe.Offset)
 			if off < ps.fetched {
-				continue // from before a re-assignment
+				break // from before a re-assignment
 			}
 			ps.fetched = off + 1
-			if ps == st && off < r.Until && len(st.stash) == 0 {
-				if err := rr.deliver(st, newStashRec(e, nil), fn, &stats); err != nil {
-					return stats, err
+			if rd := ps.act; rd != nil {
+				if off < rd.r.Until {
+					if err := rr.deliver(rd, newStashRec(e, nil), h.Record); err != nil {
+						return rd.i, err
+					}
+				} else {
+					ps.stash = append(ps.stash, newStashRec(e, &ps.arena))
+					rr.stashed++
+				}
+				if ps.fetched >= rd.r.Until {
+					if err := finish(rd); err != nil {
+						return rd.i, err
+					}
 				}
 				break
 			}
 			ps.stash = append(ps.stash, newStashRec(e, &ps.arena))
 			rr.stashed++
-			if ps != st && !ps.paused && rr.full(ps) {
+			if !ps.paused && rr.full(ps) {
 				if err := rr.c.Pause([]ckafka.TopicPartition{ps.ckTP(ckafka.OffsetInvalid)}); err != nil {
-					return stats, fmt.Errorf("kafka: pause %s: %w", ps.tp, err)
+					return first(), fmt.Errorf("kafka: pause %s: %w", ps.tp, err)
 				}
 				ps.paused = true
 			}
@@ -472,49 +591,136 @@ func (rr *RangeReader) ReadIdle(ctx context.Context, r offsets.OffsetRange, fn f
 			if e.Topic == nil {
 				break
 			}
-			if ps := rr.parts[offsets.TopicPartition{Topic: *e.Topic, Partition: e.Partition}]; ps != nil && int64(e.Offset) > ps.fetched {
-				ps.fetched = int64(e.Offset)
+			ps := rr.parts[offsets.TopicPartition{Topic: *e.Topic, Partition: e.Partition}]
+			if ps == nil || int64(e.Offset) <= ps.fetched {
+				break
+			}
+			ps.fetched = int64(e.Offset)
+			if rd := ps.act; rd != nil && ps.fetched >= rd.r.Until {
+				if err := finish(rd); err != nil {
+					return rd.i, err
+				}
 			}
 		case ckafka.Error:
 			if c := e.Code(); c == ckafka.ErrAutoOffsetReset || c == ckafka.ErrOffsetOutOfRange {
 				// auto.offset.reset=error: some assigned partition's fetch
 				// position is out of range. The event does not say which.
-				if st, err = rr.outOfRange(ctx, st, r, e, &stats); err != nil {
-					return stats, err
+				last = nil
+				var rds []*reading
+				for i := range reads {
+					if !reads[i].done {
+						rds = append(rds, &reads[i])
+					}
+				}
+				if i, err := rr.outOfRange(ctx, rds, e, finish); err != nil {
+					return i, err
 				}
 				break
 			}
 			if e.IsFatal() {
-				return stats, fmt.Errorf("kafka: reading %s at offset %d: %w", r, st.fetched, e)
+				i := first()
+				return i, fmt.Errorf("kafka: reading %s at offset %d: %w", reads[i].r, reads[i].st.fetched, e)
 			}
-			rr.log.Warn("kafka: consumer error", "range", r.String(), "offset", st.fetched, "error", e)
+			rr.log.Warn("kafka: consumer error", "error", e)
 		case nil:
 			idle = true
 			// Offsets skipped by the client (transaction markers, aborted
 			// records) move the consumer's position without a record.
-			if len(st.stash) == 0 {
-				if pos := rr.position(st); pos > st.fetched {
-					st.fetched = pos
+			for i := range reads {
+				rd := &reads[i]
+				if rd.done {
+					continue
+				}
+				if pos := rr.position(rd.st); pos > rd.st.fetched {
+					rd.st.fetched = pos
+					if pos >= rd.r.Until {
+						if err := finish(rd); err != nil {
+							return i, err
+						}
+					}
 				}
 			}
-			if onIdle != nil {
-				if err := onIdle(); err != nil {
-					return stats, err
+			if h.Idle != nil {
+				if err := h.Idle(); err != nil {
+					return first(), err
 				}
 			}
 		}
-		if idle || events%checkEvery == 0 {
+		if open > 0 && (idle || events%checkEvery == 0) {
 			if err := ctx.Err(); err != nil {
-				return stats, err
+				return first(), err
 			}
 			now := time.Now()
-			if st.fetched != progressAt {
-				progressAt, lastProgress = st.fetched, now
-			} else if waited := now.Sub(lastProgress); waited > rr.cfg.StallTimeout {
-				return stats, &StallError{Range: r, Position: st.fetched, Waited: waited}
+			for i := range reads {
+				rd := &reads[i]
+				switch {
+				case rd.done:
+				case rd.st.fetched != rd.progressAt:
+					rd.progressAt, rd.lastProgress = rd.st.fetched, now
+				case now.Sub(rd.lastProgress) > rr.cfg.StallTimeout:
+					return i, &StallError{Range: rd.r, Position: rd.st.fetched, Waited: now.Sub(rd.lastProgress)}
+				}
 			}
 		}
 	}
+	return 0, nil
+}
+
+// start validates rs and prepares reads for them: it (re-)assigns, in one
+// call, every partition whose stream cannot be continued at its range's
+// From, and resumes the paused ones. An error comes with the index of the
+// range it concerns (0 when it concerns them all).
+func (rr *RangeReader) start(rs []offsets.OffsetRange, reads []reading) (int, error) {
+	var seek []int
+	var tps []offsets.TopicPartition
+	var froms []int64
+	var resume []*partState
+	seen := make(map[offsets.TopicPartition]bool, len(rs))
+	for i, r := range rs {
+		reads[i] = reading{i: i, r: r}
+		if r.Until <= r.From {
+			continue
+		}
+		tp := r.TopicPartition()
+		if seen[tp] {
+			return i, fmt.Errorf("kafka: two ranges of %s in one read", tp)
+		}
+		seen[tp] = true
+		st, ok := rr.parts[tp]
+		switch {
+		case !ok || st.stale || st.delivered != r.From:
+			seek = append(seek, i)
+			tps = append(tps, tp)
+			froms = append(froms, r.From)
+			continue
+		case st.paused:
+			resume = append(resume, st)
+		}
+		reads[i].st = st
+	}
+	if len(seek) > 0 {
+		sts, err := rr.assign(tps, froms)
+		if err != nil {
+			return 0, err
+		}
+		for k, i := range seek {
+			reads[i].st = sts[k]
+			reads[i].stats.Seeked = true
+		}
+	}
+	if len(resume) > 0 {
+		tps := make([]ckafka.TopicPartition, len(resume))
+		for i, st := range resume {
+			tps[i] = st.ckTP(ckafka.OffsetInvalid)
+		}
+		if err := rr.c.Resume(tps); err != nil {
+			return 0, fmt.Errorf("kafka: resume %v: %w", tps, err)
+		}
+		for _, st := range resume {
+			st.paused = false
+		}
+	}
+	return 0, nil
 }
 
 // stashRec is a polled record kept for a later read.
@@ -557,17 +763,17 @@ func arenaCopy(arena *[]byte, b []byte) []byte {
 	return (*arena)[n:len(*arena):len(*arena)]
 }
 
-func (rr *RangeReader) deliver(st *partState, m stashRec, fn func(*Record) error, stats *ReadStats) error {
+func (rr *RangeReader) deliver(rd *reading, m stashRec, fn func(int, *Record) error) error {
 	rec := &rr.rec
-	rec.Topic = st.tp.Topic
-	rec.Partition = st.tp.Partition
+	rec.Topic = rd.r.Topic
+	rec.Partition = rd.r.Partition
 	rec.Offset = m.offset
 	rec.Timestamp = m.timestamp
 	rec.Key = m.key
 	rec.Value = m.value
-	stats.Records++
-	stats.Bytes += int64(len(m.key) + len(m.value))
-	err := fn(rec)
+	rd.stats.Records++
+	rd.stats.Bytes += int64(len(m.key) + len(m.value))
+	err := fn(rd.i, rec)
 	rec.Key, rec.Value = nil, nil
 	return err
 }
@@ -582,79 +788,104 @@ func (rr *RangeReader) position(st *partState) int64 {
 	return int64(ps[0].Offset)
 }
 
-// partitionError handles an error polled for the partition being read.
-func (rr *RangeReader) partitionError(ctx context.Context, st *partState, r offsets.OffsetRange, m *ckafka.Message, stats *ReadStats) (*partState, error) {
-	perr := m.TopicPartition.Error
+// partitionError handles an error polled for the partition of rd, a range
+// being read.
+func (rr *RangeReader) partitionError(ctx context.Context, rd *reading, perr error, finish func(*reading) error) error {
 	var kerr ckafka.Error
 	if errors.As(perr, &kerr) {
 		switch {
 		case kerr.Code() == ckafka.ErrAutoOffsetReset || kerr.Code() == ckafka.ErrOffsetOutOfRange:
-			return rr.outOfRange(ctx, st, r, perr, stats)
+			_, err := rr.outOfRange(ctx, []*reading{rd}, perr, finish)
+			return err
 		case kerr.IsFatal() || kerr.Code() == ckafka.ErrTopicAuthorizationFailed:
-			return st, fmt.Errorf("kafka: reading %s at offset %d: %w", r, st.fetched, perr)
+			return fmt.Errorf("kafka: reading %s at offset %d: %w", rd.r, rd.st.fetched, perr)
 		}
 	}
-	rr.log.Warn("kafka: partition error", "range", r.String(), "offset", st.fetched, "error", perr)
-	return st, nil
+	rr.log.Warn("kafka: partition error", "range", rd.r.String(), "offset", rd.st.fetched, "error", perr)
+	return nil
 }
 
 // outOfRange handles an out-of-range fetch (auto.offset.reset=error), which
-// librdkafka reports without naming the partition. If the partition being
-// read is below its log start (or beyond its end), that is data loss: it is
-// returned or skipped per FailOnDataLoss. Otherwise the error was another
-// assigned partition's: those are marked stale, so that each is re-assigned
-// (and the error met again, then as the partition being read) when it is
-// read. It returns the state of the partition being read, which is new when
-// it was re-assigned.
-func (rr *RangeReader) outOfRange(ctx context.Context, st *partState, r offsets.OffsetRange, perr error, stats *ReadStats) (*partState, error) {
-	at := st.fetched
-	low, high, err := rr.c.QueryWatermarkOffsets(r.Topic, r.Partition, timeoutMs(ctx, 10*time.Second))
-	if err != nil {
-		return st, fmt.Errorf("kafka: reading %s: offset %d is out of range (%v), and the watermark query failed: %w", r, at, perr, err)
-	}
-	var lostUntil int64
-	reason := ""
-	switch {
-	case at < low:
-		lostUntil = min(low, r.Until)
-	case at > high:
-		lostUntil = r.Until
-		reason = fmt.Sprintf("offset %d is beyond the end of the log (%d): was the topic deleted and recreated?", at, high)
-	default:
-		// Not this partition's error, or the log start moved back in range
-		// while we fetched. Restart every stream that may have stopped.
-		rr.log.Debug("kafka: out-of-range fetch; re-assigning", "range", r.String(), "offset", at, "low", low, "high", high, "error", perr)
-		for _, ps := range rr.parts {
-			if ps != st {
-				ps.stale = true
-			}
+// librdkafka may report without naming the partition; rds are the ranges
+// being read whose partition it may concern. The first of them whose
+// position is below its log start (or beyond its end) has lost data: that
+// is returned or skipped per FailOnDataLoss. If none has, the error was
+// another assigned partition's, or the log start moved back in range while
+// we fetched: the other partitions are marked stale, so that each is
+// re-assigned (and the error met again, then as a partition being read)
+// when it is read, and the ranges' partitions are re-assigned where they
+// are. It returns the index of the range an error concerns.
+func (rr *RangeReader) outOfRange(ctx context.Context, rds []*reading, perr error, finish func(*reading) error) (int, error) {
+	for _, rd := range rds {
+		r, st := rd.r, rd.st
+		at := st.fetched
+		low, high, err := rr.c.QueryWatermarkOffsets(r.Topic, r.Partition, timeoutMs(ctx, 10*time.Second))
+		if err != nil {
+			return rd.i, fmt.Errorf("kafka: reading %s: offset %d is out of range (%v), and the watermark query failed: %w", r, at, perr, err)
 		}
-		return rr.reassign(st, at)
+		var lostUntil int64
+		reason := ""
+		switch {
+		case at < low:
+			lostUntil = min(low, r.Until)
+		case at > high:
+			lostUntil = r.Until
+			reason = fmt.Sprintf("offset %d is beyond the end of the log (%d): was the topic deleted and recreated?", at, high)
+		default:
+			continue
+		}
+		if rr.cfg.FailOnDataLoss {
+			return rd.i, &offsets.DataLossError{Topic: r.Topic, Partition: r.Partition, From: at, Until: lostUntil, Reason: reason}
+		}
+		rd.stats.SkippedOffsets += lostUntil - at
+		rr.log.Warn("kafka: data loss: skipping offsets no longer available (failOnDataLoss=false)",
+			"partition", st.tp.String(), "from", at, "until", lostUntil, "log_start", low, "log_end", high)
+		if lostUntil >= r.Until {
+			// Nothing left to fetch in r; the consumer's fetcher for the
+			// partition is stopped, so the next read re-assigns it.
+			st.fetched = r.Until
+			st.stale = true
+			return rd.i, finish(rd)
+		}
+		return rd.i, rr.reassign([]*reading{rd}, []int64{lostUntil})
 	}
-	if rr.cfg.FailOnDataLoss {
-		return st, &offsets.DataLossError{Topic: r.Topic, Partition: r.Partition, From: at, Until: lostUntil, Reason: reason}
+	rr.log.Debug("kafka: out-of-range fetch; re-assigning", "error", perr)
+	being := make(map[*partState]bool, len(rds))
+	froms := make([]int64, len(rds))
+	for i, rd := range rds {
+		being[rd.st] = true
+		froms[i] = rd.st.fetched
 	}
-	stats.SkippedOffsets += lostUntil - at
-	rr.log.Warn("kafka: data loss: skipping offsets no longer available (failOnDataLoss=false)",
-		"partition", st.tp.String(), "from", at, "until", lostUntil, "log_start", low, "log_end", high)
-	if lostUntil >= r.Until {
-		// Nothing left to fetch in r; the consumer's fetcher for the
-		// partition is stopped, so the next Read re-assigns it.
-		st.fetched = r.Until
-		st.stale = true
-		return st, nil
+	for _, ps := range rr.parts {
+		if !being[ps] {
+			ps.stale = true
+		}
 	}
-	return rr.reassign(st, lostUntil)
+	if err := rr.reassign(rds, froms); err != nil {
+		return rds[0].i, err
+	}
+	return 0, nil
 }
 
-// reassign re-assigns st's partition at from, keeping what a Read in
-// progress needs: delivered stays, so the Read ends at the same place.
-func (rr *RangeReader) reassign(st *partState, from int64) (*partState, error) {
-	delivered := st.delivered
-	ns, err := rr.assignAt(st.tp, from)
-	if err != nil {
-		return st, err
+// reassign re-assigns the partitions of ranges being read at froms,
+// keeping what the reads in progress need: delivered stays, so that each
+// read ends at the same place.
+func (rr *RangeReader) reassign(rds []*reading, froms []int64) error {
+	if len(rds) == 0 {
+		return nil
 	}
-	ns.delivered = delivered
-	return ns, nil
+	tps := make([]offsets.TopicPartition, len(rds))
+	for i, rd := range rds {
+		tps[i] = rd.st.tp
+	}
+	sts, err := rr.assign(tps, froms)
+	if err != nil {
+		return err
+	}
+	for i, rd := range rds {
+		sts[i].delivered = rd.st.delivered
+		sts[i].act = rd
+		rd.st = sts[i]
+	}
+	return nil
 }

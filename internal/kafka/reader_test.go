@@ -408,7 +408,7 @@ func TestRangeReaderStashAhead(t *testing.T) {
 	check(r(2, 110, 3000), false, 3000)
 }
 
-// ReadIdle calls onIdle while it waits for records; an error from onIdle
+// ReadRanges calls Idle while it waits for records; an error from Idle
 // ends the read, and the next Read re-assigns the partition.
 func TestRangeReaderIdle(t *testing.T) {
 	b := kafkatest.Start(t, map[string]int32{"t": 1})
@@ -421,15 +421,17 @@ func TestRangeReaderIdle(t *testing.T) {
 	enough := errors.New("enough")
 	n, idleAfter := 0, 0
 	start := time.Now()
-	_, err := rr.ReadIdle(ctx, r, func(*kafka.Record) error { n++; return nil }, func() error {
-		if n == 10 {
-			idleAfter++
-		}
-		if idleAfter == 3 {
-			return enough
-		}
-		return nil
-	})
+	_, err := rr.ReadRanges(ctx, []offsets.OffsetRange{r}, kafka.RangeHandler{
+		Record: func(int, *kafka.Record) error { n++; return nil },
+		Idle: func() error {
+			if n == 10 {
+				idleAfter++
+			}
+			if idleAfter == 3 {
+				return enough
+			}
+			return nil
+		}})
 	if !errors.Is(err, enough) || n != 10 {
 		t.Fatalf("idle: %v after %d records", err, n)
 	}
@@ -481,5 +483,121 @@ func TestRangeReaderStashKeepsBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// readAll reads rs at once and returns the offsets delivered per range, the
+// stats Done gave per range (nil until Done) and the error with its index.
+func readAll(t *testing.T, rr *kafka.RangeReader, rs []offsets.OffsetRange) ([][]int64, []*kafka.ReadStats, int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	got := make([][]int64, len(rs))
+	done := make([]*kafka.ReadStats, len(rs))
+	failed, err := rr.ReadRanges(ctx, rs, kafka.RangeHandler{
+		Record: func(i int, rec *kafka.Record) error {
+			r := rs[i]
+			if rec.Topic != r.Topic || rec.Partition != r.Partition || rec.Offset < r.From || rec.Offset >= r.Until {
+				return fmt.Errorf("record %s-%d@%d handed to range %d %s", rec.Topic, rec.Partition, rec.Offset, i, r)
+			}
+			if done[i] != nil {
+				return fmt.Errorf("record of range %d after its Done", i)
+			}
+			if want := fmt.Sprintf("p%d-%d", rec.Partition, rec.Offset); string(rec.Value) != want {
+				return fmt.Errorf("offset %d value %q, want %q", rec.Offset, rec.Value, want)
+			}
+			got[i] = append(got[i], rec.Offset)
+			return nil
+		},
+		Done: func(i int, st kafka.ReadStats) error {
+			if done[i] != nil {
+				return fmt.Errorf("range %d done twice", i)
+			}
+			done[i] = &st
+			return nil
+		},
+	})
+	return got, done, failed, err
+}
+
+// ReadRanges reads several partitions' ranges at once, each exactly, and a
+// later read continues each partition's stream without a seek.
+func TestReadRangesAtOnce(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 3})
+	produceN(t, b, "t", 3, 0, 3000)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{})
+	r := func(p int32, from, until int64) offsets.OffsetRange {
+		return offsets.OffsetRange{Topic: "t", Partition: p, From: from, Until: until}
+	}
+	for _, c := range []struct {
+		rs     []offsets.OffsetRange
+		seeked []bool
+	}{
+		{[]offsets.OffsetRange{r(0, 0, 300), r(1, 0, 10), r(2, 100, 2000), r(1, 5, 5)}, []bool{true, true, true, false}},
+		// Continues every stream; partition 2 is not read, and is held.
+		{[]offsets.OffsetRange{r(1, 10, 2500), r(0, 300, 301)}, []bool{false, false}},
+		{[]offsets.OffsetRange{r(0, 301, 3000), r(2, 2000, 3000), r(1, 2500, 3000)}, []bool{false, false, false}},
+		// Backwards: re-assigned.
+		{[]offsets.OffsetRange{r(2, 0, 1), r(0, 2999, 3000)}, []bool{true, true}},
+	} {
+		got, done, failed, err := readAll(t, rr, c.rs)
+		if err != nil {
+			t.Fatalf("%v: range %d: %v", c.rs, failed, err)
+		}
+		for i, rg := range c.rs {
+			if want := seq(rg.From, rg.Until); !slices.Equal(got[i], want) {
+				t.Fatalf("%s: got %d offsets, want %d", rg, len(got[i]), len(want))
+			}
+			if st := done[i]; st == nil || st.Records != rg.Count() || st.Seeked != c.seeked[i] || st.SkippedOffsets != 0 {
+				t.Fatalf("%s: stats %+v, want %d records, seeked %v", rg, st, rg.Count(), c.seeked[i])
+			}
+			if pos, ok := rr.Position(rg.TopicPartition()); rg.Count() > 0 && (!ok || pos != rg.Until) {
+				t.Fatalf("%s: position %d %v", rg, pos, ok)
+			}
+		}
+	}
+	_, _, failed, err := readAll(t, rr, []offsets.OffsetRange{r(0, 0, 1), r(1, 0, 1), r(0, 1, 2)})
+	if err == nil || failed != 2 || !strings.Contains(err.Error(), "two ranges of t-0") {
+		t.Fatalf("two ranges of a partition: %d %v", failed, err)
+	}
+}
+
+// A stalled range fails the read, named by its index, after the other
+// ranges completed; the completed partitions continue without a seek and
+// the stalled one is re-assigned.
+func TestReadRangesStallAndLoss(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 3})
+	produceN(t, b, "t", 3, 0, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Admin(t).DeleteRecords(ctx, offsets.TopicPartition{Topic: "t", Partition: 2}, 40); err != nil {
+		t.Fatal(err)
+	}
+	r := func(p int32, from, until int64) offsets.OffsetRange {
+		return offsets.OffsetRange{Topic: "t", Partition: p, From: from, Until: until}
+	}
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{StallTimeout: 300 * time.Millisecond})
+	rs := []offsets.OffsetRange{r(0, 0, 50), r(1, 0, 120), r(2, 10, 60)}
+	got, done, failed, err := readAll(t, rr, rs)
+	var se *kafka.StallError
+	if !errors.As(err, &se) || failed != 1 || se.Range != rs[1] || se.Position != 100 {
+		t.Fatalf("stall: range %d: %v", failed, err)
+	}
+	// Partition 2 lost [10,40) and was read from 40 on (failOnDataLoss=false).
+	if done[0] == nil || done[1] != nil || done[2] == nil || done[2].SkippedOffsets != 30 || done[2].Records != 20 ||
+		!slices.Equal(got[0], seq(0, 50)) || !slices.Equal(got[1], seq(0, 100)) || !slices.Equal(got[2], seq(40, 60)) {
+		t.Fatalf("before the stall: done %v %v %v, got %d %d %v", done[0], done[1], done[2], len(got[0]), len(got[1]), got[2])
+	}
+	got, done, _, err = readAll(t, rr, []offsets.OffsetRange{r(0, 50, 100), r(1, 0, 100), r(2, 60, 100)})
+	if err != nil || done[0].Seeked || !done[1].Seeked || done[2].Seeked ||
+		!slices.Equal(got[0], seq(50, 100)) || !slices.Equal(got[1], seq(0, 100)) || !slices.Equal(got[2], seq(60, 100)) {
+		t.Fatalf("after the stall: %v, done %+v %+v %+v", err, done[0], done[1], done[2])
+	}
+
+	fail := newReader(t, b.Props(), kafka.ReaderConfig{FailOnDataLoss: true})
+	_, _, failed, err = readAll(t, fail, []offsets.OffsetRange{r(0, 0, 100), r(2, 10, 60), r(1, 0, 100)})
+	var dl *offsets.DataLossError
+	if !errors.As(err, &dl) || failed != 1 || dl.Partition != 2 || dl.From != 10 || dl.Until != 40 {
+		t.Fatalf("failOnDataLoss: range %d: %v", failed, err)
 	}
 }
