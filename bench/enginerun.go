@@ -24,6 +24,9 @@ type engineRun struct {
 	// (runtime.MemStats.Sys minus HeapReleased) after any batch: the rest
 	// of PeakRSS is librdkafka's (C) memory.
 	GoPeakBytes int64 `json:"go_peak_bytes"`
+	// CPUSeconds is the child's user plus system CPU time, set by the
+	// parent; 0 in-process.
+	CPUSeconds float64 `json:"cpu_seconds"`
 
 	BatchMs    []float64            `json:"batch_ms"`
 	OverheadMs []float64            `json:"driver_overhead_ms"`
@@ -78,6 +81,7 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engi
 	if err := json.Unmarshal(out.Bytes(), &er); err != nil {
 		return engineRun{}, fmt.Errorf("engine child output: %w", err)
 	}
+	er.CPUSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
 	return er, nil
 }
 
@@ -92,10 +96,11 @@ func startProfileOnce(path string, run int) (func(), error) {
 // summariseEngine fills res from the engine runs: the median rate, and
 // batch and overhead percentiles over every batch of every run.
 func summariseEngine(res *Result, runs []engineRun) {
-	var rates, batches, overheads, outside []float64
+	var rates, batches, overheads, outside, cpus []float64
 	phases := map[string][]float64{}
 	for _, r := range runs {
 		rates = append(rates, r.MsgsPerSec)
+		cpus = append(cpus, r.CPUSeconds)
 		sum := 0.0
 		for _, b := range r.BatchMs {
 			sum += b
@@ -112,6 +117,7 @@ func summariseEngine(res *Result, runs []engineRun) {
 	}
 	res.AllRuns["engine"] = rates
 	res.EngineMsgsPerSec = median(rates)
+	res.EngineCPUSeconds = median(cpus)
 	res.EngineOutsideBatchesMs = median(outside)
 	res.EngineBatches = len(runs[0].BatchMs)
 	res.FirstRunBatchMs, res.FirstRunPhaseMs = runs[0].BatchMs, runs[0].PhaseMs

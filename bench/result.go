@@ -54,6 +54,14 @@ type Result struct {
 	FirstRunPhaseMs        map[string][]float64 `json:"engine_first_run_phase_ms,omitempty"`
 	EnginePeakRSSBytes     int64                `json:"engine_peak_rss_bytes"` // the engine's child process alone; 0 if in-process
 	EngineGoPeakBytes      int64                `json:"engine_go_peak_bytes"`  // of which the Go runtime's (the rest is librdkafka's)
+	// EngineCPUSeconds is the engine child's user plus system CPU time
+	// (median over runs; 0 in-process): what the engine costs, less
+	// sensitive than its rate to other load on the machine.
+	EngineCPUSeconds float64 `json:"engine_cpu_seconds"`
+	// RawConfluentCPUSeconds is the bench process's CPU time over each
+	// raw confluent read: the client's alone with -brokers, the client's
+	// and the in-process broker's otherwise.
+	RawConfluentCPUSeconds []float64            `json:"raw_confluent_cpu_seconds,omitempty"`
 	PeakRSSNote            string               `json:"peak_rss_note"`
 	Decode                 *DecodeResult        `json:"decode,omitempty"`
 	AllRuns                map[string][]float64 `json:"all_runs_msgs_per_sec,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"syscall"
 	"time"
 )
 
@@ -39,6 +40,15 @@ func setupTopic(ctx context.Context, cfg *config, res *Result) (*cluster, error)
 	return cl, nil
 }
 
+// processCPU is the user plus system CPU time of this process so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // throughput is the default scenario: raw confluent, raw franz-go and the
 // engine on one topic, interleaved, cfg.runs times; then the decoders.
 func throughput(ctx context.Context, cfg *config) error {
@@ -58,6 +68,7 @@ func throughput(ctx context.Context, cfg *config) error {
 	var engines []engineRun
 	for i := range cfg.runs {
 		if !cfg.skip["confluent"] {
+			cpu0 := processCPU()
 			st, err := readConfluent(ctx, cl.addr, cfg.topic, cfg.partitions, cfg.consumers, cfg.rdkProps)
 			if err != nil {
 				return fmt.Errorf("raw confluent: %w", err)
@@ -65,7 +76,9 @@ func throughput(ctx context.Context, cfg *config) error {
 			if st.records != cfg.messages {
 				return fmt.Errorf("raw confluent read %d records, want %d", st.records, cfg.messages)
 			}
-			logf("run %d raw confluent: %.0f msgs/s (%s)", i+1, st.msgsPerSec(), st.elapsed.Round(time.Millisecond))
+			cpu := processCPU() - cpu0
+			res.RawConfluentCPUSeconds = append(res.RawConfluentCPUSeconds, cpu.Seconds())
+			logf("run %d raw confluent: %.0f msgs/s (%s, CPU %.2f s%s)", i+1, st.msgsPerSec(), st.elapsed.Round(time.Millisecond), cpu.Seconds(), cl.cpuNote())
 			confluent = append(confluent, st)
 		}
 		if !cfg.skip["franz"] {
@@ -84,9 +97,9 @@ func throughput(ctx context.Context, cfg *config) error {
 			if er.Rows != cfg.messages {
 				return fmt.Errorf("engine read %d records, want %d", er.Rows, cfg.messages)
 			}
-			logf("run %d engine: %.0f msgs/s (%s, %d batches, state %d rows, child peak RSS %d MB)",
+			logf("run %d engine: %.0f msgs/s (%s, %d batches, state %d rows, child peak RSS %d MB, CPU %.2f s)",
 				i+1, er.MsgsPerSec, time.Duration(er.Seconds*float64(time.Second)).Round(time.Millisecond),
-				len(er.BatchMs), er.StateRows, er.PeakRSS>>20)
+				len(er.BatchMs), er.StateRows, er.PeakRSS>>20, er.CPUSeconds)
 			engines = append(engines, er)
 		}
 	}
