@@ -90,8 +90,8 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 		}
 	}()
 	if s.reader == nil {
-		// The consumer's pre-fetch is bounded per partition: scale it to
-		// the partitions the slot reads (the job's over the slots).
+		// Size the consumer's pre-fetch queue to the partitions the slot
+		// reads (the job's over the slots): see kafka.ScalePrefetch.
 		parts := map[offsets.TopicPartition]bool{}
 		for _, r := range job.Ranges {
 			parts[r.TopicPartition()] = true

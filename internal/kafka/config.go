@@ -55,11 +55,11 @@ func commonDefaults() Props {
 // unless the job overrides them. DESIGN.md section 4: the default profile
 // spends most of its time waiting; a 1 ms fetch queue backoff roughly
 // doubles one consumer's throughput. The pre-fetch queue is kept moderate
-// (50k messages or 16 MiB per partition): bench/ measured the engine at
+// (50k messages or 16 MiB per consumer): bench/ measured the engine at
 // 1.02x raw confluent with it, against 0.75x with queued.min.messages=1M,
 // whose deep pre-fetch past each range's end cost memory (785 MB peak RSS
 // against 237 MB on a 10M-record topic) and time. The executors lower the
-// 16 MiB per partition for a consumer of many partitions (ScalePrefetch).
+// 16 MiB for a consumer of many partitions (ScalePrefetch).
 func ConsumerDefaults() Props {
 	d := commonDefaults()
 	d["group.id"] = "microbatch" // required by librdkafka; never used: no subscribe, no commits
@@ -72,24 +72,32 @@ func ConsumerDefaults() Props {
 	d["queued.max.messages.kbytes"] = "16384"
 	// A range that ends at the log end completes when a fetch comes back
 	// empty at the high watermark (the EOF event): the broker holds that
-	// fetch up to fetch.wait.max.ms, and a slot reads its partitions' ranges
-	// in turn, so this wait is paid once per partition per batch. bench/
-	// measured 64 partitions at 0.97x raw confluent with 10 ms, 0.48x with
-	// 100 ms.
+	// fetch up to fetch.wait.max.ms. When a slot read its partitions'
+	// ranges in turn this wait was paid once per partition per batch
+	// (bench/ measured 64 partitions at 0.97x raw confluent with 10 ms,
+	// 0.48x with 100 ms); read at once, once per batch.
 	d["fetch.wait.max.ms"] = "10"
 	return d
 }
 
-// PrefetchBudgetKB is what one range-reading consumer may pre-fetch, over
-// all its partitions, unless queued.max.messages.kbytes is set: librdkafka
-// bounds the pre-fetch queue per partition, so a consumer of many
-// partitions would otherwise hold up to 16 MiB for each.
+// PrefetchBudgetKB sets, with ScalePrefetch, how much one range-reading
+// consumer pre-fetches unless queued.max.messages.kbytes is set.
 const PrefetchBudgetKB = 64 << 10
 
-// ScalePrefetch returns p with queued.max.messages.kbytes set so that a
-// consumer reading the given number of partitions pre-fetches about
-// PrefetchBudgetKB in all (between 1 MiB and ConsumerDefaults' 16 MiB per
-// partition). A value the job sets is kept.
+// ScalePrefetch returns p with queued.max.messages.kbytes set for a
+// consumer reading the given number of partitions: PrefetchBudgetKB over
+// the partitions, between 1 MiB and ConsumerDefaults' 16 MiB. A value the
+// job sets is kept.
+//
+// librdkafka applies the bound to the consumer's one queue, not to each
+// partition (librdkafka issue #2853), and caps fetch.max.bytes at it unless
+// that is set, so a fetch response holds about that much: one producer
+// batch of each of a few partitions. At many partitions a small bound
+// keeps the responses small, and with them what a pause drops (a paused
+// partition's queued records are discarded and fetched again on resume):
+// bench/ measured 64 partitions (32 per consumer) with 2 MiB against
+// 16 MiB at 7.6-7.9 s against 9.1-9.9 s of engine CPU for 3M records, and
+// 309-323 MB against 681-728 MB peak RSS.
 func ScalePrefetch(p Props, partitions int) Props {
 	if _, ok := p["queued.max.messages.kbytes"]; ok || partitions <= 0 {
 		return p
