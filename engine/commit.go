@@ -38,6 +38,7 @@ func (d *driver) startCommit(rec offsets.CommitRecord, txSink TxSink) *batchComm
 		}()
 		c.done <- d.ckpt.Commit(rec, func(tx *offsets.CommitTx) error {
 			if d.state != nil {
+				tx.GrowState(d.state.Changed())
 				if err := d.state.Changes(tx.PutState); err != nil {
 					return err
 				}

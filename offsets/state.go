@@ -122,6 +122,13 @@ func (t *CommitTx) add(key, value []byte, del bool) error {
 	return nil
 }
 
+// GrowState reserves room for n more state changes (PutState and
+// DeleteState calls), as slices.Grow does: a commit that knows how many
+// keys it changes saves growing its buffer of changes as they come.
+func (t *CommitTx) GrowState(n int) {
+	t.ops = slices.Grow(t.ops, n)
+}
+
 // PutState sets a state key to value. Keys must be 1 to 32760 bytes. key and
 // value are copied, so callers may reuse their buffers. Putting keys in
 // ascending order saves a sort.
