@@ -343,6 +343,8 @@ func resultRun(onlyChanged bool) func(st *State) error {
 func BenchmarkStateResultComplete1M(b *testing.B) {
 	b.Run("fresh=0", func(b *testing.B) { benchState1M(b, 0, resultRun(false)) })
 	b.Run("fresh=1000", func(b *testing.B) { benchState1M(b, 1000, resultRun(false)) })
+	// The bench's batches (go run ./bench -keys 1000000): every group new.
+	b.Run("fresh=75000", func(b *testing.B) { benchState1M(b, 75000, resultRun(false)) })
 }
 
 func BenchmarkStateResultUpdate1M(b *testing.B) {

@@ -25,7 +25,11 @@ type resultCache struct {
 	// table is group order[r]. Groups inserted since are merged in by
 	// insert.
 	order []int32
-	pos   []int32 // pos[id] is the row of group id
+	// pos[id] is the row of group id, once positions computes it: an insert
+	// that moves rows marks it out of date (posStale) rather than
+	// recomputing it, as only stale groups and update mode need it.
+	pos      []int32
+	posStale bool
 	// abbr[r] abbreviates the key of row r (see abbrev): every key starts
 	// with the plen bytes of the order's first key, so two keys compare as
 	// their abbreviations do unless those are equal. The order is merged
@@ -169,14 +173,24 @@ func (c *resultCache) insert(g *groupTable) error {
 	c.abbr, c.nextAbbr = abbr, c.abbr
 	c.order, c.nextOrder = order, c.order
 	c.cols, c.next = c.next, c.cols
-	c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
-	for r, id := range order {
-		c.pos[id] = int32(r)
-	}
+	c.posStale = true
 	if c.cols != nil {
 		c.stale = append(c.stale, make([]bool, n-have)...)
 	}
 	return nil
+}
+
+// positions returns pos, brought up to date first if an insert moved rows.
+func (c *resultCache) positions() []int32 {
+	if c.posStale {
+		n := len(c.order)
+		c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
+		for r, id := range c.order {
+			c.pos[id] = int32(r)
+		}
+		c.posStale = false
+	}
+	return c.pos
 }
 
 // update rewrites the aggregates of the stale groups and clears the marks.
@@ -185,6 +199,7 @@ func (c *resultCache) update(g *groupTable) {
 		return
 	}
 	ng := len(g.spec.groups)
+	pos := c.positions()
 	var rows []int32 // the stale rows, ascending, for STRING aggregates
 	for i := range g.accs {
 		a, t, col := &g.accs[i], g.spec.calls[i].typ, &c.cols[ng+i]
@@ -192,7 +207,7 @@ func (c *resultCache) update(g *groupTable) {
 			col.unshare(true)
 			v, _ := col.vector()
 			for _, id := range c.staleIDs {
-				v.set(c.pos[id], a.final(id, t), col.n)
+				v.set(pos[id], a.final(id, t), col.n)
 			}
 			col.valid = v.valid
 			continue
@@ -201,7 +216,7 @@ func (c *resultCache) update(g *groupTable) {
 		if rows == nil {
 			rows = make([]int32, 0, len(c.staleIDs))
 			for _, id := range c.staleIDs {
-				rows = append(rows, c.pos[id])
+				rows = append(rows, pos[id])
 			}
 			slices.Sort(rows)
 		}
@@ -237,14 +252,15 @@ func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
 		slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.key(a), g.key(b)) })
 		return ids
 	}
+	pos := c.positions()
 	if len(ids) < len(c.order)>>8 { // few: sort by row
 		ids = slices.Clone(ids)
-		slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(c.pos[a], c.pos[b]) })
+		slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(pos[a], pos[b]) })
 		return ids
 	}
 	set := make([]uint64, (len(c.order)+63)>>6)
 	for _, id := range ids {
-		r := c.pos[id]
+		r := pos[id]
 		set[r>>6] |= 1 << (r & 63)
 	}
 	out := make([]int32, 0, len(ids))
