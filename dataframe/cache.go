@@ -138,7 +138,10 @@ func (c *resultCache) insert(g *groupTable) error {
 		c.next[k].reserve(&c.cols[k], n-have)
 	}
 	prev := 0 // rows [0, prev) of the old table are copied
-	for _, f := range fresh {
+	for i, f := range fresh {
+		if i%prefetchGroups == 0 && c.cols != nil {
+			g.prefetchKeys(fresh[i:min(i+prefetchGroups, len(fresh))])
+		}
 		p := prev
 		if search {
 			p += sort.Search(have-prev, func(i int) bool { return !below(prev+i, f) })
@@ -294,6 +297,24 @@ func sortByKey(g *groupTable, ids []int32) []int32 {
 		out[i] = k.id
 	}
 	return out
+}
+
+// prefetchGroups is how many groups' keys insert loads ahead of decoding
+// them (prefetchKeys).
+const prefetchGroups = 64
+
+// prefetchKeys loads the first byte of the key of each of ks. The keys of
+// new groups are decoded in key order, scattered over the key arena:
+// loading them in a loop of their own lets the processor wait for all the
+// misses at once, not for one after another (as keyIndex.prefetch).
+func (g *groupTable) prefetchKeys(ks []abbrKey) {
+	var sum uint64
+	for _, k := range ks {
+		if key := g.keyBytes(k.id); len(key) > 0 {
+			sum += uint64(key[0])
+		}
+	}
+	g.sink += sum
 }
 
 // abbrKey is a group id and the abbreviation of its key.
