@@ -132,16 +132,9 @@ func (c *resultCache) insert(g *groupTable) error {
 	search := len(fresh)*bits.Len(uint(have)) < have
 	order := slices.Grow(c.nextOrder[:0], n+n/8)
 	abbr := slices.Grow(c.nextAbbr[:0], n+n/8)
-	for k := range c.next {
-		c.next[k].unshare(false)
-		c.next[k].reset()
-		c.next[k].reserve(&c.cols[k], n-have)
-	}
-	prev := 0 // rows [0, prev) of the old table are copied
+	at := make([]int, len(fresh)) // fresh[i] goes before row at[i] of the old table
+	prev := 0                     // rows [0, prev) of the old table are in order
 	for i, f := range fresh {
-		if i%prefetchGroups == 0 && c.cols != nil {
-			g.prefetchKeys(fresh[i:min(i+prefetchGroups, len(fresh))])
-		}
 		p := prev
 		if search {
 			p += sort.Search(have-prev, func(i int) bool { return !below(prev+i, f) })
@@ -150,37 +143,88 @@ func (c *resultCache) insert(g *groupTable) error {
 				p++
 			}
 		}
-		if p > prev {
-			order = append(order, c.order[prev:p]...)
-			abbr = append(abbr, c.abbr[prev:p]...)
-			for k := range c.next {
-				c.next[k].appendRun(&c.cols[k], prev, p)
-			}
-			prev = p
-		}
+		order = append(order, c.order[prev:p]...)
+		abbr = append(abbr, c.abbr[prev:p]...)
 		order = append(order, f.id)
 		abbr = append(abbr, f.abbr)
-		if c.cols == nil {
-			continue
-		}
-		if err := appendGroup(c.next, g, f.id); err != nil {
-			*c = resultCache{}
-			return err
-		}
+		at[i], prev = p, p
 	}
 	order = append(order, c.order[prev:]...)
 	abbr = append(abbr, c.abbr[prev:]...)
-	for k := range c.next {
-		c.next[k].appendRun(&c.cols[k], prev, have)
+	if c.cols != nil {
+		if err := c.rebuild(g, fresh, at); err != nil {
+			*c = resultCache{}
+			return err
+		}
+		c.cols, c.next = c.next, c.cols
+		c.stale = append(c.stale, make([]bool, n-have)...)
 	}
 	c.abbr, c.nextAbbr = abbr, c.abbr
 	c.order, c.nextOrder = order, c.order
-	c.cols, c.next = c.next, c.cols
 	c.posStale = true
-	if c.cols != nil {
-		c.stale = append(c.stale, make([]bool, n-have)...)
-	}
 	return nil
+}
+
+// parallelRebuild is the number of new groups from which rebuild builds
+// the key columns and the aggregate columns on two goroutines.
+const parallelRebuild = 4096
+
+// rebuild builds the next table into c.next: the rows of c.cols with
+// fresh[i] inserted before row at[i]. The key columns (decoded from the
+// group keys) and the aggregate columns are independent, so for many new
+// groups they are built concurrently.
+func (c *resultCache) rebuild(g *groupTable, fresh []abbrKey, at []int) error {
+	ng := len(g.spec.groups)
+	for k := range c.next {
+		c.next[k].unshare(false)
+		c.next[k].reset()
+		c.next[k].reserve(&c.cols[k], len(fresh))
+	}
+	aggs := func() {
+		for i := range g.accs {
+			a, t, src, dst := &g.accs[i], g.spec.calls[i].typ, &c.cols[ng+i], &c.next[ng+i]
+			prev := 0
+			for j, f := range fresh {
+				dst.appendRun(src, prev, at[j])
+				dst.appendValue(a.final(f.id, t))
+				prev = at[j]
+			}
+			dst.appendRun(src, prev, src.n)
+		}
+	}
+	keys := func() error {
+		prev := 0
+		for j, f := range fresh {
+			if j%prefetchGroups == 0 {
+				g.prefetchKeys(fresh[j:min(j+prefetchGroups, len(fresh))])
+			}
+			key := g.keyBytes(f.id)
+			for k := 0; k < ng; k++ {
+				c.next[k].appendRun(&c.cols[k], prev, at[j])
+				var err error
+				if key, err = c.next[k].appendKeyValue(key); err != nil {
+					return err
+				}
+			}
+			prev = at[j]
+		}
+		for k := 0; k < ng; k++ {
+			c.next[k].appendRun(&c.cols[k], prev, c.cols[k].n)
+		}
+		return nil
+	}
+	if len(fresh) < parallelRebuild || ng == 0 || len(g.accs) == 0 {
+		aggs()
+		return keys()
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		aggs()
+	}()
+	err := keys()
+	<-done
+	return err
 }
 
 // positions returns pos, brought up to date first if an insert moved rows.

@@ -413,3 +413,32 @@ func TestChangesDuringResult(t *testing.T) {
 		}
 	})
 }
+
+// TestResultCacheParallelRebuild adds more new groups per batch than
+// parallelRebuild, so that the key and aggregate columns are rebuilt on two
+// goroutines (run it with -race), while Changes runs as in the engine, and
+// checks every complete result against a state built from scratch.
+func TestResultCacheParallelRebuild(t *testing.T) {
+	s := mustSchema(t, cacheDDL)
+	df := Source("t", s).GroupBy(Col("k"), Col("i")).Agg(Count().As("n"), Sum(Col("b")).As("sb"), Max(Col("s")).As("ms"), Avg(Col("d")).As("ad"))
+	p := must(Compile(df, Complete))
+	mem := newMem(t)
+	st := p.NewState(mem)
+	r := rand.New(rand.NewPCG(23, 24))
+	var all []string
+	for batch := 1; batch <= 3; batch++ {
+		vals := cacheRows(r, 3*parallelRebuild, 4*parallelRebuild*batch)
+		all = append(all, vals...)
+		release(runTasks(t, mem, p, s, FormatJSON, vals, 2, 512, st))
+		done := make(chan error)
+		go func() { done <- st.Changes(func(k, v []byte) error { return nil }) }()
+		got := result(t, st, false)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		fresh := p.NewState(mem)
+		release(runTasks(t, mem, p, s, FormatJSON, all, 1, 4096, fresh))
+		equalRows(t, got, result(t, fresh, false))
+		st.ResetChanged()
+	}
+}
