@@ -377,7 +377,21 @@ func TestRangeReaderStashAhead(t *testing.T) {
 	const maxFetchOvershoot = 200
 	b := kafkatest.Start(t, map[string]int32{"t": 3})
 	produceN(t, b, "t", 3, 0, 3000)
-	rr := newReader(t, b.Props(), kafka.ReaderConfig{MinAhead: 1})
+
+	// And at least MinAheadBytes: values p1-10 .. p1-349 are 2,000 bytes.
+	t.Run("bytes", func(t *testing.T) {
+		rr := newReader(t, b.Props(), kafka.ReaderConfig{MinAheadBytes: 2000})
+		for _, c := range []offsets.OffsetRange{{Topic: "t", Partition: 1, From: 0, Until: 10}, {Topic: "t", Partition: 0, From: 0, Until: 2000}} {
+			if got, _, err := read(t, rr, c); err != nil || len(got) != int(c.Count()) {
+				t.Fatalf("%s: %d records, %v", c, len(got), err)
+			}
+		}
+		if n := rr.Stashed(); n < 340 || n > 340+maxFetchOvershoot {
+			t.Fatalf("partition 1 holds %d records, want 340 (2,000 bytes) to %d", n, 340+maxFetchOvershoot)
+		}
+	})
+
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{MinAheadBytes: 1})
 	r := func(p int32, from, until int64) offsets.OffsetRange {
 		return offsets.OffsetRange{Topic: "t", Partition: p, From: from, Until: until}
 	}
