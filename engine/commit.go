@@ -46,7 +46,9 @@ func (d *driver) startCommit(rec offsets.CommitRecord, txSink TxSink) *batchComm
 			if err := tx.WriteState(); err != nil {
 				return err
 			}
-			out, ok := <-c.out
+			var out *Output
+			ok := false
+			tx.Await(func() { out, ok = <-c.out })
 			if !ok {
 				return errAbandoned
 			}

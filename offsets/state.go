@@ -70,6 +70,9 @@ type CommitTx struct {
 	arena   []byte
 	done    bool
 	written bool // WriteState has run: no more state changes
+	// leave and enter release and take back the checkpoint's snapshot
+	// lock (Await); nil outside Checkpoint.Commit.
+	leave, enter func()
 
 	puts, deletes int64
 }
@@ -120,6 +123,19 @@ func (t *CommitTx) add(key, value []byte, del bool) error {
 	}
 	t.ops = append(t.ops, op)
 	return nil
+}
+
+// Await runs wait, which blocks on something outside the transaction (a
+// sink receiving the batch's output, say), without holding back snapshot
+// readers (read-only Open: the state and offsets commands, a sink reading
+// the checkpoint) meanwhile: the transaction writes nothing to the file
+// before it commits.
+func (t *CommitTx) Await(wait func()) {
+	if t.leave != nil {
+		t.leave()
+		defer t.enter()
+	}
+	wait()
 }
 
 // GrowState reserves room for n more state changes (PutState and
