@@ -119,10 +119,10 @@ func (c *cluster) produce(ctx context.Context, topic string, partitions int, n i
 	return st, nil
 }
 
-// cpuNote qualifies this process's CPU time: with an in-process kfake
-// broker it includes the broker's.
-func (c *cluster) cpuNote() string {
-	if c.fake != nil {
+// cpuNote qualifies a raw read's CPU time: in-process, with an in-process
+// kfake broker, it includes the broker's.
+func (c *cluster) cpuNote(cfg *config) string {
+	if cfg.inProcess && c.fake != nil {
 		return ", incl. the in-process broker"
 	}
 	return ""

@@ -25,27 +25,28 @@ import (
 
 // config is the command line.
 type config struct {
-	scenario   string
-	mode       string // "" or "engine" (the child process of an engine run)
-	brokers    string
-	topic      string
-	partitions int
-	messages   int64
-	format     string
-	keys       int
-	runs       int
-	consumers  int
-	maxRate    int64
-	executors  int
-	noSync     bool
-	inProcess  bool
-	skip       map[string]bool
-	rdkProps   map[string]string // extra librdkafka properties of the raw confluent reader
-	engProps   string            // -engine-props as given: k=v,k=v for the engine's source
-	jsonOut    string
-	cpuProfile string
-	decodeRows int
-	seed       int64
+	scenario       string
+	mode           string // "", or a child process's: "engine", "raw-confluent", "raw-franz"
+	brokers        string
+	topic          string
+	partitions     int
+	messages       int64
+	format         string
+	keys           int
+	runs           int
+	consumers      int
+	maxRate        int64
+	executors      int
+	noSync         bool
+	inProcess      bool
+	skip           map[string]bool
+	rdkProps       map[string]string // extra librdkafka properties of the raw confluent reader
+	confluentProps string            // the same as given, k=v,k=v
+	engProps       string            // -engine-props as given: k=v,k=v for the engine's source
+	jsonOut        string
+	cpuProfile     string
+	decodeRows     int
+	seed           int64
 
 	// interval scenario
 	interval time.Duration
@@ -64,7 +65,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | chart | table (Markdown tables of result files)")
-	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\" runs one engine measurement and prints JSON (the child of an engine run)")
+	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\", \"raw-confluent\" or \"raw-franz\" runs one measurement and prints JSON (the child process of a run)")
 	fs.StringVar(&c.brokers, "brokers", "", "bootstrap servers of a real cluster; empty: an in-process kfake broker")
 	fs.StringVar(&c.topic, "topic", "", "topic name (default: a fresh bench-<time> topic)")
 	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the topic")
@@ -76,8 +77,8 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.Int64Var(&c.maxRate, "max-rate", -1, "engine maxRatePerPartition (records per partition per batch with availableNow); -1 = messages/partitions/10 (about 10 batches), 0 = uncapped (one batch)")
 	fs.IntVar(&c.executors, "executors", 0, "engine executors (0 = engine default, GOMAXPROCS)")
 	fs.BoolVar(&c.noSync, "nosync", false, "skip fsync on checkpoint commits")
-	fs.BoolVar(&c.inProcess, "in-process", false, "run the engine in this process instead of a child (no separate RSS figure)")
-	props := fs.String("confluent-props", "", "extra librdkafka properties of the raw confluent reader, k=v,k=v")
+	fs.BoolVar(&c.inProcess, "in-process", false, "run the engine and the raw readers in this process, with the broker, instead of in child processes (no separate RSS figure)")
+	fs.StringVar(&c.confluentProps, "confluent-props", "", "extra librdkafka properties of the raw confluent reader, k=v,k=v")
 	fs.StringVar(&c.engProps, "engine-props", "", "librdkafka properties of the engine's source (KafkaSource.Properties), k=v,k=v")
 	skip := fs.String("skip", "", "comma-separated measurements to skip: confluent,franz,engine,decode")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
@@ -100,7 +101,7 @@ func parseFlags(args []string) (*config, []string, error) {
 		}
 	}
 	var err error
-	if c.rdkProps, err = parseProps(*props); err != nil {
+	if c.rdkProps, err = parseProps(c.confluentProps); err != nil {
 		return nil, nil, fmt.Errorf("-confluent-props: %w", err)
 	}
 	if _, err = parseProps(c.engProps); err != nil {
@@ -152,8 +153,11 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config, args []string) error {
-	if cfg.mode == "engine" {
+	switch cfg.mode {
+	case "engine":
 		return engineChild(ctx, cfg)
+	case "raw-confluent", "raw-franz":
+		return rawChild(ctx, cfg)
 	}
 	switch cfg.scenario {
 	case "throughput":

@@ -58,9 +58,9 @@ type Result struct {
 	// (median over runs; 0 in-process): what the engine costs, less
 	// sensitive than its rate to other load on the machine.
 	EngineCPUSeconds float64 `json:"engine_cpu_seconds"`
-	// RawConfluentCPUSeconds is the bench process's CPU time over each
-	// raw confluent read: the client's alone with -brokers, the client's
-	// and the in-process broker's otherwise.
+	// RawConfluentCPUSeconds is the CPU time of each raw confluent read:
+	// its child process's, or with -in-process the bench process's (the
+	// in-process broker's included).
 	RawConfluentCPUSeconds []float64            `json:"raw_confluent_cpu_seconds,omitempty"`
 	PeakRSSNote            string               `json:"peak_rss_note"`
 	Decode                 *DecodeResult        `json:"decode,omitempty"`

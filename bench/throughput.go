@@ -68,21 +68,19 @@ func throughput(ctx context.Context, cfg *config) error {
 	var engines []engineRun
 	for i := range cfg.runs {
 		if !cfg.skip["confluent"] {
-			cpu0 := processCPU()
-			st, err := readConfluent(ctx, cl.addr, cfg.topic, cfg.partitions, cfg.consumers, cfg.rdkProps)
+			st, cpu, err := measureRaw(ctx, cfg, cl.addr, "confluent")
 			if err != nil {
 				return fmt.Errorf("raw confluent: %w", err)
 			}
 			if st.records != cfg.messages {
 				return fmt.Errorf("raw confluent read %d records, want %d", st.records, cfg.messages)
 			}
-			cpu := processCPU() - cpu0
 			res.RawConfluentCPUSeconds = append(res.RawConfluentCPUSeconds, cpu.Seconds())
-			logf("run %d raw confluent: %.0f msgs/s (%s, CPU %.2f s%s)", i+1, st.msgsPerSec(), st.elapsed.Round(time.Millisecond), cpu.Seconds(), cl.cpuNote())
+			logf("run %d raw confluent: %.0f msgs/s (%s, CPU %.2f s%s)", i+1, st.msgsPerSec(), st.elapsed.Round(time.Millisecond), cpu.Seconds(), cl.cpuNote(cfg))
 			confluent = append(confluent, st)
 		}
 		if !cfg.skip["franz"] {
-			st, err := readFranz(ctx, cl.addr, cfg.topic, cfg.partitions, cfg.messages)
+			st, _, err := measureRaw(ctx, cfg, cl.addr, "franz")
 			if err != nil {
 				return fmt.Errorf("raw franz-go: %w", err)
 			}
