@@ -51,6 +51,10 @@ if [ "${1:-}" != quick ]; then
 	# in partitions-64.json): the reader's stash is bounded per partition.
 	log "10M records, 64 partitions"
 	"$bin" -partitions 64 -messages 10000000 -max-rate 1562 -runs 1 -skip decode -json "$out/messages-10M-64p.json"
+	# messages-10M.json with every reader in the broker's process (the
+	# topology the raw readers had before they ran in child processes).
+	log "10M records, in-process"
+	"$bin" -partitions 4 -messages 10000000 -max-rate 25000 -runs 1 -skip decode -in-process -json "$out/messages-10M-inprocess.json"
 fi
 "$bin" -scenario chart -svg "$out/throughput.svg" "$out"/partitions-*.json "$out"/keys-*.json
 log done
