@@ -81,6 +81,22 @@ func readConfluent(ctx context.Context, addr, topic string, partitions, consumer
 			for p := i; p < partitions; p += consumers {
 				tps = append(tps, ckafka.TopicPartition{Topic: &topic, Partition: int32(p), Offset: ckafka.OffsetBeginning})
 			}
+			// The log starts, in one ListOffsets request (timestamp -2 is
+			// the earliest offset), then an assignment at those offsets,
+			// as the engine assigns: assigned at OffsetBeginning,
+			// librdkafka looks them up itself and the first message came
+			// 0.5 s later (527 ms against 30 ms after client creation).
+			tps, err = c.OffsetsForTimes(tps, 30000)
+			if err != nil {
+				o.err = fmt.Errorf("log start offsets: %w", err)
+				return
+			}
+			for _, tp := range tps {
+				if tp.Error != nil {
+					o.err = fmt.Errorf("log start of %v: %w", tp, tp.Error)
+					return
+				}
+			}
 			if err := c.Assign(tps); err != nil {
 				o.err = err
 				return
