@@ -7,7 +7,10 @@
 // A Job's ranges become tasks: one per non-empty range, or several when a
 // range is longer than Config.MaxOffsetsPerTask. An Executor has
 // Config.Workers slots; each slot owns one Kafka consumer for the life of
-// the Executor and runs its tasks one after the other on one goroutine.
+// the Executor and reads all its tasks at once (one range per partition;
+// a partition with several tasks in the slot is read in waves), because
+// its consumer delivers the partitions in runs of a producer batch each,
+// not in the order the ranges would be read one after the other.
 // Partitions are sticky: a partition is given to the slot with the fewest
 // partitions when it is first seen, and its tasks go to that slot batch
 // after batch, so the slot's consumer
@@ -26,10 +29,12 @@
 //
 // A slot reads and decodes on two goroutines, so that polling the consumer
 // (a cgo call per record) overlaps decoding and the sinks: the slot's
-// goroutine copies the records of its tasks, in order, into chunks (a few
-// thousand records, keys and values in one byte slice) and hands them over
-// to its pipeline goroutine, which creates each task's decoder and sink,
-// decodes and consumes. A slot has four chunks, reused batch after batch:
+// goroutine copies the records of its tasks as they arrive (each task's in
+// offset order, the tasks interleaved) into chunks (a few thousand records,
+// keys and values in one byte slice, each record with its task) and hands
+// them over to its pipeline goroutine, which creates each task's decoder
+// and sink on its first record, decodes and consumes, and ends a task when
+// a chunk says its read ended. A slot has four chunks, reused batch after batch:
 // the reader waits when it is that far ahead, which bounds a slot's memory.
 // The pipeline goroutine lives for one Run; its first error (a decoder,
 // sink, panic) cancels the slot's read, and a read error lets it finish the
