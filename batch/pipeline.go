@@ -151,26 +151,6 @@ func (e *Executor) newPipeline(ctx context.Context, s *slot, job Job, stats []Ta
 	return p
 }
 
-// waves splits a slot's tasks, in (topic, partition, from) order, into the
-// reads it makes: the first task of every partition, then the second of
-// those with several, and so on. A partition has several tasks in a slot
-// only when a range is split into more pieces than there are slots.
-func waves(ts []task) [][]task {
-	var out [][]task
-	k := 0
-	for i, t := range ts {
-		k++
-		if i == 0 || ts[i-1].r.TopicPartition() != t.r.TopicPartition() {
-			k = 0
-		}
-		if k == len(out) {
-			out = append(out, nil)
-		}
-		out[k] = append(out[k], t)
-	}
-	return out
-}
-
 // readWave reads the ranges of ts, one per partition, at once into chunks
 // for the pipeline goroutine. A chunk is sent when it is full, when the
 // read waits for records and when the read ends. After an error the

@@ -74,6 +74,26 @@ func planTasks(ranges []offsets.OffsetRange, maxPer int64, h *homes) []task {
 	return out
 }
 
+// waves splits a slot's tasks, in (topic, partition, from) order, into the
+// reads it makes: the first task of every partition, then the second of
+// those with several, and so on. A partition has several tasks in a slot
+// only when a range is split into more pieces than there are slots.
+func waves(ts []task) [][]task {
+	var out [][]task
+	k := 0
+	for i, t := range ts {
+		k++
+		if i == 0 || ts[i-1].r.TopicPartition() != t.r.TopicPartition() {
+			k = 0
+		}
+		if k == len(out) {
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], t)
+	}
+	return out
+}
+
 // runSlot runs a slot's tasks: its goroutine reads them with the slot's
 // consumer, all at once (in waves when a partition has several), into the
 // slot's pipeline, whose goroutine decodes them and stores their stats in

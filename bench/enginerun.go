@@ -59,10 +59,6 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engi
 		return runEngine(ctx, engineOptions{addr: addr, topic: cfg.topic, format: cfg.format, maxRate: cfg.batchCap(),
 			executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps})
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return engineRun{}, err
-	}
 	args := []string{"-mode", "engine", "-brokers", addr, "-topic", cfg.topic, "-format", cfg.format,
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
@@ -70,19 +66,33 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engi
 	if cfg.cpuProfile != "" && run == 0 {
 		args = append(args, "-cpuprofile", cfg.cpuProfile)
 	}
+	var er engineRun
+	cpu, err := runChild(ctx, args, &er)
+	if err != nil {
+		return engineRun{}, fmt.Errorf("engine %w", err)
+	}
+	er.CPUSeconds = cpu.Seconds()
+	return er, nil
+}
+
+// runChild runs this binary with args (a -mode), which prints its result
+// as JSON, decodes that into out and returns the child's CPU time.
+func runChild(ctx context.Context, args []string, out any) (time.Duration, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
 	cmd := exec.CommandContext(ctx, self, args...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
-		return engineRun{}, fmt.Errorf("engine child: %w", err)
+		return 0, fmt.Errorf("child: %w", err)
 	}
-	var er engineRun
-	if err := json.Unmarshal(out.Bytes(), &er); err != nil {
-		return engineRun{}, fmt.Errorf("engine child output: %w", err)
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		return 0, fmt.Errorf("child output: %w", err)
 	}
-	er.CPUSeconds = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
-	return er, nil
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
 }
 
 // startProfileOnce profiles only the first run.

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -31,25 +29,14 @@ func measureRaw(ctx context.Context, cfg *config, addr, which string) (readStats
 		st, err := rawRead(ctx, cfg, addr, which)
 		return st, processCPU() - cpu0, err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return readStats{}, 0, err
-	}
-	cmd := exec.CommandContext(ctx, self, "-mode", "raw-"+which, "-brokers", addr, "-topic", cfg.topic,
-		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
-		"-consumers", strconv.Itoa(cfg.consumers), "-confluent-props", cfg.confluentProps)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return readStats{}, 0, fmt.Errorf("raw %s child: %w", which, err)
-	}
 	var r rawRun
-	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return readStats{}, 0, fmt.Errorf("raw %s child output: %w", which, err)
+	cpu, err := runChild(ctx, []string{"-mode", "raw-" + which, "-brokers", addr, "-topic", cfg.topic,
+		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
+		"-consumers", strconv.Itoa(cfg.consumers), "-confluent-props", cfg.confluentProps}, &r)
+	if err != nil {
+		return readStats{}, 0, fmt.Errorf("raw %s %w", which, err)
 	}
-	st := readStats{records: r.Records, bytes: r.Bytes, elapsed: time.Duration(r.Seconds * float64(time.Second))}
-	return st, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+	return readStats{records: r.Records, bytes: r.Bytes, elapsed: time.Duration(r.Seconds * float64(time.Second))}, cpu, nil
 }
 
 func rawRead(ctx context.Context, cfg *config, addr, which string) (readStats, error) {

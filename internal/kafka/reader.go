@@ -261,7 +261,7 @@ func (rr *RangeReader) Stashed() int { return rr.stashed }
 // aheadOf is how far r's partition is fetched while other partitions are
 // read: r's Until plus r's length again (and at least MinAheadBytes past
 // where the partition was read to; see full).
-func (rr *RangeReader) aheadOf(r offsets.OffsetRange) int64 {
+func aheadOf(r offsets.OffsetRange) int64 {
 	return r.Until + r.Count()
 }
 
@@ -291,7 +291,7 @@ func (rr *RangeReader) Keep(keep []offsets.OffsetRange) error {
 		tp := r.TopicPartition()
 		want[tp] = true
 		if st, ok := rr.parts[tp]; ok {
-			st.ahead = rr.aheadOf(r)
+			st.ahead = aheadOf(r)
 		}
 	}
 	var pause, resume []ckafka.TopicPartition
@@ -470,7 +470,7 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 		st := rd.st
 		st.delivered = rd.r.Until
 		// Prefetch for the next read while other partitions are read.
-		st.ahead = rr.aheadOf(rd.r)
+		st.ahead = aheadOf(rd.r)
 		if len(st.stash) == 0 {
 			st.stash, st.arena = nil, nil // let the drained memory go
 		}
