@@ -135,6 +135,7 @@ type RangeReader struct {
 	closed bool
 	// stashed is the number of records in every partition's stash.
 	stashed int
+	pool    blockPool // the stashes' arena blocks
 }
 
 // partState is the reader's view of one assigned partition.
@@ -153,11 +154,8 @@ type partState struct {
 	// consumer's Position when larger. delivered <= fetched.
 	fetched int64
 	// stash holds records polled but not delivered, all in [delivered,
-	// fetched), in offset order; their bytes are copied into arena blocks
-	// (a client Message costs several times its bytes).
-	stash      []stashRec
-	stashBytes int64 // key and value bytes in stash
-	arena      []byte
+	// fetched), in offset order.
+	stash stashQueue
 	// ahead, when > 0, is how far the partition is fetched while another
 	// one is read: past it the partition is paused until it is read.
 	ahead int64
@@ -269,8 +267,8 @@ func aheadOf(r offsets.OffsetRange) int64 {
 // enough: MaxStashRecords records, or up to its ahead limit and at least
 // MinAheadBytes.
 func (rr *RangeReader) full(st *partState) bool {
-	return len(st.stash) >= rr.cfg.MaxStashRecords ||
-		(st.ahead > 0 && st.fetched >= st.ahead && st.stashBytes >= rr.cfg.MinAheadBytes)
+	return st.stash.len() >= rr.cfg.MaxStashRecords ||
+		(st.ahead > 0 && st.fetched >= st.ahead && st.stash.bytes >= rr.cfg.MinAheadBytes)
 }
 
 // Keep prepares the reads of the next ranges: it pauses every assigned
@@ -328,7 +326,8 @@ func (rr *RangeReader) Release(tp offsets.TopicPartition) error {
 		return nil
 	}
 	delete(rr.parts, tp)
-	rr.stashed -= len(st.stash)
+	rr.stashed -= st.stash.len()
+	st.stash.reset(&rr.pool)
 	if err := rr.c.IncrementalUnassign([]ckafka.TopicPartition{st.ckTP(ckafka.OffsetInvalid)}); err != nil {
 		return fmt.Errorf("kafka: unassign %s: %w", tp, err)
 	}
@@ -348,7 +347,8 @@ func (rr *RangeReader) assign(tps []offsets.TopicPartition, froms []int64) ([]*p
 	for i, tp := range tps {
 		if o, ok := rr.parts[tp]; ok {
 			delete(rr.parts, tp)
-			rr.stashed -= len(o.stash)
+			rr.stashed -= o.stash.len()
+			o.stash.reset(&rr.pool)
 			old = append(old, o.ckTP(ckafka.OffsetInvalid))
 		}
 		topic := tp.Topic
@@ -471,9 +471,6 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 		st.delivered = rd.r.Until
 		// Prefetch for the next read while other partitions are read.
 		st.ahead = aheadOf(rd.r)
-		if len(st.stash) == 0 {
-			st.stash, st.arena = nil, nil // let the drained memory go
-		}
 		st.act, rd.done = nil, true
 		open--
 		if h.Done == nil {
@@ -515,17 +512,15 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 			continue
 		}
 		st := rd.st
-		for len(st.stash) > 0 && st.stash[0].offset < rd.r.Until {
-			m := st.stash[0]
-			st.stash[0] = stashRec{}
-			st.stash = st.stash[1:]
-			st.stashBytes -= int64(len(m.key) + len(m.value))
+		for st.stash.len() > 0 && st.stash.front().offset < rd.r.Until {
+			err := rr.deliver(rd, st.stash.front(), h.Record)
+			st.stash.pop(&rr.pool) // after deliver: its bytes were in use
 			rr.stashed--
-			if err := rr.deliver(rd, m, h.Record); err != nil {
+			if err != nil {
 				return i, err
 			}
 		}
-		if len(st.stash) > 0 || st.fetched >= rd.r.Until {
+		if st.stash.len() > 0 || st.fetched >= rd.r.Until {
 			if err := finish(rd); err != nil {
 				return i, err
 			}
@@ -575,7 +570,8 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 			ps.fetched = off + 1
 			if rd := ps.act; rd != nil {
 				if off < rd.r.Until {
-					if err := rr.deliver(rd, newStashRec(e, nil), h.Record); err != nil {
+					m := newStashRec(e)
+					if err := rr.deliver(rd, &m, h.Record); err != nil {
 						return rd.i, err
 					}
 				} else {
@@ -731,54 +727,13 @@ func (rr *RangeReader) start(rs []offsets.OffsetRange, reads []reading) (int, er
 	return 0, nil
 }
 
-// stashRec is a polled record kept for a later read.
-type stashRec struct {
-	offset, timestamp int64
-	key, value        []byte // nil when the record has none
-}
-
 // stash keeps m, a record of st's partition, for a later read.
 func (rr *RangeReader) stash(st *partState, m *ckafka.Message) {
-	st.stash = append(st.stash, newStashRec(m, &st.arena))
-	st.stashBytes += int64(len(m.Key) + len(m.Value))
+	st.stash.push(m, &rr.pool)
 	rr.stashed++
 }
 
-// stashBlock is the size of a partition's arena blocks.
-const stashBlock = 64 << 10
-
-// newStashRec takes m's fields; with an arena, its key and value are copied
-// into it (m's own slices are left to the garbage collector with m).
-func newStashRec(m *ckafka.Message, arena *[]byte) stashRec {
-	r := stashRec{offset: int64(m.TopicPartition.Offset), timestamp: -1, key: m.Key, value: m.Value}
-	if m.TimestampType != ckafka.TimestampNotAvailable {
-		r.timestamp = m.Timestamp.UnixMilli()
-	}
-	if arena != nil {
-		r.key, r.value = arenaCopy(arena, m.Key), arenaCopy(arena, m.Value)
-	}
-	return r
-}
-
-// arenaCopy copies b into the arena's current block (a new one when it is
-// full); nil stays nil and empty stays empty.
-func arenaCopy(arena *[]byte, b []byte) []byte {
-	switch {
-	case b == nil:
-		return nil
-	case len(b) == 0:
-		return []byte{}
-	case len(b) > stashBlock/4:
-		return append(make([]byte, 0, len(b)), b...)
-	case cap(*arena)-len(*arena) < len(b):
-		*arena = make([]byte, 0, stashBlock)
-	}
-	n := len(*arena)
-	*arena = append(*arena, b...)
-	return (*arena)[n:len(*arena):len(*arena)]
-}
-
-func (rr *RangeReader) deliver(rd *reading, m stashRec, fn func(int, *Record) error) error {
+func (rr *RangeReader) deliver(rd *reading, m *stashRec, fn func(int, *Record) error) error {
 	rec := &rr.rec
 	rec.Topic = rd.r.Topic
 	rec.Partition = rd.r.Partition
