@@ -512,8 +512,12 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 			continue
 		}
 		st := rd.st
-		for st.stash.len() > 0 && st.stash.front().offset < rd.r.Until {
-			err := rr.deliver(rd, st.stash.front(), h.Record)
+		for st.stash.len() > 0 {
+			m := st.stash.front()
+			if m.offset >= rd.r.Until {
+				break
+			}
+			err := rr.deliver(rd, &m, h.Record)
 			st.stash.pop(&rr.pool) // after deliver: its bytes were in use
 			rr.stashed--
 			if err != nil {

@@ -40,7 +40,7 @@ func (p *blockPool) get() []byte {
 }
 
 func (p *blockPool) put(b []byte) {
-	if len(p.free) < maxFreeBlocks {
+	if len(p.free) < maxFreeBlocks && cap(b) == stashBlock {
 		p.free = append(p.free, b)
 	}
 }
@@ -48,70 +48,100 @@ func (p *blockPool) put(b []byte) {
 // stashQueue holds one partition's records polled but not delivered, in
 // offset order (a FIFO). Their key and value bytes are copied into arena
 // blocks (a client Message costs several times its bytes); a block goes
-// back to the pool once every record with bytes in it has been popped.
+// back to the pool once every record with bytes in it has been popped. The
+// queued entries hold no pointers, so the garbage collector does not scan
+// them: at 64 partitions the stashes can hold a million records.
 type stashQueue struct {
-	recs  []stashRec // recs[head:] are queued
+	recs  []stashEntry // recs[head:] are queued
 	head  int
 	bytes int64 // key and value bytes queued
 	// blocks hold the queued records' bytes, oldest first; the last one is
-	// being filled. last[i] is the sequence number of the last record with
-	// bytes in blocks[i].
+	// being filled. blocks[i] has sequence number first+i, and last[i] is
+	// the sequence number of the last record with bytes in it.
 	blocks [][]byte
 	last   []int64
+	first  int64
 	pushed int64 // records ever pushed: the next record's sequence number
+}
+
+// stashEntry is a queued record: its key at block[start:start+klen] and
+// its value right after it. A length of -1 is a nil key or value.
+type stashEntry struct {
+	offset, timestamp int64
+	block             int64 // the block's sequence number
+	start, klen, vlen int32
 }
 
 func (q *stashQueue) len() int { return len(q.recs) - q.head }
 
-// front is the oldest queued record; the queue must not be empty.
-func (q *stashQueue) front() *stashRec { return &q.recs[q.head] }
+// front is the oldest queued record, its key and value in the arena: valid
+// until it is popped. The queue must not be empty.
+func (q *stashQueue) front() stashRec {
+	e := &q.recs[q.head]
+	r := stashRec{offset: e.offset, timestamp: e.timestamp}
+	if e.klen < 0 && e.vlen < 0 {
+		return r
+	}
+	b := q.blocks[e.block-q.first]
+	k := int(e.start) + max(int(e.klen), 0)
+	if e.klen >= 0 {
+		r.key = b[e.start:k:k]
+	}
+	if e.vlen >= 0 {
+		v := k + int(e.vlen)
+		r.value = b[k:v:v]
+	}
+	return r
+}
 
 // push copies m's key and value into the arena and queues it.
 func (q *stashQueue) push(m *ckafka.Message, pool *blockPool) {
 	r := newStashRec(m)
-	r.key, r.value = q.copy(r.key, pool), q.copy(r.value, pool)
+	e := stashEntry{offset: r.offset, timestamp: r.timestamp, klen: -1, vlen: -1}
+	if r.key != nil {
+		e.klen = int32(len(r.key))
+	}
+	if r.value != nil {
+		e.vlen = int32(len(r.value))
+	}
+	if n := len(r.key) + len(r.value); r.key != nil || r.value != nil {
+		b := q.block(n, pool)
+		e.block, e.start = q.first+int64(len(q.blocks)-1), int32(len(b))
+		b = append(append(b, r.key...), r.value...)
+		q.blocks[len(q.blocks)-1] = b
+		q.last[len(q.last)-1] = q.pushed
+	}
 	if len(q.recs) == cap(q.recs) && q.head > 0 && q.head >= len(q.recs)/2 {
 		n := copy(q.recs, q.recs[q.head:])
-		clear(q.recs[n:])
 		q.recs, q.head = q.recs[:n], 0
 	}
-	q.recs = append(q.recs, r)
+	q.recs = append(q.recs, e)
 	q.bytes += int64(len(r.key) + len(r.value))
 	q.pushed++
 }
 
-// copy copies b into the current block (a new one when it is full); nil
-// stays nil and empty stays empty. Values above a quarter block get an
-// allocation of their own.
-func (q *stashQueue) copy(b []byte, pool *blockPool) []byte {
-	switch {
-	case b == nil:
-		return nil
-	case len(b) == 0:
-		return []byte{}
-	case len(b) > stashBlock/4:
-		return append(make([]byte, 0, len(b)), b...)
+// block returns the block to append n bytes to: the current one, or a new
+// one when they do not fit. A record of more than a quarter block gets a
+// block of its own.
+func (q *stashQueue) block(n int, pool *blockPool) []byte {
+	if k := len(q.blocks) - 1; k >= 0 && cap(q.blocks[k])-len(q.blocks[k]) >= n {
+		return q.blocks[k]
 	}
-	k := len(q.blocks) - 1
-	if k < 0 || cap(q.blocks[k])-len(q.blocks[k]) < len(b) {
-		q.blocks = append(q.blocks, pool.get())
-		q.last = append(q.last, 0)
-		k++
+	var b []byte
+	if n <= stashBlock/4 {
+		b = pool.get()
+	} else {
+		b = make([]byte, 0, n)
 	}
-	blk := q.blocks[k]
-	n := len(blk)
-	blk = append(blk, b...)
-	q.blocks[k] = blk
-	q.last[k] = q.pushed
-	return blk[n:len(blk):len(blk)]
+	q.blocks = append(q.blocks, b)
+	q.last = append(q.last, 0)
+	return b
 }
 
 // pop drops the front record, once its bytes are no longer used, and
 // returns the blocks no queued record uses to the pool.
 func (q *stashQueue) pop(pool *blockPool) {
-	r := &q.recs[q.head]
-	q.bytes -= int64(len(r.key) + len(r.value))
-	*r = stashRec{}
+	q.bytes -= int64(max(q.recs[q.head].klen, 0) + max(q.recs[q.head].vlen, 0))
 	q.head++
 	seq := q.pushed - int64(q.len()) - 1 // the popped record's
 	if q.len() == 0 {
@@ -127,17 +157,18 @@ func (q *stashQueue) pop(pool *blockPool) {
 	if n > 0 {
 		q.blocks = append(q.blocks[:0], q.blocks[n:]...)
 		q.last = append(q.last[:0], q.last[n:]...)
+		q.first += int64(n)
 	}
 }
 
 // reset drops every queued record and returns the blocks to the pool. The
 // record slots are kept for the next records.
 func (q *stashQueue) reset(pool *blockPool) {
-	clear(q.recs[q.head:])
 	q.recs, q.head, q.bytes = q.recs[:0], 0, 0
 	for i, b := range q.blocks {
 		pool.put(b)
 		q.blocks[i] = nil
 	}
+	q.first += int64(len(q.blocks))
 	q.blocks, q.last = q.blocks[:0], q.last[:0]
 }
