@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/csv"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/microbatch/microbatch/internal/gen"
 )
 
 const benchRows = 8192
@@ -90,6 +92,51 @@ func benchDecode(b *testing.B, ddl string, format Format, recs [][]byte) {
 
 func BenchmarkDecodeJSON(b *testing.B) {
 	benchDecode(b, clickDDL, FormatJSON, clickRecords(benchRows))
+}
+
+// BenchmarkDecodeJSONProjected decodes the engine's clickstream records
+// (internal/gen) with the columns the engine asks for in
+// SELECT page, count(*) ... WHERE action = 'view' GROUP BY page: page and
+// action are decoded, timestamp and userid only validated and skipped.
+func BenchmarkDecodeJSONProjected(b *testing.B) {
+	g := must(gen.New("clickstream", 1))
+	recs := make([][]byte, benchRows)
+	var rec gen.Record
+	nbytes := 0
+	for i := range recs {
+		g.Next(&rec)
+		recs[i] = bytes.Clone(rec.Value)
+		nbytes += len(recs[i])
+	}
+	df := Source("clicks", must(ParseSchema(clickDDL))).
+		Filter(Col("action").Eq(Lit("view"))).
+		GroupBy(Col("page")).
+		Agg(Count().As("views"))
+	p := must(Compile(df, Update))
+	cols := p.InputColumns()
+	if len(cols) != 2 {
+		b.Fatalf("input columns %v, want page and action", cols)
+	}
+	mem := memory.NewGoAllocator()
+	d := must(NewDecoder(mem, must(ParseSchema(clickDDL)), DecoderOptions{Format: FormatJSON, Columns: cols}))
+	defer d.Release()
+	meta := &RecordMeta{Topic: "t"}
+	b.SetBytes(int64(nbytes))
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		for j, r := range recs {
+			meta.Offset = int64(j)
+			if err := d.Append(meta, r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		d.Flush().Release()
+	}
+	if d.Stats().Corrupt != 0 {
+		b.Fatalf("corrupt records: %+v", d.Stats())
+	}
+	reportRows(b, b.N*len(recs), cpu0)
 }
 
 // BenchmarkArrowJSONReader decodes the same records with Arrow Go's own
