@@ -422,6 +422,57 @@ func TestRangeReaderStashAhead(t *testing.T) {
 	check(r(2, 110, 3000), false, 3000)
 }
 
+// A paused partition is resumed only when it must fetch to complete a read,
+// or when what it holds fell below half of MinAheadBytes: every resume
+// fetches again the producer batch it was paused in.
+func TestRangeReaderResumeBelowHalf(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"t": 2})
+	produceN(t, b, "t", 2, 0, 3000)
+	rr := newReader(t, b.Props(), kafka.ReaderConfig{MinAheadBytes: 2000})
+	p1 := offsets.TopicPartition{Topic: "t", Partition: 1}
+	r := func(p int32, from, until int64) offsets.OffsetRange {
+		return offsets.OffsetRange{Topic: "t", Partition: p, From: from, Until: until}
+	}
+	step := func(c offsets.OffsetRange, keep bool, paused bool) {
+		t.Helper()
+		if keep {
+			if err := rr.Keep([]offsets.OffsetRange{c}); err != nil {
+				t.Fatal(err)
+			}
+		} else if got, _, err := read(t, rr, c); err != nil || !slices.Equal(got, seq(c.From, c.Until)) {
+			t.Fatalf("%s: %d records, %v", c, len(got), err)
+		}
+		if rr.Paused(p1) != paused {
+			t.Fatalf("after %s (keep %v): partition 1 paused %v, want %v; %d records held", c, keep, !paused, paused, rr.Stashed())
+		}
+	}
+	// Values p1-10 .. p1-349 are 2,000 bytes: partition 1 holds them, and
+	// a few more, once partition 0 is read, and is paused.
+	step(r(1, 0, 10), false, false)
+	step(r(0, 0, 2000), false, true)
+	// Reads served by what it holds leave it paused while it holds 1,000
+	// bytes or more; below that the next Keep resumes it.
+	from, served := int64(10), 0
+	for ; ; from += 10 {
+		held := rr.StashedBytes(p1)
+		if err := rr.Keep([]offsets.OffsetRange{r(1, from, from+10)}); err != nil {
+			t.Fatal(err)
+		}
+		if rr.Paused(p1) != (held >= 1000) {
+			t.Fatalf("Keep at %d with %d bytes held: paused %v", from, held, rr.Paused(p1))
+		}
+		if held < 1000 {
+			break
+		}
+		step(r(1, from, from+10), false, true)
+		served++
+	}
+	if served < 10 {
+		t.Fatalf("%d reads served by what partition 1 held, want about 18 (1,000 bytes)", served)
+	}
+	step(r(1, from, 3000), false, false)
+}
+
 // ReadRanges calls Idle while it waits for records; an error from Idle
 // ends the read, and the next Read re-assigns the partition.
 func TestRangeReaderIdle(t *testing.T) {
@@ -497,6 +548,16 @@ func TestRangeReaderStashKeepsBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The stash lives outside the Go heap: Close frees all of it.
+	if rr.MappedBytes() == 0 {
+		t.Fatal("nothing mapped after stashing 149 records")
+	}
+	if err := rr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := rr.MappedBytes(); n != 0 {
+		t.Fatalf("%d bytes still mapped after Close", n)
 	}
 }
 

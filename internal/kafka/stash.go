@@ -20,29 +20,50 @@ func newStashRec(m *ckafka.Message) stashRec {
 // stashBlock is the size of the arena blocks that hold stashed bytes.
 const stashBlock = 64 << 10
 
-// maxFreeBlocks bounds the arena blocks a reader keeps for reuse (16 MiB).
-const maxFreeBlocks = 256
+// maxFreeBlocks bounds the arena blocks a reader keeps for reuse (64 MiB).
+const maxFreeBlocks = 1024
 
-// blockPool recycles a reader's arena blocks between its partitions'
-// stashes: a stash drains at every read of its partition and fills again
-// while the others are read, and fresh blocks would each be zeroed by the
-// allocator and collected again.
-type blockPool struct{ free [][]byte }
-
-func (p *blockPool) get() []byte {
-	if n := len(p.free); n > 0 {
-		b := p.free[n-1]
-		p.free[n-1] = nil
-		p.free = p.free[:n-1]
-		return b[:0]
-	}
-	return make([]byte, 0, stashBlock)
+// blockPool hands out a reader's arena blocks (mapBlock: outside the Go
+// heap) and recycles them between its partitions' stashes: a stash drains
+// at every read of its partition and fills again while the others are
+// read. Every block it hands out comes back through put, and close frees
+// the ones it keeps.
+type blockPool struct {
+	free   [][]byte
+	mapped int64 // bytes of the blocks handed out or pooled
 }
 
+// get returns an empty block of capacity n: a pooled one when n is
+// stashBlock.
+func (p *blockPool) get(n int) []byte {
+	if k := len(p.free); k > 0 && n == stashBlock {
+		b := p.free[k-1]
+		p.free[k-1] = nil
+		p.free = p.free[:k-1]
+		return b[:0]
+	}
+	p.mapped += int64(n)
+	return mapBlock(n)
+}
+
+// put takes back a block of get; nothing may refer to it any more.
 func (p *blockPool) put(b []byte) {
 	if len(p.free) < maxFreeBlocks && cap(b) == stashBlock {
 		p.free = append(p.free, b)
+		return
 	}
+	p.mapped -= int64(cap(b))
+	unmapBlock(b)
+}
+
+// close frees the pooled blocks.
+func (p *blockPool) close() {
+	for i, b := range p.free {
+		p.mapped -= int64(cap(b))
+		unmapBlock(b)
+		p.free[i] = nil
+	}
+	p.free = p.free[:0]
 }
 
 // stashQueue holds one partition's records polled but not delivered, in
@@ -127,12 +148,11 @@ func (q *stashQueue) block(n int, pool *blockPool) []byte {
 	if k := len(q.blocks) - 1; k >= 0 && cap(q.blocks[k])-len(q.blocks[k]) >= n {
 		return q.blocks[k]
 	}
-	var b []byte
-	if n <= stashBlock/4 {
-		b = pool.get()
-	} else {
-		b = make([]byte, 0, n)
+	size := stashBlock
+	if n > stashBlock/4 {
+		size = n
 	}
+	b := pool.get(size)
 	q.blocks = append(q.blocks, b)
 	q.last = append(q.last, 0)
 	return b

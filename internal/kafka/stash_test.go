@@ -80,6 +80,10 @@ func TestStashQueueNeverDrained(t *testing.T) {
 	if popped != next || q.bytes != 0 || len(q.blocks) != 0 {
 		t.Fatalf("drained: popped %d of %d, %d bytes and %d blocks left", popped, next, q.bytes, len(q.blocks))
 	}
+	pool.close()
+	if pool.mapped != 0 {
+		t.Fatalf("%d bytes still mapped after the pool's close", pool.mapped)
+	}
 }
 
 // Reset drops the queue and returns its blocks; the queue is usable after.
