@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
@@ -8,7 +9,8 @@ import (
 
 // jsonDecoder decodes one JSON object per record with a schema-directed
 // scanner: it walks the bytes once, matches keys against a trie of the
-// wanted (dotted) paths, converts wanted values straight into the column
+// wanted (dotted) paths (comparing first the bytes of the key that came next
+// in the previous record), converts wanted values straight into the column
 // buffers and validates but skips everything else.
 type jsonDecoder struct {
 	*decoderBase
@@ -24,11 +26,48 @@ type jsonDecoder struct {
 type jsonNode struct {
 	keys  []string
 	nodes []*jsonNode
-	next  int // index of the key expected next (keys usually come in order)
 	col   int // output column of a leaf, -1 for an inner node
 	typ   Type
 	name  string
+	// seq is the keys of this object in the previous record, in order, and
+	// pos the index in seq of the key expected next: records of a stream
+	// usually have their keys in the same order, so the key at seq[pos] is
+	// compared with the record's bytes before the key is scanned.
+	seq []jsonSeqKey
+	pos int
 }
+
+// jsonSeqKey is one key of jsonNode.seq.
+type jsonSeqKey struct {
+	// raw is the key's JSON text after the opening quote, closing quote
+	// included, when that text has no escapes; it is empty (and never
+	// matches) otherwise. A string without escapes, quote or control
+	// characters that was valid UTF-8 once is again: bytes equal to raw
+	// scan to the same key without error.
+	raw  []byte
+	node *jsonNode // what lookup returns for the key; nil when not wanted
+	// w holds the first 16 bytes of raw (little-endian, zero-padded) and m
+	// masks them, to compare a short raw with two loads.
+	w, m [2]uint64
+}
+
+// match reports whether b starts with e.raw.
+func (e *jsonSeqKey) match(b []byte) bool {
+	k := len(e.raw)
+	if k <= 16 && len(b) >= 16 {
+		return binary.LittleEndian.Uint64(b)&e.m[0] == e.w[0] &&
+			binary.LittleEndian.Uint64(b[8:])&e.m[1] == e.w[1]
+	}
+	// 0 < k <= len(b): an empty raw never matches.
+	return uint(k-1) < uint(len(b)) && string(b[:k]) == string(e.raw)
+}
+
+// Limits of jsonNode.seq: the keys learned per object and the length of a
+// learned key.
+const (
+	maxJSONSeq    = 64
+	maxJSONSeqKey = 256
+)
 
 const maxJSONDepth = 512
 
@@ -70,29 +109,65 @@ func (n *jsonNode) child(key string, create bool) *jsonNode {
 	return c
 }
 
-// lookup finds key, trying the key after the previous match first.
+// lookup finds key.
 func (n *jsonNode) lookup(key []byte) *jsonNode {
-	if len(n.keys) == 0 {
-		return nil
-	}
-	if n.next < len(n.keys) && n.keys[n.next] == string(key) {
-		i := n.next
-		n.next++
-		return n.nodes[i]
-	}
 	for i, k := range n.keys {
 		if k == string(key) {
-			n.next = i + 1
 			return n.nodes[i]
 		}
 	}
 	return nil
 }
 
+// learn records key (whose JSON text was rawLen bytes after the opening
+// quote) and its node c as seq[pos], and moves pos on.
+func (n *jsonNode) learn(key []byte, rawLen int, c *jsonNode) {
+	if n.pos >= maxJSONSeq {
+		n.pos++
+		return
+	}
+	if n.pos == len(n.seq) {
+		n.seq = append(n.seq, jsonSeqKey{})
+	}
+	e := &n.seq[n.pos]
+	e.raw = e.raw[:0]
+	if rawLen == len(key)+1 && rawLen <= maxJSONSeqKey {
+		e.raw = append(append(e.raw, key...), '"')
+	}
+	e.node = c
+	var w [16]byte
+	copy(w[:], e.raw)
+	e.w = [2]uint64{binary.LittleEndian.Uint64(w[:]), binary.LittleEndian.Uint64(w[8:])}
+	if len(e.raw) == 0 {
+		e.w[0] = 1 // never matches with m[0] == 0
+	}
+	for h := range e.m {
+		e.m[h] = 0
+		if k := len(e.raw) - 8*h; k >= 8 {
+			e.m[h] = ^uint64(0)
+		} else if k > 0 {
+			e.m[h] = 1<<(8*k) - 1
+		}
+	}
+	n.pos++
+}
+
+// key scans the object key whose opening quote is at i and returns the
+// node of n it names (nil when n is nil or does not want it) and the
+// position after its closing quote. The caller has tried n.seq[n.pos].
+func (d *jsonDecoder) key(n *jsonNode, i int) (*jsonNode, int, bool) {
+	key, end, ok := d.scanStr(i)
+	if !ok || n == nil {
+		return nil, end, ok
+	}
+	c := n.lookup(key)
+	n.learn(key, end-i-1, c)
+	return c, end, true
+}
+
 func (d *jsonDecoder) Append(meta *RecordMeta, value []byte) error {
 	d.b, d.i, d.bad = value, 0, nil
 	d.scratch = d.scratch[:0]
-	d.root.next = 0
 	d.ws()
 	if d.i >= len(d.b) {
 		d.fail(nil, "empty record")
@@ -142,56 +217,86 @@ func (d *jsonDecoder) object(n *jsonNode, depth int) {
 		d.i++
 		return
 	}
-	for d.bad == nil {
-		if d.i >= len(d.b) || d.b[d.i] != '"' {
+	if n != nil {
+		n.pos = 0
+	}
+	// The loop keeps the position in i and stores it in d.i only around
+	// the calls that use d.i.
+	b, i := d.b, d.i
+	for {
+		if i >= len(b) || b[i] != '"' {
+			d.i = i
 			d.syntax("where an object key was expected")
 			return
 		}
-		key, ok := d.str()
-		if !ok {
-			return
-		}
-		d.ws()
-		if d.i >= len(d.b) || d.b[d.i] != ':' {
-			d.syntax("after an object key")
-			return
-		}
-		d.i++
-		d.ws()
 		var c *jsonNode
-		if n != nil {
-			c = n.lookup(key)
+		if n != nil && n.pos < len(n.seq) && n.seq[n.pos].match(b[i+1:]) {
+			e := &n.seq[n.pos]
+			n.pos++
+			c, i = e.node, i+1+len(e.raw)
+		} else {
+			var ok bool
+			if c, i, ok = d.key(n, i); !ok {
+				return
+			}
 		}
-		switch {
-		case c == nil:
-			d.skip(depth + 1)
-		case c.col >= 0 && !(len(c.keys) > 0 && d.i < len(d.b) && d.b[d.i] == '{'):
-			d.value(c, depth+1)
-		case d.i < len(d.b) && d.b[d.i] == '{':
-			c.next = 0
-			d.object(c, depth+1)
-		case d.literal("null"):
-			// A null parent: its nested fields stay NULL.
-		default:
-			d.fail(c, "expected a JSON object for nested fields of "+strconv.Quote(c.keys[0]))
-			return
+		if i < len(b) && b[i] == ':' {
+			i++
+		} else {
+			i = skipWS(b, i)
+			if i >= len(b) || b[i] != ':' {
+				d.i = i
+				d.syntax("after an object key")
+				return
+			}
+			i++
 		}
-		if d.bad != nil {
-			return
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == '"' && (c == nil || c.col >= 0 && c.typ == String) {
+			// A string to skip or to decode into a STRING column, as skip
+			// and value would.
+			v, end, ok := d.scanStr(i)
+			if !ok {
+				return
+			}
+			if c != nil {
+				d.cell(c.col).appendBytes(v)
+			}
+			i = end
+		} else {
+			d.i = i
+			switch {
+			case c == nil:
+				d.skip(depth + 1)
+			case c.col >= 0 && !(len(c.keys) > 0 && d.i < len(d.b) && d.b[d.i] == '{'):
+				d.value(c, depth+1)
+			case d.i < len(d.b) && d.b[d.i] == '{':
+				d.object(c, depth+1)
+			case d.literal("null"):
+				// A null parent: its nested fields stay NULL.
+			default:
+				d.fail(c, "expected a JSON object for nested fields of "+strconv.Quote(c.keys[0]))
+				return
+			}
+			if d.bad != nil {
+				return
+			}
+			i = d.i
 		}
-		d.ws()
-		if d.i >= len(d.b) {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			d.i = i
 			d.syntax("in an object")
 			return
 		}
-		switch d.b[d.i] {
+		switch b[i] {
 		case ',':
-			d.i++
-			d.ws()
+			i = skipWS(b, i+1)
 		case '}':
-			d.i++
+			d.i = i + 1
 			return
 		default:
+			d.i = i
 			d.syntax("in an object")
 			return
 		}

@@ -4,20 +4,21 @@ package dataframe
 // and validated skipping of values the schema does not want.
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
-func (d *jsonDecoder) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
+func (d *jsonDecoder) ws() { d.i = skipWS(d.b, d.i) }
+
+// skipWS returns the position of the first non-whitespace byte of b from i.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
+	return i
 }
 
 // literal consumes word (null, true, false) if it is next.
@@ -29,35 +30,84 @@ func (d *jsonDecoder) literal(word string) bool {
 	return false
 }
 
+// strStop marks the bytes that stop the fast scan of a string: the closing
+// quote, the backslash, control characters and non-ASCII bytes.
+var strStop = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+	}
+	return t
+}()
+
+const (
+	swarOnes      = 0x0101010101010101
+	swarHigh      = 0x8080808080808080
+	swarQuote     = '"' * swarOnes
+	swarBackslash = '\\' * swarOnes
+)
+
 // str scans a string at d.i and returns its unescaped bytes (aliasing the
 // record when it has no escapes, else in scratch).
 func (d *jsonDecoder) str() ([]byte, bool) {
-	d.i++ // opening quote
-	start := d.i
+	s, end, ok := d.scanStr(d.i)
+	d.i = end
+	return s, ok
+}
+
+// scanStr scans the string whose opening quote is at i and returns its
+// unescaped bytes (aliasing the record when it has no escapes, else in
+// scratch) and the position after it (where it failed when !ok).
+func (d *jsonDecoder) scanStr(i int) ([]byte, int, bool) {
+	b := d.b
+	start := i + 1 // after the opening quote
+	i = start
 	ascii := true
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
+	nonASCII := uint64(swarHigh) // flags non-ASCII bytes until the first one
+	for {
+		if i+8 <= len(b) {
+			// Eight bytes at a time while the record has them: the lowest
+			// flagged byte of t is the first quote, backslash, control or
+			// (until one is seen) non-ASCII byte; the flags above it may be
+			// false.
+			x := binary.LittleEndian.Uint64(b[i:])
+			t := ((x^swarQuote)-swarOnes)&^(x^swarQuote) |
+				((x^swarBackslash)-swarOnes)&^(x^swarBackslash) |
+				(x-0x20*swarOnes)&^x |
+				x&nonASCII
+			if t &= swarHigh; t == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(t) >> 3
+		} else {
+			for i < len(b) && !strStop[b[i]] {
+				i++
+			}
+			if i >= len(b) {
+				break
+			}
+		}
+		switch c := b[i]; {
 		case c == '"':
-			s := d.b[start:d.i]
-			d.i++
+			s := b[start:i]
 			if !ascii && !utf8.Valid(s) {
 				d.fail(nil, "invalid UTF-8 in a JSON string")
-				return nil, false
+				return nil, i + 1, false
 			}
-			return s, true
+			return s, i + 1, true
 		case c == '\\':
-			return d.strEscaped(start)
+			d.i = i
+			s, ok := d.strEscaped(start)
+			return s, d.i, ok
 		case c < 0x20:
-			d.fail(nil, "invalid JSON: control character in a string at byte "+strconv.Itoa(d.i))
-			return nil, false
-		case c >= 0x80:
-			ascii = false
+			d.fail(nil, "invalid JSON: control character in a string at byte "+strconv.Itoa(i))
+			return nil, i, false
 		}
-		d.i++
+		ascii, nonASCII = false, 0 // c >= 0x80
+		i++
 	}
 	d.fail(nil, "invalid JSON: unterminated string")
-	return nil, false
+	return nil, i, false
 }
 
 func (d *jsonDecoder) strEscaped(start int) ([]byte, bool) {

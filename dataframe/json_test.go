@@ -3,6 +3,8 @@ package dataframe
 import (
 	"errors"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -218,4 +220,103 @@ func TestDecoderNoColumnsAndFlush(t *testing.T) {
 	rec = d2.Flush()
 	defer rec.Release()
 	equalRows(t, rows(t, rec), [][]any{{"", "y", int32(1), ts("1970-01-01T00:00:02Z")}})
+}
+
+// The decoder compares each key's bytes with the key that came next in the
+// previous record before scanning it: records whose keys change order, are
+// escaped, are prefixes of one another, are long or end near the end of the
+// record must decode as if every key were scanned.
+func TestJSONDecoderKeyOrder(t *testing.T) {
+	mem := newMem(t)
+	s := mustSchema(t, "page STRING, action STRING, a_key_longer_than_16 STRING, n.x BIGINT")
+	rec, st, err := decodeAll(t, mem, s, DecoderOptions{Format: FormatJSON, Columns: []string{"action", "page", "a_key_longer_than_16", "n.x"}},
+		`{"timestamp":"t1","page":"/a","action":"view","a_key_longer_than_16":"L1","n":{"x":1,"y":2}}`,
+		`{"timestamp":"t2","page":"/b","action":"click","a_key_longer_than_16":"L2","n":{"x":3,"y":4}}`,
+		`{"action":"buy","page":"/c","n":{"y":5,"x":6}}`,
+		`{"pa\u0067e":"/d","action":"x","a_key_longer_than_\u0031\u0036":"L4"}`,
+		`{"pa\u0067e":"/e","action":"y"}`,
+		`{"pag":"no","page":"/f","pagex":"no","action":"z","a_key_longer_than_1":"no"}`,
+		`{ "page" : "/g" , "action" : "w" }`,
+		`{"page":"/h","page":"/i","n":{"x":7},"n":{"y":8}}`,
+		`{"page":"/j","action":"v"}`,
+		`{"page":"/k","actio":"v"}`,
+		`{"page":"/l","action":"u","n":null}`,
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	if st != (DecodeStats{Rows: 11}) {
+		t.Errorf("stats %+v", st)
+	}
+	equalRows(t, rows(t, rec), [][]any{
+		{"view", "/a", "L1", int64(1)},
+		{"click", "/b", "L2", int64(3)},
+		{"buy", "/c", nil, int64(6)},
+		{"x", "/d", "L4", nil},
+		{"y", "/e", nil, nil},
+		{"z", "/f", nil, nil},
+		{"w", "/g", nil, nil},
+		{nil, "/i", nil, int64(7)},
+		{"v", "/j", nil, nil},
+		{nil, "/k", nil, nil},
+		{"u", "/l", nil, nil},
+	})
+}
+
+// Strings are scanned eight bytes at a time: quotes, escapes, control
+// characters and non-ASCII bytes must be found at every offset.
+func TestJSONDecoderStringOffsets(t *testing.T) {
+	mem := newMem(t)
+	s := mustSchema(t, "s STRING")
+	for k := 0; k <= 17; k++ {
+		pre := strings.Repeat("x", k)
+		var in []string
+		var want [][]any
+		for _, c := range []struct{ json, s string }{
+			{pre, pre},
+			{pre + `\"y`, pre + `"y`},
+			{pre + `\\`, pre + `\`},
+			{pre + "é" + pre + "é", pre + "é" + pre + "é"},
+			{pre + `\u00e9z`, pre + "éz"},
+		} {
+			for _, skip := range []bool{false, true} {
+				if skip {
+					in = append(in, `{"u":"`+c.json+`","s":"`+pre+`"}`)
+					want = append(want, []any{pre})
+				} else {
+					in = append(in, `{"s":"`+c.json+`"}`)
+					want = append(want, []any{c.s})
+				}
+			}
+		}
+		rec, _, err := decodeAll(t, mem, s, DecoderOptions{Format: FormatJSON, Mode: FailFast, Columns: []string{"s"}}, in...)
+		if err != nil {
+			t.Fatalf("k=%d: %v", k, err)
+		}
+		equalRows(t, rows(t, rec), want)
+		rec.Release()
+		for _, c := range []struct{ json, err string }{
+			{pre + "\n", "invalid JSON: control character in a string at byte " + strconv.Itoa(6+k)},
+			{pre + "\x7f\x01", "invalid JSON: control character in a string at byte " + strconv.Itoa(7+k)},
+			{pre + "\xff", "invalid UTF-8 in a JSON string"},
+			{pre + "é\xc3", "invalid UTF-8 in a JSON string"},
+			{pre + `\x`, `invalid JSON: bad escape \x`},
+		} {
+			for _, v := range []string{`{"s":"` + c.json + `"}`, `{"u":"` + c.json + `"}`} {
+				_, _, err := decodeAll(t, mem, s, DecoderOptions{Format: FormatJSON, Mode: FailFast, Columns: []string{"s"}}, v)
+				var me *MalformedRecordError
+				if !errors.As(err, &me) || me.Reason != c.err {
+					t.Errorf("%q: got %v, want %s", v, err, c.err)
+				}
+			}
+		}
+		for _, v := range []string{`{"s":"` + pre, `{"u":"` + pre} {
+			_, _, err := decodeAll(t, mem, s, DecoderOptions{Format: FormatJSON, Mode: FailFast, Columns: []string{"s"}}, v)
+			var me *MalformedRecordError
+			if !errors.As(err, &me) || me.Reason != "invalid JSON: unterminated string" {
+				t.Errorf("%q: got %v", v, err)
+			}
+		}
+	}
 }
