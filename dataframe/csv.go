@@ -2,6 +2,8 @@ package dataframe
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -18,10 +20,24 @@ type csvDecoder struct {
 	header [][]byte // schema field names, for CSVHeader
 	utf8OK bool     // the current line is valid UTF-8
 	m      malformed
+	// ends holds, for a line without quotes, the index of the delimiter
+	// after each of the first nField fields.
+	ends []int
+	// want is the decoded fields, in schema order.
+	want []csvField
 }
+
+// csvField is a field that is decoded: its schema index and output column.
+type csvField struct{ f, out int }
 
 func newCSVDecoder(b *decoderBase) *csvDecoder {
 	d := &csvDecoder{decoderBase: b, delim: b.opts.CSVDelimiter, nField: len(b.fieldOut)}
+	d.ends = make([]int, d.nField)
+	for f, out := range b.fieldOut {
+		if out >= 0 {
+			d.want = append(d.want, csvField{f, out})
+		}
+	}
 	if b.opts.CSVHeader {
 		for _, c := range b.fieldNames {
 			d.header = append(d.header, []byte(c))
@@ -103,12 +119,84 @@ func (d *csvDecoder) fail(col, reason string) *malformed {
 	return &d.m
 }
 
+// parse splits the line and converts the decoded fields. One pass finds
+// the delimiters eight bytes at a time and notes whether the line has a
+// quote or a non-ASCII byte; a line with a quote is parsed by parseQuoted.
 func (d *csvDecoder) parse(b []byte) *malformed {
+	ends := d.ends
+	dw := uint64(d.delim) * swarOnes
+	var quotes, high uint64 // flag (in the bytes' high bits) a quote, a byte >= 0x80
+	f := 0                  // delimiters seen
+	i := 0
+	for {
+		var x uint64
+		if i+8 <= len(b) {
+			x = binary.LittleEndian.Uint64(b[i:])
+		} else if len(b) >= 8 {
+			// The last < 8 bytes: reload the line's last eight bytes and
+			// shift out those already scanned; the zero bytes shifted in
+			// are neither a delimiter (never 0) nor a quote.
+			if i == len(b) {
+				break
+			}
+			x = binary.LittleEndian.Uint64(b[len(b)-8:]) >> (8 * (8 - uint(len(b)-i)))
+		} else {
+			if i == len(b) {
+				break
+			}
+			for j, c := range b {
+				x |= uint64(c) << (8 * j)
+			}
+		}
+		high |= x
+		q := x ^ swarQuote
+		quotes |= (q - swarOnes) &^ q
+		// Exactly the delimiter bytes, without the false positives above
+		// a match of the shorter test.
+		y := x ^ dw
+		m := ^((y&^swarHigh + swarOnes*0x7f) | y) & swarHigh
+		for m != 0 {
+			if f < len(ends) {
+				ends[f] = i + bits.TrailingZeros64(m)>>3
+			}
+			f++
+			m &= m - 1
+		}
+		i += 8
+		if i >= len(b) {
+			break
+		}
+	}
+	if quotes&swarHigh != 0 {
+		return d.parseQuoted(b)
+	}
+	// A line is valid UTF-8 exactly when its fields are: check it once.
+	d.utf8OK = high&swarHigh == 0 || utf8.Valid(b)
+	for _, w := range d.want {
+		if w.f > f {
+			break
+		}
+		start, end := 0, len(b)
+		if w.f > 0 {
+			start = ends[w.f-1] + 1
+		}
+		if w.f < f {
+			end = ends[w.f]
+		}
+		if bad := d.convert(w.out, b[start:end], false); bad != nil {
+			return bad
+		}
+	}
+	if f+1 != d.nField {
+		return d.fail("", "expected "+strconv.Itoa(d.nField)+" fields, got "+strconv.Itoa(f+1))
+	}
+	return nil
+}
+
+// parseQuoted is parse for a line with quotes.
+func (d *csvDecoder) parseQuoted(b []byte) *malformed {
 	// A line is valid UTF-8 exactly when its fields are: check it once.
 	d.utf8OK = utf8.Valid(b)
-	if bytes.IndexByte(b, '"') < 0 {
-		return d.parseUnquoted(b)
-	}
 	i, f := 0, 0
 	for i <= len(b) {
 		field, quoted, next, reason := d.nextField(b, i)
@@ -124,37 +212,6 @@ func (d *csvDecoder) parse(b []byte) *malformed {
 		}
 		f++
 		i = next
-	}
-	if f != d.nField {
-		return d.fail("", "expected "+strconv.Itoa(d.nField)+" fields, got "+strconv.Itoa(f))
-	}
-	return nil
-}
-
-// parseUnquoted is parse for the common line without quotes: fields are
-// split with a vectorised byte search.
-func (d *csvDecoder) parseUnquoted(b []byte) *malformed {
-	f := 0
-	delim := d.delim
-	for {
-		// A plain loop beats bytes.IndexByte on fields this short.
-		k := 0
-		for k < len(b) && b[k] != delim {
-			k++
-		}
-		last := k == len(b)
-		if f < d.nField {
-			if out := d.fieldOut[f]; out >= 0 {
-				if bad := d.convert(out, b[:k], false); bad != nil {
-					return bad
-				}
-			}
-		}
-		f++
-		if last {
-			break
-		}
-		b = b[k+1:]
 	}
 	if f != d.nField {
 		return d.fail("", "expected "+strconv.Itoa(d.nField)+" fields, got "+strconv.Itoa(f))
