@@ -9,20 +9,23 @@ import (
 )
 
 // colBuffer accumulates one column in Go slices, laid out as Arrow lays it
-// out (validity bitmap, values or offsets+data), and copies it into
-// allocator memory once per batch. Appending is a slice append, without the
-// per-value bookkeeping of Arrow's builders.
+// out (values or offsets+data; the validity bitmap is made from the nulls'
+// positions), and copies it into allocator memory once per batch.
+// Appending a value is a slice append, without the per-value bookkeeping of
+// Arrow's builders.
 type colBuffer struct {
 	typ   Type
 	n     int
 	nulls int
-	valid []byte // validity bitmap, bit i = row i
-	i32   []int32
-	i64   []int64 // BIGINT and TIMESTAMP
-	f64   []float64
-	bits  []byte  // BOOLEAN values bitmap
-	off   []int32 // STRING offsets: n+1 entries starting at 0
-	data  []byte  // STRING bytes
+	// null is the nulls' bitmap, bit i = row i is NULL, as far as the last
+	// NULL (appending a value does not touch it).
+	null []byte
+	i32  []int32
+	i64  []int64 // BIGINT and TIMESTAMP
+	f64  []float64
+	bits []byte  // BOOLEAN values bitmap
+	off  []int32 // STRING offsets: n+1 entries starting at 0
+	data []byte  // STRING bytes
 }
 
 func newColBuffer(t Type) colBuffer {
@@ -33,20 +36,12 @@ func newColBuffer(t Type) colBuffer {
 	return c
 }
 
-// next makes room in the bitmaps for row n.
-func (c *colBuffer) next() {
-	if c.n&7 == 0 {
-		c.valid = append(c.valid, 0)
-		if c.typ == Bool {
-			c.bits = append(c.bits, 0)
-		}
-	}
-}
-
-func (c *colBuffer) setValid() { c.valid[c.n>>3] |= 1 << (c.n & 7) }
-
 func (c *colBuffer) appendNull() {
-	c.next()
+	k := c.n >> 3
+	for len(c.null) <= k {
+		c.null = append(c.null, 0)
+	}
+	c.null[k] |= 1 << (c.n & 7)
 	switch c.typ {
 	case String:
 		c.off = append(c.off, int32(len(c.data)))
@@ -56,37 +51,51 @@ func (c *colBuffer) appendNull() {
 		c.i64 = append(c.i64, 0)
 	case Float64:
 		c.f64 = append(c.f64, 0)
+	case Bool:
+		if c.n&7 == 0 {
+			c.bits = append(c.bits, 0)
+		}
 	}
 	c.n++
 	c.nulls++
 }
 
+// appendBytes appends b to a STRING column.
 func (c *colBuffer) appendBytes(b []byte) {
-	c.next()
-	c.setValid()
-	c.data = append(c.data, b...)
-	c.off = append(c.off, int32(len(c.data)))
+	// Within capacity only data's length is stored: append would store
+	// the pointer too, with a write barrier while the GC marks.
+	n := len(c.data)
+	m := n + len(b)
+	if m <= cap(c.data) {
+		c.data = c.data[:m]
+		copy(c.data[n:], b)
+	} else {
+		c.data = append(c.data, b...)
+	}
+	c.off = append(c.off, int32(m))
 	c.n++
 }
 
+// appendString appends s to a STRING column.
 func (c *colBuffer) appendString(s string) {
-	c.next()
-	c.setValid()
-	c.data = append(c.data, s...)
-	c.off = append(c.off, int32(len(c.data)))
+	n := len(c.data)
+	m := n + len(s)
+	if m <= cap(c.data) {
+		c.data = c.data[:m]
+		copy(c.data[n:], s)
+	} else {
+		c.data = append(c.data, s...)
+	}
+	c.off = append(c.off, int32(m))
 	c.n++
 }
 
 func (c *colBuffer) appendI32(v int32) {
-	c.next()
-	c.setValid()
 	c.i32 = append(c.i32, v)
 	c.n++
 }
 
 func (c *colBuffer) appendI64(v int64) {
-	c.next()
-	c.setValid()
 	c.i64 = append(c.i64, v)
 	c.n++
 }
@@ -101,15 +110,14 @@ func (c *colBuffer) appendInt(v int64) {
 }
 
 func (c *colBuffer) appendF64(v float64) {
-	c.next()
-	c.setValid()
 	c.f64 = append(c.f64, v)
 	c.n++
 }
 
 func (c *colBuffer) appendBool(v bool) {
-	c.next()
-	c.setValid()
+	if c.n&7 == 0 {
+		c.bits = append(c.bits, 0)
+	}
 	if v {
 		c.bits[c.n>>3] |= 1 << (c.n & 7)
 	}
@@ -156,7 +164,7 @@ func memBuffer(mem memory.Allocator, b []byte) *memory.Buffer {
 func (c *colBuffer) newArray(mem memory.Allocator) arrow.Array {
 	var validity *memory.Buffer
 	if c.nulls > 0 {
-		validity = memBuffer(mem, c.valid)
+		validity = c.validity(mem)
 	}
 	var bufs []*memory.Buffer
 	switch c.typ {
@@ -176,6 +184,26 @@ func (c *colBuffer) newArray(mem memory.Allocator) arrow.Array {
 	return arr
 }
 
+// validity returns the validity bitmap of the column's n rows, allocated
+// from mem: (n+7)/8 bytes, bit i set when row i is not NULL, the bits
+// from n on clear.
+func (c *colBuffer) validity(mem memory.Allocator) *memory.Buffer {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize((c.n + 7) >> 3)
+	v := buf.Bytes()
+	for j := range v {
+		var nb byte
+		if j < len(c.null) {
+			nb = c.null[j]
+		}
+		v[j] = ^nb
+	}
+	if r := c.n & 7; r != 0 {
+		v[len(v)-1] &= 1<<r - 1
+	}
+	return buf
+}
+
 // newArrayOf makes an array of type t over bufs, taking over their
 // references.
 func newArrayOf(t Type, n, nulls int, bufs []*memory.Buffer) arrow.Array {
@@ -193,17 +221,17 @@ func newArrayOf(t Type, n, nulls int, bufs []*memory.Buffer) arrow.Array {
 // truncate drops the rows from n on.
 func (c *colBuffer) truncate(n int) {
 	for r := n; r < c.n; r++ {
-		if c.valid[r>>3]&(1<<(r&7)) == 0 {
+		if k := r >> 3; k < len(c.null) && c.null[k]&(1<<(r&7)) != 0 {
 			c.nulls--
+			c.null[k] &^= 1 << (r & 7)
 		}
-		c.valid[r>>3] &^= 1 << (r & 7)
 		if c.typ == Bool {
 			c.bits[r>>3] &^= 1 << (r & 7)
 		}
 	}
 	c.n = n
 	nb := (n + 7) >> 3
-	c.valid = c.valid[:nb]
+	c.null = c.null[:min(len(c.null), nb)]
 	switch c.typ {
 	case String:
 		c.off = c.off[:n+1]
@@ -221,7 +249,7 @@ func (c *colBuffer) truncate(n int) {
 
 func (c *colBuffer) reset() {
 	c.n, c.nulls = 0, 0
-	c.valid = c.valid[:0]
+	c.null = c.null[:0]
 	c.i32, c.i64, c.f64, c.bits = c.i32[:0], c.i64[:0], c.f64[:0], c.bits[:0]
 	c.data = c.data[:0]
 	if c.typ == String {
