@@ -27,15 +27,19 @@ type csvDecoder struct {
 	want []csvField
 }
 
-// csvField is a field that is decoded: its schema index and output column.
-type csvField struct{ f, out int }
+// csvField is a field that is decoded: its schema index and output column,
+// and whether that is a STRING column.
+type csvField struct {
+	f, out int
+	str    bool
+}
 
 func newCSVDecoder(b *decoderBase) *csvDecoder {
 	d := &csvDecoder{decoderBase: b, delim: b.opts.CSVDelimiter, nField: len(b.fieldOut)}
 	d.ends = make([]int, d.nField)
 	for f, out := range b.fieldOut {
 		if out >= 0 {
-			d.want = append(d.want, csvField{f, out})
+			d.want = append(d.want, csvField{f, out, b.cols[out].typ == String})
 		}
 	}
 	if b.opts.CSVHeader {
@@ -183,7 +187,9 @@ func (d *csvDecoder) parse(b []byte) *malformed {
 		if w.f < f {
 			end = ends[w.f]
 		}
-		if bad := d.convert(w.out, b[start:end], false); bad != nil {
+		if field := b[start:end]; w.str && len(field) > 0 && d.utf8OK {
+			d.b[w.out].appendBytes(field) // convert's case for it
+		} else if bad := d.convert(w.out, field, false); bad != nil {
 			return bad
 		}
 	}
