@@ -21,6 +21,10 @@ type decoderBase struct {
 	// field is not decoded.
 	fieldOut   []int
 	fieldNames []string // schema field names, in schema order
+	// fieldsOnly is set when every output column is a schema field (no
+	// metadata columns): a record that appended a value to each of them
+	// is finished by finishFull.
+	fieldsOnly bool
 	stats      DecodeStats
 	n          int
 	// scratch holds unescaped strings of the current record.
@@ -43,6 +47,12 @@ func newDecoderBase(mem memory.Allocator, schema *Schema, opts DecoderOptions, c
 		}
 	}
 	d.schema = arrow.NewSchema(fs, nil)
+	d.fieldsOnly = true
+	for i, c := range cols {
+		if c.field < 0 || d.fieldOut[c.field] != i {
+			d.fieldsOnly = false
+		}
+	}
 	return d
 }
 
@@ -112,6 +122,13 @@ func (d *decoderBase) finish(meta *RecordMeta, bad *malformed) error {
 	d.stats.Rows++
 	d.n++
 	return nil
+}
+
+// finishFull is finish for a well-formed record that appended one value to
+// every output column, when d.fieldsOnly: there is nothing to add.
+func (d *decoderBase) finishFull() {
+	d.stats.Rows++
+	d.n++
 }
 
 // rollback drops whatever the current record appended.

@@ -63,7 +63,13 @@ func (d *csvDecoder) Append(meta *RecordMeta, value []byte) error {
 		d.skip()
 		return nil
 	}
-	return d.finish(meta, d.parse(value))
+	bad := d.parse(value)
+	if bad == nil && d.fieldsOnly {
+		// parse appended a value to every decoded field.
+		d.finishFull()
+		return nil
+	}
+	return d.finish(meta, bad)
 }
 
 // nextField splits the field starting at i. It returns the field's content
