@@ -59,12 +59,17 @@ func ecommerceRecords(n int) [][]byte {
 }
 
 func benchDecode(b *testing.B, ddl string, format Format, recs [][]byte) {
-	mem := memory.NewGoAllocator()
 	s := must(ParseSchema(ddl))
 	cols := make([]string, len(s.Fields))
 	for i, f := range s.Fields {
 		cols[i] = f.Name
 	}
+	benchDecodeColumns(b, s, format, cols, recs)
+}
+
+// benchDecodeColumns decodes recs into cols of s, the whole slice per op.
+func benchDecodeColumns(b *testing.B, s *Schema, format Format, cols []string, recs [][]byte) {
+	mem := memory.NewGoAllocator()
 	d := must(NewDecoder(mem, s, DecoderOptions{Format: format, Columns: cols}))
 	defer d.Release()
 	var nbytes int
@@ -112,39 +117,15 @@ func BenchmarkDecodeJSONProjected(b *testing.B) {
 // benchDecodeProjected decodes recs with the columns the engine reads for
 // WHERE action = 'view' GROUP BY page.
 func benchDecodeProjected(b *testing.B, format Format, recs [][]byte) {
-	nbytes := 0
-	for _, r := range recs {
-		nbytes += len(r)
-	}
 	df := Source("clicks", must(ParseSchema(clickDDL))).
 		Filter(Col("action").Eq(Lit("view"))).
 		GroupBy(Col("page")).
 		Agg(Count().As("views"))
-	p := must(Compile(df, Update))
-	cols := p.InputColumns()
+	cols := must(Compile(df, Update)).InputColumns()
 	if len(cols) != 2 {
 		b.Fatalf("input columns %v, want page and action", cols)
 	}
-	mem := memory.NewGoAllocator()
-	d := must(NewDecoder(mem, must(ParseSchema(clickDDL)), DecoderOptions{Format: format, Columns: cols}))
-	defer d.Release()
-	meta := &RecordMeta{Topic: "t"}
-	b.SetBytes(int64(nbytes))
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	for i := 0; i < b.N; i++ {
-		for j, r := range recs {
-			meta.Offset = int64(j)
-			if err := d.Append(meta, r); err != nil {
-				b.Fatal(err)
-			}
-		}
-		d.Flush().Release()
-	}
-	if d.Stats().Corrupt != 0 {
-		b.Fatalf("corrupt records: %+v", d.Stats())
-	}
-	reportRows(b, b.N*len(recs), cpu0)
+	benchDecodeColumns(b, must(ParseSchema(clickDDL)), format, cols, recs)
 }
 
 // BenchmarkArrowJSONReader decodes the same records with Arrow Go's own
