@@ -299,7 +299,8 @@ func (rr *RangeReader) wants(st *partState, until int64) bool {
 // Keep prepares the reads of the next ranges: it pauses every assigned
 // partition without a range in keep, so that the consumer stops
 // prefetching partitions the next reads do not need, and resumes the
-// partitions with one that hold less than half of MinAheadBytes, each to be
+// partitions with one that hold less than half of MinAheadBytes (and of
+// MaxStashRecords), each to be
 // fetched up to its range's Until plus the range's length again (and at
 // least ReaderConfig.MinAheadBytes) while other partitions are read: what a
 // batch reads and a batch more, not the whole backlog. (A read resumes a
@@ -320,24 +321,34 @@ func (rr *RangeReader) Keep(keep []offsets.OffsetRange) error {
 		}
 	}
 	var pause, resume []ckafka.TopicPartition
+	var paused, resumed []*partState
 	for tp, st := range rr.parts {
 		switch {
 		case !want[tp] && !st.paused:
 			pause = append(pause, st.ckTP(ckafka.OffsetInvalid))
-			st.paused = true
+			paused = append(paused, st)
 		case want[tp] && st.paused && rr.wants(st, 0):
 			resume = append(resume, st.ckTP(ckafka.OffsetInvalid))
-			st.paused = false
+			resumed = append(resumed, st)
 		}
 	}
+	// The flags change only once librdkafka took the call: a partition
+	// marked paused skips the stash bounds, one marked resumed is not
+	// resumed by the next read.
 	if len(pause) > 0 {
 		if err := rr.c.Pause(pause); err != nil {
 			return fmt.Errorf("kafka: pause %v: %w", pause, err)
+		}
+		for _, st := range paused {
+			st.paused = true
 		}
 	}
 	if len(resume) > 0 {
 		if err := rr.c.Resume(resume); err != nil {
 			return fmt.Errorf("kafka: resume %v: %w", resume, err)
+		}
+		for _, st := range resumed {
+			st.paused = false
 		}
 	}
 	return nil
@@ -480,6 +491,9 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 	}
 	reads := make([]reading, len(rs))
 	defer func() {
+		// A handler that panicked left them pointing into a stash block,
+		// which may be unmapped later.
+		rr.rec.Key, rr.rec.Value = nil, nil
 		for i := range reads {
 			if rd := &reads[i]; rd.st != nil && rd.st.act == rd {
 				rd.st.act = nil
@@ -566,6 +580,9 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 	// again from its start on resume (librdkafka's statistics: 1.24x the
 	// records read at 64 partitions on a 10M-record topic, 1.00x when
 	// paused at the end of the run).
+	// A partition still pending when the read returns is not paused: its
+	// run goes on into librdkafka's queue (bounded by the consumer's queue)
+	// and the next read stashes it and pauses it where the run ends.
 	var pending *partState
 	pause := func(ps *partState) error {
 		if rr.parts[ps.tp] != ps || ps.paused {

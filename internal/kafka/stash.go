@@ -33,27 +33,33 @@ type blockPool struct {
 	mapped int64 // bytes of the blocks handed out or pooled
 }
 
-// get returns an empty block of capacity n: a pooled one when n is
-// stashBlock.
+// get returns an empty block of capacity n: a pooled or newly mapped one
+// when n is stashBlock; a larger one (a record above a quarter block) on
+// the Go heap, rather than a mapping per record.
 func (p *blockPool) get(n int) []byte {
-	if k := len(p.free); k > 0 && n == stashBlock {
+	if n != stashBlock {
+		return make([]byte, 0, n)
+	}
+	if k := len(p.free); k > 0 {
 		b := p.free[k-1]
 		p.free[k-1] = nil
 		p.free = p.free[:k-1]
 		return b[:0]
 	}
-	p.mapped += int64(n)
-	return mapBlock(n)
+	p.mapped += stashBlock
+	return mapBlock(stashBlock)
 }
 
 // put takes back a block of get; nothing may refer to it any more.
 func (p *blockPool) put(b []byte) {
-	if len(p.free) < maxFreeBlocks && cap(b) == stashBlock {
+	switch {
+	case cap(b) != stashBlock: // on the heap
+	case len(p.free) < maxFreeBlocks:
 		p.free = append(p.free, b)
-		return
+	default:
+		p.mapped -= stashBlock
+		unmapBlock(b)
 	}
-	p.mapped -= int64(cap(b))
-	unmapBlock(b)
 }
 
 // close frees the pooled blocks.
@@ -175,7 +181,12 @@ func (q *stashQueue) pop(pool *blockPool) {
 		n++
 	}
 	if n > 0 {
+		k := len(q.blocks)
 		q.blocks = append(q.blocks[:0], q.blocks[n:]...)
+		// No copy of a block's slice may outlive it: once unmapped, its
+		// address range can become Go heap, and the collector would find
+		// a bad pointer.
+		clear(q.blocks[len(q.blocks):k])
 		q.last = append(q.last[:0], q.last[n:]...)
 		q.first += int64(n)
 	}

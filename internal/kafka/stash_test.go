@@ -60,6 +60,12 @@ func TestStashQueueNeverDrained(t *testing.T) {
 			next++
 		}
 		maxBlocks = max(maxBlocks, len(q.blocks))
+		// Released blocks leave no slice behind in the queue's arrays.
+		for i, b := range q.blocks[len(q.blocks):cap(q.blocks)] {
+			if b != nil {
+				t.Fatalf("round %d: slot %d past the %d blocks in use still holds a block", round, len(q.blocks)+i, len(q.blocks))
+			}
+		}
 		if want := int(next - popped); q.len() != want {
 			t.Fatalf("round %d: len %d, want %d", round, q.len(), want)
 		}
