@@ -185,7 +185,6 @@ func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 	if cfg.MinAheadBytes <= 0 {
 		cfg.MinAheadBytes = DefaultMinAheadBytes
 	}
-
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -285,12 +284,19 @@ func (rr *RangeReader) full(st *partState) bool {
 		(st.ahead > 0 && st.fetched >= st.ahead && st.stash.bytes >= rr.cfg.MinAheadBytes)
 }
 
+// overfull reports whether a full partition is paused at once rather than
+// where its run ends: it holds MaxStashRecords records or half
+// MinAheadBytes more than full asks.
+func (rr *RangeReader) overfull(st *partState) bool {
+	return st.stash.len() >= rr.cfg.MaxStashRecords || st.stash.bytes >= rr.cfg.MinAheadBytes+rr.cfg.MinAheadBytes/2
+}
+
 // wants reports whether a paused partition is to fetch again: it must, to
 // reach until, or what it holds fell below half of what pauses it. A pause
 // drops what librdkafka had fetched for the partition, and a resume fetches
-// it again: resuming as soon as a read took a range off the stash re-fetched
-// a response (up to max.partition.fetch.bytes) for every range read, and
-// librdkafka parsed about 1.75x the records at 64 partitions.
+// it again: resuming as soon as a read took a range off the stash paused
+// and resumed every partition every batch (librdkafka received 2.48x the
+// records read at 64 partitions on a 10M-record topic, 2.05x with this).
 func (rr *RangeReader) wants(st *partState, until int64) bool {
 	return st.fetched < until ||
 		(st.stash.bytes < rr.cfg.MinAheadBytes/2 && st.stash.len() < rr.cfg.MaxStashRecords/2)
@@ -300,14 +306,13 @@ func (rr *RangeReader) wants(st *partState, until int64) bool {
 // partition without a range in keep, so that the consumer stops
 // prefetching partitions the next reads do not need, and resumes the
 // partitions with one that hold less than half of MinAheadBytes (and of
-// MaxStashRecords), each to be
-// fetched up to its range's Until plus the range's length again (and at
-// least ReaderConfig.MinAheadBytes) while other partitions are read: what a
-// batch reads and a batch more, not the whole backlog. (A read resumes a
-// paused partition whose stash does not reach its range's Until.) Paused
-// partitions keep their position: a later Read that
-// continues where they stopped still needs no seek. A partition with
-// several ranges in keep is bounded by the last.
+// MaxStashRecords; see wants), each to be fetched up to its range's Until
+// plus the range's length again (and at least ReaderConfig.MinAheadBytes)
+// while other partitions are read: what a batch reads and a batch more,
+// not the whole backlog. (A read resumes a paused partition whose stash
+// does not reach its range's Until.) Paused partitions keep their
+// position: a later Read that continues where they stopped still needs no
+// seek. A partition with several ranges in keep is bounded by the last.
 func (rr *RangeReader) Keep(keep []offsets.OffsetRange) error {
 	if rr.closed {
 		return ErrReaderClosed
@@ -657,10 +662,8 @@ func (rr *RangeReader) ReadRanges(ctx context.Context, rs []offsets.OffsetRange,
 			}
 			rr.stash(ps, e)
 			if !ps.paused && rr.full(ps) {
-				// Where its run ends, unless the run goes on past half the
-				// bound again.
-				if ps.stash.len() < rr.cfg.MaxStashRecords && ps.stash.bytes < rr.cfg.MinAheadBytes+rr.cfg.MinAheadBytes/2 {
-					pending = ps
+				if !rr.overfull(ps) {
+					pending = ps // paused where its run ends
 				} else if err := pause(ps); err != nil {
 					return first(), err
 				}

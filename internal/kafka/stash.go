@@ -17,8 +17,8 @@ func newStashRec(m *ckafka.Message) stashRec {
 	return r
 }
 
-// stashBlock is the size of the arena blocks that hold stashed bytes.
-const stashBlock = 64 << 10
+// stashBlockSize is the size of the arena blocks that hold stashed bytes.
+const stashBlockSize = 64 << 10
 
 // maxFreeBlocks bounds the arena blocks a reader keeps for reuse (64 MiB).
 const maxFreeBlocks = 1024
@@ -34,10 +34,10 @@ type blockPool struct {
 }
 
 // get returns an empty block of capacity n: a pooled or newly mapped one
-// when n is stashBlock; a larger one (a record above a quarter block) on
+// when n is stashBlockSize; a larger one (a record above a quarter block) on
 // the Go heap, rather than a mapping per record.
 func (p *blockPool) get(n int) []byte {
-	if n != stashBlock {
+	if n != stashBlockSize {
 		return make([]byte, 0, n)
 	}
 	if k := len(p.free); k > 0 {
@@ -46,18 +46,18 @@ func (p *blockPool) get(n int) []byte {
 		p.free = p.free[:k-1]
 		return b[:0]
 	}
-	p.mapped += stashBlock
-	return mapBlock(stashBlock)
+	p.mapped += stashBlockSize
+	return mapBlock(stashBlockSize)
 }
 
 // put takes back a block of get; nothing may refer to it any more.
 func (p *blockPool) put(b []byte) {
 	switch {
-	case cap(b) != stashBlock: // on the heap
+	case cap(b) != stashBlockSize: // on the heap
 	case len(p.free) < maxFreeBlocks:
 		p.free = append(p.free, b)
 	default:
-		p.mapped -= stashBlock
+		p.mapped -= stashBlockSize
 		unmapBlock(b)
 	}
 }
@@ -83,12 +83,16 @@ type stashQueue struct {
 	head  int
 	bytes int64 // key and value bytes queued
 	// blocks hold the queued records' bytes, oldest first; the last one is
-	// being filled. blocks[i] has sequence number first+i, and last[i] is
-	// the sequence number of the last record with bytes in it.
-	blocks [][]byte
-	last   []int64
+	// being filled. blocks[i] has sequence number first+i.
+	blocks []stashBlock
 	first  int64
 	pushed int64 // records ever pushed: the next record's sequence number
+}
+
+// stashBlock is a block of a stashQueue.
+type stashBlock struct {
+	b    []byte
+	last int64 // the sequence number of the last record with bytes in b
 }
 
 // stashEntry is a queued record: its key at block[start:start+klen] and
@@ -109,7 +113,7 @@ func (q *stashQueue) front() stashRec {
 	if e.klen < 0 && e.vlen < 0 {
 		return r
 	}
-	b := q.blocks[e.block-q.first]
+	b := q.blocks[e.block-q.first].b
 	k := int(e.start) + max(int(e.klen), 0)
 	if e.klen >= 0 {
 		r.key = b[e.start:k:k]
@@ -132,11 +136,10 @@ func (q *stashQueue) push(m *ckafka.Message, pool *blockPool) {
 		e.vlen = int32(len(r.value))
 	}
 	if n := len(r.key) + len(r.value); r.key != nil || r.value != nil {
-		b := q.block(n, pool)
-		e.block, e.start = q.first+int64(len(q.blocks)-1), int32(len(b))
-		b = append(append(b, r.key...), r.value...)
-		q.blocks[len(q.blocks)-1] = b
-		q.last[len(q.last)-1] = q.pushed
+		blk := q.block(n, pool)
+		e.block, e.start = q.first+int64(len(q.blocks)-1), int32(len(blk.b))
+		blk.b = append(append(blk.b, r.key...), r.value...)
+		blk.last = q.pushed
 	}
 	if len(q.recs) == cap(q.recs) && q.head > 0 && q.head >= len(q.recs)/2 {
 		n := copy(q.recs, q.recs[q.head:])
@@ -150,18 +153,16 @@ func (q *stashQueue) push(m *ckafka.Message, pool *blockPool) {
 // block returns the block to append n bytes to: the current one, or a new
 // one when they do not fit. A record of more than a quarter block gets a
 // block of its own.
-func (q *stashQueue) block(n int, pool *blockPool) []byte {
-	if k := len(q.blocks) - 1; k >= 0 && cap(q.blocks[k])-len(q.blocks[k]) >= n {
-		return q.blocks[k]
+func (q *stashQueue) block(n int, pool *blockPool) *stashBlock {
+	if k := len(q.blocks) - 1; k >= 0 && cap(q.blocks[k].b)-len(q.blocks[k].b) >= n {
+		return &q.blocks[k]
 	}
-	size := stashBlock
-	if n > stashBlock/4 {
+	size := stashBlockSize
+	if n > stashBlockSize/4 {
 		size = n
 	}
-	b := pool.get(size)
-	q.blocks = append(q.blocks, b)
-	q.last = append(q.last, 0)
-	return b
+	q.blocks = append(q.blocks, stashBlock{b: pool.get(size)})
+	return &q.blocks[len(q.blocks)-1]
 }
 
 // pop drops the front record, once its bytes are no longer used, and
@@ -175,9 +176,8 @@ func (q *stashQueue) pop(pool *blockPool) {
 		return
 	}
 	n := 0
-	for n < len(q.blocks)-1 && q.last[n] <= seq {
-		pool.put(q.blocks[n])
-		q.blocks[n] = nil
+	for n < len(q.blocks)-1 && q.blocks[n].last <= seq {
+		pool.put(q.blocks[n].b)
 		n++
 	}
 	if n > 0 {
@@ -187,7 +187,6 @@ func (q *stashQueue) pop(pool *blockPool) {
 		// address range can become Go heap, and the collector would find
 		// a bad pointer.
 		clear(q.blocks[len(q.blocks):k])
-		q.last = append(q.last[:0], q.last[n:]...)
 		q.first += int64(n)
 	}
 }
@@ -196,10 +195,10 @@ func (q *stashQueue) pop(pool *blockPool) {
 // record slots are kept for the next records.
 func (q *stashQueue) reset(pool *blockPool) {
 	q.recs, q.head, q.bytes = q.recs[:0], 0, 0
-	for i, b := range q.blocks {
-		pool.put(b)
-		q.blocks[i] = nil
+	for _, blk := range q.blocks {
+		pool.put(blk.b)
 	}
+	clear(q.blocks)
 	q.first += int64(len(q.blocks))
-	q.blocks, q.last = q.blocks[:0], q.last[:0]
+	q.blocks = q.blocks[:0]
 }

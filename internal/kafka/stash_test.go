@@ -15,7 +15,7 @@ func stashMsg(off int64) *ckafka.Message {
 	m := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Offset: ckafka.Offset(off)}, Key: []byte(fmt.Sprint(off))}
 	switch {
 	case off%97 == 0:
-		m.Value = bytes.Repeat([]byte{byte(off)}, stashBlock/4+1)
+		m.Value = bytes.Repeat([]byte{byte(off)}, stashBlockSize/4+1)
 	case off%5 == 1:
 		m.Value = nil
 	case off%5 == 2:
@@ -62,7 +62,7 @@ func TestStashQueueNeverDrained(t *testing.T) {
 		maxBlocks = max(maxBlocks, len(q.blocks))
 		// Released blocks leave no slice behind in the queue's arrays.
 		for i, b := range q.blocks[len(q.blocks):cap(q.blocks)] {
-			if b != nil {
+			if b.b != nil {
 				t.Fatalf("round %d: slot %d past the %d blocks in use still holds a block", round, len(q.blocks)+i, len(q.blocks))
 			}
 		}
@@ -101,7 +101,7 @@ func TestStashQueueReset(t *testing.T) {
 	}
 	n := 0 // blocks of the pool's size (records above a quarter block have their own)
 	for _, b := range q.blocks {
-		if cap(b) == stashBlock {
+		if cap(b.b) == stashBlockSize {
 			n++
 		}
 	}
