@@ -25,11 +25,11 @@ type resultCache struct {
 	// table is group order[r]. Groups inserted since are merged in by
 	// insert.
 	order []int32
-	// pos[id] is the row of group id, once positions computes it: an insert
-	// that moves rows marks it out of date (posStale) rather than
-	// recomputing it, as only stale groups and update mode need it.
-	pos      []int32
-	posStale bool
+	// pos[id] is the row of group id, once positions computes it. Groups
+	// are only ever added, so pos is out of date exactly when it is
+	// shorter than order: an insert that moves rows leaves it so rather
+	// than recomputing it, as only stale groups and update mode need it.
+	pos []int32
 	// abbr[r] abbreviates the key of row r (see abbrev): every key starts
 	// with the plen bytes of the order's first key, so two keys compare as
 	// their abbreviations do unless those are equal. The order is merged
@@ -161,7 +161,6 @@ func (c *resultCache) insert(g *groupTable) error {
 	}
 	c.abbr, c.nextAbbr = abbr, c.abbr
 	c.order, c.nextOrder = order, c.order
-	c.posStale = true
 	return nil
 }
 
@@ -229,13 +228,11 @@ func (c *resultCache) rebuild(g *groupTable, fresh []abbrKey, at []int) error {
 
 // positions returns pos, brought up to date first if an insert moved rows.
 func (c *resultCache) positions() []int32 {
-	if c.posStale {
-		n := len(c.order)
+	if n := len(c.order); len(c.pos) != n {
 		c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
 		for r, id := range c.order {
 			c.pos[id] = int32(r)
 		}
-		c.posStale = false
 	}
 	return c.pos
 }
@@ -295,9 +292,7 @@ func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
 	ordered := fresh == 0 || c.sortWork+len(ids) >= fresh && c.insert(g) == nil
 	if !ordered {
 		c.sortWork += len(ids)
-		ids = slices.Clone(ids)
-		slices.SortFunc(ids, func(a, b int32) int { return strings.Compare(g.key(a), g.key(b)) })
-		return ids
+		return sortByKey(g, ids)
 	}
 	pos := c.positions()
 	if len(ids) < len(c.order)>>8 { // few: sort by row

@@ -124,26 +124,6 @@ func (c *colBuffer) appendBool(v bool) {
 	c.n++
 }
 
-// appendValue appends x (of the column's type) or NULL.
-func (c *colBuffer) appendValue(x value) {
-	if x.null {
-		c.appendNull()
-		return
-	}
-	switch c.typ {
-	case String:
-		c.appendString(x.s)
-	case Int32:
-		c.appendI32(int32(x.i))
-	case Int64, Timestamp:
-		c.appendI64(x.i)
-	case Float64:
-		c.appendF64(x.f)
-	case Bool:
-		c.appendBool(x.i != 0)
-	}
-}
-
 func sliceBytes[T any](s []T) []byte {
 	if len(s) == 0 {
 		return nil

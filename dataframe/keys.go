@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"unsafe"
 )
 
 // Group keys are the concatenation of one encoded value per grouping
@@ -160,7 +159,3 @@ func unescapeKeyString(dst, key []byte) ([]byte, []byte, error) {
 		return nil, nil, fmt.Errorf("%w: bad escape in STRING group key", ErrState)
 	}
 }
-
-// keyBytes views a group key as bytes without copying; the bytes must not
-// be modified.
-func keyBytes(key string) []byte { return unsafe.Slice(unsafe.StringData(key), len(key)) }
