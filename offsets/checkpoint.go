@@ -212,6 +212,18 @@ func (c *Checkpoint) view(fn func(tx *bbolt.Tx) error) error {
 }
 
 func (c *Checkpoint) update(fn func(tx *bbolt.Tx) error) error {
+	return c.updateHanded(func(tx *bbolt.Tx, _ *writerHand) error { return fn(tx) })
+}
+
+// writerHand lets a write transaction leave the snapshot lock while it
+// waits for something outside it, and enter it again (CommitTx.Await).
+type writerHand struct {
+	leave func()
+	enter func()
+}
+
+// updateHanded is update whose fn may hand the snapshot lock over.
+func (c *Checkpoint) updateHanded(fn func(tx *bbolt.Tx, h *writerHand) error) error {
 	if c.closed.Load() {
 		return fmt.Errorf("checkpoint %s: %w", c.path, ErrClosed)
 	}
@@ -219,8 +231,12 @@ func (c *Checkpoint) update(fn func(tx *bbolt.Tx) error) error {
 		return fmt.Errorf("checkpoint %s: %w", c.path, ErrReadOnly)
 	}
 	leave := c.locks.writerEnter()
-	defer leave()
-	return c.db.Update(fn)
+	defer func() { leave() }()
+	h := &writerHand{
+		leave: func() { leave(); leave = func() {} },
+		enter: func() { leave = c.locks.writerEnter() },
+	}
+	return c.db.Update(func(tx *bbolt.Tx) error { return fn(tx, h) })
 }
 
 // Fingerprint is what gives the state its meaning. A checkpoint refuses a

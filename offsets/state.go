@@ -216,15 +216,11 @@ func (t *CommitTx) WriteState() error {
 	}
 	ops := sortOps(t.ops, t.sorted)
 	meta := t.tx.Bucket(bucketMeta)
-	baseKeys, err := readCounter(meta, keyStateBaseKeys)
+	logKeys, threshold, err := logFill(meta)
 	if err != nil {
 		return err
 	}
-	logKeys, err := readCounter(meta, keyStateLogKeys)
-	if err != nil {
-		return err
-	}
-	if logKeys+int64(len(ops)) < max(compactRatio*baseKeys, compactMin) {
+	if logKeys+int64(len(ops)) < threshold {
 		if err := appendLog(t.tx.Bucket(bucketStateLog), t.batchID, ops); err != nil {
 			return err
 		}
@@ -284,16 +280,22 @@ func compact(tx *bbolt.Tx, logKeys int64, ops []stateOp, clone func([]byte) []by
 // doc.go). An engine with idle time between batches can Compact earlier.
 func (c *Checkpoint) StateLog() (logged, threshold int64, err error) {
 	err = c.view(func(tx *bbolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		base, err := readCounter(meta, keyStateBaseKeys)
-		if err != nil {
-			return err
-		}
-		threshold = max(compactRatio*base, compactMin)
-		logged, err = readCounter(meta, keyStateLogKeys)
+		logged, threshold, err = logFill(tx.Bucket(bucketMeta))
 		return err
 	})
 	return logged, threshold, err
+}
+
+// logFill reads how many changes the state log holds and the size at which
+// a commit compacts it into the base: compactRatio times the base's keys,
+// at least compactMin.
+func logFill(meta *bbolt.Bucket) (logged, threshold int64, err error) {
+	base, err := readCounter(meta, keyStateBaseKeys)
+	if err != nil {
+		return 0, 0, err
+	}
+	logged, err = readCounter(meta, keyStateLogKeys)
+	return logged, max(compactRatio*base, compactMin), err
 }
 
 // Compact applies the state log to the base now, in one fsynced

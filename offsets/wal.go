@@ -161,17 +161,9 @@ func (c *Checkpoint) Positions() (map[TopicPartition]int64, error) {
 // size) changed keys a commit also compacts the log into the base (see
 // doc.go, "State storage and commit cost").
 func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error {
-	if c.closed.Load() {
-		return fmt.Errorf("checkpoint %s: %w", c.path, ErrClosed)
-	}
-	if c.opts.ReadOnly {
-		return fmt.Errorf("checkpoint %s: %w", c.path, ErrReadOnly)
-	}
-	// As update, but CommitTx.Await leaves the snapshot lock while fn
-	// waits for something outside the transaction.
-	leave := c.locks.writerEnter()
-	defer func() { leave() }()
-	return c.db.Update(func(btx *bbolt.Tx) error {
+	// CommitTx.Await leaves the snapshot lock while fn waits for something
+	// outside the transaction.
+	return c.updateHanded(func(btx *bbolt.Tx, h *writerHand) error {
 		last, err := lastCommitID(btx)
 		if err != nil {
 			return err
@@ -191,8 +183,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 			return err
 		}
 		ctx := newCommitTx(btx, rec.ID)
-		ctx.leave = func() { leave(); leave = func() {} }
-		ctx.enter = func() { leave = c.locks.writerEnter() }
+		ctx.leave, ctx.enter = h.leave, h.enter
 		defer func() { ctx.done = true }() // also on panic: a leaked CommitTx is dead
 		if fn != nil {
 			if err := fn(ctx); err != nil {
