@@ -25,9 +25,10 @@ type batchCommit struct {
 	panicked any
 }
 
-// startCommit starts the commit of rec. A TxSink, if txSink is not nil,
-// writes the output inside the transaction.
-func (d *driver) startCommit(rec offsets.CommitRecord, txSink TxSink) *batchCommit {
+// startCommit starts the commit of rec, whose state changes are changed
+// keys. A TxSink, if txSink is not nil, writes the output inside the
+// transaction.
+func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSink) *batchCommit {
 	c := &batchCommit{out: make(chan *Output, 1), done: make(chan error, 1)}
 	go func() {
 		defer func() {
@@ -38,7 +39,7 @@ func (d *driver) startCommit(rec offsets.CommitRecord, txSink TxSink) *batchComm
 		}()
 		c.done <- d.ckpt.Commit(rec, func(tx *offsets.CommitTx) error {
 			if d.state != nil {
-				tx.GrowState(d.state.Changed())
+				tx.GrowState(changed)
 				if err := d.state.Changes(tx.PutState); err != nil {
 					return err
 				}

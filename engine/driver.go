@@ -518,23 +518,22 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 			r.Release()
 		}
 	}()
+	var changed int
+	cr := offsets.CommitRecord{ID: plan.ID, InputRows: res.Records}
 	if d.state != nil {
 		for _, t := range tasks {
 			if err := d.state.Merge(t.task); err != nil {
 				return fmt.Errorf("batch %d: merging state: %w", plan.ID, err)
 			}
 		}
-	}
-	var changed int
-	cr := offsets.CommitRecord{ID: plan.ID, CommittedAt: time.Now().UTC(), InputRows: res.Records}
-	if d.state != nil {
 		changed = d.state.Changed()
 		cr.StateRows = int64(d.state.Len())
 	}
+	cr.CommittedAt = time.Now().UTC()
 	// The commit writes the state's changes while the result is built and
 	// the sink writes; it becomes durable after the sink (batchCommit).
 	txSink, _ := cfg.Sink.(TxSink)
-	commit := d.startCommit(cr, txSink)
+	commit := d.startCommit(cr, changed, txSink)
 	defer commit.abandon()
 	if d.state != nil {
 		rec, err := d.state.Result(q.mode == dataframe.Update)
@@ -578,7 +577,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	d.failpoint(fpAfterCommit, plan.ID)
 	if d.state != nil {
 		d.state.ResetChanged()
-		p.StateRows = int64(d.state.Len())
+		p.StateRows = cr.StateRows
 		p.StateRowsUpdated = int64(changed)
 	}
 
