@@ -138,18 +138,25 @@ func initialMmapSize() int {
 }
 
 func initBuckets(tx *bbolt.Tx) error {
-	for _, name := range [][]byte{bucketMeta, bucketOffsets, bucketCommits, bucketPositions, bucketState, bucketStateLog, bucketSinks} {
+	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+	if err != nil {
+		return err
+	}
+	want := []byte(strconv.Itoa(formatVersion))
+	switch v := meta.Get(keyVersion); {
+	case v == nil, bytes.Equal(v, []byte("1")):
+		// Format 1 differs only in where the state base is: see
+		// statebase.go.
+		if err := meta.Put(keyVersion, want); err != nil {
+			return err
+		}
+	case !bytes.Equal(v, want):
+		return fmt.Errorf("%w %q (this build reads 1 and %d)", ErrVersion, v, formatVersion)
+	}
+	for _, name := range [][]byte{bucketOffsets, bucketCommits, bucketPositions, bucketState, bucketStateBase, bucketStateLog, bucketSinks} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
-	}
-	meta := tx.Bucket(bucketMeta)
-	want := []byte(strconv.Itoa(formatVersion))
-	switch v := meta.Get(keyVersion); {
-	case v == nil:
-		return meta.Put(keyVersion, want)
-	case !bytes.Equal(v, want):
-		return fmt.Errorf("%w %q (this build reads %d)", ErrVersion, v, formatVersion)
 	}
 	return nil
 }
@@ -300,7 +307,7 @@ func (c *Checkpoint) CheckFingerprint(fp Fingerprint) error {
 			}
 			return nil
 		}
-		b, err := json.Marshal(fingerprintJSON{V: formatVersion, Fingerprint: fp})
+		b, err := json.Marshal(fingerprintJSON{V: recordVersion, Fingerprint: fp})
 		if err != nil {
 			return err
 		}
@@ -366,7 +373,7 @@ func (c *Checkpoint) SetInitialOffsets(m map[TopicPartition]int64) error {
 			}
 			return nil
 		}
-		b, err := json.Marshal(initialJSON{V: formatVersion, Offsets: positionsToJSON(m)})
+		b, err := json.Marshal(initialJSON{V: recordVersion, Offsets: positionsToJSON(m)})
 		if err != nil {
 			return err
 		}

@@ -363,7 +363,7 @@ func TestVersionMismatch(t *testing.T) {
 	}))
 	mustNoErr(t, db.Close())
 	_, err = Open(dir, Options{})
-	if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1)`) {
+	if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1 and 2)`) {
 		t.Fatalf("Open of a version 9 checkpoint: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -194,3 +195,31 @@ func FuzzDecodeLogChunk(f *testing.F) {
 }
 
 func id2(k []byte) int64 { return int64(binary.BigEndian.Uint64(k)) }
+
+// FuzzDecodeBaseChunk: reading a statebase chunk never panics; bad bytes
+// give a *CorruptError naming statebase and the chunk; a chunk that reads
+// whole is written again (chunkWriter) to the same bytes.
+func FuzzDecodeBaseChunk(f *testing.F) {
+	f.Add([]byte("a"), []byte("\x01a\x011\x02ab\x00"))
+	f.Add([]byte("a"), []byte("\x01a\x011\x01a\x00")) // repeated key
+	f.Add([]byte("b"), []byte("\x01a\x00"))           // not the chunk's key
+	f.Add([]byte("a"), []byte("\x81\x00a"))           // not minimal
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		r := chunkReader{k: k, v: v}
+		var w chunkWriter
+		for key, value, ok := r.next(); ok; key, value, ok = r.next() {
+			w.add(key, value)
+		}
+		if r.err != nil {
+			var ce *CorruptError
+			if !errors.As(r.err, &ce) || ce.Bucket != "statebase" || !strings.HasPrefix(ce.Key, "chunk ") {
+				t.Fatalf("error %v is not a statebase *CorruptError naming the chunk", r.err)
+			}
+			return
+		}
+		w.flush()
+		if len(v) <= baseChunkSize && (len(w.chunks) != 1 || !bytes.Equal(w.chunks[0].key, k) || !bytes.Equal(w.chunks[0].value, v)) {
+			t.Fatalf("chunk %x under %x is written again as %d chunks", v, k, len(w.chunks))
+		}
+	})
+}

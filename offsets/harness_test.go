@@ -71,7 +71,7 @@ func checkRecords(tx *bbolt.Tx, retain int) error {
 	if wal == nil || commits == nil || positions == nil || tx.Bucket(bucketState) == nil || tx.Bucket(bucketMeta) == nil {
 		return fmt.Errorf("missing bucket")
 	}
-	if v := tx.Bucket(bucketMeta).Get(keyVersion); !bytes.Equal(v, []byte("1")) {
+	if v := tx.Bucket(bucketMeta).Get(keyVersion); !bytes.Equal(v, []byte("2")) {
 		return fmt.Errorf("meta/version = %q", v)
 	}
 	plans := map[int64]BatchPlan{}
@@ -191,6 +191,42 @@ func checkStateCounters(tx *bbolt.Tx, lastCommit int64) error {
 	}
 	if n != logKeys {
 		return fmt.Errorf("state log has %d entries, counter says %d", n, logKeys)
+	}
+	return checkStateBase(tx, baseKeys)
+}
+
+// checkStateBase checks the base's chunks: each decodes, its keys ascend
+// from the chunk's key and stay below the next chunk's, and they hold
+// baseKeys keys in all. A base still in format 1's bucket leaves statebase
+// empty.
+func checkStateBase(tx *bbolt.Tx, baseKeys int64) error {
+	chunks := tx.Bucket(bucketStateBase)
+	if chunks == nil {
+		return fmt.Errorf("missing bucket statebase")
+	}
+	if k, _ := tx.Bucket(bucketState).Cursor().First(); k != nil {
+		if k, _ := chunks.Cursor().First(); k != nil {
+			return fmt.Errorf("the base is in both state and statebase")
+		}
+		return nil
+	}
+	var n int64
+	var prev []byte
+	if err := chunks.ForEach(func(k, v []byte) error {
+		r := chunkReader{k: k, v: v}
+		for key, _, ok := r.next(); ok; key, _, ok = r.next() {
+			if prev != nil && bytes.Compare(prev, key) >= 0 {
+				return fmt.Errorf("state base key %x follows %x", key, prev)
+			}
+			prev = bytes.Clone(key)
+			n++
+		}
+		return r.err
+	}); err != nil {
+		return err
+	}
+	if n != baseKeys {
+		return fmt.Errorf("state base has %d keys, counter says %d", n, baseKeys)
 	}
 	return nil
 }

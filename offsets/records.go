@@ -11,9 +11,15 @@ import (
 	"time"
 )
 
-// formatVersion is the checkpoint format this build writes and reads. It is
-// stored in meta/version and in every JSON record ("v").
-const formatVersion = 1
+// formatVersion is the checkpoint format this build writes, stored in
+// meta/version. Format 2 keeps the state base in chunks (statebase.go); a
+// checkpoint of format 1 is read as it is, and its writer's Open marks it
+// format 2, as its next compaction moves the base into chunks.
+const formatVersion = 2
+
+// recordVersion is the version of every JSON record ("v"); format 2 did not
+// change them.
+const recordVersion = 1
 
 // Bucket and key names of the checkpoint file; see doc.go for the layout.
 var (
@@ -21,7 +27,7 @@ var (
 	bucketOffsets   = []byte("offsets")
 	bucketCommits   = []byte("commits")
 	bucketPositions = []byte("positions")
-	bucketState     = []byte("state")
+	bucketState     = []byte("state") // format 1's base; see statebase.go
 	bucketSinks     = []byte("sinks")
 
 	keyVersion        = []byte("version")
@@ -213,7 +219,7 @@ func encodePlan(p BatchPlan) ([]byte, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	w := planJSON{V: formatVersion, ID: p.ID, PlannedAt: p.PlannedAt.UTC(), Ranges: slices.Clone(p.Ranges), Ends: positionsToJSON(p.Ends), Gone: slices.Clone(p.Gone)}
+	w := planJSON{V: recordVersion, ID: p.ID, PlannedAt: p.PlannedAt.UTC(), Ranges: slices.Clone(p.Ranges), Ends: positionsToJSON(p.Ends), Gone: slices.Clone(p.Gone)}
 	SortRanges(w.Ranges)
 	SortPartitions(w.Gone)
 	for _, l := range p.DataLoss {
@@ -235,7 +241,7 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 	if err := json.Unmarshal(v, &w); err != nil {
 		return BatchPlan{}, corrupt(err)
 	}
-	if w.V != formatVersion {
+	if w.V != recordVersion {
 		return BatchPlan{}, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
 	}
 	if w.ID != id {
@@ -256,7 +262,7 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 }
 
 func encodeCommit(r CommitRecord) ([]byte, error) {
-	return json.Marshal(commitJSON{V: formatVersion, ID: r.ID, CommittedAt: r.CommittedAt.UTC(), InputRows: r.InputRows,
+	return json.Marshal(commitJSON{V: recordVersion, ID: r.ID, CommittedAt: r.CommittedAt.UTC(), InputRows: r.InputRows,
 		OutputRows: r.OutputRows, StateRows: r.StateRows, StateWrites: r.StateWrites, StateDeletes: r.StateDeletes})
 }
 
@@ -273,7 +279,7 @@ func decodeCommit(k, v []byte) (CommitRecord, error) {
 	if err := json.Unmarshal(v, &w); err != nil {
 		return CommitRecord{}, corrupt(err)
 	}
-	if w.V != formatVersion {
+	if w.V != recordVersion {
 		return CommitRecord{}, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
 	}
 	if w.ID != id {
@@ -322,7 +328,7 @@ func decodeFingerprint(v []byte) (Fingerprint, error) {
 	if err := json.Unmarshal(v, &w); err != nil {
 		return Fingerprint{}, &CorruptError{Bucket: string(bucketMeta), Key: string(keyFingerprint), Err: err}
 	}
-	if w.V != formatVersion {
+	if w.V != recordVersion {
 		return Fingerprint{}, &CorruptError{Bucket: string(bucketMeta), Key: string(keyFingerprint), Err: fmt.Errorf("%w %d", ErrVersion, w.V)}
 	}
 	return w.Fingerprint, nil
@@ -336,7 +342,7 @@ func decodeInitial(v []byte) (map[TopicPartition]int64, error) {
 	if err := json.Unmarshal(v, &w); err != nil {
 		return nil, corrupt(err)
 	}
-	if w.V != formatVersion {
+	if w.V != recordVersion {
 		return nil, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
 	}
 	m, err := positionsFromJSON(w.Offsets)

@@ -251,28 +251,18 @@ func compact(tx *bbolt.Tx, logKeys int64, ops []stateOp, clone func([]byte) []by
 			return err
 		}
 	}
-	// The base's size steers the threshold. Counting it exactly would cost
-	// a lookup per change; bbolt's page statistics are exact before the
-	// base is modified in this transaction, so measure it now, O(pages) like
-	// the compaction itself, and add the changes as an estimate (re-measured
-	// at the next compaction).
-	base := tx.Bucket(bucketState)
-	est := int64(base.Stats().KeyN)
-	for _, op := range ops {
-		if op.del {
-			est--
-		} else {
-			est++
-		}
-	}
-	if err := applyToBase(base, ops); err != nil {
+	meta := tx.Bucket(bucketMeta)
+	baseKeys, err := readCounter(meta, keyStateBaseKeys)
+	if err != nil {
 		return err
 	}
-	meta := tx.Bucket(bucketMeta)
+	if baseKeys, err = applyToBase(tx, ops, baseKeys); err != nil {
+		return err
+	}
 	if err := writeCounter(meta, keyStateLogKeys, 0); err != nil {
 		return err
 	}
-	return writeCounter(meta, keyStateBaseKeys, max(est, 0))
+	return writeCounter(meta, keyStateBaseKeys, baseKeys)
 }
 
 // StateLog returns how many changes the state log holds and how many it
@@ -460,15 +450,11 @@ func appendLogChunk(ops []stateOp, k, v []byte) (int64, []stateOp, error) {
 		return 0, nil, corrupt(0, "empty chunk")
 	}
 	field := func(off int) ([]byte, int, error) {
-		n, w := binary.Uvarint(v[off:])
-		if w <= 0 || n > uint64(len(v)-off-w) {
-			return nil, 0, corrupt(off, "bad length")
+		b, end, msg := lengthPrefixed(v, off)
+		if msg != "" {
+			return nil, 0, corrupt(off, msg)
 		}
-		if w != (bits.Len64(n|1)+6)/7 {
-			return nil, 0, corrupt(off, "length not minimally encoded")
-		}
-		end := off + w + int(n)
-		return v[off+w : end : end], end, nil
+		return b, end, nil
 	}
 	for off := 0; off < len(v); {
 		key, next, err := field(off)
@@ -499,6 +485,21 @@ func appendLogChunk(ops []stateOp, k, v []byte) (int64, []stateOp, error) {
 	return id, ops, nil
 }
 
+// lengthPrefixed reads the uvarint length at v[off:] and the bytes it
+// counts, capped at their length, and returns them and where they end; or
+// what is wrong with them.
+func lengthPrefixed(v []byte, off int) (b []byte, end int, msg string) {
+	n, w := binary.Uvarint(v[off:])
+	if w <= 0 || n > uint64(len(v)-off-w) {
+		return nil, 0, "bad length"
+	}
+	if w != (bits.Len64(n|1)+6)/7 {
+		return nil, 0, "length not minimally encoded"
+	}
+	end = off + w + int(n)
+	return v[off+w : end : end], end, ""
+}
+
 // mergeOps appends to out the merge of two sorted change lists; newer
 // wins on equal keys.
 func mergeOps(out, older, newer []stateOp) []stateOp {
@@ -521,37 +522,6 @@ func mergeOps(out, older, newer []stateOp) []stateOp {
 	return append(out, newer[j:]...)
 }
 
-// appendFillPercent is the base's fill when the changes mostly append keys
-// above the existing ones (time-ordered keys): pages split at 90% instead
-// of bbolt's 50%, so appended pages are not left half empty.
-const appendFillPercent = 0.9
-
-// applyToBase writes sorted changes to the base in key order.
-func applyToBase(b *bbolt.Bucket, ops []stateOp) error {
-	lastKey, _ := b.Cursor().Last()
-	lastKey = bytes.Clone(lastKey)
-	var appends int
-	for _, op := range ops {
-		if lastKey == nil || bytes.Compare(op.key, lastKey) > 0 {
-			appends++
-		}
-		if op.del {
-			if err := b.Delete(op.key); err != nil {
-				return fmt.Errorf("state delete: %w", err)
-			}
-			continue
-		}
-		if err := b.Put(op.key, op.value); err != nil {
-			return fmt.Errorf("state put: %w", err)
-		}
-	}
-	// bbolt reads FillPercent when it splits nodes at commit.
-	if appends*10 >= len(ops)*9 {
-		b.FillPercent = appendFillPercent
-	}
-	return nil
-}
-
 func readCounter(b *bbolt.Bucket, k []byte) (int64, error) {
 	v := b.Get(k)
 	if v == nil {
@@ -572,24 +542,24 @@ func writeCounter(b *bbolt.Bucket, k []byte, n int64) error {
 // during the call. Memory is proportional to the distinct keys of the log.
 func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
 	return c.view(func(tx *bbolt.Tx) error {
-		base, log := tx.Bucket(bucketState), tx.Bucket(bucketStateLog)
-		if base == nil || log == nil {
+		log := tx.Bucket(bucketStateLog)
+		if log == nil {
 			return nil
 		}
 		logged, err := readLog(log)
 		if err != nil {
 			return err
 		}
-		cur := base.Cursor()
-		k, v := cur.First()
+		base := newBaseIter(tx)
+		k, v, ok := base.next()
 		for _, op := range logged {
-			for ; k != nil && bytes.Compare(k, op.key) < 0; k, v = cur.Next() {
+			for ; ok && bytes.Compare(k, op.key) < 0; k, v, ok = base.next() {
 				if err := fn(k, v); err != nil {
 					return err
 				}
 			}
-			if k != nil && bytes.Equal(k, op.key) {
-				k, v = cur.Next()
+			if ok && bytes.Equal(k, op.key) {
+				k, v, ok = base.next()
 			}
 			if !op.del {
 				if err := fn(op.key, op.value); err != nil {
@@ -597,12 +567,12 @@ func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
 				}
 			}
 		}
-		for ; k != nil; k, v = cur.Next() {
+		for ; ok; k, v, ok = base.next() {
 			if err := fn(k, v); err != nil {
 				return err
 			}
 		}
-		return nil
+		return base.err
 	})
 }
 
@@ -611,8 +581,8 @@ func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
 func (c *Checkpoint) State(key []byte) ([]byte, error) {
 	var out []byte
 	err := c.view(func(tx *bbolt.Tx) error {
-		base, log := tx.Bucket(bucketState), tx.Bucket(bucketStateLog)
-		if base == nil || log == nil {
+		log := tx.Bucket(bucketStateLog)
+		if log == nil {
 			return nil
 		}
 		found := false
@@ -633,8 +603,9 @@ func (c *Checkpoint) State(key []byte) ([]byte, error) {
 		if err != nil || found {
 			return err
 		}
-		out = bytes.Clone(base.Get(key))
-		return nil
+		v, err := lookupBase(tx, key)
+		out = bytes.Clone(v)
+		return err
 	})
 	return out, err
 }

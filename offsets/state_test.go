@@ -313,3 +313,185 @@ func TestWriteState(t *testing.T) {
 	}
 	assertState(t, c, model)
 }
+
+// commitState commits batch id of c with puts of keys (in the order
+// given), recording them in model.
+func commitState(t *testing.T, c *Checkpoint, id int64, model map[string]string, kv ...string) {
+	t.Helper()
+	mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+	mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
+		for i := 0; i < len(kv); i += 2 {
+			model[kv[i]] = kv[i+1]
+			if err := tx.PutState([]byte(kv[i]), []byte(kv[i+1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// baseChunks returns a copy of every chunk of the state base.
+func baseChunks(t *testing.T, c *Checkpoint) map[string]string {
+	t.Helper()
+	chunks := map[string]string{}
+	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketStateBase).ForEach(func(k, v []byte) error {
+			chunks[string(k)] = string(v)
+			return nil
+		})
+	}))
+	return chunks
+}
+
+// TestStateBaseRewritesTouchedChunks: a compaction rewrites exactly the
+// base chunks its changes fall in, a change below the first chunk's key in
+// the first chunk, and leaves every other chunk byte for byte.
+func TestStateBaseRewritesTouchedChunks(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	model := map[string]string{}
+	var kv []string
+	for i := range 60000 {
+		kv = append(kv, fmt.Sprintf("key%07d", 2*i+1), fmt.Sprintf("value-%020d", i))
+	}
+	commitState(t, c, 0, model, kv...) // alone over the threshold: the base
+	before := baseChunks(t, c)
+	if len(before) < 20 {
+		t.Fatalf("the base has %d chunks, want at least 20 (of %d bytes)", len(before), baseChunkSize)
+	}
+	keys := slices.Sorted(maps.Keys(before))
+	if keys[0] != "key0000001" {
+		t.Fatalf("the first chunk's key is %q", keys[0])
+	}
+	// key0000000 sorts below every key: it falls in the first chunk. The
+	// other change falls in the chunk of key0060001.
+	commitState(t, c, 1, model, "key0000000", "new", "key0060002", "new")
+	mustNoErr(t, c.Compact())
+	after := baseChunks(t, c)
+	var touched []string
+	for _, k := range keys {
+		if after[k] != before[k] {
+			touched = append(touched, k)
+		}
+	}
+	at := func(key string) int { // the chunk key was in
+		i, found := slices.BinarySearch(keys, key)
+		if !found {
+			i = max(i-1, 0)
+		}
+		return i
+	}
+	second := at("key0060002")
+	if want := []string{keys[0], keys[second]}; !slices.Equal(touched, want) {
+		t.Fatalf("chunks rewritten: %q, want %q", touched, want)
+	}
+	// What replaced them lies in their key ranges.
+	for k, v := range after {
+		if before[k] == v {
+			continue
+		}
+		if !(k < keys[1] || k >= keys[second] && k < keys[second+1]) {
+			t.Fatalf("chunk %q written outside the rewritten chunks' ranges", k)
+		}
+	}
+	if _, ok := after["key0000000"]; !ok {
+		t.Fatal("the first chunk is not stored under its new first key")
+	}
+	assertState(t, c, model)
+}
+
+// TestStateFormat1 reads a format 1 checkpoint, whose base is one bbolt
+// key per state key in "state", read-only and as its writer; the writer's
+// Open marks it format 2 and its compaction moves the base into chunks,
+// with the exact key count, and empties "state".
+func TestStateFormat1(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c := openTestAt(t, dir, Options{NoSync: true})
+	model := map[string]string{}
+	commitState(t, c, 0, model, "key05", "logged", "key99", "logged") // below compactMin: the log
+	mustNoErr(t, c.Close())
+	// Turn it into format 1: the base in "state", no statebase.
+	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	mustNoErr(t, err)
+	mustNoErr(t, db.Update(func(tx *bbolt.Tx) error {
+		if err := tx.DeleteBucket(bucketStateBase); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketState)
+		for i := range 5000 {
+			k, v := fmt.Sprintf("key%02d-%04d", i%100, i), fmt.Sprintf("base%d", i)
+			model[k] = v
+			if err := b.Put([]byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if err := writeCounter(meta, keyStateBaseKeys, 4990); err != nil { // format 1 estimated it
+			return err
+		}
+		return meta.Put(keyVersion, []byte("1"))
+	}))
+	mustNoErr(t, db.Close())
+
+	ro, err := Open(dir, Options{ReadOnly: true})
+	mustNoErr(t, err)
+	assertState(t, ro, model)
+	mustNoErr(t, ro.Close())
+
+	c = openTestAt(t, dir, Options{NoSync: true})
+	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyVersion); string(v) != "2" {
+			return fmt.Errorf("meta/version = %q after the writer's Open", v)
+		}
+		return nil
+	}))
+	assertState(t, c, model)
+	mustNoErr(t, c.Compact())
+	assertState(t, c, model)
+	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
+		if k, _ := tx.Bucket(bucketState).Cursor().First(); k != nil {
+			return fmt.Errorf("state still holds %q after the compaction", k)
+		}
+		n, err := readCounter(tx.Bucket(bucketMeta), keyStateBaseKeys)
+		if err == nil && n != int64(len(model)) {
+			err = fmt.Errorf("base counter %d, want %d", n, len(model))
+		}
+		return err
+	}))
+}
+
+// TestStateBaseCorrupt: a damaged base chunk fails ForEachState, State and
+// the compaction with a *CorruptError naming statebase and the chunk.
+func TestStateBaseCorrupt(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	model := map[string]string{}
+	var kv []string
+	for i := range 5000 {
+		kv = append(kv, fmt.Sprintf("key%05d", i), "v")
+	}
+	commitState(t, c, 0, model, kv...)
+	var good []byte
+	mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketStateBase)
+		good = bytes.Clone(b.Get([]byte("key00000")))
+		// The chunk's second key repeats its first.
+		bad := []byte("\x08key00000\x01v\x08key00000\x01v")
+		return b.Put([]byte("key00000"), bad)
+	}))
+	defer func() { // the checkpoint's invariants are checked at cleanup
+		mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucketStateBase).Put([]byte("key00000"), good)
+		}))
+	}()
+	check := func(what string, err error) {
+		t.Helper()
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.Bucket != "statebase" || ce.Key != fmt.Sprintf("chunk %x", "key00000") {
+			t.Fatalf("%s: %v, want a statebase *CorruptError naming the chunk", what, err)
+		}
+	}
+	check("ForEachState", c.ForEachState(func(_, _ []byte) error { return nil }))
+	_, err := c.State([]byte("key00001")) // past the first pair
+	check("State", err)
+	commitState(t, c, 1, model, "key00000", "x")
+	check("Compact", c.Compact())
+}
