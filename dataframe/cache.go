@@ -23,12 +23,12 @@ import (
 type resultCache struct {
 	// order holds the group ids [0, len(order)) in key order: row r of the
 	// table is group order[r]. Groups inserted since are merged in by
-	// insert.
+	// extend.
 	order []int32
 	// pos[id] is the row of group id, once positions computes it. Groups
 	// are only ever added, so pos is out of date exactly when it is
-	// shorter than order: an insert that moves rows leaves it so rather
-	// than recomputing it, as only stale groups and update mode need it.
+	// shorter than order: extend leaves it so rather than recomputing it,
+	// as only stale groups and the changed groups' order need it.
 	pos []int32
 	// abbr[r] abbreviates the key of row r (see abbrev): every key starts
 	// with the plen bytes of the order's first key, so two keys compare as
@@ -51,6 +51,23 @@ type resultCache struct {
 	// the last table call; staleIDs lists them.
 	stale    []bool
 	staleIDs []int32
+	// pending is what the table lacks of the order: the rows extend
+	// merged into it since the last table call, which rebuilds the table
+	// with them. nil when the table matches the order.
+	pending *pendingRows
+}
+
+// pendingRows are new groups merged into the order: fresh[i] went before
+// row at[i] of the order as it was.
+type pendingRows struct {
+	fresh []abbrKey
+	at    []int
+}
+
+// dropTable forgets the table (the next table call builds it from the
+// order), after an error, or when the order moved on twice without it.
+func (c *resultCache) dropTable() {
+	c.cols, c.next, c.stale, c.staleIDs, c.pending = nil, nil, nil, nil, nil
 }
 
 // markStale records that group id's aggregates changed. Groups not yet in
@@ -62,22 +79,20 @@ func (c *resultCache) markStale(id int32) {
 	}
 }
 
-// table brings the table up to date with g and returns it: it merges the
-// groups inserted since into the order and rewrites the aggregates of the
-// stale groups. After an error the cache is empty (and the next call
-// rebuilds it).
+// table brings the table up to date with g and returns it: it rebuilds it
+// with the groups extend merged into the order since the last call (extend
+// has merged every group of g into the order) and rewrites the aggregates
+// of the stale groups. After an error the table is dropped (and the next
+// call builds it).
 func (c *resultCache) table(g *groupTable) ([]tableCol, error) {
 	if c.cols == nil {
-		if err := c.insert(g); err != nil {
-			return nil, err
-		}
 		cols := newTableCols(g.spec)
 		for k := range cols {
 			cols[k].reserve(&cols[k], len(c.order))
 		}
 		for _, id := range c.order {
 			if err := appendGroup(cols, g, id); err != nil {
-				*c = resultCache{}
+				c.dropTable()
 				return nil, err
 			}
 		}
@@ -85,20 +100,25 @@ func (c *resultCache) table(g *groupTable) ([]tableCol, error) {
 		c.stale = make([]bool, len(c.order))
 		return c.cols, nil
 	}
-	if err := c.insert(g); err != nil {
-		return nil, err
+	if p := c.pending; p != nil {
+		if err := c.rebuild(g, p.fresh, p.at); err != nil {
+			c.dropTable()
+			return nil, err
+		}
+		c.cols, c.next = c.next, c.cols
+		c.pending = nil
 	}
 	c.update(g)
 	return c.cols, nil
 }
 
-// insert merges the groups [len(order), g.len()) into the order and the
-// table, if any. The rows between them are copied in runs, without
-// decoding. After an error the cache is empty.
-func (c *resultCache) insert(g *groupTable) error {
+// extend merges the groups [len(order), g.len()) into the order. The table, if any, is rebuilt with them by the next
+// table call; if the order was extended before since the last one, the
+// table is dropped instead.
+func (c *resultCache) extend(g *groupTable) {
 	have, n := len(c.order), g.len()
 	if have == n {
-		return nil
+		return
 	}
 	c.sortWork = 0
 	ref := g.key(int32(have)) // a key every key's common prefix is a prefix of
@@ -132,8 +152,8 @@ func (c *resultCache) insert(g *groupTable) error {
 	search := len(fresh)*bits.Len(uint(have)) < have
 	order := slices.Grow(c.nextOrder[:0], n+n/8)
 	abbr := slices.Grow(c.nextAbbr[:0], n+n/8)
-	at := make([]int, len(fresh)) // fresh[i] goes before row at[i] of the old table
-	prev := 0                     // rows [0, prev) of the old table are in order
+	at := make([]int, len(fresh)) // fresh[i] goes before row at[i] of the old order
+	prev := 0                     // rows [0, prev) of the old order are in order
 	for i, f := range fresh {
 		p := prev
 		if search {
@@ -152,16 +172,28 @@ func (c *resultCache) insert(g *groupTable) error {
 	order = append(order, c.order[prev:]...)
 	abbr = append(abbr, c.abbr[prev:]...)
 	if c.cols != nil {
-		if err := c.rebuild(g, fresh, at); err != nil {
-			*c = resultCache{}
-			return err
+		if c.pending != nil {
+			c.dropTable() // rebuilding from two extensions is not worth it
+		} else {
+			c.pending = &pendingRows{fresh, at}
+			// Marks of the new groups are harmless: the rebuild writes
+			// them, then update again.
+			c.stale = append(c.stale, make([]bool, len(fresh))...)
 		}
-		c.cols, c.next = c.next, c.cols
-		c.stale = append(c.stale, make([]bool, n-have)...)
 	}
 	c.abbr, c.nextAbbr = abbr, c.abbr
 	c.order, c.nextOrder = order, c.order
-	return nil
+}
+
+// positions returns pos, brought up to date first if extend moved rows.
+func (c *resultCache) positions() []int32 {
+	if n := len(c.order); len(c.pos) != n {
+		c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
+		for r, id := range c.order {
+			c.pos[id] = int32(r)
+		}
+	}
+	return c.pos
 }
 
 // parallelRebuild is the number of new groups from which rebuild builds
@@ -226,24 +258,14 @@ func (c *resultCache) rebuild(g *groupTable, fresh []abbrKey, at []int) error {
 	return err
 }
 
-// positions returns pos, brought up to date first if an insert moved rows.
-func (c *resultCache) positions() []int32 {
-	if n := len(c.order); len(c.pos) != n {
-		c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
-		for r, id := range c.order {
-			c.pos[id] = int32(r)
-		}
-	}
-	return c.pos
-}
-
 // update rewrites the aggregates of the stale groups and clears the marks.
+// pos is up to date (positions) if there are any.
 func (c *resultCache) update(g *groupTable) {
 	if len(c.staleIDs) == 0 {
 		return
 	}
 	ng := len(g.spec.groups)
-	pos := c.positions()
+	pos := c.pos
 	var rows []int32 // the stale rows, ascending, for STRING aggregates
 	for i := range g.accs {
 		a, t, col := &g.accs[i], g.spec.calls[i].typ, &c.cols[ng+i]
@@ -283,17 +305,18 @@ func (c *resultCache) update(g *groupTable) {
 }
 
 // inKeyOrder returns ids (distinct groups) in ascending key order. It
-// extends the order to every group and reads the ids' rows from it, unless
-// the groups not yet in the order outnumber the ids sorted by key since it
-// was last extended (after a Restore of many groups, say): then it sorts
-// ids by key. So the order costs at most about the sorting it saves.
-func (c *resultCache) inKeyOrder(g *groupTable, ids []int32) []int32 {
+// extends the order to every group and reads the ids' rows from it, when
+// full or when the groups not yet in the order are no more than the ids
+// sorted by key since it was last extended; else (after a Restore of many
+// groups, say) it sorts ids by key. So the order costs at most about the
+// sorting it saves.
+func (c *resultCache) inKeyOrder(g *groupTable, ids []int32, full bool) []int32 {
 	fresh := g.len() - len(c.order)
-	ordered := fresh == 0 || c.sortWork+len(ids) >= fresh && c.insert(g) == nil
-	if !ordered {
+	if fresh > 0 && !full && c.sortWork+len(ids) < fresh {
 		c.sortWork += len(ids)
 		return sortByKey(g, ids)
 	}
+	c.extend(g)
 	pos := c.positions()
 	if len(ids) < len(c.order)>>8 { // few: sort by row
 		ids = slices.Clone(ids)
@@ -338,7 +361,7 @@ func sortByKey(g *groupTable, ids []int32) []int32 {
 	return out
 }
 
-// prefetchGroups is how many groups' keys insert loads ahead of decoding
+// prefetchGroups is how many groups' keys rebuild loads ahead of decoding
 // them (prefetchKeys).
 const prefetchGroups = 64
 

@@ -157,9 +157,7 @@ func (s *State) merge(t *Task) error {
 
 // changes encodes the changed groups in key order. The keys and values
 // are copied into shared chunks (each slice capped at its own length, so
-// fn may append to it) rather than allocated one by one. It sorts the
-// groups itself rather than read them from the result cache, which Result
-// may be updating meanwhile.
+// fn may append to it) rather than allocated one by one.
 func (s *State) changes(fn func(key, value []byte) error) error {
 	if len(s.ht.changedIDs) == 0 {
 		return nil
@@ -173,7 +171,7 @@ func (s *State) changes(fn func(key, value []byte) error) error {
 		chunk = append(chunk, b...)
 		return chunk[n:len(chunk):len(chunk)]
 	}
-	for _, id := range sortByKey(s.ht, s.ht.changedIDs) {
+	for _, id := range s.changedInKeyOrder() {
 		val = s.ht.appendValue(val[:0], id)
 		if err := fn(put(s.ht.keyBytes(id)), put(val)); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 	ht := s.ht
 	if !onlyChanged && (ht.len() > 0 || len(ht.spec.groups) > 0) {
+		s.extendOrder()
 		cols, err := s.res.table(ht)
 		if err != nil {
 			return nil, err
@@ -20,7 +21,7 @@ func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 	}
 	var ids []int32
 	if onlyChanged {
-		ids = s.res.inKeyOrder(ht, ht.changedIDs)
+		ids = s.changedInKeyOrder()
 	} else {
 		// A global aggregate has one row even before any input, as in SQL.
 		ht = newGroupTable(ht.spec)

@@ -2,6 +2,7 @@ package dataframe
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -12,12 +13,54 @@ import (
 // Keys are the encoded group values: order-preserving and type-tagged, NULL
 // sorting first. Values start with a version byte. A State is used by one
 // goroutine, except that Changes may run while Result does (both only read
-// the groups).
+// the groups, and the first to need the changed groups in key order puts
+// them in order for both).
 type State struct {
 	p   *Program
 	mem memory.Allocator
 	ht  *groupTable
 	res *resultCache // the groups in key order, and the complete-mode table
+
+	// mu guards res's order and positions (extend, positions) and
+	// inOrder, which Changes and Result may both need at once.
+	mu sync.Mutex
+	// inOrder is the changed groups in key order, once computed since the
+	// last Merge, Restore or ResetChanged (ordered).
+	inOrder []int32
+	ordered bool
+}
+
+// changedInKeyOrder returns the changed groups in ascending key order,
+// computing them on the first call since the groups changed. In complete
+// mode it extends the result cache's order to every group, as the table
+// needs it too.
+func (s *State) changedInKeyOrder() []int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ordered {
+		s.inOrder = s.res.inKeyOrder(s.ht, s.ht.changedIDs, s.p.mode == Complete)
+		s.ordered = true
+	}
+	return s.inOrder
+}
+
+// extendOrder merges every group into the result cache's order, and
+// brings the positions up to date if the table has stale groups to
+// rewrite (the table is read and written without s.mu: what it reads of
+// the order is up to date before).
+func (s *State) extendOrder() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.res.extend(s.ht)
+	if len(s.res.staleIDs) > 0 {
+		s.res.positions()
+	}
+}
+
+// changed forgets the changed groups' order: Merge, Restore and
+// ResetChanged change the groups or which changed.
+func (s *State) changed() {
+	s.ordered, s.inOrder = false, nil
 }
 
 // NewState returns an empty State of p; Result records are allocated from
@@ -32,6 +75,7 @@ func (s *State) Restore(key, value []byte) error {
 	if err := s.check(); err != nil {
 		return err
 	}
+	s.changed()
 	return s.restore(key, value)
 }
 
@@ -44,7 +88,10 @@ func (s *State) check() error {
 
 // Merge folds a Task's partial aggregates into s exactly and marks the
 // groups it touched as changed.
-func (s *State) Merge(t *Task) error { return s.merge(t) }
+func (s *State) Merge(t *Task) error {
+	s.changed()
+	return s.merge(t)
+}
 
 // Changed returns the number of groups changed since ResetChanged.
 func (s *State) Changed() int { return s.ht.changedCount() }
@@ -62,7 +109,10 @@ func (s *State) Changes(fn func(key, value []byte) error) error {
 }
 
 // ResetChanged forgets which groups changed (after the batch commit).
-func (s *State) ResetChanged() { s.ht.resetChanged() }
+func (s *State) ResetChanged() {
+	s.changed()
+	s.ht.resetChanged()
+}
 
 // Len returns the number of groups.
 func (s *State) Len() int { return s.ht.len() }
