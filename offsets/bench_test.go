@@ -91,7 +91,8 @@ func reportCommitTimes(b *testing.B, changed int, times []time.Duration) {
 }
 
 // BenchmarkCommitAppend commits batches of 100k keys above every existing
-// key (time-ordered keys), where the state bucket's fill percent is raised.
+// key (time-ordered keys): a compaction rewrites only the last chunk of the
+// base and appends new ones.
 func BenchmarkCommitAppend(b *testing.B) {
 	c := openTest(b, Options{Retain: 10})
 	id := loadState(b, c, 100_000)

@@ -142,16 +142,12 @@ func initBuckets(tx *bbolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	want := []byte(strconv.Itoa(formatVersion))
-	switch v := meta.Get(keyVersion); {
-	case v == nil, bytes.Equal(v, []byte("1")):
-		// Format 1 differs only in where the state base is: see
-		// statebase.go.
-		if err := meta.Put(keyVersion, want); err != nil {
-			return err
-		}
-	case !bytes.Equal(v, want):
-		return fmt.Errorf("%w %q (this build reads 1 and %d)", ErrVersion, v, formatVersion)
+	if err := checkVersion(tx); err != nil {
+		return err
+	}
+	// Format 1 differs only in where the state base is: see statebase.go.
+	if err := meta.Put(keyVersion, []byte(strconv.Itoa(formatVersion))); err != nil {
+		return err
 	}
 	for _, name := range [][]byte{bucketOffsets, bucketCommits, bucketPositions, bucketState, bucketStateBase, bucketStateLog, bucketSinks} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -159,6 +155,21 @@ func initBuckets(tx *bbolt.Tx) error {
 		}
 	}
 	return nil
+}
+
+// checkVersion refuses a checkpoint whose format this build does not
+// read: it reads 1 and formatVersion, and a new file has none.
+func checkVersion(tx *bbolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return nil
+	}
+	switch v := meta.Get(keyVersion); {
+	case v == nil, bytes.Equal(v, []byte("1")), bytes.Equal(v, []byte(strconv.Itoa(formatVersion))):
+		return nil
+	default:
+		return fmt.Errorf("%w %q (this build reads 1 and %d)", ErrVersion, v, formatVersion)
+	}
 }
 
 func readPID(dir string) int {

@@ -362,9 +362,16 @@ func TestVersionMismatch(t *testing.T) {
 		return b.Put(keyVersion, []byte("9"))
 	}))
 	mustNoErr(t, db.Close())
-	_, err = Open(dir, Options{})
-	if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1 and 2)`) {
-		t.Fatalf("Open of a version 9 checkpoint: %v", err)
+	tmp := t.TempDir() // where the read-only Open copies the file
+	t.Setenv("TMPDIR", tmp)
+	for _, ro := range []bool{false, true} {
+		_, err = Open(dir, Options{ReadOnly: ro})
+		if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1 and 2)`) {
+			t.Fatalf("Open (ReadOnly %v) of a version 9 checkpoint: %v", ro, err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "*")); len(left) > 0 {
+		t.Fatalf("the refused read-only Open left %v", left)
 	}
 }
 

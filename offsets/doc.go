@@ -72,8 +72,11 @@
 // Format 1 differed only in where the base was: one bbolt key per state
 // key, in "state". Such a checkpoint is read as it is (read-only too); its
 // writer's Open sets the version to 2, and the first compaction moves the
-// base into statebase and empties "state" in one transaction. A build of
-// format 1 refuses a checkpoint of format 2 (ErrVersion).
+// base into statebase and empties "state" in one transaction. A writer of
+// a format 1 build refuses a checkpoint of format 2 (ErrVersion), but its
+// read-only Open did not check the version: such a build's state command
+// shows a format 2 checkpoint's state as empty. This build checks the
+// version on read-only Opens too.
 //
 // # State storage and commit cost
 //

@@ -47,7 +47,8 @@ func openTestAt(t testing.TB, dir string, opts Options) *Checkpoint {
 //   - every positions entry decodes, and the positions of the partitions of
 //     the last committed plan equal that plan's ends;
 //   - the log counter in meta matches the log, every log entry decodes and
-//     belongs to a committed batch (the base counter is an estimate).
+//     belongs to a committed batch; the base's chunks decode, in key order,
+//     and hold as many keys as the base counter says.
 func checkInvariants(t testing.TB, path string, retain int) {
 	t.Helper()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
@@ -168,7 +169,7 @@ func checkStateCounters(tx *bbolt.Tx, lastCommit int64) error {
 		return err
 	}
 	if baseKeys < 0 {
-		return fmt.Errorf("state base estimate %d is negative", baseKeys)
+		return fmt.Errorf("state base counter %d is negative", baseKeys)
 	}
 	var n int64
 	if err := tx.Bucket(bucketStateLog).ForEach(func(k, v []byte) error {

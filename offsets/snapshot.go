@@ -235,6 +235,10 @@ func (c *Checkpoint) openSnapshot() error {
 		os.Remove(c.snapshot)
 		return fmt.Errorf("checkpoint %s: snapshot: %w", c.path, err)
 	}
+	if err := c.db.View(checkVersion); err != nil {
+		_ = c.Close()
+		return fmt.Errorf("checkpoint %s: %w", c.path, err)
+	}
 	return nil
 }
 

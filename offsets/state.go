@@ -24,14 +24,14 @@ import (
 // instead costs a memory copy per change. When the log holds compactRatio
 // times as many changes as the base has keys (and at least compactMin), the
 // commit that crosses the line compacts it: the latest change of every
-// logged key is applied to the base in key order, touching each base page
-// at most once, and the log is emptied. A batch that alone changes that
-// many keys is applied to the base directly.
+// logged key is merged into the base's chunks (statebase.go), and the log
+// is emptied. A batch that alone changes that many keys is applied to the
+// base directly.
 
 var (
 	bucketStateLog = []byte("statelog")
-	// keyStateBaseKeys estimates the base's keys: measured at the last
-	// compaction, plus its puts, minus its deletes.
+	// keyStateBaseKeys counts the base's keys, exactly since its first
+	// compaction in format 2 (format 1 estimated it).
 	keyStateBaseKeys = []byte("stateBaseKeys")
 	keyStateLogKeys  = []byte("stateLogKeys")
 )

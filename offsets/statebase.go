@@ -35,9 +35,12 @@ const baseChunkSize = 64 << 10
 // chunk's bbolt key.
 type chunkReader struct {
 	k, v []byte // the chunk's bbolt key and value
-	off  int
-	prev []byte
-	err  error // a *CorruptError once a pair failed to decode
+	// after and limit, when not nil, bound the chunk's keys: above the
+	// previous chunk's last key, below the next chunk's key.
+	after, limit []byte
+	off          int
+	prev         []byte
+	err          error // a *CorruptError once a pair failed to decode
 }
 
 // next returns the next pair, aliasing the chunk; ok is false at the end
@@ -63,6 +66,10 @@ func (r *chunkReader) next() (key, value []byte, ok bool) {
 		r.err = r.corrupt(at, "first key is not the chunk's key")
 	case at > 0 && bytes.Compare(r.prev, key) >= 0:
 		r.err = r.corrupt(at, "keys out of order")
+	case at == 0 && r.after != nil && bytes.Compare(r.after, key) >= 0:
+		r.err = r.corrupt(at, "the chunk overlaps the previous one")
+	case r.limit != nil && bytes.Compare(key, r.limit) >= 0:
+		r.err = r.corrupt(at, "a key reaches the next chunk's")
 	}
 	if r.err != nil {
 		return nil, nil, false
@@ -100,16 +107,30 @@ type baseIter struct {
 
 func newBaseIter(tx *bbolt.Tx) *baseIter {
 	it := &baseIter{}
+	chunks := tx.Bucket(bucketStateBase)
+	if chunks != nil {
+		it.chunks = chunks.Cursor()
+	}
 	if b := tx.Bucket(bucketState); b != nil {
 		if k, _ := b.Cursor().First(); k != nil {
 			it.legacy = b.Cursor()
-			return it
+			it.err = bothBases(chunks)
 		}
 	}
-	if b := tx.Bucket(bucketStateBase); b != nil {
-		it.chunks = b.Cursor()
-	}
 	return it
+}
+
+// bothBases returns the error of a base in format 1's bucket while chunks,
+// if not nil, holds one too.
+func bothBases(chunks *bbolt.Bucket) error {
+	if chunks == nil {
+		return nil
+	}
+	if k, _ := chunks.Cursor().First(); k != nil {
+		return &CorruptError{Bucket: string(bucketStateBase), Key: fmt.Sprintf("chunk %x", k),
+			Err: errors.New(`the base is in both "state" and "statebase"`)}
+	}
+	return nil
 }
 
 // next returns the next pair; ok is false at the end or on an error
@@ -152,31 +173,35 @@ func (it *baseIter) next() (key, value []byte, ok bool) {
 		if v == nil {
 			v = []byte{} // an empty value: next reports the empty chunk
 		}
-		it.r = chunkReader{k: k, v: v}
+		it.r = chunkReader{k: k, v: v, after: it.r.prev}
 	}
 }
 
 // lookupBase returns the base's value of key, aliasing the transaction's
 // pages, or nil.
 func lookupBase(tx *bbolt.Tx, key []byte) ([]byte, error) {
-	if b := tx.Bucket(bucketState); b != nil {
-		if k, _ := b.Cursor().First(); k != nil {
-			return b.Get(key), nil
+	b := tx.Bucket(bucketStateBase)
+	if legacy := tx.Bucket(bucketState); legacy != nil {
+		if k, _ := legacy.Cursor().First(); k != nil {
+			return legacy.Get(key), bothBases(b)
 		}
 	}
-	b := tx.Bucket(bucketStateBase)
 	if b == nil {
 		return nil, nil
 	}
 	c := b.Cursor()
 	k, v := c.Seek(key)
-	if k == nil || !bytes.Equal(k, key) {
+	var limit []byte // the key of the chunk after k's
+	if k != nil && bytes.Equal(k, key) {
+		limit, _ = c.Next()
+	} else {
 		// The chunk holding key, if any, begins before it.
+		limit = k
 		if k, v = c.Prev(); k == nil {
 			return nil, nil
 		}
 	}
-	r := chunkReader{k: k, v: v}
+	r := chunkReader{k: k, v: v, limit: limit}
 	for {
 		ck, cv, ok := r.next()
 		if !ok {
@@ -240,9 +265,8 @@ func applyToBase(tx *bbolt.Tx, ops []stateOp, baseKeys int64) (int64, error) {
 	var stale [][]byte // rewritten chunks' keys
 	if legacy := tx.Bucket(bucketState); legacy != nil {
 		if k, _ := legacy.Cursor().First(); k != nil {
-			if k, _ := chunks.Cursor().First(); k != nil {
-				return 0, &CorruptError{Bucket: string(bucketStateBase), Key: fmt.Sprintf("chunk %x", k),
-					Err: errors.New(`the base is in both "state" and "statebase"`)}
+			if err := bothBases(chunks); err != nil {
+				return 0, err
 			}
 			it := &baseIter{legacy: legacy.Cursor()}
 			_, n, err := mergeInto(&w, it.next, func() error { return nil }, ops)
@@ -285,7 +309,7 @@ func applyToBase(tx *bbolt.Tx, ops []stateOp, baseKeys int64) (int64, error) {
 		if j == i {
 			w.flush() // the chunk stays: what follows starts a new one
 		} else {
-			r := &chunkReader{k: k, v: v}
+			r := &chunkReader{k: k, v: v, limit: nk}
 			read, written, err := mergeInto(&w, r.next, func() error { return r.err }, ops[i:j])
 			if err != nil {
 				return 0, err
