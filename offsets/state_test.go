@@ -547,3 +547,48 @@ func TestStateBaseOverlap(t *testing.T) {
 		t.Fatalf("state %q after the repair", keys)
 	}
 }
+
+// TestStateBaseSmallChunksMerge: deletes shrink the chunks they fall in; a
+// small rewritten chunk takes in the next chunk when the two fit in one,
+// so small chunks do not pile up.
+func TestStateBaseSmallChunksMerge(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	model := map[string]string{}
+	var kv []string
+	for i := range 60000 {
+		kv = append(kv, fmt.Sprintf("key%07d", i), fmt.Sprintf("value-%020d", i))
+	}
+	commitState(t, c, 0, model, kv...)
+	keys := slices.Sorted(maps.Keys(baseChunks(t, c)))
+	// deleteMost deletes every key of chunk i but its first.
+	id := int64(1)
+	deleteMost := func(i int) {
+		t.Helper()
+		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
+			for k := range model {
+				if k > keys[i] && k < keys[i+1] {
+					delete(model, k)
+					if err := tx.DeleteState([]byte(k)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}))
+		id++
+		mustNoErr(t, c.Compact())
+	}
+	deleteMost(5) // its neighbours are full: it stays, small
+	after := slices.Sorted(maps.Keys(baseChunks(t, c)))
+	if !slices.Equal(after, keys) {
+		t.Fatalf("chunks after shrinking chunk 5: %q, want %q", after, keys)
+	}
+	deleteMost(4) // small, before the small chunk 5: one chunk
+	after = slices.Sorted(maps.Keys(baseChunks(t, c)))
+	want := slices.Delete(slices.Clone(keys), 5, 6)
+	if !slices.Equal(after, want) {
+		t.Fatalf("chunks after shrinking chunk 4: %q, want %q", after, want)
+	}
+	assertState(t, c, model)
+}

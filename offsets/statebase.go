@@ -30,6 +30,10 @@ var bucketStateBase = []byte("statebase")
 // around sparse changes, larger ones have fewer B+tree entries.
 const baseChunkSize = 64 << 10
 
+// minChunkSize: a rewritten chunk smaller than this takes in the next
+// chunk too, if the two fit in one.
+const minChunkSize = baseChunkSize / 4
+
 // chunkReader reads one base chunk: uvarint key length, key, uvarint value
 // length, value, repeated; keys strictly ascending, the first equal to the
 // chunk's bbolt key.
@@ -306,8 +310,12 @@ func applyToBase(tx *bbolt.Tx, ops []stateOp, baseKeys int64) (int64, error) {
 				j++
 			}
 		}
-		if j == i {
-			w.flush() // the chunk stays: what follows starts a new one
+		// An untouched chunk stays, and what follows starts a new one;
+		// unless the rewritten chunks before it end in a small one
+		// (deletes shrank them) that it fits in with: then it is
+		// rewritten with them.
+		if j == i && (len(w.buf) == 0 || len(w.buf) >= minChunkSize || len(w.buf)+len(v) > baseChunkSize) {
+			w.flush()
 		} else {
 			r := &chunkReader{k: k, v: v, limit: nk}
 			read, written, err := mergeInto(&w, r.next, func() error { return r.err }, ops[i:j])
