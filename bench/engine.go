@@ -55,7 +55,7 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 		Format:             format,
 		Schema:             schema,
 		Query:              df,
-		OutputMode:         dataframe.Complete,
+		OutputMode:         o.outputMode,
 		Trigger:            engine.Trigger{AvailableNow: o.processingTime == 0, ProcessingTime: o.processingTime},
 		Sink:               engine.SinkFunc(func(context.Context, *engine.Output) error { return nil }),
 		CheckpointLocation: dir,
@@ -99,7 +99,7 @@ func engineChild(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	er, err := runEngine(ctx, engineOptions{addr: cfg.brokers, topic: cfg.topic, format: cfg.format, maxRate: cfg.batchCap(),
+	er, err := runEngine(ctx, engineOptions{addr: cfg.brokers, topic: cfg.topic, format: cfg.format, outputMode: cfg.outputMode, maxRate: cfg.batchCap(),
 		executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps})
 	stopProf()
 	if err != nil {

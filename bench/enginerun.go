@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strconv"
 	"time"
+
+	"github.com/microbatch/microbatch/dataframe"
 )
 
 // engineRun is one engine measurement. It is what an engine child process
@@ -39,6 +41,7 @@ type engineRun struct {
 // engineOptions are the knobs of one engine run.
 type engineOptions struct {
 	addr, topic, format string
+	outputMode          dataframe.OutputMode
 	maxRate             int64
 	executors           int
 	noSync              bool
@@ -56,10 +59,10 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engi
 			return engineRun{}, err
 		}
 		defer stopProf()
-		return runEngine(ctx, engineOptions{addr: addr, topic: cfg.topic, format: cfg.format, maxRate: cfg.batchCap(),
+		return runEngine(ctx, engineOptions{addr: addr, topic: cfg.topic, format: cfg.format, outputMode: cfg.outputMode, maxRate: cfg.batchCap(),
 			executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps})
 	}
-	args := []string{"-mode", "engine", "-brokers", addr, "-topic", cfg.topic, "-format", cfg.format,
+	args := []string{"-mode", "engine", "-brokers", addr, "-topic", cfg.topic, "-format", cfg.format, "-output-mode", cfg.outputMode.String(),
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
 		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps}

@@ -51,7 +51,7 @@ func intervalScenario(ctx context.Context, cfg *config) error {
 	if cfg.duration <= 0 {
 		cfg.duration = max(15*time.Second, 12*cfg.interval)
 	}
-	res := &Result{Scenario: "interval", Partitions: cfg.partitions, Format: cfg.format, Keys: cfg.keys,
+	res := &Result{Scenario: "interval", Partitions: cfg.partitions, Format: cfg.format, OutputMode: cfg.outputMode.String(), Keys: cfg.keys,
 		Runs: 1, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC()}
 	cl, err := startCluster(cfg.brokers)
 	if err != nil {
@@ -94,7 +94,7 @@ func intervalScenario(ctx context.Context, cfg *config) error {
 		wg.Wait()
 		return err
 	}
-	er, err := runEngine(runCtx, engineOptions{addr: cl.addr, topic: cfg.topic, format: cfg.format, maxRate: maxRate,
+	er, err := runEngine(runCtx, engineOptions{addr: cl.addr, topic: cfg.topic, format: cfg.format, outputMode: cfg.outputMode, maxRate: maxRate,
 		executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps, processingTime: cfg.interval})
 	stopProf()
 	cancel()

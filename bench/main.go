@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/microbatch/microbatch/dataframe"
 )
 
 // config is the command line.
@@ -32,6 +34,7 @@ type config struct {
 	partitions     int
 	messages       int64
 	format         string
+	outputMode     dataframe.OutputMode // -output-mode: the engine's
 	keys           int
 	runs           int
 	consumers      int
@@ -71,6 +74,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the topic")
 	fs.Int64Var(&c.messages, "messages", 1_000_000, "records to produce")
 	fs.StringVar(&c.format, "format", "json", "record format: json | csv")
+	outputMode := fs.String("output-mode", "complete", "the engine query's output mode: complete (every group each batch) | update (the changed groups)")
 	fs.IntVar(&c.keys, "keys", 0, "distinct pages (group keys); 0 = internal/gen's clickstream pages (~1.1k)")
 	fs.IntVar(&c.runs, "runs", 3, "interleaved repetitions; medians are reported")
 	fs.IntVar(&c.consumers, "consumers", runtime.GOMAXPROCS(0), "raw confluent consumers (one goroutine each, partitions split among them)")
@@ -106,6 +110,9 @@ func parseFlags(args []string) (*config, []string, error) {
 	}
 	if _, err = parseProps(c.engProps); err != nil {
 		return nil, nil, fmt.Errorf("-engine-props: %w", err)
+	}
+	if c.outputMode, err = dataframe.ParseOutputMode(*outputMode); err != nil || c.outputMode == dataframe.Append {
+		return nil, nil, fmt.Errorf("-output-mode %q: want complete or update", *outputMode)
 	}
 	if c.partitions < 1 || c.messages < 1 || c.runs < 1 {
 		return nil, nil, fmt.Errorf("partitions, messages and runs must be >= 1")

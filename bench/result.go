@@ -36,7 +36,8 @@ type Result struct {
 	// Extensions.
 	Scenario            string             `json:"scenario"`
 	Format              string             `json:"format"`
-	Keys                int                `json:"keys"` // distinct pages; 0 = internal/gen's own (~1.1k)
+	OutputMode          string             `json:"output_mode,omitempty"` // the engine's; "" in files from before the flag: complete
+	Keys                int                `json:"keys"`                  // distinct pages; 0 = internal/gen's own (~1.1k)
 	Runs                int                `json:"runs"`
 	Consumers           int                `json:"raw_confluent_consumers"`
 	EngineProps         string             `json:"engine_props,omitempty"` // -engine-props

@@ -127,3 +127,11 @@ func TestHumanAndShort(t *testing.T) {
 		t.Errorf("niceCeil: %v %v", niceCeil(340000), niceCeil(1e6))
 	}
 }
+
+func TestModeLabel(t *testing.T) {
+	for mode, want := range map[string]string{"": "", "complete": "", "update": ", update"} {
+		if got := modeLabel(mode); got != want {
+			t.Errorf("modeLabel(%q) = %q, want %q", mode, got, want)
+		}
+	}
+}

@@ -24,6 +24,11 @@ for k in 10 10000 1000000; do
 	"$bin" -partitions 4 -keys "$k" -messages 1000000 -runs 3 -skip decode -json "$out/keys-$k.json"
 done
 
+# 1M keys with the query in update mode: only the changed groups are
+# output.
+log "keys 1000000, update mode"
+"$bin" -partitions 4 -keys 1000000 -messages 1000000 -runs 3 -skip decode -output-mode update -json "$out/update-keys-1000000.json"
+
 # CPU profile of the engine with 1M keys (complete-mode result cost).
 log "profile 1M keys"
 "$bin" -partitions 4 -keys 1000000 -messages 1000000 -runs 1 -skip confluent,franz,decode -cpuprofile "$out/engine-keys1M.pprof" >/dev/null

@@ -35,7 +35,7 @@ func tableScenario(w io.Writer, files []string) error {
 			continue
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %d | %.0f / %.0f | %.1f / %.1f | %d | %s |\n",
-			names[r], r.Partitions, keysLabel(r.Keys), r.Format+propsLabel(r.EngineProps), num(r.RawConfluentMsgsPerSec), num(r.RawFranzMsgsPerSec),
+			names[r], r.Partitions, keysLabel(r.Keys), r.Format+modeLabel(r.OutputMode)+propsLabel(r.EngineProps), num(r.RawConfluentMsgsPerSec), num(r.RawFranzMsgsPerSec),
 			num(r.EngineMsgsPerSec), num2(r.EngineVsRawConfluent), num2(r.EngineVsRawFranz), r.EngineBatches, r.BatchP50Ms, r.BatchP99Ms,
 			r.DriverOverheadP50Ms, r.DriverOverheadP99Ms, r.EnginePeakRSSBytes>>20, r.LoadAvg)
 	}
@@ -103,4 +103,13 @@ func num2(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+// modeLabel marks an engine run in update mode (complete is the default,
+// and what files from before -output-mode measured).
+func modeLabel(mode string) string {
+	if mode == "" || mode == "complete" {
+		return ""
+	}
+	return ", " + mode
 }

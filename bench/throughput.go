@@ -54,7 +54,7 @@ func processCPU() time.Duration {
 func throughput(ctx context.Context, cfg *config) error {
 	res := &Result{
 		Scenario: "throughput", Messages: cfg.messages, Partitions: cfg.partitions,
-		Format: cfg.format, Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
+		Format: cfg.format, OutputMode: cfg.outputMode.String(), Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
 		MaxRatePerPartition: cfg.batchCap(), EngineProps: cfg.engProps, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
 		AllRuns: map[string][]float64{},
 	}
