@@ -65,8 +65,18 @@ type stateOp struct {
 type CommitTx struct {
 	tx      *bbolt.Tx
 	batchID int64
+	// While the changes come in strictly ascending key order (sorted), as
+	// an engine's do, they are encoded straight into the log's chunks: enc
+	// holds encN of them in appendLog's format, the last chunk being
+	// filled, and last is the last key (a view of enc). The first change
+	// out of order decodes them into ops, which then keep every change
+	// (their bytes in arena) until WriteState sorts them.
+	enc     [][]byte
+	encN    int
+	last    []byte
+	sorted  bool
 	ops     []stateOp
-	sorted  bool // ops are in strictly ascending key order so far
+	grow    int // GrowState's hint, for ops
 	arena   []byte
 	done    bool
 	written bool // WriteState has run: no more state changes
@@ -114,8 +124,14 @@ func (t *CommitTx) add(key, value []byte, del bool) error {
 	if len(value) > bbolt.MaxValueSize-1 {
 		return fmt.Errorf("offsets: state value of %d bytes is too large", len(value))
 	}
-	if n := len(t.ops); n > 0 && t.sorted && bytes.Compare(key, t.ops[n-1].key) <= 0 {
-		t.sorted = false
+	if t.sorted {
+		if t.last == nil || bytes.Compare(key, t.last) > 0 {
+			t.encode(key, value, del)
+			return nil
+		}
+		if err := t.unsort(); err != nil {
+			return err
+		}
 	}
 	op := stateOp{key: t.copyBytes(key), del: del}
 	if !del {
@@ -123,6 +139,57 @@ func (t *CommitTx) add(key, value []byte, del bool) error {
 	}
 	t.ops = append(t.ops, op)
 	return nil
+}
+
+// encode appends a change to the log chunk being filled, as appendLog
+// writes it, and starts a new chunk once that one reaches logChunkSize.
+func (t *CommitTx) encode(key, value []byte, del bool) {
+	n := len(t.enc)
+	if n == 0 || len(t.enc[n-1]) >= logChunkSize {
+		// bbolt keeps a put value until the commit: a chunk is never
+		// reused. A commit of a few keys should not allocate a full one.
+		size := arenaMinChunk
+		if n > 0 {
+			size = logChunkSize + logChunkSize/8
+		}
+		t.enc = append(t.enc, make([]byte, 0, size))
+		n++
+	}
+	buf := binary.AppendUvarint(t.enc[n-1], uint64(len(key)))
+	at := len(buf)
+	buf = append(buf, key...)
+	t.last = buf[at:len(buf):len(buf)]
+	if del {
+		buf = append(buf, opDelete)
+	} else {
+		buf = append(buf, opPut)
+		buf = binary.AppendUvarint(buf, uint64(len(value)))
+		buf = append(buf, value...)
+	}
+	t.enc[n-1] = buf
+	t.encN++
+}
+
+// unsort turns the changes encoded so far into ops (viewing enc), for a
+// change that came out of key order.
+func (t *CommitTx) unsort() error {
+	ops, err := t.decodeEnc(make([]stateOp, 0, max(t.grow, 2*t.encN)))
+	if err != nil {
+		return err
+	}
+	t.ops, t.enc, t.encN, t.last, t.sorted = ops, nil, 0, nil, false
+	return nil
+}
+
+// decodeEnc appends the changes encoded in enc to ops, viewing enc.
+func (t *CommitTx) decodeEnc(ops []stateOp) ([]stateOp, error) {
+	for i, chunk := range t.enc {
+		var err error
+		if _, ops, err = appendLogChunk(ops, logKey(t.batchID, uint32(i)), chunk); err != nil {
+			return nil, err
+		}
+	}
+	return ops, nil
 }
 
 // Await runs wait, which blocks on something outside the transaction (a
@@ -142,7 +209,11 @@ func (t *CommitTx) Await(wait func()) {
 // DeleteState calls), as slices.Grow does: a commit that knows how many
 // keys it changes saves growing its buffer of changes as they come.
 func (t *CommitTx) GrowState(n int) {
-	t.ops = slices.Grow(t.ops, n)
+	if !t.sorted {
+		t.ops = slices.Grow(t.ops, n)
+		return
+	}
+	t.grow = len(t.ops) + t.encN + n
 }
 
 // PutState sets a state key to value. Keys must be 1 to 32760 bytes. key and
@@ -211,15 +282,29 @@ func (t *CommitTx) WriteState() error {
 		return nil
 	}
 	t.written = true
-	if len(t.ops) == 0 {
+	n := len(t.ops) + t.encN
+	if n == 0 {
 		return nil
 	}
-	ops := sortOps(t.ops, t.sorted)
 	meta := t.tx.Bucket(bucketMeta)
 	logKeys, threshold, err := logFill(meta)
 	if err != nil {
 		return err
 	}
+	if t.sorted {
+		if logKeys+int64(n) < threshold {
+			if err := putLog(t.tx.Bucket(bucketStateLog), t.batchID, t.enc); err != nil {
+				return err
+			}
+			return writeCounter(meta, keyStateLogKeys, logKeys+int64(n))
+		}
+		ops, err := t.decodeEnc(make([]stateOp, 0, n))
+		if err != nil {
+			return err
+		}
+		return compact(t.tx, logKeys, ops, t.copyBytes)
+	}
+	ops := sortOps(t.ops, false)
 	if logKeys+int64(len(ops)) < threshold {
 		if err := appendLog(t.tx.Bucket(bucketStateLog), t.batchID, ops); err != nil {
 			return err
@@ -357,6 +442,17 @@ func appendLog(b *bbolt.Bucket, id int64, ops []stateOp) error {
 	}
 	if len(buf) > 0 {
 		return flush()
+	}
+	return nil
+}
+
+// putLog writes the chunks of batch id, in appendLog's format.
+func putLog(b *bbolt.Bucket, id int64, chunks [][]byte) error {
+	b.FillPercent = 1.0 // keys only grow
+	for i, chunk := range chunks {
+		if err := b.Put(logKey(id, uint32(i)), chunk); err != nil {
+			return fmt.Errorf("state log put: %w", err)
+		}
 	}
 	return nil
 }

@@ -592,3 +592,86 @@ func TestStateBaseSmallChunksMerge(t *testing.T) {
 	}
 	assertState(t, c, model)
 }
+
+// TestCommitTxEncodesSorted: changes in ascending key order are encoded
+// straight into log chunks, byte for byte as appendLog writes them; a
+// change out of order after several chunks' worth turns them back into
+// changes to sort, and the latest change of a repeated key wins.
+func TestCommitTxEncodesSorted(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	model := map[string]string{}
+	var base []string
+	for i := range 20000 {
+		base = append(base, fmt.Sprintf("base%05d", i), "b")
+	}
+	// Sorted, and alone over the log's threshold: decoded from its chunks
+	// into the base. Batch 1 then stays below twice the base: the log.
+	commitState(t, c, 0, model, base...)
+	var ops []stateOp
+	var kv []string
+	for i := range 30000 {
+		k, v := fmt.Sprintf("key%06d", 2*i), fmt.Sprintf("v%d", i)
+		kv = append(kv, k, v)
+		if i%7 == 0 {
+			ops = append(ops, stateOp{key: []byte(k), del: true})
+			continue
+		}
+		ops = append(ops, stateOp{key: []byte(k), value: []byte(v)})
+	}
+	mustNoErr(t, c.WriteAhead(plan1(1, []OffsetRange{{"t", 0, 1, 2}}, nil)))
+	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error {
+		for _, op := range ops {
+			if op.del {
+				if err := tx.DeleteState(op.key); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.PutState(op.key, op.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	for _, op := range ops {
+		if op.del {
+			delete(model, string(op.key))
+		} else {
+			model[string(op.key)] = string(op.value)
+		}
+	}
+	// What appendLog writes for the same changes.
+	var want, got []string
+	mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("expected"))
+		if err != nil {
+			return err
+		}
+		if err := appendLog(b, 1, ops); err != nil {
+			return err
+		}
+		if err := b.ForEach(func(k, v []byte) error { want = append(want, fmt.Sprintf("%x=%x", k, v)); return nil }); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketStateLog).ForEach(func(k, v []byte) error {
+			if id, _, _ := decodeLogChunk(k, v); id == 1 {
+				got = append(got, fmt.Sprintf("%x=%x", k, v))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.DeleteBucket([]byte("expected"))
+	}))
+	if len(want) < 2 || !slices.Equal(got, want) {
+		t.Fatalf("batch 1 logged %d chunks, appendLog writes %d; equal: %v", len(got), len(want), slices.Equal(got, want))
+	}
+	// Sorted for 20000 changes, then one below them and a repeat.
+	kv = kv[:40000]
+	for i := 0; i < len(kv); i += 2 {
+		kv[i+1] = "w" + kv[i+1]
+	}
+	kv = append(kv, "key000003", "low", "key000010", "again")
+	commitState(t, c, 2, model, kv...)
+	assertState(t, c, model)
+}
