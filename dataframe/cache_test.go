@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -140,7 +141,10 @@ func TestResultCacheRestore(t *testing.T) {
 	full := p.NewState(mem)
 	release(runTasks(t, mem, p, s, FormatJSON, all, 3, 50, full))
 	var keys, vals [][]byte
-	if err := full.Changes(func(k, v []byte) error { keys = append(keys, k); vals = append(vals, v); return nil }); err != nil {
+	if err := full.Changes(func(k, v []byte) error {
+		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	want := result(t, full, false)
@@ -349,7 +353,7 @@ func TestResultSharesTable(t *testing.T) {
 			}
 			if batch == 6 && len(p.agg.groups) > 0 {
 				var key []byte
-				if err := st.Changes(func(k, v []byte) error { key = k; return nil }); err != nil {
+				if err := st.Changes(func(k, v []byte) error { key = bytes.Clone(k); return nil }); err != nil {
 					t.Fatal(err)
 				}
 				bad := []byte{stateVersion, byte(len(p.agg.calls))} // resets the group, then fails

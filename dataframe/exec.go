@@ -155,25 +155,17 @@ func (s *State) merge(t *Task) error {
 	return nil
 }
 
-// changes encodes the changed groups in key order. The keys and values
-// are copied into shared chunks (each slice capped at its own length, so
-// fn may append to it) rather than allocated one by one.
+// changes encodes the changed groups in key order. Each key is a view of
+// the key arena and each value is encoded into one reused buffer, both
+// capped at their length.
 func (s *State) changes(fn func(key, value []byte) error) error {
 	if len(s.ht.changedIDs) == 0 {
 		return nil
 	}
-	var chunk, val []byte
-	put := func(b []byte) []byte {
-		if cap(chunk)-len(chunk) < len(b) {
-			chunk = make([]byte, 0, max(len(b), 64<<10))
-		}
-		n := len(chunk)
-		chunk = append(chunk, b...)
-		return chunk[n:len(chunk):len(chunk)]
-	}
+	var val []byte
 	for _, id := range s.changedInKeyOrder() {
 		val = s.ht.appendValue(val[:0], id)
-		if err := fn(put(s.ht.keyBytes(id)), put(val)); err != nil {
+		if err := fn(s.ht.keyBytes(id), val[:len(val):len(val)]); err != nil {
 			return err
 		}
 	}

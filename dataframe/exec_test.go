@@ -340,7 +340,7 @@ func TestMergeRestoreUpdate(t *testing.T) {
 		if v[0] != stateVersion {
 			t.Fatalf("version byte %d", v[0])
 		}
-		saved = append(saved, kv{k, v})
+		saved = append(saved, kv{bytes.Clone(k), bytes.Clone(v)})
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -650,7 +650,10 @@ func TestResultOrderAcrossBatches(t *testing.T) {
 	for id := range st.ht.len() {
 		st.ht.markChanged(int32(id))
 	}
-	if err := st.Changes(func(k, v []byte) error { keys = append(keys, k); vals = append(vals, v); return nil }); err != nil {
+	if err := st.Changes(func(k, v []byte) error {
+		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	for i := len(keys) - 1; i >= 0; i-- {

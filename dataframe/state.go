@@ -97,10 +97,11 @@ func (s *State) Merge(t *Task) error {
 func (s *State) Changed() int { return s.ht.changedCount() }
 
 // Changes calls fn with the encoded key and value of each changed group, in
-// ascending key byte order. Each key and value is a fresh slice that fn may
-// keep (bbolt's Put retains them until the transaction ends). An error from
-// fn stops the iteration and is returned. It may run concurrently with
-// Result: an engine writes the changes while it builds the output.
+// ascending key byte order. key and value are valid only during the call
+// and must not be modified: fn copies what it keeps (offsets'
+// CommitTx.PutState does). An error from fn stops the iteration and is
+// returned. It may run concurrently with Result: an engine writes the
+// changes while it builds the output.
 func (s *State) Changes(fn func(key, value []byte) error) error {
 	if err := s.check(); err != nil {
 		return err
