@@ -98,8 +98,8 @@
 // plus at most half a chunk pair's copy. (Format 1 applied a compaction as
 // a B+tree insert per logged key, about 0.7 µs each. In bench's state
 // scenario its slowest compacting commits took 3.9 s while loading 10M keys
-// and 1.0 s for 1M changes of a 1M-key state; with chunks, 1.1 s and
-// 0.45 s.)
+// and 1.0 s for 1M changes of a 1M-key state; with chunks, about 0.8 s and
+// 0.5 s.)
 // Checkpoint.Compact compacts on demand, for engines with idle time;
 // Checkpoint.StateLog says how full the log is (the engine compacts
 // between processingTime batches once it is half way). ForEachState merges
