@@ -492,8 +492,11 @@ func TestCompactBetweenBatches(t *testing.T) {
 	sink := &collector{}
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
 	cfg.Allocator = checkedAlloc(t)
-	cfg.Trigger = Trigger{ProcessingTime: 200 * time.Millisecond}
-	cfg.Source.MaxRatePerPartition = n / 2 * 5 // x 200ms: 1,500 records per batch
+	// A batch of 1,500 records must end before the next trigger for the
+	// idle time to exist: 1 s leaves room on a loaded machine (a batch took
+	// 252 ms against a 200 ms interval under a race-enabled run).
+	cfg.Trigger = Trigger{ProcessingTime: time.Second}
+	cfg.Source.MaxRatePerPartition = n / 2 // x 1 s: 1,500 records per batch
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
