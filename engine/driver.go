@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -150,6 +151,16 @@ const idleBackoff = 100 * time.Millisecond
 
 // loop is the driver loop. stopCtx is the graceful stop signal, checked
 // between batches; workCtx bounds the work of a batch.
+//
+// Fetch-ahead: once the executors have read batch N and its next trigger
+// is already due (availableNow, a back-to-back trigger, or a processingTime
+// batch that overran), the driver plans batch N+1 and starts reading it
+// while it merges, outputs and commits batch N, so the executors do not
+// wait for the driver. Batch N+1's plan is written ahead only after batch
+// N is committed (the checkpoint never holds two uncommitted plans), and
+// nothing of it reaches the state or the sink before that write is
+// durable. A stop, or a failure of batch N, cancels the read ahead: it
+// left no trace, and the next run plans that batch again.
 func (d *driver) loop(stopCtx, workCtx context.Context) error {
 	cfg := &d.q.cfg
 	pending, err := d.ckpt.Pending()
@@ -179,63 +190,148 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		interval = 0
 	}
 	next := time.Now()
+	var ahead *aheadRead
+	defer func() {
+		if ahead != nil {
+			ahead.drop()
+		}
+	}()
 	for {
 		if stopCtx.Err() != nil {
 			return nil
 		}
-		if wait := time.Until(next); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-stopCtx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
+		var plan offsets.BatchPlan
+		var bc batchContext
+		if ahead != nil {
+			// The batch read ahead: its trigger was taken when it was
+			// planned, and the previous batch is committed now.
+			plan, bc = ahead.plan, ahead.bc
+			bc.ahead, ahead = ahead, nil
+		} else {
+			if wait := time.Until(next); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-stopCtx.Done():
+					t.Stop()
+					return nil
+				case <-t.C:
+				}
 			}
-		}
-		triggerAt := time.Now()
-		if interval > 0 {
-			// Spark's ProcessingTime: batches start on interval boundaries;
-			// a batch that overran starts the next one at once, and the one
-			// after it an interval later.
-			next = next.Add(interval)
-			if next.Before(triggerAt) {
-				next = triggerAt.Add(interval)
+			triggerAt := time.Now()
+			next = nextTrigger(next, triggerAt, interval)
+			// Planning only lists metadata and offsets: a stop request
+			// cancels it (nothing is in flight yet).
+			var latest map[offsets.TopicPartition]int64
+			plan, latest, err = d.planWithRetry(stopCtx, target, d.start, d.nextID)
+			if err != nil {
+				if stopCtx.Err() != nil {
+					return nil
+				}
+				return err
 			}
-		}
-		// Planning only lists metadata and offsets: a stop request cancels
-		// it (nothing is in flight yet).
-		plan, latest, err := d.planWithRetry(stopCtx, target)
-		if err != nil {
+			planDur := time.Since(triggerAt)
+			if len(plan.Ranges) == 0 {
+				d.forget(plan.Gone)
+				if cfg.Trigger.AvailableNow {
+					d.q.logger.Info("available data processed", "query", cfg.Name, "batches", d.nextID)
+					return nil
+				}
+				if interval == 0 {
+					next = time.Now().Add(idleBackoff)
+				}
+				continue
+			}
 			if stopCtx.Err() != nil {
 				return nil
 			}
-			return err
+			d.failpoint(fpAfterPlan, plan.ID)
+			bc = batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur}
 		}
-		planDur := time.Since(triggerAt)
-		if len(plan.Ranges) == 0 {
-			d.forget(plan.Gone)
-			if cfg.Trigger.AvailableNow {
-				d.q.logger.Info("available data processed", "query", cfg.Name, "batches", d.nextID)
-				return nil
+		bc.wal = d.writeAhead(plan)
+		bc.readAhead = func() {
+			if time.Now().Before(next) {
+				return // the next trigger is not due
 			}
-			if interval == 0 {
-				next = time.Now().Add(idleBackoff)
+			ahead = d.readAhead(stopCtx, workCtx, target, plan)
+			if ahead != nil {
+				next = nextTrigger(next, ahead.bc.triggerAt, interval)
 			}
-			continue
 		}
-		if stopCtx.Err() != nil {
-			return nil
-		}
-		d.failpoint(fpAfterPlan, plan.ID)
-		bc := batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur, wal: d.writeAhead(plan)}
 		if err := d.runBatch(workCtx, plan, bc); err != nil {
 			return err
 		}
-		if interval > 0 {
+		if interval > 0 && ahead == nil {
 			if err := d.compactIfIdle(next); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// nextTrigger returns the trigger after one taken at triggerAt. With a
+// processingTime interval, Spark's rule: batches start on interval
+// boundaries; a batch that overran starts the next one at once, and the
+// one after it an interval later.
+func nextTrigger(next, triggerAt time.Time, interval time.Duration) time.Time {
+	if interval <= 0 {
+		return next
+	}
+	next = next.Add(interval)
+	if next.Before(triggerAt) {
+		next = triggerAt.Add(interval)
+	}
+	return next
+}
+
+// aheadRead is a batch planned and being read while the driver finishes
+// the one before it (see loop). Its goroutine is owned by the loop, which
+// either takes the read (runBatch waits for it) or drops it.
+type aheadRead struct {
+	plan   offsets.BatchPlan
+	bc     batchContext
+	cancel context.CancelFunc
+	done   chan struct{}
+	f      *fetched // set when done, nil on error
+	err    error
+}
+
+// readAhead plans the batch after cur from cur's ends and starts reading
+// it. It returns nil, and leaves the batch to the loop, when a stop was
+// requested, planning fails (the loop retries it) or nothing is left to
+// read.
+func (d *driver) readAhead(stopCtx, workCtx context.Context, target map[offsets.TopicPartition]int64, cur offsets.BatchPlan) *aheadRead {
+	if stopCtx.Err() != nil {
+		return nil
+	}
+	triggerAt := time.Now()
+	start := maps.Clone(d.start)
+	advance(start, cur)
+	plan, latest, err := d.plan(stopCtx, target, start, cur.ID+1)
+	if err != nil || len(plan.Ranges) == 0 {
+		return nil
+	}
+	d.failpoint(fpAfterPlan, plan.ID)
+	ctx, cancel := context.WithCancel(workCtx)
+	a := &aheadRead{plan: plan, cancel: cancel, done: make(chan struct{}),
+		bc: batchContext{latest: latest, triggerAt: triggerAt, planDur: time.Since(triggerAt)}}
+	go func() {
+		defer close(a.done)
+		a.f, a.err = d.fetch(ctx, plan)
+	}()
+	return a
+}
+
+// wait returns the read once it has ended.
+func (a *aheadRead) wait() (*fetched, error) {
+	<-a.done
+	return a.f, a.err
+}
+
+// drop cancels the read, waits for it and releases what it read.
+func (a *aheadRead) drop() {
+	a.cancel()
+	if f, _ := a.wait(); f != nil {
+		f.release()
 	}
 }
 
@@ -298,14 +394,14 @@ func (d *driver) discoverLatest(ctx context.Context) (map[offsets.TopicPartition
 }
 
 // wentBack reports whether a partition's latest offset is below its cached
-// log start or below where the driver resumes it: the partition's log was
-// replaced since the view was listed.
-func (d *driver) wentBack(latest map[offsets.TopicPartition]int64) bool {
+// log start or below where the driver resumes it (start): the partition's
+// log was replaced since the view was listed.
+func (d *driver) wentBack(latest, start map[offsets.TopicPartition]int64) bool {
 	for tp, l := range latest {
 		if e, ok := d.view.earliest[tp]; ok && l < e {
 			return true
 		}
-		if s, ok := d.start[tp]; ok && l < s {
+		if s, ok := start[tp]; ok && l < s {
 			return true
 		}
 	}
@@ -346,12 +442,12 @@ func (w *walWrite) wait() (time.Duration, error) {
 	return time.Since(start), w.err
 }
 
-// plan lists offsets and plans the next batch: the latest offsets of the
-// partitions in d.view, which is refreshed first when it is older than the
+// plan lists offsets and plans batch id, whose partitions resume at start:
+// the latest offsets of the partitions in d.view, which is refreshed first when it is older than the
 // discovery interval, and refreshed and listed again when listing fails (a
 // deleted topic). With an AvailableNow target, partitions are limited to
 // the target's and the latest offsets to the target's.
-func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
+func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64, start map[offsets.TopicPartition]int64, id int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
 	cfg := &d.q.cfg
 	fresh := d.view == nil || time.Since(d.view.at) >= cfg.Source.discoveryInterval()
 	if fresh {
@@ -360,7 +456,7 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		}
 	}
 	latest, err := d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
-	if !fresh && ctx.Err() == nil && (err != nil || d.wentBack(latest)) {
+	if !fresh && ctx.Err() == nil && (err != nil || d.wentBack(latest, start)) {
 		// A deleted topic, or a partition that went backwards (topic
 		// recreated, log truncated): the cached view is stale too.
 		if err = d.discover(ctx, target); err == nil {
@@ -380,7 +476,7 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 	}
 	out, err := offsets.Plan(offsets.PlanInput{
 		Partitions:     tps,
-		Start:          d.start,
+		Start:          start,
 		Earliest:       earliest,
 		Latest:         latest,
 		Limit:          offsets.RateLimit{MaxRatePerPartition: cfg.Source.MaxRatePerPartition, PerPartition: cfg.Source.MaxRateOverrides},
@@ -394,7 +490,7 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		d.q.logger.Warn("skipping lost offsets (failOnDataLoss=false)", "query", cfg.Name,
 			"topic", dl.Topic, "partition", dl.Partition, "from", dl.From, "until", dl.Until)
 	}
-	return offsets.NewBatchPlan(d.nextID, out, time.Now().UTC()), latest, nil
+	return offsets.NewBatchPlan(id, out, time.Now().UTC()), latest, nil
 }
 
 // planRetries is how many times a failed plan (metadata or ListOffsets:
@@ -402,9 +498,9 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 // fails. Data loss is never retried.
 const planRetries = 3
 
-func (d *driver) planWithRetry(ctx context.Context, target map[offsets.TopicPartition]int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
+func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
 	for attempt := 1; ; attempt++ {
-		plan, latest, err := d.plan(ctx, target)
+		plan, latest, err := d.plan(ctx, target, start, id)
 		if err == nil || attempt > planRetries || errors.Is(err, offsets.ErrDataLoss) || ctx.Err() != nil {
 			return plan, latest, err
 		}
@@ -457,6 +553,12 @@ type batchContext struct {
 	// batch (its plan is the one in the log).
 	wal       *walWrite
 	recovered bool // planned by an earlier run that did not commit it
+	// ahead is the batch's read, started while the previous batch was
+	// finishing (nil: runBatch reads it).
+	ahead *aheadRead
+	// readAhead, if set, is called once the batch is read, to start reading
+	// the next one (loop).
+	readAhead func()
 }
 
 // runBatch executes a planned (and write-ahead logged) batch and commits it.
@@ -472,36 +574,22 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 		defer func() { _, _ = bc.wal.wait() }()
 	}
 
-	var tasksMu sync.Mutex // guards tasks: NewSink runs on executor goroutines
-	var tasks []indexedTask
-	defer func() {
-		for _, t := range tasks {
-			t.task.Release()
-		}
-	}()
-	fetchStart := time.Now()
-	res, err := d.exec.Run(ctx, batch.Job{
-		BatchID: plan.ID,
-		Ranges:  plan.Ranges,
-		NewDecoder: func() (dataframe.Decoder, error) {
-			return dataframe.NewDecoder(q.mem, cfg.Schema, q.decOpts)
-		},
-		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
-			t := prog.NewTask(q.mem)
-			tasksMu.Lock()
-			tasks = append(tasks, indexedTask{ti.Index, t})
-			tasksMu.Unlock()
-			ts := taskSink{t: t}
-			if cfg.failpoint != nil {
-				ts.hook = func() { d.failpoint(fpMidFetch, plan.ID) }
-			}
-			return ts, nil
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("batch %d: %w", plan.ID, err)
+	var f *fetched
+	var err error
+	if bc.ahead != nil {
+		f, err = bc.ahead.wait()
+	} else {
+		f, err = d.fetch(ctx, plan)
 	}
-	p.Durations.FetchDecode = time.Since(fetchStart)
+	if err != nil {
+		return err
+	}
+	defer f.release()
+	res, tasks := f.res, f.tasks
+	p.Durations.FetchDecode = f.dur
+	if bc.readAhead != nil {
+		bc.readAhead()
+	}
 	if bc.wal != nil {
 		// Nothing leaves the batch before its plan is durable.
 		if p.Durations.WALWait, err = bc.wal.wait(); err != nil {
@@ -509,7 +597,6 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 		}
 		p.Durations.WAL = bc.wal.dur
 	}
-	sort.Slice(tasks, func(i, j int) bool { return tasks[i].index < tasks[j].index })
 
 	aggStart := time.Now()
 	var recs []arrow.Record
@@ -582,30 +669,8 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	}
 
 	// Advance the driver's positions only after the commit is durable.
-	before := make(map[offsets.TopicPartition]int64, len(plan.Ranges))
-	for _, r := range plan.Ranges {
-		before[r.TopicPartition()] = r.From
-	}
-	for tp, end := range plan.Ends {
-		startOff, ok := before[tp]
-		if !ok {
-			startOff = end
-		}
-		l := end
-		if latest != nil {
-			if v, ok := latest[tp]; ok {
-				l = v
-			}
-		}
-		p.Sources = append(p.Sources, PartitionProgress{Topic: tp.Topic, Partition: tp.Partition,
-			StartOffset: startOff, EndOffset: end, LatestOffset: l, Lag: max(l-end, 0)})
-		d.start[tp] = end
-	}
-	sort.Slice(p.Sources, func(i, j int) bool {
-		a, b := p.Sources[i], p.Sources[j]
-		return offsets.TopicPartition{Topic: a.Topic, Partition: a.Partition}.Less(offsets.TopicPartition{Topic: b.Topic, Partition: b.Partition})
-	})
-	d.forget(plan.Gone)
+	p.Sources = sources(plan, latest)
+	advance(d.start, plan)
 	d.nextID = plan.ID + 1
 
 	p.Durations.Total = time.Since(triggerAt)
@@ -620,6 +685,97 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	d.lastTrigger = triggerAt
 	q.record(p)
 	return nil
+}
+
+// sources is the progress of a batch's partitions: where each started and
+// ended, and its latest offset when the batch was planned (latest; nil for
+// a recovered batch: the ends).
+func sources(plan offsets.BatchPlan, latest map[offsets.TopicPartition]int64) []PartitionProgress {
+	before := make(map[offsets.TopicPartition]int64, len(plan.Ranges))
+	for _, r := range plan.Ranges {
+		before[r.TopicPartition()] = r.From
+	}
+	out := make([]PartitionProgress, 0, len(plan.Ends))
+	for tp, end := range plan.Ends {
+		startOff, ok := before[tp]
+		if !ok {
+			startOff = end
+		}
+		l := end
+		if v, ok := latest[tp]; ok {
+			l = v
+		}
+		out = append(out, PartitionProgress{Topic: tp.Topic, Partition: tp.Partition,
+			StartOffset: startOff, EndOffset: end, LatestOffset: l, Lag: max(l-end, 0)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return offsets.TopicPartition{Topic: a.Topic, Partition: a.Partition}.Less(offsets.TopicPartition{Topic: b.Topic, Partition: b.Partition})
+	})
+	return out
+}
+
+// advance moves the positions in start past plan: each partition to its
+// end, and partitions that left the subscription forgotten (a recreated
+// one starts at earliest instead of at a stale offset; the commit removes
+// them from the checkpoint too).
+func advance(start map[offsets.TopicPartition]int64, plan offsets.BatchPlan) {
+	for tp, end := range plan.Ends {
+		start[tp] = end
+	}
+	for _, tp := range plan.Gone {
+		delete(start, tp)
+	}
+}
+
+// fetched is a batch the executors have read: its tasks, in task order,
+// hold its partial aggregates (or a stateless query's output) until
+// release.
+type fetched struct {
+	res   *batch.Result
+	tasks []indexedTask
+	dur   time.Duration
+}
+
+func (f *fetched) release() {
+	for _, t := range f.tasks {
+		t.task.Release()
+	}
+}
+
+// fetch reads plan's ranges on the executors into one task each.
+func (d *driver) fetch(ctx context.Context, plan offsets.BatchPlan) (*fetched, error) {
+	q := d.q
+	cfg := &q.cfg
+	var tasksMu sync.Mutex // guards f.tasks: NewSink runs on executor goroutines
+	f := &fetched{}
+	start := time.Now()
+	res, err := d.exec.Run(ctx, batch.Job{
+		BatchID: plan.ID,
+		Ranges:  plan.Ranges,
+		NewDecoder: func() (dataframe.Decoder, error) {
+			return dataframe.NewDecoder(q.mem, cfg.Schema, q.decOpts)
+		},
+		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
+			t := q.prog.NewTask(q.mem)
+			tasksMu.Lock()
+			f.tasks = append(f.tasks, indexedTask{ti.Index, t})
+			tasksMu.Unlock()
+			ts := taskSink{t: t}
+			if cfg.failpoint != nil {
+				ts.hook = func() { d.failpoint(fpMidFetch, plan.ID) }
+			}
+			return ts, nil
+		},
+	})
+	f.dur = time.Since(start)
+	if err != nil {
+		f.release()
+		return nil, fmt.Errorf("batch %d: %w", plan.ID, err)
+	}
+	sort.Slice(f.tasks, func(i, j int) bool { return f.tasks[i].index < f.tasks[j].index })
+	f.res = res
+	return f, nil
 }
 
 // limitRows keeps the first limit rows of recs (limit <= 0: all), releasing

@@ -25,10 +25,12 @@ type Query struct {
 	logger   *slog.Logger
 	mem      memory.Allocator
 
-	mu      sync.Mutex    // guards stop, running and recent
-	stop    chan struct{} // closed by Stop; replaced by each Run
-	running bool
-	recent  []Progress // the last maxRecent progress records, oldest first
+	mu   sync.Mutex    // guards stop, stopCancel, running and recent
+	stop chan struct{} // closed by Stop; replaced by each Run
+	// stopCancel cancels the running Run's stop context (Stop).
+	stopCancel context.CancelFunc
+	running    bool
+	recent     []Progress // the last maxRecent progress records, oldest first
 }
 
 const maxRecent = 100
@@ -148,6 +150,10 @@ func (q *Query) Stop() {
 		case <-q.stop:
 		default:
 			close(q.stop)
+			// At once, not through the watcher: the driver checks it
+			// between batches, and a Stop from a sink ends the run
+			// after that sink's batch.
+			q.stopCancel()
 		}
 	}
 }
@@ -205,6 +211,9 @@ func (q *Query) Run(ctx context.Context) (err error) {
 	q.running = true
 	stop := make(chan struct{})
 	q.stop = stop
+	stopCtx, stopCancel := context.WithCancel(ctx)
+	defer stopCancel()
+	q.stopCancel = stopCancel
 	q.mu.Unlock()
 	defer func() {
 		q.mu.Lock()
@@ -212,8 +221,6 @@ func (q *Query) Run(ctx context.Context) (err error) {
 		q.mu.Unlock()
 	}()
 
-	stopCtx, stopCancel := context.WithCancel(ctx)
-	defer stopCancel()
 	workCtx, workCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer workCancel()
 

@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/microbatch/microbatch/internal/kafkatest"
+)
+
+// readAheadProbe records, through the failpoint hook, which batches were
+// planned and started reading, and lets a sink wait until a batch's read
+// has started.
+type readAheadProbe struct {
+	mu      sync.Mutex
+	planned map[int64]bool
+	read    map[int64]chan struct{}
+}
+
+func newReadAheadProbe() *readAheadProbe {
+	return &readAheadProbe{planned: map[int64]bool{}, read: map[int64]chan struct{}{}}
+}
+
+func (p *readAheadProbe) readCh(id int64) chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch, ok := p.read[id]
+	if !ok {
+		ch = make(chan struct{})
+		p.read[id] = ch
+	}
+	return ch
+}
+
+func (p *readAheadProbe) failpoint(name string, id int64) {
+	switch name {
+	case fpAfterPlan:
+		p.mu.Lock()
+		p.planned[id] = true
+		p.mu.Unlock()
+	case fpMidFetch:
+		ch := p.readCh(id)
+		p.mu.Lock()
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+		p.mu.Unlock()
+	}
+}
+
+func (p *readAheadProbe) wasPlanned(id int64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.planned[id]
+}
+
+// waitRead reports whether batch id's executors decoded records within a
+// generous time.
+func (p *readAheadProbe) waitRead(id int64) bool {
+	select {
+	case <-p.readCh(id):
+		return true
+	case <-time.After(30 * time.Second):
+		return false
+	}
+}
+
+// batchStates renders the checkpoint's batches as "id:committed".
+func batchStates(q *Query) (string, error) {
+	infos, err := q.Batches()
+	if err != nil {
+		return "", err
+	}
+	s := ""
+	for _, b := range infos {
+		s += fmt.Sprintf("%d:%v ", b.Plan.ID, b.Committed)
+	}
+	return s, nil
+}
+
+// readAheadJob is a job of 4 batches (3 partitions of 1000 records, at
+// most 300 each a batch) with a checked allocator and a probe.
+type readAheadJob struct {
+	b     *kafkatest.Broker
+	cfg   Config
+	sink  *collector
+	probe *readAheadProbe
+	want  map[string]int64
+}
+
+func newReadAheadJob(t *testing.T) *readAheadJob {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 3})
+	recs, want := clicks(3000, 3, 0)
+	b.Produce(t, "clicks", recs)
+	j := &readAheadJob{b: b, sink: &collector{}, probe: newReadAheadProbe(), want: want}
+	j.cfg = testConfig(t, b.Addr, "clicks", t.TempDir(), j.sink)
+	j.cfg.Allocator = checkedAlloc(t)
+	j.cfg.Source.MaxRatePerPartition = 300
+	j.cfg.failpoint = j.probe.failpoint
+	return j
+}
+
+// finish runs the job to the end with the collector as its sink and checks
+// that the sink saw 4 batches over every run, with exact counts.
+func (j *readAheadJob) finish(t *testing.T) {
+	t.Helper()
+	j.cfg.Sink, j.cfg.failpoint = j.sink, nil
+	q := runQuery(t, j.cfg)
+	if got := len(j.sink.all()); got != 4 {
+		t.Fatalf("%d batches emitted, want 4", got)
+	}
+	sameCounts(t, countsOf(t, j.sink.last(t).rows), j.want)
+	checkContiguous(t, q, j.b.EndOffsets(t, "clicks"))
+}
+
+// With an availableNow trigger, batch 1 is planned and read while batch 0
+// is in its sink, before batch 0 is committed; batch 1's plan is not in
+// the checkpoint until batch 0 is committed; the counts are exact.
+func TestReadAheadOverlapsFinish(t *testing.T) {
+	j := newReadAheadJob(t)
+	var q *Query
+	var sinkErrs []string
+	j.cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+		if out.BatchID == 0 {
+			if !j.probe.waitRead(1) {
+				sinkErrs = append(sinkErrs, "batch 1 was not read while batch 0 was in its sink")
+			}
+			if got, err := batchStates(q); err != nil || got != "0:false " {
+				sinkErrs = append(sinkErrs, fmt.Sprintf("checkpoint during batch 0's sink with batch 1 read ahead: %q (%v), want \"0:false \"", got, err))
+			}
+		}
+		return j.sink.AddBatch(ctx, out)
+	})
+	var err error
+	if q, err = New(j.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range sinkErrs {
+		t.Error(e)
+	}
+	j.finish(t) // nothing left: checks the first run's batches
+}
+
+// A stop requested while batch 1 is read ahead ends the run after batch 0
+// commits: batch 1 leaves no trace in the checkpoint, what it read is
+// released, and the next run reads it again, so the counts are exact.
+func TestStopDropsReadAhead(t *testing.T) {
+	j := newReadAheadJob(t)
+	var q *Query
+	readAhead := false
+	j.cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+		readAhead = j.probe.waitRead(1)
+		q.Stop()
+		return j.sink.AddBatch(ctx, out)
+	})
+	var err error
+	if q, err = New(j.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.checkDropped(t, q, readAhead, "0:true ")
+}
+
+// A batch that fails (here its sink) cancels the read ahead of the next
+// one and releases it; batch 0 stays pending and the restart re-runs it.
+func TestFailedBatchDropsReadAhead(t *testing.T) {
+	j := newReadAheadJob(t)
+	errSink := errors.New("sink down")
+	readAhead := false
+	j.cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+		readAhead = j.probe.waitRead(1)
+		return errSink
+	})
+	q, err := New(j.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); !errors.Is(err, errSink) {
+		t.Fatalf("Run: %v, want the sink's error", err)
+	}
+	j.checkDropped(t, q, readAhead, "0:false ")
+}
+
+// checkDropped checks a run that ended in batch 0's sink while batch 1
+// was read ahead: the checkpoint holds batch 0 as want says ("id:committed
+// "), nothing of batch 1; then it finishes the job.
+func (j *readAheadJob) checkDropped(t *testing.T, q *Query, readAhead bool, want string) {
+	t.Helper()
+	if !readAhead {
+		t.Fatal("batch 1 was not read while batch 0 was in its sink")
+	}
+	if got, err := batchStates(q); err != nil || got != want {
+		t.Fatalf("checkpoint after the run: %q (%v), want %q", got, err, want)
+	}
+	j.finish(t)
+}
+
+// A processingTime trigger reads the next batch ahead only when its
+// trigger is due: with an interval of an hour, batch 1 is not planned
+// while batch 0 finishes.
+func TestReadAheadWaitsForTrigger(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(600, 1, 0)
+	b.Produce(t, "clicks", recs)
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
+	cfg.Source.MaxRatePerPartition = 300
+	cfg.Trigger = Trigger{ProcessingTime: time.Hour}
+	probe := newReadAheadProbe()
+	cfg.failpoint = probe.failpoint
+	var q *Query
+	planned1 := true
+	cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+		// Long enough for a read ahead, which would have been planned
+		// before the sink was called, to have shown.
+		time.Sleep(100 * time.Millisecond)
+		planned1 = probe.wasPlanned(1)
+		q.Stop()
+		return nil
+	})
+	var err error
+	if q, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if planned1 {
+		t.Fatal("batch 1 was planned while batch 0 finished, an hour before its trigger")
+	}
+}
