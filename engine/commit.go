@@ -27,8 +27,9 @@ type batchCommit struct {
 
 // startCommit starts the commit of rec, whose state changes are changed
 // keys. A TxSink, if txSink is not nil, writes the output inside the
-// transaction.
-func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSink) *batchCommit {
+// transaction; next, if not nil, is the plan of the batch read ahead,
+// written ahead in the same transaction.
+func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSink, next *offsets.BatchPlan) *batchCommit {
 	c := &batchCommit{out: make(chan *Output, 1), done: make(chan error, 1)}
 	go func() {
 		defer func() {
@@ -46,6 +47,11 @@ func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSin
 			}
 			if err := tx.WriteState(); err != nil {
 				return err
+			}
+			if next != nil {
+				if err := tx.WriteAhead(*next); err != nil {
+					return err
+				}
 			}
 			var out *Output
 			ok := false

@@ -204,8 +204,12 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		var bc batchContext
 		if ahead != nil {
 			// The batch read ahead: its trigger was taken when it was
-			// planned, and the previous batch is committed now.
+			// planned, and the previous batch is committed now, with
+			// this one's write-ahead unless a stop came first.
 			plan, bc = ahead.plan, ahead.bc
+			if !ahead.logged {
+				bc.wal = d.writeAhead(plan)
+			}
 			bc.ahead, ahead = ahead, nil
 		} else {
 			if wait := time.Until(next); wait > 0 {
@@ -245,9 +249,8 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 				return nil
 			}
 			d.failpoint(fpAfterPlan, plan.ID)
-			bc = batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur}
+			bc = batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur, wal: d.writeAhead(plan)}
 		}
-		bc.wal = d.writeAhead(plan)
 		bc.readAhead = func() {
 			if time.Now().Before(next) {
 				return // the next trigger is not due
@@ -256,6 +259,13 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 			if ahead != nil {
 				next = nextTrigger(next, ahead.bc.triggerAt, interval)
 			}
+		}
+		bc.nextPlan = func() *offsets.BatchPlan {
+			if ahead == nil || stopCtx.Err() != nil {
+				return nil
+			}
+			ahead.logged = true // if the commit fails, the loop ends
+			return &ahead.plan
 		}
 		if err := d.runBatch(workCtx, plan, bc); err != nil {
 			return err
@@ -287,8 +297,10 @@ func nextTrigger(next, triggerAt time.Time, interval time.Duration) time.Time {
 // the one before it (see loop). Its goroutine is owned by the loop, which
 // either takes the read (runBatch waits for it) or drops it.
 type aheadRead struct {
-	plan   offsets.BatchPlan
-	bc     batchContext
+	plan offsets.BatchPlan
+	bc   batchContext
+	// logged: the plan is written ahead in the previous batch's commit.
+	logged bool
 	cancel context.CancelFunc
 	done   chan struct{}
 	f      *fetched // set when done, nil on error
@@ -559,6 +571,9 @@ type batchContext struct {
 	// readAhead, if set, is called once the batch is read, to start reading
 	// the next one (loop).
 	readAhead func()
+	// nextPlan, if set, returns the plan of the batch read ahead, which the
+	// commit writes ahead in its transaction (nil: none).
+	nextPlan func() *offsets.BatchPlan
 }
 
 // runBatch executes a planned (and write-ahead logged) batch and commits it.
@@ -620,7 +635,11 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	// The commit writes the state's changes while the result is built and
 	// the sink writes; it becomes durable after the sink (batchCommit).
 	txSink, _ := cfg.Sink.(TxSink)
-	commit := d.startCommit(cr, changed, txSink)
+	var next *offsets.BatchPlan
+	if bc.nextPlan != nil {
+		next = bc.nextPlan()
+	}
+	commit := d.startCommit(cr, changed, txSink, next)
 	defer commit.abandon()
 	if d.state != nil {
 		rec, err := d.state.Result(q.mode == dataframe.Update)
@@ -662,6 +681,9 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	}
 	p.Durations.Commit = time.Since(commitStart)
 	d.failpoint(fpAfterCommit, plan.ID)
+	if next != nil {
+		d.failpoint(fpAfterWAL, next.ID)
+	}
 	if d.state != nil {
 		d.state.ResetChanged()
 		p.StateRows = cr.StateRows

@@ -150,25 +150,48 @@ func TestReadAheadOverlapsFinish(t *testing.T) {
 }
 
 // A stop requested while batch 1 is read ahead ends the run after batch 0
-// commits: batch 1 leaves no trace in the checkpoint, what it read is
-// released, and the next run reads it again, so the counts are exact.
+// commits, and what batch 1 read is released. Requested before batch 0's
+// commit started (here when batch 1 is planned), batch 1 leaves no trace
+// in the checkpoint; requested later (from batch 0's sink), batch 1's plan
+// is durable with batch 0's commit and the next run re-runs it as
+// recorded. Either way the counts are exact.
 func TestStopDropsReadAhead(t *testing.T) {
-	j := newReadAheadJob(t)
-	var q *Query
-	readAhead := false
-	j.cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
-		readAhead = j.probe.waitRead(1)
-		q.Stop()
-		return j.sink.AddBatch(ctx, out)
-	})
-	var err error
-	if q, err = New(j.cfg); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name, want string
+		inSink     bool
+	}{
+		{"before-commit", "0:true ", false},
+		{"in-sink", "0:true 1:false ", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := newReadAheadJob(t)
+			var q *Query
+			if !tc.inSink {
+				j.cfg.failpoint = func(name string, id int64) {
+					j.probe.failpoint(name, id)
+					if name == fpAfterPlan && id == 1 {
+						q.Stop()
+					}
+				}
+			}
+			readAhead := false
+			j.cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+				readAhead = j.probe.waitRead(1)
+				if tc.inSink {
+					q.Stop()
+				}
+				return j.sink.AddBatch(ctx, out)
+			})
+			var err error
+			if q, err = New(j.cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			j.checkDropped(t, q, readAhead, tc.want)
+		})
 	}
-	if err := q.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	j.checkDropped(t, q, readAhead, "0:true ")
 }
 
 // A batch that fails (here its sink) cancels the read ahead of the next
@@ -192,8 +215,8 @@ func TestFailedBatchDropsReadAhead(t *testing.T) {
 }
 
 // checkDropped checks a run that ended in batch 0's sink while batch 1
-// was read ahead: the checkpoint holds batch 0 as want says ("id:committed
-// "), nothing of batch 1; then it finishes the job.
+// was read ahead: the checkpoint holds what want says ("id:committed "
+// each); then it finishes the job.
 func (j *readAheadJob) checkDropped(t *testing.T, q *Query, readAhead bool, want string) {
 	t.Helper()
 	if !readAhead {

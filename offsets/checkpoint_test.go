@@ -141,6 +141,59 @@ func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
 	}
 }
 
+// A commit can carry the next batch's write-ahead: it is durable with the
+// commit (Pending after a reopen), ready to be committed without a
+// WriteAhead of its own, and rolled back with a failed commit. Only the
+// next batch's plan is accepted.
+func TestCommitWritesAheadNext(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	c, err := Open(dir, Options{})
+	mustNoErr(t, err)
+	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 10}}, nil)))
+	p1 := plan1(1, []OffsetRange{{"t", 0, 10, 25}}, nil)
+	p2 := plan1(2, []OffsetRange{{"t", 0, 25, 30}}, nil)
+
+	boom := errors.New("boom")
+	err = c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error {
+		mustNoErr(t, tx.WriteAhead(p1))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Commit error = %v", err)
+	}
+	if p, _ := c.Pending(); p == nil || p.ID != 0 {
+		t.Fatalf("pending after a rolled back commit that wrote batch 1 ahead = %+v, want batch 0", p)
+	}
+	err = c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.WriteAhead(p2) })
+	if !errors.Is(err, ErrBatchOrder) {
+		t.Fatalf("commit of batch 0 writing batch 2 ahead: %v, want ErrBatchOrder", err)
+	}
+	var leaked *CommitTx
+	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error {
+		leaked = tx
+		return tx.WriteAhead(p1)
+	}))
+	if err := leaked.WriteAhead(p2); !errors.Is(err, ErrBatchOrder) {
+		t.Fatalf("WriteAhead after its Commit: %v, want ErrBatchOrder", err)
+	}
+	mustNoErr(t, c.Close()) // "crash" before batch 1 commits
+
+	c = openTestAt(t, dir, Options{})
+	got, err := c.Pending()
+	mustNoErr(t, err)
+	if got == nil || !reflect.DeepEqual(*got, p1) {
+		t.Fatalf("Pending after reopen = %+v, want %+v", got, p1)
+	}
+	if r, _ := c.LastCommit(); r == nil || r.ID != 0 {
+		t.Fatalf("last commit after reopen = %+v, want batch 0", r)
+	}
+	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, nil))
+	pos, _ := c.Positions()
+	if !reflect.DeepEqual(pos, map[TopicPartition]int64{tp("t", 0): 25}) {
+		t.Fatalf("Positions after batch 1 = %v", pos)
+	}
+}
+
 func TestCommitRollback(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 10}}, nil)))

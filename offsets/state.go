@@ -83,6 +83,9 @@ type CommitTx struct {
 	// leave and enter release and take back the checkpoint's snapshot
 	// lock (Await); nil outside Checkpoint.Commit.
 	leave, enter func()
+	// ckpt is the checkpoint committing (WriteAhead); nil outside
+	// Checkpoint.Commit.
+	ckpt *Checkpoint
 
 	puts, deletes int64
 }
@@ -203,6 +206,19 @@ func (t *CommitTx) Await(wait func()) {
 		defer t.enter()
 	}
 	wait()
+}
+
+// WriteAhead records the plan of the next batch (p.ID must be this
+// commit's batch id + 1) in this commit's transaction, as
+// Checkpoint.WriteAhead would once the commit is durable: the commit and
+// the next batch's write-ahead cost one transaction and one fsync, and the
+// checkpoint never holds two uncommitted plans. If the commit fails, the
+// plan is not recorded either.
+func (t *CommitTx) WriteAhead(p BatchPlan) error {
+	if t.ckpt == nil || t.done {
+		return fmt.Errorf("write-ahead of batch %d: %w: outside its Checkpoint.Commit", p.ID, ErrBatchOrder)
+	}
+	return t.ckpt.writeAhead(t.tx, p, t.batchID+1)
 }
 
 // GrowState reserves room for n more state changes (PutState and

@@ -29,8 +29,21 @@ func lastCommitID(tx *bbolt.Tx) (int64, error) {
 // same ranges, ends and gone partitions (PlannedAt and DataLoss notes aside)
 // WriteAhead does nothing; with different ones it returns a
 // *PlanConflictError: recovery must re-run the recorded plan. A zero
-// PlannedAt is set to the current time.
+// PlannedAt is set to the current time. CommitTx.WriteAhead records the
+// next batch's plan in the commit of the one before it instead.
 func (c *Checkpoint) WriteAhead(p BatchPlan) error {
+	return c.update(func(tx *bbolt.Tx) error {
+		last, err := lastCommitID(tx)
+		if err != nil {
+			return err
+		}
+		return c.writeAhead(tx, p, last+1)
+	})
+}
+
+// writeAhead records p in tx, whose next batch to commit is next (see
+// WriteAhead).
+func (c *Checkpoint) writeAhead(tx *bbolt.Tx, p BatchPlan, next int64) error {
 	if p.PlannedAt.IsZero() {
 		p.PlannedAt = time.Now()
 	}
@@ -38,33 +51,29 @@ func (c *Checkpoint) WriteAhead(p BatchPlan) error {
 	if err != nil {
 		return fmt.Errorf("batch %d: %w: %w", p.ID, ErrPlanInput, err)
 	}
-	return c.update(func(tx *bbolt.Tx) error {
-		last, err := lastCommitID(tx)
+	if p.ID != next {
+		return fmt.Errorf("write-ahead of batch %d: %w: the next batch is %d", p.ID, ErrBatchOrder, next)
+	}
+	wal := tx.Bucket(bucketOffsets)
+	k := batchKey(p.ID)
+	if old := wal.Get(k); old != nil {
+		stored, err := decodePlan(k, old)
 		if err != nil {
 			return err
 		}
-		if p.ID != last+1 {
-			return fmt.Errorf("write-ahead of batch %d: %w: the next batch is %d", p.ID, ErrBatchOrder, last+1)
+		if !stored.sameWork(p) {
+			return &PlanConflictError{ID: p.ID, Stored: stored.describeRanges(), New: p.describeRanges()}
 		}
-		wal := tx.Bucket(bucketOffsets)
-		k := batchKey(p.ID)
-		if old := wal.Get(k); old != nil {
-			stored, err := decodePlan(k, old)
-			if err != nil {
-				return err
-			}
-			if !stored.sameWork(p) {
-				return &PlanConflictError{ID: p.ID, Stored: stored.describeRanges(), New: p.describeRanges()}
-			}
-			return nil
-		}
-		if err := wal.Put(k, val); err != nil {
-			return err
-		}
-		p.Ends, p.Gone = maps.Clone(p.Ends), slices.Clone(p.Gone) // the caller keeps its own
-		c.written.Store(&writtenPlan{plan: p, val: val})
 		return nil
-	})
+	}
+	if err := wal.Put(k, val); err != nil {
+		return err
+	}
+	// A cache for the plan's commit, which checks that the stored bytes
+	// are still these: harmless if tx rolls back.
+	p.Ends, p.Gone = maps.Clone(p.Ends), slices.Clone(p.Gone) // the caller keeps its own
+	c.written.Store(&writtenPlan{plan: p, val: val})
+	return nil
 }
 
 // Pending returns the batch planned but not committed, nil if none. After a
@@ -184,6 +193,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		}
 		ctx := newCommitTx(btx, rec.ID)
 		ctx.leave, ctx.enter = h.leave, h.enter
+		ctx.ckpt = c
 		defer func() { ctx.done = true }() // also on panic: a leaked CommitTx is dead
 		if fn != nil {
 			if err := fn(ctx); err != nil {
