@@ -70,7 +70,7 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 			er.BatchMs = append(er.BatchMs, ms(d.Total))
 			er.OverheadMs = append(er.OverheadMs, ms(d.DriverOverhead()))
 			for name, v := range map[string]time.Duration{"plan": d.Plan, "wal": d.WAL, "wal_wait": d.WALWait, "fetch_decode": d.FetchDecode,
-				"aggregate": d.Aggregate, "sink": d.Sink, "commit": d.Commit} {
+				"fetch_wait": d.FetchWait, "aggregate": d.Aggregate, "sink": d.Sink, "commit": d.Commit} {
 				er.PhaseMs[name] = append(er.PhaseMs[name], ms(v))
 			}
 			var ms runtime.MemStats

@@ -156,11 +156,12 @@ const idleBackoff = 100 * time.Millisecond
 // is already due (availableNow, a back-to-back trigger, or a processingTime
 // batch that overran), the driver plans batch N+1 and starts reading it
 // while it merges, outputs and commits batch N, so the executors do not
-// wait for the driver. Batch N+1's plan is written ahead only after batch
-// N is committed (the checkpoint never holds two uncommitted plans), and
-// nothing of it reaches the state or the sink before that write is
-// durable. A stop, or a failure of batch N, cancels the read ahead: it
-// left no trace, and the next run plans that batch again.
+// wait for the driver. Batch N+1's plan is written ahead in batch N's
+// commit transaction (the checkpoint never holds two uncommitted plans),
+// and nothing of it reaches the state or the sink before that. A failure
+// of batch N, or a stop requested before N's commit started, cancels the
+// read ahead, which left no trace: the next run plans that batch again. A
+// stop requested later finishes batch N+1 too, whose plan is durable.
 func (d *driver) loop(stopCtx, workCtx context.Context) error {
 	cfg := &d.q.cfg
 	pending, err := d.ckpt.Pending()
@@ -197,19 +198,19 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		}
 	}()
 	for {
-		if stopCtx.Err() != nil {
+		// A stop ends the loop here, after a committed batch; a batch read
+		// ahead whose plan that commit wrote is in flight, so it is
+		// finished first (the loop comes back here with ahead nil).
+		if stopCtx.Err() != nil && (ahead == nil || !ahead.logged) {
 			return nil
 		}
 		var plan offsets.BatchPlan
 		var bc batchContext
 		if ahead != nil {
 			// The batch read ahead: its trigger was taken when it was
-			// planned, and the previous batch is committed now, with
-			// this one's write-ahead unless a stop came first.
+			// planned, and its plan is durable with the previous commit
+			// (nextPlan declines it only on a stop, which returned above).
 			plan, bc = ahead.plan, ahead.bc
-			if !ahead.logged {
-				bc.wal = d.writeAhead(plan)
-			}
 			bc.ahead, ahead = ahead, nil
 		} else {
 			if wait := time.Until(next); wait > 0 {
@@ -262,7 +263,7 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		}
 		bc.nextPlan = func() *offsets.BatchPlan {
 			if ahead == nil || stopCtx.Err() != nil {
-				return nil
+				return nil // a stop drops the read ahead, which leaves no trace
 			}
 			ahead.logged = true // if the commit fails, the loop ends
 			return &ahead.plan
@@ -319,7 +320,7 @@ func (d *driver) readAhead(stopCtx, workCtx context.Context, target map[offsets.
 	start := maps.Clone(d.start)
 	advance(start, cur)
 	plan, latest, err := d.plan(stopCtx, target, start, cur.ID+1)
-	if err != nil || len(plan.Ranges) == 0 {
+	if err != nil || len(plan.Ranges) == 0 || stopCtx.Err() != nil {
 		return nil
 	}
 	d.failpoint(fpAfterPlan, plan.ID)
@@ -328,6 +329,7 @@ func (d *driver) readAhead(stopCtx, workCtx context.Context, target map[offsets.
 		bc: batchContext{latest: latest, triggerAt: triggerAt, planDur: time.Since(triggerAt)}}
 	go func() {
 		defer close(a.done)
+		defer cancel() // the context ends with the read, taken or dropped
 		a.f, a.err = d.fetch(ctx, plan)
 	}()
 	return a
@@ -591,6 +593,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 
 	var f *fetched
 	var err error
+	waitStart := time.Now()
 	if bc.ahead != nil {
 		f, err = bc.ahead.wait()
 	} else {
@@ -602,6 +605,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	defer f.release()
 	res, tasks := f.res, f.tasks
 	p.Durations.FetchDecode = f.dur
+	p.Durations.FetchWait = time.Since(waitStart)
 	if bc.readAhead != nil {
 		bc.readAhead()
 	}

@@ -11,12 +11,17 @@ type Durations struct {
 	Plan time.Duration `json:"plan"`
 	// WAL: writing the plan to the checkpoint. It runs while the executors
 	// fetch (FetchDecode); WALWait is how long the batch then still waited
-	// for it.
+	// for it. Both are 0 for a batch read ahead, whose plan was written in
+	// the previous batch's commit.
 	WAL     time.Duration `json:"wal"`
 	WALWait time.Duration `json:"walWait"`
 	// FetchDecode: executors reading ranges, decoding to Arrow and
 	// computing partial aggregates (wall time of the executor pool).
 	FetchDecode time.Duration `json:"fetchDecode"`
+	// FetchWait: how long the driver waited for the read, from taking the
+	// batch up: FetchDecode, unless the batch was read ahead while the
+	// previous one finished, then only what was left of its read.
+	FetchWait time.Duration `json:"fetchWait"`
 	// Aggregate: merging partials into the state and building the result.
 	Aggregate time.Duration `json:"aggregate"`
 	// Sink: the sink's AddBatch.
@@ -27,7 +32,9 @@ type Durations struct {
 	// Aggregate and Sink); Commit is how long the batch then still waited
 	// for it to be durable.
 	Commit time.Duration `json:"commit"`
-	// Total: from trigger to commit.
+	// Total: from trigger to commit. The trigger of a batch read ahead
+	// falls while the previous batch finishes, so such batches' Totals
+	// overlap.
 	Total time.Duration `json:"total"`
 }
 
