@@ -457,10 +457,11 @@ func (w *walWrite) wait() (time.Duration, error) {
 }
 
 // plan lists offsets and plans batch id, whose partitions resume at start:
-// the latest offsets of the partitions in d.view, which is refreshed first when it is older than the
-// discovery interval, and refreshed and listed again when listing fails (a
-// deleted topic). With an AvailableNow target, partitions are limited to
-// the target's and the latest offsets to the target's.
+// the latest offsets of the partitions in d.view, which is refreshed first
+// when it is older than the discovery interval, and refreshed and listed
+// again when listing fails (a deleted topic). With an AvailableNow target,
+// partitions are limited to the target's and the latest offsets to the
+// target's.
 func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64, start map[offsets.TopicPartition]int64, id int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
 	cfg := &d.q.cfg
 	fresh := d.view == nil || time.Since(d.view.at) >= cfg.Source.discoveryInterval()
