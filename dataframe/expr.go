@@ -56,7 +56,6 @@ var binOpText = [...]string{opEq: "=", opNe: "!=", opLt: "<", opLe: "<=", opGt: 
 	opAdd: "+", opSub: "-", opMul: "*", opDiv: "/", opMod: "%", opAnd: "AND", opOr: "OR"}
 
 func (o binOp) comparison() bool { return o >= opEq && o <= opGe }
-func (o binOp) arithmetic() bool { return o >= opAdd && o <= opMod }
 func (o binOp) logical() bool    { return o == opAnd || o == opOr }
 
 type aggFunc uint8

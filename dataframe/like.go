@@ -18,9 +18,8 @@ type likePattern struct {
 }
 
 type likeChar struct {
-	b    byte
-	any  bool // _
-	size int
+	b   byte
+	any bool // _
 }
 
 func compileLike(pattern string) (*likePattern, error) {

@@ -73,8 +73,6 @@ func (t Type) valid() bool { return t >= String && t <= Timestamp }
 
 func (t Type) numeric() bool { return t == Int32 || t == Int64 || t == Float64 }
 
-func (t Type) integer() bool { return t == Int32 || t == Int64 }
-
 // typeAliases maps the upper-cased names ParseSchema accepts to types.
 var typeAliases = map[string]Type{
 	"STRING": String, "VARCHAR": String, "CHAR": String, "TEXT": String,
