@@ -300,3 +300,46 @@ func TestReadAheadContextsEnd(t *testing.T) {
 		t.Fatalf("%d read-ahead contexts still registered on the work context after the run", n)
 	}
 }
+
+// A processingTime trigger whose batches overrun their interval reads the
+// next batch ahead (its FetchWait is shorter than its FetchDecode), and
+// the counts are exact.
+func TestReadAheadOnOverrun(t *testing.T) {
+	j := newReadAheadJob(t)
+	j.cfg.failpoint = nil
+	j.cfg.Trigger = Trigger{ProcessingTime: time.Millisecond} // every batch overruns
+	// The cap is per second of interval, as in Spark: 300 records per
+	// partition a batch again.
+	j.cfg.Source.MaxRatePerPartition = 300_000
+	var q *Query
+	var mu sync.Mutex
+	var progress []Progress
+	j.cfg.OnProgress = func(p Progress) {
+		mu.Lock()
+		progress = append(progress, p)
+		if len(progress) == 4 {
+			q.Stop()
+		}
+		mu.Unlock()
+	}
+	var err error
+	if q, err = New(j.cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := q.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ahead := 0
+	for _, p := range progress {
+		if p.Durations.FetchWait < p.Durations.FetchDecode {
+			ahead++
+		}
+	}
+	if len(progress) != 4 || ahead == 0 {
+		t.Fatalf("%d batches, %d of them read ahead; want 4, at least one read ahead", len(progress), ahead)
+	}
+	sameCounts(t, countsOf(t, j.sink.last(t).rows), j.want)
+	checkContiguous(t, q, j.b.EndOffsets(t, "clicks"))
+}
