@@ -173,8 +173,8 @@ func TestCommitWritesAheadNext(t *testing.T) {
 		leaked = tx
 		return tx.WriteAhead(p1)
 	}))
-	if err := leaked.WriteAhead(p2); !errors.Is(err, ErrBatchOrder) {
-		t.Fatalf("WriteAhead after its Commit: %v, want ErrBatchOrder", err)
+	if err := leaked.WriteAhead(p2); err == nil || err.Error() != "offsets: CommitTx used outside its Commit" {
+		t.Fatalf("WriteAhead after its Commit: %v, want the CommitTx's used-outside error", err)
 	}
 	mustNoErr(t, c.Close()) // "crash" before batch 1 commits
 

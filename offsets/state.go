@@ -83,16 +83,18 @@ type CommitTx struct {
 	// leave and enter release and take back the checkpoint's snapshot
 	// lock (Await); nil outside Checkpoint.Commit.
 	leave, enter func()
-	// ckpt is the checkpoint committing (WriteAhead); nil outside
-	// Checkpoint.Commit.
+	// ckpt is the checkpoint committing (WriteAhead).
 	ckpt *Checkpoint
 
 	puts, deletes int64
 }
 
-func newCommitTx(tx *bbolt.Tx, batchID int64) *CommitTx {
-	return &CommitTx{tx: tx, batchID: batchID, sorted: true}
+func newCommitTx(c *Checkpoint, tx *bbolt.Tx, batchID int64) *CommitTx {
+	return &CommitTx{ckpt: c, tx: tx, batchID: batchID, sorted: true}
 }
+
+// errTxDone is what a CommitTx's methods return once its Commit has ended.
+var errTxDone = errors.New("offsets: CommitTx used outside its Commit")
 
 const (
 	arenaMinChunk = 4 << 10
@@ -116,7 +118,7 @@ func (t *CommitTx) copyBytes(b []byte) []byte {
 
 func (t *CommitTx) add(key, value []byte, del bool) error {
 	if t.done {
-		return errors.New("offsets: CommitTx used outside its Commit")
+		return errTxDone
 	}
 	if t.written {
 		return errors.New("offsets: state change after WriteState")
@@ -215,8 +217,8 @@ func (t *CommitTx) Await(wait func()) {
 // checkpoint never holds two uncommitted plans. If the commit fails, the
 // plan is not recorded either.
 func (t *CommitTx) WriteAhead(p BatchPlan) error {
-	if t.ckpt == nil || t.done {
-		return fmt.Errorf("write-ahead of batch %d: %w: outside its Checkpoint.Commit", p.ID, ErrBatchOrder)
+	if t.done {
+		return errTxDone
 	}
 	return t.ckpt.writeAhead(t.tx, p, t.batchID+1)
 }
@@ -256,7 +258,7 @@ func (t *CommitTx) DeleteState(key []byte) error {
 // it on first use. It commits or rolls back with the batch.
 func (t *CommitTx) Bucket(name string) (*bbolt.Bucket, error) {
 	if t.done {
-		return nil, errors.New("offsets: CommitTx used outside its Commit")
+		return nil, errTxDone
 	}
 	if name == "" {
 		return nil, errors.New("offsets: empty sink bucket name")
@@ -292,7 +294,7 @@ func sortOps(ops []stateOp, sorted bool) []stateOp {
 // compactions included, can overlap; a second call does nothing.
 func (t *CommitTx) WriteState() error {
 	if t.done {
-		return errors.New("offsets: CommitTx used outside its Commit")
+		return errTxDone
 	}
 	if t.written {
 		return nil

@@ -191,9 +191,8 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		} else if plan, err = decodePlan(k, pv); err != nil {
 			return err
 		}
-		ctx := newCommitTx(btx, rec.ID)
+		ctx := newCommitTx(c, btx, rec.ID)
 		ctx.leave, ctx.enter = h.leave, h.enter
-		ctx.ckpt = c
 		defer func() { ctx.done = true }() // also on panic: a leaked CommitTx is dead
 		if fn != nil {
 			if err := fn(ctx); err != nil {
