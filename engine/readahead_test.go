@@ -119,6 +119,19 @@ func (j *readAheadJob) finish(t *testing.T) {
 	checkContiguous(t, q, j.b.EndOffsets(t, "clicks"))
 }
 
+// run makes the job's Query into *q, which its hooks may use, and runs
+// it (at most two minutes).
+func (j *readAheadJob) run(t *testing.T, q **Query) error {
+	t.Helper()
+	var err error
+	if *q, err = New(j.cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return (*q).Run(ctx)
+}
+
 // With an availableNow trigger, batch 1 is planned and read while batch 0
 // is in its sink, before batch 0 is committed; batch 1's plan is not in
 // the checkpoint until batch 0 is committed; the counts are exact.
@@ -137,11 +150,7 @@ func TestReadAheadOverlapsFinish(t *testing.T) {
 		}
 		return j.sink.AddBatch(ctx, out)
 	})
-	var err error
-	if q, err = New(j.cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Run(context.Background()); err != nil {
+	if err := j.run(t, &q); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range sinkErrs {
@@ -184,11 +193,7 @@ func TestStopDropsReadAhead(t *testing.T) {
 				}
 				return j.sink.AddBatch(ctx, out)
 			})
-			var err error
-			if q, err = New(j.cfg); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Run(context.Background()); err != nil {
+			if err := j.run(t, &q); err != nil {
 				t.Fatal(err)
 			}
 			j.checkStopped(t, q, readAhead, tc.want)
@@ -206,11 +211,8 @@ func TestFailedBatchDropsReadAhead(t *testing.T) {
 		readAhead = j.probe.waitRead(1)
 		return errSink
 	})
-	q, err := New(j.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Run(context.Background()); !errors.Is(err, errSink) {
+	var q *Query
+	if err := j.run(t, &q); !errors.Is(err, errSink) {
 		t.Fatalf("Run: %v, want the sink's error", err)
 	}
 	j.checkStopped(t, q, readAhead, "0:false ")
@@ -234,29 +236,19 @@ func (j *readAheadJob) checkStopped(t *testing.T, q *Query, readAhead bool, want
 // trigger is due: with an interval of an hour, batch 1 is not planned
 // while batch 0 finishes.
 func TestReadAheadWaitsForTrigger(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(600, 1, 0)
-	b.Produce(t, "clicks", recs)
-	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
-	cfg.Source.MaxRatePerPartition = 300
-	cfg.Trigger = Trigger{ProcessingTime: time.Hour}
-	probe := newReadAheadProbe()
-	cfg.failpoint = probe.failpoint
+	j := newReadAheadJob(t)
+	j.cfg.Trigger = Trigger{ProcessingTime: time.Hour}
 	var q *Query
 	planned1 := true
-	cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+	j.cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
 		// Long enough for a read ahead, which would have been planned
 		// before the sink was called, to have shown.
 		time.Sleep(100 * time.Millisecond)
-		planned1 = probe.wasPlanned(1)
+		planned1 = j.probe.wasPlanned(1)
 		q.Stop()
 		return nil
 	})
-	var err error
-	if q, err = New(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := q.Run(context.Background()); err != nil {
+	if err := j.run(t, &q); err != nil {
 		t.Fatal(err)
 	}
 	if planned1 {
@@ -322,13 +314,7 @@ func TestReadAheadOnOverrun(t *testing.T) {
 		}
 		mu.Unlock()
 	}
-	var err error
-	if q, err = New(j.cfg); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := q.Run(ctx); err != nil {
+	if err := j.run(t, &q); err != nil {
 		t.Fatal(err)
 	}
 	ahead := 0
