@@ -236,7 +236,7 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 			}
 			planDur := time.Since(triggerAt)
 			if len(plan.Ranges) == 0 {
-				d.forget(plan.Gone)
+				forget(d.start, plan.Gone)
 				if cfg.Trigger.AvailableNow {
 					d.q.logger.Info("available data processed", "query", cfg.Name, "batches", d.nextID)
 					return nil
@@ -532,12 +532,12 @@ func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.To
 }
 
 // forget drops partitions that left the subscription (topic or partition
-// deleted) from the driver's positions, so a recreated partition starts at
+// deleted) from the positions in start, so a recreated partition starts at
 // earliest instead of at a stale offset. A committed batch also removes
 // them from the checkpoint (BatchPlan.Gone).
-func (d *driver) forget(gone []offsets.TopicPartition) {
+func forget(start map[offsets.TopicPartition]int64, gone []offsets.TopicPartition) {
 	for _, tp := range gone {
-		delete(d.start, tp)
+		delete(start, tp)
 	}
 }
 
@@ -743,16 +743,12 @@ func sources(plan offsets.BatchPlan, latest map[offsets.TopicPartition]int64) []
 }
 
 // advance moves the positions in start past plan: each partition to its
-// end, and partitions that left the subscription forgotten (a recreated
-// one starts at earliest instead of at a stale offset; the commit removes
-// them from the checkpoint too).
+// end, and partitions that left the subscription forgotten.
 func advance(start map[offsets.TopicPartition]int64, plan offsets.BatchPlan) {
 	for tp, end := range plan.Ends {
 		start[tp] = end
 	}
-	for _, tp := range plan.Gone {
-		delete(start, tp)
-	}
+	forget(start, plan.Gone)
 }
 
 // fetched is a batch the executors have read: its tasks, in task order,
