@@ -140,7 +140,8 @@ func (q *Query) OutputMode() dataframe.OutputMode { return q.mode }
 func (q *Query) Program() *dataframe.Program { return q.prog }
 
 // Stop asks a running query to stop gracefully: the batch in flight is
-// finished and committed, then Run returns. Stop does not wait; it is a
+// finished and committed (with the batch read ahead, if its plan was
+// already written in that commit), then Run returns. Stop does not wait; it is a
 // no-op when the query is not running.
 func (q *Query) Stop() {
 	q.mu.Lock()
