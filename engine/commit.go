@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/microbatch/microbatch/offsets"
 )
@@ -50,7 +51,7 @@ func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSin
 			}
 			if next != nil {
 				if err := tx.WriteAhead(*next); err != nil {
-					return err
+					return fmt.Errorf("the batch read ahead: %w", err)
 				}
 			}
 			var out *Output
