@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -200,17 +201,36 @@ func (g *groupTable) decodeValue(id int32, value []byte) error {
 	return r.err
 }
 
-// checkKey verifies that key decodes as the grouping columns' types.
-func (g *groupTable) checkKey(key []byte) error {
+// globalKey is the stored key of a global aggregate's one group (no
+// grouping expressions): its key is empty in memory, and a checkpoint keeps
+// no empty keys (offsets' CommitTx.PutState takes 1 byte or more).
+// Changes gives it, Restore takes it (or the empty key).
+var globalKey = []byte{tagNull}
+
+// storedKey returns the key under which Changes stores key.
+func storedKey(key []byte) []byte {
+	if len(key) == 0 {
+		return globalKey
+	}
+	return key
+}
+
+// checkKey verifies that key decodes as the grouping columns' types, and
+// returns it as the group table keys it (a global aggregate's stored key is
+// the empty key).
+func (g *groupTable) checkKey(key []byte) ([]byte, error) {
+	if len(g.spec.groups) == 0 && bytes.Equal(key, globalKey) {
+		return nil, nil
+	}
 	rest := key
 	for _, grp := range g.spec.groups {
 		var err error
 		if _, rest, err = decodeKeyValue(rest, grp.e.typ); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if len(rest) != 0 {
-		return fmt.Errorf("%w: group key has %d trailing bytes", ErrState, len(rest))
+		return nil, fmt.Errorf("%w: group key has %d trailing bytes", ErrState, len(rest))
 	}
-	return nil
+	return key, nil
 }

@@ -91,7 +91,8 @@ func (t *Task) aggregate(ev *evaluator, sel []int32) {
 }
 
 func (s *State) restore(key, value []byte) error {
-	if err := s.ht.checkKey(key); err != nil {
+	key, err := s.ht.checkKey(key)
+	if err != nil {
 		return err
 	}
 	id, added := s.ht.add(key, hashKey(key))
@@ -165,7 +166,7 @@ func (s *State) changes(fn func(key, value []byte) error) error {
 	var val []byte
 	for _, id := range s.changedInKeyOrder() {
 		val = s.ht.appendValue(val[:0], id)
-		if err := fn(s.ht.keyBytes(id), val[:len(val):len(val)]); err != nil {
+		if err := fn(storedKey(s.ht.keyBytes(id)), val[:len(val):len(val)]); err != nil {
 			return err
 		}
 	}

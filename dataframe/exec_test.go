@@ -535,6 +535,32 @@ func TestGlobalAggregate(t *testing.T) {
 	equalRows(t, result(t, st, false), [][]any{{int64(0), nil, nil}})
 	release(runTasks(t, mem, p, s, FormatJSON, []string{`{"a":1}`, `{"a":2}`, `{"a":null}`}, 2, 10, st))
 	equalRows(t, result(t, st, false), [][]any{{int64(3), int64(3), 1.0}})
+
+	// The one group is stored under a 1-byte key (a checkpoint keeps no
+	// empty key), and restores to the same group.
+	var keys [][]byte
+	var val []byte
+	if err := st.Changes(func(k, v []byte) error {
+		keys, val = append(keys, bytes.Clone(k)), bytes.Clone(v)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || !bytes.Equal(keys[0], []byte{0}) {
+		t.Fatalf("Changes keys %v, want one key 0x00", keys)
+	}
+	restored := p.NewState(mem)
+	if err := restored.Restore(keys[0], val); err != nil {
+		t.Fatal(err)
+	}
+	release(runTasks(t, mem, p, s, FormatJSON, []string{`{"a":4}`}, 1, 10, restored))
+	if restored.Len() != 1 {
+		t.Fatalf("restored state has %d groups, want 1", restored.Len())
+	}
+	equalRows(t, result(t, restored, false), [][]any{{int64(4), int64(7), 1.75}})
+	if err := restored.Restore([]byte{0, 0}, val); err == nil || err.Error() != "dataframe: invalid state: group key has 2 trailing bytes" {
+		t.Errorf("Restore of a 2-byte global key: %v", err)
+	}
 }
 
 func TestConsumeErrors(t *testing.T) {

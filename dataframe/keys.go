@@ -19,6 +19,9 @@ import (
 //	           (-0 is encoded as 0 and every NaN alike, so they group together)
 //	BOOLEAN    1 byte, 0 or 1
 //	STRING     the bytes with 0x00 escaped as 0x00 0xFF, then 0x00 0x01
+//
+// A global aggregate (no grouping expressions) has one group, whose key is
+// empty; State.Changes stores it as the single byte 0x00 (globalKey).
 const tagNull = 0x00
 
 func appendKey(buf []byte, v *vector, i int32) []byte {

@@ -97,7 +97,8 @@ func (s *State) Merge(t *Task) error {
 func (s *State) Changed() int { return s.ht.changedCount() }
 
 // Changes calls fn with the encoded key and value of each changed group, in
-// ascending key byte order. key and value are valid only during the call
+// ascending key byte order. Keys are never empty: a global aggregate's one
+// group has the key 0x00. key and value are valid only during the call
 // and must not be modified: fn copies what it keeps (offsets'
 // CommitTx.PutState does). An error from fn stops the iteration and is
 // returned. It may run concurrently with Result: an engine writes the
