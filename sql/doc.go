@@ -89,6 +89,7 @@
 //
 // A column whose name is a reserved word of PostgreSQL (order, select, ...)
 // is written `order` or "order"; a syntax error next to such a word says so.
+// Unreserved keywords (action, key, ...) name columns as they are.
 // USER, which the grammar reads as a function, is the column "user" when the
 // source has one.
 //
@@ -112,7 +113,10 @@
 //
 // Every problem with a query is an *Error: "line L, column C: message", with
 // L and C 1-based within the query text and C counted in characters. An
-// unknown column lists the columns that exist and suggests the closest one.
+// unknown column lists the columns that exist and suggests the closest one;
+// one written in double quotes ("view", a string in Spark SQL) also says
+// that strings take single quotes. A syntax error after a misspelled clause
+// keyword (WHER, GRUOP) suggests the keyword.
 // Constructs PostgreSQL parses but microbatch does not run (JOIN, subqueries,
 // UNION, WITH, window functions, OFFSET, other functions, ...) are refused by
 // name at their position. Type errors found by the dataframe package are

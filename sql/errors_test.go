@@ -211,3 +211,23 @@ func TestReservedWords(t *testing.T) {
 		}
 	}
 }
+
+// A syntax error after a misspelled clause keyword suggests the keyword; an
+// unreserved keyword that names a column (action) is not called reserved; a
+// Spark-style "string" that names no column says to use single quotes.
+func TestMisspelledClause(t *testing.T) {
+	s := schema(t, "page STRING, action STRING")
+	for _, tc := range []struct{ query, want string }{
+		{"SELECT page FROM events WHER action = 'view'", "line 1, column 30: syntax error at or near \"action\"; did you mean WHERE?"},
+		{"SELECT page, count(*) FROM events GRUOP BY page", "line 1, column 41: syntax error at or near \"BY\"; did you mean GROUP?"},
+		{"SELECT page FROM events WHERE page = 'a' ORDR BY 1", "line 1, column 42: syntax error at or near \"ORDR\"; did you mean ORDER?"},
+		{"SELECT page FROM events WHERE action = 'a' action", "line 1, column 44: syntax error at or near \"action\""},
+		{"SELECT page FROM events x action", "line 1, column 27: syntax error at or near \"action\""},
+		{`SELECT page FROM events WHERE action = "view"`, `line 1, column 40: unknown column view; columns: page, action, _topic, _partition, _offset, _timestamp, _key; "view" names a column: write a string in single quotes, 'view'`},
+		{`SELECT page FROM events WHERE action = "it's"`, "line 1, column 40: unknown column `it's`; columns: page, action, _topic, _partition, _offset, _timestamp, _key; \"it's\" names a column: write a string in single quotes, 'it''s'"},
+	} {
+		if _, err := sql.Compile(tc.query, "", s); err == nil || err.Error() != tc.want {
+			t.Errorf("%q:\n got %v\nwant %s", tc.query, err, tc.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package sql
 
 import (
+	"fmt"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -51,7 +52,12 @@ func (t *translator) column(cr *pg.ColumnRef, s *scope) (*texpr, error) {
 		return nil, t.errAt(pos, "unknown column %s: %s is a select-list alias, and %s cannot use those (repeat the expression)",
 			quoteIdent(full), quoteIdent(full), s.clause)
 	}
-	return nil, t.errAt(pos, "%s", unknownColumn(full, s.cols))
+	msg := unknownColumn(full, s.cols)
+	if q := t.p.q; len(parts) == 1 && pos >= 0 && pos < len(q) && q[pos] == '"' {
+		// Spark SQL reads "view" as a string; standard SQL as a column.
+		msg += fmt.Sprintf("; \"%s\" names a column: write a string in single quotes, '%s'", parts[0], strings.ReplaceAll(parts[0], "'", "''"))
+	}
+	return nil, t.errAt(pos, "%s", msg)
 }
 
 func nameList(names []string) string {

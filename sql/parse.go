@@ -80,7 +80,8 @@ func firstToken(q string, off int) int {
 
 // syntaxError converts the parser's error into an *Error at its cursor. When
 // the token there, or the one before it, is a reserved word that names a
-// column (SELECT order FROM ...), the message says to quote it.
+// column (SELECT order FROM ...), the message says to quote it; when it is
+// a misspelled clause keyword (WHER), it suggests the keyword.
 func syntaxError(q, text string, cols []string, err error) *Error {
 	var pe *pgparser.Error
 	if !errors.As(err, &pe) {
@@ -101,12 +102,11 @@ func syntaxError(q, text string, cols []string, err error) *Error {
 				continue
 			}
 			for _, k := range []int{i, i - 1} {
-				if k < 0 || toks[k].GetKeywordKind() == pg.KeywordKind_NO_KEYWORD {
+				if k < 0 {
 					continue
 				}
-				w := q[toks[k].GetStart():toks[k].GetEnd()]
-				if lookup(cols, strings.ToLower(w)) >= 0 {
-					msg += fmt.Sprintf("; %s is a reserved word: write `%s` to name the column", w, w)
+				if hint := tokenHint(toks[k], q[toks[k].GetStart():toks[k].GetEnd()], cols); hint != "" {
+					msg += hint
 					break
 				}
 			}
@@ -114,6 +114,33 @@ func syntaxError(q, text string, cols []string, err error) *Error {
 		}
 	}
 	return errAt(q, off, "%s", msg)
+}
+
+// clauseWords are the keywords a misspelled clause is suggested from.
+var clauseWords = []string{"SELECT", "FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT"}
+
+// tokenHint returns what a syntax error at or after the token spelled w
+// adds to its message, or "": a reserved word that names a column is to
+// be quoted; a name that is no column but a misspelled clause keyword
+// (WHER, GRUOP) is suggested. An unreserved keyword (action, key, ...)
+// names a column anywhere, so it gets no hint.
+func tokenHint(tok *pg.ScanToken, w string, cols []string) string {
+	switch tok.GetKeywordKind() {
+	case pg.KeywordKind_UNRESERVED_KEYWORD:
+		return ""
+	case pg.KeywordKind_NO_KEYWORD:
+		if tok.GetToken() != pg.Token_IDENT || lookup(cols, strings.ToLower(w)) >= 0 {
+			return ""
+		}
+		if s := suggest(w, clauseWords); s != "" {
+			return fmt.Sprintf("; did you mean %s?", s)
+		}
+		return ""
+	}
+	if lookup(cols, strings.ToLower(w)) >= 0 {
+		return fmt.Sprintf("; %s is a reserved word: write `%s` to name the column", w, w)
+	}
+	return ""
 }
 
 // backquotes turns Spark and MySQL style `quoted identifiers` into the
