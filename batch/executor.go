@@ -138,7 +138,8 @@ func NewExecutor(cfg Config) (*Executor, error) {
 // sink record and Arrow record of the job has been released. The first task
 // error cancels the other tasks; Run returns it wrapped with the batch id
 // and the task's range (errors.As finds *offsets.DataLossError,
-// *dataframe.MalformedRecordError and sink errors).
+// *dataframe.MalformedRecordError and sink errors). Every error of Run but
+// ErrClosed itself starts with "batch <id>: ".
 //
 // ctx bounds the whole batch, including consumer creation and every read;
 // when it is cancelled Run returns promptly with an error matching

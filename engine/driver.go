@@ -794,7 +794,10 @@ func (d *driver) fetch(ctx context.Context, plan offsets.BatchPlan) (*fetched, e
 	f.dur = time.Since(start)
 	if err != nil {
 		f.release()
-		return nil, fmt.Errorf("batch %d: %w", plan.ID, err)
+		if err == batch.ErrClosed { // the executor's other errors name the batch
+			err = fmt.Errorf("batch %d: %w", plan.ID, err)
+		}
+		return nil, err
 	}
 	sort.Slice(f.tasks, func(i, j int) bool { return f.tasks[i].index < f.tasks[j].index })
 	f.res = res

@@ -258,6 +258,40 @@ func waitFor(t testing.TB, cond func() bool) {
 	}
 }
 
+// A malformed record under FAILFAST fails the run with an error that names
+// the batch once, the task's range and the record's offset, and leaves the
+// batch planned, not committed.
+func TestFailFastNamesRecord(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	b.Produce(t, "clicks", []kafkatest.Record{
+		{Value: []byte(`{"page":"/a","action":"view"}`)},
+		{Value: []byte(`{"page":"/b","action":`)},
+		{Value: []byte(`{"page":"/c","action":"view"}`)},
+	})
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
+	cfg.Allocator = checkedAlloc(t)
+	cfg.Mode = dataframe.FailFast
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = q.Run(ctx)
+	var me *dataframe.MalformedRecordError
+	const prefix = "batch 0: task 0 clicks-0[0,3): malformed record at clicks-0 offset 1: "
+	if err == nil || !strings.HasPrefix(err.Error(), prefix) || !errors.As(err, &me) || me.Offset != 1 {
+		t.Fatalf("Run: %v, want an error starting %q", err, prefix)
+	}
+	infos, err := q.Batches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Committed {
+		t.Fatalf("batches %+v, want batch 0 planned and not committed", infos)
+	}
+}
+
 // TestDataLoss deletes offsets [50,80) of a partition whose next batch
 // starts at 50. The loss is found either by the planner (a run that starts
 // after the deletion lists the log start offsets) or by the executor that
