@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/microbatch/microbatch/batch"
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/internal/textdist"
 	"github.com/microbatch/microbatch/offsets"
 )
 
@@ -37,6 +39,9 @@ type driver struct {
 	lastTrigger time.Time
 	// view is the subscription as last discovered (nil: not yet).
 	view *partitionView
+	// warned holds the subscribed topics (or the pattern) already logged
+	// as missing (see warnMissing).
+	warned map[string]bool
 }
 
 // partitionView is the driver's cached view of the subscription: its
@@ -381,6 +386,7 @@ func (d *driver) discover(ctx context.Context, target map[offsets.TopicPartition
 	if err != nil {
 		return err
 	}
+	d.warnMissing(ctx, tps)
 	if target != nil {
 		kept := tps[:0]
 		for _, tp := range tps {
@@ -396,6 +402,57 @@ func (d *driver) discover(ctx context.Context, target map[offsets.TopicPartition
 	}
 	d.view = &partitionView{tps: tps, earliest: earliest, at: at}
 	return nil
+}
+
+// warnMissing logs, once per run, each subscribed topic that does not
+// exist (or a pattern that matches none), with the closest existing topic:
+// the query reads such a topic once it is created, so a misspelled one
+// would otherwise read nothing without a word.
+func (d *driver) warnMissing(ctx context.Context, tps []offsets.TopicPartition) {
+	if len(d.sub.Assign) > 0 {
+		return
+	}
+	var missing []string
+	if d.sub.Pattern != nil {
+		if len(tps) == 0 {
+			missing = append(missing, d.sub.Pattern.String())
+		}
+	} else {
+		have := map[string]bool{}
+		for _, tp := range tps {
+			have[tp.Topic] = true
+		}
+		for _, t := range d.sub.Topics {
+			if !have[t] {
+				missing = append(missing, t)
+			}
+		}
+	}
+	var topics []string
+	listed := false
+	for _, m := range missing {
+		if d.warned[m] {
+			continue
+		}
+		if d.warned == nil {
+			d.warned = map[string]bool{}
+		}
+		d.warned[m] = true
+		if d.sub.Pattern != nil {
+			d.q.logger.Warn("subscribePattern matches no topic: the query reads the topics it matches once they are created", "query", d.q.cfg.Name, "pattern", m)
+			continue
+		}
+		if !listed {
+			// On an error the warning goes without a suggestion.
+			all, _ := d.admin.Topics(ctx)
+			topics, listed = slices.Sorted(maps.Keys(all)), true
+		}
+		attrs := []any{"query", d.q.cfg.Name, "topic", m}
+		if s, ok := textdist.Closest(m, topics); ok {
+			attrs = append(attrs, "did_you_mean", s)
+		}
+		d.q.logger.Warn("subscribed topic does not exist: the query reads it once it is created", attrs...)
+	}
 }
 
 // discoverLatest discovers the subscription (see discover; the first plan

@@ -292,6 +292,48 @@ func TestFailFastNamesRecord(t *testing.T) {
 	}
 }
 
+// A subscribed topic that does not exist is logged once, with the closest
+// topic that does; so is a pattern that matches none. The query reads what
+// exists.
+func TestMissingTopicIsLogged(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, want := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
+	warnings := func(cfg Config) string {
+		var logs bytes.Buffer
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
+			Level: slog.LevelWarn,
+			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				if a.Key == slog.TimeKey {
+					return slog.Attr{}
+				}
+				return a
+			},
+		}))
+		cfg.Source.PartitionDiscoveryInterval = time.Millisecond // discover at every plan
+		runQuery(t, cfg)
+		return logs.String()
+	}
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Allocator = checkedAlloc(t)
+	cfg.Source.Subscribe = []string{"clicks", "clickz"}
+	cfg.Source.MaxRatePerPartition = 4 // 3 batches
+	got := warnings(cfg)
+	const topic = `level=WARN msg="subscribed topic does not exist: the query reads it once it is created" query=test topic=clickz did_you_mean=clicks` + "\n"
+	if got != topic {
+		t.Fatalf("logged\n%s\nwant\n%s", got, topic)
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+
+	cfg = testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
+	cfg.Source.Subscribe, cfg.Source.SubscribePattern = nil, "^orders-.*"
+	const pattern = `level=WARN msg="subscribePattern matches no topic: the query reads the topics it matches once they are created" query=test pattern=^orders-.*` + "\n"
+	if got := warnings(cfg); got != pattern {
+		t.Fatalf("logged\n%s\nwant\n%s", got, pattern)
+	}
+}
+
 // TestDataLoss deletes offsets [50,80) of a partition whose next batch
 // starts at 50. The loss is found either by the planner (a run that starts
 // after the deletion lists the log start offsets) or by the executor that

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/microbatch/microbatch/internal/textdist"
 	"github.com/microbatch/microbatch/offsets"
 )
 
@@ -114,7 +115,7 @@ func (l *loader) mapping(n *yaml.Node, path string) map[string]*yaml.Node {
 }
 
 func (l *loader) unknownKey(e entry, path string, known []string) {
-	if s, ok := suggest(e.key, known); ok {
+	if s, ok := textdist.Closest(e.key, known); ok {
 		l.didYouMean(e, path, s)
 		return
 	}
@@ -169,7 +170,7 @@ func (l *loader) kafkaMapping(n *yaml.Node) (map[string]*yaml.Node, []entry) {
 		case strings.HasPrefix(e.key, "kafka."):
 			l.errorf(e.keyNode.Line, full, "librdkafka properties are written without Spark's kafka. prefix: %s", strings.TrimPrefix(e.key, "kafka."))
 		case !strings.Contains(e.key, "."):
-			if s, ok := suggest(e.key, known); ok {
+			if s, ok := textdist.Closest(e.key, known); ok {
 				l.didYouMean(e, path, s)
 				continue
 			}
@@ -178,7 +179,7 @@ func (l *loader) kafkaMapping(n *yaml.Node) (map[string]*yaml.Node, []entry) {
 			// Dotted keys are librdkafka's, but a near miss of
 			// bootstrap.servers is a typo (librdkafka would reject it
 			// too, without saying what was meant).
-			if s, ok := suggest(e.key, []string{"bootstrap.servers"}); ok {
+			if s, ok := textdist.Closest(e.key, []string{"bootstrap.servers"}); ok {
 				l.didYouMean(e, path, s)
 				continue
 			}

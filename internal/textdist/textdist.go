@@ -1,6 +1,8 @@
 // Package textdist measures how far apart two names are, for the
-// did-you-mean hints of job-file keys and SQL columns.
+// did-you-mean hints of job-file keys, SQL columns and Kafka topics.
 package textdist
+
+import "strings"
 
 // Distance is the optimal string alignment distance between a and b, in
 // characters: insertions, deletions, substitutions and transpositions of
@@ -30,4 +32,19 @@ func Distance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// Closest returns the candidate closest to name (case-insensitive
+// Distance), if it is close enough to be a probable typo: at most 1 edit
+// for short names, a third of the name's length for long ones.
+func Closest(name string, candidates []string) (string, bool) {
+	best, bestD := "", 1<<30
+	k := strings.ToLower(name)
+	for _, c := range candidates {
+		if d := Distance(k, strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := max(1, len(name)/3)
+	return best, best != "" && bestD <= limit
 }

@@ -22,3 +22,27 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestClosest(t *testing.T) {
+	topics := []string{"clicks", "orders", "sensor-readings"}
+	for _, tc := range []struct {
+		name, want string
+		ok         bool
+	}{
+		{"clickz", "clicks", true},                  // 1 edit of 6
+		{"Clicks", "clicks", true},                  // case-insensitive
+		{"cliks", "clicks", true},                   // short: 1 edit
+		{"clk", "clicks", false},                    // 3 edits of 3
+		{"sensor-reading", "sensor-readings", true}, // 1 edit
+		{"sensorreadngs", "sensor-readings", true},  // 2 edits of 13 (limit 4)
+		{"payments", "orders", false},
+	} {
+		got, ok := Closest(tc.name, topics)
+		if ok != tc.ok || ok && got != tc.want {
+			t.Errorf("Closest(%q) = %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+	if _, ok := Closest("x", nil); ok {
+		t.Error("Closest with no candidates found one")
+	}
+}
