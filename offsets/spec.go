@@ -56,7 +56,7 @@ func parseSpecJSON(s string) (map[TopicPartition]int64, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	syntax := func(topic, part string, err error) error {
-		return &SpecError{Topic: topic, Partition: part, Msg: "malformed JSON: " + err.Error()}
+		return &SpecError{Topic: topic, Partition: part, Msg: "malformed JSON: " + jsonProblem(err)}
 	}
 	if err := expectDelim(dec, '{'); err != nil {
 		return nil, syntax("", "", err)
@@ -77,7 +77,7 @@ func parseSpecJSON(s string) (map[TopicPartition]int64, error) {
 		}
 		topics[topic] = true
 		if err := expectDelim(dec, '{'); err != nil {
-			return nil, &SpecError{Topic: topic, Msg: `want an object of partition offsets like {"0":23}: ` + err.Error()}
+			return nil, &SpecError{Topic: topic, Msg: `want an object of partition offsets like {"0":23}: ` + jsonProblem(err)}
 		}
 		for dec.More() {
 			tok, err := dec.Token()
@@ -121,6 +121,15 @@ func parseSpecJSON(s string) (map[TopicPartition]int64, error) {
 		return nil, &SpecError{Msg: "trailing data after the JSON object"}
 	}
 	return out, nil
+}
+
+// jsonProblem describes a JSON token error; the decoder's own word for
+// input that ends early is a bare "EOF".
+func jsonProblem(err error) string {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the text ends before every { is closed by its }"
+	}
+	return err.Error()
 }
 
 func expectDelim(dec *json.Decoder, want json.Delim) error {

@@ -62,7 +62,9 @@ func TestParseStartingOffsetsErrors(t *testing.T) {
 		{`{"t":[0]}`, `invalid startingOffsets at topic "t": want an object of partition offsets like {"0":23}: want "{", got "["`},
 		{`{"":{"0":1}}`, `invalid startingOffsets: empty topic name`},
 		{`{"t":{"0":1}} x`, `invalid startingOffsets: trailing data after the JSON object`},
-		{`{"t":{"0":1}`, `invalid startingOffsets: malformed JSON: EOF`},
+		{`{"t":{"0":1}`, `invalid startingOffsets: malformed JSON: the text ends before every { is closed by its }`},
+		{`{"t":{"0":42`, `invalid startingOffsets at topic "t": malformed JSON: the text ends before every { is closed by its }`},
+		{`{"t":`, `invalid startingOffsets at topic "t": want an object of partition offsets like {"0":23}: the text ends before every { is closed by its }`},
 		{`{"t":{"0" 1}}`, `invalid startingOffsets at topic "t", partition "0": malformed JSON: invalid character '1' after object key`},
 	}
 	for _, tt := range tests {
