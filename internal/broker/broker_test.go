@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -98,8 +99,9 @@ func TestDataDirLocked(t *testing.T) {
 	dir := t.TempDir()
 	start(t, broker.Config{DataDir: dir})
 	_, err := broker.Start(context.Background(), broker.Config{DataDir: dir})
-	if !errors.Is(err, broker.ErrDataDirLocked) {
-		t.Fatalf("second Start on %s: err = %v, want ErrDataDirLocked", dir, err)
+	want := fmt.Sprintf("broker: %s: data directory is in use by another broker (process %d)", dir, os.Getpid())
+	if !errors.Is(err, broker.ErrDataDirLocked) || err.Error() != want {
+		t.Fatalf("second Start on %s: err = %v, want %s", dir, err, want)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,9 +27,18 @@ func lockDir(dir string) (*os.File, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
+			// The holder wrote its pid into the lock file.
+			b, _ := os.ReadFile(f.Name())
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				return nil, fmt.Errorf("broker: %s: %w (process %d)", dir, ErrDataDirLocked, pid)
+			}
 			return nil, fmt.Errorf("broker: %s: %w", dir, ErrDataDirLocked)
 		}
 		return nil, fmt.Errorf("broker: lock %s: %w", dir, err)
+	}
+	// Best effort: the pid only makes the error of a second broker clearer.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	return f, nil
 }
