@@ -224,7 +224,7 @@ func startEmbedded(ctx context.Context, job *jobfile.Job, stderr io.Writer) (add
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_, genErr = produceLoop(genCtx, p, g, produceOpts{topic: topic, rate: float64(e.Rate)}, nil)
+		_, genErr = produceLoop(genCtx, p, genSource{g}, produceOpts{topic: topic, rate: float64(e.Rate)}, nil)
 	}()
 	stop = func() error {
 		cancel()

@@ -314,6 +314,45 @@ func TestProduce(t *testing.T) {
 	}
 }
 
+// --file writes each line as a record value, without a key, in order;
+// - reads standard input, and --count stops early.
+func TestProduceFile(t *testing.T) {
+	t.Parallel()
+	b, err := broker.Start(context.Background(), broker.Config{Topics: []broker.Topic{{Name: "f", Partitions: 1}, {Name: "s", Partitions: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	lines := "{\"page\":\"/a\"}\n\nnot json\r\n{\"page\":\"/b\"}" // no newline at the end
+	path := filepath.Join(t.TempDir(), "records.txt")
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, "produce", "--brokers", b.Addr(), "--topic", "f", "--file", path)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "produced 4 records to f in ") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if got, want := fmt.Sprint(consume(t, b.Addr(), "f", 4)), `map[0:[{ {"page":"/a"}} { } { not json} { {"page":"/b"}}]]`; got != want {
+		t.Fatalf("records %s, want %s", got, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "produce", "--brokers", b.Addr(), "--topic", "s", "--file", "-", "--count", "2")
+	cmd.Stdin = strings.NewReader("one\ntwo\nthree\n")
+	if out, err := cmd.Output(); err != nil || !strings.HasPrefix(string(out), "produced 2 records to s in ") {
+		t.Fatalf("stdin: %v, output %q", err, out)
+	}
+	if got, want := fmt.Sprint(consume(t, b.Addr(), "s", 2)), "map[0:[{ one} { two}]]"; got != want {
+		t.Fatalf("records %s, want %s", got, want)
+	}
+
+	r = cli(t, "produce", "--brokers", b.Addr(), "--topic", "f", "--file", filepath.Join(t.TempDir(), "missing.txt"))
+	if r.code != 1 || !strings.Contains(r.stderr, "missing.txt: no such file or directory") {
+		t.Fatalf("missing file: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
 func TestProduceRate(t *testing.T) {
 	t.Parallel()
 	b, err := broker.Start(context.Background(), broker.Config{Topics: []broker.Topic{{Name: "t", Partitions: 1}}})
@@ -336,7 +375,9 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, "microbatch: unknown command \"frobnicate\" for \"microbatch\"\nRun 'microbatch --help' for usage.\n"},
-		{[]string{"produce", "--brokers", "x"}, "microbatch produce: required flag(s) \"generator\", \"topic\" not set\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"produce", "--brokers", "x"}, "microbatch produce: required flag(s) \"topic\" not set\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"produce", "--brokers", "x", "--topic", "t"}, "microbatch produce: want one of --generator and --file\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "iot", "--file", "-"}, "microbatch produce: want one of --generator and --file\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "weblogs"}, "microbatch produce: --generator: unknown generator \"weblogs\" (want one of clickstream, ecommerce, iot)\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "iot", "--count", "-1"}, "microbatch produce: --count must be >= 0, got -1\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"produce", "--count", "many"}, "microbatch produce: invalid argument \"many\" for \"--count\" flag: strconv.ParseInt: parsing \"many\": invalid syntax\nRun 'microbatch produce --help' for usage.\n"},

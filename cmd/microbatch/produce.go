@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -15,23 +18,28 @@ import (
 )
 
 type produceOpts struct {
-	brokers, topic, generator string
-	count                     int64
-	rate                      float64
-	seed                      int64
-	partitions                int32
-	props                     []string
+	brokers, topic, generator, file string
+	count                           int64
+	rate                            float64
+	seed                            int64
+	partitions                      int32
+	props                           []string
 }
 
 func newProduceCmd(stopSignals func()) *cobra.Command {
 	var o produceOpts
 	cmd := &cobra.Command{
-		Use:   "produce --brokers ADDR --topic T --generator clickstream|ecommerce|iot",
-		Short: "Write generated records (clickstream, ecommerce, iot) to a topic",
+		Use:   "produce --brokers ADDR --topic T (--generator clickstream|ecommerce|iot | --file PATH)",
+		Short: "Write generated records (clickstream, ecommerce, iot) or a file's lines to a topic",
 		Long: `Write deterministic generated records to a Kafka topic: the same --seed
 writes byte-identical records in the same order. Records are keyed by user
 (clickstream, ecommerce) or device (iot) and partitioned by key with the
 Java client's murmur2 partitioner, so a key always lands in one partition.
+
+With --file, each line of the file (- for standard input) is one record
+value, without a key, as kafka-console-producer writes them: a way to try
+records of your own, malformed ones included. "\n" or "\r\n" ends a line;
+an empty line is an empty record.
 
 Progress goes to stderr (a bar on a terminal, a line every 5 s otherwise);
 the last line, on stdout, is:
@@ -46,13 +54,14 @@ how many were written.`,
 	f := cmd.Flags()
 	f.StringVar(&o.brokers, "brokers", "", "bootstrap servers, HOST:PORT[,HOST:PORT...] (required)")
 	f.StringVar(&o.topic, "topic", "", "topic to write to (required)")
-	f.StringVar(&o.generator, "generator", "", "data set: "+strings.Join(gen.Names(), ", ")+" (required)")
+	f.StringVar(&o.generator, "generator", "", "data set: "+strings.Join(gen.Names(), ", "))
+	f.StringVar(&o.file, "file", "", "write each line of this file (- for stdin) as a record value, instead of a generator")
 	f.Int64Var(&o.count, "count", 0, "number of records; 0 = until stopped")
 	f.Float64Var(&o.rate, "rate", 0, "records per second; 0 = as fast as possible")
 	f.Int64Var(&o.seed, "seed", 0, "random seed; the same seed writes the same records")
 	f.Int32Var(&o.partitions, "partitions", 0, "create the topic with this many partitions if it does not exist")
 	f.StringArrayVarP(&o.props, "property", "X", nil, "librdkafka producer property KEY=VALUE (repeatable), e.g. -X security.protocol=SASL_SSL")
-	for _, name := range []string{"brokers", "topic", "generator"} {
+	for _, name := range []string{"brokers", "topic"} {
 		cmd.MarkFlagRequired(name)
 	}
 	return cmd
@@ -60,6 +69,8 @@ how many were written.`,
 
 func produce(cmd *cobra.Command, o produceOpts, stopSignals func()) error {
 	switch {
+	case (o.generator == "") == (o.file == ""):
+		return usagef(cmd, "want one of --generator and --file")
 	case o.count < 0:
 		return usagef(cmd, "--count must be >= 0, got %d", o.count)
 	case o.rate < 0:
@@ -67,9 +78,25 @@ func produce(cmd *cobra.Command, o produceOpts, stopSignals func()) error {
 	case o.partitions < 0:
 		return usagef(cmd, "--partitions must be >= 0, got %d", o.partitions)
 	}
-	g, err := gen.New(o.generator, o.seed)
-	if err != nil {
-		return usagef(cmd, "--generator: %v", err)
+	var src recordSource
+	if o.file != "" {
+		in := cmd.InOrStdin()
+		name := "stdin"
+		if o.file != "-" {
+			f, err := os.Open(o.file)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			in, name = f, o.file
+		}
+		src = &lineSource{r: bufio.NewReader(in), name: name}
+	} else {
+		g, err := gen.New(o.generator, o.seed)
+		if err != nil {
+			return usagef(cmd, "--generator: %v", err)
+		}
+		src = genSource{g}
 	}
 	props := kafka.Props{
 		"bootstrap.servers": o.brokers,
@@ -96,7 +123,7 @@ func produce(cmd *cobra.Command, o produceOpts, stopSignals func()) error {
 	}
 	prog := startProgress(stderr, o.count, 5*time.Second)
 	start := time.Now()
-	n, perr := produceLoop(ctx, p, g, o, prog)
+	n, perr := produceLoop(ctx, p, src, o, prog)
 	prog.Stop()
 	// Flush what is enqueued even after a signal, within a bounded time; a
 	// second signal kills the process.
@@ -115,9 +142,43 @@ func produce(cmd *cobra.Command, o produceOpts, stopSignals func()) error {
 	return nil
 }
 
+// recordSource gives produce its records: next replaces r's contents with
+// the next one, or returns false at the end.
+type recordSource interface {
+	next(r *gen.Record) (bool, error)
+}
+
+type genSource struct{ g gen.Generator }
+
+func (s genSource) next(r *gen.Record) (bool, error) {
+	s.g.Next(r)
+	return true, nil
+}
+
+// lineSource reads one record value per line, without a key.
+type lineSource struct {
+	r    *bufio.Reader
+	name string
+	line int
+}
+
+func (s *lineSource) next(r *gen.Record) (bool, error) {
+	b, err := s.r.ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("%s:%d: %w", s.name, s.line+1, err)
+	}
+	if len(b) == 0 { // the end, after a last line ended by "\n"
+		return false, nil
+	}
+	s.line++
+	b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	r.Key, r.Value = nil, b
+	return true, nil
+}
+
 // produceLoop enqueues records until the count is reached or ctx is done,
 // pacing them to o.rate. It returns the number enqueued.
-func produceLoop(ctx context.Context, p *kafka.Producer, g gen.Generator, o produceOpts, prog *progress) (int64, error) {
+func produceLoop(ctx context.Context, p *kafka.Producer, src recordSource, o produceOpts, prog *progress) (int64, error) {
 	var (
 		r     gen.Record
 		n     int64
@@ -146,7 +207,9 @@ func produceLoop(ctx context.Context, p *kafka.Producer, g gen.Generator, o prod
 				}
 			}
 		}
-		g.Next(&r)
+		if more, err := src.next(&r); err != nil || !more {
+			return n, err
+		}
 		if err := p.Produce(ctx, o.topic, kafka.AnyPartition, r.Key, r.Value); err != nil {
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 				return n, nil
