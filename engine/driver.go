@@ -175,6 +175,14 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 	}
 	if pending != nil {
 		d.q.logger.Info("recovering uncommitted batch", "query", cfg.Name, "batch", pending.ID, "ranges", len(pending.Ranges))
+		// Reach the cluster first, as planning a batch does: with the
+		// brokers down, the read would fail only after StallTimeout.
+		if _, err := d.admin.Topics(stopCtx); err != nil {
+			if stopCtx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("recovering batch %d: %w", pending.ID, err)
+		}
 		if err := d.runBatch(workCtx, *pending, batchContext{triggerAt: time.Now(), recovered: true}); err != nil {
 			return err
 		}

@@ -587,6 +587,43 @@ func TestStopWhileBrokerUnreachable(t *testing.T) {
 	}
 }
 
+// A run that recovers a pending batch while the brokers are down fails at
+// once, as a fresh run does, not after the executors' StallTimeout.
+func TestRecoveryWithBrokerDown(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
+	dir := t.TempDir()
+	errSink := errors.New("sink down")
+	cfg := testConfig(t, b.Addr, "clicks", dir, ForEachBatch(func(context.Context, *Output) error { return errSink }))
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); !errors.Is(err, errSink) {
+		t.Fatalf("first run: %v, want the sink's error", err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg = testConfig(t, down, "clicks", dir, &collector{})
+	if q, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	// No deadline on ctx: the metadata request takes its own 10 s timeout.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer time.AfterFunc(45*time.Second, cancel).Stop() // below StallTimeout (60 s)
+	start := time.Now()
+	err = q.Run(ctx)
+	if want := "recovering batch 0: kafka: metadata from " + down + ": "; err == nil || !strings.HasPrefix(err.Error(), want) || ctx.Err() != nil {
+		t.Fatalf("recovery with the broker down: %v after %s, want an error starting %q", err, time.Since(start), want)
+	}
+}
+
 // TestCompactBetweenBatches: with a processingTime trigger, the state log
 // is compacted in the idle time after the batch that takes it half way to
 // its threshold, not inside a later commit, and the state stays exact.
