@@ -50,14 +50,9 @@ func castValue(v value, from, to Type) (value, bool) {
 		case Timestamp:
 			n = floorDiv(v.i, 1e6)
 		case String:
-			s := strings.TrimSpace(v.s)
-			x, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				f, ferr := strconv.ParseFloat(s, 64)
-				if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || f >= math.MaxInt64 || f < math.MinInt64 {
-					return value{}, false
-				}
-				x = int64(f)
+			x, ok := parseIntTrunc(strings.TrimSpace(v.s))
+			if !ok {
+				return value{}, false
 			}
 			if to == Int32 && (x > math.MaxInt32 || x < math.MinInt32) {
 				return value{}, false
@@ -114,6 +109,27 @@ func castValue(v value, from, to Type) (value, bool) {
 	return value{}, false
 }
 
+// parseIntTrunc parses s as Spark's (non-ANSI) CAST(string AS BIGINT)
+// does: an optional sign, decimal digits, and an optional '.' followed by
+// digits, which are dropped ("4.9" is 4, ".5" is 0). Anything else (an
+// exponent, "Infinity", hex) or an overflow is not a number.
+func parseIntTrunc(s string) (int64, bool) {
+	whole, frac, dot := strings.Cut(s, ".")
+	if dot {
+		for i := 0; i < len(frac); i++ {
+			if frac[i] < '0' || frac[i] > '9' {
+				return 0, false
+			}
+		}
+		if digits := strings.TrimLeft(whole, "+-"); digits == "" {
+			// ".5" and "-.5" are 0; "." and "-" are not numbers.
+			return 0, frac != "" && len(whole) <= 1
+		}
+	}
+	x, err := strconv.ParseInt(whole, 10, 64)
+	return x, err == nil
+}
+
 func boolValue(b bool) value {
 	if b {
 		return value{i: 1}
@@ -130,17 +146,19 @@ func floorDiv(a, b int64) int64 {
 }
 
 func floatToInt(f float64, to Type) int64 {
-	lo, hi := float64(math.MinInt64), float64(math.MaxInt64)
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if to == Int32 {
 		lo, hi = math.MinInt32, math.MaxInt32
 	}
+	// float64(hi) rounds MaxInt64 up to 2^63, which int64() cannot hold:
+	// compare in float64, return the integer bound.
 	switch {
 	case math.IsNaN(f):
 		return 0
-	case f >= hi:
-		return int64(hi)
-	case f <= lo:
-		return int64(lo)
+	case f >= float64(hi):
+		return hi
+	case f <= float64(lo):
+		return lo
 	}
 	return int64(f)
 }
