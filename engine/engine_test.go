@@ -590,6 +590,7 @@ func TestStopWhileBrokerUnreachable(t *testing.T) {
 // A run that recovers a pending batch while the brokers are down fails at
 // once, as a fresh run does, not after the executors' StallTimeout.
 func TestRecoveryWithBrokerDown(t *testing.T) {
+	t.Parallel() // 10 s in a metadata request
 	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
 	recs, _ := clicks(10, 1, 0)
 	b.Produce(t, "clicks", recs)
@@ -621,6 +622,29 @@ func TestRecoveryWithBrokerDown(t *testing.T) {
 	err = q.Run(ctx)
 	if want := "recovering batch 0: kafka: metadata from " + down + ": "; err == nil || !strings.HasPrefix(err.Error(), want) || ctx.Err() != nil {
 		t.Fatalf("recovery with the broker down: %v after %s, want an error starting %q", err, time.Since(start), want)
+	}
+}
+
+// A run whose context has a long deadline fails as soon as a request to
+// the down brokers times out (10 s), not at the deadline, and says so.
+func TestBrokerDownWithLongDeadline(t *testing.T) {
+	t.Parallel() // 10 s in a metadata request
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	q, err := New(testConfig(t, down, "clicks", t.TempDir(), &collector{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	start := time.Now()
+	err = q.Run(ctx)
+	if want := "kafka: metadata from " + down + ": "; err == nil || !strings.Contains(err.Error(), want) || time.Since(start) > 60*time.Second {
+		t.Fatalf("Run: %v after %s, want an error with %q within 60 s", err, time.Since(start), want)
 	}
 }
 

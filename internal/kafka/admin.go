@@ -55,20 +55,21 @@ func adminProps(p Props) Props {
 // Close releases the client.
 func (a *Admin) Close() { a.client.Close() }
 
-func timeoutMs(ctx context.Context, def time.Duration) int {
+// timeoutMs is a request's timeout: limit, or less if ctx's deadline is
+// sooner. A long deadline on ctx does not make one request wait for it:
+// with the brokers down, the request fails after limit.
+func timeoutMs(ctx context.Context, limit time.Duration) int {
+	d := limit
 	if dl, ok := ctx.Deadline(); ok {
-		d := time.Until(dl)
-		if d < time.Millisecond {
-			d = time.Millisecond
-		}
-		return int(d / time.Millisecond)
+		d = max(min(time.Until(dl), limit), time.Millisecond)
 	}
-	return int(def / time.Millisecond)
+	return int(d / time.Millisecond)
 }
 
 // Topics returns the partition count of every non-internal topic in the
-// cluster. ctx bounds the metadata request (default 10 s without deadline);
-// cancelling ctx returns at once (the request itself ends by its timeout).
+// cluster. The metadata request times out after 10 s, or at ctx's deadline
+// if sooner; cancelling ctx returns at once (the request itself ends by its
+// timeout).
 //
 // A topic whose metadata carries an error (leader election, a broker not
 // answering) is an error, not an absent topic: callers treat absent
@@ -158,7 +159,7 @@ func (a *Admin) Partitions(ctx context.Context, s Subscription) ([]offsets.Topic
 // ListOffsets returns, per partition, the earliest (which = offsets.Earliest)
 // or latest (offsets.Latest) offset. With readCommitted the latest offset is
 // the last stable offset, the end a read_committed consumer can reach.
-// ctx bounds the whole request.
+// The request times out after 30 s, or at ctx's deadline if sooner.
 func (a *Admin) ListOffsets(ctx context.Context, tps []offsets.TopicPartition, which int64, readCommitted bool) (map[offsets.TopicPartition]int64, error) {
 	out := make(map[offsets.TopicPartition]int64, len(tps))
 	if len(tps) == 0 {
@@ -177,11 +178,9 @@ func (a *Admin) ListOffsets(ctx context.Context, tps []offsets.TopicPartition, w
 	if readCommitted {
 		iso = ckafka.IsolationLevelReadCommitted
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-	}
+	// At most 30 s, however long ctx's deadline (see timeoutMs).
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	res, err := a.client.ListOffsets(ctx, req, ckafka.SetAdminIsolationLevel(iso))
 	if err != nil {
 		return nil, fmt.Errorf("kafka: list offsets: %w", err)

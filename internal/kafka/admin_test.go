@@ -59,3 +59,27 @@ func TestAdminPartitionsAndOffsets(t *testing.T) {
 		t.Fatalf("orders partitions = %v, want 3", tps)
 	}
 }
+
+// A request's timeout is its limit, or ctx's deadline if sooner: a long
+// deadline does not make a request against a down cluster wait for it.
+func TestRequestTimeout(t *testing.T) {
+	limit := 10 * time.Second
+	if got := kafka.TimeoutMs(context.Background(), limit); got != 10000 {
+		t.Errorf("no deadline: %d ms, want 10000", got)
+	}
+	long, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	if got := kafka.TimeoutMs(long, limit); got != 10000 {
+		t.Errorf("150 s deadline: %d ms, want 10000", got)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel2()
+	if got := kafka.TimeoutMs(short, limit); got < 2900 || got > 3000 {
+		t.Errorf("3 s deadline: %d ms, want 2900-3000", got)
+	}
+	past, cancel3 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel3()
+	if got := kafka.TimeoutMs(past, limit); got != 1 {
+		t.Errorf("past deadline: %d ms, want 1", got)
+	}
+}

@@ -19,3 +19,6 @@ func (rr *RangeReader) StashedBytes(tp offsets.TopicPartition) int64 {
 	}
 	return 0
 }
+
+// TimeoutMs is timeoutMs.
+var TimeoutMs = timeoutMs
