@@ -29,8 +29,9 @@ type batchCommit struct {
 // startCommit starts the commit of rec, whose state changes are changed
 // keys. A TxSink, if txSink is not nil, writes the output inside the
 // transaction; next, if not nil, is the plan of the batch read ahead,
-// written ahead in the same transaction.
-func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSink, next *offsets.BatchPlan) *batchCommit {
+// written ahead in the same transaction. emitted is the rows output by the
+// batches committed before (CommitRecord.EmittedRows).
+func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSink, next *offsets.BatchPlan, emitted int64) *batchCommit {
 	c := &batchCommit{out: make(chan *Output, 1), done: make(chan error, 1)}
 	go func() {
 		defer func() {
@@ -59,6 +60,9 @@ func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSin
 			tx.Await(func() { out, ok = <-c.out })
 			if !ok {
 				return errAbandoned
+			}
+			if err := tx.SetOutput(out.NumRows(), emitted+out.NumRows()); err != nil {
+				return err
 			}
 			if txSink != nil {
 				if err := txSink.AddBatchTx(tx, out); err != nil {

@@ -73,7 +73,7 @@ func TestCommitNamesFailedWriteAhead(t *testing.T) {
 	}
 	d := &driver{q: &Query{}, ckpt: ckpt}
 	wrong := plan(2, 10, 20) // batch 0's commit can write ahead batch 1 only
-	err = d.startCommit(offsets.CommitRecord{ID: 0, InputRows: 10}, 0, nil, &wrong).finish(&Output{BatchID: 0})
+	err = d.startCommit(offsets.CommitRecord{ID: 0, InputRows: 10}, 0, nil, &wrong, 0).finish(&Output{BatchID: 0})
 	const want = "the batch read ahead: write-ahead of batch 2: batch id out of order: the next batch is 1"
 	if err == nil || err.Error() != want || !errors.Is(err, offsets.ErrBatchOrder) {
 		t.Fatalf("commit error %v, want %q wrapping ErrBatchOrder", err, want)

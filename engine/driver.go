@@ -35,6 +35,9 @@ type driver struct {
 	// committed batch, or its initial offset if never committed.
 	start  map[offsets.TopicPartition]int64
 	nextID int64
+	// emitted is the rows output by every committed batch (a stateless
+	// query's LIMIT holds over the whole stream, as in Spark).
+	emitted int64
 	// lastTrigger is when the previous batch started (input rate).
 	lastTrigger time.Time
 	// view is the subscription as last discovered (nil: not yet).
@@ -104,7 +107,7 @@ func (d *driver) loadStart(ctx context.Context) error {
 		return err
 	}
 	if last != nil {
-		d.nextID = last.ID + 1
+		d.nextID, d.emitted = last.ID+1, last.EmittedRows
 	}
 	initial, ok, err := d.ckpt.InitialOffsets()
 	if err != nil {
@@ -709,7 +712,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	if bc.nextPlan != nil {
 		next = bc.nextPlan()
 	}
-	commit := d.startCommit(cr, changed, txSink, next)
+	commit := d.startCommit(cr, changed, txSink, next, d.emitted)
 	defer commit.abandon()
 	if d.state != nil {
 		rec, err := d.state.Result(q.mode == dataframe.Update)
@@ -721,7 +724,11 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 		for _, t := range tasks {
 			recs = append(recs, t.task.Output()...)
 		}
-		recs = limitRows(recs, prog.Limit())
+		limit := prog.Limit()
+		if limit >= 0 {
+			limit = max(limit-d.emitted, 0) // what the stream's LIMIT has left
+		}
+		recs = limitRows(recs, limit)
 	}
 	p.Durations.Aggregate = time.Since(aggStart)
 
@@ -764,6 +771,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	p.Sources = sources(plan, latest)
 	advance(d.start, plan)
 	d.nextID = plan.ID + 1
+	d.emitted += p.OutputRows
 
 	p.Durations.Total = time.Since(triggerAt)
 	if secs := p.Durations.Total.Seconds(); secs > 0 {
@@ -869,11 +877,11 @@ func (d *driver) fetch(ctx context.Context, plan offsets.BatchPlan) (*fetched, e
 	return f, nil
 }
 
-// limitRows keeps the first limit rows of recs (limit <= 0: all), releasing
+// limitRows keeps the first limit rows of recs (limit < 0: all), releasing
 // what it drops. Tasks apply a stateless query's LIMIT each to their own
-// rows; this applies it to the batch.
+// rows; this applies what is left of it to the batch.
 func limitRows(recs []arrow.Record, limit int64) []arrow.Record {
-	if limit <= 0 {
+	if limit < 0 {
 		return recs
 	}
 	var n int64

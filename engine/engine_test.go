@@ -509,18 +509,45 @@ func TestAppendModeStatelessQuery(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("append output\n got %v\nwant %v", got, want)
 	}
-	// LIMIT in append mode applies to each batch's rows (tasks each apply it
-	// to their own partition's rows; the engine to the batch).
-	sink2 := &collector{}
-	cfg.Sink = sink2
-	cfg.CheckpointLocation = t.TempDir()
-	cfg.Query = cfg.Query.Limit(3)
-	runQuery(t, cfg)
-	if got := sink2.last(t).rows; len(got) != 3 {
-		t.Fatalf("LIMIT 3 emitted %d rows: %v", len(got), got)
-	}
 	if _, err := q.State(); !errors.Is(err, ErrStateless) {
 		t.Fatalf("State of a stateless query: %v", err)
+	}
+}
+
+// LIMIT in append mode holds over the whole stream, as in Spark: across
+// batches and restarts, not per batch. The commit records count the rows
+// each batch output and the stream's total.
+func TestAppendLimitHoldsAcrossBatches(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Allocator = checkedAlloc(t)
+	cfg.Query = dataframe.Source("events", cfg.Schema).Select(dataframe.Col("_offset")).Limit(4)
+	cfg.Source.MaxRatePerPartition = 3 // batches [0,3) [3,6) [6,9) [9,10)
+	runQuery(t, cfg)
+	more, _ := clicks(5, 1, 10)
+	b.Produce(t, "clicks", more)
+	cfg.Source.MaxRatePerPartition = 0
+	q := runQuery(t, cfg)
+	var outs []string
+	for _, c := range sink.all() {
+		outs = append(outs, fmt.Sprint(c.rows))
+	}
+	if got, want := strings.Join(outs, " "), "[[0] [1] [2]] [[3]] [] [] []"; got != want {
+		t.Fatalf("outputs %s, want %s (4 rows in all)", got, want)
+	}
+	infos, err := q.Batches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recsOut []string
+	for _, bi := range infos {
+		recsOut = append(recsOut, fmt.Sprintf("%d:%d/%d", bi.Plan.ID, bi.Commit.OutputRows, bi.Commit.EmittedRows))
+	}
+	if got, want := strings.Join(recsOut, " "), "0:3/3 1:1/4 2:0/4 3:0/4 4:0/4"; got != want {
+		t.Fatalf("commit records (id:output/emitted) %s, want %s", got, want)
 	}
 }
 

@@ -35,7 +35,8 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	at := time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC)
-	mustNoErr(t, c.Commit(CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 2, StateRows: 2}, func(tx *CommitTx) error {
+	mustNoErr(t, c.Commit(CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 1, StateRows: 2}, func(tx *CommitTx) error {
+		mustNoErr(t, tx.SetOutput(2, 7)) // the output is known inside the commit
 		mustNoErr(t, tx.PutState([]byte("k1"), []byte("v1")))
 		mustNoErr(t, tx.PutState([]byte("k2"), []byte("v2")))
 		return tx.DeleteState([]byte("nope"))
@@ -45,7 +46,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	rec, err := c.LastCommit()
 	mustNoErr(t, err)
-	want := CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 2, StateRows: 2, StateWrites: 2, StateDeletes: 1}
+	want := CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 2, EmittedRows: 7, StateRows: 2, StateWrites: 2, StateDeletes: 1}
 	if *rec != want {
 		t.Fatalf("LastCommit = %+v, want %+v", *rec, want)
 	}

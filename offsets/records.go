@@ -131,6 +131,9 @@ type CommitRecord struct {
 	CommittedAt time.Time // set to the current time by Commit when zero
 	InputRows   int64
 	OutputRows  int64
+	// EmittedRows is the rows output by every batch of the stream up to
+	// and including this one (a stateless query's LIMIT counts them).
+	EmittedRows int64
 	StateRows   int64 // rows in the state after the batch, as the engine counts them
 	// StateWrites and StateDeletes are filled by Commit: the keys the batch
 	// put and deleted through CommitTx.
@@ -166,6 +169,7 @@ type (
 		CommittedAt  time.Time `json:"committedAt"`
 		InputRows    int64     `json:"inputRows"`
 		OutputRows   int64     `json:"outputRows"`
+		EmittedRows  int64     `json:"emittedRows,omitempty"`
 		StateRows    int64     `json:"stateRows"`
 		StateWrites  int64     `json:"stateWrites"`
 		StateDeletes int64     `json:"stateDeletes"`
@@ -263,7 +267,7 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 
 func encodeCommit(r CommitRecord) ([]byte, error) {
 	return json.Marshal(commitJSON{V: recordVersion, ID: r.ID, CommittedAt: r.CommittedAt.UTC(), InputRows: r.InputRows,
-		OutputRows: r.OutputRows, StateRows: r.StateRows, StateWrites: r.StateWrites, StateDeletes: r.StateDeletes})
+		OutputRows: r.OutputRows, EmittedRows: r.EmittedRows, StateRows: r.StateRows, StateWrites: r.StateWrites, StateDeletes: r.StateDeletes})
 }
 
 // decodeCommit decodes commits[key]; errors are *CorruptError naming the batch.
@@ -286,7 +290,7 @@ func decodeCommit(k, v []byte) (CommitRecord, error) {
 		return CommitRecord{}, corrupt(fmt.Errorf("record says batch %d", w.ID))
 	}
 	return CommitRecord{ID: id, CommittedAt: w.CommittedAt, InputRows: w.InputRows, OutputRows: w.OutputRows,
-		StateRows: w.StateRows, StateWrites: w.StateWrites, StateDeletes: w.StateDeletes}, nil
+		EmittedRows: w.EmittedRows, StateRows: w.StateRows, StateWrites: w.StateWrites, StateDeletes: w.StateDeletes}, nil
 }
 
 // positionKey is the topic, a 0x00 byte, then the big-endian partition.

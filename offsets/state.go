@@ -87,6 +87,8 @@ type CommitTx struct {
 	ckpt *Checkpoint
 
 	puts, deletes int64
+	// output is SetOutput's, when set.
+	output *[2]int64
 }
 
 func newCommitTx(c *Checkpoint, tx *bbolt.Tx, batchID int64) *CommitTx {
@@ -221,6 +223,16 @@ func (t *CommitTx) WriteAhead(p BatchPlan) error {
 		return errTxDone
 	}
 	return t.ckpt.writeAhead(t.tx, p, t.batchID+1)
+}
+
+// SetOutput records the batch's output in its commit record (OutputRows,
+// EmittedRows), for a caller that knows it only once the commit has begun.
+func (t *CommitTx) SetOutput(rows, emitted int64) error {
+	if t.done {
+		return errTxDone
+	}
+	t.output = &[2]int64{rows, emitted}
+	return nil
 }
 
 // GrowState reserves room for n more state changes (PutState and

@@ -203,6 +203,9 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 			return err
 		}
 		rec.StateWrites, rec.StateDeletes = ctx.puts, ctx.deletes
+		if o := ctx.output; o != nil {
+			rec.OutputRows, rec.EmittedRows = o[0], o[1]
+		}
 		if rec.CommittedAt.IsZero() {
 			rec.CommittedAt = time.Now()
 		}
