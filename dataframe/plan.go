@@ -336,6 +336,9 @@ func arrowSchema(cols []outCol) *arrow.Schema {
 	return arrow.NewSchema(fs, nil)
 }
 
+// SourceSchema is the schema of the Source the DataFrame reads.
+func (df *DataFrame) SourceSchema() *Schema { return df.schema }
+
 // Aggregates reports whether df has a GroupBy/Agg (or a global
 // aggregate): such a query keeps state and runs in complete or update mode.
 func (df *DataFrame) Aggregates() bool { return df.agg != nil }

@@ -814,3 +814,30 @@ func TestRecreatedTopicWithCachedView(t *testing.T) {
 		})
 	}
 }
+
+// New refuses a Config it cannot run, naming the field, before anything
+// touches Kafka or the checkpoint.
+func TestNewValidatesConfig(t *testing.T) {
+	other, err := dataframe.ParseSchema("page STRING, n BIGINT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.Format = 99 }, "invalid query config: format 99 is neither dataframe.FormatJSON nor dataframe.FormatCSV"},
+		{func(c *Config) { c.Mode = 99 }, "invalid query config: mode 99 is not dataframe.Permissive, DropMalformed or FailFast"},
+		{func(c *Config) { c.Executors = -1 }, "invalid query config: executors must be >= 0 (0: GOMAXPROCS), got -1"},
+		{func(c *Config) { c.MaxOffsetsPerTask = -5 }, "invalid query config: maxOffsetsPerTask must be >= 0 (0: never split), got -5"},
+		{func(c *Config) { c.Schema = other }, "invalid query config: schema [page STRING, n BIGINT] is not the schema the query reads [" + clickSchema + "] (build the query over dataframe.Source(table, Config.Schema))"},
+		{func(c *Config) { c.Sink, c.CheckpointLocation = nil, "" }, "invalid query config: sink is not set\ninvalid query config: checkpointLocation is not set"},
+	} {
+		cfg := testConfig(t, "127.0.0.1:1", "clicks", t.TempDir(), &collector{})
+		tc.edit(&cfg)
+		_, err := New(cfg)
+		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("New: %v\nwant %s", err, tc.want)
+		}
+	}
+}

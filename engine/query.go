@@ -72,14 +72,31 @@ func New(cfg Config) (*Query, error) {
 	if cfg.Source.MaxRatePerPartition < 0 {
 		bad("source: maxRatePerPartition must be >= 0, got %d", cfg.Source.MaxRatePerPartition)
 	}
-	if cfg.Format == 0 {
+	switch cfg.Format {
+	case 0:
 		bad("format is not set")
+	case dataframe.FormatJSON, dataframe.FormatCSV:
+	default:
+		bad("format %d is neither dataframe.FormatJSON nor dataframe.FormatCSV", cfg.Format)
+	}
+	switch q.cfg.Mode {
+	case dataframe.Permissive, dataframe.DropMalformed, dataframe.FailFast:
+	default:
+		bad("mode %d is not dataframe.Permissive, DropMalformed or FailFast", cfg.Mode)
 	}
 	if cfg.Schema == nil {
 		bad("schema is not set")
 	}
 	if cfg.Query == nil {
 		bad("query is not set")
+	} else if src := cfg.Query.SourceSchema(); cfg.Schema != nil && src != nil && src.String() != cfg.Schema.String() {
+		bad("schema [%s] is not the schema the query reads [%s] (build the query over dataframe.Source(table, Config.Schema))", cfg.Schema, src)
+	}
+	if cfg.Executors < 0 {
+		bad("executors must be >= 0 (0: GOMAXPROCS), got %d", cfg.Executors)
+	}
+	if cfg.MaxOffsetsPerTask < 0 {
+		bad("maxOffsetsPerTask must be >= 0 (0: never split), got %d", cfg.MaxOffsetsPerTask)
 	}
 	if cfg.Sink == nil {
 		bad("sink is not set")
