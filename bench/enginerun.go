@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"time"
 
@@ -106,6 +107,33 @@ func startProfileOnce(path string, run int) (func(), error) {
 	return startProfile(path)
 }
 
+// batchSpanMs is the time covered by at least one batch: batch i runs
+// from starts[i] for ms[i]. With fetch-ahead a batch starts while the one
+// before it finishes, so the batches' own sum counts that time twice.
+func batchSpanMs(starts []time.Time, ms []float64) float64 {
+	type span struct{ from, to time.Time }
+	spans := make([]span, 0, len(ms))
+	for i, d := range ms {
+		if i < len(starts) {
+			spans = append(spans, span{starts[i], starts[i].Add(time.Duration(d * float64(time.Millisecond)))})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from.Compare(b.from) })
+	var total time.Duration
+	var end time.Time
+	for _, s := range spans {
+		if s.from.After(end) {
+			total += s.to.Sub(s.from)
+		} else if s.to.After(end) {
+			total += s.to.Sub(end)
+		}
+		if s.to.After(end) {
+			end = s.to
+		}
+	}
+	return float64(total) / float64(time.Millisecond)
+}
+
 // summariseEngine fills res from the engine runs: the median rate, and
 // batch and overhead percentiles over every batch of every run.
 func summariseEngine(res *Result, runs []engineRun) {
@@ -114,11 +142,7 @@ func summariseEngine(res *Result, runs []engineRun) {
 	for _, r := range runs {
 		rates = append(rates, r.MsgsPerSec)
 		cpus = append(cpus, r.CPUSeconds)
-		sum := 0.0
-		for _, b := range r.BatchMs {
-			sum += b
-		}
-		outside = append(outside, r.Seconds*1000-sum)
+		outside = append(outside, r.Seconds*1000-batchSpanMs(r.StartedAt, r.BatchMs))
 		batches = append(batches, r.BatchMs...)
 		overheads = append(overheads, r.OverheadMs...)
 		for k, v := range r.PhaseMs {

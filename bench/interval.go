@@ -126,7 +126,7 @@ func intervalScenario(ctx context.Context, cfg *config) error {
 		cfg.interval, cfg.duration, ir.InputRate, cfg.partitions, ir.Batches, ir.ExpectedBatches, ir.SchedDelayP50Ms, ir.SchedDelayP99Ms,
 		ir.SchedDelayMaxMs, ir.SchedDelaySlopeMs, ir.GapExcessP50Ms, ir.GapExcessP99Ms, ir.GapExcessMaxMs, ir.BatchP50Ms, ir.BatchP99Ms, ir.Overruns, ir.DriverOverheadP50Ms,
 		ir.LagFirst, ir.LagLast, ir.LagMax, res.LoadAvg)
-	fmt.Printf("phases p50 (ms): %v\n", ir.PhaseP50Ms)
+	fmt.Printf("phases p50 (ms): %s\n", formatPhases(ir.PhaseP50Ms))
 	if cfg.jsonOut != "" {
 		return writeJSON(cfg.jsonOut, res)
 	}

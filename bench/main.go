@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -100,11 +101,25 @@ func parseFlags(args []string) (*config, []string, error) {
 	}
 	c.skip = map[string]bool{}
 	for _, s := range strings.Split(*skip, ",") {
-		if s = strings.TrimSpace(s); s != "" {
+		switch s = strings.TrimSpace(s); s {
+		case "":
+		case "confluent", "franz", "engine", "decode":
 			c.skip[s] = true
+		default:
+			return nil, nil, fmt.Errorf("-skip %q: want confluent, franz, engine or decode", s)
 		}
 	}
 	var err error
+	switch {
+	case c.format != "json" && c.format != "csv":
+		return nil, nil, fmt.Errorf("-format %q: want json or csv", c.format)
+	case c.maxRate < -1:
+		return nil, nil, fmt.Errorf("-max-rate %d: want -1 (about 10 batches), 0 (uncapped) or a cap", c.maxRate)
+	case c.keys < 0:
+		return nil, nil, fmt.Errorf("-keys %d: want 0 (the generator's pages) or a count", c.keys)
+	case c.executors < 0:
+		return nil, nil, fmt.Errorf("-executors %d: want 0 (GOMAXPROCS) or a count", c.executors)
+	}
 	if c.rdkProps, err = parseProps(c.confluentProps); err != nil {
 		return nil, nil, fmt.Errorf("-confluent-props: %w", err)
 	}
@@ -147,6 +162,9 @@ func (c *config) batchCap() int64 {
 
 func main() {
 	cfg, args, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the flag package printed the usage
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)

@@ -47,9 +47,10 @@ type Result struct {
 	EngineVsRawFranz    float64            `json:"engine_vs_raw_franz"`
 	DriverOverheadP99Ms float64            `json:"driver_overhead_p99_ms"`
 	PhaseP50Ms          map[string]float64 `json:"phase_p50_ms,omitempty"`
-	// EngineOutsideBatchesMs is Run's wall time minus its batches' (median
-	// over runs): checkpoint open, admin and consumer start, offset listing
-	// before the first batch, closing.
+	// EngineOutsideBatchesMs is Run's wall time minus the time its batches
+	// cover, overlapping batches counted once (median over runs): checkpoint
+	// open, admin and consumer start, offset listing before the first
+	// batch, closing.
 	EngineOutsideBatchesMs float64              `json:"engine_outside_batches_ms"`
 	FirstRunBatchMs        []float64            `json:"engine_first_run_batch_ms,omitempty"`
 	FirstRunPhaseMs        map[string][]float64 `json:"engine_first_run_phase_ms,omitempty"`

@@ -135,3 +135,43 @@ func TestModeLabel(t *testing.T) {
 		}
 	}
 }
+
+// Overlapping batches (fetch-ahead) count once in the time batches cover.
+func TestBatchSpanMs(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	// [0,100) [80,180) [300,350) [310,320): 180 + 50.
+	starts := []time.Time{at(0), at(80), at(300), at(310)}
+	if got := batchSpanMs(starts, []float64{100, 100, 50, 10}); got != 230 {
+		t.Errorf("span %v ms, want 230", got)
+	}
+	if got := batchSpanMs(nil, nil); got != 0 {
+		t.Errorf("no batches: %v ms", got)
+	}
+}
+
+func TestParseFlagsRefusesBadValues(t *testing.T) {
+	for args, want := range map[string]string{
+		"-skip foo":         `-skip "foo": want confluent, franz, engine or decode`,
+		"-max-rate -5":      "-max-rate -5: want -1 (about 10 batches), 0 (uncapped) or a cap",
+		"-keys -1":          "-keys -1: want 0 (the generator's pages) or a count",
+		"-format xml":       `-format "xml": want json or csv`,
+		"-executors -2":     "-executors -2: want 0 (GOMAXPROCS) or a count",
+		"-output-mode tail": `-output-mode "tail": want complete or update`,
+		"-runs 0":           "partitions, messages and runs must be >= 1",
+	} {
+		if _, _, err := parseFlags(strings.Fields(args)); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", args, err, want)
+		}
+	}
+	if c, _, err := parseFlags(strings.Fields("-skip franz,decode -max-rate 0")); err != nil || !c.skip["franz"] || !c.skip["decode"] || c.maxRate != 0 {
+		t.Errorf("good flags: %+v, %v", c, err)
+	}
+}
+
+func TestFormatPhases(t *testing.T) {
+	got := formatPhases(map[string]float64{"commit": 1.234, "plan": 0.4, "zeta": 2, "aggregate": 0.1049})
+	if want := "plan 0.40, aggregate 0.10, commit 1.23, zeta 2.00"; got != want {
+		t.Errorf("formatPhases = %q, want %q", got, want)
+	}
+}

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -142,14 +145,14 @@ func throughput(ctx context.Context, cfg *config) error {
 		"or of the engine child if larger; engine_peak_rss_bytes: VmHWM of the engine's child process alone (max over runs)"
 	res.LoadAvg = loadAvg()
 
-	fmt.Printf("\n%d x %d-byte %s records, %d partitions, keys=%d, runs=%d (median), load %s\n",
-		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, res.LoadAvg)
+	fmt.Printf("\n%d x %d-byte %s records, %d partitions, keys=%d, runs=%d (median), engine output mode %s, load %s\n",
+		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, cfg.outputMode, res.LoadAvg)
 	printTable(os.Stdout, rows, res.RawConfluentMsgsPerSec, res.RawFranzMsgsPerSec)
 	if len(engines) > 0 {
 		fmt.Printf("engine: %d batches (maxRatePerPartition %d), batch p50 %.1f ms p99 %.1f ms, driver overhead p50 %.2f ms p99 %.2f ms, engine peak RSS %d MB (Go runtime %d MB)\n",
 			res.EngineBatches, res.MaxRatePerPartition, res.BatchP50Ms, res.BatchP99Ms,
 			res.DriverOverheadP50Ms, res.DriverOverheadP99Ms, res.EnginePeakRSSBytes>>20, res.EngineGoPeakBytes>>20)
-		fmt.Printf("engine phases p50 (ms): %v; outside batches %.0f ms\n", res.PhaseP50Ms, res.EngineOutsideBatchesMs)
+		fmt.Printf("engine phases p50 (ms): %s; outside batches %.0f ms\n", formatPhases(res.PhaseP50Ms), res.EngineOutsideBatchesMs)
 	}
 	if res.Decode != nil {
 		printDecode(os.Stdout, res.Decode)
@@ -159,4 +162,21 @@ func throughput(ctx context.Context, cfg *config) error {
 		return writeJSON(cfg.jsonOut, res)
 	}
 	return nil
+}
+
+// phaseOrder is the order of a batch's phases, as they happen.
+var phaseOrder = []string{"plan", "wal", "wal_wait", "fetch_decode", "fetch_wait", "aggregate", "sink", "commit"}
+
+// formatPhases renders phase figures as "plan 0.41, wal 0.12, ..." in
+// phaseOrder, then any other phase by name.
+func formatPhases(m map[string]float64) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, k := range append(phaseOrder, slices.Sorted(maps.Keys(m))...) {
+		if v, ok := m[k]; ok && !seen[k] {
+			seen[k] = true
+			parts = append(parts, fmt.Sprintf("%s %.2f", k, v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
