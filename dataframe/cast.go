@@ -178,14 +178,25 @@ func formatValue(v value, t Type) string {
 		}
 		return "false"
 	case Timestamp:
-		ts := time.UnixMicro(v.i).UTC()
-		if v.i%1e6 != 0 {
-			return strings.TrimRight(ts.Format("2006-01-02 15:04:05.000000"), "0")
-		}
-		return ts.Format("2006-01-02 15:04:05")
+		return FormatTimestamp(v.i)
 	}
 	return ""
 }
+
+// FormatTimestamp renders a TIMESTAMP (microseconds since the epoch) as
+// Spark's CAST(t AS STRING) and show() do, in UTC: 2019-11-01 00:00:01,
+// with the fraction of a second when there is one (00:00:01.5).
+func FormatTimestamp(us int64) string {
+	ts := time.UnixMicro(us).UTC()
+	if us%1e6 != 0 {
+		return strings.TrimRight(ts.Format("2006-01-02 15:04:05.000000"), "0")
+	}
+	return ts.Format("2006-01-02 15:04:05")
+}
+
+// FormatDouble renders a DOUBLE as Spark's CAST(x AS STRING) and show()
+// do: 1.0, 0.5, 1.0E20, 1.0E-7, NaN, Infinity, -Infinity.
+func FormatDouble(f float64) string { return formatDouble(f) }
 
 // formatDouble renders a DOUBLE like Spark: 1.0, 0.5, 1.0E20, NaN, Infinity.
 func formatDouble(f float64) string {

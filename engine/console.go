@@ -12,6 +12,8 @@ import (
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
+
+	"github.com/microbatch/microbatch/dataframe"
 )
 
 // ConsoleOptions mirror Spark's console sink options.
@@ -151,18 +153,10 @@ func formatValue(col arrow.Array, i int) string {
 	switch a := col.(type) {
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
-		return a.Value(i).ToTime(unit).UTC().Format("2006-01-02 15:04:05")
+		return dataframe.FormatTimestamp(a.Value(i).ToTime(unit).UnixMicro())
 	case *array.Float64:
-		return formatFloat(a.Value(i))
+		return dataframe.FormatDouble(a.Value(i))
 	default:
 		return col.ValueStr(i)
 	}
-}
-
-func formatFloat(f float64) string {
-	s := fmt.Sprintf("%v", f)
-	if !strings.ContainsAny(s, ".eEN+I") {
-		s += ".0" // Spark prints doubles with a fraction: 3.0
-	}
-	return s
 }

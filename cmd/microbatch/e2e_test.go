@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/microbatch/microbatch/dataframe"
 )
 
 // End-to-end tests: `microbatch broker`, `produce`, `run`, `state` and
@@ -154,9 +156,11 @@ func brandFunnel(t *testing.T, values []string) (jsonl, csvText string) {
 		if b.views == 0 {
 			t.Fatalf("brand %s has no views; the reference does not model division by zero", name)
 		}
-		conv := strconv.FormatFloat(float64(b.purchases)*1.0/float64(b.views), 'g', -1, 64)
+		x := float64(b.purchases) * 1.0 / float64(b.views)
+		conv := strconv.FormatFloat(x, 'g', -1, 64)
 		fmt.Fprintf(&jl, "{\"brand\":%q,\"views\":%d,\"carts\":%d,\"purchases\":%d,\"conversion\":%s}\n", name, b.views, b.carts, b.purchases, conv)
-		rows = append(rows, []string{name, fmt.Sprint(b.views), fmt.Sprint(b.carts), fmt.Sprint(b.purchases), conv})
+		// CSV writes doubles as Spark's CSV writer does: 0.0, 9.0E-4.
+		rows = append(rows, []string{name, fmt.Sprint(b.views), fmt.Sprint(b.carts), fmt.Sprint(b.purchases), dataframe.FormatDouble(x)})
 	}
 	return jl.String(), csvOf(t, rows)
 }

@@ -2,18 +2,19 @@ package main
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 
+	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/offsets"
 )
@@ -43,27 +44,43 @@ func writeRecord(w io.Writer, format string, rec arrow.Record) error {
 		}
 		return bw.Flush()
 	case "csv":
-		cw := csv.NewWriter(w)
-		fields := rec.Schema().Fields()
-		row := make([]string, len(fields))
-		for i, f := range fields {
-			row[i] = f.Name
+		bw := bufio.NewWriter(w)
+		for i, f := range rec.Schema().Fields() {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			writeCSVField(bw, f.Name, false)
 		}
-		if err := cw.Write(row); err != nil {
-			return err
-		}
+		bw.WriteByte('\n')
 		for r := 0; r < int(rec.NumRows()); r++ {
-			for c := range fields {
-				row[c] = textValue(rec.Column(c), r)
+			for c := range rec.Schema().Fields() {
+				if c > 0 {
+					bw.WriteByte(',')
+				}
+				col := rec.Column(c)
+				writeCSVField(bw, textValue(col, r), col.IsNull(r))
 			}
-			if err := cw.Write(row); err != nil {
-				return err
-			}
+			bw.WriteByte('\n')
 		}
-		cw.Flush()
-		return cw.Error()
+		return bw.Flush()
 	}
 	return fmt.Errorf("unknown format %q", format)
+}
+
+// writeCSVField writes one RFC 4180 field: NULL as nothing, the empty
+// string as "" (as Spark's CSV writer does, so the two read back apart),
+// and a field with a comma, quote, CR, LF or surrounding space in quotes.
+func writeCSVField(w *bufio.Writer, s string, null bool) {
+	if null {
+		return
+	}
+	if s != "" && !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s[len(s)-1] != ' ' {
+		w.WriteString(s)
+		return
+	}
+	w.WriteByte('"')
+	w.WriteString(strings.ReplaceAll(s, `"`, `""`))
+	w.WriteByte('"')
 }
 
 // jsonValue renders one cell as a JSON value.
@@ -79,7 +96,7 @@ func jsonValue(col arrow.Array, i int) string {
 	case *array.Float64:
 		f := a.Value(i)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return "null"
+			return `"` + dataframe.FormatDouble(f) + `"` // as Spark's JSON writer: "NaN", "Infinity"
 		}
 		return strconv.FormatFloat(f, 'g', -1, 64)
 	case *array.Boolean:
@@ -99,7 +116,7 @@ func textValue(col arrow.Array, i int) string {
 		unit := a.DataType().(*arrow.TimestampType).Unit
 		return a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano)
 	case *array.Float64:
-		return strconv.FormatFloat(a.Value(i), 'g', -1, 64)
+		return dataframe.FormatDouble(a.Value(i))
 	}
 	return col.ValueStr(i)
 }
@@ -135,7 +152,7 @@ func writeBatches(w io.Writer, format string, infos []offsets.BatchInfo) error {
 		return nil
 	case "table":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "batch\ttopic\tpartition\tfrom\tuntil\trecords\tcommitted\t")
+		fmt.Fprintln(tw, "batch\ttopic\tpartition\tfrom\tuntil\toffsets\tcommitted\t")
 		for _, r := range rows {
 			fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%d\t%d\t%v\t\n", r.Batch, r.Topic, r.Partition, r.From, r.Until, r.Until-r.From, r.Committed)
 		}
