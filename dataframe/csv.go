@@ -271,12 +271,7 @@ func (d *csvDecoder) convert(out int, field []byte, quoted bool) *malformed {
 		}
 		s.appendBool(v)
 	case Timestamp:
-		us, ok := parseTimestamp(field)
-		if !ok {
-			if ms, reason := parseInt(field, 64); reason == "" {
-				us, ok = epochMillis(ms)
-			}
-		}
+		us, ok := parseTimestampField(field)
 		if !ok {
 			return d.fail(c.name, "invalid timestamp "+strconv.Quote(string(field)))
 		}

@@ -402,7 +402,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 			if !ok {
 				return
 			}
-			us, ok := parseTimestamp(str)
+			us, ok := parseTimestampField(str)
 			if !ok {
 				d.fail(n, "invalid timestamp "+strconv.Quote(string(str)))
 				return

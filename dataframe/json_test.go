@@ -20,7 +20,7 @@ func TestJSONDecoderTypes(t *testing.T) {
 		`{"s":null,"i":null,"l":null,"d":null,"b":null,"t":null,"extra":{"a":[1,{"b":null}],"c":"x"}}`,
 		`{}`,
 		`{"s":42,"d":3,"t":"2019-11-01 00:00:01 UTC"}`,
-		`{"s":{"x":[1, 2]},"d":"NaN","t":"2019-11-01 00:00:01"}`,
+		`{"s":{"x":[1, 2]},"d":"NaN","t":"1572566401000"}`, // epoch ms as text, as in CSV
 	)
 	if err != nil {
 		t.Fatal(err)

@@ -101,6 +101,19 @@ func parseBool(b []byte) (bool, bool) {
 
 // epochMillis converts milliseconds since the epoch to microseconds,
 // refusing overflow.
+// parseTimestampField parses a record's timestamp text (a JSON string, a
+// CSV field): parseTimestamp's formats, or an integer of epoch
+// milliseconds. Both decoders take the same text.
+func parseTimestampField(b []byte) (int64, bool) {
+	if us, ok := parseTimestamp(b); ok {
+		return us, true
+	}
+	if ms, reason := parseInt(b, 64); reason == "" {
+		return epochMillis(ms)
+	}
+	return 0, false
+}
+
 func epochMillis(ms int64) (int64, bool) {
 	if ms > math.MaxInt64/1000 || ms < math.MinInt64/1000 {
 		return 0, false
