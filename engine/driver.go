@@ -121,6 +121,9 @@ func (d *driver) loadStart(ctx context.Context) error {
 		if initial, err = d.q.starting.Resolve(d.view.tps, d.view.earliest, latest); err != nil {
 			return fmt.Errorf("startingOffsets: %w", err)
 		}
+		if err := d.pastEnd(initial, latest); err != nil {
+			return err
+		}
 		if err := d.ckpt.SetInitialOffsets(initial); err != nil {
 			return err
 		}
@@ -135,6 +138,29 @@ func (d *driver) loadStart(ctx context.Context) error {
 	}
 	for tp, o := range pos {
 		d.start[tp] = o
+	}
+	return nil
+}
+
+// pastEnd handles starting offsets beyond their partition's end, which
+// Spark reports as data loss ("startingOffsets for tp was N but consumer
+// reset to M"): with failOnDataLoss it is an error; otherwise the
+// partition starts at its end, with a warning. (Left as it is, the first
+// plan would take the partition for a recreated one and read it from its
+// log start, before the offset asked for.)
+func (d *driver) pastEnd(initial, latest map[offsets.TopicPartition]int64) error {
+	tps := slices.Collect(maps.Keys(initial))
+	offsets.SortPartitions(tps)
+	for _, tp := range tps {
+		off, end := initial[tp], latest[tp]
+		if off <= end {
+			continue
+		}
+		if d.q.cfg.Source.OnDataLoss == FailOnDataLoss {
+			return fmt.Errorf("%w: startingOffsets gives %s offset %d, past its end offset %d; set failOnDataLoss: false to start it at its end", offsets.ErrDataLoss, tp, off, end)
+		}
+		d.q.logger.Warn("startingOffsets past the partition's end: starting at its end", "query", d.q.cfg.Name, "partition", tp.String(), "offset", off, "end", end)
+		initial[tp] = end
 	}
 	return nil
 }

@@ -334,6 +334,43 @@ func TestMissingTopicIsLogged(t *testing.T) {
 	}
 }
 
+// A starting offset past its partition's end is data loss, as in Spark:
+// with failOnDataLoss the run fails before planning; without, the
+// partition starts at its end (not at its log start, as a recreated one
+// would), reading nothing from before the offset asked for.
+func TestStartingOffsetPastEnd(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
+	sink := &collector{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Source.StartingOffsets = `{"clicks":{"0":1000}}`
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.Run(context.Background())
+	if want := "data loss: startingOffsets gives clicks-0 offset 1000, past its end offset 10; set failOnDataLoss: false to start it at its end"; err == nil || err.Error() != want || !errors.Is(err, offsets.ErrDataLoss) {
+		t.Fatalf("Run: %v, want %s", err, want)
+	}
+
+	cfg.CheckpointLocation = t.TempDir()
+	cfg.Source.OnDataLoss = SkipDataLoss
+	runQuery(t, cfg)
+	if n := len(sink.all()); n != 0 {
+		t.Fatalf("%d batches before new records, want 0", n)
+	}
+	more, want := clicks(5, 1, 10)
+	b.Produce(t, "clicks", more)
+	var progress []Progress
+	cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+	runQuery(t, cfg)
+	if len(progress) != 1 || progress[0].NumInputRows != 5 || progress[0].SkippedOffsets != 0 || progress[0].Sources[0].StartOffset != 10 {
+		t.Fatalf("progress %+v, want one batch of the 5 new records from offset 10, nothing skipped", progress)
+	}
+	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+}
+
 // TestDataLoss deletes offsets [50,80) of a partition whose next batch
 // starts at 50. The loss is found either by the planner (a run that starts
 // after the deletion lists the log start offsets) or by the executor that

@@ -45,7 +45,7 @@ type PlanOutput struct {
 // Reasons recorded in DataLossError.Reason by Plan.
 const (
 	reasonBelowLogStart = "offsets are below the partition's log start offset (deleted by retention?)"
-	reasonBackwards     = "the partition's end offset went below the resume offset (topic deleted and recreated?); reading it again from its log start"
+	reasonBackwards     = "the partition's end offset went below the resume offset (topic deleted and recreated?); skipping reads it again from its log start"
 	reasonGone          = "the partition is no longer in the subscription (topic or partition deleted?); unread records may be lost"
 )
 

@@ -145,7 +145,7 @@ func TestPlanFailOnDataLoss(t *testing.T) {
 			name: "backwards",
 			in:   PlanInput{Partitions: []TopicPartition{a0}, Start: m{a0: 383}, Earliest: m{a0: 0}, Latest: m{a0: 28}},
 			want: DataLossError{Topic: "a", Partition: 0, From: 28, Until: 383, Reason: reasonBackwards},
-			msg:  "data loss on a-0: offsets [28, 383) are no longer available: the partition's end offset went below the resume offset (topic deleted and recreated?); reading it again from its log start; set failOnDataLoss: false to skip them",
+			msg:  "data loss on a-0: offsets [28, 383) are no longer available: the partition's end offset went below the resume offset (topic deleted and recreated?); skipping reads it again from its log start; set failOnDataLoss: false to skip them",
 		},
 		{
 			name: "gone",
