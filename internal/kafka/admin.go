@@ -124,16 +124,25 @@ type Subscription struct {
 
 // Partitions resolves s against the cluster's current metadata and returns
 // the matching partitions sorted by topic and partition. Subscribed topics
-// that do not exist yet are simply absent.
+// that do not exist yet are simply absent; an assigned partition that does
+// not exist is an error naming it.
 func (a *Admin) Partitions(ctx context.Context, s Subscription) ([]offsets.TopicPartition, error) {
-	if len(s.Assign) > 0 {
-		out := append([]offsets.TopicPartition(nil), s.Assign...)
-		offsets.SortPartitions(out)
-		return out, nil
-	}
 	topics, err := a.Topics(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if len(s.Assign) > 0 {
+		out := append([]offsets.TopicPartition(nil), s.Assign...)
+		offsets.SortPartitions(out)
+		for _, tp := range out {
+			switch n, ok := topics[tp.Topic]; {
+			case !ok:
+				return nil, fmt.Errorf("kafka: assign: topic %q does not exist", tp.Topic)
+			case tp.Partition >= n:
+				return nil, fmt.Errorf("kafka: assign: partition %s does not exist: topic %s has %d partitions", tp, tp.Topic, n)
+			}
+		}
+		return out, nil
 	}
 	var out []offsets.TopicPartition
 	add := func(t string, n int32) {

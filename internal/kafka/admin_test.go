@@ -58,6 +58,21 @@ func TestAdminPartitionsAndOffsets(t *testing.T) {
 	if len(tps) != 3 {
 		t.Fatalf("orders partitions = %v, want 3", tps)
 	}
+	tps, err = a.Partitions(ctx, kafka.Subscription{Assign: []offsets.TopicPartition{{Topic: "orders", Partition: 2}, {Topic: "clicks", Partition: 0}}})
+	if err != nil || fmt.Sprint(tps) != "[clicks-0 orders-2]" {
+		t.Fatalf("assigned partitions = %v, %v", tps, err)
+	}
+	for _, tc := range []struct {
+		tp   offsets.TopicPartition
+		want string
+	}{
+		{offsets.TopicPartition{Topic: "nosuch", Partition: 0}, `kafka: assign: topic "nosuch" does not exist`},
+		{offsets.TopicPartition{Topic: "clicks", Partition: 2}, "kafka: assign: partition clicks-2 does not exist: topic clicks has 2 partitions"},
+	} {
+		if _, err := a.Partitions(ctx, kafka.Subscription{Assign: []offsets.TopicPartition{tc.tp}}); err == nil || err.Error() != tc.want {
+			t.Errorf("assign %s: %v, want %s", tc.tp, err, tc.want)
+		}
+	}
 }
 
 // A request's timeout is its limit, or ctx's deadline if sooner: a long
