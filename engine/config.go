@@ -115,6 +115,8 @@ type Config struct {
 	// failpoint, when set by this package's tests, is called at each named
 	// instant of a batch (see failpoint.go).
 	failpoint func(name string, batchID int64)
+	// planRetries, when not 0, replaces planRetries (tests; < 0: none).
+	planRetries int
 }
 
 // rateInterval is the interval rates are multiplied by: the trigger's, or

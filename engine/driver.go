@@ -121,7 +121,7 @@ func (d *driver) loadStart(ctx context.Context) error {
 		if initial, err = d.q.starting.Resolve(d.view.tps, d.view.earliest, latest); err != nil {
 			return fmt.Errorf("startingOffsets: %w", err)
 		}
-		if err := d.pastEnd(initial, latest); err != nil {
+		if err := d.pastEnd(ctx, initial, latest); err != nil {
 			return err
 		}
 		if err := d.ckpt.SetInitialOffsets(initial); err != nil {
@@ -147,14 +147,31 @@ func (d *driver) loadStart(ctx context.Context) error {
 // reset to M"): with failOnDataLoss it is an error; otherwise the
 // partition starts at its end, with a warning. (Left as it is, the first
 // plan would take the partition for a recreated one and read it from its
-// log start, before the offset asked for.)
-func (d *driver) pastEnd(initial, latest map[offsets.TopicPartition]int64) error {
-	tps := slices.Collect(maps.Keys(initial))
-	offsets.SortPartitions(tps)
-	for _, tp := range tps {
+// log start, before the offset asked for.) Under read_committed, latest is
+// the last stable offset: an offset past it but within the log sits behind
+// an open transaction, and is refused with that said.
+func (d *driver) pastEnd(ctx context.Context, initial, latest map[offsets.TopicPartition]int64) error {
+	var past []offsets.TopicPartition
+	for tp, off := range initial {
+		if off > latest[tp] {
+			past = append(past, tp)
+		}
+	}
+	if len(past) == 0 {
+		return nil
+	}
+	offsets.SortPartitions(past)
+	logEnd := latest
+	if d.props.ReadCommitted() {
+		var err error
+		if logEnd, err = d.admin.ListOffsets(ctx, past, offsets.Latest, false); err != nil {
+			return err
+		}
+	}
+	for _, tp := range past {
 		off, end := initial[tp], latest[tp]
-		if off <= end {
-			continue
+		if off <= logEnd[tp] {
+			return fmt.Errorf("startingOffsets gives %s offset %d, past its last stable offset %d: the offsets between are in an open transaction; start at or below %d, or once the transaction ends", tp, off, end, end)
 		}
 		if d.q.cfg.Source.OnDataLoss == FailOnDataLoss {
 			return fmt.Errorf("%w: startingOffsets gives %s offset %d, past its end offset %d; set failOnDataLoss: false to start it at its end", offsets.ErrDataLoss, tp, off, end)
@@ -204,9 +221,12 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 	}
 	if pending != nil {
 		d.q.logger.Info("recovering uncommitted batch", "query", cfg.Name, "batch", pending.ID, "ranges", len(pending.Ranges))
-		// Reach the cluster first, as planning a batch does: with the
+		// Reach the cluster first, with planning's retries: with the
 		// brokers down, the read would fail only after StallTimeout.
-		if _, err := d.admin.Topics(stopCtx); err != nil {
+		if err := d.withRetry(stopCtx, "recovery", func() error {
+			_, err := d.admin.Topics(stopCtx)
+			return err
+		}); err != nil {
 			if stopCtx.Err() != nil {
 				return nil
 			}
@@ -607,19 +627,34 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 // fails. Data loss is never retried.
 const planRetries = 3
 
-func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
+func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (plan offsets.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
+	err = d.withRetry(ctx, "planning", func() error {
+		plan, latest, err = d.plan(ctx, target, start, id)
+		return err
+	})
+	return plan, latest, err
+}
+
+// withRetry runs fn, and again after 1 s, 2 s, ... up to planRetries more
+// times while it fails (Config.planRetries in tests), logging what failed.
+// A data loss, or a done ctx, ends it at once.
+func (d *driver) withRetry(ctx context.Context, what string, fn func() error) error {
+	retries := planRetries
+	if r := d.q.cfg.planRetries; r != 0 {
+		retries = max(r, 0)
+	}
 	for attempt := 1; ; attempt++ {
-		plan, latest, err := d.plan(ctx, target, start, id)
-		if err == nil || attempt > planRetries || errors.Is(err, offsets.ErrDataLoss) || ctx.Err() != nil {
-			return plan, latest, err
+		err := fn()
+		if err == nil || attempt > retries || errors.Is(err, offsets.ErrDataLoss) || ctx.Err() != nil {
+			return err
 		}
 		wait := time.Duration(attempt) * time.Second
-		d.q.logger.Warn("planning failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", wait, "err", err)
+		d.q.logger.Warn(what+" failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return plan, latest, ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 	}

@@ -369,6 +369,37 @@ func TestStartingOffsetPastEnd(t *testing.T) {
 		t.Fatalf("progress %+v, want one batch of the 5 new records from offset 10, nothing skipped", progress)
 	}
 	sameCounts(t, countsOf(t, sink.last(t).rows), want)
+
+	// Under read_committed (the default) an offset past the last stable
+	// offset but within the log is behind an open transaction: refused as
+	// such, not as data loss, whatever failOnDataLoss says.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.TransactionalID("open-tx"), kgo.DefaultProduceTopic("clicks"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ { // offsets 15, 16, 17; the last stable offset stays 15
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(`{"page":"/open"}`)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.CheckpointLocation = t.TempDir()
+	cfg.Source.StartingOffsets = `{"clicks":{"0":17}}`
+	if q, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	err = q.Run(ctx)
+	if want := "startingOffsets gives clicks-0 offset 17, past its last stable offset 15: the offsets between are in an open transaction; start at or below 15, or once the transaction ends"; err == nil || err.Error() != want {
+		t.Fatalf("Run inside an open transaction: %v, want %s", err, want)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestDataLoss deletes offsets [50,80) of a partition whose next batch
@@ -676,6 +707,7 @@ func TestRecoveryWithBrokerDown(t *testing.T) {
 	down := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	cfg = testConfig(t, down, "clicks", dir, &collector{})
+	cfg.planRetries = -1 // one attempt: the 10 s of one metadata request
 	if q, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
