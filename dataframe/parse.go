@@ -99,8 +99,6 @@ func parseBool(b []byte) (bool, bool) {
 	return false, false
 }
 
-// epochMillis converts milliseconds since the epoch to microseconds,
-// refusing overflow.
 // parseTimestampField parses a record's timestamp text (a JSON string, a
 // CSV field): parseTimestamp's formats, or an integer of epoch
 // milliseconds. Both decoders take the same text.
@@ -114,6 +112,8 @@ func parseTimestampField(b []byte) (int64, bool) {
 	return 0, false
 }
 
+// epochMillis converts milliseconds since the epoch to microseconds,
+// refusing overflow.
 func epochMillis(ms int64) (int64, bool) {
 	if ms > math.MaxInt64/1000 || ms < math.MinInt64/1000 {
 		return 0, false

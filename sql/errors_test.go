@@ -224,6 +224,8 @@ func TestMisspelledClause(t *testing.T) {
 		{"SELECT page FROM events WHERE action = 'a' action", "line 1, column 44: syntax error at or near \"action\""},
 		{"SELECT page FROM events x action", "line 1, column 27: syntax error at or near \"action\""},
 		{`SELECT page FROM events WHERE action = "view"`, `line 1, column 40: unknown column view; columns: page, action, _topic, _partition, _offset, _timestamp, _key; "view" names a column: write a string in single quotes, 'view'`},
+		{`SELECT "pag" FROM events`, "line 1, column 8: unknown column pag (did you mean page?); columns: page, action, _topic, _partition, _offset, _timestamp, _key"},
+		{`SELECT "a""b" FROM events`, "line 1, column 8: unknown column `a\"b`; columns: page, action, _topic, _partition, _offset, _timestamp, _key; \"a\"\"b\" names a column: write a string in single quotes, 'a\"b'"},
 		{`SELECT page FROM events WHERE action = "it's"`, "line 1, column 40: unknown column `it's`; columns: page, action, _topic, _partition, _offset, _timestamp, _key; \"it's\" names a column: write a string in single quotes, 'it''s'"},
 	} {
 		if _, err := sql.Compile(tc.query, "", s); err == nil || err.Error() != tc.want {

@@ -53,9 +53,13 @@ func (t *translator) column(cr *pg.ColumnRef, s *scope) (*texpr, error) {
 			quoteIdent(full), quoteIdent(full), s.clause)
 	}
 	msg := unknownColumn(full, s.cols)
-	if q := t.p.q; len(parts) == 1 && pos >= 0 && pos < len(q) && q[pos] == '"' {
-		// Spark SQL reads "view" as a string; standard SQL as a column.
-		msg += fmt.Sprintf("; \"%s\" names a column: write a string in single quotes, '%s'", parts[0], strings.ReplaceAll(parts[0], "'", "''"))
+	// Spark SQL reads "view" as a string; standard SQL as a column. Not
+	// for a quoted name close to a column ("ordr"), or a dotted one: those
+	// are quoted columns.
+	if q := t.p.q; len(parts) == 1 && !strings.Contains(full, ".") && suggest(full, s.cols) == "" &&
+		pos >= 0 && pos < len(q) && q[pos] == '"' {
+		msg += fmt.Sprintf("; \"%s\" names a column: write a string in single quotes, '%s'",
+			strings.ReplaceAll(full, `"`, `""`), strings.ReplaceAll(full, "'", "''"))
 	}
 	return nil, t.errAt(pos, "%s", msg)
 }

@@ -21,7 +21,9 @@ import (
 
 // writeRecord prints rec as a table (Spark's show layout, every row), JSON
 // lines (DESIGN.md section 3: keys are column names, numbers as numbers,
-// timestamps as RFC 3339) or CSV with a header.
+// timestamps as RFC 3339; NaN and infinities, which JSON numbers cannot
+// hold, as the strings Spark's JSON writer gives them) or CSV with a
+// header (NULL empty, the empty string "").
 func writeRecord(w io.Writer, format string, rec arrow.Record) error {
 	switch format {
 	case "table":

@@ -347,6 +347,32 @@ func TestProduceFile(t *testing.T) {
 		t.Fatalf("records %s, want %s", got, want)
 	}
 
+	// SIGINT while stdin waits for a line (a terminal) stops it at once.
+	wait := exec.CommandContext(ctx, bin, "produce", "--brokers", b.Addr(), "--topic", "s", "--file", "-")
+	stdin, err := wait.StdinPipe() // left open: no line ever comes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	var stdout bytes.Buffer
+	wait.Stdout = &stdout
+	if err := wait.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // past the topic check, waiting for stdin
+	wait.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- wait.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.HasPrefix(stdout.String(), "produced 0 records to s in ") {
+			t.Fatalf("after SIGINT: %v, stdout %q", err, stdout.String())
+		}
+	case <-time.After(20 * time.Second):
+		wait.Process.Kill()
+		t.Fatal("produce --file - did not stop at SIGINT while waiting for stdin")
+	}
+
 	r = cli(t, "produce", "--brokers", b.Addr(), "--topic", "f", "--file", filepath.Join(t.TempDir(), "missing.txt"))
 	if r.code != 1 || !strings.Contains(r.stderr, "missing.txt: no such file or directory") {
 		t.Fatalf("missing file: exit %d, stderr %q", r.code, r.stderr)

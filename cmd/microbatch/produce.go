@@ -90,7 +90,9 @@ func produce(cmd *cobra.Command, o produceOpts, stopSignals func()) error {
 			defer f.Close()
 			in, name = f, o.file
 		}
-		src = &lineSource{r: bufio.NewReader(in), name: name}
+		ls := newLineSource(in, name)
+		defer ls.close()
+		src = ls
 	} else {
 		g, err := gen.New(o.generator, o.seed)
 		if err != nil {
@@ -143,35 +145,74 @@ func produce(cmd *cobra.Command, o produceOpts, stopSignals func()) error {
 }
 
 // recordSource gives produce its records: next replaces r's contents with
-// the next one, or returns false at the end.
+// the next one, or returns false at the end or once ctx is done.
 type recordSource interface {
-	next(r *gen.Record) (bool, error)
+	next(ctx context.Context, r *gen.Record) (bool, error)
 }
 
 type genSource struct{ g gen.Generator }
 
-func (s genSource) next(r *gen.Record) (bool, error) {
+func (s genSource) next(_ context.Context, r *gen.Record) (bool, error) {
 	s.g.Next(r)
 	return true, nil
 }
 
-// lineSource reads one record value per line, without a key.
+// lineSource reads one record value per line, without a key. Its reading
+// goroutine lets next return at a signal while a terminal's stdin waits
+// for a line; it ends at the end of the input, a read error or close (a
+// read in progress then ends with the process).
 type lineSource struct {
-	r    *bufio.Reader
-	name string
-	line int
+	lines chan lineRead
+	stop  chan struct{}
+	name  string
+	line  int
 }
 
-func (s *lineSource) next(r *gen.Record) (bool, error) {
-	b, err := s.r.ReadBytes('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("%s:%d: %w", s.name, s.line+1, err)
+type lineRead struct {
+	b   []byte
+	err error
+}
+
+func newLineSource(in io.Reader, name string) *lineSource {
+	s := &lineSource{lines: make(chan lineRead), stop: make(chan struct{}), name: name}
+	go func() {
+		defer close(s.lines)
+		br := bufio.NewReader(in)
+		for {
+			b, err := br.ReadBytes('\n')
+			if len(b) > 0 || err != nil && !errors.Is(err, io.EOF) {
+				select {
+				case s.lines <- lineRead{b, err}:
+				case <-s.stop:
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *lineSource) close() { close(s.stop) }
+
+func (s *lineSource) next(ctx context.Context, r *gen.Record) (bool, error) {
+	var lr lineRead
+	var ok bool
+	select {
+	case <-ctx.Done():
+		return false, nil
+	case lr, ok = <-s.lines:
 	}
-	if len(b) == 0 { // the end, after a last line ended by "\n"
+	if !ok { // the end, after a last line ended by "\n"
 		return false, nil
 	}
+	if lr.err != nil && !errors.Is(lr.err, io.EOF) {
+		return false, fmt.Errorf("%s:%d: %w", s.name, s.line+1, lr.err)
+	}
 	s.line++
-	b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	b := bytes.TrimSuffix(bytes.TrimSuffix(lr.b, []byte("\n")), []byte("\r"))
 	r.Key, r.Value = nil, b
 	return true, nil
 }
@@ -207,7 +248,7 @@ func produceLoop(ctx context.Context, p *kafka.Producer, src recordSource, o pro
 				}
 			}
 		}
-		if more, err := src.next(&r); err != nil || !more {
+		if more, err := src.next(ctx, &r); err != nil || !more {
 			return n, err
 		}
 		if err := p.Produce(ctx, o.topic, kafka.AnyPartition, r.Key, r.Value); err != nil {
