@@ -617,6 +617,34 @@ func TestAppendLimitHoldsAcrossBatches(t *testing.T) {
 	if got, want := strings.Join(recsOut, " "), "0:3/3 1:1/4 2:0/4 3:0/4 4:0/4"; got != want {
 		t.Fatalf("commit records (id:output/emitted) %s, want %s", got, want)
 	}
+
+	// A batch that fails in its sink is re-run with the same count: its
+	// output is the same, and the total is not counted twice.
+	var failed bool
+	sink = &collector{}
+	cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
+		if out.BatchID == 1 && !failed {
+			failed = true
+			return errors.New("sink down")
+		}
+		return sink.AddBatch(ctx, out)
+	})
+	cfg.CheckpointLocation = t.TempDir()
+	cfg.Source.MaxRatePerPartition = 3
+	if q, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err == nil || !failed {
+		t.Fatalf("first run: %v, want batch 1's sink error", err)
+	}
+	runQuery(t, cfg)
+	outs = nil
+	for _, c := range sink.all() {
+		outs = append(outs, fmt.Sprintf("%d:%v", c.id, c.rows))
+	}
+	if got, want := strings.Join(outs, " "), "0:[[0] [1] [2]] 1:[[3]] 2:[] 3:[] 4:[]"; got != want {
+		t.Fatalf("outputs with batch 1 re-run %s, want %s", got, want)
+	}
 }
 
 func TestGracefulStopCommitsInFlightBatch(t *testing.T) {
