@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -84,5 +87,41 @@ func TestCommitNamesFailedWriteAhead(t *testing.T) {
 	}
 	if pending == nil || pending.ID != 0 {
 		t.Fatalf("pending %+v after the failed commit, want batch 0 still pending", pending)
+	}
+}
+
+// Metadata and offsets requests are retried FetchOffsetNumRetries times,
+// FetchOffsetRetryInterval apart; a data loss is not retried.
+func TestWithRetry(t *testing.T) {
+	d := func(retries int) *driver {
+		return &driver{q: &Query{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: Config{
+			Source: KafkaSource{FetchOffsetNumRetries: retries, FetchOffsetRetryInterval: time.Millisecond}}}}
+	}
+	down := errors.New("broker down")
+	for _, tc := range []struct {
+		retries   int
+		failFirst int // attempts that fail before one succeeds
+		err       error
+		calls     int
+		want      string
+	}{
+		{retries: 2, failFirst: 10, err: down, calls: 3, want: "planning failed 3 times (fetchOffset.numRetries 2): broker down"},
+		{retries: 2, failFirst: 2, err: down, calls: 3, want: "<nil>"},
+		{retries: 0, failFirst: 10, err: down, calls: 4, want: "planning failed 4 times (fetchOffset.numRetries 3): broker down"}, // 0: the default
+		{retries: -1, failFirst: 10, err: down, calls: 1, want: "broker down"},
+		{retries: 2, failFirst: 10, err: &offsets.DataLossError{Topic: "t", From: 1, Until: 2}, calls: 1,
+			want: "data loss on t-0: offsets [1, 2) are no longer available: offsets are below the partition's log start offset (deleted by retention?); set failOnDataLoss: false to skip them"},
+	} {
+		calls := 0
+		err := d(tc.retries).withRetry(context.Background(), "planning", func() error {
+			calls++
+			if calls <= tc.failFirst {
+				return tc.err
+			}
+			return nil
+		})
+		if calls != tc.calls || fmt.Sprint(err) != tc.want {
+			t.Errorf("retries %d, failing %d: %d calls, %v; want %d calls, %s", tc.retries, tc.failFirst, calls, err, tc.calls, tc.want)
+		}
 	}
 }

@@ -51,6 +51,15 @@ type KafkaSource struct {
 	MaxRateOverrides map[offsets.TopicPartition]int64
 	// OnDataLoss: see DataLossPolicy. Default fail.
 	OnDataLoss DataLossPolicy
+	// FetchOffsetNumRetries is how many times a failed metadata or offsets
+	// request (planning a batch, reaching the cluster before recovering
+	// one) is retried before the query fails (Spark:
+	// fetchOffset.numRetries). Each attempt times out after 10 s. Default
+	// 3; negative: none.
+	FetchOffsetNumRetries int
+	// FetchOffsetRetryInterval is the wait between those attempts (Spark:
+	// fetchOffset.retryIntervalMs). Default 1s; negative: none.
+	FetchOffsetRetryInterval time.Duration
 	// PartitionDiscoveryInterval is how often the driver re-reads the
 	// subscription's partitions (new and deleted partitions, new topics
 	// matching SubscribePattern) and their log start offsets. In between,
@@ -115,8 +124,6 @@ type Config struct {
 	// failpoint, when set by this package's tests, is called at each named
 	// instant of a batch (see failpoint.go).
 	failpoint func(name string, batchID int64)
-	// planRetries, when not 0, replaces planRetries (tests; < 0: none).
-	planRetries int
 }
 
 // rateInterval is the interval rates are multiplied by: the trigger's, or

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -513,12 +514,16 @@ func (d *driver) warnMissing(ctx context.Context, tps []offsets.TopicPartition) 
 }
 
 // discoverLatest discovers the subscription (see discover; the first plan
-// reuses it) and lists its latest offsets.
-func (d *driver) discoverLatest(ctx context.Context) (map[offsets.TopicPartition]int64, error) {
-	if err := d.discover(ctx, nil); err != nil {
-		return nil, err
-	}
-	return d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
+// reuses it) and lists its latest offsets, with planning's retries.
+func (d *driver) discoverLatest(ctx context.Context) (latest map[offsets.TopicPartition]int64, err error) {
+	err = d.withRetry(ctx, "listing offsets", func() error {
+		if err := d.discover(ctx, nil); err != nil {
+			return err
+		}
+		latest, err = d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
+		return err
+	})
+	return latest, err
 }
 
 // wentBack reports whether a partition's latest offset is below its cached
@@ -622,10 +627,9 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 	return offsets.NewBatchPlan(id, out, time.Now().UTC()), latest, nil
 }
 
-// planRetries is how many times a failed plan (metadata or ListOffsets:
-// a broker restarting, a leader election) is retried before the query
-// fails. Data loss is never retried.
-const planRetries = 3
+// DefaultFetchOffsetNumRetries is KafkaSource.FetchOffsetNumRetries's
+// default.
+const DefaultFetchOffsetNumRetries = 3
 
 func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (plan offsets.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
 	err = d.withRetry(ctx, "planning", func() error {
@@ -635,22 +639,24 @@ func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.To
 	return plan, latest, err
 }
 
-// withRetry runs fn, and again after 1 s, 2 s, ... up to planRetries more
-// times while it fails (Config.planRetries in tests), logging what failed.
-// A data loss, or a done ctx, ends it at once.
+// withRetry runs fn, and again after KafkaSource.FetchOffsetRetryInterval
+// up to FetchOffsetNumRetries more times while it fails (a broker
+// restarting, a leader election), logging what failed. A data loss, or a
+// done ctx, ends it at once.
 func (d *driver) withRetry(ctx context.Context, what string, fn func() error) error {
-	retries := planRetries
-	if r := d.q.cfg.planRetries; r != 0 {
-		retries = max(r, 0)
-	}
+	src := &d.q.cfg.Source
+	retries := cmp.Or(src.FetchOffsetNumRetries, DefaultFetchOffsetNumRetries)
+	wait := cmp.Or(src.FetchOffsetRetryInterval, time.Second)
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		if err == nil || attempt > retries || errors.Is(err, offsets.ErrDataLoss) || ctx.Err() != nil {
+			if err != nil && attempt > 1 && ctx.Err() == nil && !errors.Is(err, offsets.ErrDataLoss) {
+				err = fmt.Errorf("%s failed %d times (fetchOffset.numRetries %d): %w", what, attempt, retries, err)
+			}
 			return err
 		}
-		wait := time.Duration(attempt) * time.Second
-		d.q.logger.Warn(what+" failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", wait, "err", err)
-		t := time.NewTimer(wait)
+		d.q.logger.Warn(what+" failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", max(wait, 0), "err", err)
+		t := time.NewTimer(max(wait, 0))
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -735,7 +735,7 @@ func TestRecoveryWithBrokerDown(t *testing.T) {
 	down := ln.Addr().String()
 	ln.Close() // nothing listens there now
 	cfg = testConfig(t, down, "clicks", dir, &collector{})
-	cfg.planRetries = -1 // one attempt: the 10 s of one metadata request
+	cfg.Source.FetchOffsetNumRetries = -1 // one attempt: the 10 s of one metadata request
 	if q, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -759,7 +759,9 @@ func TestBrokerDownWithLongDeadline(t *testing.T) {
 	}
 	down := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	q, err := New(testConfig(t, down, "clicks", t.TempDir(), &collector{}))
+	cfg := testConfig(t, down, "clicks", t.TempDir(), &collector{})
+	cfg.Source.FetchOffsetNumRetries = -1 // one attempt
+	q, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

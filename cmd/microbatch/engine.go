@@ -67,8 +67,11 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 			MaxRatePerPartition: k.MaxRatePerPartition,
 			OnDataLoss:          onDataLoss,
 			Properties:          k.Properties,
-			// The job file's 0 is every batch; the engine's is its default.
+			// The job file's 0 is every batch (no retry, no wait); the
+			// engine's is its default.
 			PartitionDiscoveryInterval: cmp.Or(k.PartitionDiscoveryInterval, -1),
+			FetchOffsetNumRetries:      int(cmp.Or(k.FetchOffsetNumRetries, -1)),
+			FetchOffsetRetryInterval:   cmp.Or(k.FetchOffsetRetryInterval, -1),
 		},
 		Format:             format,
 		Schema:             schema,

@@ -111,6 +111,14 @@ type Kafka struct {
 	// (key source.kafka.failOnDataLoss, default true; Spark:
 	// failOnDataLoss).
 	FailOnDataLoss bool
+	// FetchOffsetNumRetries is how many times a failed metadata or offsets
+	// request is retried before the job fails (key
+	// source.kafka.fetchOffset.numRetries, default 3; Spark:
+	// fetchOffset.numRetries).
+	FetchOffsetNumRetries int64
+	// FetchOffsetRetryInterval is the wait between those attempts (key
+	// source.kafka.fetchOffset.retryIntervalMs, default 1000 ms).
+	FetchOffsetRetryInterval time.Duration
 	// PartitionDiscoveryInterval is how often partitions and log start
 	// offsets are re-listed (key source.kafka.partitionDiscoveryInterval,
 	// default 1s; 0 = every batch).

@@ -32,6 +32,7 @@ source:
     startingOffsets: '{"ecommerce":{"0":42,"1":-2}}'
     maxRatePerPartition: ${RATE}
     failOnDataLoss: false
+    fetchOffset.numRetries: 10
     isolation.level: read_committed
     debug: broker
   format: CSV
@@ -66,7 +67,10 @@ func TestFullJob(t *testing.T) {
 				MaxRatePerPartition: 250,
 				FailOnDataLoss:      false,
 				Properties:          map[string]string{"isolation.level": "read_committed", "debug": "broker"},
-				// Not in the file: the default.
+				// Spark's option name, not a librdkafka property.
+				FetchOffsetNumRetries: 10,
+				// Not in the file: the defaults.
+				FetchOffsetRetryInterval:   time.Second,
 				PartitionDiscoveryInterval: time.Second,
 			},
 			Format: "csv", Schema: "event_time TIMESTAMP, brand STRING", Mode: "FAILFAST", Header: true, Table: "ecom",
@@ -85,14 +89,14 @@ func TestFullJob(t *testing.T) {
 	if p := j.Positions["source.kafka.maxRatePerPartition"]; p != (jobfile.Position{Line: 7, Column: 26}) {
 		t.Errorf("maxRatePerPartition position = %+v", p)
 	}
-	// "GROUP BY" is line 3, column 1 of the query: file line 21, column 3.
-	if p := j.QueryPosition(3, 1); p != (jobfile.Position{Line: 21, Column: 3}) {
-		t.Errorf("QueryPosition(3, 1) = %+v, want 21:3", p)
+	// "GROUP BY" is line 3, column 1 of the query: file line 22, column 3.
+	if p := j.QueryPosition(3, 1); p != (jobfile.Position{Line: 22, Column: 3}) {
+		t.Errorf("QueryPosition(3, 1) = %+v, want 22:3", p)
 	}
-	if got := j.QueryErrorf(2, 6, "unknown table %q", "ecom").Error(); got != `job.yaml:20:8: query: unknown table "ecom"` {
+	if got := j.QueryErrorf(2, 6, "unknown table %q", "ecom").Error(); got != `job.yaml:21:8: query: unknown table "ecom"` {
 		t.Errorf("QueryErrorf = %s", got)
 	}
-	if got := j.Errorf("source.schema", "bad").Error(); got != `job.yaml:12: source.schema: bad` {
+	if got := j.Errorf("source.schema", "bad").Error(); got != `job.yaml:13: source.schema: bad` {
 		t.Errorf("Errorf = %s", got)
 	}
 	if got := j.Source.Kafka.Librdkafka(); !reflect.DeepEqual(got, map[string]string{"bootstrap.servers": "10.0.0.1:9092", "isolation.level": "read_committed", "debug": "broker"}) {
@@ -409,7 +413,7 @@ func TestPartitionDiscoveryInterval(t *testing.T) {
 		{"250ms", 250 * time.Millisecond, ""},
 		{"0", 0, ""},
 		{"10 seconds", 10 * time.Second, ""},
-		{"-1s", 0, "job.yaml:11: source.kafka.partitionDiscoveryInterval: must not be negative, got -1s"},
+		{"-1s", 0, "job.yaml:12: source.kafka.partitionDiscoveryInterval: must not be negative, got -1s"},
 	} {
 		src := strings.Replace(full, "    debug: broker\n", "    debug: broker\n    partitionDiscoveryInterval: "+c.value+"\n", 1)
 		j, err := parse(t, src)
@@ -425,5 +429,20 @@ func TestPartitionDiscoveryInterval(t *testing.T) {
 		if got := j.Source.Kafka.PartitionDiscoveryInterval; got != c.want {
 			t.Errorf("%s: PartitionDiscoveryInterval = %v, want %v", c.value, got, c.want)
 		}
+	}
+}
+
+func TestFetchOffsetRetries(t *testing.T) {
+	src := strings.Replace(full, "    debug: broker\n", "    debug: broker\n    fetchOffset.retryIntervalMs: 250\n", 1)
+	j, err := parse(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := j.Source.Kafka; k.FetchOffsetRetryInterval != 250*time.Millisecond || k.FetchOffsetNumRetries != 10 || k.Properties["fetchOffset.retryIntervalMs"] != "" {
+		t.Errorf("retries %d, interval %s, properties %v", k.FetchOffsetNumRetries, k.FetchOffsetRetryInterval, k.Properties)
+	}
+	src = strings.Replace(full, "fetchOffset.numRetries: 10", "fetchOffset.numRetries: -1", 1)
+	if _, err := parse(t, src); err == nil || err.Error() != "job.yaml:9: source.kafka.fetchOffset.numRetries: must be at least 0, got -1" {
+		t.Errorf("numRetries -1: %v", err)
 	}
 }

@@ -252,7 +252,8 @@ var topicSpec = regexp.MustCompile(`^[A-Za-z0-9._-]+:[1-9][0-9]*$`)
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (l *loader) kafka(n *yaml.Node) Kafka {
-	k := Kafka{StartingOffsets: "latest", FailOnDataLoss: true, PartitionDiscoveryInterval: time.Second, Properties: map[string]string{}}
+	k := Kafka{StartingOffsets: "latest", FailOnDataLoss: true, PartitionDiscoveryInterval: time.Second,
+		FetchOffsetNumRetries: 3, FetchOffsetRetryInterval: time.Second, Properties: map[string]string{}}
 	const path = "source.kafka"
 	m, props := l.kafkaMapping(n)
 	if m == nil {
@@ -318,6 +319,14 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 	}
 	if v := m["failOnDataLoss"]; v != nil {
 		k.FailOnDataLoss, _ = l.boolean(v, path+".failOnDataLoss")
+	}
+	if v := m["fetchOffset.numRetries"]; v != nil {
+		k.FetchOffsetNumRetries, _ = l.integer(v, path+".fetchOffset.numRetries", 0)
+	}
+	if v := m["fetchOffset.retryIntervalMs"]; v != nil {
+		if ms, ok := l.integer(v, path+".fetchOffset.retryIntervalMs", 0); ok {
+			k.FetchOffsetRetryInterval = time.Duration(ms) * time.Millisecond
+		}
 	}
 	if v := m["partitionDiscoveryInterval"]; v != nil {
 		k.PartitionDiscoveryInterval, _ = l.duration(v, path+".partitionDiscoveryInterval")

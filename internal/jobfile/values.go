@@ -145,8 +145,6 @@ var sparkOnly = map[string]string{
 	"includeHeaders":              "headers are not exposed to queries",
 	"groupIdPrefix":               "microbatch does not use consumer groups",
 	"kafkaConsumer.pollTimeoutMs": "not needed",
-	"fetchOffset.numRetries":      "not needed",
-	"fetchOffset.retryIntervalMs": "not needed",
 }
 
 // kafkaMapping splits source.kafka into microbatch's own keys and
