@@ -282,6 +282,10 @@ func (q *Query) Run(ctx context.Context) (err error) {
 		if cerr := d.close(); err == nil {
 			err = cerr
 		}
+		if err == nil {
+			q.logger.Info("query stopped", "query", q.cfg.Name, "next_batch", d.nextID)
+		}
 	}()
+	q.logger.Info("query started", "query", q.cfg.Name, "next_batch", d.nextID, "partitions", len(d.start), "checkpoint", q.cfg.CheckpointLocation)
 	return d.loop(stopCtx, workCtx)
 }

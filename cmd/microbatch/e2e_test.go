@@ -360,7 +360,7 @@ func TestRunStopsGracefullyOnSIGINT(t *testing.T) {
 		checkpoint: filepath.Join(dir, "checkpoint"),
 	}.write(t, dir)
 
-	run := startProc(t, "run", job)
+	run := startProc(t, "run", job, "--log-level", "info")
 	run.waitFor(true, regexp.MustCompile(`(?m)^batch 2: `))
 	// The checkpoint has one writer at a time.
 	second := cli(t, "run", job)
@@ -398,6 +398,11 @@ func TestRunStopsGracefullyOnSIGINT(t *testing.T) {
 	progress := regexp.MustCompile(`(?m)^batch (\d+): \d+ rows, `).FindAllStringSubmatch(run.stderr.String(), -1)
 	if len(progress) != int(last)+1 || progress[len(progress)-1][1] != fmt.Sprint(last) {
 		t.Fatalf("the checkpoint has batches 0 to %d committed; run printed:\n%s", last, run.stderr.String())
+	}
+	// --log-level info: a line at start and one at the graceful stop.
+	lifecycle := regexp.MustCompile(`(?m)^time=\S+ level=INFO msg="query (started|stopped)" query=\S+ next_batch=(\d+)`).FindAllStringSubmatch(run.stderr.String(), -1)
+	if len(lifecycle) != 2 || lifecycle[0][1] != "started" || lifecycle[0][2] != "0" || lifecycle[1][1] != "stopped" || lifecycle[1][2] != fmt.Sprint(last+1) {
+		t.Fatalf("with --log-level info, want a start line (next_batch=0) and a stop line (next_batch=%d); run printed:\n%s", last+1, run.stderr.String())
 	}
 	t.Logf("stopped after batch %d at offsets %v", last, until)
 	want, _ := pageViews(t, prefixes(topicValues(t, addr, "clicks", total), until))

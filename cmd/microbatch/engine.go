@@ -136,8 +136,12 @@ func checkEngine(job *jobfile.Job) error {
 
 // quietLogger logs warnings and errors (data loss skipped, stop timeouts)
 // to w; the per-batch line is printed by progressLine.
-func quietLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+func quietLogger(w io.Writer) *slog.Logger { return levelLogger(w, slog.LevelWarn) }
+
+// levelLogger logs to w from level on: run's --log-level (info adds start,
+// stop, recovery and compaction lines).
+func levelLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 // progressLine prints one line per committed batch on w.
@@ -158,13 +162,13 @@ func progressLine(w io.Writer) func(engine.Progress) {
 
 // runJobEngine runs job until ctx is done or, with availableNow, until
 // the data present at start is processed.
-func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer) error {
+func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer, level slog.Level) error {
 	c := job.Sink.Console
 	if c == nil {
 		c = &jobfile.ConsoleSink{NumRows: 20, Truncate: true}
 	}
 	sink := engine.NewConsoleSink(engine.ConsoleOptions{NumRows: c.NumRows, Truncate: c.Truncate, Writer: stdout})
-	q, err := buildQuery(job, sink, quietLogger(stderr), progressLine(stderr))
+	q, err := buildQuery(job, sink, levelLogger(stderr, level), progressLine(stderr))
 	if err != nil {
 		return err
 	}

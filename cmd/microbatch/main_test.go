@@ -408,6 +408,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "iot", "--count", "-1"}, "microbatch produce: --count must be >= 0, got -1\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"produce", "--count", "many"}, "microbatch produce: invalid argument \"many\" for \"--count\" flag: strconv.ParseInt: parsing \"many\": invalid syntax\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"validate"}, "microbatch validate: want exactly one job file, got 0 arguments\nRun 'microbatch validate --help' for usage.\n"},
+		{[]string{"run", "job.yaml", "--log-level", "loud"}, "microbatch run: invalid --log-level \"loud\" (want debug, info, warn or error)\nRun 'microbatch run --help' for usage.\n"},
 		{[]string{"state", "job.yaml", "--format", "xml"}, "microbatch state: invalid --format \"xml\" (want table, jsonl or csv)\nRun 'microbatch state --help' for usage.\n"},
 	} {
 		r := cli(t, tc.args...)

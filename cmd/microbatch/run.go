@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"sort"
 
 	"github.com/spf13/cobra"
@@ -69,11 +70,16 @@ func joinChecks(lists ...jobfile.Errors) error {
 }
 
 func newRunCmd(stopSignals func()) *cobra.Command {
-	return &cobra.Command{
+	var logLevel string
+	cmd := &cobra.Command{
 		Use:   "run JOB.yaml",
 		Short: "Run a job until stopped (SIGINT/SIGTERM = graceful stop)",
 		Args:  jobArg,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usagef(cmd, "invalid --log-level %q (want debug, info, warn or error)", logLevel)
+			}
 			job, err := loadJob(args[0])
 			if err != nil {
 				return err
@@ -99,12 +105,14 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 					return err
 				}
 				job.Source.Kafka.BootstrapServers = addr
-				err = runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr())
+				err = runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr(), level)
 				return errors.Join(err, stop())
 			}
-			return runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr(), level)
 		},
 	}
+	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info (adds start, stop, recovery and compaction lines), warn or error")
+	return cmd
 }
 
 func formatFlag(cmd *cobra.Command, format *string, allowed ...string) func() error {
