@@ -2,6 +2,7 @@ package offsets
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -284,4 +285,60 @@ func TestSnapshotWhileWriterCommits(t *testing.T) {
 	}
 	close(stop)
 	mustNoErr(t, <-done)
+}
+
+// The snapshot copy skips runs of zeros, which stay holes of the same
+// length: the copy reads back byte for byte.
+func TestCopySparse(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 5<<20+123)
+	copy(data, "head")
+	copy(data[4<<20+7:], "middle")
+	copy(data[len(data)-4:], "tail")
+	srcPath := filepath.Join(dir, "src")
+	if err := os.WriteFile(srcPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.Open(srcPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(filepath.Join(dir, "dst"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	dst.WriteString("stale bytes from an earlier attempt")
+	if err := dst.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := copySparse(dst, src, make([]byte, 1<<20))
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("copied %d, %v; want %d", n, err, len(data))
+	}
+	got, err := os.ReadFile(dst.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("the copy differs from the source")
+	}
+}
+
+// A snapshot that cannot make its temporary copy says so, and does not
+// read as a missing checkpoint (errors.Is(os.ErrNotExist)).
+func TestSnapshotWithoutTempDir(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	t.Setenv("TMPDIR", filepath.Join(dir, "nonexistent"))
+	_, err = Open(dir, Options{ReadOnly: true})
+	want := fmt.Sprintf("checkpoint %s: snapshot: a temporary copy in %s ($TMPDIR): ", filepath.Join(dir, DBFile), filepath.Join(dir, "nonexistent"))
+	if err == nil || !strings.HasPrefix(err.Error(), want) || errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open read-only without a temp dir: %v, want %q... not matching os.ErrNotExist", err, want)
+	}
 }

@@ -216,7 +216,8 @@ func (c *Checkpoint) openSnapshot() error {
 	defer locks.close()
 	tmp, err := os.CreateTemp("", "microbatch-checkpoint-*.db")
 	if err != nil {
-		return fmt.Errorf("checkpoint %s: snapshot: %w", c.path, err)
+		// Not %w: a missing TMPDIR is not a missing checkpoint.
+		return fmt.Errorf("checkpoint %s: snapshot: a temporary copy in %s ($TMPDIR): %v", c.path, os.TempDir(), err)
 	}
 	c.snapshot = tmp.Name()
 	release := locks.readerAcquire()
@@ -262,7 +263,7 @@ func copyConsistent(src *os.File, dst *os.File) (bool, error) {
 		if err := dst.Truncate(0); err != nil {
 			return false, err
 		}
-		n, err := io.CopyBuffer(io.NewOffsetWriter(dst, 0), io.NewSectionReader(src, 0, 1<<62), buf)
+		n, err := copySparse(dst, src, buf)
 		if err != nil {
 			return false, err
 		}
@@ -276,4 +277,45 @@ func copyConsistent(src *os.File, dst *os.File) (bool, error) {
 		return true, nil
 	}
 	return false, metaErr
+}
+
+// copySparse copies src to dst (from offset 0, dst already empty) and
+// returns the bytes copied. Runs of buf's size that are all zero are not
+// written: bbolt's file grows by whole steps of unused pages, and the
+// copy stays as sparse as the file (a checkpoint of 16 MB holds about
+// 1 MB of data when small).
+func copySparse(dst, src *os.File, buf []byte) (int64, error) {
+	var off int64
+	for {
+		n, err := src.ReadAt(buf, off)
+		if n > 0 {
+			if !allZero(buf[:n]) {
+				if _, werr := dst.WriteAt(buf[:n], off); werr != nil {
+					return off, werr
+				}
+			}
+			off += int64(n)
+		}
+		if errors.Is(err, io.EOF) {
+			return off, dst.Truncate(off)
+		}
+		if err != nil {
+			return off, err
+		}
+	}
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
