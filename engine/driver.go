@@ -233,7 +233,12 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 			}
 			return fmt.Errorf("recovering batch %d: %w", pending.ID, err)
 		}
-		if err := d.runBatch(workCtx, *pending, batchContext{triggerAt: time.Now(), recovered: true}); err != nil {
+		// The latest offsets, for the progress's lag; without them (a
+		// partition gone since) the lag reads 0, as before.
+		tps := slices.Collect(maps.Keys(pending.Ends))
+		offsets.SortPartitions(tps)
+		latest, _ := d.admin.ListOffsets(stopCtx, tps, offsets.Latest, d.props.ReadCommitted())
+		if err := d.runBatch(workCtx, *pending, batchContext{triggerAt: time.Now(), recovered: true, latest: latest}); err != nil {
 			return err
 		}
 	}

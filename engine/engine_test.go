@@ -402,6 +402,34 @@ func TestStartingOffsetPastEnd(t *testing.T) {
 	}
 }
 
+// A batch recovered after a failure reports its lag like any other.
+func TestRecoveredBatchReportsLag(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
+	errSink := errors.New("sink down")
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), ForEachBatch(func(context.Context, *Output) error { return errSink }))
+	cfg.Source.MaxRatePerPartition = 4 // batch 0 is [0,4)
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); !errors.Is(err, errSink) {
+		t.Fatalf("first run: %v, want the sink's error", err)
+	}
+	cfg.Sink = &collector{}
+	var progress []Progress
+	cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+	runQuery(t, cfg)
+	var got []string
+	for _, p := range progress {
+		got = append(got, fmt.Sprintf("%d:%v:%d", p.BatchID, p.Recovered, p.TotalLag()))
+	}
+	if want := "0:true:6 1:false:2 2:false:0"; strings.Join(got, " ") != want {
+		t.Fatalf("batches (id:recovered:lag) %s, want %s", strings.Join(got, " "), want)
+	}
+}
+
 // TestDataLoss deletes offsets [50,80) of a partition whose next batch
 // starts at 50. The loss is found either by the planner (a run that starts
 // after the deletion lists the log start offsets) or by the executor that
