@@ -258,6 +258,20 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 	if cfg.Trigger.AvailableNow {
 		interval = 0
 	}
+	finished := false
+	if target != nil {
+		// A stop before the end leaves offsets unread: say how many, as
+		// the run still exits without an error.
+		defer func() {
+			var left int64
+			for tp, end := range target {
+				left += max(end-d.start[tp], 0)
+			}
+			if !finished && stopCtx.Err() != nil && left > 0 {
+				d.q.logger.Warn("stopped before the data available at start was processed", "query", cfg.Name, "offsets_left", left, "next_batch", d.nextID)
+			}
+		}()
+	}
 	next := time.Now()
 	var ahead *aheadRead
 	defer func() {
@@ -306,6 +320,7 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 			if len(plan.Ranges) == 0 {
 				forget(d.start, plan.Gone)
 				if cfg.Trigger.AvailableNow {
+					finished = true
 					d.q.logger.Info("available data processed", "query", cfg.Name, "batches", d.nextID)
 					return nil
 				}

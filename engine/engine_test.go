@@ -301,15 +301,7 @@ func TestMissingTopicIsLogged(t *testing.T) {
 	b.Produce(t, "clicks", recs)
 	warnings := func(cfg Config) string {
 		var logs bytes.Buffer
-		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{
-			Level: slog.LevelWarn,
-			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-				if a.Key == slog.TimeKey {
-					return slog.Attr{}
-				}
-				return a
-			},
-		}))
+		cfg.Logger = warnLogger(&logs)
 		cfg.Source.PartitionDiscoveryInterval = time.Millisecond // discover at every plan
 		runQuery(t, cfg)
 		return logs.String()
@@ -427,6 +419,32 @@ func TestRecoveredBatchReportsLag(t *testing.T) {
 	}
 	if want := "0:true:6 1:false:2 2:false:0"; strings.Join(got, " ") != want {
 		t.Fatalf("batches (id:recovered:lag) %s, want %s", strings.Join(got, " "), want)
+	}
+}
+
+// An availableNow run stopped before the end says how many offsets it
+// left, since it returns without an error.
+func TestAvailableNowStoppedEarlyIsLogged(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
+	recs, _ := clicks(10, 1, 0)
+	b.Produce(t, "clicks", recs)
+	var q *Query
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), ForEachBatch(func(context.Context, *Output) error {
+		q.Stop() // batch 0; batch 1, read ahead, is in flight and finishes too
+		return nil
+	}))
+	cfg.Source.MaxRatePerPartition = 3
+	var logs bytes.Buffer
+	cfg.Logger = warnLogger(&logs)
+	var err error
+	if q, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if want := `level=WARN msg="stopped before the data available at start was processed" query=test offsets_left=4 next_batch=2` + "\n"; logs.String() != want {
+		t.Fatalf("logged\n%s\nwant\n%s", logs.String(), want)
 	}
 }
 

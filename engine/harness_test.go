@@ -247,3 +247,17 @@ func checkContiguous(t testing.TB, q *Query, ends map[offsets.TopicPartition]int
 		t.Fatal(strings.Join(probs, "; "))
 	}
 }
+
+// warnLogger logs warnings and errors to w without their time, for tests
+// that compare log lines.
+func warnLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
