@@ -253,7 +253,7 @@ func stateQuery(job *jobfile.Job) (*engine.Query, error) {
 }
 
 // showStateEngine prints the latest committed result table.
-func showStateEngine(_ context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
+func showStateEngine(ctx context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
 	q, err := stateQuery(job)
 	if err != nil {
 		return err
@@ -263,11 +263,25 @@ func showStateEngine(_ context.Context, job *jobfile.Job, format string, stdout 
 		return checkpointErr(job, err)
 	}
 	defer rec.Release()
-	return writeRecord(stdout, format, rec)
+	return writeRecord(interruptible{ctx, stdout}, format, rec)
+}
+
+// interruptible fails every write once ctx is done (SIGINT), so a long
+// print stops at its next write instead of running to the end.
+type interruptible struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (i interruptible) Write(p []byte) (int, error) {
+	if err := i.ctx.Err(); err != nil {
+		return 0, fmt.Errorf("interrupted: %w", err)
+	}
+	return i.w.Write(p)
 }
 
 // showOffsetsEngine prints the batches recorded in the checkpoint.
-func showOffsetsEngine(_ context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
+func showOffsetsEngine(ctx context.Context, job *jobfile.Job, format string, stdout io.Writer) error {
 	q, err := stateQuery(job)
 	if err != nil {
 		return err
@@ -276,7 +290,7 @@ func showOffsetsEngine(_ context.Context, job *jobfile.Job, format string, stdou
 	if err != nil {
 		return checkpointErr(job, err)
 	}
-	return writeBatches(stdout, format, infos)
+	return writeBatches(interruptible{ctx, stdout}, format, infos)
 }
 
 func checkpointErr(job *jobfile.Job, err error) error {

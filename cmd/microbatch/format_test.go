@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"math"
 	"testing"
 
@@ -59,5 +60,22 @@ func TestWriteRecordFormats(t *testing.T) {
 	}
 	if want := "2019-11-01 00:00:01.5"; !bytes.Contains(out.Bytes(), []byte(want)) || !bytes.Contains(out.Bytes(), []byte("Infinity")) || !bytes.Contains(out.Bytes(), []byte("1.0E-7")) {
 		t.Errorf("table lacks %s, Infinity or 1.0E-7:\n%s", want, out.String())
+	}
+}
+
+// A print stops at its next write once the command is interrupted.
+func TestInterruptibleWriter(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	w := interruptible{ctx, &out}
+	if _, err := w.Write([]byte("row 1\n")); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if _, err := w.Write([]byte("row 2\n")); err == nil || err.Error() != "interrupted: context canceled" {
+		t.Fatalf("write after the interrupt: %v", err)
+	}
+	if out.String() != "row 1\n" {
+		t.Fatalf("wrote %q", out.String())
 	}
 }
