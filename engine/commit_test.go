@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microbatch/microbatch/internal/kafkatest"
 	"github.com/microbatch/microbatch/offsets"
 )
 
@@ -18,9 +17,7 @@ import (
 // open while the sink runs: the snapshot lock is left while the commit
 // waits for the output (it was held, and the read waited 30 s for it).
 func TestSinkReadsCheckpointDuringCommit(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, want := clicks(100, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, want := clickTopic(t, 1, 100)
 	var q *Query
 	var took time.Duration
 	var seen []string

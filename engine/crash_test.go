@@ -114,9 +114,7 @@ func TestCrashAtEveryLifecyclePoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("subprocess crash tests")
 	}
-	b := kafkatest.Start(t, map[string]int32{"clicks": 3})
-	recs, want := clicks(3000, 3, 0)
-	b.Produce(t, "clicks", recs)
+	b, want := clickTopic(t, 3, 3000)
 	ends := b.EndOffsets(t, "clicks")
 	schema, df := pageViews(t)
 

@@ -23,9 +23,7 @@ import (
 )
 
 func TestCountsAcrossBatchesAndRestart(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 3})
-	recs, want := clicks(3000, 3, 0)
-	b.Produce(t, "clicks", recs)
+	b, want := clickTopic(t, 3, 3000)
 
 	dir := t.TempDir()
 	sink := &collector{}
@@ -92,9 +90,7 @@ func TestCountsAcrossBatchesAndRestart(t *testing.T) {
 // commits, and a restart restores it (its first version failed every
 // commit: the checkpoint keeps no empty key).
 func TestGlobalAggregateAcrossRestart(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 2})
-	recs, _ := clicks(1000, 2, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 2, 1000)
 	schema, _ := pageViews(t)
 	df := dataframe.Source("events", schema).GroupBy().
 		Agg(dataframe.Count().As("n"), dataframe.Max(dataframe.Col("userid")).As("last"))
@@ -147,9 +143,7 @@ func TestUpdateModeEmitsChangedGroups(t *testing.T) {
 }
 
 func TestIncompatibleQueryIsRefused(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 1, 10)
 	dir := t.TempDir()
 	cfg := testConfig(t, b.Addr, "clicks", dir, &collector{})
 	runQuery(t, cfg)
@@ -169,9 +163,7 @@ func TestIncompatibleQueryIsRefused(t *testing.T) {
 }
 
 func TestSecondRunnerFailsAtOnce(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 1, 10)
 	dir := t.TempDir()
 	cfg := testConfig(t, b.Addr, "clicks", dir, &collector{})
 	cfg.Trigger = Trigger{ProcessingTime: 50 * time.Millisecond}
@@ -207,9 +199,7 @@ func TestSecondRunnerFailsAtOnce(t *testing.T) {
 }
 
 func TestNewPartitionsArePickedUpAtEarliest(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, want := clicks(100, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, want := clickTopic(t, 1, 100)
 	sink := &collector{}
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
 	cfg.Trigger = Trigger{ProcessingTime: 100 * time.Millisecond}
@@ -296,9 +286,7 @@ func TestFailFastNamesRecord(t *testing.T) {
 // topic that does; so is a pattern that matches none. The query reads what
 // exists.
 func TestMissingTopicIsLogged(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, want := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, want := clickTopic(t, 1, 10)
 	warnings := func(cfg Config) string {
 		var logs bytes.Buffer
 		cfg.Logger = warnLogger(&logs)
@@ -331,9 +319,7 @@ func TestMissingTopicIsLogged(t *testing.T) {
 // partition starts at its end (not at its log start, as a recreated one
 // would), reading nothing from before the offset asked for.
 func TestStartingOffsetPastEnd(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 1, 10)
 	sink := &collector{}
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
 	cfg.Source.StartingOffsets = `{"clicks":{"0":1000}}`
@@ -396,9 +382,7 @@ func TestStartingOffsetPastEnd(t *testing.T) {
 
 // A batch recovered after a failure reports its lag like any other.
 func TestRecoveredBatchReportsLag(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 1, 10)
 	errSink := errors.New("sink down")
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), ForEachBatch(func(context.Context, *Output) error { return errSink }))
 	cfg.Source.MaxRatePerPartition = 4 // batch 0 is [0,4)
@@ -425,9 +409,7 @@ func TestRecoveredBatchReportsLag(t *testing.T) {
 // An availableNow run stopped before the end says how many offsets it
 // left, since it returns without an error.
 func TestAvailableNowStoppedEarlyIsLogged(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 1, 10)
 	var q *Query
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), ForEachBatch(func(context.Context, *Output) error {
 		q.Stop() // batch 0; batch 1, read ahead, is in flight and finishes too
@@ -632,9 +614,7 @@ func TestAppendModeStatelessQuery(t *testing.T) {
 // batches and restarts, not per batch. The commit records count the rows
 // each batch output and the stream's total.
 func TestAppendLimitHoldsAcrossBatches(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 1, 10)
 	sink := &collector{}
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
 	cfg.Allocator = checkedAlloc(t)
@@ -694,9 +674,7 @@ func TestAppendLimitHoldsAcrossBatches(t *testing.T) {
 }
 
 func TestGracefulStopCommitsInFlightBatch(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, want := clicks(200, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, want := clickTopic(t, 1, 200)
 	dir := t.TempDir()
 	sink := &collector{}
 	cfg := testConfig(t, b.Addr, "clicks", dir, sink)
@@ -760,9 +738,7 @@ func TestStopWhileBrokerUnreachable(t *testing.T) {
 // once, as a fresh run does, not after the executors' StallTimeout.
 func TestRecoveryWithBrokerDown(t *testing.T) {
 	t.Parallel() // 10 s in a metadata request
-	b := kafkatest.Start(t, map[string]int32{"clicks": 1})
-	recs, _ := clicks(10, 1, 0)
-	b.Produce(t, "clicks", recs)
+	b, _ := clickTopic(t, 1, 10)
 	dir := t.TempDir()
 	errSink := errors.New("sink down")
 	cfg := testConfig(t, b.Addr, "clicks", dir, ForEachBatch(func(context.Context, *Output) error { return errSink }))

@@ -261,3 +261,14 @@ func warnLogger(w io.Writer) *slog.Logger {
 		},
 	}))
 }
+
+// clickTopic starts a broker with a topic "clicks" of partitions
+// partitions holding n generated clicks (clicks(n, partitions, 0)), and
+// returns it with the views per page.
+func clickTopic(t *testing.T, partitions, n int) (*kafkatest.Broker, map[string]int64) {
+	t.Helper()
+	b := kafkatest.Start(t, map[string]int32{"clicks": int32(partitions)})
+	recs, want := clicks(n, partitions, 0)
+	b.Produce(t, "clicks", recs)
+	return b, want
+}

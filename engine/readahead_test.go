@@ -95,9 +95,7 @@ type readAheadJob struct {
 }
 
 func newReadAheadJob(t *testing.T) *readAheadJob {
-	b := kafkatest.Start(t, map[string]int32{"clicks": 3})
-	recs, want := clicks(3000, 3, 0)
-	b.Produce(t, "clicks", recs)
+	b, want := clickTopic(t, 3, 3000)
 	j := &readAheadJob{b: b, sink: &collector{}, probe: newReadAheadProbe(), want: want}
 	j.cfg = testConfig(t, b.Addr, "clicks", t.TempDir(), j.sink)
 	j.cfg.Allocator = checkedAlloc(t)
