@@ -669,11 +669,13 @@ func (d *driver) withRetry(ctx context.Context, what string, fn func() error) er
 	wait := cmp.Or(src.FetchOffsetRetryInterval, time.Second)
 	for attempt := 1; ; attempt++ {
 		err := fn()
-		if err == nil || attempt > retries || errors.Is(err, offsets.ErrDataLoss) || ctx.Err() != nil {
-			if err != nil && attempt > 1 && ctx.Err() == nil && !errors.Is(err, offsets.ErrDataLoss) {
-				err = fmt.Errorf("%s failed %d times (fetchOffset.numRetries %d): %w", what, attempt, retries, err)
-			}
+		switch {
+		case err == nil, errors.Is(err, offsets.ErrDataLoss), ctx.Err() != nil:
 			return err
+		case attempt == 1 && retries <= 0:
+			return err
+		case attempt > retries:
+			return fmt.Errorf("%s failed %d times (fetchOffset.numRetries %d): %w", what, attempt, retries, err)
 		}
 		d.q.logger.Warn(what+" failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", max(wait, 0), "err", err)
 		t := time.NewTimer(max(wait, 0))

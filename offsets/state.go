@@ -87,8 +87,9 @@ type CommitTx struct {
 	ckpt *Checkpoint
 
 	puts, deletes int64
-	// output is SetOutput's, when set.
-	output *[2]int64
+	// output, when set, is SetOutput's: the commit record's OutputRows and
+	// EmittedRows.
+	output *CommitRecord
 }
 
 func newCommitTx(c *Checkpoint, tx *bbolt.Tx, batchID int64) *CommitTx {
@@ -231,7 +232,7 @@ func (t *CommitTx) SetOutput(rows, emitted int64) error {
 	if t.done {
 		return errTxDone
 	}
-	t.output = &[2]int64{rows, emitted}
+	t.output = &CommitRecord{OutputRows: rows, EmittedRows: emitted}
 	return nil
 }
 

@@ -204,7 +204,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		}
 		rec.StateWrites, rec.StateDeletes = ctx.puts, ctx.deletes
 		if o := ctx.output; o != nil {
-			rec.OutputRows, rec.EmittedRows = o[0], o[1]
+			rec.OutputRows, rec.EmittedRows = o.OutputRows, o.EmittedRows
 		}
 		if rec.CommittedAt.IsZero() {
 			rec.CommittedAt = time.Now()

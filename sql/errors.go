@@ -147,16 +147,14 @@ func quoteIdent(name string) string {
 // candidate whose last dotted part is name (page for data.page).
 func suggest(name string, candidates []string) string {
 	lname := strings.ToLower(name)
-	best, bestD := "", 0
-	limit := min((utf8.RuneCountInString(name)+1)/3, 3)
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
 		if i := strings.LastIndexByte(lc, '.'); i >= 0 && lc[i+1:] == lname {
 			return c
 		}
-		if d := textdist.Distance(lname, lc); d <= limit && (best == "" || d < bestD) {
-			best, bestD = c, d
-		}
 	}
-	return best
+	if best, d := textdist.Nearest(name, candidates); d >= 0 && d <= min((utf8.RuneCountInString(name)+1)/3, 3) {
+		return best
+	}
+	return ""
 }

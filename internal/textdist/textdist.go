@@ -34,17 +34,24 @@ func Distance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// Closest returns the candidate closest to name (case-insensitive
-// Distance), if it is close enough to be a probable typo: at most 1 edit
-// for short names, a third of the name's length for long ones.
-func Closest(name string, candidates []string) (string, bool) {
-	best, bestD := "", 1<<30
+// Nearest returns the candidate closest to name by case-insensitive
+// Distance (the first of equals) and its distance; "" and -1 without
+// candidates.
+func Nearest(name string, candidates []string) (string, int) {
+	best, bestD := "", -1
 	k := strings.ToLower(name)
 	for _, c := range candidates {
-		if d := Distance(k, strings.ToLower(c)); d < bestD {
+		if d := Distance(k, strings.ToLower(c)); bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
 	}
-	limit := max(1, len(name)/3)
-	return best, best != "" && bestD <= limit
+	return best, bestD
+}
+
+// Closest returns the candidate nearest to name if it is close enough to
+// be a probable typo: at most 1 edit for short names, a third of the
+// name's length for long ones.
+func Closest(name string, candidates []string) (string, bool) {
+	best, d := Nearest(name, candidates)
+	return best, d >= 0 && d <= max(1, len(name)/3)
 }
