@@ -112,8 +112,10 @@ type Config struct {
 	StopTimeout time.Duration
 	// Allocator allocates every Arrow buffer of the query. Default Go heap.
 	Allocator memory.Allocator
-	// Logger receives one line per batch and lifecycle events. Default
-	// slog.Default().
+	// Logger receives warnings (data loss skipped, missing topics,
+	// retries), lifecycle events at info (start, stop, recovery, the end of
+	// availableNow, compaction between batches) and one line per
+	// committed batch at debug. Default slog.Default().
 	Logger *slog.Logger
 	// OnProgress is called after every committed batch, on the driver
 	// goroutine; keep it short.

@@ -873,6 +873,8 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	}
 	d.lastTrigger = triggerAt
 	q.record(p)
+	q.logger.Debug("batch committed", "query", cfg.Name, "batch", p.BatchID, "rows", p.NumInputRows,
+		"output_rows", p.OutputRows, "took", p.Durations.Total, "lag", p.TotalLag())
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -427,6 +428,23 @@ func TestAvailableNowStoppedEarlyIsLogged(t *testing.T) {
 	}
 	if want := `level=WARN msg="stopped before the data available at start was processed" query=test offsets_left=4 next_batch=2` + "\n"; logs.String() != want {
 		t.Fatalf("logged\n%s\nwant\n%s", logs.String(), want)
+	}
+}
+
+// At debug level the logger gets one line per committed batch.
+func TestDebugLogsEachBatch(t *testing.T) {
+	b, _ := clickTopic(t, 1, 10)
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
+	cfg.Source.MaxRatePerPartition = 4 // batches [0,4) [4,8) [8,10)
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	runQuery(t, cfg)
+	var got []string
+	for _, m := range regexp.MustCompile(`msg="batch committed" query=test batch=(\d+) rows=(\d+) output_rows=\d+ took=\S+ lag=(\d+)`).FindAllStringSubmatch(logs.String(), -1) {
+		got = append(got, m[1]+":"+m[2]+":"+m[3])
+	}
+	if want := "0:4:6 1:4:2 2:2:0"; strings.Join(got, " ") != want {
+		t.Fatalf("batch lines (batch:rows:lag) %v, want %s; log:\n%s", got, want, logs.String())
 	}
 }
 
