@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // StateResult is the state-growth scenario: a running count of
-// cfg.stateKeys keys committed through the checkpoint (offsets.Checkpoint:
+// cfg.stateKeys keys committed through the checkpoint (checkpoint.Checkpoint:
 // WriteAhead + Commit with PutState, one bbolt transaction per batch, as
 // the engine commits), driven directly without Kafka.
 type StateResult struct {
@@ -36,7 +37,7 @@ type StateResult struct {
 // StateUpdate is batches that each change Changed random existing keys
 // (sorted, as the engine should hand them to PutState), at a state size.
 // The checkpoint logs changes and compacts the log into the base now and
-// then (offsets/doc.go): a commit that compacts is an outlier, visible in
+// then (offsets/checkpoint/doc.go): a commit that compacts is an outlier, visible in
 // CommitMsAll and LoadCommitMs.
 type StateUpdate struct {
 	StateKeys   int       `json:"state_keys"`
@@ -60,7 +61,7 @@ func stateKey(b []byte, n int) []byte {
 
 // stateCommitter commits batches to a checkpoint.
 type stateCommitter struct {
-	ck   *offsets.Checkpoint
+	ck   *checkpoint.Checkpoint
 	next int64
 	key  []byte
 	val  [8]byte
@@ -72,7 +73,7 @@ func (s *stateCommitter) commit(keys []int, count uint64) (time.Duration, error)
 	id := s.next
 	s.next++
 	tp := offsets.TopicPartition{Topic: "state", Partition: 0}
-	plan := offsets.BatchPlan{
+	plan := checkpoint.BatchPlan{
 		ID:     id,
 		Ranges: []offsets.OffsetRange{{Topic: "state", Partition: 0, From: id, Until: id + 1}},
 		Ends:   map[offsets.TopicPartition]int64{tp: id + 1},
@@ -82,7 +83,7 @@ func (s *stateCommitter) commit(keys []int, count uint64) (time.Duration, error)
 	}
 	binary.BigEndian.PutUint64(s.val[:], count)
 	start := time.Now()
-	err := s.ck.Commit(offsets.CommitRecord{ID: id, InputRows: int64(len(keys))}, func(tx *offsets.CommitTx) error {
+	err := s.ck.Commit(checkpoint.CommitRecord{ID: id, InputRows: int64(len(keys))}, func(tx *checkpoint.CommitTx) error {
 		for _, k := range keys {
 			s.key = stateKey(s.key, k)
 			if err := tx.PutState(s.key, s.val[:]); err != nil {
@@ -108,7 +109,7 @@ func stateScenario(cfg *config) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	ck, err := offsets.Open(dir, offsets.Options{NoSync: cfg.noSync})
+	ck, err := checkpoint.Open(dir, checkpoint.Options{NoSync: cfg.noSync})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // errAbandoned rolls back a commit whose batch failed before its output
@@ -31,7 +31,7 @@ type batchCommit struct {
 // transaction; next, if not nil, is the plan of the batch read ahead,
 // written ahead in the same transaction. emitted is the rows output by the
 // batches committed before (CommitRecord.EmittedRows).
-func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSink, next *offsets.BatchPlan, emitted int64) *batchCommit {
+func (d *driver) startCommit(rec checkpoint.CommitRecord, changed int, txSink TxSink, next *checkpoint.BatchPlan, emitted int64) *batchCommit {
 	c := &batchCommit{out: make(chan *Output, 1), done: make(chan error, 1)}
 	go func() {
 		defer func() {
@@ -40,7 +40,7 @@ func (d *driver) startCommit(rec offsets.CommitRecord, changed int, txSink TxSin
 				c.done <- nil
 			}
 		}()
-		c.done <- d.ckpt.Commit(rec, func(tx *offsets.CommitTx) error {
+		c.done <- d.ckpt.Commit(rec, func(tx *checkpoint.CommitTx) error {
 			if d.state != nil {
 				tx.GrowState(changed)
 				if err := d.state.Changes(tx.PutState); err != nil {

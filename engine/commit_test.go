@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // A sink that reads the checkpoint (as the state and offsets commands do
@@ -58,14 +59,14 @@ func TestSinkReadsCheckpointDuringCommit(t *testing.T) {
 // A write-ahead that fails inside a commit fails the commit, which is
 // rolled back, and the error says it was the read-ahead batch's plan.
 func TestCommitNamesFailedWriteAhead(t *testing.T) {
-	ckpt, err := offsets.Open(t.TempDir(), offsets.Options{NoSync: true})
+	ckpt, err := checkpoint.Open(t.TempDir(), checkpoint.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ckpt.Close()
 	tp := offsets.TopicPartition{Topic: "clicks", Partition: 0}
-	plan := func(id, from, until int64) offsets.BatchPlan {
-		return offsets.BatchPlan{ID: id, Ranges: []offsets.OffsetRange{{Topic: "clicks", Partition: 0, From: from, Until: until}},
+	plan := func(id, from, until int64) checkpoint.BatchPlan {
+		return checkpoint.BatchPlan{ID: id, Ranges: []offsets.OffsetRange{{Topic: "clicks", Partition: 0, From: from, Until: until}},
 			Ends: map[offsets.TopicPartition]int64{tp: until}}
 	}
 	if err := ckpt.WriteAhead(plan(0, 0, 10)); err != nil {
@@ -73,9 +74,9 @@ func TestCommitNamesFailedWriteAhead(t *testing.T) {
 	}
 	d := &driver{q: &Query{}, ckpt: ckpt}
 	wrong := plan(2, 10, 20) // batch 0's commit can write ahead batch 1 only
-	err = d.startCommit(offsets.CommitRecord{ID: 0, InputRows: 10}, 0, nil, &wrong, 0).finish(&Output{BatchID: 0})
+	err = d.startCommit(checkpoint.CommitRecord{ID: 0, InputRows: 10}, 0, nil, &wrong, 0).finish(&Output{BatchID: 0})
 	const want = "the batch read ahead: write-ahead of batch 2: batch id out of order: the next batch is 1"
-	if err == nil || err.Error() != want || !errors.Is(err, offsets.ErrBatchOrder) {
+	if err == nil || err.Error() != want || !errors.Is(err, checkpoint.ErrBatchOrder) {
 		t.Fatalf("commit error %v, want %q wrapping ErrBatchOrder", err, want)
 	}
 	pending, err := ckpt.Pending()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/microbatch/microbatch/internal/kafkatest"
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // The crash tests re-execute this test binary as a child process that runs
@@ -204,7 +205,7 @@ func TestCrashDuringCompaction(t *testing.T) {
 	// a compaction.
 	stateLog := func(dir string) int64 {
 		t.Helper()
-		ck, err := offsets.Open(dir, offsets.Options{ReadOnly: true})
+		ck, err := checkpoint.Open(dir, checkpoint.Options{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/microbatch/microbatch/internal/kafka"
 	"github.com/microbatch/microbatch/internal/textdist"
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // driver is one Run of a query: the checkpoint, the Kafka admin client, the
@@ -27,7 +28,7 @@ type driver struct {
 	q     *Query
 	sub   kafka.Subscription
 	props kafka.Props
-	ckpt  *offsets.Checkpoint
+	ckpt  *checkpoint.Checkpoint
 	admin *kafka.Admin
 	exec  *batch.Executor
 	state *dataframe.State // nil for stateless queries
@@ -69,7 +70,7 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	if d.sub, err = q.cfg.Source.subscription(); err != nil {
 		return nil, err
 	}
-	if d.ckpt, err = offsets.Open(q.cfg.CheckpointLocation, offsets.Options{NoSync: q.cfg.NoSync}); err != nil {
+	if d.ckpt, err = checkpoint.Open(q.cfg.CheckpointLocation, checkpoint.Options{NoSync: q.cfg.NoSync}); err != nil {
 		return nil, err
 	}
 	if err = d.ckpt.CheckFingerprint(q.fp); err != nil {
@@ -286,7 +287,7 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 		if stopCtx.Err() != nil && (ahead == nil || !ahead.logged) {
 			return nil
 		}
-		var plan offsets.BatchPlan
+		var plan checkpoint.BatchPlan
 		var bc batchContext
 		if ahead != nil {
 			// The batch read ahead: its trigger was taken when it was
@@ -344,7 +345,7 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 				next = nextTrigger(next, ahead.bc.triggerAt, interval)
 			}
 		}
-		bc.nextPlan = func() *offsets.BatchPlan {
+		bc.nextPlan = func() *checkpoint.BatchPlan {
 			if ahead == nil || stopCtx.Err() != nil {
 				return nil // a stop drops the read ahead, which leaves no trace
 			}
@@ -381,7 +382,7 @@ func nextTrigger(next, triggerAt time.Time, interval time.Duration) time.Time {
 // the one before it (see loop). Its goroutine is owned by the loop, which
 // either takes the read (runBatch waits for it) or drops it.
 type aheadRead struct {
-	plan offsets.BatchPlan
+	plan checkpoint.BatchPlan
 	bc   batchContext
 	// logged: the plan is written ahead in the previous batch's commit.
 	logged bool
@@ -395,7 +396,7 @@ type aheadRead struct {
 // it. It returns nil, and leaves the batch to the loop, when a stop was
 // requested, planning fails (the loop retries it) or nothing is left to
 // read.
-func (d *driver) readAhead(stopCtx, workCtx context.Context, target map[offsets.TopicPartition]int64, cur offsets.BatchPlan) *aheadRead {
+func (d *driver) readAhead(stopCtx, workCtx context.Context, target map[offsets.TopicPartition]int64, cur checkpoint.BatchPlan) *aheadRead {
 	if stopCtx.Err() != nil {
 		return nil
 	}
@@ -574,7 +575,7 @@ type walWrite struct {
 
 // writeAhead starts writing plan to the checkpoint's write-ahead log on a
 // goroutine that ends when the write does; runBatch waits for it.
-func (d *driver) writeAhead(plan offsets.BatchPlan) *walWrite {
+func (d *driver) writeAhead(plan checkpoint.BatchPlan) *walWrite {
 	w := &walWrite{done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
@@ -601,12 +602,12 @@ func (w *walWrite) wait() (time.Duration, error) {
 // again when listing fails (a deleted topic). With an AvailableNow target,
 // partitions are limited to the target's and the latest offsets to the
 // target's.
-func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64, start map[offsets.TopicPartition]int64, id int64) (offsets.BatchPlan, map[offsets.TopicPartition]int64, error) {
+func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64, start map[offsets.TopicPartition]int64, id int64) (checkpoint.BatchPlan, map[offsets.TopicPartition]int64, error) {
 	cfg := &d.q.cfg
 	fresh := d.view == nil || time.Since(d.view.at) >= cfg.Source.discoveryInterval()
 	if fresh {
 		if err := d.discover(ctx, target); err != nil {
-			return offsets.BatchPlan{}, nil, err
+			return checkpoint.BatchPlan{}, nil, err
 		}
 	}
 	latest, err := d.admin.ListOffsets(ctx, d.view.tps, offsets.Latest, d.props.ReadCommitted())
@@ -618,7 +619,7 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		}
 	}
 	if err != nil {
-		return offsets.BatchPlan{}, nil, err
+		return checkpoint.BatchPlan{}, nil, err
 	}
 	tps, earliest := d.view.tps, d.view.earliest
 	if target != nil {
@@ -638,20 +639,20 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		FailOnDataLoss: cfg.Source.OnDataLoss == FailOnDataLoss,
 	})
 	if err != nil {
-		return offsets.BatchPlan{}, nil, err
+		return checkpoint.BatchPlan{}, nil, err
 	}
 	for _, dl := range out.DataLoss {
 		d.q.logger.Warn("skipping lost offsets (failOnDataLoss=false)", "query", cfg.Name,
 			"topic", dl.Topic, "partition", dl.Partition, "from", dl.From, "until", dl.Until)
 	}
-	return offsets.NewBatchPlan(id, out, time.Now().UTC()), latest, nil
+	return checkpoint.NewBatchPlan(id, out, time.Now().UTC()), latest, nil
 }
 
 // DefaultFetchOffsetNumRetries is KafkaSource.FetchOffsetNumRetries's
 // default.
 const DefaultFetchOffsetNumRetries = 3
 
-func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (plan offsets.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
+func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
 	err = d.withRetry(ctx, "planning", func() error {
 		plan, latest, err = d.plan(ctx, target, start, id)
 		return err
@@ -733,11 +734,11 @@ type batchContext struct {
 	readAhead func()
 	// nextPlan, if set, returns the plan of the batch read ahead, which the
 	// commit writes ahead in its transaction (nil: none).
-	nextPlan func() *offsets.BatchPlan
+	nextPlan func() *checkpoint.BatchPlan
 }
 
 // runBatch executes a planned (and write-ahead logged) batch and commits it.
-func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchContext) error {
+func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc batchContext) error {
 	q := d.q
 	cfg := &q.cfg
 	prog := q.prog
@@ -783,7 +784,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 		}
 	}()
 	var changed int
-	cr := offsets.CommitRecord{ID: plan.ID, InputRows: res.Records}
+	cr := checkpoint.CommitRecord{ID: plan.ID, InputRows: res.Records}
 	if d.state != nil {
 		for _, t := range tasks {
 			if err := d.state.Merge(t.task); err != nil {
@@ -797,7 +798,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 	// The commit writes the state's changes while the result is built and
 	// the sink writes; it becomes durable after the sink (batchCommit).
 	txSink, _ := cfg.Sink.(TxSink)
-	var next *offsets.BatchPlan
+	var next *checkpoint.BatchPlan
 	if bc.nextPlan != nil {
 		next = bc.nextPlan()
 	}
@@ -881,7 +882,7 @@ func (d *driver) runBatch(ctx context.Context, plan offsets.BatchPlan, bc batchC
 // sources is the progress of a batch's partitions: where each started and
 // ended, and its latest offset when the batch was planned (latest; nil for
 // a recovered batch: the ends).
-func sources(plan offsets.BatchPlan, latest map[offsets.TopicPartition]int64) []PartitionProgress {
+func sources(plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64) []PartitionProgress {
 	before := make(map[offsets.TopicPartition]int64, len(plan.Ranges))
 	for _, r := range plan.Ranges {
 		before[r.TopicPartition()] = r.From
@@ -908,7 +909,7 @@ func sources(plan offsets.BatchPlan, latest map[offsets.TopicPartition]int64) []
 
 // advance moves the positions in start past plan: each partition to its
 // end, and partitions that left the subscription forgotten.
-func advance(start map[offsets.TopicPartition]int64, plan offsets.BatchPlan) {
+func advance(start map[offsets.TopicPartition]int64, plan checkpoint.BatchPlan) {
 	for tp, end := range plan.Ends {
 		start[tp] = end
 	}
@@ -931,7 +932,7 @@ func (f *fetched) release() {
 }
 
 // fetch reads plan's ranges on the executors into one task each.
-func (d *driver) fetch(ctx context.Context, plan offsets.BatchPlan) (*fetched, error) {
+func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched, error) {
 	q := d.q
 	cfg := &q.cfg
 	var tasksMu sync.Mutex // guards f.tasks: NewSink runs on executor goroutines

@@ -21,6 +21,7 @@ import (
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/internal/kafkatest"
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 func TestCountsAcrossBatchesAndRestart(t *testing.T) {
@@ -155,7 +156,7 @@ func TestIncompatibleQueryIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = q.Run(context.Background())
-	if !errors.Is(err, offsets.ErrIncompatible) {
+	if !errors.Is(err, checkpoint.ErrIncompatible) {
 		t.Fatalf("Run with a changed query: %v, want ErrIncompatible", err)
 	}
 	if !strings.Contains(err.Error(), "query") || !strings.Contains(err.Error(), dir) {
@@ -186,7 +187,7 @@ func TestSecondRunnerFailsAtOnce(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel2()
 	err = q2.Run(ctx2)
-	var le *offsets.LockedError
+	var le *checkpoint.LockedError
 	if !errors.As(err, &le) || le.PID != os.Getpid() {
 		t.Fatalf("second Run: %v, want ErrLocked naming pid %d", err, os.Getpid())
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // Query is a streaming query ready to run. Create it with New.
@@ -21,7 +22,7 @@ type Query struct {
 	mode     dataframe.OutputMode
 	starting offsets.StartingOffsets
 	decOpts  dataframe.DecoderOptions
-	fp       offsets.Fingerprint
+	fp       checkpoint.Fingerprint
 	logger   *slog.Logger
 	mem      memory.Allocator
 
@@ -125,7 +126,7 @@ func New(cfg Config) (*Query, error) {
 		Columns:   q.prog.InputColumns(),
 		CSVHeader: cfg.CSVHeader,
 	}
-	q.fp = offsets.Fingerprint{
+	q.fp = checkpoint.Fingerprint{
 		Schema: cfg.Schema.String(),
 		Query:  cfg.Query.String(),
 		Source: cfg.Source.describe(),
@@ -217,7 +218,7 @@ func (q *Query) record(p Progress) {
 // when Config.StopTimeout has passed after the stop request; Run then
 // returns that cancellation and the batch is re-run at the next start.
 //
-// Run opens the checkpoint (failing at once with offsets.ErrLocked if
+// Run opens the checkpoint (failing at once with checkpoint.ErrLocked if
 // another process holds it), recovers an uncommitted batch, and on return
 // has closed every consumer, client and goroutine it started.
 func (q *Query) Run(ctx context.Context) (err error) {

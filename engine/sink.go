@@ -7,6 +7,7 @@ import (
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // Output is the result of one batch as a sink sees it.
@@ -56,7 +57,7 @@ type TxSink interface {
 	Sink
 	// AddBatchTx writes out through tx. It runs inside the commit and must
 	// not block on anything but the transaction.
-	AddBatchTx(tx *offsets.CommitTx, out *Output) error
+	AddBatchTx(tx *checkpoint.CommitTx, out *Output) error
 }
 
 // SinkFunc adapts a function to Sink.

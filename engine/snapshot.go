@@ -5,8 +5,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
-
-	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // ErrStateless is returned by State for a query without aggregation: it
@@ -21,7 +20,7 @@ func (q *Query) State() (arrow.Record, error) {
 	if !q.prog.Stateful() {
 		return nil, ErrStateless
 	}
-	ckpt, err := offsets.Open(q.cfg.CheckpointLocation, offsets.Options{ReadOnly: true})
+	ckpt, err := checkpoint.Open(q.cfg.CheckpointLocation, checkpoint.Options{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +37,8 @@ func (q *Query) State() (arrow.Record, error) {
 
 // Batches lists the batches recorded in the checkpoint (planned and
 // committed, oldest first), read-only, like State.
-func (q *Query) Batches() ([]offsets.BatchInfo, error) {
-	ckpt, err := offsets.Open(q.cfg.CheckpointLocation, offsets.Options{ReadOnly: true})
+func (q *Query) Batches() ([]checkpoint.BatchInfo, error) {
+	ckpt, err := checkpoint.Open(q.cfg.CheckpointLocation, checkpoint.Options{ReadOnly: true})
 	if err != nil {
 		return nil, err
 	}

@@ -45,46 +45,10 @@ var (
 	// StartingOffsets.Resolve (*SpecError, *PartitionMismatchError).
 	ErrStartingOffsets = errors.New("invalid startingOffsets")
 
-	// ErrLocked is matched by *LockedError: another process (or another
-	// Open in this process) holds the checkpoint.
-	ErrLocked = errors.New("checkpoint is locked by another writer")
-
-	// ErrIncompatible is matched by *IncompatibleError: the checkpoint was
-	// written by a different query.
-	ErrIncompatible = errors.New("checkpoint was written by a different query")
-
-	// ErrPlanConflict is matched by *PlanConflictError: WriteAhead was given
-	// a plan that differs from the pending plan with the same batch id.
-	ErrPlanConflict = errors.New("a different plan is already written ahead for this batch")
-
-	// ErrBatchOrder is returned (wrapped) when a batch id is not the next one:
-	// WriteAhead of an id other than last committed + 1, Commit of an id with
-	// no write-ahead entry or one already committed.
-	ErrBatchOrder = errors.New("batch id out of order")
-
-	// ErrReadOnly is returned (wrapped) by writes to a checkpoint opened with
-	// Options.ReadOnly.
-	ErrReadOnly = errors.New("checkpoint is open read-only")
-
-	// ErrClosed is returned (wrapped) by every method after Close.
-	ErrClosed = errors.New("checkpoint is closed")
-
-	// ErrCorrupt is matched by *CorruptError: a record in the checkpoint
-	// could not be decoded or breaks an invariant.
-	ErrCorrupt = errors.New("corrupt checkpoint record")
-
-	// ErrVersion is returned (wrapped) when the checkpoint was written in a
-	// format version this build does not know.
-	ErrVersion = errors.New("unsupported checkpoint format version")
-
 	// ErrPlanInput is returned (wrapped) by Plan when its input is
 	// inconsistent: a partition without listed offsets, a log start above
 	// the log end, a negative resume offset.
 	ErrPlanInput = errors.New("invalid plan input")
-
-	// ErrInitialOffsets is returned (wrapped) by SetInitialOffsets when
-	// different initial offsets are already recorded.
-	ErrInitialOffsets = errors.New("initial offsets are already recorded")
 )
 
 // SpecError reports what is wrong in a startingOffsets spec, and where.
@@ -142,89 +106,3 @@ func joinPartitions(tps []TopicPartition) string {
 	}
 	return strings.Join(s, ", ")
 }
-
-// LockedError reports a checkpoint held by another writer.
-type LockedError struct {
-	Path string
-	// PID is the process id recorded by the holder, 0 if unknown. It is
-	// advisory: it is written just after the lock is taken.
-	PID int
-	// Err is the underlying error (bbolt's lock timeout).
-	Err error
-}
-
-func (e *LockedError) Error() string {
-	holder := "another process"
-	if e.PID > 0 {
-		holder = fmt.Sprintf("process %d", e.PID)
-	}
-	return fmt.Sprintf("checkpoint %s is locked by %s (another query running on the same checkpointLocation?)", e.Path, holder)
-}
-
-// Is makes errors.Is(err, ErrLocked) true.
-func (e *LockedError) Is(target error) bool { return target == ErrLocked }
-
-// Unwrap returns the underlying lock error.
-func (e *LockedError) Unwrap() error { return e.Err }
-
-// FieldChange is one Fingerprint field that differs from the stored one.
-type FieldChange struct {
-	Field    string // lower-case field name: schema, query, source, format, outputMode
-	Old, New string
-}
-
-// IncompatibleError reports a checkpoint written by a different query.
-type IncompatibleError struct {
-	Path    string
-	Changes []FieldChange // in Fingerprint field order
-}
-
-func (e *IncompatibleError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "checkpoint %s was written by a different query: ", e.Path)
-	for i, c := range e.Changes {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "%s changed from %q to %q", c.Field, c.Old, c.New)
-	}
-	b.WriteString("; use a new checkpointLocation")
-	return b.String()
-}
-
-// Is makes errors.Is(err, ErrIncompatible) true.
-func (e *IncompatibleError) Is(target error) bool { return target == ErrIncompatible }
-
-// PlanConflictError reports a WriteAhead whose plan differs from the pending
-// plan already recorded for the same batch id. Recovery must re-run the
-// recorded plan, never a new one.
-type PlanConflictError struct {
-	ID          int64
-	Stored, New string // short descriptions of the two plans' ranges
-}
-
-func (e *PlanConflictError) Error() string {
-	return fmt.Sprintf("batch %d is already planned with ranges %s; refusing different ranges %s (recovery must re-run the recorded plan)",
-		e.ID, e.Stored, e.New)
-}
-
-// Is makes errors.Is(err, ErrPlanConflict) true.
-func (e *PlanConflictError) Is(target error) bool { return target == ErrPlanConflict }
-
-// CorruptError reports a checkpoint record that cannot be decoded or breaks
-// an invariant.
-type CorruptError struct {
-	Bucket string // offsets, commits, positions, statelog, meta
-	Key    string // e.g. "batch 3", "batch 3 chunk 0", "initialOffsets", a partition key
-	Err    error
-}
-
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("corrupt checkpoint record %s in bucket %s: %v", e.Key, e.Bucket, e.Err)
-}
-
-// Is makes errors.Is(err, ErrCorrupt) true.
-func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
-
-// Unwrap returns the decoding error.
-func (e *CorruptError) Unwrap() error { return e.Err }

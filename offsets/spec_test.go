@@ -136,3 +136,10 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("Resolve of zero StartingOffsets: %v", err)
 	}
 }
+
+func mustNoErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // writeRecord prints rec as a table (Spark's show layout, every row), JSON
@@ -134,7 +135,7 @@ type batchRange struct {
 }
 
 // writeBatches prints one row per (batch, topic, partition) range.
-func writeBatches(w io.Writer, format string, infos []offsets.BatchInfo) error {
+func writeBatches(w io.Writer, format string, infos []checkpoint.BatchInfo) error {
 	var rows []batchRange
 	for _, b := range infos {
 		ranges := append([]offsets.OffsetRange(nil), b.Plan.Ranges...)

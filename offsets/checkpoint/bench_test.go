@@ -1,4 +1,4 @@
-package offsets
+package checkpoint
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/microbatch/microbatch/offsets"
 )
 
 const benchStateKeys = 1_000_000
@@ -26,7 +28,7 @@ func stateKey(buf []byte, i int) []byte {
 func loadState(b *testing.B, c *Checkpoint, n int) int64 {
 	b.Helper()
 	var kb, vb []byte
-	mustNoErr(b, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, int64(n)}}, nil)))
+	mustNoErr(b, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: int64(n)}}, nil)))
 	mustNoErr(b, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error {
 		for i := range n {
 			kb = stateKey(kb, i)
@@ -56,7 +58,7 @@ func BenchmarkCommit(b *testing.B) {
 			var times []time.Duration
 			b.ResetTimer()
 			for n := 0; n < b.N; n++ {
-				mustNoErr(b, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, int64(id) * 10, int64(id)*10 + 10}}, nil)))
+				mustNoErr(b, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: int64(id) * 10, Until: int64(id)*10 + 10}}, nil)))
 				start := time.Now()
 				mustNoErr(b, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
 					for i := 0; i < benchStateKeys; i += stride {
@@ -101,7 +103,7 @@ func BenchmarkCommitAppend(b *testing.B) {
 	var times []time.Duration
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		mustNoErr(b, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, int64(id) * 10, int64(id)*10 + 10}}, nil)))
+		mustNoErr(b, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: int64(id) * 10, Until: int64(id)*10 + 10}}, nil)))
 		start := time.Now()
 		mustNoErr(b, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
 			for range 100_000 {
@@ -134,9 +136,9 @@ func BenchmarkBatchCycle(b *testing.B) {
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
 		id := int64(n)
-		ranges := make([]OffsetRange, parts)
+		ranges := make([]offsets.OffsetRange, parts)
 		for p := range ranges {
-			ranges[p] = OffsetRange{"clicks", int32(p), id * 1500, id*1500 + 1500}
+			ranges[p] = offsets.OffsetRange{Topic: "clicks", Partition: int32(p), From: id * 1500, Until: id*1500 + 1500}
 		}
 		t0 := time.Now()
 		mustNoErr(b, c.WriteAhead(plan1(id, ranges, nil)))
@@ -191,7 +193,7 @@ func BenchmarkCommitGrowing(b *testing.B) {
 		b.StartTimer()
 		var vb []byte
 		for id, ks := range batchKeys {
-			mustNoErr(b, c.WriteAhead(plan1(int64(id), []OffsetRange{{"t", 0, int64(id) * 10, int64(id)*10 + 10}}, nil)))
+			mustNoErr(b, c.WriteAhead(plan1(int64(id), []offsets.OffsetRange{{Topic: "t", Partition: 0, From: int64(id) * 10, Until: int64(id)*10 + 10}}, nil)))
 			start := time.Now()
 			mustNoErr(b, c.Commit(CommitRecord{ID: int64(id)}, func(tx *CommitTx) error {
 				if os.Getenv("BENCH_NOGROW") == "" { // A/B of GrowState

@@ -1,4 +1,4 @@
-package offsets
+package checkpoint
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/microbatch/microbatch/offsets"
 	"go.etcd.io/bbolt"
 )
 
@@ -49,7 +50,7 @@ func (c *Checkpoint) writeAhead(tx *bbolt.Tx, p BatchPlan, next int64) error {
 	}
 	val, err := encodePlan(p)
 	if err != nil {
-		return fmt.Errorf("batch %d: %w: %w", p.ID, ErrPlanInput, err)
+		return fmt.Errorf("batch %d: %w: %w", p.ID, offsets.ErrPlanInput, err)
 	}
 	if p.ID != next {
 		return fmt.Errorf("write-ahead of batch %d: %w: the next batch is %d", p.ID, ErrBatchOrder, next)
@@ -131,8 +132,8 @@ func (c *Checkpoint) LastCommit() (*CommitRecord, error) {
 // until recorded by the last commit that included it: where the partition
 // resumes. Partitions a commit declared gone are forgotten. Cost is
 // O(partitions), independent of the number of batches.
-func (c *Checkpoint) Positions() (map[TopicPartition]int64, error) {
-	out := make(map[TopicPartition]int64)
+func (c *Checkpoint) Positions() (map[offsets.TopicPartition]int64, error) {
+	out := make(map[offsets.TopicPartition]int64)
 	err := c.view(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketPositions)
 		if b == nil {

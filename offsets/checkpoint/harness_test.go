@@ -1,4 +1,4 @@
-package offsets
+package checkpoint
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microbatch/microbatch/offsets"
 	"go.etcd.io/bbolt"
 )
 
@@ -117,7 +118,7 @@ func checkRecords(tx *bbolt.Tx, retain int) error {
 			return fmt.Errorf("plan %d kept but its commit was pruned", id)
 		}
 	}
-	pos := map[TopicPartition]int64{}
+	pos := map[offsets.TopicPartition]int64{}
 	if err := positions.ForEach(func(k, v []byte) error {
 		tp, off, err := decodePosition(k, v)
 		pos[tp] = off
@@ -140,8 +141,8 @@ func checkRecords(tx *bbolt.Tx, retain int) error {
 
 // plan1 builds a BatchPlan from ranges; Ends are the ranges' untils plus
 // the idle partitions given as extra ends.
-func plan1(id int64, ranges []OffsetRange, idle map[TopicPartition]int64) BatchPlan {
-	ends := map[TopicPartition]int64{}
+func plan1(id int64, ranges []offsets.OffsetRange, idle map[offsets.TopicPartition]int64) BatchPlan {
+	ends := map[offsets.TopicPartition]int64{}
 	for tp, e := range idle {
 		ends[tp] = e
 	}
@@ -230,4 +231,8 @@ func checkStateBase(tx *bbolt.Tx, baseKeys int64) error {
 		return fmt.Errorf("state base has %d keys, counter says %d", n, baseKeys)
 	}
 	return nil
+}
+
+func tp(topic string, p int32) offsets.TopicPartition {
+	return offsets.TopicPartition{Topic: topic, Partition: p}
 }

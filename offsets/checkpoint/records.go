@@ -1,4 +1,4 @@
-package offsets
+package checkpoint
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/microbatch/microbatch/offsets"
 )
 
 // formatVersion is the checkpoint format this build writes, stored in
@@ -39,20 +41,20 @@ var (
 // reads. Recovery re-runs a pending plan with these ranges, never new ones.
 type BatchPlan struct {
 	ID     int64
-	Ranges []OffsetRange
+	Ranges []offsets.OffsetRange
 	// Ends is the until of every partition of the subscription at planning
-	// time (PlanOutput.Ends); the batch's commit records them as positions.
-	Ends      map[TopicPartition]int64
+	// time (offsets.PlanOutput.Ends); the batch's commit records them as positions.
+	Ends      map[offsets.TopicPartition]int64
 	PlannedAt time.Time
 	// DataLoss lists offsets skipped by this batch (failOnDataLoss=false).
-	DataLoss []DataLossError
+	DataLoss []offsets.DataLossError
 	// Gone are partitions no longer in the subscription; the commit forgets
 	// their positions so a recreated partition starts at earliest.
-	Gone []TopicPartition
+	Gone []offsets.TopicPartition
 }
 
 // NewBatchPlan makes the plan of batch id from Plan's output.
-func NewBatchPlan(id int64, out PlanOutput, plannedAt time.Time) BatchPlan {
+func NewBatchPlan(id int64, out offsets.PlanOutput, plannedAt time.Time) BatchPlan {
 	return BatchPlan{ID: id, Ranges: out.Ranges, Ends: out.Ends, PlannedAt: plannedAt, DataLoss: out.DataLoss, Gone: out.Gone}
 }
 
@@ -69,17 +71,17 @@ func (p BatchPlan) Offsets() int64 {
 // positions; PlannedAt and the DataLoss notes do not matter.
 func (p BatchPlan) sameWork(o BatchPlan) bool {
 	a, b := slices.Clone(p.Ranges), slices.Clone(o.Ranges)
-	SortRanges(a)
-	SortRanges(b)
+	offsets.SortRanges(a)
+	offsets.SortRanges(b)
 	ga, gb := slices.Clone(p.Gone), slices.Clone(o.Gone)
-	SortPartitions(ga)
-	SortPartitions(gb)
+	offsets.SortPartitions(ga)
+	offsets.SortPartitions(gb)
 	return p.ID == o.ID && slices.Equal(a, b) && maps.Equal(p.Ends, o.Ends) && slices.Equal(ga, gb)
 }
 
 func (p BatchPlan) describeRanges() string {
 	rs := slices.Clone(p.Ranges)
-	SortRanges(rs)
+	offsets.SortRanges(rs)
 	var b bytes.Buffer
 	b.WriteByte('[')
 	for i, r := range rs {
@@ -97,7 +99,7 @@ func (p BatchPlan) validate() error {
 	if p.ID < 0 {
 		return fmt.Errorf("negative batch id %d", p.ID)
 	}
-	seen := make(map[TopicPartition]bool, len(p.Ranges))
+	seen := make(map[offsets.TopicPartition]bool, len(p.Ranges))
 	for _, r := range p.Ranges {
 		tp := r.TopicPartition()
 		if r.Partition < 0 || r.From < 0 || r.Until <= r.From {
@@ -140,16 +142,16 @@ type CommitRecord struct {
 	StateWrites, StateDeletes int64
 }
 
-// Wire forms. Maps keyed by TopicPartition become sorted lists.
+// Wire forms. Maps keyed by offsets.TopicPartition become sorted lists.
 type (
 	planJSON struct {
-		V         int              `json:"v"`
-		ID        int64            `json:"id"`
-		PlannedAt time.Time        `json:"plannedAt"`
-		Ranges    []OffsetRange    `json:"ranges"`
-		Ends      []positionJSON   `json:"ends"`
-		DataLoss  []lossJSON       `json:"dataLoss,omitempty"`
-		Gone      []TopicPartition `json:"gone,omitempty"`
+		V         int                      `json:"v"`
+		ID        int64                    `json:"id"`
+		PlannedAt time.Time                `json:"plannedAt"`
+		Ranges    []offsets.OffsetRange    `json:"ranges"`
+		Ends      []positionJSON           `json:"ends"`
+		DataLoss  []lossJSON               `json:"dataLoss,omitempty"`
+		Gone      []offsets.TopicPartition `json:"gone,omitempty"`
 	}
 	positionJSON struct {
 		Topic     string `json:"topic"`
@@ -184,7 +186,7 @@ type (
 	}
 )
 
-func positionsToJSON(m map[TopicPartition]int64) []positionJSON {
+func positionsToJSON(m map[offsets.TopicPartition]int64) []positionJSON {
 	out := make([]positionJSON, 0, len(m))
 	for _, tp := range sortedKeys(m) {
 		out = append(out, positionJSON{Topic: tp.Topic, Partition: tp.Partition, Offset: m[tp]})
@@ -192,10 +194,10 @@ func positionsToJSON(m map[TopicPartition]int64) []positionJSON {
 	return out
 }
 
-func positionsFromJSON(ps []positionJSON) (map[TopicPartition]int64, error) {
-	m := make(map[TopicPartition]int64, len(ps))
+func positionsFromJSON(ps []positionJSON) (map[offsets.TopicPartition]int64, error) {
+	m := make(map[offsets.TopicPartition]int64, len(ps))
 	for _, p := range ps {
-		tp := TopicPartition{Topic: p.Topic, Partition: p.Partition}
+		tp := offsets.TopicPartition{Topic: p.Topic, Partition: p.Partition}
 		if _, dup := m[tp]; dup {
 			return nil, fmt.Errorf("partition %s appears twice", tp)
 		}
@@ -224,8 +226,8 @@ func encodePlan(p BatchPlan) ([]byte, error) {
 		return nil, err
 	}
 	w := planJSON{V: recordVersion, ID: p.ID, PlannedAt: p.PlannedAt.UTC(), Ranges: slices.Clone(p.Ranges), Ends: positionsToJSON(p.Ends), Gone: slices.Clone(p.Gone)}
-	SortRanges(w.Ranges)
-	SortPartitions(w.Gone)
+	offsets.SortRanges(w.Ranges)
+	offsets.SortPartitions(w.Gone)
 	for _, l := range p.DataLoss {
 		w.DataLoss = append(w.DataLoss, lossJSON(l))
 	}
@@ -257,7 +259,7 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 	}
 	p := BatchPlan{ID: id, Ranges: w.Ranges, Ends: ends, PlannedAt: w.PlannedAt, Gone: w.Gone}
 	for _, l := range w.DataLoss {
-		p.DataLoss = append(p.DataLoss, DataLossError(l))
+		p.DataLoss = append(p.DataLoss, offsets.DataLossError(l))
 	}
 	if err := p.validate(); err != nil {
 		return BatchPlan{}, corrupt(err)
@@ -296,7 +298,7 @@ func decodeCommit(k, v []byte) (CommitRecord, error) {
 // positionKey is the topic, a 0x00 byte, then the big-endian partition.
 // Decoding reads the partition from the last 4 bytes, so any topic bytes
 // round-trip; keys sort by topic, then partition.
-func positionKey(tp TopicPartition) []byte {
+func positionKey(tp offsets.TopicPartition) []byte {
 	k := make([]byte, 0, len(tp.Topic)+5)
 	k = append(k, tp.Topic...)
 	k = append(k, 0)
@@ -304,23 +306,23 @@ func positionKey(tp TopicPartition) []byte {
 }
 
 // decodePosition decodes one positions entry.
-func decodePosition(k, v []byte) (TopicPartition, int64, error) {
+func decodePosition(k, v []byte) (offsets.TopicPartition, int64, error) {
 	corrupt := func(msg string) error {
 		return &CorruptError{Bucket: string(bucketPositions), Key: fmt.Sprintf("%q", k), Err: errors.New(msg)}
 	}
 	if len(k) < 5 || k[len(k)-5] != 0 {
-		return TopicPartition{}, 0, corrupt("key is not topic, 0x00, 4-byte partition")
+		return offsets.TopicPartition{}, 0, corrupt("key is not topic, 0x00, 4-byte partition")
 	}
-	tp := TopicPartition{Topic: string(k[:len(k)-5]), Partition: int32(binary.BigEndian.Uint32(k[len(k)-4:]))}
+	tp := offsets.TopicPartition{Topic: string(k[:len(k)-5]), Partition: int32(binary.BigEndian.Uint32(k[len(k)-4:]))}
 	if tp.Partition < 0 {
-		return TopicPartition{}, 0, corrupt("negative partition")
+		return offsets.TopicPartition{}, 0, corrupt("negative partition")
 	}
 	if len(v) != 8 {
-		return TopicPartition{}, 0, corrupt("value is not an 8-byte offset")
+		return offsets.TopicPartition{}, 0, corrupt("value is not an 8-byte offset")
 	}
 	off := int64(binary.BigEndian.Uint64(v))
 	if off < 0 {
-		return TopicPartition{}, 0, corrupt("negative offset")
+		return offsets.TopicPartition{}, 0, corrupt("negative offset")
 	}
 	return tp, off, nil
 }
@@ -338,7 +340,7 @@ func decodeFingerprint(v []byte) (Fingerprint, error) {
 	return w.Fingerprint, nil
 }
 
-func decodeInitial(v []byte) (map[TopicPartition]int64, error) {
+func decodeInitial(v []byte) (map[offsets.TopicPartition]int64, error) {
 	corrupt := func(err error) error {
 		return &CorruptError{Bucket: string(bucketMeta), Key: string(keyInitialOffsets), Err: err}
 	}
@@ -354,4 +356,11 @@ func decodeInitial(v []byte) (map[TopicPartition]int64, error) {
 		return nil, corrupt(err)
 	}
 	return m, nil
+}
+
+// sortedKeys returns m's partitions in order.
+func sortedKeys(m map[offsets.TopicPartition]int64) []offsets.TopicPartition {
+	out := slices.Collect(maps.Keys(m))
+	offsets.SortPartitions(out)
+	return out
 }

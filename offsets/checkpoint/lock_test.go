@@ -1,4 +1,4 @@
-package offsets
+package checkpoint
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microbatch/microbatch/offsets"
 	"go.etcd.io/bbolt"
 )
 
@@ -120,7 +121,7 @@ func startHelper(t *testing.T, dir, mode string) (pid int, stdin io.WriteCloser,
 // writerBatch plans and commits batch id: 300 new keys, 50 hot keys
 // overwritten, the "batch" key set to id, partition t-0 advanced by 10.
 func writerBatch(c *Checkpoint, id int64) error {
-	p := plan1(id, []OffsetRange{{"t", 0, id * 10, id*10 + 10}}, nil)
+	p := plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id * 10, Until: id*10 + 10}}, nil)
 	if err := c.WriteAhead(p); err != nil {
 		return err
 	}

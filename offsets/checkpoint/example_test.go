@@ -1,4 +1,4 @@
-package offsets_test
+package checkpoint_test
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // The batch protocol: resume, plan, write ahead, run, commit.
@@ -16,13 +17,13 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	ckpt, err := offsets.Open(dir, offsets.Options{})
+	ckpt, err := checkpoint.Open(dir, checkpoint.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ckpt.Close()
 
-	if err := ckpt.CheckFingerprint(offsets.Fingerprint{Query: "SELECT page, count(*) FROM events GROUP BY page", Format: "json", OutputMode: "complete"}); err != nil {
+	if err := ckpt.CheckFingerprint(checkpoint.Fingerprint{Query: "SELECT page, count(*) FROM events GROUP BY page", Format: "json", OutputMode: "complete"}); err != nil {
 		log.Fatal(err) // a different query: use a new checkpointLocation
 	}
 	p0 := offsets.TopicPartition{Topic: "clicks", Partition: 0}
@@ -54,14 +55,14 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	plan := offsets.NewBatchPlan(0, out, time.Now())
+	plan := checkpoint.NewBatchPlan(0, out, time.Now())
 	if err := ckpt.WriteAhead(plan); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("batch 0 reads", plan.Ranges)
 
 	// ... read the ranges, aggregate, write sinks ...
-	err = ckpt.Commit(offsets.CommitRecord{ID: 0, InputRows: plan.Offsets()}, func(tx *offsets.CommitTx) error {
+	err = ckpt.Commit(checkpoint.CommitRecord{ID: 0, InputRows: plan.Offsets()}, func(tx *checkpoint.CommitTx) error {
 		return tx.PutState([]byte("/home"), []byte("5000"))
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package offsets
+package checkpoint
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/microbatch/microbatch/offsets"
 	"go.etcd.io/bbolt"
 )
 
@@ -31,7 +32,7 @@ func TestStateLogAndCompaction(t *testing.T) {
 			mustNoErr(t, c.Close())
 			c = openTestAt(t, dir, Options{NoSync: true, Retain: 5})
 		}
-		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		mustNoErr(t, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id, Until: id + 1}}, nil)))
 		// Batch 5 is large: it alone crosses the threshold.
 		n := 1500
 		if id == 5 {
@@ -170,7 +171,7 @@ func firstDiff(a, b []string) int {
 
 func TestStateKeyLimits(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
-	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 1}}, nil)))
+	mustNoErr(t, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 1}}, nil)))
 	err := c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState(nil, []byte("v")) })
 	if err == nil || err.Error() != "offsets: state key of 0 bytes: want 1 to 32760" {
 		t.Fatalf("empty key: %v", err)
@@ -188,7 +189,7 @@ func TestStateLogChunks(t *testing.T) {
 	model := map[string]string{}
 	commit := func(id int64, keys int, step int, tag string) {
 		t.Helper()
-		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		mustNoErr(t, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id, Until: id + 1}}, nil)))
 		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
 			for i := 0; i < keys; i += step {
 				k, v := fmt.Sprintf("key%07d", i), fmt.Sprintf("%s-value-%020d", tag, i)
@@ -284,7 +285,7 @@ func TestWriteState(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	model := map[string]string{}
 	for id := range int64(3) {
-		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		mustNoErr(t, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id, Until: id + 1}}, nil)))
 		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
 			for i := range 5000 {
 				k, v := fmt.Sprintf("key%05d", i*int(id+1)), fmt.Sprintf("v%d", id)
@@ -319,7 +320,7 @@ func TestWriteState(t *testing.T) {
 // given), recording them in model.
 func commitState(t *testing.T, c *Checkpoint, id int64, model map[string]string, kv ...string) {
 	t.Helper()
-	mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+	mustNoErr(t, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id, Until: id + 1}}, nil)))
 	mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
 		for i := 0; i < len(kv); i += 2 {
 			model[kv[i]] = kv[i+1]
@@ -564,7 +565,7 @@ func TestStateBaseSmallChunksMerge(t *testing.T) {
 	id := int64(1)
 	deleteMost := func(i int) {
 		t.Helper()
-		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id, id + 1}}, nil)))
+		mustNoErr(t, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id, Until: id + 1}}, nil)))
 		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
 			for k := range model {
 				if k > keys[i] && k < keys[i+1] {
@@ -618,7 +619,7 @@ func TestCommitTxEncodesSorted(t *testing.T) {
 		}
 		ops = append(ops, stateOp{key: []byte(k), value: []byte(v)})
 	}
-	mustNoErr(t, c.WriteAhead(plan1(1, []OffsetRange{{"t", 0, 1, 2}}, nil)))
+	mustNoErr(t, c.WriteAhead(plan1(1, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 1, Until: 2}}, nil)))
 	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error {
 		for _, op := range ops {
 			if op.del {

@@ -1,4 +1,4 @@
-package offsets
+package checkpoint
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microbatch/microbatch/offsets"
 	"go.etcd.io/bbolt"
 )
 
@@ -25,7 +26,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("LastCommit on a new checkpoint = %v, %v", r, err)
 	}
 
-	p0 := plan1(0, []OffsetRange{{"a", 0, 0, 100}, {"a", 1, 5, 10}}, nil)
+	p0 := plan1(0, []offsets.OffsetRange{{Topic: "a", Partition: 0, From: 0, Until: 100}, {Topic: "a", Partition: 1, From: 5, Until: 10}}, nil)
 	mustNoErr(t, c.WriteAhead(p0))
 	mustNoErr(t, c.WriteAhead(p0)) // identical: fine (recovery re-writes it)
 	got, err := c.Pending()
@@ -52,7 +53,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	pos, err := c.Positions()
 	mustNoErr(t, err)
-	if !reflect.DeepEqual(pos, map[TopicPartition]int64{a0: 100, a1: 10}) {
+	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{a0: 100, a1: 10}) {
 		t.Fatalf("Positions = %v", pos)
 	}
 	if v, _ := c.State([]byte("k2")); string(v) != "v2" {
@@ -60,7 +61,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Order: batch 0 again, batch 2 before 1, commit without plan.
-	if err := c.WriteAhead(plan1(0, nil, map[TopicPartition]int64{a0: 100})); !errors.Is(err, ErrBatchOrder) ||
+	if err := c.WriteAhead(plan1(0, nil, map[offsets.TopicPartition]int64{a0: 100})); !errors.Is(err, ErrBatchOrder) ||
 		err.Error() != "write-ahead of batch 0: batch id out of order: the next batch is 1" {
 		t.Fatalf("WriteAhead(0) again: %v", err)
 	}
@@ -77,12 +78,12 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Conflict: a different plan for the pending batch.
-	p1 := plan1(1, []OffsetRange{{"a", 0, 100, 150}}, map[TopicPartition]int64{a1: 10})
+	p1 := plan1(1, []offsets.OffsetRange{{Topic: "a", Partition: 0, From: 100, Until: 150}}, map[offsets.TopicPartition]int64{a1: 10})
 	mustNoErr(t, c.WriteAhead(p1))
 	p1b := p1
 	p1b.PlannedAt = p1.PlannedAt.Add(time.Hour) // the time does not matter
 	mustNoErr(t, c.WriteAhead(p1b))
-	other := plan1(1, []OffsetRange{{"a", 0, 100, 160}}, map[TopicPartition]int64{a1: 10})
+	other := plan1(1, []offsets.OffsetRange{{Topic: "a", Partition: 0, From: 100, Until: 160}}, map[offsets.TopicPartition]int64{a1: 10})
 	err = c.WriteAhead(other)
 	var pc *PlanConflictError
 	if !errors.As(err, &pc) || !errors.Is(err, ErrPlanConflict) ||
@@ -91,9 +92,9 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Invalid plans are refused before touching the file.
-	bad := plan1(1, []OffsetRange{{"a", 0, 100, 150}}, nil)
+	bad := plan1(1, []offsets.OffsetRange{{Topic: "a", Partition: 0, From: 100, Until: 150}}, nil)
 	bad.Ends[a0] = 149
-	if err := c.WriteAhead(bad); !errors.Is(err, ErrPlanInput) ||
+	if err := c.WriteAhead(bad); !errors.Is(err, offsets.ErrPlanInput) ||
 		err.Error() != "batch 1: invalid plan input: range a-0[100,150) does not end at the partition's end 149" {
 		t.Fatalf("invalid plan: %v", err)
 	}
@@ -112,11 +113,11 @@ func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	c, err := Open(dir, Options{})
 	mustNoErr(t, err)
-	p0 := plan1(0, []OffsetRange{{"t", 0, 0, 10}}, nil)
+	p0 := plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 10}}, nil)
 	mustNoErr(t, c.WriteAhead(p0))
 	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState([]byte("n"), []byte("10")) }))
-	p1 := plan1(1, []OffsetRange{{"t", 0, 10, 25}, {"t", 1, 0, 3}}, nil)
-	p1.DataLoss = []DataLossError{{Topic: "t", Partition: 1, From: 0, Until: 0, Reason: "x"}}
+	p1 := plan1(1, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 10, Until: 25}, {Topic: "t", Partition: 1, From: 0, Until: 3}}, nil)
+	p1.DataLoss = []offsets.DataLossError{{Topic: "t", Partition: 1, From: 0, Until: 0, Reason: "x"}}
 	mustNoErr(t, c.WriteAhead(p1))
 	mustNoErr(t, c.Close()) // "crash": no commit
 
@@ -127,7 +128,7 @@ func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
 		t.Fatalf("Pending after reopen = %+v, want %+v", got, p1)
 	}
 	pos, _ := c.Positions()
-	if !reflect.DeepEqual(pos, map[TopicPartition]int64{tp("t", 0): 10}) {
+	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{tp("t", 0): 10}) {
 		t.Fatalf("Positions after reopen = %v", pos)
 	}
 	if v, _ := c.State([]byte("n")); string(v) != "10" {
@@ -137,7 +138,7 @@ func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
 	mustNoErr(t, c.WriteAhead(*got))
 	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState([]byte("n"), []byte("28")) }))
 	pos, _ = c.Positions()
-	if !reflect.DeepEqual(pos, map[TopicPartition]int64{tp("t", 0): 25, tp("t", 1): 3}) {
+	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{tp("t", 0): 25, tp("t", 1): 3}) {
 		t.Fatalf("Positions after re-run = %v", pos)
 	}
 }
@@ -150,9 +151,9 @@ func TestCommitWritesAheadNext(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	c, err := Open(dir, Options{})
 	mustNoErr(t, err)
-	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 10}}, nil)))
-	p1 := plan1(1, []OffsetRange{{"t", 0, 10, 25}}, nil)
-	p2 := plan1(2, []OffsetRange{{"t", 0, 25, 30}}, nil)
+	mustNoErr(t, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 10}}, nil)))
+	p1 := plan1(1, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 10, Until: 25}}, nil)
+	p2 := plan1(2, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 25, Until: 30}}, nil)
 
 	boom := errors.New("boom")
 	err = c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error {
@@ -190,16 +191,16 @@ func TestCommitWritesAheadNext(t *testing.T) {
 	}
 	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, nil))
 	pos, _ := c.Positions()
-	if !reflect.DeepEqual(pos, map[TopicPartition]int64{tp("t", 0): 25}) {
+	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{tp("t", 0): 25}) {
 		t.Fatalf("Positions after batch 1 = %v", pos)
 	}
 }
 
 func TestCommitRollback(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
-	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 10}}, nil)))
+	mustNoErr(t, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 10}}, nil)))
 	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState([]byte("a"), []byte("1")) }))
-	mustNoErr(t, c.WriteAhead(plan1(1, []OffsetRange{{"t", 0, 10, 20}}, nil)))
+	mustNoErr(t, c.WriteAhead(plan1(1, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 10, Until: 20}}, nil)))
 
 	var leaked *CommitTx
 	boom := errors.New("boom")
@@ -268,19 +269,19 @@ func assertUncommitted(t *testing.T, c *Checkpoint) {
 func TestPositionsAcrossCommits(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	a0, a1, b0 := tp("a", 0), tp("a", 1), tp("b", 0)
-	type m = map[TopicPartition]int64
+	type m = map[offsets.TopicPartition]int64
 	steps := []struct {
 		plan BatchPlan
 		want m
 	}{
-		{plan1(0, []OffsetRange{{"a", 0, 0, 10}}, m{a1: 0}), m{a0: 10, a1: 0}},
-		{plan1(1, []OffsetRange{{"a", 1, 0, 4}}, m{a0: 10}), m{a0: 10, a1: 4}},
+		{plan1(0, []offsets.OffsetRange{{Topic: "a", Partition: 0, From: 0, Until: 10}}, m{a1: 0}), m{a0: 10, a1: 0}},
+		{plan1(1, []offsets.OffsetRange{{Topic: "a", Partition: 1, From: 0, Until: 4}}, m{a0: 10}), m{a0: 10, a1: 4}},
 		// b-0 appears (new topic); a-1 is absent from this plan's ends: kept.
-		{plan1(2, []OffsetRange{{"b", 0, 7, 9}, {"a", 0, 10, 12}}, nil), m{a0: 12, a1: 4, b0: 9}},
+		{plan1(2, []offsets.OffsetRange{{Topic: "b", Partition: 0, From: 7, Until: 9}, {Topic: "a", Partition: 0, From: 10, Until: 12}}, nil), m{a0: 12, a1: 4, b0: 9}},
 		// a-1 is gone: forgotten.
 		{func() BatchPlan {
-			p := plan1(3, []OffsetRange{{"a", 0, 12, 13}}, m{b0: 9})
-			p.Gone = []TopicPartition{a1}
+			p := plan1(3, []offsets.OffsetRange{{Topic: "a", Partition: 0, From: 12, Until: 13}}, m{b0: 9})
+			p.Gone = []offsets.TopicPartition{a1}
 			return p
 		}(), m{a0: 13, b0: 9}},
 	}
@@ -298,10 +299,10 @@ func TestPositionsAcrossCommits(t *testing.T) {
 func TestRetention(t *testing.T) {
 	c := openTest(t, Options{NoSync: true, Retain: 3})
 	for id := int64(0); id < 7; id++ {
-		mustNoErr(t, c.WriteAhead(plan1(id, []OffsetRange{{"t", 0, id * 10, id*10 + 10}}, nil)))
+		mustNoErr(t, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id * 10, Until: id*10 + 10}}, nil)))
 		mustNoErr(t, c.Commit(CommitRecord{ID: id}, nil))
 	}
-	mustNoErr(t, c.WriteAhead(plan1(7, []OffsetRange{{"t", 0, 70, 75}}, nil)))
+	mustNoErr(t, c.WriteAhead(plan1(7, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 70, Until: 75}}, nil)))
 	infos, err := c.Batches()
 	mustNoErr(t, err)
 	var got []string
@@ -350,7 +351,7 @@ func TestInitialOffsets(t *testing.T) {
 	if _, ok, err := c.InitialOffsets(); ok || err != nil {
 		t.Fatalf("InitialOffsets on a new checkpoint: %v %v", ok, err)
 	}
-	init := map[TopicPartition]int64{tp("a", 0): 500, tp("a", 1): 0}
+	init := map[offsets.TopicPartition]int64{tp("a", 0): 500, tp("a", 1): 0}
 	mustNoErr(t, c.SetInitialOffsets(init))
 	mustNoErr(t, c.Close())
 
@@ -359,11 +360,11 @@ func TestInitialOffsets(t *testing.T) {
 	if err != nil || !ok || !reflect.DeepEqual(got, init) {
 		t.Fatalf("InitialOffsets after reopen = %v %v %v", got, ok, err)
 	}
-	mustNoErr(t, c.SetInitialOffsets(map[TopicPartition]int64{tp("a", 1): 0, tp("a", 0): 500}))
-	if err := c.SetInitialOffsets(map[TopicPartition]int64{tp("a", 0): 900}); !errors.Is(err, ErrInitialOffsets) {
+	mustNoErr(t, c.SetInitialOffsets(map[offsets.TopicPartition]int64{tp("a", 1): 0, tp("a", 0): 500}))
+	if err := c.SetInitialOffsets(map[offsets.TopicPartition]int64{tp("a", 0): 900}); !errors.Is(err, ErrInitialOffsets) {
 		t.Fatalf("second SetInitialOffsets: %v", err)
 	}
-	if err := c.SetInitialOffsets(map[TopicPartition]int64{tp("a", 0): Latest}); !errors.Is(err, ErrPlanInput) {
+	if err := c.SetInitialOffsets(map[offsets.TopicPartition]int64{tp("a", 0): offsets.Latest}); !errors.Is(err, offsets.ErrPlanInput) {
 		t.Fatalf("unresolved SetInitialOffsets: %v", err)
 	}
 }
@@ -375,7 +376,7 @@ func TestClosedAndReadOnly(t *testing.T) {
 	}
 	c, err := Open(dir, Options{NoSync: true})
 	mustNoErr(t, err)
-	mustNoErr(t, c.WriteAhead(plan1(0, []OffsetRange{{"t", 0, 0, 1}}, nil)))
+	mustNoErr(t, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 1}}, nil)))
 	mustNoErr(t, c.Close())
 	mustNoErr(t, c.Close())
 	if _, err := c.Pending(); !errors.Is(err, ErrClosed) {
