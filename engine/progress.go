@@ -2,7 +2,11 @@ package engine
 
 import (
 	"log/slog"
+	"sort"
 	"time"
+
+	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
 // Durations break a batch's wall time down by phase (Spark's durationMs).
@@ -109,4 +113,32 @@ func (p *Progress) log(l *slog.Logger) {
 		"lag", p.TotalLag(),
 		"recovered", p.Recovered,
 	)
+}
+
+// sources is the progress of a batch's partitions: where each started and
+// ended, and its latest offset when the batch was planned (latest; nil for
+// a recovered batch: the ends).
+func sources(plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64) []PartitionProgress {
+	before := make(map[offsets.TopicPartition]int64, len(plan.Ranges))
+	for _, r := range plan.Ranges {
+		before[r.TopicPartition()] = r.From
+	}
+	out := make([]PartitionProgress, 0, len(plan.Ends))
+	for tp, end := range plan.Ends {
+		startOff, ok := before[tp]
+		if !ok {
+			startOff = end
+		}
+		l := end
+		if v, ok := latest[tp]; ok {
+			l = v
+		}
+		out = append(out, PartitionProgress{Topic: tp.Topic, Partition: tp.Partition,
+			StartOffset: startOff, EndOffset: end, LatestOffset: l, Lag: max(l-end, 0)})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		return offsets.TopicPartition{Topic: a.Topic, Partition: a.Partition}.Less(offsets.TopicPartition{Topic: b.Topic, Partition: b.Partition})
+	})
+	return out
 }

@@ -1,0 +1,273 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/microbatch/microbatch/batch"
+	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/offsets"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
+)
+
+// taskSink feeds a task's decoded records into its dataframe task.
+type taskSink struct {
+	t    *dataframe.Task
+	hook func() // failpoint hook, tests only
+}
+
+func (s taskSink) Consume(rec arrow.Record) error {
+	if s.hook != nil {
+		s.hook()
+	}
+	return s.t.Consume(rec)
+}
+
+type indexedTask struct {
+	index int
+	task  *dataframe.Task
+}
+
+// batchContext is what the driver knows about a batch besides its plan.
+type batchContext struct {
+	latest    map[offsets.TopicPartition]int64 // nil for a recovered batch
+	triggerAt time.Time
+	planDur   time.Duration
+	// wal is the write-ahead of the plan, in flight; nil for a recovered
+	// batch (its plan is the one in the log).
+	wal       *walWrite
+	recovered bool // planned by an earlier run that did not commit it
+	// ahead is the batch's read, started while the previous batch was
+	// finishing (nil: runBatch reads it).
+	ahead *aheadRead
+	// readAhead, if set, is called once the batch is read, to start reading
+	// the next one (loop).
+	readAhead func()
+	// nextPlan, if set, returns the plan of the batch read ahead, which the
+	// commit writes ahead in its transaction (nil: none).
+	nextPlan func() *checkpoint.BatchPlan
+}
+
+// runBatch executes a planned (and write-ahead logged) batch and commits it.
+func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc batchContext) error {
+	q := d.q
+	cfg := &q.cfg
+	prog := q.prog
+	triggerAt, latest := bc.triggerAt, bc.latest
+	p := Progress{Name: cfg.Name, BatchID: plan.ID, Timestamp: triggerAt.UTC(), Recovered: bc.recovered}
+	p.Durations.Plan = bc.planDur
+	if bc.wal != nil {
+		// However runBatch returns, the write has ended by then.
+		defer func() { _, _ = bc.wal.wait() }()
+	}
+
+	var f *fetched
+	var err error
+	waitStart := time.Now()
+	if bc.ahead != nil {
+		f, err = bc.ahead.wait()
+	} else {
+		f, err = d.fetch(ctx, plan)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.release()
+	res, tasks := f.res, f.tasks
+	p.Durations.FetchDecode = f.dur
+	p.Durations.FetchWait = time.Since(waitStart)
+	if bc.readAhead != nil {
+		bc.readAhead()
+	}
+	if bc.wal != nil {
+		// Nothing leaves the batch before its plan is durable.
+		if p.Durations.WALWait, err = bc.wal.wait(); err != nil {
+			return err
+		}
+		p.Durations.WAL = bc.wal.dur
+	}
+
+	aggStart := time.Now()
+	var recs []arrow.Record
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	var changed int
+	cr := checkpoint.CommitRecord{ID: plan.ID, InputRows: res.Records}
+	if d.state != nil {
+		for _, t := range tasks {
+			if err := d.state.Merge(t.task); err != nil {
+				return fmt.Errorf("batch %d: merging state: %w", plan.ID, err)
+			}
+		}
+		changed = d.state.Changed()
+		cr.StateRows = int64(d.state.Len())
+	}
+	cr.CommittedAt = time.Now().UTC()
+	// The commit writes the state's changes while the result is built and
+	// the sink writes; it becomes durable after the sink (batchCommit).
+	txSink, _ := cfg.Sink.(TxSink)
+	var next *checkpoint.BatchPlan
+	if bc.nextPlan != nil {
+		next = bc.nextPlan()
+	}
+	commit := d.startCommit(cr, changed, txSink, next, d.emitted)
+	defer commit.abandon()
+	if d.state != nil {
+		rec, err := d.state.Result(q.mode == dataframe.Update)
+		if err != nil {
+			return fmt.Errorf("batch %d: result: %w", plan.ID, err)
+		}
+		recs = append(recs, rec)
+	} else {
+		for _, t := range tasks {
+			recs = append(recs, t.task.Output()...)
+		}
+		limit := prog.Limit()
+		if limit >= 0 {
+			limit = max(limit-d.emitted, 0) // what the stream's LIMIT has left
+		}
+		recs = limitRows(recs, limit)
+	}
+	p.Durations.Aggregate = time.Since(aggStart)
+
+	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs}
+	sinkStart := time.Now()
+	if txSink == nil { // a TxSink writes in the commit transaction instead
+		if err := cfg.Sink.AddBatch(ctx, out); err != nil {
+			return fmt.Errorf("batch %d: sink: %w", plan.ID, err)
+		}
+	}
+	p.Durations.Sink = time.Since(sinkStart)
+	d.failpoint(fpAfterSink, plan.ID)
+
+	p.NumInputRows = res.Records
+	p.InputBytes = res.Bytes
+	p.CorruptRecords = res.Corrupt
+	p.DroppedRecords = res.Dropped
+	p.SkippedOffsets = res.SkippedOffsets
+	for _, dl := range plan.DataLoss {
+		p.SkippedOffsets += dl.Until - dl.From
+	}
+	p.OutputRows = out.NumRows()
+
+	commitStart := time.Now()
+	if err := commit.finish(out); err != nil {
+		return fmt.Errorf("batch %d: commit: %w", plan.ID, err)
+	}
+	p.Durations.Commit = time.Since(commitStart)
+	d.failpoint(fpAfterCommit, plan.ID)
+	if next != nil {
+		d.failpoint(fpAfterWAL, next.ID)
+	}
+	if d.state != nil {
+		d.state.ResetChanged()
+		p.StateRows = cr.StateRows
+		p.StateRowsUpdated = int64(changed)
+	}
+
+	// Advance the driver's positions only after the commit is durable.
+	p.Sources = sources(plan, latest)
+	advance(d.start, plan)
+	d.nextID = plan.ID + 1
+	d.emitted += p.OutputRows
+
+	p.Durations.Total = time.Since(triggerAt)
+	if secs := p.Durations.Total.Seconds(); secs > 0 {
+		p.ProcessedRowsPerSecond = float64(p.NumInputRows) / secs
+	}
+	if !d.lastTrigger.IsZero() {
+		if secs := triggerAt.Sub(d.lastTrigger).Seconds(); secs > 0 {
+			p.InputRowsPerSecond = float64(p.NumInputRows) / secs
+		}
+	}
+	d.lastTrigger = triggerAt
+	q.record(p)
+	q.logger.Debug("batch committed", "query", cfg.Name, "batch", p.BatchID, "rows", p.NumInputRows,
+		"output_rows", p.OutputRows, "took", p.Durations.Total, "lag", p.TotalLag())
+	return nil
+}
+
+// fetched is a batch the executors have read: its tasks, in task order,
+// hold its partial aggregates (or a stateless query's output) until
+// release.
+type fetched struct {
+	res   *batch.Result
+	tasks []indexedTask
+	dur   time.Duration
+}
+
+func (f *fetched) release() {
+	for _, t := range f.tasks {
+		t.task.Release()
+	}
+}
+
+// fetch reads plan's ranges on the executors into one task each.
+func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched, error) {
+	q := d.q
+	cfg := &q.cfg
+	var tasksMu sync.Mutex // guards f.tasks: NewSink runs on executor goroutines
+	f := &fetched{}
+	start := time.Now()
+	res, err := d.exec.Run(ctx, batch.Job{
+		BatchID: plan.ID,
+		Ranges:  plan.Ranges,
+		NewDecoder: func() (dataframe.Decoder, error) {
+			return dataframe.NewDecoder(q.mem, cfg.Schema, q.decOpts)
+		},
+		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
+			t := q.prog.NewTask(q.mem)
+			tasksMu.Lock()
+			f.tasks = append(f.tasks, indexedTask{ti.Index, t})
+			tasksMu.Unlock()
+			ts := taskSink{t: t}
+			if cfg.failpoint != nil {
+				ts.hook = func() { d.failpoint(fpMidFetch, plan.ID) }
+			}
+			return ts, nil
+		},
+	})
+	f.dur = time.Since(start)
+	if err != nil {
+		f.release()
+		if err == batch.ErrClosed { // the executor's other errors name the batch
+			err = fmt.Errorf("batch %d: %w", plan.ID, err)
+		}
+		return nil, err
+	}
+	sort.Slice(f.tasks, func(i, j int) bool { return f.tasks[i].index < f.tasks[j].index })
+	f.res = res
+	return f, nil
+}
+
+// limitRows keeps the first limit rows of recs (limit < 0: all), releasing
+// what it drops. Tasks apply a stateless query's LIMIT each to their own
+// rows; this applies what is left of it to the batch.
+func limitRows(recs []arrow.Record, limit int64) []arrow.Record {
+	if limit < 0 {
+		return recs
+	}
+	var n int64
+	out := recs[:0]
+	for _, r := range recs {
+		switch left := limit - n; {
+		case left <= 0:
+			r.Release()
+		case r.NumRows() <= left:
+			out = append(out, r)
+			n += r.NumRows()
+		default:
+			out = append(out, r.NewSlice(0, left))
+			r.Release()
+			n = limit
+		}
+	}
+	return out
+}
