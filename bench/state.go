@@ -86,7 +86,7 @@ func (s *stateCommitter) commit(keys []int, count uint64) (time.Duration, error)
 	err := s.ck.Commit(checkpoint.CommitRecord{ID: id, InputRows: int64(len(keys))}, func(tx *checkpoint.CommitTx) error {
 		for _, k := range keys {
 			s.key = stateKey(s.key, k)
-			if err := tx.PutState(s.key, s.val[:]); err != nil {
+			if err := tx.PutState(checkpoint.Namespace{Operator: 1}, s.key, s.val[:]); err != nil {
 				return err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
@@ -43,7 +44,7 @@ func (d *driver) startCommit(rec checkpoint.CommitRecord, changed int, txSink Tx
 		c.done <- d.ckpt.Commit(rec, func(tx *checkpoint.CommitTx) error {
 			if d.state != nil {
 				tx.GrowState(changed)
-				if err := d.state.Changes(tx.PutState); err != nil {
+				if err := d.state.Changes(func(k, v []byte) error { return tx.PutState(checkpoint.NamespaceOf(aggOperator, k), k, v) }); err != nil {
 					return err
 				}
 			}
@@ -99,4 +100,18 @@ func (c *batchCommit) abandon() {
 		close(c.out)
 		_ = c.wait()
 	}
+}
+
+// aggOperator is the operator id of a query's aggregation: its state keys
+// live in the checkpoint's namespaces of this operator, one per key group.
+const aggOperator uint16 = 1
+
+// restoreState loads the aggregation's state from ckpt into st.
+func restoreState(ckpt *checkpoint.Checkpoint, st *dataframe.State) error {
+	return ckpt.ForEachState(func(ns checkpoint.Namespace, key, value []byte) error {
+		if ns.Operator != aggOperator {
+			return fmt.Errorf("state of %s: no operator of this query has that id", ns)
+		}
+		return st.Restore(key, value)
+	})
 }

@@ -83,7 +83,7 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	}
 	if q.prog.Stateful() {
 		d.state = q.prog.NewState(q.mem)
-		if err = d.ckpt.ForEachState(d.state.Restore); err != nil {
+		if err = restoreState(d.ckpt, d.state); err != nil {
 			return nil, fmt.Errorf("restoring state from %s: %w", q.cfg.CheckpointLocation, err)
 		}
 	}
@@ -101,7 +101,7 @@ func (d *driver) loadStart(ctx context.Context) error {
 		return err
 	}
 	if last != nil {
-		d.nextID, d.emitted = last.ID+1, last.EmittedRows
+		d.nextID, d.emitted = last.ID+1, last.Meta.EmittedRows
 	}
 	initial, ok, err := d.ckpt.InitialOffsets()
 	if err != nil {

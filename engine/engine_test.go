@@ -657,7 +657,7 @@ func TestAppendLimitHoldsAcrossBatches(t *testing.T) {
 	}
 	var recsOut []string
 	for _, bi := range infos {
-		recsOut = append(recsOut, fmt.Sprintf("%d:%d/%d", bi.Plan.ID, bi.Commit.OutputRows, bi.Commit.EmittedRows))
+		recsOut = append(recsOut, fmt.Sprintf("%d:%d/%d", bi.Plan.ID, bi.Commit.OutputRows, bi.Commit.Meta.EmittedRows))
 	}
 	if got, want := strings.Join(recsOut, " "), "0:3/3 1:1/4 2:0/4 3:0/4 4:0/4"; got != want {
 		t.Fatalf("commit records (id:output/emitted) %s, want %s", got, want)

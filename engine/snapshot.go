@@ -29,7 +29,7 @@ func (q *Query) State() (arrow.Record, error) {
 		return nil, err
 	}
 	st := q.prog.NewState(q.mem)
-	if err := ckpt.ForEachState(st.Restore); err != nil {
+	if err := restoreState(ckpt, st); err != nil {
 		return nil, fmt.Errorf("reading state from %s: %w", q.cfg.CheckpointLocation, err)
 	}
 	return st.Result(false)

@@ -34,7 +34,7 @@ func loadState(b *testing.B, c *Checkpoint, n int) int64 {
 			kb = stateKey(kb, i)
 			vb = binary.BigEndian.AppendUint64(vb[:0], 1)
 			vb = binary.BigEndian.AppendUint64(vb, uint64(i))
-			if err := tx.PutState(kb, vb); err != nil {
+			if err := tx.PutState(tns, kb, vb); err != nil {
 				return err
 			}
 		}
@@ -65,7 +65,7 @@ func BenchmarkCommit(b *testing.B) {
 						kb = stateKey(kb, i)
 						vb = binary.BigEndian.AppendUint64(vb[:0], uint64(n+2))
 						vb = binary.BigEndian.AppendUint64(vb, uint64(i))
-						if err := tx.PutState(kb, vb); err != nil {
+						if err := tx.PutState(tns, kb, vb); err != nil {
 							return err
 						}
 					}
@@ -110,7 +110,7 @@ func BenchmarkCommitAppend(b *testing.B) {
 				kb = stateKey(kb, next)
 				vb = binary.BigEndian.AppendUint64(vb[:0], uint64(next))
 				next++
-				if err := tx.PutState(kb, vb); err != nil {
+				if err := tx.PutState(tns, kb, vb); err != nil {
 					return err
 				}
 			}
@@ -147,7 +147,7 @@ func BenchmarkBatchCycle(b *testing.B) {
 			for i := range keys {
 				kb = stateKey(kb, i)
 				vb = binary.BigEndian.AppendUint64(vb[:0], uint64(n))
-				if err := tx.PutState(kb, vb); err != nil {
+				if err := tx.PutState(tns, kb, vb); err != nil {
 					return err
 				}
 			}
@@ -201,7 +201,7 @@ func BenchmarkCommitGrowing(b *testing.B) {
 				}
 				for _, k := range ks {
 					vb = binary.AppendUvarint(append(vb[:0], 1, 1), uint64(id+1))
-					if err := tx.PutState(k, vb); err != nil {
+					if err := tx.PutState(tns, k, vb); err != nil {
 						return err
 					}
 				}

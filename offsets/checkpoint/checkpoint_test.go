@@ -38,17 +38,17 @@ func TestLifecycle(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC)
 	mustNoErr(t, c.Commit(CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 1, StateRows: 2}, func(tx *CommitTx) error {
 		mustNoErr(t, tx.SetOutput(2, 7)) // the output is known inside the commit
-		mustNoErr(t, tx.PutState([]byte("k1"), []byte("v1")))
-		mustNoErr(t, tx.PutState([]byte("k2"), []byte("v2")))
-		return tx.DeleteState([]byte("nope"))
+		mustNoErr(t, tx.PutState(tns, []byte("k1"), []byte("v1")))
+		mustNoErr(t, tx.PutState(tns, []byte("k2"), []byte("v2")))
+		return tx.DeleteState(tns, []byte("nope"))
 	}))
 	if p, _ := c.Pending(); p != nil {
 		t.Fatalf("Pending after commit = %+v", p)
 	}
 	rec, err := c.LastCommit()
 	mustNoErr(t, err)
-	want := CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 2, EmittedRows: 7, StateRows: 2, StateWrites: 2, StateDeletes: 1}
-	if *rec != want {
+	want := CommitRecord{ID: 0, CommittedAt: at, InputRows: 105, OutputRows: 2, StateRows: 2, StateWrites: 2, StateDeletes: 1, Meta: Meta{EmittedRows: 7}}
+	if !reflect.DeepEqual(*rec, want) {
 		t.Fatalf("LastCommit = %+v, want %+v", *rec, want)
 	}
 	pos, err := c.Positions()
@@ -56,7 +56,7 @@ func TestLifecycle(t *testing.T) {
 	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{a0: 100, a1: 10}) {
 		t.Fatalf("Positions = %v", pos)
 	}
-	if v, _ := c.State([]byte("k2")); string(v) != "v2" {
+	if v, _ := c.State(tns, []byte("k2")); string(v) != "v2" {
 		t.Fatalf("State(k2) = %q", v)
 	}
 
@@ -101,7 +101,7 @@ func TestLifecycle(t *testing.T) {
 
 	infos, err := c.Batches()
 	mustNoErr(t, err)
-	if len(infos) != 2 || !infos[0].Committed || *infos[0].Commit != want || infos[1].Committed || infos[1].Commit != nil ||
+	if len(infos) != 2 || !infos[0].Committed || !reflect.DeepEqual(*infos[0].Commit, want) || infos[1].Committed || infos[1].Commit != nil ||
 		!reflect.DeepEqual(infos[1].Plan, p1) {
 		t.Fatalf("Batches = %+v", infos)
 	}
@@ -115,7 +115,7 @@ func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
 	mustNoErr(t, err)
 	p0 := plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 10}}, nil)
 	mustNoErr(t, c.WriteAhead(p0))
-	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState([]byte("n"), []byte("10")) }))
+	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState(tns, []byte("n"), []byte("10")) }))
 	p1 := plan1(1, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 10, Until: 25}, {Topic: "t", Partition: 1, From: 0, Until: 3}}, nil)
 	p1.DataLoss = []offsets.DataLossError{{Topic: "t", Partition: 1, From: 0, Until: 0, Reason: "x"}}
 	mustNoErr(t, c.WriteAhead(p1))
@@ -131,12 +131,12 @@ func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
 	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{tp("t", 0): 10}) {
 		t.Fatalf("Positions after reopen = %v", pos)
 	}
-	if v, _ := c.State([]byte("n")); string(v) != "10" {
+	if v, _ := c.State(tns, []byte("n")); string(v) != "10" {
 		t.Fatalf("state after reopen = %q", v)
 	}
 	// The re-run commits the same batch.
 	mustNoErr(t, c.WriteAhead(*got))
-	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState([]byte("n"), []byte("28")) }))
+	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState(tns, []byte("n"), []byte("28")) }))
 	pos, _ = c.Positions()
 	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{tp("t", 0): 25, tp("t", 1): 3}) {
 		t.Fatalf("Positions after re-run = %v", pos)
@@ -199,15 +199,15 @@ func TestCommitWritesAheadNext(t *testing.T) {
 func TestCommitRollback(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	mustNoErr(t, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 10}}, nil)))
-	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState([]byte("a"), []byte("1")) }))
+	mustNoErr(t, c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState(tns, []byte("a"), []byte("1")) }))
 	mustNoErr(t, c.WriteAhead(plan1(1, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 10, Until: 20}}, nil)))
 
 	var leaked *CommitTx
 	boom := errors.New("boom")
 	err := c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error {
 		leaked = tx
-		mustNoErr(t, tx.PutState([]byte("a"), []byte("2")))
-		mustNoErr(t, tx.PutState([]byte("b"), []byte("2")))
+		mustNoErr(t, tx.PutState(tns, []byte("a"), []byte("2")))
+		mustNoErr(t, tx.PutState(tns, []byte("b"), []byte("2")))
 		b, err := tx.Bucket("console")
 		mustNoErr(t, err)
 		mustNoErr(t, b.Put([]byte("row"), []byte("x")))
@@ -217,7 +217,7 @@ func TestCommitRollback(t *testing.T) {
 		t.Fatalf("Commit error = %v", err)
 	}
 	assertUncommitted(t, c)
-	if err := leaked.PutState([]byte("c"), nil); err == nil || err.Error() != "offsets: CommitTx used outside its Commit" {
+	if err := leaked.PutState(tns, []byte("c"), nil); err == nil || err.Error() != "offsets: CommitTx used outside its Commit" {
 		t.Fatalf("PutState after Commit returned: %v", err)
 	}
 
@@ -228,16 +228,16 @@ func TestCommitRollback(t *testing.T) {
 			}
 		}()
 		_ = c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error {
-			mustNoErr(t, tx.PutState([]byte("a"), []byte("3")))
-			mustNoErr(t, tx.DeleteState([]byte("a")))
+			mustNoErr(t, tx.PutState(tns, []byte("a"), []byte("3")))
+			mustNoErr(t, tx.DeleteState(tns, []byte("a")))
 			panic("engine bug")
 		})
 	}()
 	assertUncommitted(t, c)
 
 	// Still usable after both.
-	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState([]byte("a"), []byte("4")) }))
-	if v, _ := c.State([]byte("a")); string(v) != "4" {
+	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState(tns, []byte("a"), []byte("4")) }))
+	if v, _ := c.State(tns, []byte("a")); string(v) != "4" {
 		t.Fatalf("state a = %q", v)
 	}
 }
@@ -245,7 +245,7 @@ func TestCommitRollback(t *testing.T) {
 func assertUncommitted(t *testing.T, c *Checkpoint) {
 	t.Helper()
 	var keys []string
-	mustNoErr(t, c.ForEachState(func(k, v []byte) error { keys = append(keys, string(k)+"="+string(v)); return nil }))
+	mustNoErr(t, c.ForEachState(func(_ Namespace, k, v []byte) error { keys = append(keys, string(k)+"="+string(v)); return nil }))
 	if !reflect.DeepEqual(keys, []string{"a=1"}) {
 		t.Fatalf("state after rollback = %v", keys)
 	}

@@ -63,7 +63,8 @@ func Example() {
 
 	// ... read the ranges, aggregate, write sinks ...
 	err = ckpt.Commit(checkpoint.CommitRecord{ID: 0, InputRows: plan.Offsets()}, func(tx *checkpoint.CommitTx) error {
-		return tx.PutState([]byte("/home"), []byte("5000"))
+		key := []byte("/home")
+		return tx.PutState(checkpoint.NamespaceOf(1, key), key, []byte("5000"))
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -236,3 +236,6 @@ func checkStateBase(tx *bbolt.Tx, baseKeys int64) error {
 func tp(topic string, p int32) offsets.TopicPartition {
 	return offsets.TopicPartition{Topic: topic, Partition: p}
 }
+
+// tns is the namespace of the tests' state keys.
+var tns = Namespace{Operator: 1, KeyGroup: 7}

@@ -127,16 +127,16 @@ func writerBatch(c *Checkpoint, id int64) error {
 	}
 	val := []byte(strconv.FormatInt(id, 10))
 	return c.Commit(CommitRecord{ID: id, InputRows: 10}, func(tx *CommitTx) error {
-		if err := tx.PutState([]byte("batch"), val); err != nil {
+		if err := tx.PutState(tns, []byte("batch"), val); err != nil {
 			return err
 		}
 		for j := range 50 {
-			if err := tx.PutState(fmt.Appendf(nil, "hot%02d", j), val); err != nil {
+			if err := tx.PutState(tns, fmt.Appendf(nil, "hot%02d", j), val); err != nil {
 				return err
 			}
 		}
 		for j := range int64(300) {
-			if err := tx.PutState(fmt.Appendf(nil, "k%09d", id*300+j), val); err != nil {
+			if err := tx.PutState(tns, fmt.Appendf(nil, "k%09d", id*300+j), val); err != nil {
 				return err
 			}
 		}
@@ -162,7 +162,7 @@ func checkWriterSnapshot(t *testing.T, r *Checkpoint) int64 {
 	id := rec.ID
 	want := strconv.FormatInt(id, 10)
 	var hot, ks int64
-	mustNoErr(t, r.ForEachState(func(k, v []byte) error {
+	mustNoErr(t, r.ForEachState(func(_ Namespace, k, v []byte) error {
 		switch {
 		case string(k) == "batch", strings.HasPrefix(string(k), "hot"):
 			if string(v) != want {

@@ -51,6 +51,35 @@ type BatchPlan struct {
 	// Gone are partitions no longer in the subscription; the commit forgets
 	// their positions so a recreated partition starts at earliest.
 	Gone []offsets.TopicPartition
+	// Meta is the engine's facts the batch runs with. A re-run batch takes
+	// them from here, not from the clock or the current configuration, so
+	// its output is byte-identical to the first run's.
+	Meta Meta
+}
+
+// Meta is the engine-owned block of facts about one batch that the
+// write-ahead entry and the commit record each carry (Spark keeps the same
+// in its offset log's metadata). It is versioned on its own ("v" of the
+// block) and keeps names it does not know (Extra), so a later build can add
+// facts without a new checkpoint format.
+type Meta struct {
+	// Watermark is the event-time watermark in effect for the batch; zero
+	// when the query has none. It is computed after batch N-1 and used by
+	// batch N.
+	Watermark time.Time
+	// RateLimit is the maxRatePerPartition the plan was capped with,
+	// records per second per partition; 0 = no cap.
+	RateLimit int64
+	// ProcessingTime is the batch's processing timestamp, what its
+	// current_timestamp() returns: taken when the batch is planned.
+	ProcessingTime time.Time
+	// EmittedRows is the rows output by every batch of the stream before
+	// this one (in a plan) or up to and including it (in a commit record):
+	// a stateless query's LIMIT holds over the whole stream.
+	EmittedRows int64
+	// Extra holds further facts by name as JSON values; unknown names
+	// round-trip.
+	Extra map[string]json.RawMessage
 }
 
 // NewBatchPlan makes the plan of batch id from Plan's output.
@@ -133,13 +162,13 @@ type CommitRecord struct {
 	CommittedAt time.Time // set to the current time by Commit when zero
 	InputRows   int64
 	OutputRows  int64
-	// EmittedRows is the rows output by every batch of the stream up to
-	// and including this one (a stateless query's LIMIT counts them).
-	EmittedRows int64
 	StateRows   int64 // rows in the state after the batch, as the engine counts them
 	// StateWrites and StateDeletes are filled by Commit: the keys the batch
 	// put and deleted through CommitTx.
 	StateWrites, StateDeletes int64
+	// Meta is the facts the batch ran with (its plan's Meta, EmittedRows
+	// counting this batch's output).
+	Meta Meta
 }
 
 // Wire forms. Maps keyed by offsets.TopicPartition become sorted lists.
@@ -152,6 +181,15 @@ type (
 		Ends      []positionJSON           `json:"ends"`
 		DataLoss  []lossJSON               `json:"dataLoss,omitempty"`
 		Gone      []offsets.TopicPartition `json:"gone,omitempty"`
+		Meta      *metaJSON                `json:"meta,omitempty"`
+	}
+	metaJSON struct {
+		V              int                        `json:"v"`
+		Watermark      *time.Time                 `json:"watermark,omitempty"`
+		RateLimit      int64                      `json:"rateLimit,omitempty"`
+		ProcessingTime *time.Time                 `json:"processingTime,omitempty"`
+		EmittedRows    int64                      `json:"emittedRows,omitempty"`
+		Extra          map[string]json.RawMessage `json:"extra,omitempty"`
 	}
 	positionJSON struct {
 		Topic     string `json:"topic"`
@@ -175,6 +213,7 @@ type (
 		StateRows    int64     `json:"stateRows"`
 		StateWrites  int64     `json:"stateWrites"`
 		StateDeletes int64     `json:"stateDeletes"`
+		Meta         *metaJSON `json:"meta,omitempty"`
 	}
 	fingerprintJSON struct {
 		V int `json:"v"`
@@ -231,6 +270,7 @@ func encodePlan(p BatchPlan) ([]byte, error) {
 	for _, l := range p.DataLoss {
 		w.DataLoss = append(w.DataLoss, lossJSON(l))
 	}
+	w.Meta = p.Meta.toJSON()
 	return json.Marshal(w)
 }
 
@@ -258,6 +298,9 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 		return BatchPlan{}, corrupt(err)
 	}
 	p := BatchPlan{ID: id, Ranges: w.Ranges, Ends: ends, PlannedAt: w.PlannedAt, Gone: w.Gone}
+	if p.Meta, err = w.Meta.meta(); err != nil {
+		return BatchPlan{}, corrupt(err)
+	}
 	for _, l := range w.DataLoss {
 		p.DataLoss = append(p.DataLoss, offsets.DataLossError(l))
 	}
@@ -269,7 +312,7 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 
 func encodeCommit(r CommitRecord) ([]byte, error) {
 	return json.Marshal(commitJSON{V: recordVersion, ID: r.ID, CommittedAt: r.CommittedAt.UTC(), InputRows: r.InputRows,
-		OutputRows: r.OutputRows, EmittedRows: r.EmittedRows, StateRows: r.StateRows, StateWrites: r.StateWrites, StateDeletes: r.StateDeletes})
+		OutputRows: r.OutputRows, StateRows: r.StateRows, StateWrites: r.StateWrites, StateDeletes: r.StateDeletes, Meta: r.Meta.toJSON()})
 }
 
 // decodeCommit decodes commits[key]; errors are *CorruptError naming the batch.
@@ -291,8 +334,16 @@ func decodeCommit(k, v []byte) (CommitRecord, error) {
 	if w.ID != id {
 		return CommitRecord{}, corrupt(fmt.Errorf("record says batch %d", w.ID))
 	}
+	meta, err := w.Meta.meta()
+	if err != nil {
+		return CommitRecord{}, corrupt(err)
+	}
+	if w.Meta == nil {
+		// Format 2 kept the emitted rows in the record itself.
+		meta.EmittedRows = w.EmittedRows
+	}
 	return CommitRecord{ID: id, CommittedAt: w.CommittedAt, InputRows: w.InputRows, OutputRows: w.OutputRows,
-		EmittedRows: w.EmittedRows, StateRows: w.StateRows, StateWrites: w.StateWrites, StateDeletes: w.StateDeletes}, nil
+		StateRows: w.StateRows, StateWrites: w.StateWrites, StateDeletes: w.StateDeletes, Meta: meta}, nil
 }
 
 // positionKey is the topic, a 0x00 byte, then the big-endian partition.
@@ -363,4 +414,41 @@ func sortedKeys(m map[offsets.TopicPartition]int64) []offsets.TopicPartition {
 	out := slices.Collect(maps.Keys(m))
 	offsets.SortPartitions(out)
 	return out
+}
+
+// metaVersion is the version of the Meta block ("v").
+const metaVersion = 1
+
+func (m Meta) toJSON() *metaJSON {
+	w := &metaJSON{V: metaVersion, RateLimit: m.RateLimit, EmittedRows: m.EmittedRows, Extra: m.Extra}
+	if !m.Watermark.IsZero() {
+		t := m.Watermark.UTC()
+		w.Watermark = &t
+	}
+	if !m.ProcessingTime.IsZero() {
+		t := m.ProcessingTime.UTC()
+		w.ProcessingTime = &t
+	}
+	return w
+}
+
+// meta decodes the block; a record without one (format 2) has a zero Meta.
+func (w *metaJSON) meta() (Meta, error) {
+	if w == nil {
+		return Meta{}, nil
+	}
+	if w.V != metaVersion {
+		return Meta{}, fmt.Errorf("meta block: %w %d (this build reads %d)", ErrVersion, w.V, metaVersion)
+	}
+	if w.RateLimit < 0 || w.EmittedRows < 0 {
+		return Meta{}, fmt.Errorf("meta block: negative rateLimit %d or emittedRows %d", w.RateLimit, w.EmittedRows)
+	}
+	m := Meta{RateLimit: w.RateLimit, EmittedRows: w.EmittedRows, Extra: w.Extra}
+	if w.Watermark != nil {
+		m.Watermark = *w.Watermark
+	}
+	if w.ProcessingTime != nil {
+		m.ProcessingTime = *w.ProcessingTime
+	}
+	return m, nil
 }

@@ -49,8 +49,9 @@ const (
 	// the amortised cost (at most 1/compactRatio base update per change)
 	// at the price of a larger log on disk and to read at startup.
 	compactRatio = 2
-	// maxStateKey leaves room for the 8-byte batch id of log keys.
-	maxStateKey = bbolt.MaxKeySize - 8
+	// maxStateKey leaves room for the 8-byte batch id of log keys and the
+	// namespace prefix.
+	maxStateKey = bbolt.MaxKeySize - 8 - nsPrefixLen
 )
 
 // stateOp is one change of a batch, its bytes in CommitTx's arena.
@@ -87,6 +88,8 @@ type CommitTx struct {
 	ckpt *Checkpoint
 
 	puts, deletes int64
+	// nsKey is a scratch buffer for the stored form of a key (add copies).
+	nsKey []byte
 	// output, when set, is SetOutput's: the commit record's OutputRows and
 	// EmittedRows.
 	output *CommitRecord
@@ -126,8 +129,8 @@ func (t *CommitTx) add(key, value []byte, del bool) error {
 	if t.written {
 		return errors.New("offsets: state change after WriteState")
 	}
-	if len(key) == 0 || len(key) > maxStateKey {
-		return fmt.Errorf("offsets: state key of %d bytes: want 1 to %d", len(key), maxStateKey)
+	if len(key) <= nsPrefixLen || len(key) > maxStateKey+nsPrefixLen {
+		return fmt.Errorf("checkpoint: state key of %d bytes: want 1 to %d", len(key)-nsPrefixLen, maxStateKey)
 	}
 	if len(value) > bbolt.MaxValueSize-1 {
 		return fmt.Errorf("offsets: state value of %d bytes is too large", len(value))
@@ -232,7 +235,7 @@ func (t *CommitTx) SetOutput(rows, emitted int64) error {
 	if t.done {
 		return errTxDone
 	}
-	t.output = &CommitRecord{OutputRows: rows, EmittedRows: emitted}
+	t.output = &CommitRecord{OutputRows: rows, Meta: Meta{EmittedRows: emitted}}
 	return nil
 }
 
@@ -247,20 +250,23 @@ func (t *CommitTx) GrowState(n int) {
 	t.grow = len(t.ops) + t.encN + n
 }
 
-// PutState sets a state key to value. Keys must be 1 to 32760 bytes. key and
-// value are copied, so callers may reuse their buffers. Putting keys in
-// ascending order saves a sort.
-func (t *CommitTx) PutState(key, value []byte) error {
-	if err := t.add(key, value, false); err != nil {
+// PutState sets the state key of namespace ns to value. Keys must be 1 to
+// 32756 bytes. key and value are copied, so callers may reuse their
+// buffers. Putting keys in ascending (namespace, key) order saves a sort.
+func (t *CommitTx) PutState(ns Namespace, key, value []byte) error {
+	t.nsKey = appendStoredKey(t.nsKey[:0], ns, key)
+	if err := t.add(t.nsKey, value, false); err != nil {
 		return err
 	}
 	t.puts++
 	return nil
 }
 
-// DeleteState removes a state key; deleting a missing key is a no-op.
-func (t *CommitTx) DeleteState(key []byte) error {
-	if err := t.add(key, nil, true); err != nil {
+// DeleteState removes the state key of namespace ns; deleting a missing key
+// is a no-op.
+func (t *CommitTx) DeleteState(ns Namespace, key []byte) error {
+	t.nsKey = appendStoredKey(t.nsKey[:0], ns, key)
+	if err := t.add(t.nsKey, nil, true); err != nil {
 		return err
 	}
 	t.deletes++
@@ -664,10 +670,23 @@ func writeCounter(b *bbolt.Bucket, k []byte, n int64) error {
 	return b.Put(k, binary.BigEndian.AppendUint64(nil, uint64(n)))
 }
 
-// ForEachState calls fn for every state key in ascending order, in one read
-// transaction: the base merged with the log. key and value are valid only
-// during the call. Memory is proportional to the distinct keys of the log.
-func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
+// ForEachState calls fn for every state key in ascending (namespace, key)
+// order, in one read transaction: the base merged with the log. key and
+// value are valid only during the call. Memory is proportional to the
+// distinct keys of the log.
+func (c *Checkpoint) ForEachState(fn func(ns Namespace, key, value []byte) error) error {
+	return c.forEachStored(func(k, v []byte) error {
+		ns, key, err := splitStoredKey(k)
+		if err != nil {
+			return &CorruptError{Bucket: string(bucketStateBase), Key: fmt.Sprintf("%x", k), Err: err}
+		}
+		return fn(ns, key, v)
+	})
+}
+
+// forEachStored is ForEachState on the stored keys (namespace prefix
+// included).
+func (c *Checkpoint) forEachStored(fn func(key, value []byte) error) error {
 	return c.view(func(tx *bbolt.Tx) error {
 		log := tx.Bucket(bucketStateLog)
 		if log == nil {
@@ -703,9 +722,11 @@ func (c *Checkpoint) ForEachState(fn func(key, value []byte) error) error {
 	})
 }
 
-// State returns a copy of one state value, nil if the key is absent. It
-// scans the log: meant for tools, not for a per-record lookup.
-func (c *Checkpoint) State(key []byte) ([]byte, error) {
+// State returns a copy of the value of key in namespace ns, nil if the key
+// is absent. It scans the log: meant for tools, not for a per-record
+// lookup.
+func (c *Checkpoint) State(ns Namespace, key []byte) ([]byte, error) {
+	key = appendStoredKey(nil, ns, key)
 	var out []byte
 	err := c.view(func(tx *bbolt.Tx) error {
 		log := tx.Bucket(bucketStateLog)
@@ -740,6 +761,6 @@ func (c *Checkpoint) State(key []byte) ([]byte, error) {
 // StateKeys returns the number of keys in the state.
 func (c *Checkpoint) StateKeys() (int64, error) {
 	var n int64
-	err := c.ForEachState(func(_, _ []byte) error { n++; return nil })
+	err := c.forEachStored(func(_, _ []byte) error { n++; return nil })
 	return n, err
 }

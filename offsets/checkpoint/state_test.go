@@ -70,12 +70,12 @@ func TestStateLogAndCompaction(t *testing.T) {
 			for _, ch := range changes {
 				buf = append(buf[:0], ch.k...) // reused buffer: must be copied
 				if ch.del {
-					if err := tx.DeleteState(buf); err != nil {
+					if err := tx.DeleteState(tns, buf); err != nil {
 						return err
 					}
 					continue
 				}
-				if err := tx.PutState(buf, []byte(ch.v)); err != nil {
+				if err := tx.PutState(tns, buf, []byte(ch.v)); err != nil {
 					return err
 				}
 			}
@@ -132,7 +132,7 @@ func logCount(t *testing.T, c *Checkpoint) int64 {
 func assertState(t *testing.T, c *Checkpoint, model map[string]string) {
 	t.Helper()
 	var got []string
-	mustNoErr(t, c.ForEachState(func(k, v []byte) error {
+	mustNoErr(t, c.ForEachState(func(_ Namespace, k, v []byte) error {
 		got = append(got, string(k)+"="+string(v))
 		return nil
 	}))
@@ -149,7 +149,7 @@ func assertState(t *testing.T, c *Checkpoint, model map[string]string) {
 		t.Fatalf("state has %d keys, model %d; first difference at %d", len(got), len(want), firstDiff(got, want))
 	}
 	for i, k := range []string{keys[0], keys[len(keys)/2], "key999999"} {
-		v, err := c.State([]byte(k))
+		v, err := c.State(tns, []byte(k))
 		mustNoErr(t, err)
 		if w, ok := model[k]; string(v) != w || (v == nil) == ok {
 			t.Fatalf("State(%s) #%d = %q, want %q", k, i, v, w)
@@ -172,11 +172,11 @@ func firstDiff(a, b []string) int {
 func TestStateKeyLimits(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	mustNoErr(t, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 1}}, nil)))
-	err := c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState(nil, []byte("v")) })
+	err := c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState(tns, nil, []byte("v")) })
 	if err == nil || err.Error() != "offsets: state key of 0 bytes: want 1 to 32760" {
 		t.Fatalf("empty key: %v", err)
 	}
-	err = c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.DeleteState(make([]byte, 32761)) })
+	err = c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.DeleteState(tns, make([]byte, 32761)) })
 	if err == nil || err.Error() != "offsets: state key of 32761 bytes: want 1 to 32760" {
 		t.Fatalf("long key: %v", err)
 	}
@@ -194,7 +194,7 @@ func TestStateLogChunks(t *testing.T) {
 			for i := 0; i < keys; i += step {
 				k, v := fmt.Sprintf("key%07d", i), fmt.Sprintf("%s-value-%020d", tag, i)
 				model[k] = v
-				if err := tx.PutState([]byte(k), []byte(v)); err != nil {
+				if err := tx.PutState(tns, []byte(k), []byte(v)); err != nil {
 					return err
 				}
 			}
@@ -290,7 +290,7 @@ func TestWriteState(t *testing.T) {
 			for i := range 5000 {
 				k, v := fmt.Sprintf("key%05d", i*int(id+1)), fmt.Sprintf("v%d", id)
 				model[k] = v
-				if err := tx.PutState([]byte(k), []byte(v)); err != nil {
+				if err := tx.PutState(tns, []byte(k), []byte(v)); err != nil {
 					return err
 				}
 			}
@@ -300,10 +300,10 @@ func TestWriteState(t *testing.T) {
 			if err := tx.WriteState(); err != nil {
 				return fmt.Errorf("second WriteState: %w", err)
 			}
-			if err := tx.PutState([]byte("late"), []byte("x")); err == nil {
+			if err := tx.PutState(tns, []byte("late"), []byte("x")); err == nil {
 				return errors.New("PutState after WriteState succeeded")
 			}
-			if err := tx.DeleteState([]byte("key00000")); err == nil {
+			if err := tx.DeleteState(tns, []byte("key00000")); err == nil {
 				return errors.New("DeleteState after WriteState succeeded")
 			}
 			b, err := tx.Bucket("sink")
@@ -324,7 +324,7 @@ func commitState(t *testing.T, c *Checkpoint, id int64, model map[string]string,
 	mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
 		for i := 0; i < len(kv); i += 2 {
 			model[kv[i]] = kv[i+1]
-			if err := tx.PutState([]byte(kv[i]), []byte(kv[i+1])); err != nil {
+			if err := tx.PutState(tns, []byte(kv[i]), []byte(kv[i+1])); err != nil {
 				return err
 			}
 		}
@@ -491,8 +491,8 @@ func TestStateBaseCorrupt(t *testing.T) {
 			t.Fatalf("%s: %v, want a statebase *CorruptError naming the chunk", what, err)
 		}
 	}
-	check("ForEachState", c.ForEachState(func(_, _ []byte) error { return nil }))
-	_, err := c.State([]byte("key00001")) // past the first pair
+	check("ForEachState", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }))
+	_, err := c.State(tns, []byte("key00001")) // past the first pair
 	check("State", err)
 	commitState(t, c, 1, model, "key00000", "x")
 	check("Compact", c.Compact())
@@ -527,7 +527,7 @@ func TestStateBaseOverlap(t *testing.T) {
 		}
 	}
 	put(bucketStateBase, "a", "\x01a\x011\x01z\x011", "m", "\x01m\x011")
-	check("ForEachState", c.ForEachState(func(_, _ []byte) error { return nil }), "m", "overlaps the previous one")
+	check("ForEachState", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }), "m", "overlaps the previous one")
 	model := map[string]string{}
 	commitState(t, c, 0, model, "b", "2")
 	check("Compact", c.Compact(), "a", "reaches the next chunk's")
@@ -535,15 +535,15 @@ func TestStateBaseOverlap(t *testing.T) {
 	mustNoErr(t, c.Compact())
 
 	put(bucketState, "k", "v")
-	check("ForEachState of both bases", c.ForEachState(func(_, _ []byte) error { return nil }), "a", `both "state" and "statebase"`)
-	_, err := c.State([]byte("k"))
+	check("ForEachState of both bases", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }), "a", `both "state" and "statebase"`)
+	_, err := c.State(tns, []byte("k"))
 	check("State of both bases", err, "a", `both "state" and "statebase"`)
 	del(bucketState, "k")
 	// The chunks put by hand were not counted: the checkpoint's invariants
 	// are checked at cleanup.
 	mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error { return writeCounter(tx.Bucket(bucketMeta), keyStateBaseKeys, 3) }))
 	var keys []string
-	mustNoErr(t, c.ForEachState(func(k, _ []byte) error { keys = append(keys, string(k)); return nil }))
+	mustNoErr(t, c.ForEachState(func(_ Namespace, k, _ []byte) error { keys = append(keys, string(k)); return nil }))
 	if !slices.Equal(keys, []string{"a", "b", "z"}) {
 		t.Fatalf("state %q after the repair", keys)
 	}
@@ -570,7 +570,7 @@ func TestStateBaseSmallChunksMerge(t *testing.T) {
 			for k := range model {
 				if k > keys[i] && k < keys[i+1] {
 					delete(model, k)
-					if err := tx.DeleteState([]byte(k)); err != nil {
+					if err := tx.DeleteState(tns, []byte(k)); err != nil {
 						return err
 					}
 				}
@@ -623,12 +623,12 @@ func TestCommitTxEncodesSorted(t *testing.T) {
 	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error {
 		for _, op := range ops {
 			if op.del {
-				if err := tx.DeleteState(op.key); err != nil {
+				if err := tx.DeleteState(tns, op.key); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := tx.PutState(op.key, op.value); err != nil {
+			if err := tx.PutState(tns, op.key, op.value); err != nil {
 				return err
 			}
 		}

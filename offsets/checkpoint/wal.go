@@ -205,7 +205,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		}
 		rec.StateWrites, rec.StateDeletes = ctx.puts, ctx.deletes
 		if o := ctx.output; o != nil {
-			rec.OutputRows, rec.EmittedRows = o.OutputRows, o.EmittedRows
+			rec.OutputRows, rec.Meta.EmittedRows = o.OutputRows, o.Meta.EmittedRows
 		}
 		if rec.CommittedAt.IsZero() {
 			rec.CommittedAt = time.Now()
