@@ -14,11 +14,19 @@ import (
 	"github.com/microbatch/microbatch/offsets"
 )
 
-// Admin lists topics, partitions and offsets. It is safe for concurrent use.
+// Admin lists topics, partitions and offsets. It is safe for concurrent
+// use, Close included: Close waits for the calls in flight (see Close), and
+// a call after Close returns ErrAdminClosed.
 type Admin struct {
 	client *ckafka.AdminClient
 	props  Props
+	// calls keeps client alive while a call uses it, including a metadata
+	// request that outlived its Topics call.
+	calls inFlight
 }
+
+// ErrAdminClosed is returned by an Admin's methods after Close.
+var ErrAdminClosed = errors.New("kafka: admin client is closed")
 
 // NewAdmin connects an admin client. Connection happens lazily in librdkafka;
 // errors about unreachable brokers surface on the first call.
@@ -52,8 +60,21 @@ func adminProps(p Props) Props {
 	return out
 }
 
-// Close releases the client.
-func (a *Admin) Close() { a.client.Close() }
+// Close releases the client once no call uses it. It waits for the calls
+// in flight, including a metadata request that Topics left running when
+// its ctx ended: at most that request's timeout (10 s, or the deadline
+// Topics' ctx had if sooner). The other calls end with their ctx.
+// Calls made after Close return ErrAdminClosed.
+func (a *Admin) Close() { a.calls.shut(a.client.Close) }
+
+// enter counts a call using the client until leave, or returns
+// ErrAdminClosed after Close.
+func (a *Admin) enter(what string) error {
+	if !a.calls.enter() {
+		return fmt.Errorf("kafka: %s: %w", what, ErrAdminClosed)
+	}
+	return nil
+}
 
 // timeoutMs is a request's timeout: limit, or less if ctx's deadline is
 // sooner. A long deadline on ctx does not make one request wait for it:
@@ -69,7 +90,7 @@ func timeoutMs(ctx context.Context, limit time.Duration) int {
 // Topics returns the partition count of every non-internal topic in the
 // cluster. The metadata request times out after 10 s, or at ctx's deadline
 // if sooner; cancelling ctx returns at once (the request itself ends by its
-// timeout).
+// timeout, and Close waits for it).
 //
 // A topic whose metadata carries an error (leader election, a broker not
 // answering) is an error, not an absent topic: callers treat absent
@@ -79,9 +100,14 @@ func (a *Admin) Topics(ctx context.Context) (map[string]int32, error) {
 		md  *ckafka.Metadata
 		err error
 	}
+	if err := a.enter("metadata"); err != nil {
+		return nil, err
+	}
 	ch := make(chan result, 1)
+	timeout := timeoutMs(ctx, 10*time.Second)
 	go func() { // ends when GetMetadata returns, within its timeout
-		md, err := a.client.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+		defer a.calls.leave() // Close waits for this, not for Topics
+		md, err := a.client.GetMetadata(nil, true, timeout)
 		ch <- result{md, err}
 	}()
 	var r result
@@ -187,6 +213,10 @@ func (a *Admin) ListOffsets(ctx context.Context, tps []offsets.TopicPartition, w
 	if readCommitted {
 		iso = ckafka.IsolationLevelReadCommitted
 	}
+	if err := a.enter("list offsets"); err != nil {
+		return nil, err
+	}
+	defer a.calls.leave()
 	// At most 30 s, however long ctx's deadline (see timeoutMs).
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -212,6 +242,10 @@ func (a *Admin) ListOffsets(ctx context.Context, tps []offsets.TopicPartition, w
 // CreateTopic creates topic with the given partition count (replication 1).
 // An existing topic is not an error.
 func (a *Admin) CreateTopic(ctx context.Context, topic string, partitions int32, config map[string]string) error {
+	if err := a.enter("create topic " + topic); err != nil {
+		return err
+	}
+	defer a.calls.leave()
 	res, err := a.client.CreateTopics(ctx, []ckafka.TopicSpecification{{
 		Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1, Config: config,
 	}})
@@ -228,6 +262,10 @@ func (a *Admin) CreateTopic(ctx context.Context, topic string, partitions int32,
 
 // CreatePartitions grows topic to total partitions.
 func (a *Admin) CreatePartitions(ctx context.Context, topic string, total int32) error {
+	if err := a.enter("create partitions " + topic); err != nil {
+		return err
+	}
+	defer a.calls.leave()
 	res, err := a.client.CreatePartitions(ctx, []ckafka.PartitionsSpecification{{Topic: topic, IncreaseTo: int(total)}})
 	if err != nil {
 		return fmt.Errorf("kafka: create partitions %s: %w", topic, err)
@@ -243,6 +281,10 @@ func (a *Admin) CreatePartitions(ctx context.Context, topic string, total int32)
 // DeleteRecords moves the log start offset of tp to before (retention's
 // effect, on demand). Used by tests and by operators' tooling.
 func (a *Admin) DeleteRecords(ctx context.Context, tp offsets.TopicPartition, before int64) error {
+	if err := a.enter("delete records " + tp.String()); err != nil {
+		return err
+	}
+	defer a.calls.leave()
 	topic := tp.Topic
 	res, err := a.client.DeleteRecords(ctx, []ckafka.TopicPartition{{Topic: &topic, Partition: tp.Partition, Offset: ckafka.Offset(before)}})
 	if err != nil {

@@ -8,4 +8,25 @@
 // a user wrote them under `source.kafka` in a job file (Spark-only keys such
 // as subscribe or startingOffsets already removed). Defaults tuned for
 // microbatch are applied under the user's values, never over them.
+//
+// # Reading ranges
+//
+// A RangeReader (reader.go) owns one consumer and what outlives a read:
+// each assigned partition's position and its stash of records polled ahead.
+// One ReadRanges call (read.go) is a rangesRead: its ranges and its poll
+// loop, with one method per event polled (a record, a partition EOF, a
+// client error, an empty poll) and the checks of ctx and the stall
+// timeout. A range ends when its partition's position reaches Until, which
+// offsets without records (transaction markers, aborted or compacted
+// records) also move.
+//
+// # Closing clients
+//
+// confluent-kafka-go's Close destroys the librdkafka handle at once, under
+// any call still running on it, and some calls outlive their caller:
+// Admin.Topics returns when its ctx ends but leaves the metadata request
+// running until its own timeout. Admin and Producer count the calls using
+// their handle; Close refuses new calls (ErrAdminClosed, ErrProducerClosed)
+// and waits for those in flight before destroying it. A RangeReader is used
+// by one goroutine at a time and makes no call that outlives it.
 package kafka

@@ -22,3 +22,18 @@ func (rr *RangeReader) StashedBytes(tp offsets.TopicPartition) int64 {
 
 // TimeoutMs is timeoutMs.
 var TimeoutMs = timeoutMs
+
+// InFlight is the number of calls using the admin client, a metadata
+// request that outlived its Topics call included.
+func (a *Admin) InFlight() int { return int(a.calls.n.Load()) }
+
+// InFlightAtClose is the number of calls that were using the admin client
+// when Close destroyed it.
+func (a *Admin) InFlightAtClose() int { return int(a.calls.atDestroy.Load()) }
+
+// InFlight is the number of calls using the producer.
+func (p *Producer) InFlight() int { return int(p.calls.n.Load()) }
+
+// InFlightAtClose is the number of calls that were using the producer
+// when Close destroyed it.
+func (p *Producer) InFlightAtClose() int { return int(p.calls.atDestroy.Load()) }

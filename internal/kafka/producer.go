@@ -5,16 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // Producer writes records asynchronously. Delivery reports are drained by one
 // goroutine owned by the Producer; the first delivery error is kept and
-// returned by Flush and Close.
+// returned by Flush and Close. Its methods may be called concurrently:
+// Close waits for the calls in flight, and a call after Close returns
+// ErrProducerClosed.
 type Producer struct {
 	p    *ckafka.Producer
 	done chan struct{} // closed when the delivery-report goroutine exits
+	// calls keeps p alive while a call uses it.
+	calls inFlight
 
 	errMu sync.Mutex // guards err
 	err   error
@@ -69,12 +74,40 @@ func (p *Producer) reports() {
 	}
 }
 
+// ErrProducerClosed is returned by a Producer's methods after Close.
+var ErrProducerClosed = errors.New("kafka: producer is closed")
+
+// flushPoll is how often Flush, and Produce with librdkafka's queue full,
+// look at the queue again. They wait rather than call confluent-kafka-go's
+// Flush, which leaves a goroutine inside librdkafka's flush after it
+// returns, a call that Close could not wait for. Delivery reports are
+// polled by confluent-kafka-go's own goroutine either way; waiting only
+// leaves linger.ms (5 ms by default) to pass before the last records are
+// sent.
+const flushPoll = 5 * time.Millisecond
+
+// sleepCtx waits for d or until ctx is done, and returns ctx's error.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // AnyPartition lets the partitioner choose (by key hash, or sticky without key).
 const AnyPartition int32 = -1
 
 // Produce enqueues one record. key may be nil. When librdkafka's queue is
 // full it waits for room until ctx is done.
 func (p *Producer) Produce(ctx context.Context, topic string, partition int32, key, value []byte) error {
+	if !p.calls.enter() {
+		return fmt.Errorf("kafka: produce to %s: %w", topic, ErrProducerClosed)
+	}
+	defer p.calls.leave()
 	msg := &ckafka.Message{
 		TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: partition},
 		Key:            key,
@@ -90,9 +123,8 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, k
 		}
 		var kerr ckafka.Error
 		if errors.As(err, &kerr) && kerr.Code() == ckafka.ErrQueueFull {
-			p.p.Flush(10)
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if err := sleepCtx(ctx, flushPoll); err != nil {
+				return err
 			}
 			continue
 		}
@@ -103,22 +135,38 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, k
 // Flush waits until every enqueued record is delivered or ctx is done, and
 // returns the first delivery error seen so far.
 func (p *Producer) Flush(ctx context.Context) error {
-	for p.p.Len() > 0 {
-		if ctx.Err() != nil {
-			return fmt.Errorf("kafka: flush: %d records undelivered: %w", p.p.Len(), ctx.Err())
+	if !p.calls.enter() {
+		return fmt.Errorf("kafka: flush: %w", ErrProducerClosed)
+	}
+	defer p.calls.leave()
+	return p.flush(ctx)
+}
+
+func (p *Producer) flush(ctx context.Context) error {
+	for n := p.p.Len(); n > 0; n = p.p.Len() {
+		if err := sleepCtx(ctx, flushPoll); err != nil {
+			if n = p.p.Len(); n == 0 {
+				break
+			}
+			return fmt.Errorf("kafka: flush: %d records undelivered: %w", n, err)
 		}
-		p.p.Flush(100)
 	}
 	p.errMu.Lock()
 	defer p.errMu.Unlock()
 	return p.err
 }
 
-// Close flushes (bounded by ctx), closes the client and waits for the
-// delivery-report goroutine.
+// Close flushes (bounded by ctx), waits for the calls in flight, closes the
+// client and waits for the delivery-report goroutine. A second Close
+// returns ErrProducerClosed.
 func (p *Producer) Close(ctx context.Context) error {
 	err := p.Flush(ctx)
-	p.p.Close()
-	<-p.done
+	if errors.Is(err, ErrProducerClosed) {
+		return err
+	}
+	p.calls.shut(func() {
+		p.p.Close()
+		<-p.done
+	})
 	return err
 }
