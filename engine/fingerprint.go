@@ -54,7 +54,8 @@ func (q *Query) upgradeFingerprint(old checkpoint.Fingerprint) (checkpoint.Finge
 
 // checkFingerprint checks the query against the checkpoint's fingerprint
 // and logs the allowed changes since the last run, each with its old and
-// new value.
+// new value, as warnings: the output from now on differs from what the
+// same checkpoint produced before.
 func (q *Query) checkFingerprint(ckpt *checkpoint.Checkpoint) error {
 	changes, err := ckpt.CheckFingerprint(q.fp, q.upgradeFingerprint)
 	if err != nil {
@@ -65,7 +66,7 @@ func (q *Query) checkFingerprint(ckpt *checkpoint.Checkpoint) error {
 		what = "the checkpoint's offsets and state are kept"
 	}
 	for _, c := range changes {
-		q.logger.Info("query changed since the checkpoint's last run; "+what, "query", q.cfg.Name, "field", c.Field, "old", c.Old, "new", c.New)
+		q.logger.Warn("query changed since the checkpoint's last run; "+what, "query", q.cfg.Name, "field", c.Field, "old", c.Old, "new", c.New)
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func TestChangedWhereKeepsState(t *testing.T) {
 		t.Fatalf("after the change: %s, want the old state carried on", got)
 	}
 	for _, want := range []string{
-		`level=INFO msg="query changed since the checkpoint's last run; the checkpoint's offsets and state are kept" query=test field=schema old="page STRING, price DOUBLE, qty BIGINT" new="page STRING, price DOUBLE, qty INT"`,
+		`level=WARN msg="query changed since the checkpoint's last run; the checkpoint's offsets and state are kept" query=test field=schema old="page STRING, price DOUBLE, qty BIGINT" new="page STRING, price DOUBLE, qty INT"`,
 		`field=query old="Source events [page STRING, price DOUBLE, qty BIGINT]\nFilter (price > 1.0D)\nAggregate [page] [sum(price) AS total, count(*) AS n]" new=`,
 	} {
 		if !strings.Contains(log.String(), want) {
