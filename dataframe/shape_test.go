@@ -99,6 +99,14 @@ func TestGroupKeysAndAggregates(t *testing.T) {
 	if global.GroupKeys() != nil || !slices.Equal(global.Aggregates(), []string{"count(DISTINCT page STRING)"}) {
 		t.Errorf("global aggregate: keys %q aggs %q", global.GroupKeys(), global.Aggregates())
 	}
+	caseKey := compile(src.GroupBy(When(Col("page").Like("/p%"), Col("n")).When(Col("page").IsNull(), Lit(nil)).Otherwise(Col("user_id").Neg())).
+		Agg(Min(Col("n").Cast(String)), CountOf(Not(Col("price").Gt(Col("n"))))))
+	if got, want := caseKey.GroupKeys(), []string{"CASE WHEN (page STRING LIKE '/p%') THEN CAST(n INT AS BIGINT) WHEN (page STRING IS NULL) THEN CAST(NULL AS BIGINT) ELSE (- user_id BIGINT) END"}; !slices.Equal(got, want) {
+		t.Errorf("GroupKeys = %q, want %q", got, want)
+	}
+	if got, want := caseKey.Aggregates(), []string{"min(CAST(n INT AS STRING))", "count((NOT (price DOUBLE > CAST(n INT AS DOUBLE))))"}; !slices.Equal(got, want) {
+		t.Errorf("Aggregates = %q, want %q", got, want)
+	}
 	stateless, err := Compile(src.Filter(Col("n").Gt(Lit(1))), Append)
 	if err != nil {
 		t.Fatal(err)
