@@ -28,7 +28,9 @@
 // DOUBLE (x/0 is NULL), integer arithmetic staying integer, aggregates that
 // ignore NULLs. Mistakes are collected and reported by DataFrame.Err and
 // Compile; unknown columns list the columns that exist. DataFrame.String is
-// the canonical plan text checkpoints fingerprint.
+// the canonical plan text, and ParsePlan reads it back. A checkpoint
+// compares a query by its compiled Program's GroupKeys and Aggregates: the
+// state's shape, with each column as its source name and type.
 //
 // # Streaming execution
 //

@@ -65,7 +65,7 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	if d.ckpt, err = checkpoint.Open(q.cfg.CheckpointLocation, checkpoint.Options{NoSync: q.cfg.NoSync}); err != nil {
 		return nil, err
 	}
-	if err = d.ckpt.CheckFingerprint(q.fp); err != nil {
+	if err = q.checkFingerprint(d.ckpt); err != nil {
 		return nil, err
 	}
 	if d.admin, err = kafka.NewAdmin(d.props); err != nil {

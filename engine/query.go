@@ -126,12 +126,7 @@ func New(cfg Config) (*Query, error) {
 		Columns:   q.prog.InputColumns(),
 		CSVHeader: cfg.CSVHeader,
 	}
-	q.fp = checkpoint.Fingerprint{
-		Schema: cfg.Schema.String(),
-		Query:  cfg.Query.String(),
-		Source: cfg.Source.describe(),
-		Format: cfg.Format.String(),
-	}
+	q.fp = q.fingerprint()
 	return q, nil
 }
 

@@ -25,7 +25,7 @@ func (q *Query) State() (arrow.Record, error) {
 		return nil, err
 	}
 	defer ckpt.Close()
-	if err := ckpt.CheckFingerprint(q.fp); err != nil {
+	if _, err := ckpt.CheckFingerprint(q.fp, q.upgradeFingerprint); err != nil {
 		return nil, err
 	}
 	st := q.prog.NewState(q.mem)

@@ -320,28 +320,149 @@ func TestRetention(t *testing.T) {
 
 func TestFingerprint(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
-	fp := Fingerprint{Schema: "a STRING", Query: "SELECT a, count(*) FROM events GROUP BY a", Source: "kafka subscribe=t", Format: "json", OutputMode: "complete"}
+	fp := Fingerprint{Stateful: true, GroupKeys: []string{"page STRING", "user_id BIGINT"}, Aggregates: []string{"count(*)", "sum(price DOUBLE)"},
+		Schema: "page STRING, user_id BIGINT, price DOUBLE", Query: "q1", Source: "subscribe=t", Format: "json", OutputMode: "complete"}
 	if f, _ := c.StoredFingerprint(); f != nil {
 		t.Fatalf("stored fingerprint on a new checkpoint: %+v", f)
 	}
-	mustNoErr(t, c.CheckFingerprint(fp))
-	mustNoErr(t, c.CheckFingerprint(fp))
-	if f, _ := c.StoredFingerprint(); *f != fp {
+	check := func(fp Fingerprint) ([]FieldChange, error) { return c.CheckFingerprint(fp, nil) }
+	for range 2 {
+		if ch, err := check(fp); err != nil || ch != nil {
+			t.Fatalf("CheckFingerprint(same) = %v, %v", ch, err)
+		}
+	}
+	want := fp
+	want.Form = FingerprintForm
+	if f, _ := c.StoredFingerprint(); !reflect.DeepEqual(*f, want) {
 		t.Fatalf("stored = %+v", f)
 	}
-	changed := fp
-	changed.Query = "SELECT b FROM events"
-	changed.OutputMode = "update"
-	err := c.CheckFingerprint(changed)
-	want := fmt.Sprintf(`checkpoint %s was written by a different query: query changed from "SELECT a, count(*) FROM events GROUP BY a" to "SELECT b FROM events"; outputMode changed from "complete" to "update"; use a new checkpointLocation`, c.Path())
-	var ie *IncompatibleError
-	if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || err.Error() != want {
-		t.Fatalf("CheckFingerprint(changed):\n got %v\nwant %s", err, want)
+
+	// Allowed: the query text (a new WHERE), the schema of unused
+	// columns, the format. They are returned and stored.
+	allowed := fp
+	allowed.Query, allowed.Schema, allowed.Format = "q2", fp.Schema+", extra INT", "csv"
+	ch, err := check(allowed)
+	mustNoErr(t, err)
+	if fmt.Sprint(ch) != `[schema changed from "page STRING, user_id BIGINT, price DOUBLE" to "page STRING, user_id BIGINT, price DOUBLE, extra INT" query changed from "q1" to "q2" format changed from "json" to "csv"]` {
+		t.Fatalf("allowed changes = %v", ch)
 	}
-	if len(ie.Changes) != 2 || ie.Changes[0] != (FieldChange{"query", fp.Query, changed.Query}) ||
-		ie.Changes[1] != (FieldChange{"outputMode", "complete", "update"}) {
-		t.Fatalf("changes = %+v", ie.Changes)
+	if f, _ := c.StoredFingerprint(); f.Query != "q2" || f.Format != "csv" {
+		t.Fatalf("stored after an allowed change = %+v", f)
 	}
+
+	for _, tc := range []struct {
+		name   string
+		change func(f *Fingerprint)
+		want   string
+	}{
+		{"group key", func(f *Fingerprint) { f.GroupKeys = []string{"page STRING", "user_id INT"} },
+			"group key 2 changed from user_id BIGINT to user_id INT"},
+		{"key removed", func(f *Fingerprint) { f.GroupKeys = []string{"user_id BIGINT"} },
+			"group key page STRING removed"},
+		{"key order", func(f *Fingerprint) { f.GroupKeys = []string{"user_id BIGINT", "page STRING"} },
+			"group key order changed from page STRING, user_id BIGINT to user_id BIGINT, page STRING"},
+		{"aggregate removed and added", func(f *Fingerprint) { f.Aggregates = []string{"max(price DOUBLE)", "count(*)", "min(page STRING)"} },
+			"aggregate max(price DOUBLE) added; aggregate sum(price DOUBLE) removed; aggregate min(page STRING) added"},
+		{"aggregate input type", func(f *Fingerprint) { f.Aggregates = []string{"count(*)", "sum(price BIGINT)"} },
+			"aggregate 2 changed from sum(price DOUBLE) to sum(price BIGINT)"},
+		{"source and mode", func(f *Fingerprint) { f.Source, f.OutputMode = "subscribe=t,u", "update" },
+			`source changed from "subscribe=t" to "subscribe=t,u"; outputMode changed from "complete" to "update"`},
+		{"aggregation removed", func(f *Fingerprint) { f.Stateful, f.GroupKeys, f.Aggregates = false, nil, nil },
+			"aggregation changed from group by [page STRING, user_id BIGINT] [count(*), sum(price DOUBLE)] to none"},
+	} {
+		n := allowed
+		tc.change(&n)
+		_, err := check(n)
+		want := fmt.Sprintf("checkpoint %s was written by a different query: %s; use a new checkpointLocation", c.Path(), tc.want)
+		var ie *IncompatibleError
+		if !errors.As(err, &ie) || !errors.Is(err, ErrIncompatible) || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", tc.name, err, want)
+		}
+	}
+	if f, _ := c.StoredFingerprint(); f.Query != "q2" || f.Source != "subscribe=t" {
+		t.Fatalf("a refused fingerprint was stored: %+v", f)
+	}
+}
+
+func TestFingerprintStateless(t *testing.T) {
+	c := openTest(t, Options{NoSync: true})
+	fp := Fingerprint{Schema: "a STRING", Query: "q1", Source: "subscribe=t", Format: "json", OutputMode: "append"}
+	_, err := c.CheckFingerprint(fp, nil)
+	mustNoErr(t, err)
+	n := Fingerprint{Schema: "b INT", Query: "q2", Source: "subscribePattern=t.*", Format: "csv", OutputMode: "update"}
+	ch, err := c.CheckFingerprint(n, nil)
+	mustNoErr(t, err)
+	if len(ch) != 5 {
+		t.Fatalf("changes = %v, want all five texts", ch)
+	}
+	n.Stateful, n.GroupKeys, n.Aggregates, n.OutputMode = true, []string{"b INT"}, []string{"count(*)"}, "complete"
+	if _, err := c.CheckFingerprint(n, nil); err == nil || !strings.Contains(err.Error(), "aggregation changed from none to group by [b INT] [count(*)]") {
+		t.Fatalf("aggregation added: %v", err)
+	}
+}
+
+// TestFingerprintLegacy stores a fingerprint as the release before
+// FingerprintForm wrote it.
+func TestFingerprintLegacy(t *testing.T) {
+	legacy := `{"v":1,"Schema":"a STRING","Query":"Source t [a STRING]\nAggregate [a] [count(*)]","Source":"subscribe=t","Format":"json","OutputMode":""}`
+	open := func(t *testing.T) *Checkpoint {
+		c := openTest(t, Options{NoSync: true})
+		mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyFingerprint, []byte(legacy)) }))
+		return c
+	}
+	upgraded := func(old Fingerprint) (Fingerprint, error) {
+		if old.Query != "Source t [a STRING]\nAggregate [a] [count(*)]" {
+			return Fingerprint{}, fmt.Errorf("unexpected legacy %+v", old)
+		}
+		old.Stateful, old.GroupKeys, old.Aggregates, old.OutputMode = true, []string{"a STRING"}, []string{"count(*)"}, "complete"
+		return old, nil
+	}
+	fp := Fingerprint{Stateful: true, GroupKeys: []string{"a STRING"}, Aggregates: []string{"count(*)"},
+		Schema: "a STRING", Query: "Source t [a STRING]\nFilter (a = 'x')\nAggregate [a] [count(*)]", Source: "subscribe=t", Format: "json", OutputMode: "complete"}
+
+	t.Run("upgraded", func(t *testing.T) {
+		c := open(t)
+		ch, err := c.CheckFingerprint(fp, upgraded)
+		mustNoErr(t, err)
+		if len(ch) != 1 || ch[0].Field != "query" {
+			t.Fatalf("changes = %v", ch)
+		}
+		if f, _ := c.StoredFingerprint(); f.Form != FingerprintForm || f.Query != fp.Query {
+			t.Fatalf("stored = %+v, want the new form", f)
+		}
+		other := fp
+		other.GroupKeys = []string{"b STRING"}
+		if _, err := c.CheckFingerprint(other, upgraded); err == nil || !strings.Contains(err.Error(), "group key 1 changed from a STRING to b STRING") {
+			t.Fatalf("different group key: %v", err)
+		}
+	})
+	t.Run("refused when upgraded", func(t *testing.T) {
+		c := open(t)
+		other := fp
+		other.GroupKeys = []string{"b STRING"}
+		if _, err := c.CheckFingerprint(other, upgraded); err == nil || !strings.Contains(err.Error(), "group key 1 changed from a STRING to b STRING") {
+			t.Fatalf("different group key: %v", err)
+		}
+		if f, _ := c.StoredFingerprint(); f.Form != 0 {
+			t.Fatalf("a refused check upgraded the stored fingerprint: %+v", f)
+		}
+	})
+	t.Run("exact without upgrade", func(t *testing.T) {
+		c := open(t)
+		failing := func(Fingerprint) (Fingerprint, error) { return Fingerprint{}, errors.New("cannot compile") }
+		if _, err := c.CheckFingerprint(fp, failing); !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), `query changed from "Source t`) {
+			t.Fatalf("a different query text without upgrade: %v", err)
+		}
+		same := fp
+		same.Query = "Source t [a STRING]\nAggregate [a] [count(*)]"
+		ch, err := c.CheckFingerprint(same, failing)
+		if err != nil || ch != nil {
+			t.Fatalf("the same texts without upgrade: %v, %v", ch, err)
+		}
+		if f, _ := c.StoredFingerprint(); f.Form != FingerprintForm || !f.Stateful {
+			t.Fatalf("stored = %+v, want the new form", f)
+		}
+	})
 }
 
 func TestInitialOffsets(t *testing.T) {
@@ -396,7 +517,7 @@ func TestClosedAndReadOnly(t *testing.T) {
 	if err := r.Commit(CommitRecord{ID: 0}, nil); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("read-only Commit: %v", err)
 	}
-	if err := r.CheckFingerprint(Fingerprint{Query: "q"}); err != nil {
+	if _, err := r.CheckFingerprint(Fingerprint{Query: "q"}, nil); err != nil {
 		t.Fatalf("read-only CheckFingerprint without a stored one: %v", err)
 	}
 	if !strings.HasPrefix(filepath.Base(r.snapshot), "microbatch-checkpoint-") {

@@ -29,7 +29,9 @@
 // the writer). Buckets of checkpoint.db:
 //
 //	meta       "version"        -> "2" (format version; Open of a writer upgrades "1", see below)
-//	           "fingerprint"    -> JSON Fingerprint: schema, query, source, format, outputMode
+//	           "fingerprint"    -> JSON Fingerprint: form, stateful, group keys, aggregates (compared), schema,
+//	                               query, source, format, outputMode (source and outputMode compared when
+//	                               stateful); form 0, texts only, was written by earlier releases
 //	           "initialOffsets" -> JSON list of {topic, partition, offset}
 //	           "stateBaseKeys"  -> 8-byte big-endian number of keys in the base (estimated in format 1)
 //	           "stateLogKeys"   -> 8-byte big-endian number of changes in statelog

@@ -71,16 +71,40 @@ func (e *LockedError) Is(target error) bool { return target == ErrLocked }
 // Unwrap returns the underlying lock error.
 func (e *LockedError) Unwrap() error { return e.Err }
 
-// FieldChange is one Fingerprint field that differs from the stored one.
+// FieldChange is one difference between the stored fingerprint and the
+// running query's (see Fingerprint.Compare).
 type FieldChange struct {
-	Field    string // lower-case field name: schema, query, source, format, outputMode
+	// Field is a Fingerprint text field (schema, query, source, format,
+	// outputMode), "aggregation", "group key N" or "aggregate N" (N counts
+	// from 1), "group key" or "aggregate" for one added or removed, or
+	// "group key order" or "aggregate order".
+	Field string
+	// Old is empty for an added key or aggregate, New for a removed one.
 	Old, New string
 }
 
-// IncompatibleError reports a checkpoint written by a different query.
+// String says what changed: "group key 2 changed from page STRING to
+// user_id BIGINT", "aggregate sum(price DOUBLE) removed", `query changed
+// from "..." to "..."` (texts are quoted).
+func (c FieldChange) String() string {
+	switch c.Field {
+	case "schema", "query", "source", "format", "outputMode":
+		return fmt.Sprintf("%s changed from %q to %q", c.Field, c.Old, c.New)
+	}
+	switch {
+	case c.Old == "":
+		return fmt.Sprintf("%s %s added", c.Field, c.New)
+	case c.New == "":
+		return fmt.Sprintf("%s %s removed", c.Field, c.Old)
+	}
+	return fmt.Sprintf("%s changed from %s to %s", c.Field, c.Old, c.New)
+}
+
+// IncompatibleError reports a checkpoint written by a different query: a
+// change that alters what its state means.
 type IncompatibleError struct {
 	Path    string
-	Changes []FieldChange // in Fingerprint field order
+	Changes []FieldChange // the refused changes, in Fingerprint field order
 }
 
 func (e *IncompatibleError) Error() string {
@@ -90,7 +114,7 @@ func (e *IncompatibleError) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		fmt.Fprintf(&b, "%s changed from %q to %q", c.Field, c.Old, c.New)
+		b.WriteString(c.String())
 	}
 	b.WriteString("; use a new checkpointLocation")
 	return b.String()

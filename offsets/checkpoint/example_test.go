@@ -23,7 +23,9 @@ func Example() {
 	}
 	defer ckpt.Close()
 
-	if err := ckpt.CheckFingerprint(checkpoint.Fingerprint{Query: "SELECT page, count(*) FROM events GROUP BY page", Format: "json", OutputMode: "complete"}); err != nil {
+	fp := checkpoint.Fingerprint{Stateful: true, GroupKeys: []string{"page STRING"}, Aggregates: []string{"count(*)"},
+		Query: "SELECT page, count(*) FROM events GROUP BY page", Format: "json", OutputMode: "complete"}
+	if _, err := ckpt.CheckFingerprint(fp, nil); err != nil {
 		log.Fatal(err) // a different query: use a new checkpointLocation
 	}
 	p0 := offsets.TopicPartition{Topic: "clicks", Partition: 0}
