@@ -341,7 +341,7 @@ func Settings() []Setting {
 		{"OnProgress", "", "Called after every committed batch, on the driver goroutine."},
 		{"NoSync", "", "Skip fsync on checkpoint commits: benchmarks and tests only."},
 		{"ConsoleOptions.NumRows", "numRows", "Rows printed per batch."},
-		{"ConsoleOptions.Truncate", "truncate", "Cells longer than this many characters are shortened."},
+		{"ConsoleOptions.Truncate", "truncate", "Shorten long cells (and right-align every cell, as Spark does)."},
 		{"ConsoleOptions.Writer", "", "Where the tables are written."},
 	}
 }
