@@ -27,7 +27,7 @@ var (
 
 // SchemaError is a schema DDL string ParseSchema refused. It matches
 // ErrSchema; Err says what is wrong and where, such as `field 3 ("page"):
-// unknown type ...").
+// unknown type ...`.
 type SchemaError struct {
 	Err error
 }
