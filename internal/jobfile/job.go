@@ -265,8 +265,12 @@ func (t Trigger) Engine() engine.Trigger {
 	return engine.Trigger{ProcessingTime: offIfZero(t.ProcessingTime), AvailableNow: t.AvailableNow}
 }
 
-// Engine returns the console sink's options, writing to w.
+// Engine returns the console sink's options, writing to w; a nil c gives
+// the defaults.
 func (c *ConsoleSink) Engine(w io.Writer) engine.ConsoleOptions {
+	if c == nil {
+		return engine.ConsoleOptions{Writer: w}
+	}
 	o := engine.ConsoleOptions{NumRows: c.NumRows, Writer: w}
 	if !c.Truncate {
 		o.Truncate = engine.Off
