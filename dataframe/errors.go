@@ -24,3 +24,18 @@ var (
 	// Task do not belong together.
 	ErrState = errors.New("dataframe: invalid state")
 )
+
+// SchemaError is a schema DDL string ParseSchema refused. It matches
+// ErrSchema; Err says what is wrong and where, such as `field 3 ("page"):
+// unknown type ...`.
+type SchemaError struct {
+	Err error
+}
+
+func (e *SchemaError) Error() string { return ErrSchema.Error() + ": " + e.Err.Error() }
+
+// Is makes errors.Is(err, ErrSchema) true.
+func (e *SchemaError) Is(target error) bool { return target == ErrSchema }
+
+// Unwrap returns Err.
+func (e *SchemaError) Unwrap() error { return e.Err }

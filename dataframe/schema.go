@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -139,26 +140,35 @@ func isMetadataName(name string) bool {
 // JSON path) or backquoted (`event time`, with “ for a literal backquote);
 // an optional colon may follow it. Empty, duplicate (case-insensitively) and
 // reserved metadata names are errors that name the field's position.
+// Its errors are *SchemaError.
 func ParseSchema(ddl string) (*Schema, error) {
+	s, err := parseSchema(ddl)
+	if err != nil {
+		return nil, &SchemaError{Err: err}
+	}
+	return s, nil
+}
+
+func parseSchema(ddl string) (*Schema, error) {
 	p := &ddlParser{s: ddl}
 	if strings.TrimSpace(ddl) == "" {
-		return nil, fmt.Errorf("%w: empty schema", ErrSchema)
+		return nil, errors.New("empty schema")
 	}
 	s := &Schema{}
 	seen := map[string]int{}
 	for pos := 1; ; pos++ {
 		name, err := p.name()
 		if err != nil {
-			return nil, fmt.Errorf("%w: field %d: %w", ErrSchema, pos, err)
+			return nil, fmt.Errorf("field %d: %w", pos, err)
 		}
 		if name == "" {
-			return nil, fmt.Errorf("%w: field %d: empty name", ErrSchema, pos)
+			return nil, fmt.Errorf("field %d: empty name", pos)
 		}
 		if prev, ok := seen[strings.ToLower(name)]; ok {
-			return nil, fmt.Errorf("%w: field %d: duplicate name %q (first at field %d)", ErrSchema, pos, name, prev)
+			return nil, fmt.Errorf("field %d: duplicate name %q (first at field %d)", pos, name, prev)
 		}
 		if isMetadataName(name) {
-			return nil, fmt.Errorf("%w: field %d: name %q is reserved for Kafka metadata", ErrSchema, pos, name)
+			return nil, fmt.Errorf("field %d: name %q is reserved for Kafka metadata", pos, name)
 		}
 		seen[strings.ToLower(name)] = pos
 		p.skipSpace()
@@ -167,17 +177,17 @@ func ParseSchema(ddl string) (*Schema, error) {
 		}
 		tname := p.word()
 		if tname == "" {
-			return nil, fmt.Errorf("%w: field %d (%q): missing type", ErrSchema, pos, name)
+			return nil, fmt.Errorf("field %d (%q): missing type", pos, name)
 		}
 		t, err := ParseType(tname)
 		if err != nil {
-			return nil, fmt.Errorf("%w: field %d (%q): %w", ErrSchema, pos, name, err)
+			return nil, fmt.Errorf("field %d (%q): %w", pos, name, err)
 		}
 		p.skipSpace()
 		if p.peek() == '(' { // VARCHAR(20), CHAR(3): the length is ignored
 			end := strings.IndexByte(p.s[p.i:], ')')
 			if t != String || end < 0 {
-				return nil, fmt.Errorf("%w: field %d (%q): unexpected %q", ErrSchema, pos, name, p.s[p.i:])
+				return nil, fmt.Errorf("field %d (%q): unexpected %q", pos, name, p.s[p.i:])
 			}
 			p.i += end + 1
 			p.skipSpace()
@@ -189,7 +199,7 @@ func ParseSchema(ddl string) (*Schema, error) {
 		case ',':
 			p.i++
 		default:
-			return nil, fmt.Errorf("%w: field %d (%q): unexpected %q after type", ErrSchema, pos, name, p.s[p.i:])
+			return nil, fmt.Errorf("field %d (%q): unexpected %q after type", pos, name, p.s[p.i:])
 		}
 	}
 }

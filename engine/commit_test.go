@@ -93,7 +93,7 @@ func TestCommitNamesFailedWriteAhead(t *testing.T) {
 func TestWithRetry(t *testing.T) {
 	d := func(retries int) *driver {
 		return &driver{q: &Query{logger: slog.New(slog.NewTextHandler(io.Discard, nil)), cfg: Config{
-			Source: KafkaSource{FetchOffsetNumRetries: retries, FetchOffsetRetryInterval: time.Millisecond}}}}
+			Source: KafkaSource{FetchOffsetNumRetries: retries, FetchOffsetRetryInterval: time.Millisecond}}.resolved()}}
 	}
 	down := errors.New("broker down")
 	for _, tc := range []struct {
@@ -106,7 +106,7 @@ func TestWithRetry(t *testing.T) {
 		{retries: 2, failFirst: 10, err: down, calls: 3, want: "planning failed 3 times (fetchOffset.numRetries 2): broker down"},
 		{retries: 2, failFirst: 2, err: down, calls: 3, want: "<nil>"},
 		{retries: 0, failFirst: 10, err: down, calls: 4, want: "planning failed 4 times (fetchOffset.numRetries 3): broker down"}, // 0: the default
-		{retries: -1, failFirst: 10, err: down, calls: 1, want: "broker down"},
+		{retries: Off, failFirst: 10, err: down, calls: 1, want: "broker down"},
 		{retries: 2, failFirst: 10, err: &offsets.DataLossError{Topic: "t", From: 1, Until: 2}, calls: 1,
 			want: "data loss on t-0: offsets [1, 2) are no longer available: offsets are below the partition's log start offset (deleted by retention?); set failOnDataLoss: false to skip them"},
 	} {

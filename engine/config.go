@@ -1,9 +1,10 @@
 package engine
 
 import (
-	"fmt"
+	"cmp"
 	"log/slog"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -28,10 +29,15 @@ const (
 	SkipDataLoss
 )
 
+// Off switches off a numeric setting whose doc says it can be: no
+// retries, no wait, no cap. Any negative value means the same.
+const Off = -1
+
 // KafkaSource selects the data a query reads. Exactly one of Subscribe,
-// SubscribePattern and Assign is set, as in Spark's Kafka source.
+// SubscribePattern and Assign is set, as in Spark's Kafka source. Zero
+// fields take their defaults (see Config).
 type KafkaSource struct {
-	// BootstrapServers is librdkafka's bootstrap.servers.
+	// BootstrapServers is librdkafka's bootstrap.servers. Required.
 	BootstrapServers string
 	// Subscribe is a list of topics (Spark: subscribe).
 	Subscribe []string
@@ -45,9 +51,10 @@ type KafkaSource struct {
 	// checkpoint says. Default "latest", like Spark.
 	StartingOffsets string
 	// MaxRatePerPartition caps each batch at this many records per second
-	// of trigger interval per partition; 0 = no cap.
+	// of trigger interval per partition. Default no cap; Off: no cap.
 	MaxRatePerPartition int64
-	// MaxRateOverrides caps individual partitions differently.
+	// MaxRateOverrides caps individual partitions differently: a rate, or
+	// Off for no cap on that partition. 0 is the default, MaxRatePerPartition.
 	MaxRateOverrides map[offsets.TopicPartition]int64
 	// OnDataLoss: see DataLossPolicy. Default fail.
 	OnDataLoss DataLossPolicy
@@ -55,10 +62,10 @@ type KafkaSource struct {
 	// request (planning a batch, reaching the cluster before recovering
 	// one) is retried before the query fails (Spark:
 	// fetchOffset.numRetries). Each attempt times out after 10 s. Default
-	// 3; negative: none.
+	// 3; Off: no retry.
 	FetchOffsetNumRetries int
 	// FetchOffsetRetryInterval is the wait between those attempts (Spark:
-	// fetchOffset.retryIntervalMs). Default 1s; negative: none.
+	// fetchOffset.retryIntervalMs). Default 1s; Off: no wait.
 	FetchOffsetRetryInterval time.Duration
 	// PartitionDiscoveryInterval is how often the driver re-reads the
 	// subscription's partitions (new and deleted partitions, new topics
@@ -66,7 +73,7 @@ type KafkaSource struct {
 	// planning a batch costs one ListOffsets request (latest offsets);
 	// offsets lost to retention meanwhile are found when the executors fetch
 	// them (failOnDataLoss applies the same way). A failed listing re-reads
-	// the partitions at once. Default 1s; negative: every batch.
+	// the partitions at once. Default 1s; Off: every batch.
 	PartitionDiscoveryInterval time.Duration
 	// Properties are passed to librdkafka unchanged (security.protocol,
 	// sasl.*, isolation.level, fetch tuning...). isolation.level defaults
@@ -78,7 +85,8 @@ type KafkaSource struct {
 type Trigger struct {
 	// ProcessingTime is the batch interval. A batch that overruns it is
 	// followed at once by the next one (Spark's ProcessingTime trigger).
-	// 0 runs the next batch as soon as the previous one finishes.
+	// Default (and Off): the next batch runs as soon as the previous one
+	// finishes, like Spark's default trigger.
 	ProcessingTime time.Duration
 	// AvailableNow snapshots the latest offsets when the query starts,
 	// processes everything up to them in capped batches, then returns.
@@ -86,29 +94,50 @@ type Trigger struct {
 }
 
 // Config is a streaming query. New validates it.
+//
+// # Defaults
+//
+// The zero value of every field is its default, so a Config literal sets
+// only what differs; DefaultConfig returns the defaults filled in. A zero
+// never means "off": a numeric setting that can be switched off says so
+// in its doc and is switched off with Off (any negative value). Where the
+// default is itself "none" (MaxRatePerPartition, MaxOffsetsPerTask), zero
+// and Off mean the same. Booleans are named so that false is the default.
+// A required field (Source.BootstrapServers, a subscription, Format,
+// Schema, Query, Sink, CheckpointLocation) has no default: New refuses
+// its zero value.
 type Config struct {
-	// Name identifies the query in logs and progress.
+	// Name identifies the query in logs and progress (Spark: queryName).
 	Name   string
 	Source KafkaSource
-	// Format, Schema, Mode and CSVHeader describe record values.
-	Format    dataframe.Format
-	Schema    *dataframe.Schema
-	Mode      dataframe.Mode // default PERMISSIVE
+	// Format is how record values are encoded. Required.
+	Format dataframe.Format
+	// Schema describes record values. Required.
+	Schema *dataframe.Schema
+	// Mode is what happens to malformed records. Default PERMISSIVE.
+	Mode dataframe.Mode
+	// CSVHeader says CSV values start with a header line to skip.
 	CSVHeader bool
 	// Query is the logical plan, built over dataframe.Source(table, Schema).
-	Query      *dataframe.DataFrame
-	OutputMode dataframe.OutputMode // default: complete for aggregations, append otherwise
+	// Required.
+	Query *dataframe.DataFrame
+	// OutputMode is which result rows each batch writes. Default complete
+	// for aggregations, append otherwise.
+	OutputMode dataframe.OutputMode
 	Trigger    Trigger
-	Sink       Sink // required
-	// CheckpointLocation is a directory; it holds the WAL, commits and state.
+	// Sink receives each batch's result. Required.
+	Sink Sink
+	// CheckpointLocation is a directory; it holds the WAL, commits and
+	// state. Required.
 	CheckpointLocation string
 
-	// Executors is the number of executor goroutines (default GOMAXPROCS).
+	// Executors is the number of executor goroutines. Default GOMAXPROCS.
 	Executors int
-	// MaxOffsetsPerTask splits larger ranges into several tasks; 0 = never.
+	// MaxOffsetsPerTask splits larger ranges into several tasks. Default
+	// (and Off): never.
 	MaxOffsetsPerTask int64
 	// StopTimeout bounds how long a graceful stop waits for the in-flight
-	// batch before cancelling it. Default 30s.
+	// batch before cancelling it. Default 30s; Off: cancel at once.
 	StopTimeout time.Duration
 	// Allocator allocates every Arrow buffer of the query. Default Go heap.
 	Allocator memory.Allocator
@@ -128,6 +157,69 @@ type Config struct {
 	failpoint func(name string, batchID int64)
 }
 
+// DefaultConfig returns every default of Config filled in. Its required
+// fields are zero.
+func DefaultConfig() Config {
+	return Config{
+		Source: KafkaSource{
+			StartingOffsets:            "latest",
+			FetchOffsetNumRetries:      3,
+			FetchOffsetRetryInterval:   time.Second,
+			PartitionDiscoveryInterval: time.Second,
+		},
+		Mode:        dataframe.Permissive,
+		Executors:   runtime.GOMAXPROCS(0),
+		StopTimeout: 30 * time.Second,
+		Allocator:   memory.DefaultAllocator,
+		Logger:      slog.Default(),
+	}
+}
+
+// setting resolves a numeric setting: zero is def, Off (negative) is 0.
+func setting[T int | int64 | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// resolved returns c with its defaults applied: in the result, a zero
+// numeric setting means zero (no retry, no wait, no cap). The engine reads
+// only resolved Configs.
+func (c Config) resolved() Config {
+	d := DefaultConfig()
+	s := &c.Source
+	s.StartingOffsets = cmp.Or(s.StartingOffsets, d.Source.StartingOffsets)
+	s.MaxRatePerPartition = setting(s.MaxRatePerPartition, d.Source.MaxRatePerPartition)
+	if s.MaxRateOverrides != nil {
+		over := make(map[offsets.TopicPartition]int64, len(s.MaxRateOverrides))
+		for tp, r := range s.MaxRateOverrides {
+			if r != 0 {
+				over[tp] = max(r, 0)
+			}
+		}
+		s.MaxRateOverrides = over
+	}
+	s.FetchOffsetNumRetries = setting(s.FetchOffsetNumRetries, d.Source.FetchOffsetNumRetries)
+	s.FetchOffsetRetryInterval = setting(s.FetchOffsetRetryInterval, d.Source.FetchOffsetRetryInterval)
+	s.PartitionDiscoveryInterval = setting(s.PartitionDiscoveryInterval, d.Source.PartitionDiscoveryInterval)
+	c.Trigger.ProcessingTime = setting(c.Trigger.ProcessingTime, d.Trigger.ProcessingTime)
+	c.Mode = cmp.Or(c.Mode, d.Mode)
+	c.Executors = setting(c.Executors, d.Executors)
+	c.MaxOffsetsPerTask = setting(c.MaxOffsetsPerTask, d.MaxOffsetsPerTask)
+	c.StopTimeout = setting(c.StopTimeout, d.StopTimeout)
+	if c.Allocator == nil {
+		c.Allocator = d.Allocator
+	}
+	if c.Logger == nil {
+		c.Logger = d.Logger
+	}
+	return c
+}
+
 // rateInterval is the interval rates are multiplied by: the trigger's, or
 // one second when batches run back to back.
 func (c *Config) rateInterval() time.Duration {
@@ -137,42 +229,33 @@ func (c *Config) rateInterval() time.Duration {
 	return time.Second
 }
 
-// DefaultPartitionDiscoveryInterval is KafkaSource.PartitionDiscoveryInterval's
-// default.
-const DefaultPartitionDiscoveryInterval = time.Second
-
-func (s *KafkaSource) discoveryInterval() time.Duration {
-	switch {
-	case s.PartitionDiscoveryInterval < 0:
-		return 0
-	case s.PartitionDiscoveryInterval == 0:
-		return DefaultPartitionDiscoveryInterval
-	}
-	return s.PartitionDiscoveryInterval
-}
-
-// subscription turns the source into the Kafka package's form.
+// subscription turns the source into the Kafka package's form. Its errors
+// are *ConfigError.
 func (s *KafkaSource) subscription() (kafka.Subscription, error) {
-	n := 0
 	var sub kafka.Subscription
+	var set []string
 	if len(s.Subscribe) > 0 {
-		n++
+		set = append(set, "Subscribe")
 		sub.Topics = append([]string(nil), s.Subscribe...)
 	}
 	if s.SubscribePattern != "" {
-		n++
+		set = append(set, "SubscribePattern")
 		re, err := regexp.Compile(s.SubscribePattern)
 		if err != nil {
-			return sub, fmt.Errorf("subscribePattern: %w", err)
+			return sub, &ConfigError{Field: "Source.SubscribePattern", Reason: err.Error(), Err: err}
 		}
 		sub.Pattern = re
 	}
 	if len(s.Assign) > 0 {
-		n++
+		set = append(set, "Assign")
 		sub.Assign = append([]offsets.TopicPartition(nil), s.Assign...)
 	}
-	if n != 1 {
-		return sub, fmt.Errorf("exactly one of subscribe, subscribePattern and assign must be set (got %d)", n)
+	switch len(set) {
+	case 0:
+		return sub, &ConfigError{Field: "Source", Reason: "none of Subscribe, SubscribePattern and Assign is set; set exactly one"}
+	case 1:
+	default:
+		return sub, &ConfigError{Field: "Source", Reason: strings.Join(set, " and ") + " are all set; set exactly one"}
 	}
 	return sub, nil
 }
@@ -208,4 +291,57 @@ func (s *KafkaSource) props() kafka.Props {
 		p["isolation.level"] = "read_committed"
 	}
 	return p
+}
+
+// Setting documents one setting for tools that present the configuration
+// in their own terms, such as the job file's key reference. Defaults are
+// DefaultConfig's and DefaultConsoleOptions' values.
+type Setting struct {
+	// Field is the setting's path in Config ("Source.FetchOffsetNumRetries")
+	// or in ConsoleOptions ("ConsoleOptions.NumRows").
+	Field string
+	// Spark is the Spark option the setting mirrors, if any.
+	Spark string
+	// Doc says what the setting does, without its default or how to
+	// switch it off (those depend on how a tool spells values).
+	Doc string
+}
+
+// Settings documents every exported field of Config and ConsoleOptions.
+func Settings() []Setting {
+	return []Setting{
+		{"Name", "queryName", "Identifies the query in logs and progress."},
+		{"Source.BootstrapServers", "kafka.bootstrap.servers", "Brokers, host:port[,host:port...]."},
+		{"Source.Subscribe", "subscribe", "Topics to read. Exactly one of subscribe, subscribePattern, assign. A topic that does not exist yet is read once it is created; until then the run logs one warning for it, with the closest existing topic (`did_you_mean`)."},
+		{"Source.SubscribePattern", "subscribePattern", "Read every topic matching this regular expression (Go RE2 syntax); new topics are picked up. A pattern that matches no topic is logged once."},
+		{"Source.Assign", "assign", "Read exactly these partitions."},
+		{"Source.StartingOffsets", "startingOffsets", `Where a new query starts: earliest, latest or {"topic":{"0":42,"1":-2}} (-2 earliest, -1 latest). A restart resumes from the checkpoint.`},
+		{"Source.MaxRatePerPartition", "spark.streaming.kafka.maxRatePerPartition", "Records per second of trigger interval per partition per batch (x 1 s when batches run back to back: availableNow or processingTime 0)."},
+		{"Source.MaxRateOverrides", "", "Rates of individual partitions, overriding maxRatePerPartition."},
+		{"Source.OnDataLoss", "failOnDataLoss", "Stop when offsets to read were deleted (retention), or skip and count them."},
+		{"Source.FetchOffsetNumRetries", "fetchOffset.numRetries", "How many times a failed metadata or offsets request (planning a batch, reaching the cluster before recovering one) is retried before the query fails. Each attempt times out after 10 s: with the defaults a query rides out about 40 s without a broker."},
+		{"Source.FetchOffsetRetryInterval", "fetchOffset.retryIntervalMs", "The wait between those attempts (Spark's default is 10 ms)."},
+		{"Source.PartitionDiscoveryInterval", "", "How often the driver re-reads the subscription's partitions (new partitions, new topics of subscribePattern, deleted ones) and their log start offsets; between, planning a batch is one ListOffsets request."},
+		{"Source.Properties", "kafka.<property>", "librdkafka properties (isolation.level, security.protocol, ...), passed unchanged; isolation.level defaults to read_committed."},
+		{"Format", "from_json / from_csv", "Format of record values."},
+		{"Schema", "schema", "Columns of record values; dotted names address nested JSON fields."},
+		{"Mode", "mode", "What to do with malformed records: keep with nulls (PERMISSIVE), drop (DROPMALFORMED), or stop (FAILFAST)."},
+		{"CSVHeader", "header", "CSV values start with a header line to skip."},
+		{"Query", "spark.sql", "The query over the source table."},
+		{"OutputMode", "outputMode", "Which result rows each batch writes."},
+		{"Trigger.ProcessingTime", "Trigger.ProcessingTime", "Batch interval; a batch that overruns it is followed at once by the next."},
+		{"Trigger.AvailableNow", "Trigger.AvailableNow", "Process what is in the topics at start, in capped batches, then stop."},
+		{"Sink", "format(...)", "Where results go."},
+		{"CheckpointLocation", "checkpointLocation", "Checkpoint directory (offsets WAL, commits, state)."},
+		{"Executors", "", "Number of executor goroutines."},
+		{"MaxOffsetsPerTask", "", "Ranges with more offsets are split into several tasks."},
+		{"StopTimeout", "", "How long a graceful stop waits for the batch in flight before cancelling it."},
+		{"Allocator", "", "Allocates every Arrow buffer of the query."},
+		{"Logger", "", "Receives warnings, lifecycle events at info and one line per committed batch at debug."},
+		{"OnProgress", "", "Called after every committed batch, on the driver goroutine."},
+		{"NoSync", "", "Skip fsync on checkpoint commits: benchmarks and tests only."},
+		{"ConsoleOptions.NumRows", "numRows", "Rows printed per batch."},
+		{"ConsoleOptions.Truncate", "truncate", "Shorten long cells (and right-align every cell, as Spark does)."},
+		{"ConsoleOptions.Writer", "", "Where the tables are written."},
+	}
 }

@@ -16,19 +16,25 @@ import (
 	"github.com/microbatch/microbatch/dataframe"
 )
 
-// ConsoleOptions mirror Spark's console sink options.
+// ConsoleOptions mirror Spark's console sink options. As in Config, a zero
+// field is its default and Off switches a setting off.
 type ConsoleOptions struct {
-	// NumRows is how many rows each batch prints (Spark default 20).
+	// NumRows is how many rows each batch prints. Default 20, like Spark;
+	// Off: every row.
 	NumRows int
-	// Truncate cuts cells longer than 20 characters (Spark default true).
-	Truncate bool
+	// Truncate is the width beyond which cells are shortened (to
+	// Truncate-3 characters and "..."), right-aligning every cell as
+	// Spark's truncate does. Default 20, Spark's truncate=true; Off:
+	// cells are printed whole, left-aligned (Spark's truncate=false).
+	Truncate int
 	// Writer defaults to os.Stdout.
 	Writer io.Writer
 }
 
-// DefaultConsoleOptions are Spark's defaults: 20 rows, truncate.
+// DefaultConsoleOptions are Spark's defaults: 20 rows, cells cut at 20
+// characters, on stdout.
 func DefaultConsoleOptions() ConsoleOptions {
-	return ConsoleOptions{NumRows: 20, Truncate: true, Writer: os.Stdout}
+	return ConsoleOptions{NumRows: 20, Truncate: 20, Writer: os.Stdout}
 }
 
 // ConsoleSink prints each batch as a table in the layout of Spark's console
@@ -39,14 +45,17 @@ type ConsoleSink struct {
 	mu   sync.Mutex // serialises writes to opts.Writer
 }
 
-// NewConsoleSink returns a console sink; zero fields of opts take Spark's
-// defaults except Truncate, which is taken as given.
+// NewConsoleSink returns a console sink; zero fields of opts take their
+// defaults (DefaultConsoleOptions).
 func NewConsoleSink(opts ConsoleOptions) *ConsoleSink {
-	if opts.NumRows <= 0 {
-		opts.NumRows = 20
+	d := DefaultConsoleOptions()
+	opts.NumRows = setting(opts.NumRows, d.NumRows)
+	if opts.NumRows == 0 {
+		opts.NumRows = math.MaxInt
 	}
+	opts.Truncate = setting(opts.Truncate, d.Truncate)
 	if opts.Writer == nil {
-		opts.Writer = os.Stdout
+		opts.Writer = d.Writer
 	}
 	return &ConsoleSink{opts: opts}
 }
@@ -65,21 +74,22 @@ func (s *ConsoleSink) AddBatch(_ context.Context, out *Output) error {
 }
 
 // WriteTable writes up to numRows rows of recs (numRows <= 0: all) as a
-// table in the layout of Spark's Dataset.show.
-func WriteTable(w io.Writer, schema *arrow.Schema, recs []arrow.Record, numRows int, truncate bool) error {
+// table in the layout of Spark's Dataset.show, cells shortened to truncate
+// characters (truncate <= 0: whole).
+func WriteTable(w io.Writer, schema *arrow.Schema, recs []arrow.Record, numRows, truncate int) error {
 	var b strings.Builder
 	if numRows <= 0 {
 		numRows = math.MaxInt
 	}
-	writeTable(&b, schema, recs, numRows, truncate)
+	writeTable(&b, schema, recs, numRows, max(truncate, 0))
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // writeTable renders up to numRows rows like Spark's showString: cells
-// right-aligned when truncating, left-aligned otherwise; "null" for nulls;
-// a trailer when rows were cut.
-func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, numRows int, truncate bool) {
+// longer than truncate cut and right-aligned when truncate > 0, whole and
+// left-aligned otherwise; "null" for nulls; a trailer when rows were cut.
+func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, numRows, truncate int) {
 	fields := schema.Fields()
 	rows := [][]string{make([]string, len(fields))}
 	for i, f := range fields {
@@ -118,7 +128,7 @@ func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, n
 		b.WriteString("|")
 		for c, v := range row {
 			pad := strings.Repeat(" ", widths[c]-utf8.RuneCountInString(v))
-			if truncate {
+			if truncate > 0 {
 				b.WriteString(pad + v)
 			} else {
 				b.WriteString(v + pad)
@@ -137,10 +147,15 @@ func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, n
 	b.WriteString("\n")
 }
 
-func cell(s string, truncate bool) string {
-	if truncate && utf8.RuneCountInString(s) > 20 {
+// cell shortens s to truncate characters (Spark: the first truncate-3 and
+// "..."; truncate < 4: the first truncate); truncate 0 keeps it whole.
+func cell(s string, truncate int) string {
+	if truncate > 0 && utf8.RuneCountInString(s) > truncate {
 		r := []rune(s)
-		return string(r[:17]) + "..."
+		if truncate < 4 {
+			return string(r[:truncate])
+		}
+		return string(r[:truncate-3]) + "..."
 	}
 	return s
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -956,28 +957,46 @@ func TestRecreatedTopicWithCachedView(t *testing.T) {
 }
 
 // New refuses a Config it cannot run, naming the field, before anything
-// touches Kafka or the checkpoint.
+// touches Kafka or the checkpoint; each problem is a *ConfigError.
 func TestNewValidatesConfig(t *testing.T) {
 	other, err := dataframe.ParseSchema("page STRING, n BIGINT")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		edit func(*Config)
-		want string
+		edit   func(*Config)
+		fields []string
+		want   string
 	}{
-		{func(c *Config) { c.Format = 99 }, "invalid query config: format 99 is neither dataframe.FormatJSON nor dataframe.FormatCSV"},
-		{func(c *Config) { c.Mode = 99 }, "invalid query config: mode 99 is not dataframe.Permissive, DropMalformed or FailFast"},
-		{func(c *Config) { c.Executors = -1 }, "invalid query config: executors must be >= 0 (0: GOMAXPROCS), got -1"},
-		{func(c *Config) { c.MaxOffsetsPerTask = -5 }, "invalid query config: maxOffsetsPerTask must be >= 0 (0: never split), got -5"},
-		{func(c *Config) { c.Schema = other }, "invalid query config: schema [page STRING, n BIGINT] is not the schema the query reads [" + clickSchema + "] (build the query over dataframe.Source(table, Config.Schema))"},
-		{func(c *Config) { c.Sink, c.CheckpointLocation = nil, "" }, "invalid query config: sink is not set\ninvalid query config: checkpointLocation is not set"},
+		{func(c *Config) { c.Format = 99 }, []string{"Format"}, "invalid query config: Format: 99 is neither dataframe.FormatJSON nor dataframe.FormatCSV"},
+		{func(c *Config) { c.Mode = 99 }, []string{"Mode"}, "invalid query config: Mode: 99 is not dataframe.Permissive, DropMalformed or FailFast"},
+		{func(c *Config) { c.Executors = -1 }, []string{"Executors"}, "invalid query config: Executors: must be >= 0 (0: GOMAXPROCS), got -1"},
+		{func(c *Config) { c.Schema = other }, []string{"Schema"}, "invalid query config: Schema: [page STRING, n BIGINT] is not the schema the query reads [" + clickSchema + "] (build the query over dataframe.Source(table, Config.Schema))"},
+		{func(c *Config) { c.Sink, c.CheckpointLocation = nil, "" }, []string{"Sink", "CheckpointLocation"}, "invalid query config: Sink: not set\ninvalid query config: CheckpointLocation: not set"},
+		{func(c *Config) { c.Source.SubscribePattern = "clicks" }, []string{"Source"}, "invalid query config: Source: Subscribe and SubscribePattern are all set; set exactly one"},
+		{func(c *Config) { c.Source.StartingOffsets = "first" }, []string{"Source.StartingOffsets"}, `invalid query config: Source.StartingOffsets: invalid startingOffsets: "first" is not "earliest", "latest" or a JSON object like {"topic":{"0":23,"1":-2}}`},
+		{func(c *Config) { c.Trigger.ProcessingTime = time.Second }, []string{"Trigger"}, "invalid query config: Trigger: set ProcessingTime or AvailableNow, not both"},
+		// The query is compiled even when other fields are wrong, so
+		// every problem shows in one error.
+		{func(c *Config) { c.Sink, c.OutputMode = nil, dataframe.Append }, []string{"Sink", "OutputMode"}, "invalid query config: Sink: not set\ninvalid query config: OutputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation (there are no watermarks); use complete or update"},
 	} {
 		cfg := testConfig(t, "127.0.0.1:1", "clicks", t.TempDir(), &collector{})
 		tc.edit(&cfg)
 		_, err := New(cfg)
 		if err == nil || err.Error() != tc.want || !errors.Is(err, ErrInvalidConfig) {
 			t.Errorf("New: %v\nwant %s", err, tc.want)
+			continue
+		}
+		var fields []string
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			var ce *ConfigError
+			if !errors.As(e, &ce) {
+				t.Fatalf("%v is not a *ConfigError", e)
+			}
+			fields = append(fields, ce.Field)
+		}
+		if !slices.Equal(fields, tc.fields) {
+			t.Errorf("%s: fields %v, want %v", tc.want, fields, tc.fields)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -161,7 +160,7 @@ func (w *walWrite) wait() (time.Duration, error) {
 // target's.
 func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64, start map[offsets.TopicPartition]int64, id int64) (checkpoint.BatchPlan, map[offsets.TopicPartition]int64, error) {
 	cfg := &d.q.cfg
-	fresh := d.view == nil || time.Since(d.view.at) >= cfg.Source.discoveryInterval()
+	fresh := d.view == nil || time.Since(d.view.at) >= cfg.Source.PartitionDiscoveryInterval
 	if fresh {
 		if err := d.discover(ctx, target); err != nil {
 			return checkpoint.BatchPlan{}, nil, err
@@ -205,10 +204,6 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 	return checkpoint.NewBatchPlan(id, out, time.Now().UTC()), latest, nil
 }
 
-// DefaultFetchOffsetNumRetries is KafkaSource.FetchOffsetNumRetries's
-// default.
-const DefaultFetchOffsetNumRetries = 3
-
 func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
 	err = d.withRetry(ctx, "planning", func() error {
 		plan, latest, err = d.plan(ctx, target, start, id)
@@ -223,8 +218,7 @@ func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.To
 // done ctx, ends it at once.
 func (d *driver) withRetry(ctx context.Context, what string, fn func() error) error {
 	src := &d.q.cfg.Source
-	retries := cmp.Or(src.FetchOffsetNumRetries, DefaultFetchOffsetNumRetries)
-	wait := cmp.Or(src.FetchOffsetRetryInterval, time.Second)
+	retries, wait := src.FetchOffsetNumRetries, src.FetchOffsetRetryInterval // resolved: 0 is none
 	for attempt := 1; ; attempt++ {
 		err := fn()
 		switch {
@@ -235,8 +229,8 @@ func (d *driver) withRetry(ctx context.Context, what string, fn func() error) er
 		case attempt > retries:
 			return fmt.Errorf("%s failed %d times (fetchOffset.numRetries %d): %w", what, attempt, retries, err)
 		}
-		d.q.logger.Warn(what+" failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", max(wait, 0), "err", err)
-		t := time.NewTimer(max(wait, 0))
+		d.q.logger.Warn(what+" failed; retrying", "query", d.q.cfg.Name, "attempt", attempt, "in", wait, "err", err)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,85 +37,72 @@ type Query struct {
 
 const maxRecent = 100
 
-// New validates cfg, compiles its query and returns a Query. It touches
-// neither Kafka nor the checkpoint: Run does.
+// New validates cfg, applies its defaults (see Config), compiles its query
+// and returns a Query. It touches neither Kafka nor the checkpoint: Run
+// does. A bad Config gets every problem at once: an errors.Join of
+// *ConfigError, each matching ErrInvalidConfig.
 func New(cfg Config) (*Query, error) {
-	q := &Query{cfg: cfg, logger: cfg.Logger, mem: cfg.Allocator}
-	if q.logger == nil {
-		q.logger = slog.Default()
-	}
-	if q.mem == nil {
-		q.mem = memory.NewGoAllocator()
-	}
-	if q.cfg.StopTimeout <= 0 {
-		q.cfg.StopTimeout = 30 * time.Second
-	}
-	if q.cfg.Mode == 0 {
-		q.cfg.Mode = dataframe.Permissive
-	}
 	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...))
+	bad := func(field string, err error, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...), Err: err})
 	}
-	if cfg.Source.BootstrapServers == "" {
-		bad("source: bootstrap servers are not set")
+	src := &cfg.Source
+	if src.BootstrapServers == "" {
+		bad("Source.BootstrapServers", nil, "not set")
 	}
-	if _, err := cfg.Source.subscription(); err != nil {
-		bad("source: %v", err)
+	if _, err := src.subscription(); err != nil {
+		errs = append(errs, err)
 	}
-	so := cfg.Source.StartingOffsets
-	if so == "" {
-		so = "latest"
-	}
-	var err error
-	if q.starting, err = offsets.ParseStartingOffsets(so); err != nil {
-		bad("source: startingOffsets: %v", err)
-	}
-	if cfg.Source.MaxRatePerPartition < 0 {
-		bad("source: maxRatePerPartition must be >= 0, got %d", cfg.Source.MaxRatePerPartition)
+	starting, err := offsets.ParseStartingOffsets(cmp.Or(src.StartingOffsets, DefaultConfig().Source.StartingOffsets))
+	if err != nil {
+		bad("Source.StartingOffsets", err, "%v", err)
 	}
 	switch cfg.Format {
 	case 0:
-		bad("format is not set")
+		bad("Format", nil, "not set")
 	case dataframe.FormatJSON, dataframe.FormatCSV:
 	default:
-		bad("format %d is neither dataframe.FormatJSON nor dataframe.FormatCSV", cfg.Format)
+		bad("Format", nil, "%d is neither dataframe.FormatJSON nor dataframe.FormatCSV", cfg.Format)
 	}
-	switch q.cfg.Mode {
-	case dataframe.Permissive, dataframe.DropMalformed, dataframe.FailFast:
+	switch cfg.Mode {
+	case 0, dataframe.Permissive, dataframe.DropMalformed, dataframe.FailFast:
 	default:
-		bad("mode %d is not dataframe.Permissive, DropMalformed or FailFast", cfg.Mode)
+		bad("Mode", nil, "%d is not dataframe.Permissive, DropMalformed or FailFast", cfg.Mode)
 	}
+	compilable := cfg.Query != nil
 	if cfg.Schema == nil {
-		bad("schema is not set")
+		bad("Schema", nil, "not set")
+		compilable = false
 	}
 	if cfg.Query == nil {
-		bad("query is not set")
-	} else if src := cfg.Query.SourceSchema(); cfg.Schema != nil && src != nil && src.String() != cfg.Schema.String() {
-		bad("schema [%s] is not the schema the query reads [%s] (build the query over dataframe.Source(table, Config.Schema))", cfg.Schema, src)
+		bad("Query", nil, "not set")
+	} else if qs := cfg.Query.SourceSchema(); cfg.Schema != nil && qs != nil && qs.String() != cfg.Schema.String() {
+		bad("Schema", nil, "[%s] is not the schema the query reads [%s] (build the query over dataframe.Source(table, Config.Schema))", cfg.Schema, qs)
+		compilable = false
 	}
 	if cfg.Executors < 0 {
-		bad("executors must be >= 0 (0: GOMAXPROCS), got %d", cfg.Executors)
-	}
-	if cfg.MaxOffsetsPerTask < 0 {
-		bad("maxOffsetsPerTask must be >= 0 (0: never split), got %d", cfg.MaxOffsetsPerTask)
+		bad("Executors", nil, "must be >= 0 (0: GOMAXPROCS), got %d", cfg.Executors)
 	}
 	if cfg.Sink == nil {
-		bad("sink is not set")
+		bad("Sink", nil, "not set")
 	}
 	if cfg.CheckpointLocation == "" {
-		bad("checkpointLocation is not set")
-	}
-	if cfg.Trigger.ProcessingTime < 0 {
-		bad("trigger: processingTime must be >= 0")
+		bad("CheckpointLocation", nil, "not set")
 	}
 	if cfg.Trigger.AvailableNow && cfg.Trigger.ProcessingTime > 0 {
-		bad("trigger: set processingTime or availableNow, not both")
+		bad("Trigger", nil, "set ProcessingTime or AvailableNow, not both")
 	}
-	if len(errs) == 0 {
+	q := &Query{cfg: cfg.resolved(), starting: starting}
+	q.logger, q.mem = q.cfg.Logger, q.cfg.Allocator
+	// The query compiles whatever else is wrong, so every problem shows.
+	if compilable {
 		q.prog, q.mode, err = compile(cfg.Query, cfg.OutputMode)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: query: %w", ErrInvalidConfig, err))
+			field := "Query"
+			if cfg.OutputMode != 0 && cfg.Query.Err() == nil {
+				field = "OutputMode" // the query is refused in the mode asked for
+			}
+			bad(field, err, "%v", err)
 		}
 	}
 	if len(errs) > 0 {

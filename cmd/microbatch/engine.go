@@ -1,14 +1,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,105 +19,113 @@ import (
 	"github.com/microbatch/microbatch/sql"
 )
 
-// buildQuery turns a validated job into an engine query writing to sink.
-// Problems are reported as jobfile errors (file:line, exit 2).
+// buildQuery turns a job into an engine query writing to sink. Problems
+// are reported as jobfile errors (file:line, exit 2).
+//
+// A job Load returned with errors is checked as far as its valid keys
+// allow (jobfile.Job.Valid): the schema DDL when source.schema is valid,
+// the SQL when the schema, source.table and query are, the output mode
+// against the query when outputMode is valid too. Problems the engine
+// finds at keys Load already reported are left out.
 func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgress func(engine.Progress)) (*engine.Query, error) {
-	schema, err := dataframe.ParseSchema(job.Source.Schema)
-	if err != nil {
-		msg := strings.TrimPrefix(err.Error(), dataframe.ErrSchema.Error()+": ")
-		return nil, jobfile.Errors{job.Errorf("source.schema", "%s", msg)}
-	}
-	df, err := sql.Compile(job.Query, job.Source.Table, schema)
-	if err != nil {
-		var se *sql.Error
-		if errors.As(err, &se) {
-			return nil, jobfile.Errors{job.QueryErrorf(se.Line, se.Column, "%s", se.Msg)}
-		}
-		return nil, jobfile.Errors{job.Errorf("query", "%v", err)}
-	}
-	format, err := dataframe.ParseFormat(job.Source.Format)
-	if err != nil {
-		return nil, jobfile.Errors{job.Errorf("source.format", "%v", err)}
-	}
-	mode, err := dataframe.ParseMode(job.Source.Mode)
-	if err != nil {
-		return nil, jobfile.Errors{job.Errorf("source.mode", "%v", err)}
-	}
-	var outMode dataframe.OutputMode
-	if job.OutputMode != "" {
-		if outMode, err = dataframe.ParseOutputMode(job.OutputMode); err != nil {
-			return nil, jobfile.Errors{job.Errorf("outputMode", "%v", err)}
-		}
-	}
-	k := job.Source.Kafka
-	onDataLoss := engine.FailOnDataLoss
-	if !k.FailOnDataLoss {
-		onDataLoss = engine.SkipDataLoss
-	}
-	q, err := engine.New(engine.Config{
-		Name: job.Name,
-		Source: engine.KafkaSource{
-			BootstrapServers:    k.BootstrapServers,
-			Subscribe:           k.Subscribe,
-			SubscribePattern:    k.SubscribePattern,
-			Assign:              k.Assign,
-			StartingOffsets:     k.StartingOffsets,
-			MaxRatePerPartition: k.MaxRatePerPartition,
-			OnDataLoss:          onDataLoss,
-			Properties:          k.Properties,
-			// The job file's 0 is every batch (no retry, no wait); the
-			// engine's is its default.
-			PartitionDiscoveryInterval: cmp.Or(k.PartitionDiscoveryInterval, -1),
-			FetchOffsetNumRetries:      int(cmp.Or(k.FetchOffsetNumRetries, -1)),
-			FetchOffsetRetryInterval:   cmp.Or(k.FetchOffsetRetryInterval, -1),
-		},
-		Format:             format,
-		Schema:             schema,
-		Mode:               mode,
+	cfg := engine.Config{
+		Name:               job.Name,
+		Source:             job.Source.Kafka.Engine(),
 		CSVHeader:          job.Source.Header,
-		Query:              df,
-		OutputMode:         outMode,
-		Trigger:            engine.Trigger{ProcessingTime: job.Trigger.ProcessingTime, AvailableNow: job.Trigger.AvailableNow},
+		Trigger:            job.Trigger.Engine(),
 		Sink:               sink,
 		CheckpointLocation: job.CheckpointLocation,
 		Logger:             logger,
 		OnProgress:         onProgress,
-	})
+	}
+	var errs jobfile.Errors
+	// unbuilt holds the engine fields left unset because their keys are
+	// wrong; the engine's "not set" for them says nothing new.
+	unbuilt := map[string]bool{}
+	var err error
+	if !job.Valid("source.schema") {
+		unbuilt["Schema"] = true
+	} else if cfg.Schema, err = dataframe.ParseSchema(job.Source.Schema); err != nil {
+		var se *dataframe.SchemaError
+		if !errors.As(err, &se) {
+			return nil, err
+		}
+		errs = append(errs, job.Errorf("source.schema", "%v", se.Err))
+		unbuilt["Schema"] = true
+	}
+	if unbuilt["Schema"] || !job.Valid("source.table", "query") {
+		unbuilt["Query"] = true
+	} else if cfg.Query, err = sql.Compile(job.Query, job.Source.Table, cfg.Schema); err != nil {
+		var se *sql.Error
+		if errors.As(err, &se) {
+			errs = append(errs, job.QueryErrorf(se.Line, se.Column, "%s", se.Msg))
+		} else {
+			errs = append(errs, job.Errorf("query", "%v", err))
+		}
+		unbuilt["Query"] = true
+	}
+	if job.Valid("source.format") {
+		if cfg.Format, err = dataframe.ParseFormat(job.Source.Format); err != nil {
+			errs = append(errs, job.Errorf("source.format", "%v", err))
+		}
+	}
+	if job.Valid("source.mode") {
+		if cfg.Mode, err = dataframe.ParseMode(job.Source.Mode); err != nil {
+			errs = append(errs, job.Errorf("source.mode", "%v", err))
+		}
+	}
+	switch {
+	case !job.Valid("outputMode"):
+		// The mode asked for was not read: compiling in another mode
+		// could refuse the query for the wrong reason.
+		unbuilt["Query"], cfg.Query = true, nil
+	case job.OutputMode != "":
+		if cfg.OutputMode, err = dataframe.ParseOutputMode(job.OutputMode); err != nil {
+			errs = append(errs, job.Errorf("outputMode", "%v", err))
+		}
+	}
+	q, err := engine.New(cfg)
 	if err != nil {
-		return nil, configErrors(job, err)
+		cerrs, err := configErrors(job, err, unbuilt)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, cerrs...)
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return q, nil
 }
 
 // configErrors turns the errors of engine.New (an errors.Join of
-// "invalid query config: PART: message") into job-file errors. Query
-// errors point at outputMode when the job sets one: the mode is what the
-// query was refused in.
-func configErrors(job *jobfile.Job, err error) jobfile.Errors {
+// *engine.ConfigError) into job-file errors at the keys their fields map
+// onto, leaving out fields in unbuilt and keys Load found wrong. An error
+// that is not a *engine.ConfigError is returned as is.
+func configErrors(job *jobfile.Job, err error, unbuilt map[string]bool) (jobfile.Errors, error) {
 	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
 	}
 	var out jobfile.Errors
 	for _, e := range errs {
-		msg := strings.TrimPrefix(e.Error(), engine.ErrInvalidConfig.Error()+": ")
-		key := "query"
-		if part, rest, ok := strings.Cut(msg, ": "); ok {
-			switch part {
-			case "query":
-				msg = rest
-				if job.OutputMode != "" {
-					key = "outputMode"
-				}
-			case "source":
-				key, msg = "source.kafka", rest
-			case "trigger":
-				key, msg = "trigger", rest
-			}
+		var ce *engine.ConfigError
+		if !errors.As(e, &ce) {
+			return nil, err
 		}
-		out = append(out, job.Errorf(key, "%s", msg))
+		if unbuilt[ce.Field] {
+			continue
+		}
+		key, ok := jobfile.KeyOf(ce.Field)
+		if !ok {
+			return nil, err // a field the job file does not set
+		}
+		if !job.Valid(key) {
+			continue
+		}
+		out = append(out, job.Errorf(key, "%s", ce.Reason))
 	}
-	return out
+	return out, nil
 }
 
 // checkEngine compiles the job the way run would (the output mode against
@@ -163,11 +169,7 @@ func progressLine(w io.Writer) func(engine.Progress) {
 // runJobEngine runs job until ctx is done or, with availableNow, until
 // the data present at start is processed.
 func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer, level slog.Level) error {
-	c := job.Sink.Console
-	if c == nil {
-		c = &jobfile.ConsoleSink{NumRows: 20, Truncate: true}
-	}
-	sink := engine.NewConsoleSink(engine.ConsoleOptions{NumRows: c.NumRows, Truncate: c.Truncate, Writer: stdout})
+	sink := engine.NewConsoleSink(job.Sink.Console.Engine(stdout))
 	q, err := buildQuery(job, sink, levelLogger(stderr, level), progressLine(stderr))
 	if err != nil {
 		return err

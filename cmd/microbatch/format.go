@@ -28,7 +28,7 @@ import (
 func writeRecord(w io.Writer, format string, rec arrow.Record) error {
 	switch format {
 	case "table":
-		return engine.WriteTable(w, rec.Schema(), []arrow.Record{rec}, 0, false)
+		return engine.WriteTable(w, rec.Schema(), []arrow.Record{rec}, 0, 0)
 	case "jsonl":
 		bw := bufio.NewWriter(w)
 		fields := rec.Schema().Fields()

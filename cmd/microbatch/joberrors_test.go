@@ -110,3 +110,52 @@ func TestStateBeforeRun(t *testing.T) {
 		t.Errorf("state or offsets created the checkpoint (stat: %v)", err)
 	}
 }
+
+// TestValidateReportsEverything: key errors do not hide the SQL and schema
+// checks when the keys those need (source.schema, source.table, query) are
+// right. One run reports a misspelled key, a bad duration and an unknown
+// column, each at its line, and exits 2; run reports the same.
+func TestValidateReportsEverything(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "job.yaml")
+	src := `source:
+  kafka:
+    bootstrap.servers: 127.0.0.1:1
+    subscrbe: clicks
+  format: json
+  schema: "page STRING, action STRING"
+trigger:
+  processingTime: 5 parsecs
+query: |
+  SELECT page, count(*) AS n
+  FROM events
+  WHERE acton = 'view'
+  GROUP BY page
+checkpointLocation: ./checkpoint
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := path + ":4: source.kafka.subscrbe: unknown key, did you mean subscribe?\n" +
+		path + `:8: trigger.processingTime: invalid duration "5 parsecs" (want e.g. 500ms, 10s, 1m or "10 seconds")` + "\n" +
+		path + ":12:9: query: unknown column acton (did you mean action?); columns: page, action, _topic, _partition, _offset, _timestamp, _key\n"
+	for _, cmd := range []string{"validate", "run"} {
+		r := cli(t, cmd, path)
+		if r.code != 2 || r.stdout != "" || r.stderr != want {
+			t.Errorf("%s: exit %d, stdout %q, stderr:\n%s\nwant exit 2 and:\n%s", cmd, r.code, r.stdout, r.stderr, want)
+		}
+	}
+	// A schema error shows with key errors too; the query, which needs
+	// the schema, is then not checked.
+	bad := strings.Replace(src, "action STRING", "action STRNG", 1)
+	if err := os.WriteFile(path, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want = path + ":4: source.kafka.subscrbe: unknown key, did you mean subscribe?\n" +
+		path + `:6: source.schema: field 2 ("action"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)` + "\n" +
+		path + `:8: trigger.processingTime: invalid duration "5 parsecs" (want e.g. 500ms, 10s, 1m or "10 seconds")` + "\n"
+	if r := cli(t, "validate", path); r.code != 2 || r.stderr != want {
+		t.Errorf("validate: exit %d, stderr:\n%s\nwant exit 2 and:\n%s", r.code, r.stderr, want)
+	}
+}

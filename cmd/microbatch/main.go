@@ -63,10 +63,6 @@ func run(ctx context.Context, stopSignals func(), args []string, stdout, stderr 
 	case errors.As(err, &uerr):
 		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", uerr.cmd, err, uerr.cmd)
 		return exitUsage
-	case strings.HasPrefix(err.Error(), "unknown command "), strings.HasPrefix(err.Error(), "required flag(s) "):
-		// cobra reports these usage errors as plain errors.
-		fmt.Fprintf(stderr, "%s: %v\nRun '%s --help' for usage.\n", cmd.CommandPath(), err, cmd.CommandPath())
-		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
 		return exitFailure
@@ -79,10 +75,16 @@ func newRoot(stopSignals func(), stdout, stderr io.Writer) *cobra.Command {
 		Short:         "Micro-batch stream processing over Kafka",
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		// Without subcommand: help, and usage exit code.
+		// Unknown commands reach RunE (cobra's own check returns plain
+		// text); without a command: help, and usage exit code.
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef(cmd, "unknown command %q", args[0])
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+				}
+				return usagef(cmd, "%s", msg)
 			}
 			cmd.SetOut(stderr)
 			cmd.Help()
@@ -90,6 +92,7 @@ func newRoot(stopSignals func(), stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
+	root.SuggestionsMinimumDistance = 2
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
@@ -115,7 +118,8 @@ func jobArg(cmd *cobra.Command, args []string) error {
 }
 
 // loadJob loads and validates the job file; its errors are jobfile.Errors
-// (exit code 2).
+// (exit code 2), returned with the job as far as it was read (see
+// jobfile.Load), which only checkJob uses.
 func loadJob(path string) (*jobfile.Job, error) {
 	return jobfile.Load(path)
 }

@@ -401,7 +401,9 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"frobnicate"}, "microbatch: unknown command \"frobnicate\" for \"microbatch\"\nRun 'microbatch --help' for usage.\n"},
+		{[]string{"valdate", "job.yaml"}, "microbatch: unknown command \"valdate\" for \"microbatch\"\n\nDid you mean this?\n\tvalidate\nRun 'microbatch --help' for usage.\n"},
 		{[]string{"produce", "--brokers", "x"}, "microbatch produce: required flag(s) \"topic\" not set\nRun 'microbatch produce --help' for usage.\n"},
+		{[]string{"produce", "--topic", "t", "--brokers", ""}, "microbatch produce: required flag(s) \"brokers\" not set\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"produce", "--brokers", "x", "--topic", "t"}, "microbatch produce: want one of --generator and --file\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "iot", "--file", "-"}, "microbatch produce: want one of --generator and --file\nRun 'microbatch produce --help' for usage.\n"},
 		{[]string{"produce", "--brokers", "x", "--topic", "t", "--generator", "weblogs"}, "microbatch produce: --generator: unknown generator \"weblogs\" (want one of clickstream, ecommerce, iot)\nRun 'microbatch produce --help' for usage.\n"},

@@ -61,14 +61,21 @@ how many were written.`,
 	f.Int64Var(&o.seed, "seed", 0, "random seed; the same seed writes the same records")
 	f.Int32Var(&o.partitions, "partitions", 0, "create the topic with this many partitions if it does not exist")
 	f.StringArrayVarP(&o.props, "property", "X", nil, "librdkafka producer property KEY=VALUE (repeatable), e.g. -X security.protocol=SASL_SSL")
-	for _, name := range []string{"brokers", "topic"} {
-		cmd.MarkFlagRequired(name)
-	}
 	return cmd
 }
 
 func produce(cmd *cobra.Command, o produceOpts, stopSignals func()) error {
+	// Checked here rather than with cobra's MarkFlagRequired, whose error
+	// is plain text.
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"brokers", o.brokers}, {"topic", o.topic}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
 	switch {
+	case len(missing) > 0:
+		return usagef(cmd, `required flag(s) "%s" not set`, strings.Join(missing, `", "`))
 	case (o.generator == "") == (o.file == ""):
 		return usagef(cmd, "want one of --generator and --file")
 	case o.count < 0:

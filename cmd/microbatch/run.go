@@ -16,16 +16,26 @@ import (
 // The engine behind the commands. Each is called with a validated job;
 // they are variables so the CLI tests can observe the wiring.
 var (
-	// checkJob runs checks beyond the job file's own: the schema DDL, the
-	// SQL against the schema, the librdkafka properties and the output
-	// mode against the query. It returns jobfile.Errors so problems print
-	// as FILE:LINE[:COL]: KEY: message and exit 2.
-	checkJob = func(job *jobfile.Job) error {
+	// checkJob loads the job file at path and checks it the way run
+	// would: the job file's keys, then the schema DDL, the SQL against
+	// the schema, the librdkafka properties and the output mode against
+	// the query, each as far as the keys it needs are right, so one run
+	// reports every problem it can. Problems are jobfile.Errors, printed
+	// as FILE:LINE[:COL]: KEY: message with exit code 2.
+	checkJob = func(path string) (*jobfile.Job, error) {
+		job, err := loadJob(path)
+		var problems jobfile.Errors
+		if err != nil && (job == nil || !errors.As(err, &problems)) {
+			return nil, err
+		}
 		var engineErrs jobfile.Errors
 		if err := checkEngine(job); err != nil && !errors.As(err, &engineErrs) {
-			return err
+			return nil, err
 		}
-		return joinChecks(checkProps(job), engineErrs)
+		if err := joinChecks(problems, checkProps(job), engineErrs); err != nil {
+			return nil, err
+		}
+		return job, nil
 	}
 
 	// runJob runs job until ctx is done (SIGINT/SIGTERM: graceful stop,
@@ -51,7 +61,8 @@ func checkProps(job *jobfile.Job) jobfile.Errors {
 	return out
 }
 
-// joinChecks merges problem lists in file order; nil if there are none.
+// joinChecks merges problem lists in file order (on one line, in the
+// order of the lists); nil if there are none.
 func joinChecks(lists ...jobfile.Errors) error {
 	var all jobfile.Errors
 	for _, l := range lists {
@@ -60,12 +71,7 @@ func joinChecks(lists ...jobfile.Errors) error {
 	if len(all) == 0 {
 		return nil
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		if all[i].Line != all[j].Line {
-			return all[i].Line < all[j].Line
-		}
-		return all[i].Key < all[j].Key
-	})
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Line < all[j].Line })
 	return all
 }
 
@@ -80,11 +86,8 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usagef(cmd, "invalid --log-level %q (want debug, info, warn or error)", logLevel)
 			}
-			job, err := loadJob(args[0])
+			job, err := checkJob(args[0])
 			if err != nil {
-				return err
-			}
-			if err := checkJob(job); err != nil {
 				return err
 			}
 			ctx := cmd.Context()

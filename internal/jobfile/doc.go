@@ -11,7 +11,9 @@
 //	job.yaml:9: source.kafka.startingOffset: unknown key, did you mean startingOffsets?
 //
 // The returned error is an Errors value (a list of *Error) for callers that
-// want the pieces.
+// want the pieces. With it comes the Job as far as it could be read, and
+// Job.Valid says which keys are right, so later checks (the schema, the
+// query) can run in the same pass.
 //
 // # Environment variables
 //
@@ -23,7 +25,11 @@
 // # Keys
 //
 // Keys returns every key with its type, default and the Spark option it
-// mirrors; the Job struct's field comments say the same. Under
+// mirrors. A key that maps onto an engine setting takes its default, Spark
+// option and doc from the engine (engine.DefaultConfig, engine.Settings),
+// and KeyOf maps an engine.ConfigError's field back to its key. In the job
+// file 0 means none (no cap, no retry, no wait, every batch); the Engine
+// methods turn that into engine.Off. Under
 // source.kafka, keys that are not microbatch's own are librdkafka
 // properties and are passed through unchanged; a key without a dot that is
 // close to one of microbatch's own is reported as a probable typo instead.

@@ -1,14 +1,18 @@
 package jobfile
 
 import (
+	"io"
 	"strings"
 	"time"
 
+	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/offsets"
 )
 
 // Job is a validated job file. Defaults are filled in; see Keys for the
-// table of keys, defaults and the Spark options they mirror.
+// table of keys, defaults and the Spark options they mirror. In the job
+// file, 0 means none (no cap, no retry, no wait, every batch); the Engine
+// methods map the sections onto the engine's settings.
 type Job struct {
 	// File is the job file's path as given to Load; Dir is the absolute
 	// directory relative paths in it are resolved against.
@@ -41,6 +45,25 @@ type Job struct {
 	Positions map[string]Position
 	// queryBlock describes how the query text sits in the file.
 	queryBlock queryBlock
+	// invalid holds the key paths Load reported a problem at (or proposed
+	// in a did-you-mean) when it returned the Job with errors.
+	invalid map[string]bool
+}
+
+// Valid says whether every one of keys was read without a problem: none
+// was reported at the key, at a section holding it, or at a key under it,
+// and none is a key a misspelling was taken for. A valid key absent from
+// the file holds its default. A Job Load returned without error has every
+// key valid.
+func (j *Job) Valid(keys ...string) bool {
+	for _, key := range keys {
+		for bad := range j.invalid {
+			if bad == key || bad != "" && (strings.HasPrefix(key, bad+".") || strings.HasPrefix(bad, key+".")) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Source is the source section.
@@ -54,10 +77,10 @@ type Source struct {
 	// from_json / from_csv).
 	Schema string
 	// Mode is PERMISSIVE, DROPMALFORMED or FAILFAST (key source.mode,
-	// default PERMISSIVE; Spark: mode).
+	// Spark: mode).
 	Mode string
 	// Header says CSV values start with a header line to skip (key
-	// source.header, default false; Spark: header).
+	// source.header; Spark: header).
 	Header bool
 	// Embedded configures the in-process broker of bootstrap.servers:
 	// embedded (key source.embedded); nil when the section is absent.
@@ -100,28 +123,27 @@ type Kafka struct {
 	// Exactly one of Subscribe, SubscribePattern and Assign is set.
 	Assign []offsets.TopicPartition
 	// StartingOffsets is "earliest", "latest" or Spark's JSON form (key
-	// source.kafka.startingOffsets, default latest; Spark:
+	// source.kafka.startingOffsets; Spark:
 	// startingOffsets). Only used when the checkpoint is new.
 	StartingOffsets string
 	// MaxRatePerPartition caps records per second of trigger interval per
-	// partition; 0 = no cap (key source.kafka.maxRatePerPartition, default
-	// 0; Spark Streaming: spark.streaming.kafka.maxRatePerPartition).
+	// partition; 0 = no cap (key source.kafka.maxRatePerPartition; Spark
+	// Streaming: spark.streaming.kafka.maxRatePerPartition).
 	MaxRatePerPartition int64
 	// FailOnDataLoss stops the query when offsets it needs were deleted
-	// (key source.kafka.failOnDataLoss, default true; Spark:
+	// (key source.kafka.failOnDataLoss; Spark:
 	// failOnDataLoss).
 	FailOnDataLoss bool
 	// FetchOffsetNumRetries is how many times a failed metadata or offsets
-	// request is retried before the job fails (key
-	// source.kafka.fetchOffset.numRetries, default 3; Spark:
-	// fetchOffset.numRetries).
+	// request is retried before the job fails; 0 = none (key
+	// source.kafka.fetchOffset.numRetries; Spark: fetchOffset.numRetries).
 	FetchOffsetNumRetries int64
-	// FetchOffsetRetryInterval is the wait between those attempts (key
-	// source.kafka.fetchOffset.retryIntervalMs, default 1000 ms).
+	// FetchOffsetRetryInterval is the wait between those attempts; 0 =
+	// none (key source.kafka.fetchOffset.retryIntervalMs).
 	FetchOffsetRetryInterval time.Duration
 	// PartitionDiscoveryInterval is how often partitions and log start
 	// offsets are re-listed (key source.kafka.partitionDiscoveryInterval,
-	// default 1s; 0 = every batch).
+	// 0 = every batch).
 	PartitionDiscoveryInterval time.Duration
 	// Properties are every other source.kafka key, passed to librdkafka
 	// unchanged (Spark: kafka.* options).
@@ -131,11 +153,11 @@ type Kafka struct {
 // Trigger is the trigger section.
 type Trigger struct {
 	// ProcessingTime is the batch interval (key trigger.processingTime,
-	// default 0: the next batch starts as soon as the previous one ends,
-	// like Spark's default trigger; Spark: Trigger.ProcessingTime).
+	// 0: the next batch starts as soon as the previous one ends, like
+	// Spark's default trigger; Spark: Trigger.ProcessingTime).
 	ProcessingTime time.Duration
 	// AvailableNow processes the data present at start, then exits (key
-	// trigger.availableNow, default false; Spark: Trigger.AvailableNow).
+	// trigger.availableNow; Spark: Trigger.AvailableNow).
 	AvailableNow bool
 }
 
@@ -149,10 +171,10 @@ type Sink struct {
 // ConsoleSink configures the console sink.
 type ConsoleSink struct {
 	// NumRows is the number of rows printed per batch (key
-	// sink.console.numRows, default 20; Spark: numRows).
+	// sink.console.numRows; Spark: numRows).
 	NumRows int
-	// Truncate shortens cells longer than 20 characters (key
-	// sink.console.truncate, default true; Spark: truncate).
+	// Truncate shortens long cells (key
+	// sink.console.truncate; Spark: truncate).
 	Truncate bool
 }
 
@@ -206,4 +228,52 @@ func topicList(s string) []string {
 		out = append(out, strings.TrimSpace(t))
 	}
 	return out
+}
+
+// offIfZero maps a job-file 0 ("none": no retry, no wait, no cap, every
+// batch) onto engine.Off; the engine's 0 is its default.
+func offIfZero[T int | int64 | time.Duration](v T) T {
+	if v == 0 {
+		return engine.Off
+	}
+	return v
+}
+
+// Engine returns the section as the engine's source.
+func (k *Kafka) Engine() engine.KafkaSource {
+	onDataLoss := engine.FailOnDataLoss
+	if !k.FailOnDataLoss {
+		onDataLoss = engine.SkipDataLoss
+	}
+	return engine.KafkaSource{
+		BootstrapServers:           k.BootstrapServers,
+		Subscribe:                  k.Subscribe,
+		SubscribePattern:           k.SubscribePattern,
+		Assign:                     k.Assign,
+		StartingOffsets:            k.StartingOffsets,
+		MaxRatePerPartition:        offIfZero(k.MaxRatePerPartition),
+		OnDataLoss:                 onDataLoss,
+		FetchOffsetNumRetries:      offIfZero(int(k.FetchOffsetNumRetries)),
+		FetchOffsetRetryInterval:   offIfZero(k.FetchOffsetRetryInterval),
+		PartitionDiscoveryInterval: offIfZero(k.PartitionDiscoveryInterval),
+		Properties:                 k.Properties,
+	}
+}
+
+// Engine returns the section as the engine's trigger.
+func (t Trigger) Engine() engine.Trigger {
+	return engine.Trigger{ProcessingTime: offIfZero(t.ProcessingTime), AvailableNow: t.AvailableNow}
+}
+
+// Engine returns the console sink's options, writing to w; a nil c gives
+// the defaults.
+func (c *ConsoleSink) Engine(w io.Writer) engine.ConsoleOptions {
+	if c == nil {
+		return engine.ConsoleOptions{Writer: w}
+	}
+	o := engine.ConsoleOptions{NumRows: c.NumRows, Writer: w}
+	if !c.Truncate {
+		o.Truncate = engine.Off
+	}
+	return o
 }

@@ -1,8 +1,13 @@
 package jobfile
 
 import (
+	"cmp"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/microbatch/microbatch/engine"
 )
 
 // Key documents one job-file key.
@@ -19,30 +24,39 @@ type Key struct {
 	// the key mirrors.
 	Spark string
 	Doc   string
+	// Field is the engine setting (engine.Setting.Field) the key maps
+	// onto; "" for keys of the job file alone (source.table,
+	// source.embedded...).
+	Field string
 }
 
 // Keys returns the documentation of every job-file key, in file order.
-// It is the same table validation uses to recognise keys.
+// It is the same table validation uses to recognise keys. A key that maps
+// onto an engine setting takes its default from engine.DefaultConfig (or
+// engine.DefaultConsoleOptions), and its Spark option and the start of its
+// doc from engine.Settings; the rest of the doc is how the job file spells
+// it.
 func Keys() []Key {
-	return []Key{
-		{Path: "name", Type: "string", Default: "job file name without extension", Spark: "queryName", Doc: "Identifies the job in logs and progress."},
+	d, dc := engine.DefaultConfig(), engine.DefaultConsoleOptions()
+	keys := []Key{
+		{Path: "name", Field: "Name", Type: "string", Default: "job file name without extension"},
 		{Path: "source", Type: "mapping", Required: true, Doc: "Where records come from and how to decode them."},
-		{Path: "source.kafka", Type: "mapping", Required: true, Spark: `format("kafka")`, Doc: "The Kafka source."},
-		{Path: "source.kafka.bootstrap.servers", Type: "string", Required: true, Spark: "kafka.bootstrap.servers", Doc: `Brokers, host:port[,host:port...]; "embedded" starts an in-process broker.`},
-		{Path: "source.kafka.subscribe", Type: "string or list", Spark: "subscribe", Doc: "Topics to read, comma-separated. Exactly one of subscribe, subscribePattern, assign. A topic that does not exist yet is read once it is created; until then the run logs one warning for it, with the closest existing topic (`did_you_mean`)."},
-		{Path: "source.kafka.subscribePattern", Type: "regexp", Spark: "subscribePattern", Doc: "Read every topic matching this regular expression (Go RE2 syntax); new topics are picked up. A pattern that matches no topic is logged once."},
-		{Path: "source.kafka.assign", Type: "JSON", Spark: "assign", Doc: `Read exactly these partitions: {"topic":[0,1]}.`},
-		{Path: "source.kafka.startingOffsets", Type: "earliest | latest | JSON", Default: "latest", Spark: "startingOffsets", Doc: `Where a new query starts: earliest, latest or {"topic":{"0":42,"1":-2}} (-2 earliest, -1 latest). A restart resumes from the checkpoint.`},
-		{Path: "source.kafka.maxRatePerPartition", Type: "integer >= 0", Default: "0", Spark: "spark.streaming.kafka.maxRatePerPartition", Doc: "Records per second of trigger interval per partition per batch (x 1 s when batches run back to back: availableNow or processingTime 0); 0 = no cap."},
-		{Path: "source.kafka.failOnDataLoss", Type: "boolean", Default: "true", Spark: "failOnDataLoss", Doc: "Stop when offsets to read were deleted (retention); false skips and counts them."},
-		{Path: "source.kafka.fetchOffset.numRetries", Type: "integer >= 0", Default: "3", Spark: "fetchOffset.numRetries", Doc: "How many times a failed metadata or offsets request (planning a batch, reaching the cluster before recovering one) is retried before the job fails. Each attempt times out after 10 s: with the defaults the job rides out about 40 s without a broker."},
-		{Path: "source.kafka.fetchOffset.retryIntervalMs", Type: "integer >= 0", Default: "1000", Spark: "fetchOffset.retryIntervalMs", Doc: "Milliseconds between those attempts (Spark's default is 10)."},
-		{Path: "source.kafka.partitionDiscoveryInterval", Type: "duration", Default: "1s", Doc: "How often the driver re-reads the subscription's partitions (new partitions, new topics of subscribePattern, deleted ones) and their log start offsets; between, planning a batch is one ListOffsets request. 0 = every batch."},
-		{Path: "source.kafka.<librdkafka property>", Type: "string", Spark: "kafka.<property>", Doc: "Any other key (isolation.level, security.protocol, ...) is passed to librdkafka unchanged."},
-		{Path: "source.format", Type: "json | csv", Required: true, Spark: "from_json / from_csv", Doc: "Format of record values."},
-		{Path: "source.schema", Type: "DDL string", Required: true, Spark: "schema", Doc: `Columns of record values, e.g. "user STRING, n BIGINT"; dotted names address nested JSON fields.`},
-		{Path: "source.mode", Type: "PERMISSIVE | DROPMALFORMED | FAILFAST", Default: "PERMISSIVE", Spark: "mode", Doc: "What to do with malformed records: keep with nulls, drop, or stop."},
-		{Path: "source.header", Type: "boolean", Default: "false", Spark: "header", Doc: "CSV values start with a header line to skip."},
+		{Path: "source.kafka", Field: "Source", Type: "mapping", Required: true, Spark: `format("kafka")`, Doc: "The Kafka source."},
+		{Path: "source.kafka.bootstrap.servers", Field: "Source.BootstrapServers", Type: "string", Required: true, Doc: `"embedded" starts an in-process broker.`},
+		{Path: "source.kafka.subscribe", Field: "Source.Subscribe", Type: "string or list", Doc: "A comma-separated string or a YAML list."},
+		{Path: "source.kafka.subscribePattern", Field: "Source.SubscribePattern", Type: "regexp"},
+		{Path: "source.kafka.assign", Field: "Source.Assign", Type: "JSON", Doc: `As JSON: {"topic":[0,1]}.`},
+		{Path: "source.kafka.startingOffsets", Field: "Source.StartingOffsets", Type: "earliest | latest | JSON", Default: d.Source.StartingOffsets},
+		{Path: "source.kafka.maxRatePerPartition", Field: "Source.MaxRatePerPartition", Type: "integer >= 0", Default: strconv.FormatInt(d.Source.MaxRatePerPartition, 10), Doc: "0 = no cap."},
+		{Path: "source.kafka.failOnDataLoss", Field: "Source.OnDataLoss", Type: "boolean", Default: strconv.FormatBool(d.Source.OnDataLoss == engine.FailOnDataLoss), Doc: "true stops, false skips."},
+		{Path: "source.kafka.fetchOffset.numRetries", Field: "Source.FetchOffsetNumRetries", Type: "integer >= 0", Default: strconv.Itoa(d.Source.FetchOffsetNumRetries), Doc: "0 = none."},
+		{Path: "source.kafka.fetchOffset.retryIntervalMs", Field: "Source.FetchOffsetRetryInterval", Type: "integer >= 0", Default: strconv.FormatInt(d.Source.FetchOffsetRetryInterval.Milliseconds(), 10), Doc: "In milliseconds; 0 = no wait."},
+		{Path: "source.kafka.partitionDiscoveryInterval", Field: "Source.PartitionDiscoveryInterval", Type: "duration", Default: d.Source.PartitionDiscoveryInterval.String(), Doc: "0 = every batch."},
+		{Path: "source.kafka.<librdkafka property>", Field: "Source.Properties", Type: "string", Doc: "Every key not listed here is one."},
+		{Path: "source.format", Field: "Format", Type: "json | csv", Required: true},
+		{Path: "source.schema", Field: "Schema", Type: "DDL string", Required: true, Doc: `A DDL string, e.g. "user STRING, n BIGINT".`},
+		{Path: "source.mode", Field: "Mode", Type: "PERMISSIVE | DROPMALFORMED | FAILFAST", Default: d.Mode.String()},
+		{Path: "source.header", Field: "CSVHeader", Type: "boolean", Default: strconv.FormatBool(d.CSVHeader)},
 		{Path: "source.table", Type: "identifier", Default: "events", Spark: "createOrReplaceTempView", Doc: "The table name the query reads from."},
 		{Path: "source.embedded", Type: "mapping", Doc: `Only with bootstrap.servers: embedded: the in-process broker's storage and an optional built-in generator feeding it while the job runs (demos, local work).`},
 		{Path: "source.embedded.dataDir", Type: "path", Default: "none: records in memory", Doc: "Directory the embedded broker persists topics to, so a rerun resumes against the same log; relative to the job file's directory."},
@@ -50,17 +64,60 @@ func Keys() []Key {
 		{Path: "source.embedded.generator", Type: "clickstream | ecommerce | iot", Default: "none", Doc: "Feed the first subscribed topic with this generator (see microbatch produce)."},
 		{Path: "source.embedded.rate", Type: "integer >= 1", Default: "1000", Doc: "Records per second the generator writes."},
 		{Path: "source.embedded.seed", Type: "integer", Default: "1", Doc: "Generator seed; the same seed writes the same records."},
-		{Path: "trigger", Type: "mapping", Default: "processingTime: 0", Spark: "trigger", Doc: "When batches run; processingTime and availableNow exclude each other."},
-		{Path: "trigger.processingTime", Type: "duration", Default: "0", Spark: "Trigger.ProcessingTime", Doc: `Batch interval: 500ms, 10s, 1m or "10 seconds"; 0 starts each batch as soon as the previous one ends (Spark's default trigger).`},
-		{Path: "trigger.availableNow", Type: "boolean", Default: "false", Spark: "Trigger.AvailableNow", Doc: "Process what is in the topics at start, in capped batches, then exit 0."},
-		{Path: "query", Type: "SQL", Required: true, Spark: "spark.sql", Doc: "The query over the source table."},
-		{Path: "outputMode", Type: "complete | update | append", Default: "complete if the query aggregates, else append", Spark: "outputMode", Doc: "Which result rows each batch writes."},
-		{Path: "sink", Type: "mapping with one sink", Default: "console: {}", Spark: "format(...)", Doc: "Where results go; exactly one sink key."},
+		{Path: "trigger", Field: "Trigger", Type: "mapping", Default: "processingTime: " + durationString(d.Trigger.ProcessingTime), Spark: "trigger", Doc: "When batches run; processingTime and availableNow exclude each other."},
+		{Path: "trigger.processingTime", Field: "Trigger.ProcessingTime", Type: "duration", Default: durationString(d.Trigger.ProcessingTime), Doc: `500ms, 10s, 1m or "10 seconds"; 0 starts each batch as soon as the previous one ends (Spark's default trigger).`},
+		{Path: "trigger.availableNow", Field: "Trigger.AvailableNow", Type: "boolean", Default: strconv.FormatBool(d.Trigger.AvailableNow), Doc: "The job then exits 0."},
+		{Path: "query", Field: "Query", Type: "SQL", Required: true},
+		{Path: "outputMode", Field: "OutputMode", Type: "complete | update | append", Default: "complete if the query aggregates, else append"},
+		{Path: "sink", Field: "Sink", Type: "mapping with one sink", Default: "console: {}", Doc: "Exactly one sink key."},
 		{Path: "sink.console", Type: "mapping", Spark: `format("console")`, Doc: "Print each batch's result as a table on stdout."},
-		{Path: "sink.console.numRows", Type: "integer >= 1", Default: "20", Spark: "numRows", Doc: "Rows printed per batch."},
-		{Path: "sink.console.truncate", Type: "boolean", Default: "true", Spark: "truncate", Doc: "Shorten cells longer than 20 characters."},
-		{Path: "checkpointLocation", Type: "path", Required: true, Spark: "checkpointLocation", Doc: "Checkpoint directory (offsets WAL, commits, state); relative to the job file's directory."},
+		{Path: "sink.console.numRows", Field: "ConsoleOptions.NumRows", Type: "integer >= 1", Default: strconv.Itoa(dc.NumRows)},
+		{Path: "sink.console.truncate", Field: "ConsoleOptions.Truncate", Type: "boolean", Default: strconv.FormatBool(dc.Truncate > 0), Doc: fmt.Sprintf("true cuts cells longer than %d characters.", dc.Truncate)},
+		{Path: "checkpointLocation", Field: "CheckpointLocation", Type: "path", Required: true, Doc: "Relative to the job file's directory."},
 	}
+	docs := map[string]engine.Setting{}
+	for _, s := range engine.Settings() {
+		docs[s.Field] = s
+	}
+	for i := range keys {
+		k := &keys[i]
+		s, ok := docs[k.Field]
+		if !ok {
+			continue
+		}
+		k.Spark = cmp.Or(k.Spark, s.Spark)
+		k.Doc = strings.TrimSpace(s.Doc + " " + k.Doc)
+	}
+	return keys
+}
+
+// durationString formats d the way the job file accepts it ("0", "1s").
+func durationString(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	return d.String()
+}
+
+// KeyOf returns the job-file key that engine setting field (an
+// engine.ConfigError's Field) maps onto: the key of the field itself, or
+// of the closest struct holding it ("Source.X" without a key of its own is
+// source.kafka).
+func KeyOf(field string) (string, bool) {
+	keys := Keys()
+	for f := field; f != ""; {
+		for _, k := range keys {
+			if k.Field == f {
+				return k.Path, true
+			}
+		}
+		i := strings.LastIndexByte(f, '.')
+		if i < 0 {
+			break
+		}
+		f = f[:i]
+	}
+	return "", false
 }
 
 // Markdown renders Keys as a Markdown table for the README.

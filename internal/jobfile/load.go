@@ -8,12 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/microbatch/microbatch/engine"
 )
 
 // Options configure Parse.
@@ -27,8 +30,11 @@ type Options struct {
 }
 
 // Load reads, substitutes and validates the job file at path. Errors name
-// path as given. On any problem it returns a nil Job and an Errors listing
-// every problem found.
+// path as given. On any problem it returns an Errors listing every problem
+// found and, when the file is a YAML mapping, the Job as far as it could
+// be read: Job.Valid says which keys are right, so a caller can check
+// those further in the same run (validate does). Other callers treat the
+// Job as unusable.
 func Load(path string) (*Job, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -46,7 +52,7 @@ func readError(err error) string {
 }
 
 // Parse validates the job file contents data; file names it in errors and
-// locates relative paths (see Options.Dir).
+// locates relative paths (see Options.Dir). It returns what Load returns.
 func Parse(file string, data []byte, opts Options) (*Job, error) {
 	if opts.Env == nil {
 		opts.Env = os.LookupEnv
@@ -61,11 +67,22 @@ func Parse(file string, data []byte, opts Options) (*Job, error) {
 	}
 	l := &loader{file: file, lines: bytes.Split(data, []byte("\n")), env: opts.Env, pos: map[string]Position{}, unknownIn: map[string]int{}, keyLine: map[string]int{}, suggested: map[string]bool{}}
 	job := l.load(data, absDir)
+	if job != nil {
+		job.File, job.Dir, job.Positions = file, absDir, l.pos
+	}
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Line < l.errs[j].Line })
-		return nil, l.errs
+		if job != nil {
+			job.invalid = map[string]bool{}
+			for _, e := range l.errs {
+				job.invalid[e.Key] = true
+			}
+			for k := range l.suggested {
+				job.invalid[k] = true
+			}
+		}
+		return job, l.errs
 	}
-	job.File, job.Dir, job.Positions = file, absDir, l.pos
 	return job, nil
 }
 
@@ -169,7 +186,7 @@ func (l *loader) load(data []byte, dir string) *Job {
 }
 
 func (l *loader) source(n *yaml.Node, dir string) Source {
-	s := Source{Mode: "PERMISSIVE", Table: "events"}
+	s := Source{Mode: engine.DefaultConfig().Mode.String(), Table: "events"}
 	m := l.mapping(n, "source")
 	if m == nil {
 		return s
@@ -252,8 +269,10 @@ var topicSpec = regexp.MustCompile(`^[A-Za-z0-9._-]+:[1-9][0-9]*$`)
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func (l *loader) kafka(n *yaml.Node) Kafka {
-	k := Kafka{StartingOffsets: "latest", FailOnDataLoss: true, PartitionDiscoveryInterval: time.Second,
-		FetchOffsetNumRetries: 3, FetchOffsetRetryInterval: time.Second, Properties: map[string]string{}}
+	d := engine.DefaultConfig().Source
+	k := Kafka{StartingOffsets: d.StartingOffsets, FailOnDataLoss: d.OnDataLoss == engine.FailOnDataLoss,
+		FetchOffsetNumRetries: int64(d.FetchOffsetNumRetries), FetchOffsetRetryInterval: d.FetchOffsetRetryInterval,
+		PartitionDiscoveryInterval: d.PartitionDiscoveryInterval, Properties: map[string]string{}}
 	const path = "source.kafka"
 	m, props := l.kafkaMapping(n)
 	if m == nil {
@@ -277,7 +296,11 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 		set = append(set, "subscribePattern")
 		if p, ok := l.nonEmpty(v, path+".subscribePattern"); ok {
 			if _, err := regexp.Compile(p); err != nil {
-				l.errorf(v.Line, path+".subscribePattern", "invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+				msg := err.Error()
+				if se := (*syntax.Error)(nil); errors.As(err, &se) {
+					msg = fmt.Sprintf("%s: `%s`", se.Code, se.Expr)
+				}
+				l.errorf(v.Line, path+".subscribePattern", "invalid regular expression: %s", msg)
 			}
 			k.SubscribePattern = p
 		}
@@ -294,6 +317,9 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 	}
 	switch len(set) {
 	case 0:
+		if l.suggested[path+".subscribe"] || l.suggested[path+".subscribePattern"] || l.suggested[path+".assign"] {
+			break // a misspelling of one was reported
+		}
 		l.errorf(l.keyLine[path], path, "missing subscribe, subscribePattern or assign (exactly one is required)")
 	case 1:
 	case 2:
@@ -391,7 +417,7 @@ func (l *loader) trigger(n *yaml.Node) Trigger {
 var sinks = childKeys("sink")
 
 func (l *loader) sink(n *yaml.Node) Sink {
-	def := Sink{Console: &ConsoleSink{NumRows: 20, Truncate: true}}
+	def := Sink{Console: defaultConsole()}
 	if n == nil {
 		return def
 	}
@@ -416,7 +442,7 @@ func (l *loader) sink(n *yaml.Node) Sink {
 	}
 	var s Sink
 	if v := m["console"]; v != nil {
-		c := &ConsoleSink{NumRows: 20, Truncate: true}
+		c := defaultConsole()
 		cm := l.mapping(v, "sink.console")
 		if x := cm["numRows"]; x != nil {
 			nr, _ := l.integer(x, "sink.console.numRows", 1)
@@ -428,6 +454,11 @@ func (l *loader) sink(n *yaml.Node) Sink {
 		s.Console = c
 	}
 	return s
+}
+
+func defaultConsole() *ConsoleSink {
+	d := engine.DefaultConsoleOptions()
+	return &ConsoleSink{NumRows: d.NumRows, Truncate: d.Truncate > 0}
 }
 
 // queryLayout finds where the query text sits in the file.
