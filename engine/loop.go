@@ -26,9 +26,10 @@ const idleBackoff = 100 * time.Millisecond
 // wait for the driver. Batch N+1's plan is written ahead in batch N's
 // commit transaction (the checkpoint never holds two uncommitted plans),
 // and nothing of it reaches the state or the sink before that. A failure
-// of batch N, or a stop requested before N's commit started, cancels the
-// read ahead, which left no trace: the next run plans that batch again. A
-// stop requested later finishes batch N+1 too, whose plan is durable.
+// of batch N, or a stop requested before N's commit began (after its
+// sink), cancels the read ahead, which left no trace: the next run plans
+// that batch again. A stop requested later finishes batch N+1 too, whose
+// plan is durable.
 //
 // The sink is opened before the first batch, the pending one included,
 // and closed when the loop ends, whatever ends it (see Sink).
