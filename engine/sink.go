@@ -59,15 +59,49 @@ func (o *Output) NumRows() int64 {
 //	... AddBatch N+1, Committed N+1, ...
 //	Close()                       once, when Run ends, also on failure
 //
+// A Run that fails before it reaches Open (the checkpoint is locked, of
+// another query or corrupt; the cluster is unreachable at the first start)
+// calls none of them. A Query run again calls Open again.
+//
 // AddBatch returns before the batch's bbolt transaction begins, so a slow
 // sink delays the batch but holds no lock on the checkpoint; a batch whose
 // AddBatch failed is never committed. The same batch id is never passed to
 // AddBatch after its Committed. After a crash, the batch that was planned
-// but not committed is delivered again (AddBatch with the same id and
-// byte-identical rows) and Committed calls lost in the crash are not
-// repeated: Open's lastCommitted says which batches are durable. What that
-// means per kind of sink, at every crash point, is in the package
-// documentation ("Sinks and crashes").
+// but not committed is delivered again: AddBatch with the same id and
+// byte-identical rows, as the batch re-runs its recorded plan with its
+// recorded engine facts (checkpoint.Meta). Committed calls lost in the
+// crash are not repeated: Open's lastCommitted says which batches are
+// durable. What a restart does after a crash of batch N, by crash point
+// and kind of sink:
+//
+//	crash point              restart (Open gets)   console        idempotent sink (marker)   TxSink
+//	after plan               N-1; N planned anew   -              -                          -
+//	after WAL                N-1; N re-run         -              -                          -
+//	after sink               N-1; N re-run         N printed      N found in target: skip    nothing written yet:
+//	                                               twice          (or overwritten, same      N written once
+//	                                                              rows)
+//	inside the commit,       N-1; N re-run         N printed      as after sink              N's writes rolled
+//	before it is durable                           twice                                     back, written once
+//	after the commit,        N; N+1 re-run if      -              Committed(N) lost: Open    -
+//	before Committed         read ahead                           finishes N's work
+//	after Committed          N                     -              -                          -
+//
+// A crash while the batch is being read is "after plan" or "after WAL",
+// as the plan's write, which runs alongside the read, is durable or not.
+// With fetch-ahead, batch N is planned and read while N-1 is still being
+// output and committed: a crash then finds N-1 at one of the later points.
+//
+// The console sink is at-least-once: it prints a re-run batch again. A
+// sink for an external system (ForEachBatch, Kafka, a database, files) is
+// exactly-once when it commits batch N's output together with an "N
+// applied" marker in the target, inside AddBatch, and skips a batch whose
+// marker it finds; fencing older writers (a deterministic transactional
+// id, an epoch row) and cleaning up what a crashed writer left belong in
+// Open. Work the sink defers until N is durable (publishing staged files,
+// say) goes in Committed; after a crash before Committed, Open finishes it
+// for batches up to lastCommitted and discards it for later ones, which
+// are delivered again. A TxSink is exactly-once by construction: its
+// writes commit with the batch or not at all.
 type Sink interface {
 	// AddBatch writes out. ctx bounds the write; it is cancelled only when
 	// a stop times out. An error fails the batch (it is not committed) and
