@@ -1,105 +1,113 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
-// errAbandoned rolls back a commit whose batch failed before its output
-// reached the sink.
-var errAbandoned = errors.New("batch abandoned before its output reached the sink")
-
-// batchCommit is a batch's commit transaction, started as soon as the
-// state is merged and run on its own goroutine while the driver builds the
-// result and feeds the sink: it writes the state's changes meanwhile (to
-// the state log, or compacting it; the State allows Changes while Result
-// runs), then waits for the output and only then becomes durable, so
-// nothing is committed that the sink has not received.
-type batchCommit struct {
-	out    chan *Output // receives the output once the sink has it; closed: abandon
-	done   chan error   // the commit's result
-	handed bool         // out was sent
-	// panicked is what the commit's goroutine panicked with, if it did
-	// (written before done is sent): the driver panics with it again.
-	panicked any
+// commit makes batch rec.ID durable in one bbolt transaction: the state's
+// changes (copied out beforehand, see stateChanges), the plan of the batch
+// read ahead (next, if not nil, with the rows emitted up to this batch), a
+// TxSink's writes of out, the commit record (rec.Meta is the batch's plan's,
+// its EmittedRows counting out) and the positions. The transaction begins
+// only when the output is built and, for any other sink, accepted by it:
+// a slow sink never holds the checkpoint's write lock, and a batch whose
+// output the sink refused is never committed.
+func (d *driver) commit(rec checkpoint.CommitRecord, changes *stateChanges, txSink TxSink, out *Output, next *checkpoint.BatchPlan) error {
+	rows := out.NumRows()
+	return d.ckpt.Commit(rec, func(tx *checkpoint.CommitTx) error {
+		if changes != nil {
+			tx.GrowState(changes.len())
+			if err := changes.each(func(k, v []byte) error {
+				return tx.PutState(checkpoint.NamespaceOf(aggOperator, k), k, v)
+			}); err != nil {
+				return err
+			}
+		}
+		if next != nil {
+			if err := tx.WriteAhead(*next); err != nil {
+				return fmt.Errorf("the batch read ahead: %w", err)
+			}
+		}
+		if txSink != nil {
+			b, err := tx.Bucket(txSink.Name())
+			if err != nil {
+				return fmt.Errorf("sink: %w", err)
+			}
+			if err := withSinkBucket(b, func(b *SinkBucket) error { return txSink.AddBatchTx(b, out) }); err != nil {
+				return fmt.Errorf("sink: %w", err)
+			}
+		}
+		if err := tx.SetOutput(rows, rec.Meta.EmittedRows+rows); err != nil {
+			return err
+		}
+		d.failpoint(fpBeforeCommit, rec.ID)
+		return nil
+	})
 }
 
-// startCommit starts the commit of rec, whose state changes are changed
-// keys. A TxSink, if txSink is not nil, writes the output inside the
-// transaction; next, if not nil, is the plan of the batch read ahead,
-// written ahead in the same transaction. emitted is the rows output by the
-// batches committed before (CommitRecord.EmittedRows).
-func (d *driver) startCommit(rec checkpoint.CommitRecord, changed int, txSink TxSink, next *checkpoint.BatchPlan, emitted int64) *batchCommit {
-	c := &batchCommit{out: make(chan *Output, 1), done: make(chan error, 1)}
+// stateChanges is a copy of the changed groups of the state, taken on a
+// goroutine (State.Changes may run while State.Result does) while the
+// driver builds the output and the sink writes it, so that the commit
+// transaction only has to hand them to the checkpoint. The goroutine is
+// owned by runBatch, which waits for it (wait) before it returns.
+type stateChanges struct {
+	done chan struct{}
+	err  error
+	// panicked is what the goroutine panicked with, if it did: wait
+	// panics with it again on the driver's goroutine.
+	panicked any
+	// buf holds the keys and values back to back: change i is the key
+	// buf[offs[2i]:offs[2i+1]] and the value buf[offs[2i+1]:offs[2i+2]].
+	buf  []byte
+	offs []int
+}
+
+// prepareChanges starts copying the state's changes; changed is how many
+// groups changed.
+func (d *driver) prepareChanges(changed int) *stateChanges {
+	c := &stateChanges{done: make(chan struct{}), offs: make([]int, 1, 2*changed+1)}
 	go func() {
+		defer close(c.done)
 		defer func() {
 			if p := recover(); p != nil {
 				c.panicked = p
-				c.done <- nil
 			}
 		}()
-		c.done <- d.ckpt.Commit(rec, func(tx *checkpoint.CommitTx) error {
-			if d.state != nil {
-				tx.GrowState(changed)
-				if err := d.state.Changes(func(k, v []byte) error { return tx.PutState(checkpoint.NamespaceOf(aggOperator, k), k, v) }); err != nil {
-					return err
-				}
-			}
-			if err := tx.WriteState(); err != nil {
-				return err
-			}
-			if next != nil {
-				if err := tx.WriteAhead(*next); err != nil {
-					return fmt.Errorf("the batch read ahead: %w", err)
-				}
-			}
-			var out *Output
-			ok := false
-			tx.Await(func() { out, ok = <-c.out })
-			if !ok {
-				return errAbandoned
-			}
-			if err := tx.SetOutput(out.NumRows(), emitted+out.NumRows()); err != nil {
-				return err
-			}
-			if txSink != nil {
-				if err := txSink.AddBatchTx(tx, out); err != nil {
-					return err
-				}
-			}
-			d.failpoint(fpBeforeCommit, rec.ID)
+		c.err = d.state.Changes(func(k, v []byte) error {
+			c.buf = append(c.buf, k...)
+			c.offs = append(c.offs, len(c.buf))
+			c.buf = append(c.buf, v...)
+			c.offs = append(c.offs, len(c.buf))
 			return nil
 		})
 	}()
 	return c
 }
 
-// finish hands the output, which the sink has, to the commit and waits for
-// it to be durable.
-func (c *batchCommit) finish(out *Output) error {
-	c.handed = true
-	c.out <- out
-	return c.wait()
+// wait waits for the copy and returns its error.
+func (c *stateChanges) wait() error {
+	<-c.done
+	if p := c.panicked; p != nil {
+		c.panicked = nil // once
+		panic(p)
+	}
+	return c.err
 }
 
-func (c *batchCommit) wait() error {
-	err := <-c.done
-	if c.panicked != nil {
-		panic(c.panicked)
-	}
-	return err
-}
+func (c *stateChanges) len() int { return (len(c.offs) - 1) / 2 }
 
-// abandon rolls the commit back, unless finish ran, and waits for it.
-func (c *batchCommit) abandon() {
-	if !c.handed {
-		c.handed = true
-		close(c.out)
-		_ = c.wait()
+// each calls fn with every change, in the state's order (ascending keys).
+func (c *stateChanges) each(fn func(k, v []byte) error) error {
+	for i := 0; i+2 < len(c.offs); i += 2 {
+		o := c.offs[i : i+3]
+		if err := fn(c.buf[o[0]:o[1]:o[1]], c.buf[o[1]:o[2]:o[2]]); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // aggOperator is the operator id of a query's aggregation: its state keys

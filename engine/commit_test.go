@@ -14,16 +14,16 @@ import (
 )
 
 // A sink that reads the checkpoint (as the state and offsets commands do
-// from another process) is not held back by the batch's commit, which is
-// open while the sink runs: the snapshot lock is left while the commit
-// waits for the output (it was held, and the read waited 30 s for it).
+// from another process) is not held back by the batch's commit: the commit
+// transaction begins only once the sink has returned, and the sink sees
+// its batch planned, not committed.
 func TestSinkReadsCheckpointDuringCommit(t *testing.T) {
 	b, want := clickTopic(t, 1, 100)
 	var q *Query
 	var took time.Duration
 	var seen []string
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), ForEachBatch(func(ctx context.Context, out *Output) error {
-		time.Sleep(200 * time.Millisecond) // the commit is waiting for the output
+		time.Sleep(200 * time.Millisecond) // a slow sink
 		start := time.Now()
 		infos, err := q.Batches()
 		took = time.Since(start)
@@ -74,7 +74,7 @@ func TestCommitNamesFailedWriteAhead(t *testing.T) {
 	}
 	d := &driver{q: &Query{}, ckpt: ckpt}
 	wrong := plan(2, 10, 20) // batch 0's commit can write ahead batch 1 only
-	err = d.startCommit(checkpoint.CommitRecord{ID: 0, InputRows: 10}, 0, nil, &wrong, 0).finish(&Output{BatchID: 0})
+	err = d.commit(checkpoint.CommitRecord{ID: 0, InputRows: 10}, nil, nil, &Output{BatchID: 0}, &wrong)
 	const want = "the batch read ahead: write-ahead of batch 2: batch id out of order: the next batch is 1"
 	if err == nil || err.Error() != want || !errors.Is(err, checkpoint.ErrBatchOrder) {
 		t.Fatalf("commit error %v, want %q wrapping ErrBatchOrder", err, want)

@@ -7,20 +7,30 @@
 // their earliest and latest offsets (the latest at the configured isolation
 // level), plans one [from, until) range per partition capped by
 // maxRatePerPartition x interval, writes the plan to the bbolt checkpoint
-// (the write-ahead log), runs the ranges on the executor pool (fetch, decode
-// to Arrow, filter, partial aggregates), merges the partial aggregates into
-// the running state, hands the result to the sink, and commits the changed
-// state, the commit record and the new offsets in one bbolt transaction.
-// The transaction starts once the state is merged and writes the changed
-// state while the result is built and the sink writes; it becomes durable
-// only after the sink has the result.
+// (the write-ahead log) with the batch's engine facts (checkpoint.Meta: its
+// processing time, the rate cap, the rows emitted before it), runs the
+// ranges on the executor pool (fetch, decode to Arrow, filter, partial
+// aggregates), merges the partial aggregates into the running state, hands
+// the result to the sink, and then commits the changed state, the commit
+// record and the new offsets in one bbolt transaction. The state's changes
+// are copied out while the result is built and the sink writes, so the
+// transaction, which begins only once the sink has returned, is short; a
+// TxSink writes inside it.
 //
 // # Recovery
 //
 // A planned batch without a commit is re-run on restart with exactly the
-// recorded ranges and the same batch id, so a crash at any instant leaves
-// the state as if there had been no crash. Sinks receive a re-run batch with
-// the same id; see Sink for what that means per sink.
+// recorded ranges, the same batch id and the recorded engine facts (not
+// the clock's or the configuration's), so a crash at any instant leaves
+// the state as if there had been no crash, and the re-run batch's output
+// is byte-identical to the first run's.
+//
+// # Sinks and crashes
+//
+// A sink is opened with the last committed batch, gets each batch before
+// its commit and is told once it is durable; after a crash it gets the
+// uncommitted batch again, with the same id and rows. Sink documents what
+// a restart does at every crash point, per kind of sink.
 //
 // # Lifecycle
 //

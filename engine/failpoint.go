@@ -7,9 +7,9 @@ const (
 	fpAfterPlan    = "after-plan"    // plan made, nothing written or read
 	fpAfterWAL     = "after-wal"     // plan durable; the executors may be reading
 	fpMidFetch     = "mid-fetch"     // executors have decoded part of the batch
-	fpAfterSink    = "after-sink"    // sink written, commit not started
-	fpBeforeCommit = "before-commit" // inside the commit transaction, before it is durable
-	fpAfterCommit  = "after-commit"  // commit durable, driver not yet advanced
+	fpAfterSink    = "after-sink"    // AddBatch returned (a TxSink: output built), commit not begun
+	fpBeforeCommit = "before-commit" // inside the commit transaction (a TxSink has written), not durable
+	fpAfterCommit  = "after-commit"  // commit durable; Committed not called, driver not advanced
 )
 
 func (d *driver) failpoint(name string, batchID int64) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,10 +26,30 @@ const idleBackoff = 100 * time.Millisecond
 // wait for the driver. Batch N+1's plan is written ahead in batch N's
 // commit transaction (the checkpoint never holds two uncommitted plans),
 // and nothing of it reaches the state or the sink before that. A failure
-// of batch N, or a stop requested before N's commit started, cancels the
-// read ahead, which left no trace: the next run plans that batch again. A
-// stop requested later finishes batch N+1 too, whose plan is durable.
-func (d *driver) loop(stopCtx, workCtx context.Context) error {
+// of batch N, or a stop requested before N's commit began (after its
+// sink), cancels the read ahead, which left no trace: the next run plans
+// that batch again. A stop requested later finishes batch N+1 too, whose
+// plan is durable.
+//
+// The sink is opened before the first batch, the pending one included,
+// and closed when the loop ends, whatever ends it (see Sink).
+func (d *driver) loop(stopCtx, workCtx context.Context) (err error) {
+	defer func() {
+		if cerr := d.closeSink(); err == nil {
+			err = cerr
+		}
+	}()
+	if err := d.openSink(stopCtx); err != nil {
+		if stopCtx.Err() != nil && errors.Is(err, stopCtx.Err()) {
+			return nil // stopped while opening: nothing was in flight
+		}
+		return err
+	}
+	return d.batches(stopCtx, workCtx)
+}
+
+// batches runs the batches: the pending one, then new ones (see loop).
+func (d *driver) batches(stopCtx, workCtx context.Context) error {
 	cfg := &d.q.cfg
 	pending, err := d.ckpt.Pending()
 	if err != nil {
@@ -123,7 +144,7 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 			// Planning only lists metadata and offsets: a stop request
 			// cancels it (nothing is in flight yet).
 			var latest map[offsets.TopicPartition]int64
-			plan, latest, err = d.planWithRetry(stopCtx, target, d.start, d.nextID)
+			plan, latest, err = d.planWithRetry(stopCtx, target, d.start, d.nextID, triggerAt)
 			if err != nil {
 				if stopCtx.Err() != nil {
 					return nil
@@ -158,12 +179,15 @@ func (d *driver) loop(stopCtx, workCtx context.Context) error {
 				next = nextTrigger(next, ahead.bc.triggerAt, interval)
 			}
 		}
-		bc.nextPlan = func() *checkpoint.BatchPlan {
+		bc.nextPlan = func(emitted int64) *checkpoint.BatchPlan {
 			if ahead == nil || stopCtx.Err() != nil {
 				return nil // a stop drops the read ahead, which leaves no trace
 			}
 			ahead.logged = true // if the commit fails, the loop ends
-			return &ahead.plan
+			// Planned before this batch's output was known.
+			ahead.plan.Meta.EmittedRows = emitted
+			next := ahead.plan
+			return &next
 		}
 		if err := d.runBatch(workCtx, plan, bc); err != nil {
 			return err
@@ -216,7 +240,7 @@ func (d *driver) readAhead(stopCtx, workCtx context.Context, target map[offsets.
 	triggerAt := time.Now()
 	start := maps.Clone(d.start)
 	advance(start, cur)
-	plan, latest, err := d.plan(stopCtx, target, start, cur.ID+1)
+	plan, latest, err := d.plan(stopCtx, target, start, cur.ID+1, triggerAt)
 	if err != nil || len(plan.Ranges) == 0 || stopCtx.Err() != nil {
 		return nil
 	}

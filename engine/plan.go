@@ -157,8 +157,8 @@ func (w *walWrite) wait() (time.Duration, error) {
 // when it is older than the discovery interval, and refreshed and listed
 // again when listing fails (a deleted topic). With an AvailableNow target,
 // partitions are limited to the target's and the latest offsets to the
-// target's.
-func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64, start map[offsets.TopicPartition]int64, id int64) (checkpoint.BatchPlan, map[offsets.TopicPartition]int64, error) {
+// target's. at is the batch's trigger, its processing time (Meta).
+func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int64, start map[offsets.TopicPartition]int64, id int64, at time.Time) (checkpoint.BatchPlan, map[offsets.TopicPartition]int64, error) {
 	cfg := &d.q.cfg
 	fresh := d.view == nil || time.Since(d.view.at) >= cfg.Source.PartitionDiscoveryInterval
 	if fresh {
@@ -201,12 +201,27 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		d.q.logger.Warn("skipping lost offsets (failOnDataLoss=false)", "query", cfg.Name,
 			"topic", dl.Topic, "partition", dl.Partition, "from", dl.From, "until", dl.Until)
 	}
-	return checkpoint.NewBatchPlan(id, out, time.Now().UTC()), latest, nil
+	plan := checkpoint.NewBatchPlan(id, out, time.Now().UTC())
+	plan.Meta = d.planMeta(at)
+	return plan, latest, nil
 }
 
-func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64) (plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
+// planMeta returns the engine's facts for a batch triggered at at, as this
+// run knows them: they go into its plan, and a re-run of the batch takes
+// them from there instead. EmittedRows is the rows output up to the last
+// committed batch; a batch planned ahead, before the batch before it
+// commits, gets its own in that commit (loop).
+func (d *driver) planMeta(at time.Time) checkpoint.Meta {
+	return checkpoint.Meta{
+		ProcessingTime: at.UTC(),
+		RateLimit:      d.q.cfg.Source.MaxRatePerPartition,
+		EmittedRows:    d.emitted,
+	}
+}
+
+func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64, at time.Time) (plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
 	err = d.withRetry(ctx, "planning", func() error {
-		plan, latest, err = d.plan(ctx, target, start, id)
+		plan, latest, err = d.plan(ctx, target, start, id, at)
 		return err
 	})
 	return plan, latest, err

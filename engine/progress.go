@@ -28,13 +28,13 @@ type Durations struct {
 	FetchWait time.Duration `json:"fetchWait"`
 	// Aggregate: merging partials into the state and building the result.
 	Aggregate time.Duration `json:"aggregate"`
-	// Sink: the sink's AddBatch.
+	// Sink: the sink's AddBatch (a TxSink writes in the commit instead).
 	Sink time.Duration `json:"sink"`
-	// Commit: the bbolt commit transaction (state, commit record, offsets).
-	// A stateful query's starts once the state is merged and writes the
-	// state's changes while the result is built and the sink writes (see
-	// Aggregate and Sink); Commit is how long the batch then still waited
-	// for it to be durable.
+	// Commit: from the sink's return until the commit is durable: the
+	// bbolt transaction (state changes, a TxSink's writes, commit record,
+	// offsets), which begins after the sink. A stateful query copies its
+	// state's changes while the result is built and the sink writes; what
+	// is left of that copy is waited for here too.
 	Commit time.Duration `json:"commit"`
 	// Total: from trigger to commit. The trigger of a batch read ahead
 	// falls while the previous batch finishes, so such batches' Totals

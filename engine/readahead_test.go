@@ -158,35 +158,34 @@ func TestReadAheadOverlapsFinish(t *testing.T) {
 }
 
 // A stop requested while batch 1 is read ahead: requested before batch
-// 0's commit started (here when batch 1 is planned), the run ends after
-// batch 0 commits, batch 1 leaves no trace in the checkpoint and what it
-// read is released; requested later (from batch 0's sink), batch 1's plan
-// is durable with batch 0's commit, so batch 1 is finished too and nothing
-// is left pending. Either way the next run goes on and the counts are
-// exact.
+// 0's commit began (when batch 1 is planned, or from batch 0's sink, which
+// returns before the commit begins), the run ends after batch 0 commits,
+// batch 1 leaves no trace in the checkpoint and what it read is released;
+// requested inside batch 0's commit, batch 1's plan is durable with that
+// commit, so batch 1 is finished too and nothing is left pending. Either
+// way the next run goes on and the counts are exact.
 func TestStopDropsReadAhead(t *testing.T) {
 	for _, tc := range []struct {
 		name, want string
-		inSink     bool
+		at         string // where the stop is requested: a failpoint of batch 1, 0, or "sink"
 	}{
-		{"before-commit", "0:true ", false},
-		{"in-sink", "0:true 1:true ", true},
+		{"at-plan", "0:true ", fpAfterPlan},
+		{"in-sink", "0:true ", "sink"},
+		{"in-commit", "0:true 1:true ", fpBeforeCommit},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := newReadAheadJob(t)
 			var q *Query
-			if !tc.inSink {
-				j.cfg.failpoint = func(name string, id int64) {
-					j.probe.failpoint(name, id)
-					if name == fpAfterPlan && id == 1 {
-						q.Stop()
-					}
+			j.cfg.failpoint = func(name string, id int64) {
+				j.probe.failpoint(name, id)
+				if (name == fpAfterPlan && id == 1 || name == fpBeforeCommit && id == 0) && name == tc.at {
+					q.Stop()
 				}
 			}
 			readAhead := false
 			j.cfg.Sink = SinkFunc(func(ctx context.Context, out *Output) error {
 				readAhead = j.probe.waitRead(1)
-				if tc.inSink {
+				if tc.at == "sink" {
 					q.Stop()
 				}
 				return j.sink.AddBatch(ctx, out)

@@ -48,8 +48,9 @@ type batchContext struct {
 	// the next one (loop).
 	readAhead func()
 	// nextPlan, if set, returns the plan of the batch read ahead, which the
-	// commit writes ahead in its transaction (nil: none).
-	nextPlan func() *checkpoint.BatchPlan
+	// commit writes ahead in its transaction (nil: none); emitted is the
+	// rows output up to this batch, the next one's Meta.EmittedRows.
+	nextPlan func(emitted int64) *checkpoint.BatchPlan
 }
 
 // runBatch executes a planned (and write-ahead logged) batch and commits it.
@@ -91,15 +92,26 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 		p.Durations.WAL = bc.wal.dur
 	}
 
+	if plan.Meta.ProcessingTime.IsZero() {
+		// A plan written by a build before the Meta block: its first run's
+		// facts are lost; take those of the checkpoint and this run.
+		plan.Meta = d.planMeta(triggerAt)
+	}
+
 	aggStart := time.Now()
 	var recs []arrow.Record
+	var deleted arrow.Record
 	defer func() {
 		for _, r := range recs {
 			r.Release()
 		}
+		if deleted != nil {
+			deleted.Release()
+		}
 	}()
 	var changed int
-	cr := checkpoint.CommitRecord{ID: plan.ID, InputRows: res.Records}
+	var changes *stateChanges
+	cr := checkpoint.CommitRecord{ID: plan.ID, InputRows: res.Records, Meta: plan.Meta}
 	if d.state != nil {
 		for _, t := range tasks {
 			if err := d.state.Merge(t.task); err != nil {
@@ -108,37 +120,41 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 		}
 		changed = d.state.Changed()
 		cr.StateRows = int64(d.state.Len())
+		// The changes are copied while the result is built and the sink
+		// writes; the commit transaction begins after the sink.
+		changes = d.prepareChanges(changed)
+		defer func() { _ = changes.wait() }()
 	}
-	cr.CommittedAt = time.Now().UTC()
-	// The commit writes the state's changes while the result is built and
-	// the sink writes; it becomes durable after the sink (batchCommit).
-	txSink, _ := cfg.Sink.(TxSink)
-	var next *checkpoint.BatchPlan
-	if bc.nextPlan != nil {
-		next = bc.nextPlan()
-	}
-	commit := d.startCommit(cr, changed, txSink, next, d.emitted)
-	defer commit.abandon()
+	var keySchema *arrow.Schema
 	if d.state != nil {
 		rec, err := d.state.Result(q.mode == dataframe.Update)
 		if err != nil {
 			return fmt.Errorf("batch %d: result: %w", plan.ID, err)
 		}
 		recs = append(recs, rec)
+		if q.mode == dataframe.Update {
+			if keySchema, deleted, err = d.retracted(); err != nil {
+				return fmt.Errorf("batch %d: deleted groups: %w", plan.ID, err)
+			}
+		}
 	} else {
 		for _, t := range tasks {
 			recs = append(recs, t.task.Output()...)
 		}
 		limit := prog.Limit()
 		if limit >= 0 {
-			limit = max(limit-d.emitted, 0) // what the stream's LIMIT has left
+			// What the stream's LIMIT has left: the rows emitted before
+			// this batch are the plan's, so a re-run batch cuts the same.
+			limit = max(limit-plan.Meta.EmittedRows, 0)
 		}
 		recs = limitRows(recs, limit)
 	}
 	p.Durations.Aggregate = time.Since(aggStart)
 
-	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs}
+	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs,
+		KeySchema: keySchema, Deleted: deleted}
 	sinkStart := time.Now()
+	txSink, _ := cfg.Sink.(TxSink)
 	if txSink == nil { // a TxSink writes in the commit transaction instead
 		if err := cfg.Sink.AddBatch(ctx, out); err != nil {
 			return fmt.Errorf("batch %d: sink: %w", plan.ID, err)
@@ -156,15 +172,29 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 		p.SkippedOffsets += dl.Until - dl.From
 	}
 	p.OutputRows = out.NumRows()
+	emitted := plan.Meta.EmittedRows + p.OutputRows
 
 	commitStart := time.Now()
-	if err := commit.finish(out); err != nil {
+	if changes != nil {
+		if err := changes.wait(); err != nil {
+			return fmt.Errorf("batch %d: state changes: %w", plan.ID, err)
+		}
+	}
+	var next *checkpoint.BatchPlan
+	if bc.nextPlan != nil {
+		next = bc.nextPlan(emitted)
+	}
+	cr.CommittedAt = time.Now().UTC()
+	if err := d.commit(cr, changes, txSink, out, next); err != nil {
 		return fmt.Errorf("batch %d: commit: %w", plan.ID, err)
 	}
 	p.Durations.Commit = time.Since(commitStart)
 	d.failpoint(fpAfterCommit, plan.ID)
 	if next != nil {
 		d.failpoint(fpAfterWAL, next.ID)
+	}
+	if err := d.sinkCommitted(ctx, plan.ID); err != nil {
+		return err
 	}
 	if d.state != nil {
 		d.state.ResetChanged()
@@ -176,7 +206,7 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	p.Sources = sources(plan, latest)
 	advance(d.start, plan)
 	d.nextID = plan.ID + 1
-	d.emitted += p.OutputRows
+	d.emitted = emitted
 
 	p.Durations.Total = time.Since(triggerAt)
 	if secs := p.Durations.Total.Seconds(); secs > 0 {
