@@ -84,7 +84,7 @@ func TestExecutorExactRangesAcrossBatches(t *testing.T) {
 			}
 		}
 		if c.maxRows > 100 {
-			t.Fatalf("batch %d: an Arrow record of %d rows, RowsPerRecord is 100", i, c.maxRows)
+			t.Fatalf("batch %d: an Arrow record of %d rows, rowsPerRecord is 100", i, c.maxRows)
 		}
 		// The same consumer objects serve every batch.
 		var rs []any

@@ -260,7 +260,7 @@ func TestPipelineRecords(t *testing.T) {
 		}
 	}
 	if pt.rows != 7 {
-		t.Fatalf("largest record %d rows, RowsPerRecord is 7", pt.rows)
+		t.Fatalf("largest record %d rows, rowsPerRecord is 7", pt.rows)
 	}
 }
 
