@@ -138,7 +138,7 @@ func BenchmarkExecutorRead(b *testing.B) {
 		for _, dec := range []string{"count", "testDecoder"} {
 			b.Run(fmt.Sprintf("executor/%s/rows=%d", dec, rows), func(b *testing.B) {
 				mem := memory.NewGoAllocator()
-				e := newExecutor(b, Config{Props: br.Props(), Workers: benchPartitions, RowsPerRecord: rows})
+				e := newExecutor(b, Config{Props: br.Props(), Workers: benchPartitions, rowsPerRecord: rows})
 				job := Job{
 					Ranges:  ranges,
 					NewSink: func(TaskInfo) (TaskSink, error) { return nopSink{}, nil },

@@ -2,6 +2,9 @@
 // planned offset ranges of a batch from Kafka with cached consumers and
 // decodes them into Arrow records for the query.
 //
+// It is the engine's executor and exports only what package engine uses:
+// programs that run queries use engine, not this package.
+//
 // # Tasks and slots
 //
 // A Job's ranges become tasks: one per non-empty range, or several when a
@@ -21,8 +24,8 @@
 //
 // # Records
 //
-// Every record is appended to the task's dataframe.Decoder; every
-// Config.RowsPerRecord rows the decoder is flushed and the Arrow record is
+// Every record is appended to the task's dataframe.Decoder; every 8192
+// rows the decoder is flushed and the Arrow record is
 // handed to the task's TaskSink, then released.
 //
 // # Pipeline

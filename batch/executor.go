@@ -16,10 +16,11 @@ import (
 	"github.com/microbatch/microbatch/offsets"
 )
 
-// DefaultRowsPerRecord is Config.RowsPerRecord's default.
-const DefaultRowsPerRecord = 8192
+// defaultRowsPerRecord is Config.rowsPerRecord's default.
+const defaultRowsPerRecord = 8192
 
 // Config configures an Executor. Zero values take the documented defaults.
+// The unexported fields are tuning knobs for this package's tests.
 type Config struct {
 	// Props are librdkafka properties: bootstrap.servers (required),
 	// isolation.level (default read_committed) and any user override. They
@@ -31,17 +32,17 @@ type Config struct {
 	// MaxOffsetsPerTask splits ranges longer than this into several tasks
 	// (Spark's minPartitions, the other way round). 0 never splits.
 	MaxOffsetsPerTask int64
-	// RowsPerRecord is the number of rows per Arrow record handed to a
+	// rowsPerRecord is the number of rows per Arrow record handed to a
 	// TaskSink (the last record of a task may be shorter). Default
-	// DefaultRowsPerRecord.
-	RowsPerRecord int
+	// defaultRowsPerRecord.
+	rowsPerRecord int
 	// FailOnDataLoss makes Run fail with an *offsets.DataLossError when
 	// offsets of a range were deleted; otherwise they are skipped, logged and
 	// counted in SkippedOffsets. Spark's failOnDataLoss.
 	FailOnDataLoss bool
-	// StallTimeout fails a task whose read makes no progress for this long.
+	// stallTimeout fails a task whose read makes no progress for this long.
 	// Default kafka.DefaultStallTimeout.
-	StallTimeout time.Duration
+	stallTimeout time.Duration
 	// Logger receives data-loss skips and client warnings. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -65,7 +66,8 @@ type Job struct {
 // TaskInfo identifies a task to its sink.
 type TaskInfo struct {
 	Index int // 0-based, stable for a given Job and Config
-	Range offsets.OffsetRange
+
+	rng offsets.OffsetRange // the task's offsets
 }
 
 // TaskSink receives the Arrow records of one task, in offset order, on one
@@ -108,18 +110,18 @@ func NewExecutor(cfg Config) (*Executor, error) {
 	if cfg.Props["bootstrap.servers"] == "" {
 		return nil, errors.New("batch: Config.Props: bootstrap.servers is not set")
 	}
-	if cfg.Workers < 0 || cfg.MaxOffsetsPerTask < 0 || cfg.RowsPerRecord < 0 || cfg.StallTimeout < 0 {
-		return nil, fmt.Errorf("batch: Config: negative Workers (%d), MaxOffsetsPerTask (%d), RowsPerRecord (%d) or StallTimeout (%s)",
-			cfg.Workers, cfg.MaxOffsetsPerTask, cfg.RowsPerRecord, cfg.StallTimeout)
+	if cfg.Workers < 0 || cfg.MaxOffsetsPerTask < 0 || cfg.rowsPerRecord < 0 || cfg.stallTimeout < 0 {
+		return nil, fmt.Errorf("batch: Config: negative Workers (%d), MaxOffsetsPerTask (%d), rowsPerRecord (%d) or stallTimeout (%s)",
+			cfg.Workers, cfg.MaxOffsetsPerTask, cfg.rowsPerRecord, cfg.stallTimeout)
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
-	if cfg.RowsPerRecord == 0 {
-		cfg.RowsPerRecord = DefaultRowsPerRecord
+	if cfg.rowsPerRecord == 0 {
+		cfg.rowsPerRecord = defaultRowsPerRecord
 	}
-	if cfg.StallTimeout == 0 {
-		cfg.StallTimeout = kafka.DefaultStallTimeout
+	if cfg.stallTimeout == 0 {
+		cfg.stallTimeout = kafka.DefaultStallTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -147,7 +149,6 @@ func NewExecutor(cfg Config) (*Executor, error) {
 // ErrClosed via context.Cause). Runs are serialised: a second Run waits for
 // the first.
 func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
-	start := time.Now()
 	if job.NewDecoder == nil || job.NewSink == nil {
 		return nil, fmt.Errorf("batch %d: Job.NewDecoder and Job.NewSink are required", job.BatchID)
 	}
@@ -167,7 +168,7 @@ func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
 	defer stop()
 
 	tasks := planTasks(job.Ranges, e.cfg.MaxOffsetsPerTask, e.homes)
-	res := &Result{BatchID: job.BatchID, Tasks: make([]TaskStats, len(tasks))}
+	res := &Result{tasks: make([]taskStats, len(tasks))}
 	bySlot := make([][]task, len(e.slots))
 	for _, t := range tasks {
 		bySlot[t.slot] = append(bySlot[t.slot], t)
@@ -193,7 +194,7 @@ func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
 		wg.Add(1)
 		go func(s *slot, ts []task) {
 			defer wg.Done()
-			if err := e.runSlot(ctx, s, job, ts, res.Tasks); err != nil {
+			if err := e.runSlot(ctx, s, job, ts, res.tasks); err != nil {
 				fail(err)
 			}
 		}(e.slots[i], ts)
@@ -208,10 +209,9 @@ func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
 		}
 		return nil, firstErr
 	}
-	for _, t := range res.Tasks {
+	for _, t := range res.tasks {
 		res.add(t)
 	}
-	res.Wall = time.Since(start)
 	return res, nil
 }
 

@@ -24,7 +24,7 @@ func TestExecutorExactRangesAcrossBatches(t *testing.T) {
 	b := kafkatest.Start(t, map[string]int32{"a": 3, "b": 2})
 	produceN(t, b, "a", 3, 0, 1000)
 	produceN(t, b, "b", 2, 0, 1000)
-	e := newExecutor(t, Config{Props: b.Props(), Workers: 2, RowsPerRecord: 100})
+	e := newExecutor(t, Config{Props: b.Props(), Workers: 2, rowsPerRecord: 100})
 
 	// Each batch's ranges per partition; a missing partition has no range in
 	// that batch. Batches continue where the previous ended (mid-log, so the
@@ -60,7 +60,7 @@ func TestExecutorExactRangesAcrossBatches(t *testing.T) {
 			t.Fatalf("batch %d: %v", i, err)
 		}
 		wantRows(t, c, want)
-		if res.Records != records || res.Rows != records || res.Bytes == 0 || res.SkippedOffsets != 0 || res.Dropped != 0 {
+		if res.Records != records || res.rows != records || res.Bytes == 0 || res.SkippedOffsets != 0 || res.Dropped != 0 {
 			t.Fatalf("batch %d: result %+v, want %d records", i, res, records)
 		}
 		nonEmpty := 0
@@ -69,10 +69,10 @@ func TestExecutorExactRangesAcrossBatches(t *testing.T) {
 				nonEmpty++
 			}
 		}
-		if len(res.Tasks) != nonEmpty || len(c.tasks) != nonEmpty {
-			t.Fatalf("batch %d: %d tasks, %d sinks, want %d", i, len(res.Tasks), len(c.tasks), nonEmpty)
+		if len(res.tasks) != nonEmpty || len(c.tasks) != nonEmpty {
+			t.Fatalf("batch %d: %d tasks, %d sinks, want %d", i, len(res.tasks), len(c.tasks), nonEmpty)
 		}
-		for j, ts := range res.Tasks {
+		for j, ts := range res.tasks {
 			if ts.Index != j || ts.Records != ts.Range.Count() || c.tasks[j] != ts.Range {
 				t.Fatalf("batch %d: task %d stats %+v", i, j, ts)
 			}
@@ -84,7 +84,7 @@ func TestExecutorExactRangesAcrossBatches(t *testing.T) {
 			}
 		}
 		if c.maxRows > 100 {
-			t.Fatalf("batch %d: an Arrow record of %d rows, RowsPerRecord is 100", i, c.maxRows)
+			t.Fatalf("batch %d: an Arrow record of %d rows, rowsPerRecord is 100", i, c.maxRows)
 		}
 		// The same consumer objects serve every batch.
 		var rs []any
@@ -127,7 +127,7 @@ func TestExecutorSplitSameRows(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	b := kafkatest.Start(t, map[string]int32{"s": 2})
 	produceN(t, b, "s", 2, 0, 1000)
-	e := newExecutor(t, Config{Props: b.Props(), Workers: 3, MaxOffsetsPerTask: 37, RowsPerRecord: 16})
+	e := newExecutor(t, Config{Props: b.Props(), Workers: 3, MaxOffsetsPerTask: 37, rowsPerRecord: 16})
 	want := map[offsets.TopicPartition][]int64{
 		{Topic: "s", Partition: 0}: seq(0, 500), {Topic: "s", Partition: 1}: seq(3, 1000),
 	}
@@ -144,10 +144,10 @@ func TestExecutorSplitSameRows(t *testing.T) {
 		for _, r := range ranges {
 			wantTasks += int((r.Count() + 36) / 37)
 		}
-		if len(res.Tasks) != wantTasks {
-			t.Fatalf("batch %d: %d tasks, want %d", i, len(res.Tasks), wantTasks)
+		if len(res.tasks) != wantTasks {
+			t.Fatalf("batch %d: %d tasks, want %d", i, len(res.tasks), wantTasks)
 		}
-		for j, ts := range res.Tasks {
+		for j, ts := range res.tasks {
 			if ts.Range.Count() > 37 || ts.Records != ts.Range.Count() || ts.Rows != ts.Records {
 				t.Fatalf("task %d: %+v", j, ts)
 			}
@@ -191,7 +191,7 @@ func TestExecutorTransactions(t *testing.T) {
 		t.Run(fmt.Sprintf("%s%v", c.iso, c.ranges), func(t *testing.T) {
 			p := b.Props()
 			p["isolation.level"] = c.iso
-			e := newExecutor(t, Config{Props: p, Workers: 1, StallTimeout: 10 * time.Second})
+			e := newExecutor(t, Config{Props: p, Workers: 1, stallTimeout: 10 * time.Second})
 			col := newCollector()
 			col.checkVal = func(int32, int64, string) error { return nil }
 			var records int64
@@ -242,11 +242,11 @@ func TestExecutorDataLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.SkippedOffsets != 35 || res.Records != 100+20 || res.Rows != 120 {
+	if res.SkippedOffsets != 35 || res.Records != 100+20 || res.rows != 120 {
 		t.Fatalf("skip: %+v", res)
 	}
-	if res.Tasks[1].SkippedOffsets != 35 || res.Tasks[1].Records != 20 {
-		t.Fatalf("skip task: %+v", res.Tasks[1])
+	if res.tasks[1].SkippedOffsets != 35 || res.tasks[1].Records != 20 {
+		t.Fatalf("skip task: %+v", res.tasks[1])
 	}
 	wantRows(t, c, map[offsets.TopicPartition][]int64{{Topic: "d", Partition: 0}: seq(0, 100), {Topic: "d", Partition: 1}: seq(60, 80)})
 	// A range entirely below the log start.
@@ -264,7 +264,7 @@ func TestExecutorFailFast(t *testing.T) {
 	produceN(t, b, "f", 2, 0, 50)
 	b.Produce(t, "f", []kafkatest.Record{{Partition: 1, Value: []byte("bad")}}) // offset 50
 	produceN(t, b, "f", 2, 51, 50)                                              // p1: 51..100
-	e := newExecutor(t, Config{Props: b.Props(), Workers: 2, RowsPerRecord: 10})
+	e := newExecutor(t, Config{Props: b.Props(), Workers: 2, rowsPerRecord: 10})
 
 	c := newCollector()
 	_, err := run(t, e, c.job(3, mem, true, rng("f", 0, 0, 50), rng("f", 1, 0, 101)))
@@ -280,7 +280,7 @@ func TestExecutorFailFast(t *testing.T) {
 	// DROPMALFORMED-like: dropped, counted, and the batch after continues.
 	c = newCollector()
 	res, err := run(t, e, c.job(4, mem, false, rng("f", 1, 0, 101)))
-	if err != nil || res.Records != 101 || res.Rows != 100 || res.Dropped != 1 {
+	if err != nil || res.Records != 101 || res.rows != 100 || res.Dropped != 1 {
 		t.Fatalf("drop: %+v %v", res, err)
 	}
 
@@ -288,7 +288,7 @@ func TestExecutorFailFast(t *testing.T) {
 	boom := errors.New("boom")
 	c = newCollector()
 	c.consumed = func(ti TaskInfo, _ arrow.Record) error {
-		if ti.Range.Partition == 0 {
+		if ti.rng.Partition == 0 {
 			return boom
 		}
 		return nil
@@ -306,7 +306,7 @@ func TestExecutorFailFast(t *testing.T) {
 	}
 	c = newCollector()
 	res, err = run(t, e, c.job(7, mem, false, rng("f", 0, 0, 50)))
-	if err != nil || res.Records != 50 || !res.Tasks[0].Seeked {
+	if err != nil || res.Records != 50 || !res.tasks[0].Seeked {
 		t.Fatalf("after panic: %+v %v", res, err)
 	}
 	wantRows(t, c, map[offsets.TopicPartition][]int64{{Topic: "f", Partition: 0}: seq(0, 50)})
@@ -383,8 +383,8 @@ func TestNewExecutorValidates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if len(e.slots) != runtime.GOMAXPROCS(0) || e.cfg.RowsPerRecord != DefaultRowsPerRecord {
-		t.Fatalf("defaults: %d slots, %d rows", len(e.slots), e.cfg.RowsPerRecord)
+	if len(e.slots) != runtime.GOMAXPROCS(0) || e.cfg.rowsPerRecord != defaultRowsPerRecord {
+		t.Fatalf("defaults: %d slots, %d rows", len(e.slots), e.cfg.rowsPerRecord)
 	}
 	if _, err := e.Run(context.Background(), Job{Ranges: []offsets.OffsetRange{rng("x", 0, 0, 1)}}); err == nil {
 		t.Fatal("job without decoder accepted")

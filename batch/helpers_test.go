@@ -93,7 +93,7 @@ func (c *collector) newSink(t TaskInfo) (TaskSink, error) {
 	if _, dup := c.tasks[t.Index]; dup {
 		return nil, fmt.Errorf("task %d: second sink", t.Index)
 	}
-	c.tasks[t.Index] = t.Range
+	c.tasks[t.Index] = t.rng
 	return &collectorSink{c: c, info: t}, nil
 }
 
@@ -112,7 +112,7 @@ func (s *collectorSink) Consume(rec arrow.Record) error {
 	s.c.maxRows = max(s.c.maxRows, rec.NumRows())
 	for i := range int(rec.NumRows()) {
 		p, off := parts.Value(i), offs.Value(i)
-		r := s.info.Range
+		r := s.info.rng
 		if p != r.Partition || off < r.From || off >= r.Until {
 			return fmt.Errorf("task %d %s got %d@%d", s.info.Index, r, p, off)
 		}

@@ -99,7 +99,7 @@ type taskRun struct {
 	started bool
 	dec     dataframe.Decoder // nil before the run starts and after it ends
 	sink    TaskSink
-	st      TaskStats
+	st      taskStats
 }
 
 // pipeline overlaps a slot's Kafka reads with decoding: the slot's
@@ -116,7 +116,7 @@ type pipeline struct {
 	e     *Executor
 	job   Job
 	slot  int
-	stats []TaskStats // TaskStats of each task, written by loop
+	stats []taskStats // the stats of each task, written by loop
 
 	ctx    context.Context // the Run's, cancelled with errPipelineFailed by loop's first error
 	cancel context.CancelCauseFunc
@@ -135,7 +135,7 @@ type pipeline struct {
 }
 
 // newPipeline starts s's pipeline goroutine for a Run. It uses s's chunks.
-func (e *Executor) newPipeline(ctx context.Context, s *slot, job Job, stats []TaskStats) *pipeline {
+func (e *Executor) newPipeline(ctx context.Context, s *slot, job Job, stats []taskStats) *pipeline {
 	if s.chunks == nil {
 		for range pipelineChunks {
 			s.chunks = append(s.chunks, newChunk())
@@ -255,7 +255,7 @@ func (p *pipeline) loop() {
 }
 
 // decode appends c's records to their tasks' decoders, flushing a decoder
-// to its task's sink every Config.RowsPerRecord rows; a task's first record
+// to its task's sink every Config.rowsPerRecord rows; a task's first record
 // starts it, its end flushes and ends it.
 func (p *pipeline) decode(c *chunk) (err error) {
 	p.run = c.runs[0]
@@ -273,7 +273,7 @@ func (p *pipeline) decode(c *chunk) (err error) {
 		return err
 	}
 	data := c.data
-	rows := p.e.cfg.RowsPerRecord
+	rows := p.e.cfg.rowsPerRecord
 	cur := int32(-1)
 	run := p.run
 	var meta dataframe.RecordMeta
@@ -327,13 +327,13 @@ func (p *pipeline) startTask(run *taskRun) error {
 	}
 	run.started = true
 	p.started = append(p.started, run)
-	run.st = TaskStats{Index: run.index, Slot: p.slot, Range: run.r}
+	run.st = taskStats{Index: run.index, Slot: p.slot, Range: run.r}
 	dec, err := p.job.NewDecoder()
 	if err != nil {
 		return fmt.Errorf("new decoder: %w", err)
 	}
 	run.dec = dec
-	sink, err := p.job.NewSink(TaskInfo{Index: run.index, Range: run.r})
+	sink, err := p.job.NewSink(TaskInfo{Index: run.index, rng: run.r})
 	if err != nil {
 		return fmt.Errorf("new sink: %w", err)
 	}

@@ -142,7 +142,7 @@ type pipeTest struct {
 	got   map[int]*[]appended
 	sinks map[int]int // task index: records consumed
 	rows  int64       // largest record consumed
-	stats []TaskStats // by task index
+	stats []taskStats // by task index
 	hook  func(*dataframe.RecordMeta) error
 	sink  func(TaskInfo) error // optional, before each Consume
 }
@@ -150,10 +150,10 @@ type pipeTest struct {
 func newPipeTest(t *testing.T, tasks int) *pipeTest {
 	pt := &pipeTest{
 		mem:   memory.NewCheckedAllocator(memory.NewGoAllocator()),
-		e:     newExecutor(t, Config{Props: kafka.Props{"bootstrap.servers": "127.0.0.1:1"}, RowsPerRecord: 7}),
+		e:     newExecutor(t, Config{Props: kafka.Props{"bootstrap.servers": "127.0.0.1:1"}, rowsPerRecord: 7}),
 		got:   map[int]*[]appended{},
 		sinks: map[int]int{},
-		stats: make([]TaskStats, tasks),
+		stats: make([]taskStats, tasks),
 	}
 	t.Cleanup(func() { pt.mem.AssertSize(t, 0) })
 	return pt
@@ -260,7 +260,7 @@ func TestPipelineRecords(t *testing.T) {
 		}
 	}
 	if pt.rows != 7 {
-		t.Fatalf("largest record %d rows, RowsPerRecord is 7", pt.rows)
+		t.Fatalf("largest record %d rows, rowsPerRecord is 7", pt.rows)
 	}
 }
 
@@ -403,7 +403,7 @@ func TestExecutorPipeline(t *testing.T) {
 	}
 	b.Produce(t, "p", recs)
 	base := runtime.NumGoroutine()
-	e, err := NewExecutor(Config{Props: b.Props(), Workers: 1, RowsPerRecord: 1000})
+	e, err := NewExecutor(Config{Props: b.Props(), Workers: 1, rowsPerRecord: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func TestExecutorPipeline(t *testing.T) {
 	job = checked(false)
 	job.Ranges = []offsets.OffsetRange{rng("p", 0, 0, n)}
 	res, err := e.Run(ctx, job)
-	if err != nil || res.Records != n || res.Rows != n || !res.Tasks[0].Seeked || keys != n {
+	if err != nil || res.Records != n || res.rows != n || !res.tasks[0].Seeked || keys != n {
 		t.Fatalf("second run: %+v %v (%d keys)", res, err, keys)
 	}
 	if err := e.Close(); err != nil {

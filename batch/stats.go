@@ -6,8 +6,8 @@ import (
 	"github.com/microbatch/microbatch/offsets"
 )
 
-// TaskStats describes one finished task.
-type TaskStats struct {
+// taskStats describes one finished task.
+type taskStats struct {
 	Index int                 // the task's index in the batch
 	Slot  int                 // the worker slot (consumer) that ran it
 	Range offsets.OffsetRange // the offsets it read
@@ -33,18 +33,22 @@ type TaskStats struct {
 	FetchDecode, Sink, Wall time.Duration
 }
 
-// Result is what Run returns for a successful batch.
+// Result is what Run returns for a successful batch: totals over its
+// tasks.
 type Result struct {
-	BatchID int64
-	Tasks   []TaskStats // in task index order
-	// Totals over Tasks.
-	Records, Rows, Bytes, Corrupt, Dropped, SkippedOffsets int64
-	Wall                                                   time.Duration // Run's wall time
+	// Records is the number of Kafka records read and Bytes their key and
+	// value bytes. Corrupt counts malformed records kept with null fields
+	// (PERMISSIVE), Dropped those dropped (DROPMALFORMED), SkippedOffsets
+	// the offsets lost to retention and skipped (failOnDataLoss=false).
+	Records, Bytes, Corrupt, Dropped, SkippedOffsets int64
+
+	rows  int64       // rows the decoders produced: Records minus Dropped
+	tasks []taskStats // in task index order
 }
 
-func (r *Result) add(t TaskStats) {
+func (r *Result) add(t taskStats) {
 	r.Records += t.Records
-	r.Rows += t.Rows
+	r.rows += t.Rows
 	r.Bytes += t.Bytes
 	r.Corrupt += t.Corrupt
 	r.Dropped += t.Dropped

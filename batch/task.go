@@ -98,7 +98,7 @@ func waves(ts []task) [][]task {
 // consumer, all at once (in waves when a partition has several), into the
 // slot's pipeline, whose goroutine decodes them and stores their stats in
 // stats[t.index].
-func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []TaskStats) (err error) {
+func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []taskStats) (err error) {
 	defer func() {
 		// Decoders and sinks run on the pipeline's goroutine, which has its
 		// own recover; this one is for the reads. The reader marks the
@@ -119,7 +119,7 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 		perSlot := (len(parts) + len(e.slots) - 1) / len(e.slots)
 		rr, err := kafka.NewRangeReader(kafka.ScalePrefetch(e.cfg.Props, perSlot), kafka.ReaderConfig{
 			FailOnDataLoss: e.cfg.FailOnDataLoss,
-			StallTimeout:   e.cfg.StallTimeout,
+			StallTimeout:   e.cfg.stallTimeout,
 			Logger:         e.log,
 		})
 		if err != nil {

@@ -14,10 +14,10 @@ import (
 // aggregates all rows into one.
 const noGroupBy = " (there is no GROUP BY: every column must be in an aggregate)"
 
-// DefaultTable is the name queries read from when the job does not set one.
-const DefaultTable = "events"
+// defaultTable is the table queries read from when Compile is given none.
+const defaultTable = "events"
 
-// Compile compiles query, one SELECT over table (DefaultTable when empty)
+// Compile compiles query, one SELECT over table ("events" when empty)
 // whose columns are schema's fields and the Kafka metadata columns, into the
 // DataFrame the same query written with the dataframe API would build.
 //
@@ -27,7 +27,7 @@ const DefaultTable = "events"
 // output mode: dataframe.Compile does that.
 func Compile(query string, table string, schema *dataframe.Schema) (*dataframe.DataFrame, error) {
 	if table == "" {
-		table = DefaultTable
+		table = defaultTable
 	}
 	src := dataframe.Source(table, schema)
 	if err := src.Err(); err != nil {

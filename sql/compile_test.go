@@ -288,7 +288,7 @@ func TestCompilePlans(t *testing.T) {
 				t.Fatalf("Compile: %v", err)
 			}
 			if table == "" {
-				table = sql.DefaultTable
+				table = "events" // Compile's default
 			}
 			want := tc.want(s)
 			if err := want.Err(); err != nil {

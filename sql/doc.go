@@ -49,8 +49,8 @@
 //   - SELECT expressions with optional AS aliases, and * (the schema's
 //     fields, not the metadata columns); SELECT DISTINCT (a GROUP BY of every
 //     column)
-//   - FROM the source table only (DefaultTable, "events", unless the job
-//     says otherwise), with an optional alias; the table name is
+//   - FROM the source table only (Compile's table argument, "events"
+//     when empty), with an optional alias; the table name is
 //     case-insensitive
 //   - WHERE with = <> != < <= > >=, AND, OR, NOT, IN (...), NOT IN, LIKE and
 //     NOT LIKE with a literal pattern (% and _, \ escapes), IS [NOT] NULL,

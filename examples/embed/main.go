@@ -1,81 +1,111 @@
 // Command embed runs a streaming query inside a Go program, without the
-// CLI: it starts a Kafka-protocol broker in the process, writes generated
-// clickstream records to it, builds page views per page with the DataFrame
-// API and runs the query with a foreachBatch sink until the records present
-// at start are processed (availableNow).
+// CLI or a job file: the top 3 pages by views over a topic of clickstream
+// JSON, compiled from SQL, with a foreachBatch sink that prints each
+// batch's result. It processes what the topic holds when it starts
+// (availableNow), in batches of at most 2000 records per partition, and
+// returns.
 //
-//	go run ./examples/embed
+//	go run ./examples/embed -brokers 127.0.0.1:9092 -topic clicks
+//
+// It imports engine, dataframe and sql, and no internal package: it is a
+// program that could live outside this module. README.md shows how to fill
+// a topic with demo data; main_test.go runs it against an in-process broker.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
-	"github.com/microbatch/microbatch/internal/broker"
-	"github.com/microbatch/microbatch/internal/gen"
-	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/sql"
 )
 
+// options are the command line flags.
+type options struct {
+	brokers string // bootstrap.servers
+	topic   string
+	// checkpoint is the query's checkpoint directory; "" uses a temporary
+	// one, removed when run returns.
+	checkpoint string
+	logger     *slog.Logger
+}
+
+// schema is the clickstream records' JSON fields, as `microbatch produce
+// --generator clickstream` writes them.
+const schema = "timestamp TIMESTAMP, userid STRING, page STRING, action STRING"
+
+// query reads the table named in sql.Compile's second argument; the
+// dataframe API builds the same plan with dataframe.Source("clicks",
+// schema).Filter(...).GroupBy(...).Agg(...).OrderBy(...).Limit(3).
+const query = `
+SELECT page, count(*) AS views
+FROM clicks
+WHERE action = 'view'
+GROUP BY page
+ORDER BY views DESC, page
+LIMIT 3`
+
 func main() {
-	if err := run(context.Background(), os.Stdout); err != nil {
+	o := options{logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	flag.StringVar(&o.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]")
+	flag.StringVar(&o.topic, "topic", "clicks", "topic of clickstream JSON records")
+	flag.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint directory: a run resumes where the last one with the same directory ended (default: a temporary directory, removed at exit)")
+	flag.Parse()
+
+	// SIGINT/SIGTERM stop the query gracefully: the batch in flight is
+	// finished and committed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "embed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, w io.Writer) error {
-	// A broker in this process, with a topic of two partitions.
-	b, err := broker.Start(ctx, broker.Config{Topics: []broker.Topic{{Name: "clicks", Partitions: 2}}})
+// run compiles the query and runs it over what o.topic holds, writing each
+// batch's result to w.
+func run(ctx context.Context, o options, w io.Writer) error {
+	s, err := dataframe.ParseSchema(schema)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	if err := produce(ctx, b.Addr(), "clicks", 10000); err != nil {
-		return err
+	views, err := sql.Compile(query, "clicks", s)
+	if err != nil {
+		return err // an *sql.Error: "line L, column C: ..."
 	}
 
-	// SELECT page, count(*) AS views FROM events WHERE action = 'view'
-	// GROUP BY page ORDER BY views DESC, page LIMIT 3
-	// (sql.Compile builds the same plan from that text.)
-	schema, err := dataframe.ParseSchema("timestamp TIMESTAMP, userid STRING, page STRING, action STRING")
-	if err != nil {
-		return err
+	dir := o.checkpoint
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "microbatch-embed"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
 	}
-	views := dataframe.Source("events", schema).
-		Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
-		GroupBy(dataframe.Col("page")).
-		Agg(dataframe.Count().As("views")).
-		OrderBy(dataframe.Col("views").Desc(), dataframe.Col("page").Asc()).
-		Limit(3)
-
-	checkpoint, err := os.MkdirTemp("", "microbatch-embed")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(checkpoint)
 
 	q, err := engine.New(engine.Config{
 		Name: "embed",
 		Source: engine.KafkaSource{
-			BootstrapServers:    b.Addr(),
-			Subscribe:           []string{"clicks"},
+			BootstrapServers:    o.brokers,
+			Subscribe:           []string{o.topic},
 			StartingOffsets:     "earliest",
 			MaxRatePerPartition: 2000, // at most 2000 records per partition per batch
 		},
 		Format:             dataframe.FormatJSON,
-		Schema:             schema,
+		Schema:             s,
 		Query:              views,
 		Trigger:            engine.Trigger{AvailableNow: true},
 		Sink:               engine.ForEachBatch(printBatch(w)),
-		CheckpointLocation: checkpoint,
-		Logger:             slog.New(slog.DiscardHandler),
+		CheckpointLocation: dir,
+		Logger:             o.logger,
 	})
 	if err != nil {
 		return err
@@ -85,7 +115,8 @@ func run(ctx context.Context, w io.Writer) error {
 
 // printBatch returns a foreachBatch function that prints how many records
 // each batch read and the result table after it (complete output mode:
-// the whole top 3).
+// the whole top 3). A batch re-run after a crash has the same id and the
+// same rows.
 func printBatch(w io.Writer) func(context.Context, *engine.Output) error {
 	return func(_ context.Context, out *engine.Output) error {
 		var read int64
@@ -102,25 +133,4 @@ func printBatch(w io.Writer) func(context.Context, *engine.Output) error {
 		}
 		return nil
 	}
-}
-
-// produce writes n clickstream records (seed 1) to topic, keyed by user.
-func produce(ctx context.Context, addr, topic string, n int) error {
-	g, err := gen.New("clickstream", 1)
-	if err != nil {
-		return err
-	}
-	p, err := kafka.NewProducer(kafka.Props{"bootstrap.servers": addr})
-	if err != nil {
-		return err
-	}
-	var r gen.Record
-	for i := 0; i < n; i++ {
-		g.Next(&r)
-		if err := p.Produce(ctx, topic, kafka.AnyPartition, r.Key, r.Value); err != nil {
-			p.Close(ctx)
-			return err
-		}
-	}
-	return p.Close(ctx) // waits until every record is delivered
 }

@@ -10,14 +10,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-// DefaultListen is the address Start listens on when Config.Listen is empty:
+// defaultListen is the address Start listens on when Config.Listen is empty:
 // loopback, a free port.
-const DefaultListen = "127.0.0.1:0"
+const defaultListen = "127.0.0.1:0"
 
 // Config configures an embedded broker.
 type Config struct {
 	// Listen is the TCP address to listen on, host:port. Port 0 picks a
-	// free port. Default DefaultListen. A wildcard host (":9092",
+	// free port. Default 127.0.0.1:0. A wildcard host (":9092",
 	// "0.0.0.0:9092") listens on every interface and advertises
 	// 127.0.0.1 to clients, so only local clients can follow the
 	// broker's metadata; use a concrete host to serve other machines.
@@ -52,7 +52,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	listen := cfg.Listen
 	if listen == "" {
-		listen = DefaultListen
+		listen = defaultListen
 	}
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
@@ -116,10 +116,6 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 
 // Addr is the host:port clients use as bootstrap.servers.
 func (b *Broker) Addr() string { return b.addr }
-
-// Cluster exposes the kfake cluster for tests and tools (retention,
-// compaction, fault injection). Do not Close it directly.
-func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 
 // Partitions returns the partition count of topic, or 0 if it does not exist.
 func (b *Broker) Partitions(topic string) int32 {

@@ -30,9 +30,9 @@ func lockDir(dir string) (*os.File, error) {
 			// The holder wrote its pid into the lock file.
 			b, _ := os.ReadFile(f.Name())
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-				return nil, fmt.Errorf("broker: %s: %w (process %d)", dir, ErrDataDirLocked, pid)
+				return nil, fmt.Errorf("broker: %s: %w (process %d)", dir, errDataDirLocked, pid)
 			}
-			return nil, fmt.Errorf("broker: %s: %w", dir, ErrDataDirLocked)
+			return nil, fmt.Errorf("broker: %s: %w", dir, errDataDirLocked)
 		}
 		return nil, fmt.Errorf("broker: lock %s: %w", dir, err)
 	}

@@ -56,8 +56,6 @@ func newClickstream(seed int64) Generator {
 	}
 }
 
-func (g *clickstream) Name() string { return "clickstream" }
-
 func (g *clickstream) Next(rec *Record) {
 	g.clock.advance(g.r.intn(20))
 	k := append(rec.Key[:0], 'u')

@@ -115,8 +115,6 @@ func newEcommerce(seed int64) Generator {
 	return g
 }
 
-func (g *ecommerce) Name() string { return "ecommerce" }
-
 // newSession gives user u a fresh version-4 UUID.
 func (g *ecommerce) newSession(u int) {
 	s := &g.session[u]

@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// ErrUnknownGenerator is returned by New for a name not in Names().
-var ErrUnknownGenerator = errors.New("unknown generator")
+// errUnknownGenerator is returned by New for a name not in Names().
+var errUnknownGenerator = errors.New("unknown generator")
 
 // Record is one generated Kafka record. Next overwrites Key and Value,
 // reusing their capacity.
@@ -23,8 +23,6 @@ type Record struct {
 // Generator is not safe for concurrent use; create one per goroutine (with
 // different seeds for different data).
 type Generator interface {
-	// Name is the generator's name as given to New.
-	Name() string
 	// Next replaces r's contents with the next record.
 	Next(r *Record)
 }
@@ -49,7 +47,7 @@ func Names() []string {
 func New(name string, seed int64) (Generator, error) {
 	f, ok := generators[name]
 	if !ok {
-		return nil, fmt.Errorf("%w %q (want one of %s)", ErrUnknownGenerator, name, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("%w %q (want one of %s)", errUnknownGenerator, name, strings.Join(Names(), ", "))
 	}
 	return f(seed), nil
 }

@@ -63,8 +63,6 @@ func newIoT(seed int64) Generator {
 	return g
 }
 
-func (g *iot) Name() string { return "iot" }
-
 func (g *iot) Next(rec *Record) {
 	g.clock.advance(g.r.intn(10))
 	d := &g.dev[g.r.intn(len(g.dev))]

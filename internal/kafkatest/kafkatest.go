@@ -16,8 +16,7 @@ import (
 
 // Broker is a running kfake cluster.
 type Broker struct {
-	Cluster *kfake.Cluster
-	Addr    string
+	Addr string
 }
 
 // Start starts a one-broker kfake cluster listening on loopback and stops it
@@ -33,7 +32,7 @@ func Start(t testing.TB, topics map[string]int32, opts ...kfake.Opt) *Broker {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	return &Broker{Cluster: c, Addr: c.ListenAddrs()[0]}
+	return &Broker{Addr: c.ListenAddrs()[0]}
 }
 
 // Props returns client properties pointing at the broker.

@@ -4,11 +4,11 @@ package textdist
 
 import "strings"
 
-// Distance is the optimal string alignment distance between a and b, in
+// distance is the optimal string alignment distance between a and b, in
 // characters: insertions, deletions, substitutions and transpositions of
 // two adjacent characters each cost 1, so the common typo "pgae" is one
 // edit from "page" (plain Levenshtein counts two).
-func Distance(a, b string) int {
+func distance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	// Three rows of the dynamic programme: i-2, i-1 and i.
 	prev2 := make([]int, len(rb)+1)
@@ -35,13 +35,13 @@ func Distance(a, b string) int {
 }
 
 // Nearest returns the candidate closest to name by case-insensitive
-// Distance (the first of equals) and its distance; "" and -1 without
+// distance (the first of equals) and its distance; "" and -1 without
 // candidates.
 func Nearest(name string, candidates []string) (string, int) {
 	best, bestD := "", -1
 	k := strings.ToLower(name)
 	for _, c := range candidates {
-		if d := Distance(k, strings.ToLower(c)); bestD < 0 || d < bestD {
+		if d := distance(k, strings.ToLower(c)); bestD < 0 || d < bestD {
 			best, bestD = c, d
 		}
 	}

@@ -14,10 +14,10 @@ func TestDistance(t *testing.T) {
 		{"ca", "abc", 3}, // OSA, not full Damerau (which gives 2)
 		{"naïve", "naive", 1},
 	} {
-		if got := Distance(tc.a, tc.b); got != tc.want {
+		if got := distance(tc.a, tc.b); got != tc.want {
 			t.Errorf("Distance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
 		}
-		if got := Distance(tc.b, tc.a); got != tc.want {
+		if got := distance(tc.b, tc.a); got != tc.want {
 			t.Errorf("Distance(%q, %q) = %d, want %d (symmetry)", tc.b, tc.a, got, tc.want)
 		}
 	}
