@@ -421,7 +421,7 @@ func TestVersionMismatch(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	for _, ro := range []bool{false, true} {
 		_, err = Open(dir, Options{ReadOnly: ro})
-		if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1 and 2)`) {
+		if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1, 2 and 3, and upgrades 1 and 2 to 3)`) {
 			t.Fatalf("Open (ReadOnly %v) of a version 9 checkpoint: %v", ro, err)
 		}
 	}

@@ -173,7 +173,7 @@ func (c *Checkpoint) Positions() (map[offsets.TopicPartition]int64, error) {
 func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error {
 	// CommitTx.Await leaves the snapshot lock while fn waits for something
 	// outside the transaction.
-	return c.updateHanded(func(btx *bbolt.Tx, h *writerHand) error {
+	return c.updateHanded(func(btx *bbolt.Tx, h *writerHand, u *userCalls) error {
 		last, err := lastCommitID(btx)
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		ctx.leave, ctx.enter = h.leave, h.enter
 		defer func() { ctx.done = true }() // also on panic: a leaked CommitTx is dead
 		if fn != nil {
-			if err := fn(ctx); err != nil {
+			if err := u.call(func() error { return fn(ctx) }); err != nil {
 				return err
 			}
 		}
@@ -264,12 +264,12 @@ func prune(tx *bbolt.Tx, upTo int64) error {
 // ViewSink runs fn in a read transaction with the sink bucket name, or nil
 // if no commit has created it.
 func (c *Checkpoint) ViewSink(name string, fn func(b *bbolt.Bucket) error) error {
-	return c.view(func(tx *bbolt.Tx) error {
+	return c.viewCalling(func(tx *bbolt.Tx, u *userCalls) error {
 		var b *bbolt.Bucket
 		if s := tx.Bucket(bucketSinks); s != nil {
 			b = s.Bucket([]byte(name))
 		}
-		return fn(b)
+		return u.call(func() error { return fn(b) })
 	})
 }
 
