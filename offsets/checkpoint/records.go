@@ -424,6 +424,24 @@ func sortedKeys(m map[offsets.TopicPartition]int64) []offsets.TopicPartition {
 	return out
 }
 
+// from returns m with its zero facts taken from plan's, EmittedRows aside
+// (a commit record counts the batch's output).
+func (m Meta) from(plan Meta) Meta {
+	if m.Watermark.IsZero() {
+		m.Watermark = plan.Watermark
+	}
+	if m.RateLimit == 0 {
+		m.RateLimit = plan.RateLimit
+	}
+	if m.ProcessingTime.IsZero() {
+		m.ProcessingTime = plan.ProcessingTime
+	}
+	if m.Extra == nil {
+		m.Extra = plan.Extra
+	}
+	return m
+}
+
 // metaVersion is the version of the Meta block ("v").
 const metaVersion = 1
 

@@ -158,7 +158,8 @@ func (c *Checkpoint) Positions() (map[offsets.TopicPartition]int64, error) {
 // batch's state changes (and sink rows) through tx, then Commit writes the
 // commit record, the positions of the batch's plan (its Ends; its Gone
 // partitions are deleted), and prunes offsets and commits records older than
-// Options.Retain batches. The transaction is fsynced unless Options.NoSync.
+// Options.Retain batches. The record's Meta takes the plan's watermark,
+// rate limit, processing time and extra facts where rec leaves them zero. The transaction is fsynced unless Options.NoSync.
 //
 // If fn returns an error nothing is written and Commit returns it. If fn
 // panics, the transaction is rolled back and the panic continues (as in
@@ -204,6 +205,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 			return err
 		}
 		rec.StateWrites, rec.StateDeletes = ctx.puts, ctx.deletes
+		rec.Meta = rec.Meta.from(plan.Meta)
 		if o := ctx.output; o != nil {
 			rec.OutputRows, rec.Meta.EmittedRows = o.OutputRows, o.Meta.EmittedRows
 		}
