@@ -450,7 +450,7 @@ func TestReadOnlyOfNonBboltFile(t *testing.T) {
 	dir := t.TempDir()
 	mustNoErr(t, os.WriteFile(filepath.Join(dir, DBFile), []byte(strings.Repeat("x", 9000)), 0o600))
 	_, err := Open(dir, Options{ReadOnly: true})
-	want := fmt.Sprintf("checkpoint %s: snapshot: no valid bbolt meta page", filepath.Join(dir, DBFile))
+	want := fmt.Sprintf("checkpoint %s: damaged checkpoint file: no valid bbolt meta page", filepath.Join(dir, DBFile))
 	if err == nil || err.Error() != want {
 		t.Fatalf("ReadOnly Open of a non-bbolt file: %v", err)
 	}

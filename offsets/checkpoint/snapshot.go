@@ -294,7 +294,12 @@ func copyConsistent(src *os.File, dst *os.File) (bool, error) {
 		}
 		before, err := readBoltMeta(src)
 		if err != nil {
-			metaErr = err // being created, or not a bbolt file
+			// Being created, or not a bbolt file: bbolt creates a file
+			// with its first 4 pages, meta pages included, in one write.
+			metaErr = fmt.Errorf("%w: %w", ErrDamaged, err)
+			if fi, serr := src.Stat(); serr == nil && fi.Size() >= 4*int64(os.Getpagesize()) {
+				return false, metaErr
+			}
 			continue
 		}
 		metaErr = nil
