@@ -15,8 +15,10 @@ import (
 // State is stored in two buckets (see doc.go, "State storage and commit
 // cost"):
 //
-//	state     key -> value: the base, as of the last compaction
-//	statelog  batch id + chunk number -> the batch's changes, in key order
+//	statebase first stored key -> a chunk of the base, as of the last compaction
+//	statelog  batch id + chunk number -> the batch's changes, in stored-key order
+//
+// A stored key is the key's namespace then the key (namespace.go).
 //
 // A B+tree update rewrites a whole page for each changed key, so a batch
 // that changes 10k keys spread over a 1M-key state would rewrite ~10k 4 KiB
