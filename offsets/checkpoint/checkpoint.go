@@ -84,6 +84,13 @@ type writtenPlan struct {
 // and the pid of the holder. With opts.ReadOnly, Open copies a consistent
 // snapshot instead of locking, and fails if the checkpoint does not exist
 // (fs.ErrNotExist).
+//
+// A checkpoint of format 1 or 2 is upgraded to format 3 in one transaction
+// (a read-only Open upgrades its snapshot only); Upgraded says what it
+// did. A checkpoint of a later format fails with an error wrapping
+// ErrVersion, and a file that is not bbolt's, is truncated or has a
+// damaged page with one wrapping ErrDamaged; neither is written. See
+// doc.go, "Formats 1 and 2" and "A damaged file".
 func Open(dir string, opts Options) (*Checkpoint, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -172,6 +179,7 @@ func openBolt(path, name string, opts *bbolt.Options) (db *bbolt.DB, err error) 
 	case err == nil:
 		return db, nil
 	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrChecksum), errors.Is(err, bberrors.ErrVersionMismatch),
+		// A file shorter than its meta pages: bbolt has no sentinel for it.
 		strings.HasPrefix(err.Error(), "file size too small"):
 		return nil, fmt.Errorf("checkpoint %s: %w: %w", name, ErrDamaged, err)
 	case errors.Is(err, bberrors.ErrTimeout):
