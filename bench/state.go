@@ -30,8 +30,12 @@ type StateResult struct {
 	LoadCommitMs   []float64     `json:"load_commit_ms"`
 	LoadKeysPerSec float64       `json:"load_keys_per_sec"`
 	Updates        []StateUpdate `json:"updates"`
-	DBBytes        int64         `json:"db_bytes"`
-	TotalSeconds   float64       `json:"total_seconds"`
+	// PutsVsDeletes, at the final size: batches that put Changed random
+	// existing keys, then batches that delete as many (deleted keys are
+	// not picked again). A delete should cost what a put costs.
+	PutsVsDeletes []StateUpdate `json:"puts_vs_deletes"`
+	DBBytes       int64         `json:"db_bytes"`
+	TotalSeconds  float64       `json:"total_seconds"`
 }
 
 // StateUpdate is batches that each change Changed random existing keys
@@ -44,6 +48,7 @@ type StateUpdate struct {
 	Changed     int       `json:"changed_keys"`
 	CommitMs    float64   `json:"commit_ms"` // median of the repetitions
 	CommitMsAll []float64 `json:"commit_ms_all"`
+	Op          string    `json:"op,omitempty"` // puts_vs_deletes: "put" or "delete"
 	KeysPerSec  float64   `json:"keys_per_sec"`
 	MsPer1kKeys float64   `json:"ms_per_1k_keys"`
 }
@@ -70,6 +75,11 @@ type stateCommitter struct {
 // commit writes one batch changing keys (by number, in the given order)
 // and returns the Commit call's duration.
 func (s *stateCommitter) commit(keys []int, count uint64) (time.Duration, error) {
+	return s.commitOp(keys, count, false)
+}
+
+// commitOp is commit, deleting the keys instead when del.
+func (s *stateCommitter) commitOp(keys []int, count uint64, del bool) (time.Duration, error) {
 	id := s.next
 	s.next++
 	tp := offsets.TopicPartition{Topic: "state", Partition: 0}
@@ -86,7 +96,14 @@ func (s *stateCommitter) commit(keys []int, count uint64) (time.Duration, error)
 	err := s.ck.Commit(checkpoint.CommitRecord{ID: id, InputRows: int64(len(keys))}, func(tx *checkpoint.CommitTx) error {
 		for _, k := range keys {
 			s.key = stateKey(s.key, k)
-			if err := tx.PutState(checkpoint.Namespace{Operator: 1}, s.key, s.val[:]); err != nil {
+			ns := checkpoint.Namespace{Operator: 1}
+			if del {
+				if err := tx.DeleteState(ns, s.key); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.PutState(ns, s.key, s.val[:]); err != nil {
 				return err
 			}
 		}
@@ -171,6 +188,42 @@ func stateScenario(cfg *config) error {
 			logf("state %d keys: commit of %d changed keys %.1f ms (%.0f keys/s)", loaded, n, u.CommitMs, u.KeysPerSec)
 		}
 	}
+	// Puts, then deletes, of as many random existing keys.
+	n := min(100_000, loaded/10)
+	deleted := map[int]bool{}
+	for _, del := range []bool{false, true} {
+		var ds []float64
+		for range 3 {
+			keys = keys[:0]
+			seen := map[int]bool{}
+			for len(keys) < n {
+				k := rng.IntN(loaded)
+				if !seen[k] && !deleted[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+			slices.Sort(keys)
+			d, err := sc.commitOp(keys, 3, del)
+			if err != nil {
+				return fmt.Errorf("puts vs deletes: %w", err)
+			}
+			if del {
+				for _, k := range keys {
+					deleted[k] = true
+				}
+			}
+			ds = append(ds, ms(d))
+		}
+		u := StateUpdate{StateKeys: loaded, Changed: n, CommitMs: median(ds), CommitMsAll: ds, Op: "put"}
+		if del {
+			u.Op = "delete"
+		}
+		u.KeysPerSec = float64(n) / (u.CommitMs / 1000)
+		u.MsPer1kKeys = u.CommitMs / float64(n) * 1000
+		sr.PutsVsDeletes = append(sr.PutsVsDeletes, u)
+		logf("state %d keys: commit of %d %ss %.1f ms (%.0f keys/s)", loaded, n, u.Op, u.CommitMs, u.KeysPerSec)
+	}
 	sr.LoadKeysPerSec = float64(loaded) / loadTime.Seconds()
 	sr.TotalSeconds = time.Since(begin).Seconds()
 	if fi, err := os.Stat(ck.Path()); err == nil {
@@ -184,6 +237,10 @@ func stateScenario(cfg *config) error {
 	fmt.Fprintf(&b, "%12s %12s %12s %14s %12s  %s\n", "state keys", "changed", "commit ms", "keys/s", "ms/1k keys", "all (ms)")
 	for _, u := range sr.Updates {
 		fmt.Fprintf(&b, "%12d %12d %12.1f %14s %12.3f  %.1f\n", u.StateKeys, u.Changed, u.CommitMs, human(u.KeysPerSec), u.MsPer1kKeys, u.CommitMsAll)
+	}
+	fmt.Fprintf(&b, "puts vs deletes of random existing keys:\n%12s %12s %8s %12s %12s  %s\n", "state keys", "changed", "op", "commit ms", "ms/1k keys", "all (ms)")
+	for _, u := range sr.PutsVsDeletes {
+		fmt.Fprintf(&b, "%12d %12d %8s %12.1f %12.3f  %.1f\n", u.StateKeys, u.Changed, u.Op, u.CommitMs, u.MsPer1kKeys, u.CommitMsAll)
 	}
 	os.Stdout.Write(b.Bytes())
 	res := &Result{Scenario: "state", State: sr, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: begin.UTC(),

@@ -221,3 +221,51 @@ func BenchmarkCommitGrowing(b *testing.B) {
 	slices.Sort(times)
 	b.ReportMetric(float64(times[len(times)/2].Microseconds())/1000, "median-ms")
 }
+
+// BenchmarkCommitDeletes compares a commit that deletes 100k keys of a
+// 1M-key state with one that puts as many (the same keys, spread evenly),
+// with fsync, and the compaction that applies each such batch to the base
+// (compact-ms): a delete should cost what a put costs. Each delete batch
+// deletes keys that exist while b.N <= 10.
+func BenchmarkCommitDeletes(b *testing.B) {
+	const changed = 100_000
+	for _, op := range []string{"put", "delete"} {
+		b.Run("op="+op, func(b *testing.B) {
+			c := openTest(b, Options{Retain: 10, NoSync: os.Getenv("BENCH_NOSYNC") != ""})
+			id := loadState(b, c, benchStateKeys)
+			stride := benchStateKeys / changed
+			var kb, vb []byte
+			var times []time.Duration
+			var compact time.Duration
+			b.ResetTimer()
+			for n := 0; n < b.N; n++ {
+				mustNoErr(b, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: int64(id) * 10, Until: int64(id)*10 + 10}}, nil)))
+				start := time.Now()
+				mustNoErr(b, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
+					for i := n % stride; i < benchStateKeys; i += stride {
+						kb = stateKey(kb, i)
+						if op == "delete" {
+							if err := tx.DeleteState(tns, kb); err != nil {
+								return err
+							}
+							continue
+						}
+						vb = binary.BigEndian.AppendUint64(vb[:0], uint64(n+2))
+						if err := tx.PutState(tns, kb, vb); err != nil {
+							return err
+						}
+					}
+					return nil
+				}))
+				times = append(times, time.Since(start))
+				start = time.Now()
+				mustNoErr(b, c.Compact())
+				compact += time.Since(start)
+				id++
+			}
+			b.StopTimer()
+			reportCommitTimes(b, changed, times)
+			b.ReportMetric(float64(compact.Microseconds())/1000/float64(b.N), "compact-ms")
+		})
+	}
+}

@@ -1,14 +1,15 @@
 package checkpoint
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -68,6 +69,8 @@ type Checkpoint struct {
 	// Commit uses it instead of decoding the write-ahead entry again when
 	// the stored bytes are these.
 	written atomic.Pointer[writtenPlan]
+	// upgraded is what Open's upgrade did, nil if none.
+	upgraded *Upgrade
 }
 
 type writtenPlan struct {
@@ -81,6 +84,13 @@ type writtenPlan struct {
 // and the pid of the holder. With opts.ReadOnly, Open copies a consistent
 // snapshot instead of locking, and fails if the checkpoint does not exist
 // (fs.ErrNotExist).
+//
+// A checkpoint of format 1 or 2 is upgraded to format 3 in one transaction
+// (a read-only Open upgrades its snapshot only); Upgraded says what it
+// did. A checkpoint of a later format fails with an error wrapping
+// ErrVersion, and a file that is not bbolt's, is truncated or has a
+// damaged page with one wrapping ErrDamaged; neither is written. See
+// doc.go, "Formats 1 and 2" and "A damaged file".
 func Open(dir string, opts Options) (*Checkpoint, error) {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
@@ -99,7 +109,10 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	db, err := bbolt.Open(c.path, 0o600, &bbolt.Options{
+	if err := checkFileSize(c.path); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(c.path, c.path, &bbolt.Options{
 		Timeout:         opts.LockTimeout,
 		NoSync:          opts.NoSync,
 		FreelistType:    bbolt.FreelistMapType,
@@ -109,17 +122,110 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 		return nil, &LockedError{Path: c.path, PID: readPID(dir), Err: err}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", c.path, err)
+		return nil, err
 	}
 	c.db = db
 	c.locks = openSnapshotLocks(dir, true)
 	// Advisory: lets a refused second writer name us.
 	_ = os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
-	if err := db.Update(initBuckets); err != nil {
+	// The version is checked in a read transaction first, so that a
+	// checkpoint this build refuses is not written at all.
+	var version int
+	err = c.view(func(tx *bbolt.Tx) (err error) {
+		version, err = readVersion(tx)
+		return err
+	})
+	start := time.Now()
+	if err == nil {
+		err = c.update(func(tx *bbolt.Tx) error {
+			if err := initBuckets(tx); err != nil {
+				return err
+			}
+			if version == 1 || version == 2 {
+				up, err := upgrade(tx, version)
+				c.upgraded = up
+				return err
+			}
+			return nil
+		})
+	}
+	if c.upgraded != nil {
+		c.upgraded.Took = time.Since(start)
+	}
+	if err != nil {
+		c.upgraded = nil
 		_ = c.Close()
+		if errors.Is(err, ErrDamaged) { // names the file already
+			return nil, err
+		}
 		return nil, fmt.Errorf("checkpoint %s: %w", c.path, err)
 	}
 	return c, nil
+}
+
+// openBolt opens the bbolt file path, named name in errors (a snapshot's
+// copy is named for the checkpoint). A file that is not a bbolt file, or
+// whose meta pages are damaged, gives an error wrapping ErrDamaged and
+// bbolt's error; a bbolt panic on a damaged page is recovered as one.
+func openBolt(path, name string, opts *bbolt.Options) (db *bbolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, damaged(name, p)
+		}
+	}()
+	db, err = bbolt.Open(path, 0o600, opts)
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, bberrors.ErrInvalid), errors.Is(err, bberrors.ErrChecksum), errors.Is(err, bberrors.ErrVersionMismatch),
+		// A file shorter than its meta pages: bbolt has no sentinel for it.
+		strings.HasPrefix(err.Error(), "file size too small"):
+		return nil, fmt.Errorf("checkpoint %s: %w: %w", name, ErrDamaged, err)
+	case errors.Is(err, bberrors.ErrTimeout):
+		return nil, err
+	default:
+		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+}
+
+// checkFileSize refuses a bbolt file shorter than its newest valid meta
+// page says it is (a truncated file): bbolt would map the missing pages
+// and fault on the first read of one. A missing or empty file is a new
+// checkpoint, and a file without a valid meta page is left to bbolt to
+// refuse.
+func checkFileSize(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	m, err := readBoltMeta(f)
+	if fi.Size() == 0 || err != nil {
+		return nil
+	}
+	if need := int64(m.pgid) * int64(m.pageSize); fi.Size() < need {
+		return fmt.Errorf("checkpoint %s: %w: truncated: the file has %d bytes, its last transaction (%d) needs %d (%d pages of %d bytes)",
+			path, ErrDamaged, fi.Size(), m.txid, need, m.pgid, m.pageSize)
+	}
+	return nil
+}
+
+// damaged is the error of a bbolt panic p on the file path: a page that
+// does not decode as bbolt wrote it (or, with SetPanicOnFault, that lies
+// beyond the file).
+func damaged(path string, p any) error {
+	if err, ok := p.(error); ok {
+		return fmt.Errorf("checkpoint %s: %w: bbolt: %w", path, ErrDamaged, err)
+	}
+	return fmt.Errorf("checkpoint %s: %w: bbolt: %v", path, ErrDamaged, p)
 }
 
 // initialMmapSize is the address space bbolt maps at Open. When a commit
@@ -138,18 +244,18 @@ func initialMmapSize() int {
 	return 1 << 30
 }
 
+// initBuckets creates the buckets of a format 3 checkpoint that are
+// missing, and sets the version. The caller has checked the version.
 func initBuckets(tx *bbolt.Tx) error {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
 		return err
 	}
-	if err := checkVersion(tx); err != nil {
-		return err
-	}
-	// Format 1 differs only in where the state base is: see statebase.go.
 	if err := meta.Put(keyVersion, []byte(strconv.Itoa(formatVersion))); err != nil {
 		return err
 	}
+	// "state" is format 1's base, always empty since: kept so that a
+	// format 1 build finds its buckets and refuses the version.
 	for _, name := range [][]byte{bucketOffsets, bucketCommits, bucketPositions, bucketState, bucketStateBase, bucketStateLog, bucketSinks} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
@@ -158,19 +264,19 @@ func initBuckets(tx *bbolt.Tx) error {
 	return nil
 }
 
-// checkVersion refuses a checkpoint whose format this build does not
-// read: it reads 1 and formatVersion, and a new file has none.
-func checkVersion(tx *bbolt.Tx) error {
-	meta := tx.Bucket(bucketMeta)
-	if meta == nil {
-		return nil
+// readVersion returns the checkpoint's format version, 0 for a new file
+// (or a snapshot taken while it was being created), or an error wrapping
+// ErrVersion for a format this build does not read: it reads 1, 2 and
+// formatVersion, and upgrades 1 and 2.
+func readVersion(tx *bbolt.Tx) (int, error) {
+	v := getKey(tx, bucketMeta, keyVersion)
+	switch string(v) {
+	case "":
+		return 0, nil
+	case "1", "2", strconv.Itoa(formatVersion):
+		return int(v[0] - '0'), nil
 	}
-	switch v := meta.Get(keyVersion); {
-	case v == nil, bytes.Equal(v, []byte("1")), bytes.Equal(v, []byte(strconv.Itoa(formatVersion))):
-		return nil
-	default:
-		return fmt.Errorf("%w %q (this build reads 1 and %d)", ErrVersion, v, formatVersion)
-	}
+	return 0, fmt.Errorf("%w %q (this build reads 1, 2 and %d, and upgrades 1 and 2 to %d)", ErrVersion, v, formatVersion, formatVersion)
 }
 
 func readPID(dir string) int {
@@ -224,14 +330,50 @@ func (c *Checkpoint) Path() string { return c.path }
 func (c *Checkpoint) ReadOnly() bool { return c.opts.ReadOnly }
 
 func (c *Checkpoint) view(fn func(tx *bbolt.Tx) error) error {
+	return c.viewCalling(func(tx *bbolt.Tx, _ *userCalls) error { return fn(tx) })
+}
+
+// viewCalling is view whose fn calls the caller's code through u.
+func (c *Checkpoint) viewCalling(fn func(tx *bbolt.Tx, u *userCalls) error) (err error) {
 	if c.closed.Load() {
 		return fmt.Errorf("checkpoint %s: %w", c.path, ErrClosed)
 	}
-	return c.db.View(fn)
+	u := &userCalls{}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer u.recoverDamage(c.path, &err)
+	return c.db.View(func(tx *bbolt.Tx) error { return fn(tx, u) })
+}
+
+// userCalls marks the caller's code that a transaction runs (a Commit's
+// fn, ForEachState's): a panic there is the caller's and goes on, while
+// one elsewhere in the transaction is bbolt's, on a damaged page, and
+// becomes an error (ErrDamaged).
+type userCalls struct{ in bool }
+
+// call runs f as the caller's code. Not deferred: a panic leaves in set.
+func (u *userCalls) call(f func() error) error {
+	u.in = true
+	err := f()
+	u.in = false
+	return err
+}
+
+// recoverDamage, deferred, turns a panic outside the caller's code into
+// *err. It must be the deferred function itself for recover to work, so
+// it recovers and panics again for the caller's panics.
+func (u *userCalls) recoverDamage(path string, err *error) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	if u.in {
+		panic(p)
+	}
+	*err = damaged(path, p)
 }
 
 func (c *Checkpoint) update(fn func(tx *bbolt.Tx) error) error {
-	return c.updateHanded(func(tx *bbolt.Tx, _ *writerHand) error { return fn(tx) })
+	return c.updateHanded(func(tx *bbolt.Tx, _ *writerHand, _ *userCalls) error { return fn(tx) })
 }
 
 // writerHand lets a write transaction leave the snapshot lock while it
@@ -241,8 +383,9 @@ type writerHand struct {
 	enter func()
 }
 
-// updateHanded is update whose fn may hand the snapshot lock over.
-func (c *Checkpoint) updateHanded(fn func(tx *bbolt.Tx, h *writerHand) error) error {
+// updateHanded is update whose fn may hand the snapshot lock over, and
+// calls the caller's code through u.
+func (c *Checkpoint) updateHanded(fn func(tx *bbolt.Tx, h *writerHand, u *userCalls) error) (err error) {
 	if c.closed.Load() {
 		return fmt.Errorf("checkpoint %s: %w", c.path, ErrClosed)
 	}
@@ -255,7 +398,10 @@ func (c *Checkpoint) updateHanded(fn func(tx *bbolt.Tx, h *writerHand) error) er
 		leave: func() { leave(); leave = func() {} },
 		enter: func() { leave = c.locks.writerEnter() },
 	}
-	return c.db.Update(func(tx *bbolt.Tx) error { return fn(tx, h) })
+	u := &userCalls{}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer u.recoverDamage(c.path, &err)
+	return c.db.Update(func(tx *bbolt.Tx) error { return fn(tx, h, u) })
 }
 
 // InitialOffsets returns the offsets recorded at the query's first start,

@@ -542,7 +542,7 @@ func TestVersionMismatch(t *testing.T) {
 	t.Setenv("TMPDIR", tmp)
 	for _, ro := range []bool{false, true} {
 		_, err = Open(dir, Options{ReadOnly: ro})
-		if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1 and 2)`) {
+		if !errors.Is(err, ErrVersion) || !strings.HasSuffix(err.Error(), `unsupported checkpoint format version "9" (this build reads 1, 2 and 3, and upgrades 1 and 2 to 3)`) {
 			t.Fatalf("Open (ReadOnly %v) of a version 9 checkpoint: %v", ro, err)
 		}
 	}
@@ -571,7 +571,7 @@ func TestReadOnlyOfNonBboltFile(t *testing.T) {
 	dir := t.TempDir()
 	mustNoErr(t, os.WriteFile(filepath.Join(dir, DBFile), []byte(strings.Repeat("x", 9000)), 0o600))
 	_, err := Open(dir, Options{ReadOnly: true})
-	want := fmt.Sprintf("checkpoint %s: snapshot: no valid bbolt meta page", filepath.Join(dir, DBFile))
+	want := fmt.Sprintf("checkpoint %s: damaged checkpoint file: no valid bbolt meta page", filepath.Join(dir, DBFile))
 	if err == nil || err.Error() != want {
 		t.Fatalf("ReadOnly Open of a non-bbolt file: %v", err)
 	}

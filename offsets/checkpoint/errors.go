@@ -38,6 +38,12 @@ var (
 	// could not be decoded or breaks an invariant.
 	ErrCorrupt = errors.New("corrupt checkpoint record")
 
+	// ErrDamaged is returned (wrapped, with the file's path and bbolt's
+	// error) when checkpoint.db is not a bbolt file, is truncated, or has
+	// a page bbolt cannot read: the file was damaged outside this package
+	// (a disk error, a partial copy, an edit by hand).
+	ErrDamaged = errors.New("damaged checkpoint file")
+
 	// ErrVersion is returned (wrapped) when the checkpoint was written in a
 	// format version this build does not know.
 	ErrVersion = errors.New("unsupported checkpoint format version")

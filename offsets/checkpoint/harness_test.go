@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +76,7 @@ func checkRecords(tx *bbolt.Tx, retain int) error {
 	if wal == nil || commits == nil || positions == nil || tx.Bucket(bucketState) == nil || tx.Bucket(bucketMeta) == nil {
 		return fmt.Errorf("missing bucket")
 	}
-	if v := tx.Bucket(bucketMeta).Get(keyVersion); !bytes.Equal(v, []byte("2")) {
+	if v := tx.Bucket(bucketMeta).Get(keyVersion); string(v) != strconv.Itoa(formatVersion) {
 		return fmt.Errorf("meta/version = %q", v)
 	}
 	plans := map[int64]BatchPlan{}
@@ -239,3 +242,36 @@ func tp(topic string, p int32) offsets.TopicPartition {
 
 // tns is the namespace of the tests' state keys.
 var tns = Namespace{Operator: 1, KeyGroup: 7}
+
+// sk is the stored form of the test key k: in namespace tns.
+func sk(k string) string { return string(appendStoredKey(nil, tns, []byte(k))) }
+
+// stateList is the checkpoint's state as ForEachState gives it, one
+// "operator/key group/key=value" line per key (key and value quoted).
+func stateList(t testing.TB, c *Checkpoint) []string {
+	t.Helper()
+	var out []string
+	mustNoErr(t, c.ForEachState(func(ns Namespace, k, v []byte) error {
+		out = append(out, fmt.Sprintf("%d/%d/%q=%q", ns.Operator, ns.KeyGroup, k, v))
+		return nil
+	}))
+	return out
+}
+
+// upgradedList is stateList's lines for the state model of a format 1 or 2
+// checkpoint once upgraded: every key in the aggregation operator's
+// namespace, sorted by stored key.
+func upgradedList(model map[string]string) []string {
+	type entry struct{ stored, line string }
+	var es []entry
+	for k, v := range model {
+		ns := NamespaceOf(AggregationOperator, []byte(k))
+		es = append(es, entry{string(appendStoredKey(nil, ns, []byte(k))), fmt.Sprintf("%d/%d/%q=%q", ns.Operator, ns.KeyGroup, k, v)})
+	}
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.stored, b.stored) })
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.line
+	}
+	return out
+}

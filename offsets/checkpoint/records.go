@@ -14,14 +14,21 @@ import (
 )
 
 // formatVersion is the checkpoint format this build writes, stored in
-// meta/version. Format 2 keeps the state base in chunks (statebase.go); a
-// checkpoint of format 1 is read as it is, and its writer's Open marks it
-// format 2, as its next compaction moves the base into chunks.
-const formatVersion = 2
+// meta/version. Format 3 stores state keys in a namespace (namespace.go)
+// and gives plans and commit records a Meta block; Open upgrades a
+// checkpoint of format 1 or 2 to it (upgrade.go).
+const formatVersion = 3
 
-// recordVersion is the version of every JSON record ("v"); format 2 did not
-// change them.
-const recordVersion = 1
+// Versions of the JSON records ("v"). Format 3 added the meta block to
+// plans and commit records, and moved a commit record's emittedRows into
+// it: their version 2. The decoders read version 1 too, which an upgrade
+// leaves in place (the retained batches' records). The fingerprint and
+// the initial offsets did not change.
+const (
+	recordVersion = 1 // fingerprint, initialOffsets
+	planVersion   = 2
+	commitVersion = 2
+)
 
 // Bucket and key names of the checkpoint file; see doc.go for the layout.
 var (
@@ -209,7 +216,7 @@ type (
 		CommittedAt  time.Time `json:"committedAt"`
 		InputRows    int64     `json:"inputRows"`
 		OutputRows   int64     `json:"outputRows"`
-		EmittedRows  int64     `json:"emittedRows,omitempty"`
+		EmittedRows  int64     `json:"emittedRows,omitempty"` // version 1 only: read, never written
 		StateRows    int64     `json:"stateRows"`
 		StateWrites  int64     `json:"stateWrites"`
 		StateDeletes int64     `json:"stateDeletes"`
@@ -264,7 +271,7 @@ func encodePlan(p BatchPlan) ([]byte, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	w := planJSON{V: recordVersion, ID: p.ID, PlannedAt: p.PlannedAt.UTC(), Ranges: slices.Clone(p.Ranges), Ends: positionsToJSON(p.Ends), Gone: slices.Clone(p.Gone)}
+	w := planJSON{V: planVersion, ID: p.ID, PlannedAt: p.PlannedAt.UTC(), Ranges: slices.Clone(p.Ranges), Ends: positionsToJSON(p.Ends), Gone: slices.Clone(p.Gone)}
 	offsets.SortRanges(w.Ranges)
 	offsets.SortPartitions(w.Gone)
 	for _, l := range p.DataLoss {
@@ -287,8 +294,8 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 	if err := json.Unmarshal(v, &w); err != nil {
 		return BatchPlan{}, corrupt(err)
 	}
-	if w.V != recordVersion {
-		return BatchPlan{}, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
+	if w.V != 1 && w.V != planVersion {
+		return BatchPlan{}, corrupt(fmt.Errorf("%w %d (this build reads 1 and %d)", ErrVersion, w.V, planVersion))
 	}
 	if w.ID != id {
 		return BatchPlan{}, corrupt(fmt.Errorf("record says batch %d", w.ID))
@@ -311,7 +318,7 @@ func decodePlan(k, v []byte) (BatchPlan, error) {
 }
 
 func encodeCommit(r CommitRecord) ([]byte, error) {
-	return json.Marshal(commitJSON{V: recordVersion, ID: r.ID, CommittedAt: r.CommittedAt.UTC(), InputRows: r.InputRows,
+	return json.Marshal(commitJSON{V: commitVersion, ID: r.ID, CommittedAt: r.CommittedAt.UTC(), InputRows: r.InputRows,
 		OutputRows: r.OutputRows, StateRows: r.StateRows, StateWrites: r.StateWrites, StateDeletes: r.StateDeletes, Meta: r.Meta.toJSON()})
 }
 
@@ -328,8 +335,8 @@ func decodeCommit(k, v []byte) (CommitRecord, error) {
 	if err := json.Unmarshal(v, &w); err != nil {
 		return CommitRecord{}, corrupt(err)
 	}
-	if w.V != recordVersion {
-		return CommitRecord{}, corrupt(fmt.Errorf("%w %d", ErrVersion, w.V))
+	if w.V != 1 && w.V != commitVersion {
+		return CommitRecord{}, corrupt(fmt.Errorf("%w %d (this build reads 1 and %d)", ErrVersion, w.V, commitVersion))
 	}
 	if w.ID != id {
 		return CommitRecord{}, corrupt(fmt.Errorf("record says batch %d", w.ID))
@@ -338,8 +345,9 @@ func decodeCommit(k, v []byte) (CommitRecord, error) {
 	if err != nil {
 		return CommitRecord{}, corrupt(err)
 	}
-	if w.Meta == nil {
-		// Format 2 kept the emitted rows in the record itself.
+	if w.V == 1 && w.Meta == nil {
+		// Version 1 (formats 1 and 2) kept the emitted rows in the
+		// record itself.
 		meta.EmittedRows = w.EmittedRows
 	}
 	return CommitRecord{ID: id, CommittedAt: w.CommittedAt, InputRows: w.InputRows, OutputRows: w.OutputRows,
@@ -416,6 +424,24 @@ func sortedKeys(m map[offsets.TopicPartition]int64) []offsets.TopicPartition {
 	return out
 }
 
+// from returns m with its zero facts taken from plan's, EmittedRows aside
+// (a commit record counts the batch's output).
+func (m Meta) from(plan Meta) Meta {
+	if m.Watermark.IsZero() {
+		m.Watermark = plan.Watermark
+	}
+	if m.RateLimit == 0 {
+		m.RateLimit = plan.RateLimit
+	}
+	if m.ProcessingTime.IsZero() {
+		m.ProcessingTime = plan.ProcessingTime
+	}
+	if m.Extra == nil {
+		m.Extra = plan.Extra
+	}
+	return m
+}
+
 // metaVersion is the version of the Meta block ("v").
 const metaVersion = 1
 
@@ -432,7 +458,7 @@ func (m Meta) toJSON() *metaJSON {
 	return w
 }
 
-// meta decodes the block; a record without one (format 2) has a zero Meta.
+// meta decodes the block; a record without one (version 1) has a zero Meta.
 func (w *metaJSON) meta() (Meta, error) {
 	if w == nil {
 		return Meta{}, nil

@@ -222,6 +222,9 @@ func (c *Checkpoint) openSnapshot() error {
 	c.snapshot = tmp.Name()
 	release := locks.readerAcquire()
 	ok, err := copyConsistent(src, tmp)
+	if errors.Is(err, ErrDamaged) {
+		err = fmt.Errorf("checkpoint %s: %w", c.path, err)
+	}
 	release()
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -230,17 +233,52 @@ func (c *Checkpoint) openSnapshot() error {
 		err = fmt.Errorf("%w: no consistent copy after %d attempts: the writer commits faster than the file copies", ErrLocked, snapshotAttempts)
 	}
 	if err == nil {
-		c.db, err = bbolt.Open(c.snapshot, 0o400, &bbolt.Options{ReadOnly: true, Timeout: c.opts.LockTimeout})
+		err = c.openCopy()
 	}
 	if err != nil {
+		if c.db != nil {
+			_ = c.Close()
+		}
 		os.Remove(c.snapshot)
+		if errors.Is(err, ErrDamaged) || errors.Is(err, ErrVersion) {
+			return err
+		}
 		return fmt.Errorf("checkpoint %s: snapshot: %w", c.path, err)
 	}
-	if err := c.db.View(checkVersion); err != nil {
-		_ = c.Close()
+	return nil
+}
+
+// openCopy opens the snapshot's copy read-only, after upgrading it if it
+// is of an older format (the file itself is never written).
+func (c *Checkpoint) openCopy() error {
+	ro := &bbolt.Options{ReadOnly: true, Timeout: c.opts.LockTimeout}
+	db, err := openBolt(c.snapshot, c.path, ro)
+	if err != nil {
+		return err
+	}
+	c.db = db
+	var version int
+	if err := c.view(func(tx *bbolt.Tx) (err error) { version, err = readVersion(tx); return err }); err != nil {
+		if errors.Is(err, ErrDamaged) {
+			return err
+		}
 		return fmt.Errorf("checkpoint %s: %w", c.path, err)
 	}
-	return nil
+	if version != 1 && version != 2 {
+		return nil
+	}
+	c.db = nil
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if c.upgraded, err = upgradeCopy(c.snapshot, c.path, version); err != nil {
+		if errors.Is(err, ErrDamaged) {
+			return err
+		}
+		return fmt.Errorf("checkpoint %s: %w", c.path, err)
+	}
+	c.db, err = openBolt(c.snapshot, c.path, ro)
+	return err
 }
 
 // copyConsistent copies src to dst until the newest meta txid is the same
@@ -256,7 +294,12 @@ func copyConsistent(src *os.File, dst *os.File) (bool, error) {
 		}
 		before, err := readBoltMeta(src)
 		if err != nil {
-			metaErr = err // being created, or not a bbolt file
+			// Being created, or not a bbolt file: bbolt creates a file
+			// with its first 4 pages, meta pages included, in one write.
+			metaErr = fmt.Errorf("%w: %w", ErrDamaged, err)
+			if fi, serr := src.Stat(); serr == nil && fi.Size() >= 4*int64(os.Getpagesize()) {
+				return false, metaErr
+			}
 			continue
 		}
 		metaErr = nil
@@ -272,7 +315,11 @@ func copyConsistent(src *os.File, dst *os.File) (bool, error) {
 			continue
 		}
 		if uint64(n) < before.pgid*uint64(before.pageSize) {
-			continue
+			// bbolt grows the file before it writes the meta page
+			// that counts the pages: the same meta before and after,
+			// with fewer bytes than it counts, is a truncated file.
+			return false, fmt.Errorf("%w: truncated: the file has %d bytes, its last transaction (%d) needs %d (%d pages of %d bytes)",
+				ErrDamaged, n, before.txid, before.pgid*uint64(before.pageSize), before.pgid, before.pageSize)
 		}
 		return true, nil
 	}

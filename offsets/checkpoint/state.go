@@ -15,8 +15,10 @@ import (
 // State is stored in two buckets (see doc.go, "State storage and commit
 // cost"):
 //
-//	state     key -> value: the base, as of the last compaction
-//	statelog  batch id + chunk number -> the batch's changes, in key order
+//	statebase first stored key -> a chunk of the base, as of the last compaction
+//	statelog  batch id + chunk number -> the batch's changes, in stored-key order
+//
+// A stored key is the key's namespace then the key (namespace.go).
 //
 // A B+tree update rewrites a whole page for each changed key, so a batch
 // that changes 10k keys spread over a 1M-key state would rewrite ~10k 4 KiB
@@ -49,9 +51,11 @@ const (
 	// the amortised cost (at most 1/compactRatio base update per change)
 	// at the price of a larger log on disk and to read at startup.
 	compactRatio = 2
-	// maxStateKey leaves room for the 8-byte batch id of log keys and the
-	// namespace prefix.
-	maxStateKey = bbolt.MaxKeySize - 8 - nsPrefixLen
+	// maxStateKey is the longest state key, without its namespace: the
+	// longest format 2 took, so that every upgraded key can still be put
+	// and deleted. Its stored form, namespace included, stays within
+	// bbolt's MaxKeySize: a base chunk is stored under its first key.
+	maxStateKey = bbolt.MaxKeySize - 8
 )
 
 // stateOp is one change of a batch, its bytes in CommitTx's arena.
@@ -675,51 +679,51 @@ func writeCounter(b *bbolt.Bucket, k []byte, n int64) error {
 // value are valid only during the call. Memory is proportional to the
 // distinct keys of the log.
 func (c *Checkpoint) ForEachState(fn func(ns Namespace, key, value []byte) error) error {
-	return c.forEachStored(func(k, v []byte) error {
-		ns, key, err := splitStoredKey(k)
-		if err != nil {
-			return &CorruptError{Bucket: string(bucketStateBase), Key: fmt.Sprintf("%x", k), Err: err}
-		}
-		return fn(ns, key, v)
+	return c.viewCalling(func(tx *bbolt.Tx, u *userCalls) error {
+		return mergeState(tx, func(k, v []byte) error {
+			ns, key, err := splitStoredKey(k)
+			if err != nil {
+				return &CorruptError{Bucket: string(bucketStateBase), Key: fmt.Sprintf("state key %x", k), Err: err}
+			}
+			return u.call(func() error { return fn(ns, key, v) })
+		})
 	})
 }
 
-// forEachStored is ForEachState on the stored keys (namespace prefix
-// included).
-func (c *Checkpoint) forEachStored(fn func(key, value []byte) error) error {
-	return c.view(func(tx *bbolt.Tx) error {
-		log := tx.Bucket(bucketStateLog)
-		if log == nil {
-			return nil
-		}
-		logged, err := readLog(log)
-		if err != nil {
+// mergeState calls fn for every stored state key (namespace prefix
+// included, in format 3) in ascending order: the base merged with the
+// log. key and value alias the transaction's pages.
+func mergeState(tx *bbolt.Tx, fn func(key, value []byte) error) error {
+	var logged []stateOp
+	if log := tx.Bucket(bucketStateLog); log != nil {
+		var err error
+		if logged, err = readLog(log); err != nil {
 			return err
 		}
-		base := newBaseIter(tx)
-		k, v, ok := base.next()
-		for _, op := range logged {
-			for ; ok && bytes.Compare(k, op.key) < 0; k, v, ok = base.next() {
-				if err := fn(k, v); err != nil {
-					return err
-				}
-			}
-			if ok && bytes.Equal(k, op.key) {
-				k, v, ok = base.next()
-			}
-			if !op.del {
-				if err := fn(op.key, op.value); err != nil {
-					return err
-				}
-			}
-		}
-		for ; ok; k, v, ok = base.next() {
+	}
+	base := newBaseIter(tx)
+	k, v, ok := base.next()
+	for _, op := range logged {
+		for ; ok && bytes.Compare(k, op.key) < 0; k, v, ok = base.next() {
 			if err := fn(k, v); err != nil {
 				return err
 			}
 		}
-		return base.err
-	})
+		if ok && bytes.Equal(k, op.key) {
+			k, v, ok = base.next()
+		}
+		if !op.del {
+			if err := fn(op.key, op.value); err != nil {
+				return err
+			}
+		}
+	}
+	for ; ok; k, v, ok = base.next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return base.err
 }
 
 // State returns a copy of the value of key in namespace ns, nil if the key
@@ -761,6 +765,8 @@ func (c *Checkpoint) State(ns Namespace, key []byte) ([]byte, error) {
 // StateKeys returns the number of keys in the state.
 func (c *Checkpoint) StateKeys() (int64, error) {
 	var n int64
-	err := c.forEachStored(func(_, _ []byte) error { n++; return nil })
+	err := c.view(func(tx *bbolt.Tx) error {
+		return mergeState(tx, func(_, _ []byte) error { n++; return nil })
+	})
 	return n, err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -173,11 +174,11 @@ func TestStateKeyLimits(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	mustNoErr(t, c.WriteAhead(plan1(0, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: 0, Until: 1}}, nil)))
 	err := c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.PutState(tns, nil, []byte("v")) })
-	if err == nil || err.Error() != "offsets: state key of 0 bytes: want 1 to 32760" {
+	if err == nil || err.Error() != "checkpoint: state key of 0 bytes: want 1 to 32760" {
 		t.Fatalf("empty key: %v", err)
 	}
 	err = c.Commit(CommitRecord{ID: 0}, func(tx *CommitTx) error { return tx.DeleteState(tns, make([]byte, 32761)) })
-	if err == nil || err.Error() != "offsets: state key of 32761 bytes: want 1 to 32760" {
+	if err == nil || err.Error() != "checkpoint: state key of 32761 bytes: want 1 to 32760" {
 		t.Fatalf("long key: %v", err)
 	}
 }
@@ -361,7 +362,7 @@ func TestStateBaseRewritesTouchedChunks(t *testing.T) {
 		t.Fatalf("the base has %d chunks, want at least 20 (of %d bytes)", len(before), baseChunkSize)
 	}
 	keys := slices.Sorted(maps.Keys(before))
-	if keys[0] != "key0000001" {
+	if keys[0] != sk("key0000001") {
 		t.Fatalf("the first chunk's key is %q", keys[0])
 	}
 	// key0000000 sorts below every key: it falls in the first chunk. The
@@ -382,7 +383,7 @@ func TestStateBaseRewritesTouchedChunks(t *testing.T) {
 		}
 		return i
 	}
-	second := at("key0060002")
+	second := at(sk("key0060002"))
 	if want := []string{keys[0], keys[second]}; !slices.Equal(touched, want) {
 		t.Fatalf("chunks rewritten: %q, want %q", touched, want)
 	}
@@ -395,23 +396,26 @@ func TestStateBaseRewritesTouchedChunks(t *testing.T) {
 			t.Fatalf("chunk %q written outside the rewritten chunks' ranges", k)
 		}
 	}
-	if _, ok := after["key0000000"]; !ok {
+	if _, ok := after[sk("key0000000")]; !ok {
 		t.Fatal("the first chunk is not stored under its new first key")
 	}
 	assertState(t, c, model)
 }
 
-// TestStateFormat1 reads a format 1 checkpoint, whose base is one bbolt
-// key per state key in "state", read-only and as its writer; the writer's
-// Open marks it format 2 and its compaction moves the base into chunks,
-// with the exact key count, and empties "state".
-func TestStateFormat1(t *testing.T) {
+// TestStateFormat1Upgrades: a format 1 checkpoint, whose base is one bbolt
+// key per state key in "state" and whose keys have no namespace, is read
+// read-only through an upgraded snapshot (the file untouched), and its
+// writer's Open upgrades it to format 3: every key of the base and the
+// log in the aggregation operator's namespace, in the base's chunks, with
+// exact counters, "state" and the log empty.
+func TestStateFormat1Upgrades(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	c := openTestAt(t, dir, Options{NoSync: true})
-	model := map[string]string{}
-	commitState(t, c, 0, model, "key05", "logged", "key99", "logged") // below compactMin: the log
+	commitState(t, c, 0, map[string]string{}, "x", "y") // a committed batch 0
 	mustNoErr(t, c.Close())
-	// Turn it into format 1: the base in "state", no statebase.
+	// Turn it into format 1: the base in "state", no statebase; a log
+	// of batch 0 of keys without a namespace.
+	model := map[string]string{}
 	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
 	mustNoErr(t, err)
 	mustNoErr(t, db.Update(func(tx *bbolt.Tx) error {
@@ -426,39 +430,74 @@ func TestStateFormat1(t *testing.T) {
 				return err
 			}
 		}
+		if err := tx.DeleteBucket(bucketStateLog); err != nil {
+			return err
+		}
+		log, err := tx.CreateBucket(bucketStateLog)
+		if err != nil {
+			return err
+		}
+		ops := []stateOp{{key: []byte("key00-0000"), del: true}, {key: []byte("key05"), value: []byte("logged")}, {key: []byte("key99"), value: []byte("logged")}}
+		delete(model, "key00-0000")
+		model["key05"], model["key99"] = "logged", "logged"
+		if err := appendLog(log, 0, ops); err != nil {
+			return err
+		}
 		meta := tx.Bucket(bucketMeta)
 		if err := writeCounter(meta, keyStateBaseKeys, 4990); err != nil { // format 1 estimated it
+			return err
+		}
+		if err := writeCounter(meta, keyStateLogKeys, 3); err != nil {
 			return err
 		}
 		return meta.Put(keyVersion, []byte("1"))
 	}))
 	mustNoErr(t, db.Close())
+	before, err := os.ReadFile(filepath.Join(dir, DBFile))
+	mustNoErr(t, err)
+	want := upgradedList(model)
 
 	ro, err := Open(dir, Options{ReadOnly: true})
 	mustNoErr(t, err)
-	assertState(t, ro, model)
+	if got := stateList(t, ro); !slices.Equal(got, want) {
+		t.Fatalf("read-only: %d keys, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+	}
+	if up := ro.Upgraded(); up == nil || up.From != 1 || up.StateKeys != int64(len(model)) {
+		t.Fatalf("read-only Upgraded() = %+v", up)
+	}
 	mustNoErr(t, ro.Close())
+	if after, _ := os.ReadFile(filepath.Join(dir, DBFile)); !bytes.Equal(after, before) {
+		t.Fatal("the read-only Open changed the file")
+	}
 
 	c = openTestAt(t, dir, Options{NoSync: true})
+	if up := c.Upgraded(); up == nil || up.From != 1 || up.StateKeys != int64(len(model)) {
+		t.Fatalf("Upgraded() = %+v", up)
+	}
 	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyVersion); string(v) != "2" {
+		meta := tx.Bucket(bucketMeta)
+		if v := meta.Get(keyVersion); string(v) != "3" {
 			return fmt.Errorf("meta/version = %q after the writer's Open", v)
 		}
-		return nil
-	}))
-	assertState(t, c, model)
-	mustNoErr(t, c.Compact())
-	assertState(t, c, model)
-	mustNoErr(t, c.db.View(func(tx *bbolt.Tx) error {
 		if k, _ := tx.Bucket(bucketState).Cursor().First(); k != nil {
-			return fmt.Errorf("state still holds %q after the compaction", k)
+			return fmt.Errorf("state still holds %q after the upgrade", k)
 		}
-		n, err := readCounter(tx.Bucket(bucketMeta), keyStateBaseKeys)
+		if k, _ := tx.Bucket(bucketStateLog).Cursor().First(); k != nil {
+			return fmt.Errorf("the log still holds %x after the upgrade", k)
+		}
+		n, err := readCounter(meta, keyStateBaseKeys)
 		if err == nil && n != int64(len(model)) {
 			err = fmt.Errorf("base counter %d, want %d", n, len(model))
 		}
 		return err
 	}))
+	if got := stateList(t, c); !slices.Equal(got, want) {
+		t.Fatalf("state has %d keys, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+	}
+	v, err := c.State(NamespaceOf(AggregationOperator, []byte("key05")), []byte("key05"))
+	if err != nil || string(v) != "logged" {
+		t.Fatalf("State(key05) = %q, %v", v, err)
+	}
 }
 
 // TestStateBaseCorrupt: a damaged base chunk fails ForEachState, State and
@@ -474,20 +513,20 @@ func TestStateBaseCorrupt(t *testing.T) {
 	var good []byte
 	mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketStateBase)
-		good = bytes.Clone(b.Get([]byte("key00000")))
+		good = bytes.Clone(b.Get([]byte(sk("key00000"))))
 		// The chunk's second key repeats its first.
-		bad := []byte("\x08key00000\x01v\x08key00000\x01v")
-		return b.Put([]byte("key00000"), bad)
+		bad := []byte("\x0c" + sk("key00000") + "\x01v\x0c" + sk("key00000") + "\x01v")
+		return b.Put([]byte(sk("key00000")), bad)
 	}))
 	defer func() { // the checkpoint's invariants are checked at cleanup
 		mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error {
-			return tx.Bucket(bucketStateBase).Put([]byte("key00000"), good)
+			return tx.Bucket(bucketStateBase).Put([]byte(sk("key00000")), good)
 		}))
 	}()
 	check := func(what string, err error) {
 		t.Helper()
 		var ce *CorruptError
-		if !errors.As(err, &ce) || ce.Bucket != "statebase" || ce.Key != fmt.Sprintf("chunk %x", "key00000") {
+		if !errors.As(err, &ce) || ce.Bucket != "statebase" || ce.Key != fmt.Sprintf("chunk %x", sk("key00000")) {
 			t.Fatalf("%s: %v, want a statebase *CorruptError naming the chunk", what, err)
 		}
 	}
@@ -526,18 +565,18 @@ func TestStateBaseOverlap(t *testing.T) {
 			t.Fatalf("%s: %v, want a statebase *CorruptError naming chunk %q: %s", what, err, chunk, msg)
 		}
 	}
-	put(bucketStateBase, "a", "\x01a\x011\x01z\x011", "m", "\x01m\x011")
-	check("ForEachState", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }), "m", "overlaps the previous one")
+	put(bucketStateBase, sk("a"), "\x05"+sk("a")+"\x011\x05"+sk("z")+"\x011", sk("m"), "\x05"+sk("m")+"\x011")
+	check("ForEachState", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }), sk("m"), "overlaps the previous one")
 	model := map[string]string{}
 	commitState(t, c, 0, model, "b", "2")
-	check("Compact", c.Compact(), "a", "reaches the next chunk's")
-	del(bucketStateBase, "m")
+	check("Compact", c.Compact(), sk("a"), "reaches the next chunk's")
+	del(bucketStateBase, sk("m"))
 	mustNoErr(t, c.Compact())
 
 	put(bucketState, "k", "v")
-	check("ForEachState of both bases", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }), "a", `both "state" and "statebase"`)
+	check("ForEachState of both bases", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }), sk("a"), `both "state" and "statebase"`)
 	_, err := c.State(tns, []byte("k"))
-	check("State of both bases", err, "a", `both "state" and "statebase"`)
+	check("State of both bases", err, sk("a"), `both "state" and "statebase"`)
 	del(bucketState, "k")
 	// The chunks put by hand were not counted: the checkpoint's invariants
 	// are checked at cleanup.
@@ -561,18 +600,28 @@ func TestStateBaseSmallChunksMerge(t *testing.T) {
 	}
 	commitState(t, c, 0, model, kv...)
 	keys := slices.Sorted(maps.Keys(baseChunks(t, c)))
-	// deleteMost deletes every key of chunk i but its first.
+	// deleteMost deletes every key of chunk i but its first three: a
+	// chunk is cut when the next pair (60 bytes here at most) would not
+	// fit, so three pairs (126 bytes) never fit in a full chunk's slack.
 	id := int64(1)
 	deleteMost := func(i int) {
 		t.Helper()
+		var in []string
+		for k := range model {
+			if sk(k) > keys[i] && sk(k) < keys[i+1] {
+				in = append(in, k)
+			}
+		}
+		slices.Sort(in)
+		if len(in) < 100 {
+			t.Fatalf("chunk %d holds %d keys", i, len(in)+1)
+		}
 		mustNoErr(t, c.WriteAhead(plan1(id, []offsets.OffsetRange{{Topic: "t", Partition: 0, From: id, Until: id + 1}}, nil)))
 		mustNoErr(t, c.Commit(CommitRecord{ID: id}, func(tx *CommitTx) error {
-			for k := range model {
-				if k > keys[i] && k < keys[i+1] {
-					delete(model, k)
-					if err := tx.DeleteState(tns, []byte(k)); err != nil {
-						return err
-					}
+			for _, k := range in[2:] {
+				delete(model, k)
+				if err := tx.DeleteState(tns, []byte(k)); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -643,12 +692,16 @@ func TestCommitTxEncodesSorted(t *testing.T) {
 	}
 	// What appendLog writes for the same changes.
 	var want, got []string
+	stored := make([]stateOp, len(ops))
+	for i, op := range ops {
+		stored[i] = stateOp{key: []byte(sk(string(op.key))), value: op.value, del: op.del}
+	}
 	mustNoErr(t, c.db.Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucket([]byte("expected"))
 		if err != nil {
 			return err
 		}
-		if err := appendLog(b, 1, ops); err != nil {
+		if err := appendLog(b, 1, stored); err != nil {
 			return err
 		}
 		if err := b.ForEach(func(k, v []byte) error { want = append(want, fmt.Sprintf("%x=%x", k, v)); return nil }); err != nil {

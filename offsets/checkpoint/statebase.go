@@ -18,10 +18,9 @@ import (
 // bucket "state"): a compaction was a B+tree insert per changed key, about
 // 0.7 µs each, 3.8 s for 4M logged changes into a 1M-key base.
 //
-// A checkpoint of format 1 keeps its base in "state" until its first
-// compaction, which moves it to statebase whole. Either bucket holds the
-// base, never both: the compaction that writes statebase empties "state" in
-// the same transaction.
+// A checkpoint of format 1 kept its base in "state"; the upgrade to format
+// 3 (upgrade.go) reads it through baseIter and moves it to statebase, and
+// "state" stays empty since. Either bucket holds the base, never both.
 
 var bucketStateBase = []byte("statebase")
 
@@ -259,36 +258,13 @@ func (w *chunkWriter) flush() {
 }
 
 // applyToBase applies ops (sorted by key, one per key) to the base, which
-// holds baseKeys keys, and returns how many it holds after. From format
-// 1's bucket the whole base is moved into chunks; in statebase only the
+// holds baseKeys keys, and returns how many it holds after. Only the
 // chunks that ops fall in are rewritten, ops below the second chunk's key
 // falling in the first.
 func applyToBase(tx *bbolt.Tx, ops []stateOp, baseKeys int64) (int64, error) {
 	chunks := tx.Bucket(bucketStateBase)
 	var w chunkWriter
 	var stale [][]byte // rewritten chunks' keys
-	if legacy := tx.Bucket(bucketState); legacy != nil {
-		if k, _ := legacy.Cursor().First(); k != nil {
-			if err := bothBases(chunks); err != nil {
-				return 0, err
-			}
-			it := &baseIter{legacy: legacy.Cursor()}
-			_, n, err := mergeInto(&w, it.next, func() error { return nil }, ops)
-			if err != nil {
-				return 0, err
-			}
-			w.flush()
-			// Emptied, not deleted: a format 1 build that opens the
-			// checkpoint finds its buckets (and refuses its version).
-			if err := tx.DeleteBucket(bucketState); err != nil {
-				return 0, err
-			}
-			if _, err := tx.CreateBucket(bucketState); err != nil {
-				return 0, err
-			}
-			return n, putChunks(chunks, nil, w)
-		}
-	}
 	c := chunks.Cursor()
 	k, v := c.First()
 	if k == nil {

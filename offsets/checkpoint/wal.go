@@ -158,7 +158,8 @@ func (c *Checkpoint) Positions() (map[offsets.TopicPartition]int64, error) {
 // batch's state changes (and sink rows) through tx, then Commit writes the
 // commit record, the positions of the batch's plan (its Ends; its Gone
 // partitions are deleted), and prunes offsets and commits records older than
-// Options.Retain batches. The transaction is fsynced unless Options.NoSync.
+// Options.Retain batches. The record's Meta takes the plan's watermark,
+// rate limit, processing time and extra facts where rec leaves them zero. The transaction is fsynced unless Options.NoSync.
 //
 // If fn returns an error nothing is written and Commit returns it. If fn
 // panics, the transaction is rolled back and the panic continues (as in
@@ -173,7 +174,7 @@ func (c *Checkpoint) Positions() (map[offsets.TopicPartition]int64, error) {
 func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error {
 	// CommitTx.Await leaves the snapshot lock while fn waits for something
 	// outside the transaction.
-	return c.updateHanded(func(btx *bbolt.Tx, h *writerHand) error {
+	return c.updateHanded(func(btx *bbolt.Tx, h *writerHand, u *userCalls) error {
 		last, err := lastCommitID(btx)
 		if err != nil {
 			return err
@@ -196,7 +197,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 		ctx.leave, ctx.enter = h.leave, h.enter
 		defer func() { ctx.done = true }() // also on panic: a leaked CommitTx is dead
 		if fn != nil {
-			if err := fn(ctx); err != nil {
+			if err := u.call(func() error { return fn(ctx) }); err != nil {
 				return err
 			}
 		}
@@ -204,6 +205,7 @@ func (c *Checkpoint) Commit(rec CommitRecord, fn func(tx *CommitTx) error) error
 			return err
 		}
 		rec.StateWrites, rec.StateDeletes = ctx.puts, ctx.deletes
+		rec.Meta = rec.Meta.from(plan.Meta)
 		if o := ctx.output; o != nil {
 			rec.OutputRows, rec.Meta.EmittedRows = o.OutputRows, o.Meta.EmittedRows
 		}
@@ -264,12 +266,12 @@ func prune(tx *bbolt.Tx, upTo int64) error {
 // ViewSink runs fn in a read transaction with the sink bucket name, or nil
 // if no commit has created it.
 func (c *Checkpoint) ViewSink(name string, fn func(b *bbolt.Bucket) error) error {
-	return c.view(func(tx *bbolt.Tx) error {
+	return c.viewCalling(func(tx *bbolt.Tx, u *userCalls) error {
 		var b *bbolt.Bucket
 		if s := tx.Bucket(bucketSinks); s != nil {
 			b = s.Bucket([]byte(name))
 		}
-		return fn(b)
+		return u.call(func() error { return fn(b) })
 	})
 }
 
