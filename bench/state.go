@@ -96,7 +96,7 @@ func (s *stateCommitter) commitOp(keys []int, count uint64, del bool) (time.Dura
 	err := s.ck.Commit(checkpoint.CommitRecord{ID: id, InputRows: int64(len(keys))}, func(tx *checkpoint.CommitTx) error {
 		for _, k := range keys {
 			s.key = stateKey(s.key, k)
-			ns := checkpoint.Namespace{Operator: 1}
+			ns := checkpoint.Namespace{Operator: checkpoint.AggregationOperator}
 			if del {
 				if err := tx.DeleteState(ns, s.key); err != nil {
 					return err

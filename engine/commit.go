@@ -112,7 +112,7 @@ func (c *stateChanges) each(fn func(k, v []byte) error) error {
 
 // aggOperator is the operator id of a query's aggregation: its state keys
 // live in the checkpoint's namespaces of this operator, one per key group.
-const aggOperator uint16 = 1
+const aggOperator = checkpoint.AggregationOperator
 
 // restoreState loads the aggregation's state from ckpt into st.
 func restoreState(ckpt *checkpoint.Checkpoint, st *dataframe.State) error {

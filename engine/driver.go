@@ -65,6 +65,10 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	if d.ckpt, err = checkpoint.Open(q.cfg.CheckpointLocation, checkpoint.Options{NoSync: q.cfg.NoSync}); err != nil {
 		return nil, err
 	}
+	if up := d.ckpt.Upgraded(); up != nil {
+		q.logger.Info("checkpoint upgraded to this build's format", "query", q.cfg.Name, "from_format", up.From,
+			"state_keys", up.StateKeys, "took", up.Took)
+	}
 	if err = q.checkFingerprint(d.ckpt); err != nil {
 		return nil, err
 	}

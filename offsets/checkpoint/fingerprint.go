@@ -51,11 +51,11 @@ type Fingerprint struct {
 	OutputMode string
 }
 
-// Upgrade derives the structural part (Stateful, GroupKeys, Aggregates) of
+// LegacyFingerprint derives the structural part (Stateful, GroupKeys, Aggregates) of
 // a fingerprint stored by an earlier release (Form 0) from its texts, most
 // likely by compiling its Query over its Schema. CheckFingerprint falls
 // back to comparing the texts exactly when it returns an error.
-type Upgrade func(legacy Fingerprint) (Fingerprint, error)
+type LegacyFingerprint func(legacy Fingerprint) (Fingerprint, error)
 
 // Compare compares the stored fingerprint f with n, the running query's.
 // refused lists the changes that alter the state's meaning: an aggregation
@@ -186,7 +186,7 @@ func (f Fingerprint) legacyChanges(n Fingerprint) []FieldChange {
 // when upgrade fails, its texts must equal fp's exactly. Either way it is
 // then stored in the current form. A read-only checkpoint compares without
 // storing, and accepts any fp when none is stored.
-func (c *Checkpoint) CheckFingerprint(fp Fingerprint, upgrade Upgrade) ([]FieldChange, error) {
+func (c *Checkpoint) CheckFingerprint(fp Fingerprint, upgrade LegacyFingerprint) ([]FieldChange, error) {
 	fp.Form = FingerprintForm
 	var changed []FieldChange
 	decide := func(v []byte) (store bool, err error) {

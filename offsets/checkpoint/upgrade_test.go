@@ -144,7 +144,8 @@ func TestUpgradeFormat2(t *testing.T) {
 		t.Fatalf("InitialOffsets() = %v, %v, %v", initial, ok, err)
 	}
 	fp := Fingerprint{Schema: "page STRING", Query: "SELECT page, count(*) FROM t GROUP BY page", Source: "kafka:t", Format: "json", OutputMode: "update"}
-	mustNoErr(t, c.CheckFingerprint(fp))
+	_, err = c.CheckFingerprint(fp, nil)
+	mustNoErr(t, err)
 	last, err := c.LastCommit()
 	mustNoErr(t, err)
 	wantLast := CommitRecord{ID: 2, CommittedAt: fixtureTime(12), InputRows: 10, OutputRows: 2, StateRows: 4200, StateWrites: 2, StateDeletes: 2,
