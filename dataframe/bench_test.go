@@ -319,7 +319,7 @@ func BenchmarkStateChanges(b *testing.B) {
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		n := 0
-		if err := st.Changes(func(k, v []byte) error { n++; return nil }); err != nil || n != st.Len() {
+		if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { n++; return nil }); err != nil || n != st.Len() {
 			b.Fatal(err, n)
 		}
 	}
@@ -432,7 +432,7 @@ func BenchmarkStateMerge1M(b *testing.B) {
 
 func BenchmarkStateChanges1M(b *testing.B) {
 	benchState1M(b, 1000, func(st *State) error {
-		return st.Changes(func(k, v []byte) error { return nil })
+		return st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { return nil })
 	})
 }
 
@@ -497,7 +497,7 @@ func BenchmarkStream1M(b *testing.B) {
 				b.Fatal(err)
 			}
 			out.Release()
-			if err := st.Changes(func(k, v []byte) error { return nil }); err != nil {
+			if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 			st.ResetChanged()

@@ -44,7 +44,13 @@ func (d *driver) startCommit(rec checkpoint.CommitRecord, changed int, txSink Tx
 		c.done <- d.ckpt.Commit(rec, func(tx *checkpoint.CommitTx) error {
 			if d.state != nil {
 				tx.GrowState(changed)
-				if err := d.state.Changes(func(k, v []byte) error { return tx.PutState(checkpoint.NamespaceOf(aggOperator, k), k, v) }); err != nil {
+				if err := d.state.Changes(checkpoint.KeyGroupOf, func(g uint16, k, v []byte, del bool) error {
+					ns := checkpoint.Namespace{Operator: aggOperator, KeyGroup: g}
+					if del {
+						return tx.DeleteState(ns, k)
+					}
+					return tx.PutState(ns, k, v)
+				}); err != nil {
 					return err
 				}
 			}
