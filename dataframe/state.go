@@ -192,8 +192,10 @@ func (s *State) ResetChanged() {
 	}
 	s.changed()
 	s.ht.resetChanged()
-	s.dels.reset()
-	s.delEmitted = s.delEmitted[:0]
+	if s.dels.ids() > 0 {
+		s.dels.reset()
+		s.delEmitted = s.delEmitted[:0]
+	}
 }
 
 // Len returns the number of groups.
