@@ -109,32 +109,29 @@ func (s *State) changes(group func(key []byte) uint16, fn func(group uint16, key
 		}
 		dels = sortByKey(&s.dels, dels)
 	}
-	// Merge: an entry is an upsert's group id, or ^d for the delete of
-	// dels key d.
-	all := make([]int32, 0, len(ups)+len(dels))
-	i, j := 0, 0
-	for i < len(ups) && j < len(dels) {
-		if s.ht.key(ups[i]) < s.dels.key(dels[j]) {
-			all = append(all, ups[i])
-			i++
-		} else {
-			all = append(all, ^dels[j])
-			j++
+	// An entry is an upsert's group id, or ^d for the delete of dels key
+	// d: the deletes are merged in.
+	all := ups
+	if len(dels) > 0 {
+		all = make([]int32, 0, len(ups)+len(dels))
+		i, j := 0, 0
+		for i < len(ups) && j < len(dels) {
+			if s.ht.key(ups[i]) < s.dels.key(dels[j]) {
+				all = append(all, ups[i])
+				i++
+			} else {
+				all = append(all, ^dels[j])
+				j++
+			}
 		}
-	}
-	all = append(all, ups[i:]...)
-	for _, d := range dels[j:] {
-		all = append(all, ^d)
-	}
-	keyOf := func(e int32) []byte {
-		if e < 0 {
-			return storedKey(s.dels.keyBytes(^e))
+		all = append(all, ups[i:]...)
+		for _, d := range dels[j:] {
+			all = append(all, ^d)
 		}
-		return storedKey(s.ht.keyBytes(e))
 	}
 	var groups []uint16
 	if group != nil {
-		all, groups = byGroup(all, keyOf, group)
+		all, groups = byGroup(all, s.storedKey, group)
 	}
 	var val []byte
 	for n, e := range all {
@@ -142,19 +139,26 @@ func (s *State) changes(group func(key []byte) uint16, fn func(group uint16, key
 		if groups != nil {
 			g = groups[n]
 		}
-		key := keyOf(e)
-		var err error
 		if e < 0 {
-			err = fn(g, key, nil, true)
-		} else {
-			val = s.ht.appendValue(val[:0], e)
-			err = fn(g, key, val[:len(val):len(val)], false)
+			if err := fn(g, storedKey(s.dels.keyBytes(^e)), nil, true); err != nil {
+				return err
+			}
+			continue
 		}
-		if err != nil {
+		val = s.ht.appendValue(val[:0], e)
+		if err := fn(g, storedKey(s.ht.keyBytes(e)), val[:len(val):len(val)], false); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// storedKey is the stored key of a changes entry (see changes).
+func (s *State) storedKey(e int32) []byte {
+	if e < 0 {
+		return storedKey(s.dels.keyBytes(^e))
+	}
+	return storedKey(s.ht.keyBytes(e))
 }
 
 // byGroup stably sorts the entries es by the group of their key, and
