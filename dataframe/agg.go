@@ -13,6 +13,9 @@ type groupTable struct {
 	spec *aggSpec
 	keyIndex
 	accs []acc
+	// grown is the number of ids that have accumulators (grow1): a
+	// recycled id keeps its (emptied) ones.
+	grown int
 	// changed marks groups touched since resetChanged (State only);
 	// changedIDs lists them.
 	changed    []bool
@@ -58,11 +61,30 @@ func (g *groupTable) group(key []byte) int32 { return g.groupHash(key, hashKey(k
 
 // groupHash is group of a key whose hashKey is h.
 func (g *groupTable) groupHash(key []byte, h uint64) int32 {
-	id, added := g.add(key, h)
-	if added {
+	id, _ := g.addGroup(key, h)
+	return id
+}
+
+// addGroup is groupHash, and reports whether the group is new (added):
+// its accumulators are empty, on a new id or a recycled one.
+func (g *groupTable) addGroup(key []byte, h uint64) (id int32, added bool) {
+	id, added = g.add(key, h)
+	if added && int(id) >= g.grown {
 		g.grow1()
 	}
-	return id
+	return id, added
+}
+
+// removeGroup removes group id: its key leaves the index, its
+// accumulators are emptied (what they held is the garbage collector's)
+// and it is no longer marked changed, though changedIDs may still list it
+// (the caller drops it). The id waits to be recycled.
+func (g *groupTable) removeGroup(id int32) {
+	g.reset(id)
+	if g.changed != nil {
+		g.changed[id] = false
+	}
+	g.remove(id)
 }
 
 // grow1 appends the empty accumulators of a new group.
@@ -85,9 +107,11 @@ func (g *groupTable) grow1() {
 	if g.changed != nil {
 		g.changed = appendDoubling(g.changed, false)
 	}
+	g.grown++
 }
 
-// reset clears group id's accumulators (before a Restore replaces them).
+// reset clears group id's accumulators (before a Restore replaces them,
+// or when the group is removed).
 func (g *groupTable) reset(id int32) {
 	for i := range g.accs {
 		a := &g.accs[i]
@@ -107,7 +131,7 @@ func (g *groupTable) reset(id int32) {
 
 func (g *groupTable) markChanged(id int32) {
 	if g.changed == nil {
-		g.changed = make([]bool, g.len())
+		g.changed = make([]bool, g.ids())
 	}
 	if !g.changed[id] {
 		g.changed[id] = true

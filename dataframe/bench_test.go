@@ -319,7 +319,7 @@ func BenchmarkStateChanges(b *testing.B) {
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		n := 0
-		if err := st.Changes(func(k, v []byte) error { n++; return nil }); err != nil || n != st.Len() {
+		if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { n++; return nil }); err != nil || n != st.Len() {
 			b.Fatal(err, n)
 		}
 	}
@@ -432,7 +432,7 @@ func BenchmarkStateMerge1M(b *testing.B) {
 
 func BenchmarkStateChanges1M(b *testing.B) {
 	benchState1M(b, 1000, func(st *State) error {
-		return st.Changes(func(k, v []byte) error { return nil })
+		return st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { return nil })
 	})
 }
 
@@ -497,11 +497,70 @@ func BenchmarkStream1M(b *testing.B) {
 				b.Fatal(err)
 			}
 			out.Release()
-			if err := st.Changes(func(k, v []byte) error { return nil }); err != nil {
+			if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { return nil }); err != nil {
 				b.Fatal(err)
 			}
 			st.ResetChanged()
 		}
 	}
 	reportRows(b, b.N*batches*tasks*rows, cpu0)
+}
+
+// BenchmarkStateRemove1M removes 10k random groups of a 1M-group State
+// (GROUP BY page, count(*), update mode, its order built) and writes the
+// deletes with key groups (Changes), as window eviction and the commit
+// will; the groups are merged back, untimed, between ops, so the State
+// keeps its size and recycles the removed ids.
+func BenchmarkStateRemove1M(b *testing.B) {
+	const groups, removed = 1_000_000, 10_000
+	mem := memory.NewGoAllocator()
+	p := must(Compile(Source("events", must(ParseSchema("page STRING"))).GroupBy(Col("page")).Agg(Count().As("views")), Update))
+	page := func(i int) string { return fmt.Sprintf("/p/%d", i) }
+	all := make([]string, groups)
+	for i := range all {
+		all[i] = page(i)
+	}
+	st := p.NewState(mem)
+	t := pageTask(b, mem, p, all)
+	if err := st.Merge(t); err != nil {
+		b.Fatal(err)
+	}
+	t.Release()
+	if err := resultRun(true)(st); err != nil { // builds the order
+		b.Fatal(err)
+	}
+	st.ResetChanged()
+	r := rand.New(rand.NewPCG(9, 10))
+	group := func(k []byte) uint16 { return uint16(hashKey(k) % 128) }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		pages := make([]string, removed)
+		keys := make([][]byte, removed)
+		for j := range keys {
+			pages[j] = page(r.IntN(groups))
+			keys[j] = appendKeyString([]byte{byte(String)}, pages[j])
+		}
+		b.StartTimer()
+		if _, err := st.removeGroups(keys); err != nil {
+			b.Fatal(err)
+		}
+		if err := st.Changes(group, func(uint16, []byte, []byte, bool) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.ResetChanged()
+		t := pageTask(b, mem, p, pages)
+		if err := st.Merge(t); err != nil {
+			b.Fatal(err)
+		}
+		t.Release()
+		if err := resultRun(true)(st); err != nil {
+			b.Fatal(err)
+		}
+		st.ResetChanged()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*removed)/b.Elapsed().Seconds(), "removals/s")
 }

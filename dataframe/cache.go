@@ -21,15 +21,21 @@ import (
 // aggregates, and the spare buffers it is rebuilt into when groups are
 // added another; it is built by the first complete-mode Result.
 type resultCache struct {
-	// order holds the group ids [0, len(order)) in key order: row r of the
-	// table is group order[r]. Groups inserted since are merged in by
-	// extend.
-	order []int32
-	// pos[id] is the row of group id, once positions computes it. Groups
-	// are only ever added, so pos is out of date exactly when it is
-	// shorter than order: extend leaves it so rather than recomputing it,
-	// as only stale groups and the changed groups' order need it.
-	pos []int32
+	// order holds group ids in key order: row r of the table is group
+	// order[r]. Groups added since (fresh) are merged in by extend.
+	// Removed groups keep their rows (their ids wait in removed) until
+	// compact drops the rows and recycles the ids: removing costs the
+	// groups removed, and dropping the rows is one pass, done when extend
+	// copies the order anyway or when they are many.
+	order   []int32
+	fresh   []int32
+	removed []int32
+	// pos[id] is the row of group id, once positions computes it
+	// (posValid). extend and compact leave it out of date rather than
+	// recomputing it, as only stale groups and the changed groups' order
+	// need it.
+	pos      []int32
+	posValid bool
 	// abbr[r] abbreviates the key of row r (see abbrev): every key starts
 	// with the plen bytes of the order's first key, so two keys compare as
 	// their abbreviations do unless those are equal. The order is merged
@@ -48,7 +54,8 @@ type resultCache struct {
 	nextOrder []int32
 	nextAbbr  []uint64
 	// stale marks the groups in the table whose aggregates changed since
-	// the last table call; staleIDs lists them.
+	// the last table call (indexed by id; an id beyond it is not in the
+	// table); staleIDs lists them.
 	stale    []bool
 	staleIDs []int32
 	// pending is what the table lacks of the order: the rows extend
@@ -73,7 +80,7 @@ func (c *resultCache) dropTable() {
 // markStale records that group id's aggregates changed. Groups not yet in
 // the table need no mark: they are decoded in full when they enter it.
 func (c *resultCache) markStale(id int32) {
-	if c.cols != nil && int(id) < len(c.order) && !c.stale[id] {
+	if c.cols != nil && int(id) < len(c.stale) && !c.stale[id] {
 		c.stale[id] = true
 		c.staleIDs = append(c.staleIDs, id)
 	}
@@ -97,7 +104,7 @@ func (c *resultCache) table(g *groupTable) ([]tableCol, error) {
 			}
 		}
 		c.cols, c.next = cols, newTableCols(g.spec)
-		c.stale = make([]bool, len(c.order))
+		c.stale = make([]bool, g.ids())
 		return c.cols, nil
 	}
 	if p := c.pending; p != nil {
@@ -112,22 +119,25 @@ func (c *resultCache) table(g *groupTable) ([]tableCol, error) {
 	return c.cols, nil
 }
 
-// extend merges the groups [len(order), g.len()) into the order. The table, if any, is rebuilt with them by the next
-// table call; if the order was extended before since the last one, the
-// table is dropped instead.
+// extend merges the fresh groups into the order (after compact drops
+// the rows of removed ones). The table, if any, is rebuilt with them by
+// the next table call; if the order was extended before since the last
+// one, the table is dropped instead.
 func (c *resultCache) extend(g *groupTable) {
-	have, n := len(c.order), g.len()
+	c.compact(g)
+	have, n := len(c.order), len(c.order)+len(c.fresh)
 	if have == n {
 		return
 	}
 	c.sortWork = 0
-	ref := g.key(int32(have)) // a key every key's common prefix is a prefix of
+	c.posValid = false
+	ref := g.key(c.fresh[0]) // a key every key's common prefix is a prefix of
 	plen := len(ref)
 	if have > 0 {
 		ref, plen = g.key(c.order[0]), c.plen
 	}
-	for id := have; id < n; id++ {
-		plen = commonPrefix(ref[:plen], g.key(int32(id)))
+	for _, id := range c.fresh {
+		plen = commonPrefix(ref[:plen], g.key(id))
 	}
 	if plen != c.plen {
 		c.plen = plen
@@ -136,10 +146,11 @@ func (c *resultCache) extend(g *groupTable) {
 		}
 	}
 	fresh := make([]abbrKey, 0, n-have)
-	for id := have; id < n; id++ {
-		fresh = append(fresh, abbrKey{abbrev(g.key(int32(id)), plen), int32(id)})
+	for _, id := range c.fresh {
+		fresh = append(fresh, abbrKey{abbrev(g.key(id), plen), id})
 	}
-	sortAbbrKeys(fresh, g)
+	c.fresh = c.fresh[:0]
+	sortAbbrKeys(fresh, &g.keyIndex)
 	// below reports whether row r sorts before f.
 	below := func(r int, f abbrKey) bool {
 		if a := c.abbr[r]; a != f.abbr {
@@ -178,22 +189,95 @@ func (c *resultCache) extend(g *groupTable) {
 			c.pending = &pendingRows{fresh, at}
 			// Marks of the new groups are harmless: the rebuild writes
 			// them, then update again.
-			c.stale = append(c.stale, make([]bool, len(fresh))...)
+			if n := g.ids(); len(c.stale) < n {
+				c.stale = append(c.stale, make([]bool, n-len(c.stale))...)
+			}
 		}
 	}
 	c.abbr, c.nextAbbr = abbr, c.abbr
 	c.order, c.nextOrder = order, c.order
 }
 
-// positions returns pos, brought up to date first if extend moved rows.
-func (c *resultCache) positions() []int32 {
-	if n := len(c.order); len(c.pos) != n {
+// positions returns pos, brought up to date first if extend or compact
+// moved rows.
+func (c *resultCache) positions(g *groupTable) []int32 {
+	if !c.posValid {
+		n := g.ids()
 		c.pos = slices.Grow(c.pos[:0], n+n/8)[:n]
 		for r, id := range c.order {
 			c.pos[id] = int32(r)
 		}
+		c.posValid = true
 	}
 	return c.pos
+}
+
+// remove records that group id was removed from g: its row, if it has
+// one, is dropped by the next compact, which recycles the id.
+func (c *resultCache) remove(id int32) { c.removed = append(c.removed, id) }
+
+// compactMin is the number of removed groups from which compactSoon
+// compacts when they are half of the groups.
+const compactMin = 1024
+
+// compactSoon compacts when the removed groups waiting are many, so that
+// their ids are recycled when no extend comes to do it.
+func (c *resultCache) compactSoon(g *groupTable) {
+	if len(c.removed) >= compactMin && 2*len(c.removed) > len(c.order)+len(c.fresh) {
+		c.compact(g)
+	}
+}
+
+// compact drops the rows of removed groups from the order and the table
+// (rebuilding the table's columns without them, or dropping the table if
+// it lags behind the order), forgets their marks, and recycles their ids.
+func (c *resultCache) compact(g *groupTable) {
+	if len(c.removed) == 0 {
+		return
+	}
+	var runs []int // the rows kept, as [lo, hi) pairs, for the table
+	w := 0
+	for r, id := range c.order {
+		if g.removed(id) {
+			continue
+		}
+		if n := len(runs); n > 0 && runs[n-1] == r {
+			runs[n-1] = r + 1
+		} else {
+			runs = append(runs, r, r+1)
+		}
+		c.order[w], c.abbr[w] = id, c.abbr[r]
+		w++
+	}
+	if w < len(c.order) {
+		c.order, c.abbr = c.order[:w], c.abbr[:w]
+		c.posValid = false
+		switch {
+		case c.cols == nil:
+		case c.pending != nil:
+			c.dropTable()
+		default:
+			for k := range c.cols {
+				dst := &c.next[k]
+				dst.unshare(false)
+				dst.reset()
+				dst.reserve(&c.cols[k], 0)
+				for i := 0; i < len(runs); i += 2 {
+					dst.appendRun(&c.cols[k], runs[i], runs[i+1])
+				}
+				c.cols[k], c.next[k] = c.next[k], c.cols[k]
+			}
+		}
+	}
+	for _, id := range c.removed {
+		if int(id) < len(c.stale) {
+			c.stale[id] = false
+		}
+	}
+	c.staleIDs = slices.DeleteFunc(c.staleIDs, g.removed)
+	c.fresh = slices.DeleteFunc(c.fresh, g.removed)
+	g.recycle(c.removed)
+	c.removed = c.removed[:0]
 }
 
 // parallelRebuild is the number of new groups from which rebuild builds
@@ -311,13 +395,13 @@ func (c *resultCache) update(g *groupTable) {
 // groups, say) it sorts ids by key. So the order costs at most about the
 // sorting it saves.
 func (c *resultCache) inKeyOrder(g *groupTable, ids []int32, full bool) []int32 {
-	fresh := g.len() - len(c.order)
+	fresh := len(c.fresh)
 	if fresh > 0 && !full && c.sortWork+len(ids) < fresh {
 		c.sortWork += len(ids)
-		return sortByKey(g, ids)
+		return sortByKey(&g.keyIndex, ids)
 	}
 	c.extend(g)
-	pos := c.positions()
+	pos := c.positions(g)
 	if len(ids) < len(c.order)>>8 { // few: sort by row
 		ids = slices.Clone(ids)
 		slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(pos[a], pos[b]) })
@@ -338,9 +422,9 @@ func (c *resultCache) inKeyOrder(g *groupTable, ids []int32, full bool) []int32 
 	return out
 }
 
-// sortByKey returns ids (distinct groups) in ascending key order, sorted
-// by abbreviation (see sortAbbrKeys). It reads g only.
-func sortByKey(g *groupTable, ids []int32) []int32 {
+// sortByKey returns ids (distinct keys of g) in ascending key order,
+// sorted by abbreviation (see sortAbbrKeys). It reads g only.
+func sortByKey(g *keyIndex, ids []int32) []int32 {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -388,7 +472,7 @@ type abbrKey struct {
 // sortAbbrKeys sorts ks by key: by abbreviation with a radix sort (a
 // pass per byte in which the abbreviations differ), then each run of equal
 // abbreviations by key.
-func sortAbbrKeys(ks []abbrKey, g *groupTable) {
+func sortAbbrKeys(ks []abbrKey, g *keyIndex) {
 	byKey := func(a, b abbrKey) int {
 		if a.abbr != b.abbr {
 			return cmp.Compare(a.abbr, b.abbr)

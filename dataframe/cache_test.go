@@ -83,7 +83,7 @@ func TestResultCacheAcrossBatches(t *testing.T) {
 				release(runTasks(t, mem, p, s, FormatJSON, all, 1, 1000, fresh))
 				equalRows(t, result(t, st, false), result(t, fresh, false))
 			}
-			if err := st.Changes(func(k, v []byte) error { return nil }); err != nil {
+			if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 			st.ResetChanged()
@@ -141,7 +141,7 @@ func TestResultCacheRestore(t *testing.T) {
 	full := p.NewState(mem)
 	release(runTasks(t, mem, p, s, FormatJSON, all, 3, 50, full))
 	var keys, vals [][]byte
-	if err := full.Changes(func(k, v []byte) error {
+	if err := full.Changes(nil, func(_ uint16, k, v []byte, _ bool) error {
 		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
 		return nil
 	}); err != nil {
@@ -213,7 +213,7 @@ func TestChangesOrder(t *testing.T) {
 		release(runTasks(t, mem, p, s, FormatJSON, vals, 1, 100, st))
 		var prev []byte
 		n := 0
-		if err := st.Changes(func(k, v []byte) error {
+		if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error {
 			if prev != nil && string(prev) >= string(k) {
 				t.Fatalf("key %q after %q", k, prev)
 			}
@@ -306,7 +306,7 @@ func TestSortAbbrKeys(t *testing.T) {
 			id := int32(i)
 			ks[i] = abbrKey{abbrev(g.key(id), 1), id}
 		}
-		sortAbbrKeys(ks, g)
+		sortAbbrKeys(ks, &g.keyIndex)
 		for i := 1; i < len(ks); i++ {
 			if g.key(ks[i-1].id) >= g.key(ks[i].id) {
 				t.Fatalf("n=%d: %q before %q", n, g.key(ks[i-1].id), g.key(ks[i].id))
@@ -353,7 +353,7 @@ func TestResultSharesTable(t *testing.T) {
 			}
 			if batch == 6 && len(p.agg.groups) > 0 {
 				var key []byte
-				if err := st.Changes(func(k, v []byte) error { key = bytes.Clone(k); return nil }); err != nil {
+				if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { key = bytes.Clone(k); return nil }); err != nil {
 					t.Fatal(err)
 				}
 				bad := []byte{stateVersion, byte(len(p.agg.calls))} // resets the group, then fails
@@ -390,7 +390,7 @@ func TestChangesDuringResult(t *testing.T) {
 		var all []string
 		changes := func() string {
 			var b strings.Builder
-			if err := st.Changes(func(k, v []byte) error {
+			if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error {
 				fmt.Fprintf(&b, "%x=%x\n", k, v)
 				return nil
 			}); err != nil {
@@ -435,7 +435,7 @@ func TestResultCacheParallelRebuild(t *testing.T) {
 		all = append(all, vals...)
 		release(runTasks(t, mem, p, s, FormatJSON, vals, 2, 512, st))
 		done := make(chan error)
-		go func() { done <- st.Changes(func(k, v []byte) error { return nil }) }()
+		go func() { done <- st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { return nil }) }()
 		got := result(t, st, false)
 		if err := <-done; err != nil {
 			t.Fatal(err)

@@ -38,17 +38,40 @@
 // executor task runs a Task over its record batches: a stateless program
 // filters and projects into output records; a stateful one filters and
 // folds rows into a partial hash aggregate. A State merges the Tasks of a
-// batch, reports the changed groups as sorted, versioned (key, value) pairs
-// for the checkpoint (Restore reads them back), and finalizes the result
-// table (HAVING, projection, ORDER BY, LIMIT).
+// batch, reports its changelog for the checkpoint (Changes: an upsert of
+// each changed group's versioned value, a delete of each removed group, in
+// (key group, key) order; Restore reads the upserts back), and finalizes
+// the result table (HAVING, projection, ORDER BY, LIMIT).
 //
 // One batch of a stateful query, as the engine drives it:
 //
 //	for each task: t := prog.NewTask(mem); t.Consume(rec)...    // executor goroutines
 //	for each task: state.Merge(t); t.Release()                   // driver
 //	out, _ := state.Result(mode == dataframe.Update)             // sink it
-//	state.Changes(func(k, v []byte) error { return b.Put(k, v) }) // in the commit transaction
+//	gone, _ := state.Retracted()                                 // update mode: sink deletes these keys
+//	state.Changes(checkpoint.KeyGroupOf, func(g uint16, k, v []byte, del bool) error {
+//		... // in the commit transaction: put (k, v), or delete k, in key group g
+//	})
 //	state.ResetChanged()
+//
+// # Deletes and retractions
+//
+// A State can remove groups (window eviction, issue 16, is to use it; it
+// is unexported until then) at a cost that follows the groups removed: the
+// key leaves the index, the accumulators are emptied, and the group's row
+// in the key order and the result table is dropped, its id recycled, with
+// the next batch that extends the order (or once removed groups are half
+// of them). A removed key that arrives again is a new group; within the
+// batch of its removal, it is an upsert and no delete.
+//
+// In update mode a sink must also delete the rows that leave the result:
+// Retracted gives the key columns (KeySchema) of each group whose row was
+// emitted (as of ResetChanged) and no longer is, because its HAVING
+// stopped holding or it was removed. The State keeps one bit per group,
+// its row emitted or not; a restored group's bit is its HAVING's. Result
+// never holds such rows, and a group whose HAVING holds again is in
+// Result as any change. Complete mode replaces the whole result and
+// retracts nothing.
 //
 // At startup, State.Restore loads each persisted entry. A State has no
 // rollback: if a batch fails after Merge, rebuild the State from the
@@ -84,6 +107,10 @@
 // open-addressing table of integers that keeps each key's hash: a group
 // costs no allocation of its own, the garbage collector has no pointer per
 // group to scan, and State.Merge takes a Task's groups with their hashes.
+// Removing a group frees what its accumulators held at once; its key's
+// bytes are given back when the removed keys are half of the arena (the
+// live keys are copied into a new one), and its id is reused by the next
+// new group, so a State that evicts as much as it adds stays its size.
 //
 // A State keeps its groups in key order, with an 8-byte abbreviation of
 // each key so that new groups are merged into the order by comparing

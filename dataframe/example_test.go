@@ -51,7 +51,7 @@ func Example() {
 		panic(err)
 	}
 	task.Release()
-	state.Changes(func(key, value []byte) error {
+	state.Changes(nil, func(_ uint16, key, value []byte, _ bool) error {
 		fmt.Printf("persist %q (%d bytes)\n", key, len(value))
 		return nil
 	})

@@ -95,43 +95,23 @@ func (s *State) restore(key, value []byte) error {
 	if err != nil {
 		return err
 	}
-	id, added := s.ht.add(key, hashKey(key))
-	if added {
-		s.ht.grow1()
-	} else {
+	h := hashKey(key)
+	id, added := s.ht.addGroup(key, h)
+	if !added {
 		s.res.markStale(id) // even a failed decode resets the group
 	}
 	if err := s.ht.decodeValue(id, value); err != nil {
-		if added {
-			s.ht.pop()
+		if added { // no one has seen the group: its id is free at once
+			s.ht.removeGroup(id)
+			s.ht.recycle([]int32{id})
 		}
 		return err
 	}
+	if added && s.addedGroup(id, key, h) {
+		s.ht.markChanged(id) // a removal is undone: the checkpoint needs the value
+	}
+	s.restored(id)
 	return nil
-}
-
-// pop removes the most recently inserted group, which no result cache has
-// seen yet (it was inserted by the failing call).
-func (g *groupTable) pop() {
-	last := g.len() - 1
-	g.keyIndex.pop()
-	for i := range g.accs {
-		a := &g.accs[i]
-		a.cnt = a.cnt[:last]
-		switch {
-		case a.set != nil:
-			a.set = a.set[:last]
-		case a.f64 != nil:
-			a.f64 = a.f64[:last]
-		case a.str != nil:
-			a.str = a.str[:last]
-		case a.i64 != nil:
-			a.i64 = a.i64[:last]
-		}
-	}
-	if g.changed != nil {
-		g.changed = g.changed[:last]
-	}
 }
 
 // mergeAhead is how many groups Merge prefetches at a time.
@@ -141,34 +121,24 @@ func (s *State) merge(t *Task) error {
 	if t == nil || t.p != s.p || t.ht == nil {
 		return fmt.Errorf("%w: Merge of a Task from another (or a stateless, or a released) Program", ErrState)
 	}
+	if err := s.settle(); err != nil {
+		return err
+	}
 	src := t.ht
 	for sg, h := range src.hashes {
 		if sg%mergeAhead == 0 {
 			s.ht.prefetch(src.hashes[sg:min(sg+mergeAhead, len(src.hashes))])
 		}
-		dg := s.ht.groupHash(src.keyBytes(int32(sg)), h)
+		key := src.keyBytes(int32(sg))
+		dg, added := s.ht.addGroup(key, h)
+		if added {
+			s.addedGroup(dg, key, h)
+		}
 		for i := range s.ht.accs {
 			s.ht.accs[i].merge(dg, &src.accs[i], int32(sg))
 		}
 		s.ht.markChanged(dg)
 		s.res.markStale(dg)
-	}
-	return nil
-}
-
-// changes encodes the changed groups in key order. Each key is a view of
-// the key arena and each value is encoded into one reused buffer, both
-// capped at their length.
-func (s *State) changes(fn func(key, value []byte) error) error {
-	if len(s.ht.changedIDs) == 0 {
-		return nil
-	}
-	var val []byte
-	for _, id := range s.changedInKeyOrder() {
-		val = s.ht.appendValue(val[:0], id)
-		if err := fn(storedKey(s.ht.keyBytes(id)), val[:len(val):len(val)]); err != nil {
-			return err
-		}
 	}
 	return nil
 }

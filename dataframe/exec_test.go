@@ -333,7 +333,7 @@ func TestMergeRestoreUpdate(t *testing.T) {
 	// Persist, restore into a fresh state, compare.
 	type kv struct{ k, v []byte }
 	var saved []kv
-	if err := many.Changes(func(k, v []byte) error {
+	if err := many.Changes(nil, func(_ uint16, k, v []byte, _ bool) error {
 		if len(saved) > 0 && bytes.Compare(saved[len(saved)-1].k, k) >= 0 {
 			t.Fatalf("keys not ascending")
 		}
@@ -381,7 +381,7 @@ func TestMergeRestoreUpdate(t *testing.T) {
 		t.Errorf("update rows %v", fmtRows(upd))
 	}
 	n := 0
-	restored.Changes(func(k, v []byte) error { n++; return nil })
+	restored.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { n++; return nil })
 	if n != 2 {
 		t.Errorf("Changes gave %d", n)
 	}
@@ -390,7 +390,7 @@ func TestMergeRestoreUpdate(t *testing.T) {
 		t.Error("ResetChanged")
 	}
 	for _, st := range []*State{restored} {
-		if err := st.Changes(func(k, v []byte) error { return fmt.Errorf("none expected") }); err != nil {
+		if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { return fmt.Errorf("none expected") }); err != nil {
 			t.Error(err)
 		}
 	}
@@ -540,7 +540,7 @@ func TestGlobalAggregate(t *testing.T) {
 	// empty key), and restores to the same group.
 	var keys [][]byte
 	var val []byte
-	if err := st.Changes(func(k, v []byte) error {
+	if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error {
 		keys, val = append(keys, bytes.Clone(k)), bytes.Clone(v)
 		return nil
 	}); err != nil {
@@ -676,7 +676,7 @@ func TestResultOrderAcrossBatches(t *testing.T) {
 	for id := range st.ht.len() {
 		st.ht.markChanged(int32(id))
 	}
-	if err := st.Changes(func(k, v []byte) error {
+	if err := st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error {
 		keys, vals = append(keys, bytes.Clone(k)), append(vals, bytes.Clone(v))
 		return nil
 	}); err != nil {

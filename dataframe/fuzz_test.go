@@ -152,7 +152,7 @@ func FuzzStateRestore(f *testing.F) {
 	d.Release()
 	st.Merge(task)
 	task.Release()
-	st.Changes(func(k, v []byte) error { f.Add(bytes.Clone(k), bytes.Clone(v)); return nil })
+	st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { f.Add(bytes.Clone(k), bytes.Clone(v)); return nil })
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		defer mem.AssertSize(t, 0)
@@ -166,7 +166,7 @@ func FuzzStateRestore(f *testing.F) {
 		first := result(t, st, false)
 		st.ht.markChanged(0)
 		var k2, v2 []byte
-		st.Changes(func(k, v []byte) error { k2, v2 = bytes.Clone(k), bytes.Clone(v); return nil })
+		st.Changes(nil, func(_ uint16, k, v []byte, _ bool) error { k2, v2 = bytes.Clone(k), bytes.Clone(v); return nil })
 		again := p.NewState(mem)
 		if err := again.Restore(k2, v2); err != nil {
 			t.Fatalf("re-encoded entry rejected: %v", err)

@@ -19,31 +19,69 @@ func hashKey(key []byte) uint64 { return maphash.Bytes(keySeed, key) }
 // growth of a few slices (a map[string]int32 allocated each key and was
 // scanned on every GC cycle). Each key's hash is kept: the index grows,
 // and Merge moves groups into another index, without hashing again.
+//
+// Keys can be removed (remove), at a cost that follows the keys removed:
+// the slot is emptied by shifting the rest of its probe run back (no
+// tombstones, so lookups stay as short as without removals), and the id is
+// not reused until its holder hands it back (recycle), so that whatever
+// still refers to it (the result cache's order) is cleaned up first. add
+// reuses recycled ids before new ones. The bytes of removed keys stay in
+// the arena until they are half of it, when the live keys are copied into
+// a new one.
 type keyIndex struct {
-	arena  []byte
-	off    []int    // group id's key is arena[off[id]:off[id+1]]; off[0] = 0
+	arena []byte
+	// spans[id] locates group id's key: its offset in the arena in the low
+	// spanOffBits bits, its length above (spanLong: the length is in
+	// long); spanGone once the key is removed.
+	spans  []uint64
+	long   map[int32]int
 	hashes []uint64 // hashKey of each group's key
 	// slots has a power of two length (or none) and is at most half full:
 	// 0 is an empty slot, else the hash's top 32 bits over id+1.
 	slots []uint64
-	sink  uint64 // what prefetch loaded, kept so that its loads stay
+	free  []int32 // removed ids handed back (recycle), reused by add
+	gone  int     // removed ids, recycled or not
+	waste int     // arena bytes of removed keys
+	sink  uint64  // what prefetch loaded, kept so that its loads stay
 }
 
-const slotIDMask = 1<<32 - 1
+const (
+	slotIDMask  = 1<<32 - 1
+	spanOffBits = 40
+	spanOffMask = 1<<spanOffBits - 1
+	spanLong    = 1<<(64-spanOffBits) - 1 // a key of spanLong bytes or more
+	spanGone    = ^uint64(0)
+	// compactWaste is the arena bytes of removed keys from which the arena
+	// is compacted (when they are also half of it).
+	compactWaste = 1 << 16
+)
 
-func newKeyIndex() keyIndex { return keyIndex{off: []int{0}} }
+func newKeyIndex() keyIndex { return keyIndex{} }
 
-func (x *keyIndex) len() int { return len(x.off) - 1 }
+// len returns the number of keys (ids not removed).
+func (x *keyIndex) len() int { return len(x.spans) - x.gone }
+
+// ids returns the number of ids ever given out: every live id is below it.
+func (x *keyIndex) ids() int { return len(x.spans) }
+
+// removed reports whether id's key was removed (and the id is free, or
+// waits to be recycled).
+func (x *keyIndex) removed(id int32) bool { return x.spans[id] == spanGone }
 
 // keyBytes views group id's key; the bytes must not be modified.
 func (x *keyIndex) keyBytes(id int32) []byte {
-	lo, hi := x.off[id], x.off[id+1]
-	return x.arena[lo:hi:hi]
+	s := x.spans[id]
+	lo, n := int(s&spanOffMask), int(s>>spanOffBits)
+	if n == spanLong {
+		n = x.long[id]
+	}
+	return x.arena[lo : lo+n : lo+n]
 }
 
-// key views group id's key as a string. The arena only grows by append
-// (a reallocation leaves the old bytes as they were), so the string stays
-// valid, and unchanged, as long as its holder keeps it.
+// key views group id's key as a string. The arena is only appended to,
+// and compaction copies the keys into a new arena (a reallocation leaves
+// the old bytes as they were), so the string stays valid, and unchanged,
+// as long as its holder keeps it.
 func (x *keyIndex) key(id int32) string {
 	b := x.keyBytes(id)
 	if len(b) == 0 {
@@ -75,7 +113,8 @@ func (x *keyIndex) find(key []byte, h uint64) (int32, int) {
 }
 
 // add returns the id of key, whose hash is h, adding it when new (added).
-// key is copied, not retained.
+// key is copied, not retained. A new key takes the most recently recycled
+// id, if any, else the next new one (ids()-1 after the call).
 func (x *keyIndex) add(key []byte, h uint64) (id int32, added bool) {
 	if 2*(x.len()+1) > len(x.slots) {
 		x.grow()
@@ -84,15 +123,92 @@ func (x *keyIndex) add(key []byte, h uint64) (id int32, added bool) {
 	if id >= 0 {
 		return id, false
 	}
-	id = int32(x.len())
+	span := x.appendKey(key)
+	if n := len(x.free); n > 0 {
+		id = x.free[n-1]
+		x.free = x.free[:n-1]
+		x.gone--
+		x.spans[id], x.hashes[id] = span, h
+	} else {
+		id = int32(len(x.spans))
+		x.spans = appendDoubling(x.spans, span)
+		x.hashes = appendDoubling(x.hashes, h)
+	}
+	if len(key) >= spanLong {
+		if x.long == nil {
+			x.long = map[int32]int{}
+		}
+		x.long[id] = len(key)
+	}
 	x.slots[slot] = h&^slotIDMask | uint64(uint32(id)+1)
+	return id, true
+}
+
+// appendKey appends key to the arena and returns its span (the caller
+// records a long key's length).
+func (x *keyIndex) appendKey(key []byte) uint64 {
 	if len(x.arena)+len(key) > cap(x.arena) {
 		x.arena = slices.Grow(x.arena, max(len(x.arena), len(key)))
 	}
+	off := len(x.arena)
 	x.arena = append(x.arena, key...)
-	x.off = appendDoubling(x.off, len(x.arena))
-	x.hashes = appendDoubling(x.hashes, h)
-	return id, true
+	return uint64(min(len(key), spanLong))<<spanOffBits | uint64(off)
+}
+
+// remove takes id's key out of the index: find no longer finds it and add
+// of the same key gives a new id. The id itself is not reused before
+// recycle hands it back.
+func (x *keyIndex) remove(id int32) {
+	mask := len(x.slots) - 1
+	want := uint64(uint32(id) + 1)
+	i := int(x.hashes[id]) & mask
+	for x.slots[i]&slotIDMask != want {
+		i = (i + 1) & mask
+	}
+	// Shift back every later slot of the probe run that may move to the
+	// hole: one whose home slot is not cyclically in (hole, j].
+	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
+		home := int(x.hashes[uint32(x.slots[j])-1]) & mask
+		if (j-home)&mask >= (j-i)&mask {
+			x.slots[i] = x.slots[j]
+			i = j
+		}
+	}
+	x.slots[i] = 0
+	x.waste += len(x.keyBytes(id))
+	if x.long != nil {
+		delete(x.long, id)
+	}
+	x.spans[id] = spanGone
+	x.gone++
+	if x.waste >= compactWaste && 2*x.waste > len(x.arena) {
+		x.compactArena()
+	}
+}
+
+// recycle hands back removed ids, for add to reuse.
+func (x *keyIndex) recycle(ids []int32) { x.free = append(x.free, ids...) }
+
+// compactArena copies the live keys into a new arena, in id order.
+func (x *keyIndex) compactArena() {
+	arena := make([]byte, 0, len(x.arena)-x.waste+len(x.arena)/8)
+	for id, s := range x.spans {
+		if s == spanGone {
+			continue
+		}
+		key := x.keyBytes(int32(id))
+		x.spans[id] = s&^spanOffMask | uint64(len(arena))
+		arena = append(arena, key...)
+	}
+	x.arena, x.waste = arena, 0
+}
+
+// reset empties the index, keeping its memory: keys viewed before are
+// overwritten by later adds.
+func (x *keyIndex) reset() {
+	x.arena, x.spans, x.hashes, x.free = x.arena[:0], x.spans[:0], x.hashes[:0], x.free[:0]
+	x.long, x.gone, x.waste = nil, 0, 0
+	clear(x.slots)
 }
 
 // appendDoubling is append, but a full s doubles: append grows large
@@ -106,7 +222,7 @@ func appendDoubling[T any](s []T, v T) []T {
 }
 
 // prefetch loads the slots where the keys of hashes hs are probed first
-// and the offsets of the keys they hold. They are far apart in a large
+// and the spans of the keys they hold. They are far apart in a large
 // index: loading them in a loop of their own lets the processor wait for
 // all of them at once, not for one miss after another as add does. It
 // first grows the index to take len(hs) more keys, so add does not move
@@ -124,7 +240,7 @@ func (x *keyIndex) prefetch(hs []uint64) {
 	for _, h := range hs {
 		s := x.slots[int(h)&mask]
 		if s != 0 && s&^slotIDMask == h&^slotIDMask {
-			sum += uint64(x.off[uint32(s)-1])
+			sum += x.spans[uint32(s)-1]
 		}
 	}
 	x.sink += sum
@@ -134,11 +250,15 @@ func (x *keyIndex) prefetch(hs []uint64) {
 // loads them.
 const prefetchSlots = 1 << 17
 
-// grow doubles the slots and places every group again from its hash.
+// grow doubles the slots and places every key (not the removed ids)
+// again from its hash.
 func (x *keyIndex) grow() {
 	slots := make([]uint64, max(64, 2*len(x.slots)))
 	mask := len(slots) - 1
 	for id, h := range x.hashes {
+		if x.spans[id] == spanGone {
+			continue
+		}
 		i := int(h) & mask
 		for slots[i] != 0 {
 			i = (i + 1) & mask
@@ -146,15 +266,4 @@ func (x *keyIndex) grow() {
 		slots[i] = h&^slotIDMask | uint64(uint32(id)+1)
 	}
 	x.slots = slots
-}
-
-// pop removes the most recently added key. Emptying its slot is enough:
-// no key added after it probed past that slot.
-func (x *keyIndex) pop() {
-	last := int32(x.len() - 1)
-	_, slot := x.find(x.keyBytes(last), x.hashes[last])
-	x.slots[slot] = 0
-	x.arena = x.arena[:x.off[last]]
-	x.off = x.off[:last+1]
-	x.hashes = x.hashes[:last]
 }

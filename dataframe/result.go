@@ -17,11 +17,14 @@ func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s.output(cols, len(s.res.order))
+		return s.output(cols, len(s.res.order), nil)
 	}
-	var ids []int32
+	var ids, changed []int32
 	if onlyChanged {
 		ids = s.changedInKeyOrder()
+		if s.track {
+			changed = ids
+		}
 	} else {
 		// A global aggregate has one row even before any input, as in SQL.
 		ht = newGroupTable(ht.spec)
@@ -36,25 +39,41 @@ func (s *State) result(onlyChanged bool) (arrow.Record, error) {
 			return nil, err
 		}
 	}
-	return s.output(cols, len(ids))
+	return s.output(cols, len(ids), changed)
+}
+
+// tableEvaluator views the aggregate output table cols of n rows as an
+// evaluator's columns; release frees the views.
+func tableEvaluator(cols []tableCol, n int) (ev *evaluator, release func()) {
+	ev = &evaluator{n: n, cols: make([]*vector, len(cols))}
+	releases := make([]func(), len(cols))
+	for i := range cols {
+		ev.cols[i], releases[i] = cols[i].vector()
+	}
+	return ev, func() {
+		for _, r := range releases {
+			r()
+		}
+	}
 }
 
 // output applies HAVING, ORDER BY, LIMIT and the projection to the
 // aggregate output table cols of n rows. A projected column of the table
-// is shared, not copied, when the rows stay in table order.
-func (s *State) output(cols []tableCol, n int) (arrow.Record, error) {
-	ev := &evaluator{n: n, cols: make([]*vector, len(cols))}
-	for i := range cols {
-		v, release := cols[i].vector()
-		defer release()
-		ev.cols[i] = v
-	}
+// is shared, not copied, when the rows stay in table order. changed, if
+// not nil, is the changed group of each row (update mode): which pass
+// HAVING is recorded for Retracted and ResetChanged.
+func (s *State) output(cols []tableCol, n int, changed []int32) (arrow.Record, error) {
+	ev, release := tableEvaluator(cols, n)
+	defer release()
 	var sel []int32 // nil: the rows [0, m) in table order
 	m := n
 	if len(s.p.having) > 0 || len(s.p.orders) > 0 {
 		sel = identitySel(n)
 		for _, h := range s.p.having {
 			sel = ev.filter(h, sel)
+		}
+		if changed != nil && len(s.p.having) > 0 {
+			s.setPassing(changed, sel)
 		}
 		if len(s.p.orders) > 0 && len(sel) > 1 {
 			keys := make([]*vector, len(s.p.orders))

@@ -20,8 +20,12 @@ func (d *driver) commit(rec checkpoint.CommitRecord, changes *stateChanges, txSi
 	return d.ckpt.Commit(rec, func(tx *checkpoint.CommitTx) error {
 		if changes != nil {
 			tx.GrowState(changes.len())
-			if err := changes.each(func(k, v []byte) error {
-				return tx.PutState(checkpoint.NamespaceOf(aggOperator, k), k, v)
+			if err := changes.each(func(g uint16, k, v []byte, del bool) error {
+				ns := checkpoint.Namespace{Operator: aggOperator, KeyGroup: g}
+				if del {
+					return tx.DeleteState(ns, k)
+				}
+				return tx.PutState(ns, k, v)
 			}); err != nil {
 				return err
 			}
@@ -63,12 +67,16 @@ type stateChanges struct {
 	// buf[offs[2i]:offs[2i+1]] and the value buf[offs[2i+1]:offs[2i+2]].
 	buf  []byte
 	offs []int
+	// groups is each change's key group; dels the indexes of the deletes,
+	// ascending.
+	groups []uint16
+	dels   []int
 }
 
 // prepareChanges starts copying the state's changes; changed is how many
 // groups changed.
 func (d *driver) prepareChanges(changed int) *stateChanges {
-	c := &stateChanges{done: make(chan struct{}), offs: make([]int, 1, 2*changed+1)}
+	c := &stateChanges{done: make(chan struct{}), offs: make([]int, 1, 2*changed+1), groups: make([]uint16, 0, changed)}
 	go func() {
 		defer close(c.done)
 		defer func() {
@@ -76,11 +84,15 @@ func (d *driver) prepareChanges(changed int) *stateChanges {
 				c.panicked = p
 			}
 		}()
-		c.err = d.state.Changes(func(k, v []byte) error {
+		c.err = d.state.Changes(checkpoint.KeyGroupOf, func(g uint16, k, v []byte, del bool) error {
 			c.buf = append(c.buf, k...)
 			c.offs = append(c.offs, len(c.buf))
 			c.buf = append(c.buf, v...)
 			c.offs = append(c.offs, len(c.buf))
+			c.groups = append(c.groups, g)
+			if del {
+				c.dels = append(c.dels, len(c.groups)-1)
+			}
 			return nil
 		})
 	}()
@@ -99,11 +111,17 @@ func (c *stateChanges) wait() error {
 
 func (c *stateChanges) len() int { return (len(c.offs) - 1) / 2 }
 
-// each calls fn with every change, in the state's order (ascending keys).
-func (c *stateChanges) each(fn func(k, v []byte) error) error {
+// each calls fn with every change, in the state's order (ascending key
+// group, then key): an upsert, or a delete (del, v empty).
+func (c *stateChanges) each(fn func(g uint16, k, v []byte, del bool) error) error {
+	dels := c.dels
 	for i := 0; i+2 < len(c.offs); i += 2 {
-		o := c.offs[i : i+3]
-		if err := fn(c.buf[o[0]:o[1]:o[1]], c.buf[o[1]:o[2]:o[2]]); err != nil {
+		o, n := c.offs[i:i+3], i/2
+		del := len(dels) > 0 && dels[0] == n
+		if del {
+			dels = dels[1:]
+		}
+		if err := fn(c.groups[n], c.buf[o[0]:o[1]:o[1]], c.buf[o[1]:o[2]:o[2]], del); err != nil {
 			return err
 		}
 	}

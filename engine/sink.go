@@ -378,12 +378,18 @@ func (d *driver) closeSink() error {
 	return nil
 }
 
-// retracted returns, in update mode, the keys of the groups the batch
-// removed from the state (Output.Deleted, nil if none) and their schema.
-// The caller releases the record.
-//
-// integrate: dataframe.State.Retracted and dataframe.State.KeySchema (being
-// added on another branch): return d.state.KeySchema(), d.state.Retracted().
+// retracted returns, in update mode, the keys of the rows this batch took
+// out of the result (Output.Deleted: groups whose HAVING stopped holding,
+// groups removed from the state; nil if none) and their schema. The caller
+// releases the record.
 func (d *driver) retracted() (*arrow.Schema, arrow.Record, error) {
-	return nil, nil, nil
+	rec, err := d.state.Retracted()
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec != nil && rec.NumRows() == 0 {
+		rec.Release()
+		rec = nil
+	}
+	return d.state.KeySchema(), rec, nil
 }
