@@ -44,6 +44,22 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// havingBelow is the having query's threshold: the 4 pages reach it in
+// batch 1, the batch the crash tests kill.
+const havingBelow = 250
+
+// belowHaving is the having query's result table: the counts below its
+// threshold.
+func belowHaving(counts map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for k, n := range counts {
+		if n < havingBelow {
+			out[k] = n
+		}
+	}
+	return out
+}
+
 // crashQueries are the queries a crash-test child can run, by name: the
 // page views in complete and update mode, and a stateless query whose
 // LIMIT holds over the stream (so a batch's output depends on the rows
@@ -51,6 +67,16 @@ func TestMain(m *testing.M) {
 var crashQueries = map[string]func(schema *dataframe.Schema, cfg *Config){
 	"complete": func(*dataframe.Schema, *Config) {},
 	"update":   func(_ *dataframe.Schema, cfg *Config) { cfg.OutputMode = dataframe.Update },
+	// having retracts a page once its views reach havingBelow: its key is
+	// in that batch's Output.Deleted.
+	"having": func(schema *dataframe.Schema, cfg *Config) {
+		cfg.OutputMode = dataframe.Update
+		cfg.Query = dataframe.Source("events", schema).
+			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+			GroupBy(dataframe.Col("page")).
+			Agg(dataframe.Count().As("views")).
+			Filter(dataframe.Col("views").Lt(dataframe.Lit(havingBelow)))
+	},
 	"limit": func(schema *dataframe.Schema, cfg *Config) {
 		cfg.Query = dataframe.Source("events", schema).
 			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
@@ -189,6 +215,7 @@ func TestCrashAtEveryLifecyclePoint(t *testing.T) {
 	for _, c := range []struct{ query, sink string }{
 		{"complete", "record"},
 		{"update", "record"},
+		{"having", "record"},
 		{"limit", "record"},
 		{"update", "tx"},
 	} {
@@ -239,7 +266,11 @@ func TestCrashAtEveryLifecyclePoint(t *testing.T) {
 					if err := run(dir, events, ""); err != nil {
 						t.Fatalf("restart: %v", err)
 					}
-					sameAsReference(t, q, refPlans, ends, want)
+					wantState := want
+					if c.query == "having" {
+						wantState = belowHaving(want)
+					}
+					sameAsReference(t, q, refPlans, ends, wantState)
 					checkMeta(t, q, 300)
 
 					evs := readSinkEvents(t, events)
@@ -352,6 +383,30 @@ func checkReferenceOutput(t *testing.T, query string, out map[int64]string, want
 			}
 		}
 		sameCounts(t, got, want)
+	case "having":
+		// Update rows set a page's count, deleted keys ("-page") remove
+		// it: folded in batch order they are the pages still below the
+		// threshold, and some page must have crossed it.
+		got, deleted := map[string]int64{}, 0
+		for id := range int64(len(out)) {
+			for _, r := range outputRows(t, out[id]) {
+				if k, ok := strings.CutPrefix(r[0], "-"); ok {
+					if _, in := got[k]; !in {
+						t.Fatalf("batch %d deletes %q, which is not in the result", id, k)
+					}
+					delete(got, k)
+					deleted++
+					continue
+				}
+				for k, n := range countsOf(t, [][]string{r}) {
+					got[k] = n
+				}
+			}
+		}
+		sameCounts(t, got, belowHaving(want))
+		if deleted == 0 {
+			t.Fatalf("no page crossed views < %d: the test does not exercise retractions", havingBelow)
+		}
 	case "limit":
 		var total int
 		var nonEmpty int
