@@ -62,11 +62,18 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	if d.sub, err = q.cfg.Source.subscription(); err != nil {
 		return nil, err
 	}
-	if d.ckpt, err = checkpoint.Open(q.cfg.CheckpointLocation, checkpoint.Options{NoSync: q.cfg.NoSync}); err != nil {
+	if d.ckpt, err = checkpoint.Open(q.cfg.CheckpointLocation, checkpoint.Options{
+		NoSync: q.cfg.NoSync,
+		// A query the old checkpoint refuses leaves it in its format.
+		BeforeUpgrade: func(c *checkpoint.Checkpoint) error {
+			_, err := c.CompareFingerprint(q.fp, q.upgradeFingerprint)
+			return err
+		},
+	}); err != nil {
 		return nil, err
 	}
 	if up := d.ckpt.Upgraded(); up != nil {
-		q.logger.Info("checkpoint upgraded to this build's format", "query", q.cfg.Name, "from_format", up.From,
+		q.logger.Warn("checkpoint upgraded to this build's format: earlier releases can no longer open it", "query", q.cfg.Name, "from_format", up.From,
 			"state_keys", up.StateKeys, "took", up.Took)
 	}
 	if err = q.checkFingerprint(d.ckpt); err != nil {

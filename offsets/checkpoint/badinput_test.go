@@ -100,6 +100,11 @@ func TestTruncatedRefused(t *testing.T) {
 
 	mustNoErr(t, os.Truncate(path, 5000)) // meta page 0 only
 	refused(t, dir, ErrDamaged, "damaged checkpoint file: truncated: the file has 5000 bytes, its last transaction")
+
+	// Empty, bbolt would start a new checkpoint: the query would silently
+	// start over from startingOffsets.
+	mustNoErr(t, os.Truncate(path, 0))
+	refused(t, dir, ErrDamaged, "damaged checkpoint file: the file is empty (0 bytes)")
 }
 
 // TestGarbageRefused: a file that is not bbolt's is refused with bbolt's

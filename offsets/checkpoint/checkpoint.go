@@ -40,6 +40,13 @@ type Options struct {
 	// Retain is how many committed batches keep their offsets and commits
 	// records (for `microbatch offsets`). Default 100; at least 1.
 	Retain int
+	// BeforeUpgrade, if set, runs when a writer's Open finds a checkpoint
+	// of format 1 or 2, before anything is written: c reads it as it is
+	// (CompareFingerprint, InitialOffsets, ...), and an error stops Open
+	// with that error, leaving the file untouched. An engine compares the
+	// query's fingerprint there, so that a query the checkpoint refuses
+	// does not upgrade it out of reach of the release that wrote it.
+	BeforeUpgrade func(c *Checkpoint) error
 	// NoSync skips fsync on commit. For tests and benchmarks only: a crash
 	// may lose or corrupt the checkpoint.
 	NoSync bool
@@ -135,6 +142,11 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 		version, err = readVersion(tx)
 		return err
 	})
+	if err == nil && (version == 1 || version == 2) && opts.BeforeUpgrade != nil {
+		// Nothing is written yet: a refusal leaves the old format, which
+		// its own release can still run.
+		err = opts.BeforeUpgrade(c)
+	}
 	start := time.Now()
 	if err == nil {
 		err = c.update(func(tx *bbolt.Tx) error {
@@ -155,7 +167,7 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 	if err != nil {
 		c.upgraded = nil
 		_ = c.Close()
-		if errors.Is(err, ErrDamaged) { // names the file already
+		if errors.Is(err, ErrDamaged) || errors.Is(err, ErrIncompatible) { // name the file already
 			return nil, err
 		}
 		return nil, fmt.Errorf("checkpoint %s: %w", c.path, err)
@@ -207,8 +219,15 @@ func checkFileSize(path string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
+	if fi.Size() == 0 {
+		// bbolt would initialise it as a new checkpoint: the query would
+		// start over from startingOffsets without a word. A crash inside
+		// bbolt's creation of the file could leave it empty too, which
+		// only the user can tell from a checkpoint that lost its content.
+		return fmt.Errorf("checkpoint %s: %w: the file is empty (0 bytes); if the query never committed a batch, remove it to start the query from startingOffsets", path, ErrDamaged)
+	}
 	m, err := readBoltMeta(f)
-	if fi.Size() == 0 || err != nil {
+	if err != nil {
 		return nil
 	}
 	if need := int64(m.pgid) * int64(m.pageSize); fi.Size() < need {

@@ -187,6 +187,10 @@ func (f Fingerprint) legacyChanges(n Fingerprint) []FieldChange {
 // then stored in the current form. A read-only checkpoint compares without
 // storing, and accepts any fp when none is stored.
 func (c *Checkpoint) CheckFingerprint(fp Fingerprint, upgrade LegacyFingerprint) ([]FieldChange, error) {
+	return c.checkFingerprint(fp, upgrade, true)
+}
+
+func (c *Checkpoint) checkFingerprint(fp Fingerprint, upgrade LegacyFingerprint, store bool) ([]FieldChange, error) {
 	fp.Form = FingerprintForm
 	var changed []FieldChange
 	decide := func(v []byte) (store bool, err error) {
@@ -224,7 +228,7 @@ func (c *Checkpoint) CheckFingerprint(fp Fingerprint, upgrade LegacyFingerprint)
 		changed = ch
 		return len(ch) > 0 || legacy, nil
 	}
-	if c.opts.ReadOnly {
+	if c.opts.ReadOnly || !store {
 		err := c.view(func(tx *bbolt.Tx) error {
 			_, err := decide(getKey(tx, bucketMeta, keyFingerprint))
 			return err
@@ -264,4 +268,10 @@ func (c *Checkpoint) StoredFingerprint() (*Fingerprint, error) {
 		return err
 	})
 	return out, err
+}
+
+// CompareFingerprint is CheckFingerprint without storing fp: it returns the
+// allowed changes, or the *IncompatibleError, and writes nothing.
+func (c *Checkpoint) CompareFingerprint(fp Fingerprint, upgrade LegacyFingerprint) ([]FieldChange, error) {
+	return c.checkFingerprint(fp, upgrade, false)
 }

@@ -212,6 +212,9 @@ func (c *Checkpoint) openSnapshot() error {
 		return fmt.Errorf("checkpoint %s: %w", c.path, err)
 	}
 	defer src.Close()
+	if fi, err := src.Stat(); err == nil && fi.Size() == 0 {
+		return checkFileSize(c.path) // says why an empty file is refused
+	}
 	locks := openSnapshotLocks(c.dir, false)
 	defer locks.close()
 	tmp, err := os.CreateTemp("", "microbatch-checkpoint-*.db")

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,6 +236,47 @@ func TestUpgradeFormat2Corrupt(t *testing.T) {
 	}
 	if v := storedVersion(t, dir); v != "2" {
 		t.Fatalf("meta/version = %q after the failed upgrade", v)
+	}
+}
+
+// TestUpgradeRefusedBeforeWriting: an Options.BeforeUpgrade that refuses
+// (a query the checkpoint does not accept) stops Open before anything is
+// written: the format-2 file stays byte for byte as it was, so the release
+// that wrote it can still run it, and the fingerprint compared there is
+// the stored one, read from the old format.
+func TestUpgradeRefusedBeforeWriting(t *testing.T) {
+	dir := format2Fixture(t)
+	path := filepath.Join(dir, DBFile)
+	before, err := os.ReadFile(path)
+	mustNoErr(t, err)
+	other := Fingerprint{Schema: "page STRING", Query: "SELECT action, count(*) FROM t GROUP BY action", Source: "kafka:t", Format: "json", OutputMode: "update"}
+	calls := 0
+	_, err = Open(dir, Options{NoSync: true, BeforeUpgrade: func(c *Checkpoint) error {
+		calls++
+		_, err := c.CompareFingerprint(other, nil)
+		return err
+	}})
+	if !errors.Is(err, ErrIncompatible) || calls != 1 || !strings.Contains(err.Error(), "SELECT action, count(*)") {
+		t.Fatalf("Open with a refusing BeforeUpgrade: %v (%d calls), want the IncompatibleError", err, calls)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Fatal("a refused upgrade changed the file")
+	}
+	if v := storedVersion(t, dir); v != "2" {
+		t.Fatalf("meta/version = %q after the refused upgrade", v)
+	}
+	// Accepted, it upgrades; a format-3 checkpoint never calls it.
+	c, err := Open(dir, Options{NoSync: true, BeforeUpgrade: func(c *Checkpoint) error { calls++; return nil }})
+	mustNoErr(t, err)
+	if c.Upgraded() == nil || calls != 2 {
+		t.Fatalf("Upgraded() = %v after %d calls", c.Upgraded(), calls)
+	}
+	mustNoErr(t, c.Close())
+	c, err = Open(dir, Options{NoSync: true, BeforeUpgrade: func(c *Checkpoint) error { calls++; return nil }})
+	mustNoErr(t, err)
+	mustNoErr(t, c.Close())
+	if calls != 2 {
+		t.Fatalf("BeforeUpgrade ran for a format-3 checkpoint")
 	}
 }
 
