@@ -12,7 +12,7 @@ import (
 func (s *State) restored(id int32) {
 	switch {
 	case !s.track:
-	case len(s.p.having) == 0:
+	case len(s.p.having) == 0, s.restoreEmitted:
 		s.emitted.set(id, true)
 	default:
 		s.unsettled = append(s.unsettled, id)
@@ -167,3 +167,11 @@ func (p *Program) keyColumns() ([]int, *arrow.Schema) {
 	}
 	return groups, arrow.NewSchema(fields, nil)
 }
+
+// RestoreAsEmitted makes the groups restored from now on count as emitted
+// in update mode, whatever HAVING says of them. An engine calls it before
+// Restore when the query changed since the state was written: the rows the
+// sink holds were chosen by the old HAVING, which is gone, so a restored
+// group that fails the new HAVING when it next changes is retracted. A
+// retraction of a row never emitted is harmless; a missed one is not.
+func (s *State) RestoreAsEmitted() { s.restoreEmitted = true }

@@ -42,6 +42,8 @@ type State struct {
 	// unsettled lists restored groups whose emitted bit is yet to be
 	// computed (settle), before anything changes them.
 	track     bool
+	// restoreEmitted: restored groups count as emitted (RestoreAsEmitted).
+	restoreEmitted bool
 	emitted   bitset
 	passing   bitset
 	passKnown bool

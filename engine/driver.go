@@ -76,7 +76,8 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 		q.logger.Warn("checkpoint upgraded to this build's format: earlier releases can no longer open it", "query", q.cfg.Name, "from_format", up.From,
 			"state_keys", up.StateKeys, "took", up.Took)
 	}
-	if err = q.checkFingerprint(d.ckpt); err != nil {
+	queryChanged, err := q.checkFingerprint(d.ckpt)
+	if err != nil {
 		return nil, err
 	}
 	if d.admin, err = kafka.NewAdmin(d.props); err != nil {
@@ -94,6 +95,10 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	}
 	if q.prog.Stateful() {
 		d.state = q.prog.NewState(q.mem)
+		if queryChanged {
+			// The sink's rows were chosen by the old query's HAVING.
+			d.state.RestoreAsEmitted()
+		}
 		if err = restoreState(d.ckpt, d.state); err != nil {
 			return nil, fmt.Errorf("restoring state from %s: %w", q.cfg.CheckpointLocation, err)
 		}

@@ -56,10 +56,10 @@ func (q *Query) upgradeFingerprint(old checkpoint.Fingerprint) (checkpoint.Finge
 // and logs the allowed changes since the last run, each with its old and
 // new value, as warnings: the output from now on differs from what the
 // same checkpoint produced before.
-func (q *Query) checkFingerprint(ckpt *checkpoint.Checkpoint) error {
+func (q *Query) checkFingerprint(ckpt *checkpoint.Checkpoint) (changed bool, err error) {
 	changes, err := ckpt.CheckFingerprint(q.fp, q.upgradeFingerprint)
 	if err != nil {
-		return err
+		return false, err
 	}
 	what := "the checkpoint's offsets are kept"
 	if q.prog.Stateful() {
@@ -68,5 +68,5 @@ func (q *Query) checkFingerprint(ckpt *checkpoint.Checkpoint) error {
 	for _, c := range changes {
 		q.logger.Warn("query changed since the checkpoint's last run; "+what, "query", q.cfg.Name, "field", c.Field, "old", c.Old, "new", c.New)
 	}
-	return nil
+	return len(changes) > 0, nil
 }
