@@ -41,13 +41,13 @@ type State struct {
 	// and once passKnown, the bit of each whose row is in the result now.
 	// unsettled lists restored groups whose emitted bit is yet to be
 	// computed (settle), before anything changes them.
-	track     bool
+	track bool
 	// restoreEmitted: restored groups count as emitted (RestoreAsEmitted).
 	restoreEmitted bool
-	emitted   bitset
-	passing   bitset
-	passKnown bool
-	unsettled []int32
+	emitted        bitset
+	passing        bitset
+	passKnown      bool
+	unsettled      []int32
 
 	keyGroups []int         // the group of each key column (KeySchema)
 	keySchema *arrow.Schema // see KeySchema
