@@ -165,16 +165,7 @@ func stateScenario(cfg *config) error {
 		for _, n := range changed {
 			var ds []float64
 			for range 3 {
-				keys = keys[:0]
-				seen := map[int]bool{}
-				for len(keys) < n {
-					k := rng.IntN(loaded)
-					if !seen[k] {
-						seen[k] = true
-						keys = append(keys, k)
-					}
-				}
-				slices.Sort(keys)
+				keys = randomKeys(keys, rng, loaded, n, nil)
 				d, err := sc.commit(keys, 2)
 				if err != nil {
 					return fmt.Errorf("update: %w", err)
@@ -194,16 +185,7 @@ func stateScenario(cfg *config) error {
 	for _, del := range []bool{false, true} {
 		var ds []float64
 		for range 3 {
-			keys = keys[:0]
-			seen := map[int]bool{}
-			for len(keys) < n {
-				k := rng.IntN(loaded)
-				if !seen[k] && !deleted[k] {
-					seen[k] = true
-					keys = append(keys, k)
-				}
-			}
-			slices.Sort(keys)
+			keys = randomKeys(keys, rng, loaded, n, deleted)
 			d, err := sc.commitOp(keys, 3, del)
 			if err != nil {
 				return fmt.Errorf("puts vs deletes: %w", err)
@@ -250,4 +232,20 @@ func stateScenario(cfg *config) error {
 		return writeJSON(cfg.jsonOut, res)
 	}
 	return nil
+}
+
+// randomKeys sets keys to n distinct random keys below loaded that skip
+// does not hold, sorted (as the engine hands changes to the checkpoint).
+func randomKeys(keys []int, rng *rand.Rand, loaded, n int, skip map[int]bool) []int {
+	keys = keys[:0]
+	seen := map[int]bool{}
+	for len(keys) < n {
+		k := rng.IntN(loaded)
+		if !seen[k] && !skip[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
