@@ -48,7 +48,7 @@ func (m OutputMode) String() string {
 // concurrent use; per-goroutine work happens in Tasks, running aggregates in
 // a State.
 type Program struct {
-	table string
+	table string // the source table (tests read it)
 	mode  OutputMode
 	plan  string
 
@@ -152,12 +152,6 @@ func (r *rebaser) expr(e *bexpr) *bexpr {
 	c.args = r.all(e.args)
 	return &c
 }
-
-// Table returns the source table the query reads.
-func (p *Program) Table() string { return p.table }
-
-// Mode returns the output mode the program was compiled for.
-func (p *Program) Mode() OutputMode { return p.mode }
 
 // Plan returns the canonical text of the compiled DataFrame.
 func (p *Program) Plan() string { return p.plan }

@@ -107,7 +107,7 @@ func TestClickstreamCountPerPage(t *testing.T) {
 	if got := p.InputColumns(); !slices.Equal(got, []string{"action", "timestamp", "page", "userid"}) {
 		t.Errorf("InputColumns = %v", got)
 	}
-	if !p.Stateful() || p.Table() != "clicks" {
+	if !p.Stateful() || p.table != "clicks" {
 		t.Error("Stateful/Table")
 	}
 	cs, vals := clicks(5000, 1)
@@ -146,7 +146,7 @@ func TestClickstreamCountPerPage(t *testing.T) {
 	equalRows(t, result(t, st, false), want)
 	var rowsPassed int64
 	for _, task := range tasks {
-		rowsPassed += task.Rows()
+		rowsPassed += task.rows
 	}
 	if rowsPassed != passed || st.Len() != len(ref) || st.Changed() != len(ref) {
 		t.Errorf("Rows %d want %d; Len %d Changed %d want %d", rowsPassed, passed, st.Len(), st.Changed(), len(ref))
@@ -495,10 +495,10 @@ func TestStatelessProjection(t *testing.T) {
 	})
 	var n int64
 	for _, task := range tasks {
-		n += task.Rows()
+		n += task.rows
 	}
 	if n != 4 { // both filters are the WHERE: 4 rows pass
-		t.Errorf("Rows = %d", n)
+		t.Errorf("rows = %d", n)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 type Task struct {
 	p       *Program
 	mem     memory.Allocator
-	rows    int64
+	rows    int64 // input rows that passed the WHERE filter (tests read it)
 	out     []arrow.Record
 	emitted int64       // rows output (stateless), for the per-task Limit
 	ht      *groupTable // partial aggregates (stateful)
@@ -47,9 +47,6 @@ func (t *Task) Output() []arrow.Record {
 	t.out = nil
 	return out
 }
-
-// Rows returns the number of input rows that passed the WHERE filter.
-func (t *Task) Rows() int64 { return t.rows }
 
 // Release frees the Task's output records and partial aggregates; the Task
 // cannot be used afterwards.

@@ -151,7 +151,7 @@ func TestStateChangesAreRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = q.Run(context.Background())
-			want := fmt.Sprintf("checkpoint %s was written by a different query: %s; use a new checkpointLocation", filepath.Join(dir, checkpoint.DBFile), tc.want)
+			want := fmt.Sprintf("checkpoint %s was written by a different query: %s; use a new checkpointLocation", filepath.Join(dir, "checkpoint.db"), tc.want)
 			if !errors.Is(err, checkpoint.ErrIncompatible) || err.Error() != want {
 				t.Fatalf("Run:\n got %v\nwant %s", err, want)
 			}
@@ -221,7 +221,7 @@ func TestLegacyFingerprint(t *testing.T) {
 		t.Fatal(err)
 	}
 	storeLegacy := func() {
-		db, err := bbolt.Open(filepath.Join(dir, checkpoint.DBFile), 0o600, nil)
+		db, err := bbolt.Open(filepath.Join(dir, "checkpoint.db"), 0o600, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +233,7 @@ func TestLegacyFingerprint(t *testing.T) {
 		}
 	}
 	stored := func() string {
-		db, err := bbolt.Open(filepath.Join(dir, checkpoint.DBFile), 0o600, &bbolt.Options{ReadOnly: true})
+		db, err := bbolt.Open(filepath.Join(dir, "checkpoint.db"), 0o600, &bbolt.Options{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}

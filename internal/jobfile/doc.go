@@ -38,6 +38,6 @@
 //
 // Job.Positions maps key paths to the line and column of their values, so
 // later checks (an unknown column in the query, a bad schema type) can
-// point into the file; Job.QueryPosition maps a position inside the query
-// text to one in the file.
+// point into the file; Job.QueryErrorf locates an error at a position
+// inside the query text in the file.
 package jobfile

@@ -63,9 +63,11 @@ func (j *Job) Errorf(key, format string, args ...any) *Error {
 }
 
 // QueryErrorf returns an Error located at line and col (1-based) of the
-// query text, mapped to the file by QueryPosition.
+// query text, mapped to the file by queryPosition: exact for a literal
+// block (query: |) and a single-line query; for a folded or multi-line
+// flow scalar, whose lines YAML joins, the line of the query's value.
 func (j *Job) QueryErrorf(line, col int, format string, args ...any) *Error {
-	p := j.QueryPosition(line, col)
+	p := j.queryPosition(line, col)
 	e := &Error{File: j.File, Line: p.Line, Key: "query", Msg: fmt.Sprintf(format, args...)}
 	if j.queryBlock.exact {
 		e.Column = p.Column

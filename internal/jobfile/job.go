@@ -190,11 +190,11 @@ type queryBlock struct {
 	exact  bool     // lines of the text are lines of the file (literal block or single line)
 }
 
-// QueryPosition maps line and col (1-based) of a place in Job.Query to the
+// queryPosition maps line and col (1-based) of a place in Job.Query to the
 // place in the file. It is exact for a literal block (query: |) and for a
 // single-line query; for folded or multi-line flow scalars, whose lines
 // YAML joins, it returns the position of the query's value.
-func (j *Job) QueryPosition(line, col int) Position {
+func (j *Job) queryPosition(line, col int) Position {
 	q := j.queryBlock
 	switch {
 	case !q.exact:
@@ -206,19 +206,6 @@ func (j *Job) QueryPosition(line, col int) Position {
 	default:
 		return q.pos
 	}
-}
-
-// Librdkafka returns the properties to give librdkafka: Properties plus
-// bootstrap.servers (unless Embedded, where the caller knows the address).
-func (k *Kafka) Librdkafka() map[string]string {
-	out := make(map[string]string, len(k.Properties)+1)
-	for key, v := range k.Properties {
-		out[key] = v
-	}
-	if !k.Embedded {
-		out["bootstrap.servers"] = k.BootstrapServers
-	}
-	return out
 }
 
 // topicList splits a comma-separated subscribe value.

@@ -90,8 +90,8 @@ func TestFullJob(t *testing.T) {
 		t.Errorf("maxRatePerPartition position = %+v", p)
 	}
 	// "GROUP BY" is line 3, column 1 of the query: file line 22, column 3.
-	if p := j.QueryPosition(3, 1); p != (jobfile.Position{Line: 22, Column: 3}) {
-		t.Errorf("QueryPosition(3, 1) = %+v, want 22:3", p)
+	if got := j.QueryErrorf(3, 1, "x").Error(); got != "job.yaml:22:3: query: x" {
+		t.Errorf("QueryErrorf(3, 1) = %s, want 22:3", got)
 	}
 	if got := j.QueryErrorf(2, 6, "unknown table %q", "ecom").Error(); got != `job.yaml:21:8: query: unknown table "ecom"` {
 		t.Errorf("QueryErrorf = %s", got)
@@ -99,8 +99,8 @@ func TestFullJob(t *testing.T) {
 	if got := j.Errorf("source.schema", "bad").Error(); got != `job.yaml:13: source.schema: bad` {
 		t.Errorf("Errorf = %s", got)
 	}
-	if got := j.Source.Kafka.Librdkafka(); !reflect.DeepEqual(got, map[string]string{"bootstrap.servers": "10.0.0.1:9092", "isolation.level": "read_committed", "debug": "broker"}) {
-		t.Errorf("Librdkafka() = %v", got)
+	if k := j.Source.Kafka; k.BootstrapServers != "10.0.0.1:9092" || !reflect.DeepEqual(k.Properties, map[string]string{"isolation.level": "read_committed", "debug": "broker"}) {
+		t.Errorf("bootstrap.servers %q, properties %v", k.BootstrapServers, k.Properties)
 	}
 }
 
@@ -143,8 +143,8 @@ func TestDefaults(t *testing.T) {
 	if !reflect.DeepEqual(j.Source.Kafka.Assign, wantAssign) {
 		t.Fatalf("assign = %v", j.Source.Kafka.Assign)
 	}
-	if p := j.QueryPosition(1, 8); p != (jobfile.Position{Line: 7, Column: 15}) {
-		t.Errorf("QueryPosition(1, 8) = %+v, want 7:15", p)
+	if got := j.QueryErrorf(1, 8, "x").Error(); got != "job.yaml:7:15: query: x" {
+		t.Errorf("QueryErrorf(1, 8) = %s, want 7:15", got)
 	}
 }
 
@@ -397,10 +397,10 @@ func TestKeysTable(t *testing.T) {
 			t.Errorf("optional key %s has no default", k.Path)
 		}
 	}
-	md := jobfile.Markdown()
+	md := markdown()
 	if !strings.HasPrefix(md, "| key | type | default | Spark | description |\n") ||
 		!strings.Contains(md, "| `source.kafka.startingOffsets` | earliest \\| latest \\| JSON | latest | startingOffsets |") {
-		t.Errorf("Markdown() =\n%s", md)
+		t.Errorf("markdown() =\n%s", md)
 	}
 }
 

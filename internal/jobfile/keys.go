@@ -120,21 +120,6 @@ func KeyOf(field string) (string, bool) {
 	return "", false
 }
 
-// Markdown renders Keys as a Markdown table for the README.
-func Markdown() string {
-	var b strings.Builder
-	b.WriteString("| key | type | default | Spark | description |\n| --- | --- | --- | --- | --- |\n")
-	for _, k := range Keys() {
-		def := k.Default
-		if k.Required {
-			def = "required"
-		}
-		esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", k.Path, esc(k.Type), esc(def), esc(k.Spark), esc(k.Doc))
-	}
-	return b.String()
-}
-
 // childKeys returns the names of the keys directly under parent ("" for the
 // top level), from Keys.
 func childKeys(parent string) []string {

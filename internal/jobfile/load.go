@@ -19,13 +19,13 @@ import (
 	"github.com/microbatch/microbatch/engine"
 )
 
-// Options configure Parse.
-type Options struct {
+// options configure parse.
+type options struct {
 	// Env looks up environment variables for ${VAR} substitution.
 	// Default os.LookupEnv.
 	Env func(name string) (string, bool)
 	// Dir is the directory relative paths are resolved against. Default
-	// the directory of the file name given to Parse.
+	// the directory of the file name given to parse.
 	Dir string
 }
 
@@ -40,7 +40,7 @@ func Load(path string) (*Job, error) {
 	if err != nil {
 		return nil, Errors{{File: path, Msg: readError(err)}}
 	}
-	return Parse(path, data, Options{})
+	return parse(path, data, options{})
 }
 
 func readError(err error) string {
@@ -51,9 +51,9 @@ func readError(err error) string {
 	return err.Error()
 }
 
-// Parse validates the job file contents data; file names it in errors and
-// locates relative paths (see Options.Dir). It returns what Load returns.
-func Parse(file string, data []byte, opts Options) (*Job, error) {
+// parse validates the job file contents data; file names it in errors and
+// locates relative paths (see options.Dir). It returns what Load returns.
+func parse(file string, data []byte, opts options) (*Job, error) {
 	if opts.Env == nil {
 		opts.Env = os.LookupEnv
 	}

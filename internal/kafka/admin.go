@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -296,14 +295,4 @@ func (a *Admin) DeleteRecords(ctx context.Context, tp offsets.TopicPartition, be
 		}
 	}
 	return nil
-}
-
-// SortedTopics returns the keys of m in order.
-func SortedTopics(m map[string]int32) []string {
-	out := make([]string, 0, len(m))
-	for t := range m {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -80,14 +80,14 @@ func ConsumerDefaults() Props {
 	return d
 }
 
-// PrefetchBudgetKB sets, with ScalePrefetch, how much one range-reading
+// prefetchBudgetKB sets, with ScalePrefetch, how much one range-reading
 // consumer pre-fetches unless queued.max.messages.kbytes is set.
-const PrefetchBudgetKB = 64 << 10
+const prefetchBudgetKB = 64 << 10
 
 // ScalePrefetch returns p with queued.max.messages.kbytes set for a
-// consumer reading the given number of partitions: PrefetchBudgetKB over
-// the partitions, between 1 MiB and ConsumerDefaults' 16 MiB. A value the
-// job sets is kept.
+// consumer reading the given number of partitions: 64 MiB
+// (prefetchBudgetKB) over the partitions, between 1 MiB and
+// ConsumerDefaults' 16 MiB. A value the job sets is kept.
 //
 // librdkafka applies the bound to the consumer's one queue, not to each
 // partition (librdkafka issue #2853), and caps fetch.max.bytes at it unless
@@ -103,6 +103,6 @@ func ScalePrefetch(p Props, partitions int) Props {
 		return p
 	}
 	out := p.Clone()
-	out["queued.max.messages.kbytes"] = strconv.Itoa(min(max(PrefetchBudgetKB/partitions, 1024), 16384))
+	out["queued.max.messages.kbytes"] = strconv.Itoa(min(max(prefetchBudgetKB/partitions, 1024), 16384))
 	return out
 }

@@ -12,6 +12,11 @@ func (rr *RangeReader) Paused(tp offsets.TopicPartition) bool {
 	return ok && st.paused
 }
 
+// Stashed is the number of records the reader holds for later reads:
+// records of other partitions polled during a read, and records at or
+// beyond the end of a read's range.
+func (rr *RangeReader) Stashed() int { return rr.stashed }
+
 // StashedBytes is the key and value bytes the reader holds for tp.
 func (rr *RangeReader) StashedBytes(tp offsets.TopicPartition) int64 {
 	if st, ok := rr.parts[tp]; ok {

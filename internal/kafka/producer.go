@@ -25,8 +25,8 @@ type Producer struct {
 	err   error
 }
 
-// ProducerDefaults favour throughput for generators and tests.
-func ProducerDefaults() Props {
+// producerDefaults favour throughput for generators and tests.
+func producerDefaults() Props {
 	d := commonDefaults()
 	d["linger.ms"] = "5"
 	d["batch.num.messages"] = "10000"
@@ -37,7 +37,7 @@ func ProducerDefaults() Props {
 
 // NewProducer creates a producer.
 func NewProducer(p Props) (*Producer, error) {
-	cm, err := configMap(ProducerDefaults(), adminProps(p))
+	cm, err := configMap(producerDefaults(), adminProps(p))
 	if err != nil {
 		return nil, err
 	}

@@ -39,22 +39,22 @@ type ReaderConfig struct {
 	StallTimeout time.Duration
 	// MaxStashRecords bounds the records of a partition other than the one
 	// being read that a reader keeps in memory for a later read; above it
-	// the partition is paused until it is read. Default
-	// DefaultMaxStashRecords. (Keep and the end of a Read also limit how
+	// the partition is paused until it is read. Default 100,000
+	// (defaultMaxStashRecords). (Keep and the end of a Read also limit how
 	// far ahead a partition is stashed: see Keep.)
 	MaxStashRecords int
 	// MinAheadBytes is the least a partition holds, in key and value
 	// bytes, past the end of its range before it is paused while other
 	// partitions are read (see Keep): where its current run of records
-	// ends, and at the latest at 1.5x MinAheadBytes. Default
-	// DefaultMinAheadBytes.
+	// ends, and at the latest at 1.5x MinAheadBytes. Default 4 MiB
+	// (defaultMinAheadBytes).
 	MinAheadBytes int64
 	// Logger receives data-loss skips and transient client errors. Default
 	// slog.Default().
 	Logger *slog.Logger
 }
 
-// DefaultMinAheadBytes is ReaderConfig.MinAheadBytes's default: four of
+// defaultMinAheadBytes is ReaderConfig.MinAheadBytes's default: four of
 // librdkafka's per-partition fetches (max.partition.fetch.bytes, 1 MiB). A
 // fetch brings a partition a whole producer batch, up to 1 MiB. Pausing a
 // partition drops what librdkafka had queued for it, and a resume fetches
@@ -68,10 +68,10 @@ type ReaderConfig struct {
 // the latest at 1.5x the bound): 1.24x -> 1.00x at 64 partitions, for up
 // to a fetch more held per partition. The stashes live outside the Go
 // heap, so the bound costs what it holds and no collector headroom.
-const DefaultMinAheadBytes = 4 << 20
+const defaultMinAheadBytes = 4 << 20
 
-// DefaultMaxStashRecords is ReaderConfig.MaxStashRecords's default.
-const DefaultMaxStashRecords = 100000
+// defaultMaxStashRecords is ReaderConfig.MaxStashRecords's default.
+const defaultMaxStashRecords = 100000
 
 // DefaultStallTimeout is ReaderConfig.StallTimeout's default.
 const DefaultStallTimeout = 60 * time.Second
@@ -179,10 +179,10 @@ func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 		cfg.StallTimeout = DefaultStallTimeout
 	}
 	if cfg.MaxStashRecords <= 0 {
-		cfg.MaxStashRecords = DefaultMaxStashRecords
+		cfg.MaxStashRecords = defaultMaxStashRecords
 	}
 	if cfg.MinAheadBytes <= 0 {
-		cfg.MinAheadBytes = DefaultMinAheadBytes
+		cfg.MinAheadBytes = defaultMinAheadBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -262,11 +262,6 @@ func (rr *RangeReader) Position(tp offsets.TopicPartition) (int64, bool) {
 	}
 	return st.delivered, true
 }
-
-// Stashed is the number of records the reader holds for later reads:
-// records of other partitions polled during a read, and records at or
-// beyond the end of a read's range.
-func (rr *RangeReader) Stashed() int { return rr.stashed }
 
 // aheadOf is how far r's partition is fetched while other partitions are
 // read: r's Until plus r's length again (and at least MinAheadBytes past

@@ -31,7 +31,7 @@ func writtenCheckpoint(t *testing.T, dir string) string {
 		commitState(t, c, id, model, kv...)
 	}
 	mustNoErr(t, c.Close())
-	return filepath.Join(dir, DBFile)
+	return filepath.Join(dir, dbFile)
 }
 
 // refused opens dir as a writer and read-only, and checks that both fail
@@ -39,7 +39,7 @@ func writtenCheckpoint(t *testing.T, dir string) string {
 // changes it, and that the read-only Open leaves no temporary copy.
 func refused(t *testing.T, dir string, target error, msg string) {
 	t.Helper()
-	path := filepath.Join(dir, DBFile)
+	path := filepath.Join(dir, dbFile)
 	before, err := os.ReadFile(path)
 	mustNoErr(t, err)
 	tmp := t.TempDir()
@@ -118,7 +118,7 @@ func TestGarbageRefused(t *testing.T) {
 	for i := range garbage {
 		garbage[i] = byte(rng.Uint32())
 	}
-	mustNoErr(t, os.WriteFile(filepath.Join(dir, DBFile), garbage, 0o600))
+	mustNoErr(t, os.WriteFile(filepath.Join(dir, dbFile), garbage, 0o600))
 	refused(t, dir, ErrDamaged, "damaged checkpoint file")
 	if _, err := Open(dir, Options{}); !errors.Is(err, bberrors.ErrInvalid) {
 		t.Fatalf("Open of garbage: %v, want bbolt's ErrInvalid wrapped", err)

@@ -22,11 +22,11 @@ import (
 
 // File names inside a checkpointLocation.
 const (
-	// DBFile is the bbolt file holding the whole checkpoint.
-	DBFile = "checkpoint.db"
-	// PIDFile records the process id of the writer holding the lock, for
+	// dbFile is the bbolt file holding the whole checkpoint.
+	dbFile = "checkpoint.db"
+	// pidFile records the process id of the writer holding the lock, for
 	// the ErrLocked message. It is advisory.
-	PIDFile = "checkpoint.pid"
+	pidFile = "checkpoint.pid"
 )
 
 // Options configure Open. The zero value is a durable writer.
@@ -54,8 +54,8 @@ type Options struct {
 
 // Default option values.
 const (
-	DefaultLockTimeout = 100 * time.Millisecond
-	DefaultRetain      = 100
+	defaultLockTimeout = 100 * time.Millisecond
+	defaultRetain      = 100
 )
 
 // Checkpoint is a job's checkpointLocation: one bbolt file with the
@@ -100,13 +100,13 @@ type writtenPlan struct {
 // doc.go, "Formats 1 and 2" and "A damaged file".
 func Open(dir string, opts Options) (*Checkpoint, error) {
 	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = DefaultLockTimeout
+		opts.LockTimeout = defaultLockTimeout
 	}
 	if opts.Retain == 0 {
-		opts.Retain = DefaultRetain
+		opts.Retain = defaultRetain
 	}
 	opts.Retain = max(opts.Retain, 1)
-	c := &Checkpoint{dir: dir, path: filepath.Join(dir, DBFile), opts: opts}
+	c := &Checkpoint{dir: dir, path: filepath.Join(dir, dbFile), opts: opts}
 	if opts.ReadOnly {
 		if err := c.openSnapshot(); err != nil {
 			return nil, err
@@ -134,7 +134,7 @@ func Open(dir string, opts Options) (*Checkpoint, error) {
 	c.db = db
 	c.locks = openSnapshotLocks(dir, true)
 	// Advisory: lets a refused second writer name us.
-	_ = os.WriteFile(filepath.Join(dir, PIDFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
 	// The version is checked in a read transaction first, so that a
 	// checkpoint this build refuses is not written at all.
 	var version int
@@ -299,7 +299,7 @@ func readVersion(tx *bbolt.Tx) (int, error) {
 }
 
 func readPID(dir string) int {
-	b, err := os.ReadFile(filepath.Join(dir, PIDFile))
+	b, err := os.ReadFile(filepath.Join(dir, pidFile))
 	if err != nil {
 		return 0
 	}
@@ -320,7 +320,7 @@ func (c *Checkpoint) Close() error {
 	if c.db != nil {
 		if !c.opts.ReadOnly {
 			// Remove the pid file only if it is still ours.
-			pidPath := filepath.Join(c.dir, PIDFile)
+			pidPath := filepath.Join(c.dir, pidFile)
 			if readPID(c.dir) == os.Getpid() {
 				_ = os.Remove(pidPath)
 			}
@@ -339,14 +339,8 @@ func (c *Checkpoint) Close() error {
 	return nil
 }
 
-// Dir is the checkpointLocation.
-func (c *Checkpoint) Dir() string { return c.dir }
-
 // Path is the bbolt file of the checkpoint.
 func (c *Checkpoint) Path() string { return c.path }
-
-// ReadOnly reports whether the checkpoint is a read-only snapshot.
-func (c *Checkpoint) ReadOnly() bool { return c.opts.ReadOnly }
 
 func (c *Checkpoint) view(fn func(tx *bbolt.Tx) error) error {
 	return c.viewCalling(func(tx *bbolt.Tx, _ *userCalls) error { return fn(tx) })

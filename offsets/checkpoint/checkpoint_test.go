@@ -56,7 +56,7 @@ func TestLifecycle(t *testing.T) {
 	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{a0: 100, a1: 10}) {
 		t.Fatalf("Positions = %v", pos)
 	}
-	if v, _ := c.State(tns, []byte("k2")); string(v) != "v2" {
+	if v, _ := c.state(tns, []byte("k2")); string(v) != "v2" {
 		t.Fatalf("State(k2) = %q", v)
 	}
 
@@ -131,7 +131,7 @@ func TestCrashBetweenWriteAheadAndCommit(t *testing.T) {
 	if !reflect.DeepEqual(pos, map[offsets.TopicPartition]int64{tp("t", 0): 10}) {
 		t.Fatalf("Positions after reopen = %v", pos)
 	}
-	if v, _ := c.State(tns, []byte("n")); string(v) != "10" {
+	if v, _ := c.state(tns, []byte("n")); string(v) != "10" {
 		t.Fatalf("state after reopen = %q", v)
 	}
 	// The re-run commits the same batch.
@@ -237,7 +237,7 @@ func TestCommitRollback(t *testing.T) {
 
 	// Still usable after both.
 	mustNoErr(t, c.Commit(CommitRecord{ID: 1}, func(tx *CommitTx) error { return tx.PutState(tns, []byte("a"), []byte("4")) }))
-	if v, _ := c.State(tns, []byte("a")); string(v) != "4" {
+	if v, _ := c.state(tns, []byte("a")); string(v) != "4" {
 		t.Fatalf("state a = %q", v)
 	}
 }
@@ -322,7 +322,7 @@ func TestFingerprint(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	fp := Fingerprint{Stateful: true, GroupKeys: []string{"page STRING", "user_id BIGINT"}, Aggregates: []string{"count(*)", "sum(price DOUBLE)"},
 		Schema: "page STRING, user_id BIGINT, price DOUBLE", Query: "q1", Source: "subscribe=t", Format: "json", OutputMode: "complete"}
-	if f, _ := c.StoredFingerprint(); f != nil {
+	if f, _ := c.storedFingerprint(); f != nil {
 		t.Fatalf("stored fingerprint on a new checkpoint: %+v", f)
 	}
 	check := func(fp Fingerprint) ([]FieldChange, error) { return c.CheckFingerprint(fp, nil) }
@@ -333,7 +333,7 @@ func TestFingerprint(t *testing.T) {
 	}
 	want := fp
 	want.Form = FingerprintForm
-	if f, _ := c.StoredFingerprint(); !reflect.DeepEqual(*f, want) {
+	if f, _ := c.storedFingerprint(); !reflect.DeepEqual(*f, want) {
 		t.Fatalf("stored = %+v", f)
 	}
 
@@ -346,7 +346,7 @@ func TestFingerprint(t *testing.T) {
 	if fmt.Sprint(ch) != `[schema changed from "page STRING, user_id BIGINT, price DOUBLE" to "page STRING, user_id BIGINT, price DOUBLE, extra INT" query changed from "q1" to "q2" format changed from "json" to "csv"]` {
 		t.Fatalf("allowed changes = %v", ch)
 	}
-	if f, _ := c.StoredFingerprint(); f.Query != "q2" || f.Format != "csv" {
+	if f, _ := c.storedFingerprint(); f.Query != "q2" || f.Format != "csv" {
 		t.Fatalf("stored after an allowed change = %+v", f)
 	}
 
@@ -379,7 +379,7 @@ func TestFingerprint(t *testing.T) {
 			t.Errorf("%s:\n got %v\nwant %s", tc.name, err, want)
 		}
 	}
-	if f, _ := c.StoredFingerprint(); f.Query != "q2" || f.Source != "subscribe=t" {
+	if f, _ := c.storedFingerprint(); f.Query != "q2" || f.Source != "subscribe=t" {
 		t.Fatalf("a refused fingerprint was stored: %+v", f)
 	}
 }
@@ -427,7 +427,7 @@ func TestFingerprintLegacy(t *testing.T) {
 		if len(ch) != 1 || ch[0].Field != "query" {
 			t.Fatalf("changes = %v", ch)
 		}
-		if f, _ := c.StoredFingerprint(); f.Form != FingerprintForm || f.Query != fp.Query {
+		if f, _ := c.storedFingerprint(); f.Form != FingerprintForm || f.Query != fp.Query {
 			t.Fatalf("stored = %+v, want the new form", f)
 		}
 		other := fp
@@ -443,7 +443,7 @@ func TestFingerprintLegacy(t *testing.T) {
 		if _, err := c.CheckFingerprint(other, upgraded); err == nil || !strings.Contains(err.Error(), "group key 1 changed from a STRING to b STRING") {
 			t.Fatalf("different group key: %v", err)
 		}
-		if f, _ := c.StoredFingerprint(); f.Form != 0 {
+		if f, _ := c.storedFingerprint(); f.Form != 0 {
 			t.Fatalf("a refused check upgraded the stored fingerprint: %+v", f)
 		}
 	})
@@ -459,7 +459,7 @@ func TestFingerprintLegacy(t *testing.T) {
 		if err != nil || ch != nil {
 			t.Fatalf("the same texts without upgrade: %v, %v", ch, err)
 		}
-		if f, _ := c.StoredFingerprint(); f.Form != FingerprintForm || !f.Stateful {
+		if f, _ := c.storedFingerprint(); f.Form != FingerprintForm || !f.Stateful {
 			t.Fatalf("stored = %+v, want the new form", f)
 		}
 	})
@@ -503,7 +503,7 @@ func TestClosedAndReadOnly(t *testing.T) {
 	if _, err := c.Pending(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Pending after Close: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, PIDFile)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, pidFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("pid file left after Close: %v", err)
 	}
 
@@ -528,7 +528,7 @@ func TestClosedAndReadOnly(t *testing.T) {
 func TestVersionMismatch(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	mustNoErr(t, os.MkdirAll(dir, 0o755))
-	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	db, err := bbolt.Open(filepath.Join(dir, dbFile), 0o600, nil)
 	mustNoErr(t, err)
 	mustNoErr(t, db.Update(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucket(bucketMeta)
@@ -569,9 +569,9 @@ func TestCorruptRecordNamesBatch(t *testing.T) {
 
 func TestReadOnlyOfNonBboltFile(t *testing.T) {
 	dir := t.TempDir()
-	mustNoErr(t, os.WriteFile(filepath.Join(dir, DBFile), []byte(strings.Repeat("x", 9000)), 0o600))
+	mustNoErr(t, os.WriteFile(filepath.Join(dir, dbFile), []byte(strings.Repeat("x", 9000)), 0o600))
 	_, err := Open(dir, Options{ReadOnly: true})
-	want := fmt.Sprintf("checkpoint %s: damaged checkpoint file: no valid bbolt meta page", filepath.Join(dir, DBFile))
+	want := fmt.Sprintf("checkpoint %s: damaged checkpoint file: no valid bbolt meta page", filepath.Join(dir, dbFile))
 	if err == nil || err.Error() != want {
 		t.Fatalf("ReadOnly Open of a non-bbolt file: %v", err)
 	}

@@ -64,7 +64,11 @@ func Example() {
 	fmt.Println("batch 0 reads", plan.Ranges)
 
 	// ... read the ranges, aggregate, write sinks ...
-	err = ckpt.Commit(checkpoint.CommitRecord{ID: 0, InputRows: plan.Offsets()}, func(tx *checkpoint.CommitTx) error {
+	var rows int64
+	for _, r := range plan.Ranges {
+		rows += r.Count() // one row per record here
+	}
+	err = ckpt.Commit(checkpoint.CommitRecord{ID: 0, InputRows: rows}, func(tx *checkpoint.CommitTx) error {
 		key := []byte("/home")
 		return tx.PutState(checkpoint.NamespaceOf(1, key), key, []byte("5000"))
 	})

@@ -253,23 +253,6 @@ func (c *Checkpoint) checkFingerprint(fp Fingerprint, upgrade LegacyFingerprint,
 	return changed, nil
 }
 
-// StoredFingerprint returns the stored fingerprint, nil if none.
-func (c *Checkpoint) StoredFingerprint() (*Fingerprint, error) {
-	var out *Fingerprint
-	err := c.view(func(tx *bbolt.Tx) error {
-		v := getKey(tx, bucketMeta, keyFingerprint)
-		if v == nil {
-			return nil
-		}
-		f, err := decodeFingerprint(v)
-		if err == nil {
-			out = &f
-		}
-		return err
-	})
-	return out, err
-}
-
 // CompareFingerprint is CheckFingerprint without storing fp: it returns the
 // allowed changes, or the *IncompatibleError, and writes nothing.
 func (c *Checkpoint) CompareFingerprint(fp Fingerprint, upgrade LegacyFingerprint) ([]FieldChange, error) {

@@ -152,7 +152,7 @@ func checkWriterSnapshot(t *testing.T, r *Checkpoint) int64 {
 		for err := range tx.Check() {
 			return err
 		}
-		return checkRecords(tx, DefaultRetain)
+		return checkRecords(tx, defaultRetain)
 	}))
 	rec, err := r.LastCommit()
 	mustNoErr(t, err)
@@ -190,7 +190,7 @@ func checkWriterSnapshot(t *testing.T, r *Checkpoint) int64 {
 func TestLockSameProcess(t *testing.T) {
 	c := openTest(t, Options{NoSync: true})
 	start := time.Now()
-	_, err := Open(c.Dir(), Options{LockTimeout: 200 * time.Millisecond})
+	_, err := Open(c.dir, Options{LockTimeout: 200 * time.Millisecond})
 	elapsed := time.Since(start)
 	var le *LockedError
 	if !errors.As(err, &le) || !errors.Is(err, ErrLocked) {
@@ -213,7 +213,7 @@ func TestLockAcrossProcesses(t *testing.T) {
 	_, err := Open(dir, Options{})
 	elapsed := time.Since(start)
 	var le *LockedError
-	if !errors.As(err, &le) || le.PID != pid || le.Path != filepath.Join(dir, DBFile) {
+	if !errors.As(err, &le) || le.PID != pid || le.Path != filepath.Join(dir, dbFile) {
 		t.Fatalf("Open while helper %d holds the lock: %v", pid, err)
 	}
 	if elapsed > 600*time.Millisecond {
@@ -254,7 +254,7 @@ func TestSnapshotWhileOtherProcessCommits(t *testing.T) {
 		t.Fatalf("the writer did not advance between snapshots: %v", ids)
 	}
 	t.Logf("snapshots at batches %v", ids)
-	checkInvariants(t, filepath.Join(dir, DBFile), DefaultRetain)
+	checkInvariants(t, filepath.Join(dir, dbFile), defaultRetain)
 }
 
 // The same in one process, with a writer goroutine committing without fsync
@@ -279,7 +279,7 @@ func TestSnapshotWhileWriterCommits(t *testing.T) {
 		}
 	}()
 	for range 8 {
-		r, err := Open(c.Dir(), Options{ReadOnly: true})
+		r, err := Open(c.dir, Options{ReadOnly: true})
 		mustNoErr(t, err)
 		checkWriterSnapshot(t, r)
 		mustNoErr(t, r.Close())
@@ -338,7 +338,7 @@ func TestSnapshotWithoutTempDir(t *testing.T) {
 	c.Close()
 	t.Setenv("TMPDIR", filepath.Join(dir, "nonexistent"))
 	_, err = Open(dir, Options{ReadOnly: true})
-	want := fmt.Sprintf("checkpoint %s: snapshot: a temporary copy in %s ($TMPDIR): ", filepath.Join(dir, DBFile), filepath.Join(dir, "nonexistent"))
+	want := fmt.Sprintf("checkpoint %s: snapshot: a temporary copy in %s ($TMPDIR): ", filepath.Join(dir, dbFile), filepath.Join(dir, "nonexistent"))
 	if err == nil || !strings.HasPrefix(err.Error(), want) || errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Open read-only without a temp dir: %v, want %q... not matching os.ErrNotExist", err, want)
 	}

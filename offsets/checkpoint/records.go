@@ -94,15 +94,6 @@ func NewBatchPlan(id int64, out offsets.PlanOutput, plannedAt time.Time) BatchPl
 	return BatchPlan{ID: id, Ranges: out.Ranges, Ends: out.Ends, PlannedAt: plannedAt, DataLoss: out.DataLoss, Gone: out.Gone}
 }
 
-// Offsets is the number of offsets the plan reads.
-func (p BatchPlan) Offsets() int64 {
-	var n int64
-	for _, r := range p.Ranges {
-		n += r.Count()
-	}
-	return n
-}
-
 // sameWork reports whether two plans read the same ranges and end at the same
 // positions; PlannedAt and the DataLoss notes do not matter.
 func (p BatchPlan) sameWork(o BatchPlan) bool {

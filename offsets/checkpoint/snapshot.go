@@ -115,13 +115,13 @@ const (
 
 // Lock files coordinating snapshots with the writer.
 const (
-	// GateFile is flocked exclusively by a snapshot reader to hold back
+	// gateFile is flocked exclusively by a snapshot reader to hold back
 	// the writer's next transaction.
-	GateFile = "snapshot.gate"
-	// CommitLockFile is flocked shared by the writer during each
+	gateFile = "snapshot.gate"
+	// commitLockFile is flocked shared by the writer during each
 	// transaction; a snapshot reader takes it exclusively to wait for the
 	// transaction in flight.
-	CommitLockFile = "snapshot.lock"
+	commitLockFile = "snapshot.lock"
 )
 
 const (
@@ -151,7 +151,7 @@ func openSnapshotLocks(dir string, create bool) snapshotLocks {
 		}
 		return f
 	}
-	l := snapshotLocks{gate: open(GateFile), commit: open(CommitLockFile)}
+	l := snapshotLocks{gate: open(gateFile), commit: open(commitLockFile)}
 	if l.gate == nil || l.commit == nil {
 		l.close()
 		return snapshotLocks{}

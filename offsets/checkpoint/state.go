@@ -567,13 +567,8 @@ func readLog(b *bbolt.Bucket) ([]stateOp, error) {
 	return ops[runs[0].lo:runs[0].hi], nil
 }
 
-// decodeLogChunk decodes one statelog entry; the ops alias v. Errors are
-// *CorruptError naming the batch and chunk.
-func decodeLogChunk(k, v []byte) (int64, []stateOp, error) {
-	return appendLogChunk(nil, k, v)
-}
-
-// appendLogChunk is decodeLogChunk appending the ops to ops.
+// appendLogChunk decodes one statelog entry, appending its ops to ops; the
+// ops alias v. Errors are *CorruptError naming the batch and chunk.
 func appendLogChunk(ops []stateOp, k, v []byte) (int64, []stateOp, error) {
 	if len(k) != 12 || k[0]&0x80 != 0 {
 		return 0, nil, &CorruptError{Bucket: string(bucketStateLog), Key: fmt.Sprintf("%x", k), Err: errors.New("key is not a batch id and a chunk number")}
@@ -724,49 +719,4 @@ func mergeState(tx *bbolt.Tx, fn func(key, value []byte) error) error {
 		}
 	}
 	return base.err
-}
-
-// State returns a copy of the value of key in namespace ns, nil if the key
-// is absent. It scans the log: meant for tools, not for a per-record
-// lookup.
-func (c *Checkpoint) State(ns Namespace, key []byte) ([]byte, error) {
-	key = appendStoredKey(nil, ns, key)
-	var out []byte
-	err := c.view(func(tx *bbolt.Tx) error {
-		log := tx.Bucket(bucketStateLog)
-		if log == nil {
-			return nil
-		}
-		found := false
-		err := log.ForEach(func(k, v []byte) error {
-			_, ops, err := decodeLogChunk(k, v)
-			if err != nil {
-				return err
-			}
-			i, ok := slices.BinarySearchFunc(ops, key, func(op stateOp, key []byte) int { return bytes.Compare(op.key, key) })
-			if ok {
-				found, out = true, bytes.Clone(ops[i].value)
-				if ops[i].del {
-					out = nil
-				}
-			}
-			return nil
-		})
-		if err != nil || found {
-			return err
-		}
-		v, err := lookupBase(tx, key)
-		out = bytes.Clone(v)
-		return err
-	})
-	return out, err
-}
-
-// StateKeys returns the number of keys in the state.
-func (c *Checkpoint) StateKeys() (int64, error) {
-	var n int64
-	err := c.view(func(tx *bbolt.Tx) error {
-		return mergeState(tx, func(_, _ []byte) error { n++; return nil })
-	})
-	return n, err
 }

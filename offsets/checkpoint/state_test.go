@@ -150,13 +150,13 @@ func assertState(t *testing.T, c *Checkpoint, model map[string]string) {
 		t.Fatalf("state has %d keys, model %d; first difference at %d", len(got), len(want), firstDiff(got, want))
 	}
 	for i, k := range []string{keys[0], keys[len(keys)/2], "key999999"} {
-		v, err := c.State(tns, []byte(k))
+		v, err := c.state(tns, []byte(k))
 		mustNoErr(t, err)
 		if w, ok := model[k]; string(v) != w || (v == nil) == ok {
 			t.Fatalf("State(%s) #%d = %q, want %q", k, i, v, w)
 		}
 	}
-	if n, _ := c.StateKeys(); n != int64(len(model)) {
+	if n, _ := c.stateKeys(); n != int64(len(model)) {
 		t.Fatalf("StateKeys = %d, want %d", n, len(model))
 	}
 }
@@ -416,7 +416,7 @@ func TestStateFormat1Upgrades(t *testing.T) {
 	// Turn it into format 1: the base in "state", no statebase; a log
 	// of batch 0 of keys without a namespace.
 	model := map[string]string{}
-	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
+	db, err := bbolt.Open(filepath.Join(dir, dbFile), 0o600, nil)
 	mustNoErr(t, err)
 	mustNoErr(t, db.Update(func(tx *bbolt.Tx) error {
 		if err := tx.DeleteBucket(bucketStateBase); err != nil {
@@ -453,7 +453,7 @@ func TestStateFormat1Upgrades(t *testing.T) {
 		return meta.Put(keyVersion, []byte("1"))
 	}))
 	mustNoErr(t, db.Close())
-	before, err := os.ReadFile(filepath.Join(dir, DBFile))
+	before, err := os.ReadFile(filepath.Join(dir, dbFile))
 	mustNoErr(t, err)
 	want := upgradedList(model)
 
@@ -466,7 +466,7 @@ func TestStateFormat1Upgrades(t *testing.T) {
 		t.Fatalf("read-only Upgraded() = %+v", up)
 	}
 	mustNoErr(t, ro.Close())
-	if after, _ := os.ReadFile(filepath.Join(dir, DBFile)); !bytes.Equal(after, before) {
+	if after, _ := os.ReadFile(filepath.Join(dir, dbFile)); !bytes.Equal(after, before) {
 		t.Fatal("the read-only Open changed the file")
 	}
 
@@ -494,7 +494,7 @@ func TestStateFormat1Upgrades(t *testing.T) {
 	if got := stateList(t, c); !slices.Equal(got, want) {
 		t.Fatalf("state has %d keys, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
 	}
-	v, err := c.State(NamespaceOf(AggregationOperator, []byte("key05")), []byte("key05"))
+	v, err := c.state(NamespaceOf(AggregationOperator, []byte("key05")), []byte("key05"))
 	if err != nil || string(v) != "logged" {
 		t.Fatalf("State(key05) = %q, %v", v, err)
 	}
@@ -531,7 +531,7 @@ func TestStateBaseCorrupt(t *testing.T) {
 		}
 	}
 	check("ForEachState", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }))
-	_, err := c.State(tns, []byte("key00001")) // past the first pair
+	_, err := c.state(tns, []byte("key00001")) // past the first pair
 	check("State", err)
 	commitState(t, c, 1, model, "key00000", "x")
 	check("Compact", c.Compact())
@@ -575,7 +575,7 @@ func TestStateBaseOverlap(t *testing.T) {
 
 	put(bucketState, "k", "v")
 	check("ForEachState of both bases", c.ForEachState(func(_ Namespace, _, _ []byte) error { return nil }), sk("a"), `both "state" and "statebase"`)
-	_, err := c.State(tns, []byte("k"))
+	_, err := c.state(tns, []byte("k"))
 	check("State of both bases", err, sk("a"), `both "state" and "statebase"`)
 	del(bucketState, "k")
 	// The chunks put by hand were not counted: the checkpoint's invariants

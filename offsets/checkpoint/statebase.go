@@ -180,45 +180,6 @@ func (it *baseIter) next() (key, value []byte, ok bool) {
 	}
 }
 
-// lookupBase returns the base's value of key, aliasing the transaction's
-// pages, or nil.
-func lookupBase(tx *bbolt.Tx, key []byte) ([]byte, error) {
-	b := tx.Bucket(bucketStateBase)
-	if legacy := tx.Bucket(bucketState); legacy != nil {
-		if k, _ := legacy.Cursor().First(); k != nil {
-			return legacy.Get(key), bothBases(b)
-		}
-	}
-	if b == nil {
-		return nil, nil
-	}
-	c := b.Cursor()
-	k, v := c.Seek(key)
-	var limit []byte // the key of the chunk after k's
-	if k != nil && bytes.Equal(k, key) {
-		limit, _ = c.Next()
-	} else {
-		// The chunk holding key, if any, begins before it.
-		limit = k
-		if k, v = c.Prev(); k == nil {
-			return nil, nil
-		}
-	}
-	r := chunkReader{k: k, v: v, limit: limit}
-	for {
-		ck, cv, ok := r.next()
-		if !ok {
-			return nil, r.err
-		}
-		if c := bytes.Compare(ck, key); c >= 0 {
-			if c == 0 {
-				return cv, nil
-			}
-			return nil, nil
-		}
-	}
-}
-
 // chunkWriter cuts pairs into chunks of about baseChunkSize.
 type chunkWriter struct {
 	buf    []byte

@@ -25,10 +25,10 @@ func format2Fixture(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	mustNoErr(t, os.MkdirAll(dir, 0o755))
-	src, err := os.Open(filepath.Join("testdata", "format2", DBFile))
+	src, err := os.Open(filepath.Join("testdata", "format2", dbFile))
 	mustNoErr(t, err)
 	defer src.Close()
-	dst, err := os.OpenFile(filepath.Join(dir, DBFile), os.O_CREATE|os.O_WRONLY, 0o600)
+	dst, err := os.OpenFile(filepath.Join(dir, dbFile), os.O_CREATE|os.O_WRONLY, 0o600)
 	mustNoErr(t, err)
 	_, err = io.Copy(dst, src)
 	mustNoErr(t, err)
@@ -60,7 +60,7 @@ func fixtureTime(s int) time.Time { return time.Date(2026, 1, 2, 3, 4, s, 0, tim
 // storedVersion reads meta/version of the closed checkpoint in dir.
 func storedVersion(t *testing.T, dir string) string {
 	t.Helper()
-	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	db, err := bbolt.Open(filepath.Join(dir, dbFile), 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
 	mustNoErr(t, err)
 	defer db.Close()
 	var v string
@@ -78,7 +78,7 @@ func TestUpgradeFormat2(t *testing.T) {
 	dir := format2Fixture(t)
 	// The fixture has what the upgrade must carry: base chunks, a log,
 	// format 2.
-	db, err := bbolt.Open(filepath.Join(dir, DBFile), 0o600, &bbolt.Options{ReadOnly: true})
+	db, err := bbolt.Open(filepath.Join(dir, dbFile), 0o600, &bbolt.Options{ReadOnly: true})
 	mustNoErr(t, err)
 	mustNoErr(t, db.View(func(tx *bbolt.Tx) error {
 		chunks := tx.Bucket(bucketStateBase).Stats().KeyN
@@ -93,7 +93,7 @@ func TestUpgradeFormat2(t *testing.T) {
 	want := upgradedList(model)
 
 	// Read-only: an upgraded snapshot; the file stays format 2.
-	before, err := os.ReadFile(filepath.Join(dir, DBFile))
+	before, err := os.ReadFile(filepath.Join(dir, dbFile))
 	mustNoErr(t, err)
 	ro, err := Open(dir, Options{ReadOnly: true})
 	mustNoErr(t, err)
@@ -101,7 +101,7 @@ func TestUpgradeFormat2(t *testing.T) {
 		t.Fatalf("read-only state: %d keys, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
 	}
 	mustNoErr(t, ro.Close())
-	if after, _ := os.ReadFile(filepath.Join(dir, DBFile)); !bytes.Equal(after, before) {
+	if after, _ := os.ReadFile(filepath.Join(dir, dbFile)); !bytes.Equal(after, before) {
 		t.Fatal("the read-only Open changed the file")
 	}
 
@@ -127,7 +127,7 @@ func TestUpgradeFormat2(t *testing.T) {
 	if len(groups) != NumKeyGroups {
 		t.Fatalf("the state is in %d key groups, want %d", len(groups), NumKeyGroups)
 	}
-	if v, err := c.State(NamespaceOf(1, []byte("\x00\xffbin")), []byte("\x00\xffbin")); err != nil || string(v) != "\x01\x02" {
+	if v, err := c.state(NamespaceOf(1, []byte("\x00\xffbin")), []byte("\x00\xffbin")); err != nil || string(v) != "\x01\x02" {
 		t.Fatalf("State(bin) = %q, %v", v, err)
 	}
 	if logged, _, err := c.StateLog(); err != nil || logged != 0 {
@@ -209,7 +209,7 @@ func TestUpgradeFormat2(t *testing.T) {
 // naming the chunk; the file is left byte for byte as it was, format 2.
 func TestUpgradeFormat2Corrupt(t *testing.T) {
 	dir := format2Fixture(t)
-	path := filepath.Join(dir, DBFile)
+	path := filepath.Join(dir, dbFile)
 	db, err := bbolt.Open(path, 0o600, nil)
 	mustNoErr(t, err)
 	var chunk []byte
@@ -246,7 +246,7 @@ func TestUpgradeFormat2Corrupt(t *testing.T) {
 // the stored one, read from the old format.
 func TestUpgradeRefusedBeforeWriting(t *testing.T) {
 	dir := format2Fixture(t)
-	path := filepath.Join(dir, DBFile)
+	path := filepath.Join(dir, dbFile)
 	before, err := os.ReadFile(path)
 	mustNoErr(t, err)
 	other := Fingerprint{Schema: "page STRING", Query: "SELECT action, count(*) FROM t GROUP BY action", Source: "kafka:t", Format: "json", OutputMode: "update"}
@@ -297,7 +297,7 @@ func TestEmptyPlan(t *testing.T) {
 	c = openTestAt(t, dir, Options{NoSync: true})
 	p, err := c.Pending()
 	mustNoErr(t, err)
-	if p == nil || !reflect.DeepEqual(*p, empty) || p.Offsets() != 0 {
+	if p == nil || !reflect.DeepEqual(*p, empty) || p.offsetCount() != 0 {
 		t.Fatalf("Pending() = %+v, want %+v", p, empty)
 	}
 	mustNoErr(t, c.WriteAhead(*p)) // recovery: the same plan again is a no-op
