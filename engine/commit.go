@@ -18,6 +18,7 @@ import (
 func (d *driver) commit(rec checkpoint.CommitRecord, changes *stateChanges, txSink TxSink, out *Output, next *checkpoint.BatchPlan) error {
 	rows := out.NumRows()
 	return d.ckpt.Commit(rec, func(tx *checkpoint.CommitTx) error {
+		d.failpoint(fpCommitBegin, rec.ID)
 		if changes != nil {
 			tx.GrowState(changes.len())
 			if err := changes.each(func(g uint16, k, v []byte, del bool) error {

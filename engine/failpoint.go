@@ -8,6 +8,7 @@ const (
 	fpAfterWAL     = "after-wal"     // plan durable; the executors may be reading
 	fpMidFetch     = "mid-fetch"     // executors have decoded part of the batch
 	fpAfterSink    = "after-sink"    // AddBatch returned (a TxSink: output built), commit not begun
+	fpCommitBegin  = "commit-begin"  // the commit transaction has begun (not a crash point: a sink test's)
 	fpBeforeCommit = "before-commit" // inside the commit transaction (a TxSink has written), not durable
 	fpAfterCommit  = "after-commit"  // commit durable; Committed not called, driver not advanced
 )

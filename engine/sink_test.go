@@ -175,3 +175,53 @@ func TestTxSink(t *testing.T) {
 		}
 	}
 }
+
+// slowSink takes its time in AddBatch and records when each call starts
+// and ends, next to the engine's commit-begin failpoint.
+type slowSink struct {
+	mu     sync.Mutex // guards events
+	events []string
+}
+
+func (s *slowSink) event(e string) {
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+}
+
+func (s *slowSink) AddBatch(_ context.Context, out *Output) error {
+	s.event(fmt.Sprintf("add %d", out.BatchID))
+	time.Sleep(100 * time.Millisecond)
+	s.event(fmt.Sprintf("added %d", out.BatchID))
+	return nil
+}
+
+// A slow sink does not hold the checkpoint's write transaction open: batch
+// N's commit transaction begins only once AddBatch(N) has returned, so
+// nothing else that writes the checkpoint (the next batch's write-ahead,
+// a compaction) waits for the sink.
+func TestSlowSinkHoldsNoTransaction(t *testing.T) {
+	b, _ := clickTopic(t, 1, 10)
+	sink := &slowSink{}
+	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
+	cfg.Source.MaxRatePerPartition = 4 // batches [0,4) [4,8) [8,10)
+	cfg.failpoint = func(name string, id int64) {
+		if name == fpCommitBegin {
+			sink.event(fmt.Sprintf("commit %d", id))
+		}
+	}
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := q.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(sink.events, ", ")
+	want := "add 0, added 0, commit 0, add 1, added 1, commit 1, add 2, added 2, commit 2"
+	if got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
