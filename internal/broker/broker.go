@@ -6,8 +6,10 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // defaultListen is the address Start listens on when Config.Listen is empty:
@@ -32,6 +34,22 @@ type Config struct {
 	// Topics are created at start unless a topic of that name exists
 	// (possibly restored from DataDir, with its partition count unchanged).
 	Topics []Topic
+	// AutoCreateTopics creates a missing topic the first time a client
+	// asks for it, as Kafka does with auto.create.topics.enable: a
+	// metadata request naming the topic creates it with DefaultPartitions
+	// partitions when the request allows that (allow_auto_topic_creation,
+	// implied by metadata v0-v3). Producers allow it by default
+	// (librdkafka's and the Java client's allow.auto.create.topics, so
+	// `kcat -P`); librdkafka consumers do not, franz-go clients only with
+	// kgo.AllowAutoTopicCreation. A produce request never creates a topic
+	// on its own: Kafka's producers ask for metadata first. An
+	// auto-created topic is written to DataDir at once, as a topic of
+	// Topics is. Requests listing every topic create nothing.
+	AutoCreateTopics bool
+	// DefaultPartitions is the partition count of auto-created topics and
+	// of topics a CreateTopics request creates without a count (Kafka's
+	// num.partitions). 0 means 1.
+	DefaultPartitions int32
 }
 
 // Broker is a running one-node kfake cluster.
@@ -40,6 +58,7 @@ type Broker struct {
 	addr    string
 	lock    *os.File // flock on DataDir, nil without DataDir
 
+	closing   atomic.Bool // set when Close begins; no topic is auto-created after it
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -67,9 +86,18 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 	}
 
+	if cfg.DefaultPartitions < 0 || cfg.DefaultPartitions > maxPartitions {
+		return nil, fmt.Errorf("broker: default partitions must be between 1 and %d, got %d", maxPartitions, cfg.DefaultPartitions)
+	}
+	defaultPartitions := cfg.DefaultPartitions
+	if defaultPartitions == 0 {
+		defaultPartitions = 1
+	}
+
 	b := &Broker{}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
+		kfake.DefaultNumPartitions(int(defaultPartitions)),
 		// kfake asks for 127.0.0.1:port; we listen where the user said.
 		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
 			ln, err := net.Listen(network, listen)
@@ -97,6 +125,12 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 	b.cluster = c
 	b.addr = c.ListenAddrs()[0]
+	if cfg.AutoCreateTopics {
+		// Not kfake.AllowAutoTopicCreation: kfake's own auto-creation
+		// leaves the topic out of DataDir until Close, so a killed broker
+		// would forget it (and its records). CreateTopic persists at once.
+		c.ControlKey(int16(kmsg.Metadata), b.autoCreate(defaultPartitions))
+	}
 
 	for _, t := range cfg.Topics {
 		if c.TopicInfo(t.Name) != nil {
@@ -126,6 +160,7 @@ func (b *Broker) Partitions(topic string) int32 {
 // DataDir (if set) and releases the data directory. It waits for all of
 // that; calling it again returns the first result.
 func (b *Broker) Close() error {
+	b.closing.Store(true)
 	b.closeOnce.Do(func() {
 		if b.cluster != nil {
 			b.cluster.Close()
@@ -145,6 +180,37 @@ func (b *Broker) unlock() error {
 		return fmt.Errorf("broker: release data dir: %w", err)
 	}
 	return nil
+}
+
+// autoCreate returns the control function that creates, before kfake
+// answers a metadata request allowing auto-creation, each topic it names
+// that does not exist. It observes only: kfake then answers the request,
+// which now finds the topic. kfake runs control functions one at a time
+// and serves CreateTopic while one runs.
+func (b *Broker) autoCreate(partitions int32) func(kmsg.Request) (kmsg.Response, error, bool) {
+	return func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req, ok := kreq.(*kmsg.MetadataRequest)
+		if !ok || req.Version >= 4 && !req.AllowAutoTopicCreation {
+			return nil, nil, false
+		}
+		for _, rt := range req.Topics {
+			// A topic asked for by ID alone cannot be created; an invalid
+			// name is left for kfake to refuse.
+			if rt.Topic == nil || rt.TopicID != [16]byte{} || validTopicName(*rt.Topic) != nil {
+				continue
+			}
+			// kfake's CreateTopic blocks forever once the cluster has
+			// stopped, so none is started after Close begins.
+			if b.closing.Load() {
+				break
+			}
+			// An error is TopicAlreadyExists, or a name colliding with
+			// another in '.' and '_': the metadata response reports
+			// the topic as it is either way.
+			_ = b.cluster.CreateTopic(*rt.Topic, partitions, nil)
+		}
+		return nil, nil, false
+	}
 }
 
 // advertised makes a listener on a wildcard host report 127.0.0.1 as its

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/microbatch/microbatch/internal/broker"
 	"github.com/microbatch/microbatch/internal/kafka"
@@ -129,6 +132,7 @@ func TestStartErrors(t *testing.T) {
 		{broker.Config{Listen: "nonsense"}, `broker: listen address "nonsense": address nonsense: missing port in address`},
 		{broker.Config{Topics: []broker.Topic{{Name: "a b", Partitions: 1}}}, `broker: invalid character ' ' in topic name "a b" (allowed: letters, digits, '.', '_', '-')`},
 		{broker.Config{Topics: []broker.Topic{{Name: "t", Partitions: 0}}}, `broker: topic t: partitions must be at least 1, got 0`},
+		{broker.Config{DefaultPartitions: -1}, `broker: default partitions must be between 1 and 100000, got -1`},
 	} {
 		_, err := broker.Start(context.Background(), tc.cfg)
 		if err == nil || err.Error() != tc.want {
@@ -157,5 +161,117 @@ func TestParseTopic(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("ParseTopic(%q) = %s, want %s", tc.in, got, tc.want)
 		}
+	}
+}
+
+// metadata asks addr for topic with the given allow_auto_topic_creation
+// and returns the topic's error code and partition count.
+func metadata(t *testing.T, cl *kgo.Client, topic string, allow bool) (int16, int) {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = allow
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Topics) != 1 {
+		t.Fatalf("metadata for %s: %d topics in response", topic, len(resp.Topics))
+	}
+	return resp.Topics[0].ErrorCode, len(resp.Topics[0].Partitions)
+}
+
+func TestAutoCreateTopics(t *testing.T) {
+	dir := t.TempDir()
+	cfg := broker.Config{DataDir: dir, AutoCreateTopics: true, DefaultPartitions: 3}
+	b := start(t, cfg)
+
+	// A franz-go producer that allows auto-creation, to a topic nobody
+	// declared: the records land, in a topic of 3 partitions.
+	p, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.AllowAutoTopicCreation(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 6 {
+		r := &kgo.Record{Topic: "fresh", Partition: int32(i % 3), Value: []byte(fmt.Sprint(i))}
+		if err := p.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("produce %d to an undeclared topic: %v", i, err)
+		}
+	}
+	if got := b.Partitions("fresh"); got != 3 {
+		t.Fatalf("auto-created topic has %d partitions, want 3", got)
+	}
+
+	// A metadata request that does not allow auto-creation (a librdkafka
+	// consumer's) creates nothing.
+	if code, n := metadata(t, p, "asked", false); code != kerr.UnknownTopicOrPartition.Code || n != 0 {
+		t.Fatalf("metadata without auto-creation: error %d, %d partitions; want %d, 0", code, n, kerr.UnknownTopicOrPartition.Code)
+	}
+	if got := b.Partitions("asked"); got != 0 {
+		t.Fatalf("topic created by a metadata request that did not allow it (%d partitions)", got)
+	}
+	// One that does creates it, and the response already has it.
+	if code, n := metadata(t, p, "asked", true); code != 0 || n != 3 {
+		t.Fatalf("metadata with auto-creation: error %d, %d partitions; want 0, 3", code, n)
+	}
+	// An invalid name is refused, not created.
+	if code, _ := metadata(t, p, "bad/name", true); code != kerr.InvalidTopicException.Code && code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("metadata for an invalid name: error %d", code)
+	}
+	if got := b.Partitions("bad/name"); got != 0 {
+		t.Fatalf("invalid topic name created (%d partitions)", got)
+	}
+	p.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// After a restart without auto-creation the topics are there, from
+	// DataDir, with their records.
+	b = start(t, broker.Config{DataDir: dir})
+	if got := b.Partitions("fresh"); got != 3 {
+		t.Fatalf("auto-created topic after restart has %d partitions, want 3", got)
+	}
+	if got := b.Partitions("asked"); got != 3 {
+		t.Fatalf("topic auto-created by metadata after restart has %d partitions, want 3", got)
+	}
+	if got, want := fmt.Sprint(consume(t, b.Addr(), "fresh", 6)), "map[0:[0 3] 1:[1 4] 2:[2 5]]"; got != want {
+		t.Fatalf("records after restart = %s, want %s", got, want)
+	}
+}
+
+func TestAutoCreateOffByDefault(t *testing.T) {
+	b := start(t, broker.Config{})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if code, _ := metadata(t, cl, "fresh", true); code != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("metadata allowing auto-creation without AutoCreateTopics: error %d, want %d", code, kerr.UnknownTopicOrPartition.Code)
+	}
+	if got := b.Partitions("fresh"); got != 0 {
+		t.Fatalf("topic created with AutoCreateTopics off (%d partitions)", got)
+	}
+}
+
+// Metadata v0-v3 have no allow_auto_topic_creation field: Kafka creates
+// the topic, and so does the broker.
+func TestAutoCreateOldMetadata(t *testing.T) {
+	b := start(t, broker.Config{AutoCreateTopics: true, DefaultPartitions: 2})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()), kgo.MaxVersions(kversion.V0_10_2()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if code, n := metadata(t, cl, "old", false); code != 0 || n != 2 {
+		t.Fatalf("metadata v<4: error %d, %d partitions; want 0, 2", code, n)
 	}
 }

@@ -14,6 +14,9 @@ type Topic struct {
 
 func (t Topic) String() string { return fmt.Sprintf("%s:%d", t.Name, t.Partitions) }
 
+// maxPartitions bounds a topic's partition count.
+const maxPartitions = 100000
+
 // ParseTopic parses the command line form NAME:PARTITIONS, for example
 // "clicks:4". The partition count must be between 1 and 100000.
 func ParseTopic(s string) (Topic, error) {
@@ -26,8 +29,8 @@ func ParseTopic(s string) (Topic, error) {
 		return Topic{}, fmt.Errorf("topic %q: %w", s, err)
 	}
 	n, err := strconv.ParseInt(count, 10, 32)
-	if err != nil || n < 1 || n > 100000 {
-		return Topic{}, fmt.Errorf("topic %q: partitions must be an integer between 1 and 100000, got %q", s, count)
+	if err != nil || n < 1 || n > maxPartitions {
+		return Topic{}, fmt.Errorf("topic %q: partitions must be an integer between 1 and %d, got %q", s, maxPartitions, count)
 	}
 	return Topic{Name: name, Partitions: int32(n)}, nil
 }
