@@ -78,16 +78,23 @@ func (d *decoderBase) cell(i int) *colBuffer {
 // finish completes the current record: the fields it did not set become
 // NULL and the metadata columns are appended. A malformed record (bad !=
 // nil) is first rolled back and then handled per the mode.
-func (d *decoderBase) finish(meta *RecordMeta, bad *malformed) error {
+//
+// value is the record's value, the content of _corrupt_record when bad !=
+// nil. A malformed record in PERMISSIVE or DROPMALFORMED mode is reported
+// to DecoderOptions.OnMalformed.
+func (d *decoderBase) finish(meta *RecordMeta, value []byte, bad *malformed) error {
 	if meta == nil {
 		meta = &emptyMeta
 	}
 	if bad != nil {
 		d.rollback()
-		switch d.opts.Mode {
-		case FailFast:
-			return &MalformedRecordError{Topic: meta.Topic, Partition: meta.Partition, Offset: meta.Offset, Column: bad.column, Reason: bad.reason}
-		case DropMalformed:
+		if d.opts.Mode == FailFast {
+			return &MalformedRecordError{Topic: meta.Topic, Partition: meta.Partition, Offset: meta.Offset, Column: bad.column, Reason: bad.reason, Mode: FailFast}
+		}
+		if d.opts.OnMalformed != nil {
+			d.opts.OnMalformed(&MalformedRecordError{Topic: meta.Topic, Partition: meta.Partition, Offset: meta.Offset, Column: bad.column, Reason: bad.reason, Mode: d.opts.Mode})
+		}
+		if d.opts.Mode == DropMalformed {
 			d.stats.Dropped++
 			return nil
 		}
@@ -116,6 +123,12 @@ func (d *decoderBase) finish(meta *RecordMeta, bad *malformed) error {
 				b.appendNull()
 			} else {
 				b.appendBytes(meta.Key)
+			}
+		case metaCorrupt:
+			if bad == nil {
+				b.appendNull()
+			} else {
+				b.appendBytes(value)
 			}
 		}
 	}
