@@ -37,10 +37,12 @@ func newDecoderBase(mem memory.Allocator, schema *Schema, opts DecoderOptions, c
 		d.fieldOut[i] = -1
 		d.fieldNames = append(d.fieldNames, f.Name)
 	}
-	fs := make([]arrow.Field, len(cols))
+	var fs []arrow.Field
 	d.b = make([]colBuffer, len(cols))
 	for i, c := range cols {
-		fs[i] = arrow.Field{Name: c.name, Type: c.typ.Arrow(), Nullable: true}
+		if !c.hidden {
+			fs = append(fs, arrow.Field{Name: c.name, Type: c.typ.Arrow(), Nullable: true})
+		}
 		d.b[i] = newColBuffer(c.typ)
 		if c.field >= 0 {
 			d.fieldOut[c.field] = i
@@ -164,9 +166,13 @@ func (d *decoderBase) Flush() arrow.Record {
 	if d.n == 0 {
 		return nil
 	}
-	arrs := make([]arrow.Array, len(d.b))
+	arrs := make([]arrow.Array, len(d.schema.Fields()))
 	for i := range d.b {
-		arrs[i] = d.b[i].newArray(d.mem)
+		if i < len(arrs) {
+			arrs[i] = d.b[i].newArray(d.mem)
+		} else {
+			d.b[i].reset() // a hidden column
+		}
 	}
 	rec := array.NewRecord(d.schema, arrs, int64(d.n))
 	for _, a := range arrs {
