@@ -138,7 +138,7 @@ func (c *collector) job(id int64, mem memory.Allocator, failFast bool, ranges ..
 	return Job{
 		BatchID:    id,
 		Ranges:     ranges,
-		NewDecoder: func() (dataframe.Decoder, error) { return newTestDecoder(mem, failFast), nil },
+		NewDecoder: func(func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) { return newTestDecoder(mem, failFast), nil },
 		NewSink:    c.newSink,
 	}
 }

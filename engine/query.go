@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -103,6 +104,8 @@ func New(cfg Config) (*Query, error) {
 				field = "OutputMode" // the query is refused in the mode asked for
 			}
 			bad(field, err, "%v", err)
+		} else if q.cfg.Mode != dataframe.Permissive && slices.Contains(q.prog.InputColumns(), dataframe.ColCorruptRecord) {
+			bad("Mode", nil, "the query reads %s, which exists only in PERMISSIVE mode, not in %s", dataframe.ColCorruptRecord, q.cfg.Mode)
 		}
 	}
 	if len(errs) > 0 {

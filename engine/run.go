@@ -249,8 +249,10 @@ func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched
 	res, err := d.exec.Run(ctx, batch.Job{
 		BatchID: plan.ID,
 		Ranges:  plan.Ranges,
-		NewDecoder: func() (dataframe.Decoder, error) {
-			return dataframe.NewDecoder(q.mem, cfg.Schema, q.decOpts)
+		NewDecoder: func(onMalformed func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) {
+			opts := q.decOpts
+			opts.OnMalformed = onMalformed
+			return dataframe.NewDecoder(q.mem, cfg.Schema, opts)
 		},
 		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
 			t := q.prog.NewTask(q.mem)
