@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -69,6 +70,12 @@ func New(cfg Config) (*Query, error) {
 	case 0, dataframe.Permissive, dataframe.DropMalformed, dataframe.FailFast:
 	default:
 		bad("Mode", nil, "%d is not dataframe.Permissive, DropMalformed or FailFast", cfg.Mode)
+	}
+	if dl := src.DeadLetter; dl.MaxRatio > 1 || math.IsNaN(dl.MaxRatio) {
+		bad("Source.DeadLetter.MaxRatio", nil, "%v is not a share of the records: want (0, 1], or Off to fail on any malformed record", dl.MaxRatio)
+	}
+	if src.DeadLetter.Topic != "" && cfg.Mode == dataframe.FailFast {
+		bad("Source.DeadLetter.Topic", nil, "mode FAILFAST stops at the first malformed record: dead letters need PERMISSIVE or DROPMALFORMED")
 	}
 	compilable := cfg.Query != nil
 	if cfg.Schema == nil {
