@@ -142,7 +142,7 @@ func BenchmarkExecutorRead(b *testing.B) {
 				job := Job{
 					Ranges:  ranges,
 					NewSink: func(TaskInfo) (TaskSink, error) { return nopSink{}, nil },
-					NewDecoder: func() (dataframe.Decoder, error) {
+					NewDecoder: func(func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) {
 						if dec == "count" {
 							return &countDecoder{}, nil
 						}

@@ -28,6 +28,12 @@
 // rows the decoder is flushed and the Arrow record is
 // handed to the task's TaskSink, then released.
 //
+// A malformed record (PERMISSIVE, DROPMALFORMED) that the decoder reports
+// to the onMalformed callback Job.NewDecoder receives is copied, key,
+// value and reason, into Result.Malformed, in (topic, partition, offset)
+// order, up to MaxMalformedBytes a batch; those past it are counted in
+// Result.MalformedOverflow.
+//
 // # Pipeline
 //
 // A slot reads and decodes on two goroutines, so that polling the consumer

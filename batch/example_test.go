@@ -31,7 +31,7 @@ func ExampleExecutor_Run() {
 	}
 	defer e.Close()
 
-	var newDecoder func() (dataframe.Decoder, error) // the job's JSON or CSV decoder
+	var newDecoder func(func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) // the job's JSON or CSV decoder (dataframe.NewDecoder with OnMalformed set)
 	var rows atomic.Int64
 	res, err := e.Run(context.Background(), batch.Job{
 		BatchID:    42,

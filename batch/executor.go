@@ -1,12 +1,14 @@
 package batch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -36,6 +38,8 @@ type Config struct {
 	// TaskSink (the last record of a task may be shorter). Default
 	// defaultRowsPerRecord.
 	rowsPerRecord int
+	// maxMalformedBytes overrides MaxMalformedBytes when > 0.
+	maxMalformedBytes int64
 	// FailOnDataLoss makes Run fail with an *offsets.DataLossError when
 	// offsets of a range were deleted; otherwise they are skipped, logged and
 	// counted in SkippedOffsets. Spark's failOnDataLoss.
@@ -55,8 +59,10 @@ type Job struct {
 	// of one partition must not overlap.
 	Ranges []offsets.OffsetRange
 	// NewDecoder returns a fresh decoder for each task. The executor
-	// releases it when the task ends.
-	NewDecoder func() (dataframe.Decoder, error)
+	// releases it when the task ends. The decoder must report malformed
+	// records to onMalformed (its DecoderOptions.OnMalformed) for them to
+	// be captured in Result.Malformed.
+	NewDecoder func(onMalformed func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error)
 	// NewSink returns the sink of one task. It is called on the goroutine
 	// that then calls the sink's Consume, before the task's first record is
 	// decoded (the slot may already be reading the task).
@@ -169,6 +175,8 @@ func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
 
 	tasks := planTasks(job.Ranges, e.cfg.MaxOffsetsPerTask, e.homes)
 	res := &Result{tasks: make([]taskStats, len(tasks))}
+	var budget atomic.Int64
+	budget.Store(cmp.Or(e.cfg.maxMalformedBytes, MaxMalformedBytes))
 	bySlot := make([][]task, len(e.slots))
 	for _, t := range tasks {
 		bySlot[t.slot] = append(bySlot[t.slot], t)
@@ -194,7 +202,7 @@ func (e *Executor) Run(ctx context.Context, job Job) (*Result, error) {
 		wg.Add(1)
 		go func(s *slot, ts []task) {
 			defer wg.Done()
-			if err := e.runSlot(ctx, s, job, ts, res.tasks); err != nil {
+			if err := e.runSlot(ctx, s, job, ts, res.tasks, &budget); err != nil {
 				fail(err)
 			}
 		}(e.slots[i], ts)

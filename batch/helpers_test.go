@@ -136,10 +136,12 @@ func (c *collector) job(id int64, mem memory.Allocator, failFast bool, ranges ..
 	c.tasks = map[int]offsets.OffsetRange{}
 	c.mu.Unlock()
 	return Job{
-		BatchID:    id,
-		Ranges:     ranges,
-		NewDecoder: func() (dataframe.Decoder, error) { return newTestDecoder(mem, failFast), nil },
-		NewSink:    c.newSink,
+		BatchID: id,
+		Ranges:  ranges,
+		NewDecoder: func(func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) {
+			return newTestDecoder(mem, failFast), nil
+		},
+		NewSink: c.newSink,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/microbatch/microbatch/dataframe"
@@ -100,6 +101,7 @@ type taskRun struct {
 	dec     dataframe.Decoder // nil before the run starts and after it ends
 	sink    TaskSink
 	st      taskStats
+	bad     *dataframe.MalformedRecordError // set by dec during Append when the record is malformed
 }
 
 // pipeline overlaps a slot's Kafka reads with decoding: the slot's
@@ -117,6 +119,9 @@ type pipeline struct {
 	job   Job
 	slot  int
 	stats []taskStats // the stats of each task, written by loop
+	// budget is the bytes of malformed records the batch may still capture
+	// (see MaxMalformedBytes), shared by the batch's pipelines.
+	budget *atomic.Int64
 
 	ctx    context.Context // the Run's, cancelled with errPipelineFailed by loop's first error
 	cancel context.CancelCauseFunc
@@ -135,13 +140,13 @@ type pipeline struct {
 }
 
 // newPipeline starts s's pipeline goroutine for a Run. It uses s's chunks.
-func (e *Executor) newPipeline(ctx context.Context, s *slot, job Job, stats []taskStats) *pipeline {
+func (e *Executor) newPipeline(ctx context.Context, s *slot, job Job, stats []taskStats, budget *atomic.Int64) *pipeline {
 	if s.chunks == nil {
 		for range pipelineChunks {
 			s.chunks = append(s.chunks, newChunk())
 		}
 	}
-	p := &pipeline{e: e, job: job, slot: s.index, stats: stats,
+	p := &pipeline{e: e, job: job, slot: s.index, stats: stats, budget: budget,
 		free: make(chan *chunk, len(s.chunks)), full: make(chan *chunk, len(s.chunks)), done: make(chan struct{})}
 	p.ctx, p.cancel = context.WithCancelCause(ctx)
 	for _, c := range s.chunks {
@@ -293,6 +298,9 @@ func (p *pipeline) decode(c *chunk) (err error) {
 		if err := run.dec.Append(&meta, value); err != nil {
 			return err
 		}
+		if run.bad != nil {
+			capture(run, p.budget, r.timestamp, meta.Key, value)
+		}
 		if run.dec.Len() >= rows {
 			if err := p.flush(run); err != nil {
 				return err
@@ -328,7 +336,7 @@ func (p *pipeline) startTask(run *taskRun) error {
 	run.started = true
 	p.started = append(p.started, run)
 	run.st = taskStats{Index: run.index, Slot: p.slot, Range: run.r}
-	dec, err := p.job.NewDecoder()
+	dec, err := p.job.NewDecoder(run.onMalformed())
 	if err != nil {
 		return fmt.Errorf("new decoder: %w", err)
 	}

@@ -181,7 +181,7 @@ func (pt *pipeTest) start(ctx context.Context) *pipeline {
 	var got *[]appended // the last decoder's, for its task (NewDecoder comes first)
 	job := Job{
 		BatchID: 1,
-		NewDecoder: func() (dataframe.Decoder, error) {
+		NewDecoder: func(func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) {
 			got = new([]appended)
 			return &recDecoder{b: array.NewInt64Builder(pt.mem), got: got, hook: pt.hook}, nil
 		},
@@ -191,7 +191,7 @@ func (pt *pipeTest) start(ctx context.Context) *pipeline {
 			return pipeSink{pt, ti}, nil
 		},
 	}
-	return pt.e.newPipeline(ctx, &slot{index: 0}, job, pt.stats)
+	return pt.e.newPipeline(ctx, &slot{index: 0}, job, pt.stats, new(atomic.Int64))
 }
 
 func TestPipelineRecords(t *testing.T) {
@@ -414,7 +414,7 @@ func TestExecutorPipeline(t *testing.T) {
 		return Job{
 			BatchID: 1,
 			Ranges:  []offsets.OffsetRange{rng("p", 0, 0, n+10)}, // beyond the end of the log
-			NewDecoder: func() (dataframe.Decoder, error) {
+			NewDecoder: func(func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) {
 				got := new([]appended)
 				return &recDecoder{b: array.NewInt64Builder(mem), got: got, hook: func(m *dataframe.RecordMeta) error {
 					want := recs[m.Offset]
@@ -435,8 +435,8 @@ func TestExecutorPipeline(t *testing.T) {
 	job := checked(true)
 	newDec := job.NewDecoder
 	var decs []*recDecoder
-	job.NewDecoder = func() (dataframe.Decoder, error) {
-		d, err := newDec()
+	job.NewDecoder = func(onMalformed func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) {
+		d, err := newDec(onMalformed)
 		decs = append(decs, d.(*recDecoder))
 		return d, err
 	}

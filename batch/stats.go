@@ -17,6 +17,10 @@ type taskStats struct {
 	Bytes         int64 // key and value bytes read
 	Corrupt       int64 // PERMISSIVE: malformed records kept with null fields
 	Dropped       int64 // DROPMALFORMED: malformed records dropped
+	// Malformed are the malformed records captured, in offset order;
+	// MalformedOverflow counts those past MaxMalformedBytes.
+	Malformed         []MalformedRecord
+	MalformedOverflow int64
 	// SkippedOffsets are offsets lost to retention and skipped
 	// (failOnDataLoss=false).
 	SkippedOffsets int64
@@ -41,6 +45,14 @@ type Result struct {
 	// (PERMISSIVE), Dropped those dropped (DROPMALFORMED), SkippedOffsets
 	// the offsets lost to retention and skipped (failOnDataLoss=false).
 	Records, Bytes, Corrupt, Dropped, SkippedOffsets int64
+	// Malformed are the malformed records of the batch (PERMISSIVE and
+	// DROPMALFORMED; FAILFAST fails the batch instead), in (topic,
+	// partition, offset) order: copies of their key and value, with the
+	// decoder's reason. Their keys and values hold at most
+	// MaxMalformedBytes; MalformedOverflow counts the malformed records
+	// past that bound, which are not captured.
+	Malformed         []MalformedRecord
+	MalformedOverflow int64
 
 	rows  int64       // rows the decoders produced: Records minus Dropped
 	tasks []taskStats // in task index order
@@ -53,4 +65,6 @@ func (r *Result) add(t taskStats) {
 	r.Corrupt += t.Corrupt
 	r.Dropped += t.Dropped
 	r.SkippedOffsets += t.SkippedOffsets
+	r.Malformed = append(r.Malformed, t.Malformed...)
+	r.MalformedOverflow += t.MalformedOverflow
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 
 	"github.com/microbatch/microbatch/internal/kafka"
 	"github.com/microbatch/microbatch/offsets"
@@ -98,7 +99,7 @@ func waves(ts []task) [][]task {
 // consumer, all at once (in waves when a partition has several), into the
 // slot's pipeline, whose goroutine decodes them and stores their stats in
 // stats[t.index].
-func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []taskStats) (err error) {
+func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, stats []taskStats, budget *atomic.Int64) (err error) {
 	defer func() {
 		// Decoders and sinks run on the pipeline's goroutine, which has its
 		// own recover; this one is for the reads. The reader marks the
@@ -155,7 +156,7 @@ func (e *Executor) runSlot(ctx context.Context, s *slot, job Job, ts []task, sta
 	if len(ts) == 0 {
 		return nil
 	}
-	p := e.newPipeline(ctx, s, job, stats)
+	p := e.newPipeline(ctx, s, job, stats, budget)
 	defer p.close()
 	for _, wave := range waves(ts) {
 		failed, err := p.readWave(s.reader, wave)

@@ -37,10 +37,12 @@ func newDecoderBase(mem memory.Allocator, schema *Schema, opts DecoderOptions, c
 		d.fieldOut[i] = -1
 		d.fieldNames = append(d.fieldNames, f.Name)
 	}
-	fs := make([]arrow.Field, len(cols))
+	var fs []arrow.Field
 	d.b = make([]colBuffer, len(cols))
 	for i, c := range cols {
-		fs[i] = arrow.Field{Name: c.name, Type: c.typ.Arrow(), Nullable: true}
+		if !c.hidden {
+			fs = append(fs, arrow.Field{Name: c.name, Type: c.typ.Arrow(), Nullable: true})
+		}
 		d.b[i] = newColBuffer(c.typ)
 		if c.field >= 0 {
 			d.fieldOut[c.field] = i
@@ -78,16 +80,23 @@ func (d *decoderBase) cell(i int) *colBuffer {
 // finish completes the current record: the fields it did not set become
 // NULL and the metadata columns are appended. A malformed record (bad !=
 // nil) is first rolled back and then handled per the mode.
-func (d *decoderBase) finish(meta *RecordMeta, bad *malformed) error {
+//
+// value is the record's value, the content of _corrupt_record when bad !=
+// nil. A malformed record in PERMISSIVE or DROPMALFORMED mode is reported
+// to DecoderOptions.OnMalformed.
+func (d *decoderBase) finish(meta *RecordMeta, value []byte, bad *malformed) error {
 	if meta == nil {
 		meta = &emptyMeta
 	}
 	if bad != nil {
 		d.rollback()
-		switch d.opts.Mode {
-		case FailFast:
-			return &MalformedRecordError{Topic: meta.Topic, Partition: meta.Partition, Offset: meta.Offset, Column: bad.column, Reason: bad.reason}
-		case DropMalformed:
+		if d.opts.Mode == FailFast {
+			return &MalformedRecordError{Topic: meta.Topic, Partition: meta.Partition, Offset: meta.Offset, Column: bad.column, Reason: bad.reason, Mode: FailFast}
+		}
+		if d.opts.OnMalformed != nil {
+			d.opts.OnMalformed(&MalformedRecordError{Topic: meta.Topic, Partition: meta.Partition, Offset: meta.Offset, Column: bad.column, Reason: bad.reason, Mode: d.opts.Mode})
+		}
+		if d.opts.Mode == DropMalformed {
 			d.stats.Dropped++
 			return nil
 		}
@@ -116,6 +125,12 @@ func (d *decoderBase) finish(meta *RecordMeta, bad *malformed) error {
 				b.appendNull()
 			} else {
 				b.appendBytes(meta.Key)
+			}
+		case metaCorrupt:
+			if bad == nil {
+				b.appendNull()
+			} else {
+				b.appendBytes(value)
 			}
 		}
 	}
@@ -151,9 +166,13 @@ func (d *decoderBase) Flush() arrow.Record {
 	if d.n == 0 {
 		return nil
 	}
-	arrs := make([]arrow.Array, len(d.b))
+	arrs := make([]arrow.Array, len(d.schema.Fields()))
 	for i := range d.b {
-		arrs[i] = d.b[i].newArray(d.mem)
+		if i < len(arrs) {
+			arrs[i] = d.b[i].newArray(d.mem)
+		} else {
+			d.b[i].reset() // a hidden column
+		}
 	}
 	rec := array.NewRecord(d.schema, arrs, int64(d.n))
 	for _, a := range arrs {

@@ -69,7 +69,7 @@ func (d *csvDecoder) Append(meta *RecordMeta, value []byte) error {
 		d.finishFull()
 		return nil
 	}
-	return d.finish(meta, bad)
+	return d.finish(meta, value, bad)
 }
 
 // nextField splits the field starting at i. It returns the field's content

@@ -1,6 +1,7 @@
 package dataframe
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -27,8 +28,9 @@ type DecodeStats struct {
 // of a fixed schema. A Decoder is used by one goroutine.
 type Decoder interface {
 	// Append decodes one record. In FAILFAST mode a malformed record returns
-	// a *MalformedRecordError; in the other modes it is counted and Append
-	// returns nil. value is not retained after Append returns.
+	// a *MalformedRecordError; in the other modes it is counted, reported to
+	// DecoderOptions.OnMalformed and Append returns nil. value is not
+	// retained after Append returns.
 	Append(meta *RecordMeta, value []byte) error
 	// Len is the number of rows appended since the last Flush.
 	Len() int
@@ -48,6 +50,10 @@ type MalformedRecordError struct {
 	Offset    int64
 	Column    string // the column being decoded, when known
 	Reason    string
+	// Mode is the decoder's mode: FAILFAST for an error of Append, PERMISSIVE
+	// or DROPMALFORMED for a report to DecoderOptions.OnMalformed. 0 reads
+	// as FAILFAST.
+	Mode Mode
 }
 
 func (e *MalformedRecordError) Error() string {
@@ -55,5 +61,5 @@ func (e *MalformedRecordError) Error() string {
 	if e.Column != "" {
 		col = fmt.Sprintf(" column %q:", e.Column)
 	}
-	return fmt.Sprintf("malformed record at %s-%d offset %d:%s %s (mode FAILFAST)", e.Topic, e.Partition, e.Offset, col, e.Reason)
+	return fmt.Sprintf("malformed record at %s-%d offset %d:%s %s (mode %s)", e.Topic, e.Partition, e.Offset, col, e.Reason, cmp.Or(e.Mode, FailFast))
 }

@@ -13,7 +13,11 @@
 // copied into allocator memory once per Flush. DecoderOptions.Columns pushes the query's
 // projection down so unused fields are skipped. Malformed records follow
 // Spark's modes: PERMISSIVE (a row of NULLs), DROPMALFORMED and FAILFAST (a
-// *MalformedRecordError naming topic, partition and offset).
+// *MalformedRecordError naming topic, partition and offset). In PERMISSIVE
+// mode the ColCorruptRecord column holds a malformed record's raw value
+// (decoded only when listed in Columns; it then checks every schema field,
+// read or not), and DecoderOptions.OnMalformed hears of each malformed
+// record in PERMISSIVE and DROPMALFORMED mode (dead letters).
 //
 // # Expressions and plans
 //

@@ -183,7 +183,7 @@ func (d *jsonDecoder) Append(meta *RecordMeta, value []byte) error {
 		}
 	}
 	d.b = nil
-	return d.finish(meta, d.bad)
+	return d.finish(meta, value, d.bad)
 }
 
 func (d *jsonDecoder) fail(n *jsonNode, reason string) {

@@ -37,7 +37,7 @@ func TestJSONDecoderTypes(t *testing.T) {
 	got[5][3] = nil
 	k := func(i int) string { return "k" + string(rune('0'+i)) }
 	meta := func(i int) []any {
-		return []any{"t", int32(0), int64(i), time.UnixMilli(1700000000000 + int64(i)).UTC(), k(i)}
+		return []any{"t", int32(0), int64(i), time.UnixMilli(1700000000000 + int64(i)).UTC(), k(i), nil}
 	}
 	row := func(vals []any, i int) []any { return append(vals, meta(i)...) }
 	equalRows(t, got, [][]any{
@@ -125,7 +125,7 @@ func TestJSONDecoderFailFast(t *testing.T) {
 	defer d.Release()
 	err := d.Append(&RecordMeta{Topic: "clicks", Partition: 3, Offset: 42}, []byte(`{"b":"yes"}`))
 	var me *MalformedRecordError
-	if !errors.As(err, &me) || *me != (MalformedRecordError{Topic: "clicks", Partition: 3, Offset: 42, Column: "b", Reason: "expected a boolean for BOOLEAN, got a string"}) {
+	if !errors.As(err, &me) || *me != (MalformedRecordError{Topic: "clicks", Partition: 3, Offset: 42, Column: "b", Reason: "expected a boolean for BOOLEAN, got a string", Mode: FailFast}) {
 		t.Errorf("%#v", err)
 	}
 	if err.Error() != `malformed record at clicks-3 offset 42: column "b": expected a boolean for BOOLEAN, got a string (mode FAILFAST)` {
@@ -172,7 +172,7 @@ func TestDecoderOptionsErrors(t *testing.T) {
 		err  string
 	}{
 		{DecoderOptions{}, "dataframe: invalid option: invalid format Format(0) (want FormatJSON or FormatCSV)"},
-		{DecoderOptions{Format: FormatJSON, Columns: []string{"b"}}, "dataframe: unknown column b in DecoderOptions.Columns (columns: a, _topic, _partition, _offset, _timestamp, _key)"},
+		{DecoderOptions{Format: FormatJSON, Columns: []string{"b"}}, "dataframe: unknown column b in DecoderOptions.Columns (columns: a, _topic, _partition, _offset, _timestamp, _key, _corrupt_record)"},
 		{DecoderOptions{Format: FormatJSON, Columns: []string{"a", "A"}}, "dataframe: invalid option: column A listed twice in DecoderOptions.Columns"},
 		{DecoderOptions{Format: FormatCSV, CSVDelimiter: '"'}, "dataframe: invalid option: CSV delimiter '\"'"},
 		{DecoderOptions{Format: FormatJSON, Mode: 9}, "dataframe: invalid option: invalid mode Mode(9)"},

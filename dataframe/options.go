@@ -81,7 +81,7 @@ type DecoderOptions struct {
 	Mode   Mode   // default Permissive
 	// Columns are the output columns, in order: schema fields and/or
 	// metadata columns. nil means every schema field then the metadata
-	// columns; an empty non-nil slice means none (rows are still counted).
+	// columns (_corrupt_record only in PERMISSIVE mode); an empty non-nil slice means none (rows are still counted).
 	// Fields not listed are skipped without being type-checked (projection
 	// pushdown; feed it Program.InputColumns).
 	Columns []string
@@ -90,6 +90,11 @@ type DecoderOptions struct {
 	CSVHeader bool
 	// CSVDelimiter separates CSV fields; default ','.
 	CSVDelimiter byte
+	// OnMalformed, when set, is called in PERMISSIVE and DROPMALFORMED mode
+	// for each malformed record, during the Append that decodes it, with
+	// the record's position, the column being decoded and the reason. (In
+	// FAILFAST mode Append returns that error instead.)
+	OnMalformed func(*MalformedRecordError)
 }
 
 // NewDecoder returns a Decoder of records in opts.Format into Arrow records
@@ -119,6 +124,31 @@ func NewDecoder(mem memory.Allocator, schema *Schema, opts DecoderOptions) (Deco
 	if err != nil {
 		return nil, err
 	}
+	if opts.Columns == nil && opts.Mode != Permissive {
+		cols = cols[:len(cols)-1] // every column there is: no _corrupt_record
+	}
+	for _, c := range cols {
+		if c.meta != metaCorrupt {
+			continue
+		}
+		if opts.Mode != Permissive {
+			return nil, fmt.Errorf("%w: column %s exists only in PERMISSIVE mode, not in %s (a malformed record is %s)",
+				ErrOptions, ColCorruptRecord, opts.Mode, map[Mode]string{DropMalformed: "dropped", FailFast: "an error"}[opts.Mode])
+		}
+		// A record is corrupt when any schema field fails to decode, read
+		// or not: the fields the query does not read are decoded into
+		// hidden columns, which Flush drops.
+		read := map[int]bool{}
+		for _, c := range cols {
+			read[c.field] = true
+		}
+		for i, f := range schema.Fields {
+			if !read[i] {
+				cols = append(cols, outColumn{name: f.Name, typ: f.Type, field: i, meta: -1, hidden: true})
+			}
+		}
+		break
+	}
 	base := newDecoderBase(mem, schema, opts, cols)
 	switch opts.Format {
 	case FormatJSON:
@@ -137,15 +167,18 @@ type outColumn struct {
 	typ   Type
 	field int
 	meta  int
+	// hidden: decoded to check it, not output (see ColCorruptRecord). Hidden
+	// columns come after the others.
+	hidden bool
 }
 
 func resolveColumns(schema *Schema, names []string) ([]outColumn, error) {
-	all := make([]outColumn, 0, len(schema.Fields)+5)
+	all := make([]outColumn, 0, len(schema.Fields)+len(MetadataFields()))
 	for i, f := range schema.Fields {
-		all = append(all, outColumn{f.Name, f.Type, i, -1})
+		all = append(all, outColumn{f.Name, f.Type, i, -1, false})
 	}
 	for i, f := range MetadataFields() {
-		all = append(all, outColumn{f.Name, f.Type, -1, i})
+		all = append(all, outColumn{f.Name, f.Type, -1, i, false})
 	}
 	if names == nil {
 		return all, nil

@@ -46,7 +46,7 @@ func TestPlanStringAndColumns(t *testing.T) {
 	if base.String() != "Source clicks [timestamp TIMESTAMP, userid STRING, page STRING, action STRING]" {
 		t.Error(base.String())
 	}
-	if got := base.Columns(); !slices.Equal(got, []string{"timestamp", "userid", "page", "action", "_topic", "_partition", "_offset", "_timestamp", "_key"}) {
+	if got := base.Columns(); !slices.Equal(got, []string{"timestamp", "userid", "page", "action", "_topic", "_partition", "_offset", "_timestamp", "_key", "_corrupt_record"}) {
 		t.Error(got)
 	}
 	// Literal types are part of the text.
@@ -62,7 +62,7 @@ func TestPlanErrors(t *testing.T) {
 		df  *DataFrame
 		err string
 	}{
-		{src.Filter(Col("nope").Eq(Lit(1))), "Filter: dataframe: unknown column nope (columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key)"},
+		{src.Filter(Col("nope").Eq(Lit(1))), "Filter: dataframe: unknown column nope (columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record)"},
 		{src.Filter(Col("page")), "Filter: dataframe: invalid plan: Filter needs BOOLEAN operands, got page of type STRING"},
 		{src.Filter(Col("page").Eq(Lit(1))), "Filter: dataframe: invalid plan: cannot compare page (STRING) with 1 (INT)"},
 		{src.Filter(Col("timestamp").Gt(Lit("yesterday"))), "Filter: dataframe: invalid plan: 'yesterday' is not a timestamp (want RFC 3339, 2006-01-02 15:04:05 [UTC] or 2006-01-02)"},
@@ -109,7 +109,7 @@ func TestPlanErrors(t *testing.T) {
 	}
 	// The first error sticks.
 	df := src.Filter(Col("x")).Select(Col("y"))
-	if err := df.Err(); err == nil || !errors.Is(err, ErrUnknownColumn) || err.Error() != "Filter: dataframe: unknown column x (columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key)" {
+	if err := df.Err(); err == nil || !errors.Is(err, ErrUnknownColumn) || err.Error() != "Filter: dataframe: unknown column x (columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record)" {
 		t.Error(err)
 	}
 	var nilDF *DataFrame

@@ -113,16 +113,25 @@ const (
 	ColOffset    = "_offset"
 	ColTimestamp = "_timestamp"
 	ColKey       = "_key"
+	// ColCorruptRecord is Spark's columnNameOfCorruptRecord: the raw value
+	// of a malformed record, NULL for a well-formed one. It exists in
+	// PERMISSIVE mode only: a decoder in another mode refuses it.
+	ColCorruptRecord = "_corrupt_record"
 )
 
 // MetadataFields returns the Kafka metadata columns: _topic STRING,
-// _partition INT, _offset BIGINT, _timestamp TIMESTAMP, _key STRING.
+// _partition INT, _offset BIGINT, _timestamp TIMESTAMP, _key STRING, and
+// _corrupt_record STRING (see ColCorruptRecord). A decoder materialises
+// one only when it is among DecoderOptions.Columns.
 func MetadataFields() []Field {
 	return []Field{
 		{ColTopic, String}, {ColPartition, Int32}, {ColOffset, Int64},
-		{ColTimestamp, Timestamp}, {ColKey, String},
+		{ColTimestamp, Timestamp}, {ColKey, String}, {ColCorruptRecord, String},
 	}
 }
+
+// metaCorrupt is the index of ColCorruptRecord in MetadataFields.
+const metaCorrupt = 5
 
 func isMetadataName(name string) bool {
 	for _, f := range MetadataFields() {

@@ -79,7 +79,7 @@ func TestTypes(t *testing.T) {
 	if got := Timestamp.Arrow().String(); got != "timestamp[us, tz=UTC]" {
 		t.Errorf("Timestamp.Arrow() = %s", got)
 	}
-	want := []Field{{"_topic", String}, {"_partition", Int32}, {"_offset", Int64}, {"_timestamp", Timestamp}, {"_key", String}}
+	want := []Field{{"_topic", String}, {"_partition", Int32}, {"_offset", Int64}, {"_timestamp", Timestamp}, {"_key", String}, {"_corrupt_record", String}}
 	for i, f := range MetadataFields() {
 		if f != want[i] {
 			t.Errorf("MetadataFields()[%d] = %v", i, f)

@@ -79,6 +79,24 @@ type KafkaSource struct {
 	// sasl.*, isolation.level, fetch tuning...). isolation.level defaults
 	// to read_committed.
 	Properties map[string]string
+	// DeadLetter is what becomes of malformed records besides Mode.
+	DeadLetter DeadLetter
+}
+
+// DeadLetter configures the dead letters of a query: its malformed records
+// (PERMISSIVE and DROPMALFORMED; see Output.Malformed).
+type DeadLetter struct {
+	// Topic is the dead-letter topic that a dead-letter writer sends each
+	// malformed record to (Kafka Connect: errors.deadletterqueue.topic.name).
+	// The engine does not write it yet; when it is set, a batch with more
+	// malformed records than it can capture (batch.MaxMalformedBytes)
+	// fails, as they could not all be sent. Requires Mode PERMISSIVE or
+	// DROPMALFORMED. Default none.
+	Topic string
+	// MaxRatio fails a batch in which more than this share of the records
+	// read is malformed, in (0, 1]. Default 1 (never); Off: fail on any
+	// malformed record.
+	MaxRatio float64
 }
 
 // Trigger says when batches run.
@@ -166,6 +184,7 @@ func DefaultConfig() Config {
 			FetchOffsetNumRetries:      3,
 			FetchOffsetRetryInterval:   time.Second,
 			PartitionDiscoveryInterval: time.Second,
+			DeadLetter:                 DeadLetter{MaxRatio: 1},
 		},
 		Mode:        dataframe.Permissive,
 		Executors:   runtime.GOMAXPROCS(0),
@@ -206,6 +225,12 @@ func (c Config) resolved() Config {
 	s.FetchOffsetNumRetries = setting(s.FetchOffsetNumRetries, d.Source.FetchOffsetNumRetries)
 	s.FetchOffsetRetryInterval = setting(s.FetchOffsetRetryInterval, d.Source.FetchOffsetRetryInterval)
 	s.PartitionDiscoveryInterval = setting(s.PartitionDiscoveryInterval, d.Source.PartitionDiscoveryInterval)
+	switch {
+	case s.DeadLetter.MaxRatio == 0:
+		s.DeadLetter.MaxRatio = d.Source.DeadLetter.MaxRatio
+	case s.DeadLetter.MaxRatio < 0:
+		s.DeadLetter.MaxRatio = 0
+	}
 	c.Trigger.ProcessingTime = setting(c.Trigger.ProcessingTime, d.Trigger.ProcessingTime)
 	c.Mode = cmp.Or(c.Mode, d.Mode)
 	c.Executors = setting(c.Executors, d.Executors)
@@ -322,6 +347,8 @@ func Settings() []Setting {
 		{"Source.FetchOffsetNumRetries", "fetchOffset.numRetries", "How many times a failed metadata or offsets request (planning a batch, reaching the cluster before recovering one) is retried before the query fails. Each attempt times out after 10 s: with the defaults a query rides out about 40 s without a broker."},
 		{"Source.FetchOffsetRetryInterval", "fetchOffset.retryIntervalMs", "The wait between those attempts (Spark's default is 10 ms)."},
 		{"Source.PartitionDiscoveryInterval", "", "How often the driver re-reads the subscription's partitions (new partitions, new topics of subscribePattern, deleted ones) and their log start offsets; between, planning a batch is one ListOffsets request."},
+		{"Source.DeadLetter.Topic", "errors.deadletterqueue.topic.name (Kafka Connect)", "Dead-letter topic for malformed records (PERMISSIVE and DROPMALFORMED), with their original key, value and timestamp. Not written yet: sinks receive the records in Output.Malformed."},
+		{"Source.DeadLetter.MaxRatio", "", "Fail a batch when more than this share of its records is malformed."},
 		{"Source.Properties", "kafka.<property>", "librdkafka properties (isolation.level, security.protocol, ...), passed unchanged; isolation.level defaults to read_committed."},
 		{"Format", "from_json / from_csv", "Format of record values."},
 		{"Schema", "schema", "Columns of record values; dotted names address nested JSON fields."},

@@ -66,7 +66,7 @@ func TestSettingsCoverConfig(t *testing.T) {
 			if !f.IsExported() {
 				continue
 			}
-			if f.Type == reflect.TypeOf(KafkaSource{}) || f.Type == reflect.TypeOf(Trigger{}) {
+			if f.Type == reflect.TypeOf(KafkaSource{}) || f.Type == reflect.TypeOf(Trigger{}) || f.Type == reflect.TypeOf(DeadLetter{}) {
 				walk(prefix+f.Name+".", f.Type)
 				continue
 			}

@@ -8,6 +8,10 @@ var ErrInvalidConfig = errors.New("invalid query config")
 // ErrRunning is returned by Run when the query is already running.
 var ErrRunning = errors.New("query is already running")
 
+// ErrTooManyMalformed fails a batch with more malformed records than
+// KafkaSource.DeadLetter allows.
+var ErrTooManyMalformed = errors.New("too many malformed records")
+
 // ConfigError is one problem New found in a Config. New returns every
 // problem at once, joined (errors.Join); errors.As finds the first, and
 // ranging over the joined errors finds each. Every ConfigError matches

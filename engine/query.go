@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,6 +71,12 @@ func New(cfg Config) (*Query, error) {
 	default:
 		bad("Mode", nil, "%d is not dataframe.Permissive, DropMalformed or FailFast", cfg.Mode)
 	}
+	if dl := src.DeadLetter; dl.MaxRatio > 1 || math.IsNaN(dl.MaxRatio) {
+		bad("Source.DeadLetter.MaxRatio", nil, "%v is not a share of the records: want (0, 1], or Off to fail on any malformed record", dl.MaxRatio)
+	}
+	if src.DeadLetter.Topic != "" && cfg.Mode == dataframe.FailFast {
+		bad("Source.DeadLetter.Topic", nil, "mode FAILFAST stops at the first malformed record: dead letters need PERMISSIVE or DROPMALFORMED")
+	}
 	compilable := cfg.Query != nil
 	if cfg.Schema == nil {
 		bad("Schema", nil, "not set")
@@ -103,6 +111,8 @@ func New(cfg Config) (*Query, error) {
 				field = "OutputMode" // the query is refused in the mode asked for
 			}
 			bad(field, err, "%v", err)
+		} else if q.cfg.Mode != dataframe.Permissive && slices.Contains(q.prog.InputColumns(), dataframe.ColCorruptRecord) {
+			bad("Mode", nil, "the query reads %s, which exists only in PERMISSIVE mode, not in %s", dataframe.ColCorruptRecord, q.cfg.Mode)
 		}
 	}
 	if len(errs) > 0 {

@@ -79,6 +79,9 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	}
 	defer f.release()
 	res, tasks := f.res, f.tasks
+	if err := checkMalformed(&cfg.Source.DeadLetter, plan.ID, res); err != nil {
+		return err
+	}
 	p.Durations.FetchDecode = f.dur
 	p.Durations.FetchWait = time.Since(waitStart)
 	if bc.readAhead != nil {
@@ -151,8 +154,11 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	}
 	p.Durations.Aggregate = time.Since(aggStart)
 
+	// The dead-letter writer (KafkaSource.DeadLetter.Topic) plugs in with
+	// the sink: it sends out.Malformed, in the Kafka sink's transaction
+	// when there is one (issue 14). Nothing writes them yet.
 	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs,
-		KeySchema: keySchema, Deleted: deleted}
+		KeySchema: keySchema, Deleted: deleted, Malformed: res.Malformed, MalformedOverflow: res.MalformedOverflow}
 	sinkStart := time.Now()
 	txSink, _ := cfg.Sink.(TxSink)
 	if txSink == nil { // a TxSink writes in the commit transaction instead
@@ -249,8 +255,10 @@ func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched
 	res, err := d.exec.Run(ctx, batch.Job{
 		BatchID: plan.ID,
 		Ranges:  plan.Ranges,
-		NewDecoder: func() (dataframe.Decoder, error) {
-			return dataframe.NewDecoder(q.mem, cfg.Schema, q.decOpts)
+		NewDecoder: func(onMalformed func(*dataframe.MalformedRecordError)) (dataframe.Decoder, error) {
+			opts := q.decOpts
+			opts.OnMalformed = onMalformed
+			return dataframe.NewDecoder(q.mem, cfg.Schema, opts)
 		},
 		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
 			t := q.prog.NewTask(q.mem)
@@ -300,4 +308,18 @@ func limitRows(recs []arrow.Record, limit int64) []arrow.Record {
 		}
 	}
 	return out
+}
+
+// checkMalformed fails batch id when more than dl.MaxRatio of its records
+// are malformed, or when it has a dead-letter topic and malformed records
+// past the capture bound.
+func checkMalformed(dl *DeadLetter, id int64, res *batch.Result) error {
+	bad := res.Corrupt + res.Dropped
+	if bad > 0 && float64(bad) > dl.MaxRatio*float64(res.Records) {
+		return fmt.Errorf("batch %d: %w: %d of %d records (%.4g) are malformed, more than maxRatio %.4g", id, ErrTooManyMalformed, bad, res.Records, float64(bad)/float64(res.Records), dl.MaxRatio)
+	}
+	if dl.Topic != "" && res.MalformedOverflow > 0 {
+		return fmt.Errorf("batch %d: %w: %d malformed records past the %d bytes a batch captures cannot go to dead-letter topic %q (lower the batch size)", id, ErrTooManyMalformed, res.MalformedOverflow, batch.MaxMalformedBytes, dl.Topic)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"go.etcd.io/bbolt"
 
+	"github.com/microbatch/microbatch/batch"
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/offsets"
 	"github.com/microbatch/microbatch/offsets/checkpoint"
@@ -37,7 +38,21 @@ type Output struct {
 	// result table (update mode), which the sink should delete; nil when
 	// none. Valid as Records are.
 	Deleted arrow.Record
+	// Malformed are the batch's malformed records (PERMISSIVE and
+	// DROPMALFORMED mode), in (topic, partition, offset) order, with their
+	// original key, value and timestamp and the decoder's reason naming the
+	// column: what a dead-letter writer sends to
+	// KafkaSource.DeadLetter.Topic. A re-run batch has the same ones. Their
+	// keys and values hold at most batch.MaxMalformedBytes;
+	// MalformedOverflow counts those past it, not captured (a batch with
+	// a dead-letter topic fails instead). The sink must not modify them.
+	Malformed         []MalformedRecord
+	MalformedOverflow int64
 }
+
+// MalformedRecord is a record that could not be decoded, as it was in
+// Kafka, with why (record headers are not captured yet).
+type MalformedRecord = batch.MalformedRecord
 
 // NumRows is the total row count of o.Records.
 func (o *Output) NumRows() int64 {

@@ -85,7 +85,9 @@
 // "data.page" and `data.page` are the same column; when no column has the
 // dotted name and the first part is the table or its alias, the rest is the
 // column (events.brand, e.brand). The Kafka metadata columns _topic,
-// _partition, _offset, _timestamp and _key are columns like the others.
+// _partition, _offset, _timestamp and _key, and _corrupt_record (PERMISSIVE
+// mode: the raw value of a malformed record, NULL otherwise) are columns
+// like the others.
 //
 // A column whose name is a reserved word of PostgreSQL (order, select, ...)
 // is written `order` or "order"; a syntax error next to such a word says so.

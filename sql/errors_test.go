@@ -21,8 +21,8 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT brand FROM events; SELECT 1 FROM events", "line 1, column 26: more than one statement: a job runs one SELECT"},
 	{"INSERT INTO events VALUES (1)", "line 1, column 1: only SELECT statements are supported"},
 	// names
-	{"SELECT brnd FROM events", "line 1, column 8: unknown column brnd (did you mean brand?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
-	{"SELECT xyz FROM events", "line 1, column 8: unknown column xyz; columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
+	{"SELECT brnd FROM events", "line 1, column 8: unknown column brnd (did you mean brand?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key, _corrupt_record"},
+	{"SELECT xyz FROM events", "line 1, column 8: unknown column xyz; columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key, _corrupt_record"},
 	{"SELECT brand AS b FROM events ORDER BY price", "line 1, column 40: column price is not in the select list; ORDER BY can only use the output columns: b"},
 	{"SELECT price AS \"Ab\", user_id AS \"aB\" FROM events ORDER BY ab", "line 1, column 60: column reference ab is ambiguous: it matches more than one of Ab, aB"},
 	{"SELECT brand AS b FROM events WHERE b = 'x'", "line 1, column 37: unknown column b: b is a select-list alias, and WHERE cannot use those (repeat the expression)"},
@@ -96,10 +96,10 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT `a``b` FROM events", "line 1, column 8: a backquoted identifier may not contain a backquote"},
 	{"SELECT `a\"b` FROM events", "line 1, column 10: unterminated quoted identifier at or near \"\"b` FROM events\""},
 	{"SELECT `a\"b\"` FROM events", "line 1, column 8: a backquoted identifier may not contain a double quote or a newline"},
-	{"SELECT brand, '`' AS `tick` FROM events -- `\nWHERE `price` > 1 AND `nope` = 1", "line 2, column 23: unknown column nope; columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
+	{"SELECT brand, '`' AS `tick` FROM events -- `\nWHERE `price` > 1 AND `nope` = 1", "line 2, column 23: unknown column nope; columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key, _corrupt_record"},
 	// positions count lines and characters
-	{"SELECT brand,\n       prise\nFROM events", "line 2, column 8: unknown column prise (did you mean price?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
-	{"SELECT 'é', prïce FROM events", "line 1, column 13: unknown column `prïce` (did you mean price?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key"},
+	{"SELECT brand,\n       prise\nFROM events", "line 2, column 8: unknown column prise (did you mean price?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key, _corrupt_record"},
+	{"SELECT 'é', prïce FROM events", "line 1, column 13: unknown column `prïce` (did you mean price?); columns: event_time, event_type, product_id, category_id, category_code, brand, price, user_id, user_session, _topic, _partition, _offset, _timestamp, _key, _corrupt_record"},
 	// pathological expressions
 	{"SELECT 1 AS x FROM events WHERE " + strings.Repeat("1 + ", 300) + "price > 0", "line 1, column 435: expression nested too deeply (more than 200 levels)"},
 	{"SELECT 1 AS x FROM events WHERE " + strings.Repeat("(", 12) + "price" + strings.Repeat(" BETWEEN 1 AND 2)", 12), "line 1, column 45: expression too large (more than 2000 terms once BETWEEN, IN and CASE are expanded)"},
@@ -223,10 +223,10 @@ func TestMisspelledClause(t *testing.T) {
 		{"SELECT page FROM events WHERE page = 'a' ORDR BY 1", "line 1, column 42: syntax error at or near \"ORDR\"; did you mean ORDER?"},
 		{"SELECT page FROM events WHERE action = 'a' action", "line 1, column 44: syntax error at or near \"action\""},
 		{"SELECT page FROM events x action", "line 1, column 27: syntax error at or near \"action\""},
-		{`SELECT page FROM events WHERE action = "view"`, `line 1, column 40: unknown column view; columns: page, action, _topic, _partition, _offset, _timestamp, _key; "view" names a column: write a string in single quotes, 'view'`},
-		{`SELECT "pag" FROM events`, "line 1, column 8: unknown column pag (did you mean page?); columns: page, action, _topic, _partition, _offset, _timestamp, _key"},
-		{`SELECT "a""b" FROM events`, "line 1, column 8: unknown column `a\"b`; columns: page, action, _topic, _partition, _offset, _timestamp, _key; \"a\"\"b\" names a column: write a string in single quotes, 'a\"b'"},
-		{`SELECT page FROM events WHERE action = "it's"`, "line 1, column 40: unknown column `it's`; columns: page, action, _topic, _partition, _offset, _timestamp, _key; \"it's\" names a column: write a string in single quotes, 'it''s'"},
+		{`SELECT page FROM events WHERE action = "view"`, `line 1, column 40: unknown column view; columns: page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record; "view" names a column: write a string in single quotes, 'view'`},
+		{`SELECT "pag" FROM events`, "line 1, column 8: unknown column pag (did you mean page?); columns: page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record"},
+		{`SELECT "a""b" FROM events`, "line 1, column 8: unknown column `a\"b`; columns: page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record; \"a\"\"b\" names a column: write a string in single quotes, 'a\"b'"},
+		{`SELECT page FROM events WHERE action = "it's"`, "line 1, column 40: unknown column `it's`; columns: page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record; \"it's\" names a column: write a string in single quotes, 'it''s'"},
 	} {
 		if _, err := sql.Compile(tc.query, "", s); err == nil || err.Error() != tc.want {
 			t.Errorf("%q:\n got %v\nwant %s", tc.query, err, tc.want)

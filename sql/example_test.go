@@ -53,5 +53,5 @@ func ExampleError() {
 	fmt.Println(err)
 	// Output:
 	// 2 12
-	// line 2, column 12: unknown column temprature (did you mean temperature?); columns: device_id, temperature, pressure, _topic, _partition, _offset, _timestamp, _key
+	// line 2, column 12: unknown column temprature (did you mean temperature?); columns: device_id, temperature, pressure, _topic, _partition, _offset, _timestamp, _key, _corrupt_record
 }

@@ -24,7 +24,11 @@ func run(t *testing.T, df *DataFrame, s *Schema, mode OutputMode, records []stri
 	}
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	dec, err := NewDecoder(mem, s, DecoderOptions{Format: FormatJSON, Mode: FailFast, Columns: prog.InputColumns()})
+	parse := FailFast // a malformed record fails the test, unless the query reads _corrupt_record
+	if slices.Contains(prog.InputColumns(), ColCorruptRecord) {
+		parse = Permissive
+	}
+	dec, err := NewDecoder(mem, s, DecoderOptions{Format: FormatJSON, Mode: parse, Columns: prog.InputColumns()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +96,31 @@ func render(rec arrow.Record) []string {
 		rows = append(rows, strings.Join(vals, "|"))
 	}
 	return rows
+}
+
+// _corrupt_record is selectable and filterable in SQL.
+func TestCorruptRecordSQL(t *testing.T) {
+	s, err := ParseSchema("page STRING, n BIGINT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df, err := sql.Compile("SELECT _partition, _offset, _corrupt_record FROM events WHERE _corrupt_record IS NOT NULL", "events", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := run(t, df, s, Append, []string{`{"page":"/a","n":1}`, `{"page":"/b","n":"x"}`, `not json`, `{"page":"/c"}`, `{"n":1.5}`})
+	want := []string{"_partition|_offset|_corrupt_record", `0|1|{"page":"/b","n":"x"}`, `0|2|not json`, `1|1|{"n":1.5}`}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	// In SELECT * it is not listed, as the other metadata columns.
+	df, err = sql.Compile("SELECT * FROM events", "events", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cols := df.Columns(); !slices.Equal(cols, []string{"page", "n"}) {
+		t.Errorf("SELECT *: %v", cols)
+	}
 }
 
 // TestResults runs queries in SQL and the same queries built with the

@@ -38,6 +38,7 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		Logger:             logger,
 		OnProgress:         onProgress,
 	}
+	cfg.Source.DeadLetter = job.Source.DeadLetter.Engine()
 	var errs jobfile.Errors
 	// unbuilt holds the engine fields left unset because their keys are
 	// wrong; the engine's "not set" for them says nothing new.

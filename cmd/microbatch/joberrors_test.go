@@ -22,7 +22,7 @@ func TestJobErrors(t *testing.T) {
 	}{{
 		name: "unknown column",
 		edit: func(j *jobSpec) { j.query = strings.Replace(j.query, "GROUP BY page", "GROUP BY pag", 1) },
-		want: "F:16:12: query: unknown column pag (did you mean page?); columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key\n",
+		want: "F:16:12: query: unknown column pag (did you mean page?); columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record\n",
 	}, {
 		name: "aggregate in append mode",
 		edit: func(j *jobSpec) { j.outputMode = "append" },
@@ -53,7 +53,7 @@ func TestJobErrors(t *testing.T) {
 			j.query = strings.Replace(j.query, "WHERE action", "WHERE acton", 1)
 		},
 		want: "F:8: source.kafka.fetch.wait.max.ms: rejected by librdkafka: Invalid value for configuration property \"fetch.wait.max.ms\"\n" +
-			"F:16:9: query: unknown column acton (did you mean action?); columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key\n",
+			"F:16:9: query: unknown column acton (did you mean action?); columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record\n",
 	}, {
 		name: "embedded broker",
 		edit: func(j *jobSpec) {
@@ -139,7 +139,7 @@ checkpointLocation: ./checkpoint
 	}
 	want := path + ":4: source.kafka.subscrbe: unknown key, did you mean subscribe?\n" +
 		path + `:8: trigger.processingTime: invalid duration "5 parsecs" (want e.g. 500ms, 10s, 1m or "10 seconds")` + "\n" +
-		path + ":12:9: query: unknown column acton (did you mean action?); columns: page, action, _topic, _partition, _offset, _timestamp, _key\n"
+		path + ":12:9: query: unknown column acton (did you mean action?); columns: page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record\n"
 	for _, cmd := range []string{"validate", "run"} {
 		r := cli(t, cmd, path)
 		if r.code != 2 || r.stdout != "" || r.stderr != want {

@@ -481,7 +481,7 @@ F:10: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, B
 	src = strings.Replace(goodJob, "query: SELECT page, count(*) AS n FROM events GROUP BY page", "query: |\n  SELECT page, count(*) AS n\n  FROM events\n  GROUP BY pag", 1)
 	os.WriteFile(bad, []byte(src), 0o644)
 	r = cli(t, "validate", bad)
-	want = bad + ":11:12: query: unknown column pag (did you mean page?); columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key\n"
+	want = bad + ":11:12: query: unknown column pag (did you mean page?); columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record\n"
 	if r.code != 2 || r.stderr != want {
 		t.Fatalf("bad query: exit %d, stderr:\n%s\nwant:\n%s", r.code, r.stderr, want)
 	}

@@ -88,6 +88,34 @@ type Source struct {
 	// Table is the name the query reads from (key source.table, default
 	// "events"; Spark: createOrReplaceTempView).
 	Table string
+	// DeadLetter is what becomes of malformed records (key
+	// source.deadLetter); nil when the section is absent.
+	DeadLetter *DeadLetter
+}
+
+// DeadLetter is the source.deadLetter section.
+type DeadLetter struct {
+	// Topic is the dead-letter topic (key source.deadLetter.topic,
+	// required in the section; Kafka Connect:
+	// errors.deadletterqueue.topic.name). Not written yet: see
+	// engine.Output.Malformed.
+	Topic string
+	// MaxRatio fails a batch when more than this share of its records is
+	// malformed (key source.deadLetter.maxRatio, in [0, 1], default 1 =
+	// never; 0 fails on any malformed record).
+	MaxRatio float64
+}
+
+// Engine returns d as the engine's setting (the zero DeadLetter for nil).
+func (d *DeadLetter) Engine() engine.DeadLetter {
+	if d == nil {
+		return engine.DeadLetter{}
+	}
+	r := d.MaxRatio
+	if r == 0 {
+		r = engine.Off // the engine's zero is its default, 1
+	}
+	return engine.DeadLetter{Topic: d.Topic, MaxRatio: r}
 }
 
 // Embedded is the source.embedded section: storage and feeding of the

@@ -191,7 +191,7 @@ func TestErrors(t *testing.T) {
 		{"unknown top-level key", "query:", "querry: x\nquery:",
 			[]string{`job.yaml:7: querry: unknown key, did you mean query?`}},
 		{"unknown key no suggestion", "  format: json", "  compression: gzip\n  format: json",
-			[]string{`job.yaml:5: source.compression: unknown key (known keys: kafka, format, schema, mode, header, table, embedded)`}},
+			[]string{`job.yaml:5: source.compression: unknown key (known keys: kafka, format, schema, mode, header, deadLetter, table, embedded)`}},
 		{"missing required keys", "  format: json\n  schema: \"userid STRING\"\n", "",
 			[]string{`job.yaml:1: source.format: required key is missing`, `job.yaml:1: source.schema: required key is missing`}},
 		{"missing top-level", "query: SELECT userid FROM events\ncheckpointLocation: /var/lib/mb/cp\n", "",

@@ -212,6 +212,12 @@ func (l *loader) source(n *yaml.Node, dir string) Source {
 			l.errorf(deref(v).Line, "source.embedded", "only applies with bootstrap.servers: embedded")
 		}
 	}
+	if v := m["deadLetter"]; v != nil {
+		s.DeadLetter = l.deadLetter(v)
+		if s.DeadLetter != nil && s.Mode == "FAILFAST" {
+			l.errorf(deref(v).Line, "source.deadLetter", "mode FAILFAST stops at the first malformed record: dead letters need source.mode PERMISSIVE or DROPMALFORMED")
+		}
+	}
 	if v := m["table"]; v != nil {
 		if t, ok := l.nonEmpty(v, "source.table"); ok {
 			if !identifier.MatchString(t) {
@@ -221,6 +227,32 @@ func (l *loader) source(n *yaml.Node, dir string) Source {
 		}
 	}
 	return s
+}
+
+func (l *loader) deadLetter(n *yaml.Node) *DeadLetter {
+	const path = "source.deadLetter"
+	d := &DeadLetter{MaxRatio: engine.DefaultConfig().Source.DeadLetter.MaxRatio}
+	m := l.mapping(n, path)
+	if m == nil {
+		return nil
+	}
+	if l.require(m, path, "topic") {
+		d.Topic, _ = l.nonEmpty(m["topic"], path+".topic")
+	}
+	if v := m["maxRatio"]; v != nil {
+		if s, ok := l.str(v, path+".maxRatio"); ok {
+			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			switch {
+			case err != nil:
+				l.errorf(deref(v).Line, path+".maxRatio", "expected a number from 0 to 1, got %q", s)
+			case !(r >= 0 && r <= 1):
+				l.errorf(deref(v).Line, path+".maxRatio", "must be from 0 to 1 (a share of the batch's records), got %s", s)
+			default:
+				d.MaxRatio = r
+			}
+		}
+	}
+	return d
 }
 
 func (l *loader) embedded(n *yaml.Node, dir string) *Embedded {
