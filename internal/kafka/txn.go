@@ -132,18 +132,21 @@ func (t *TxnProducer) BeginTransaction() error {
 	return nil
 }
 
-// Produce enqueues one record to topic (the partitioner chooses by key).
-// A nil value is a tombstone. When librdkafka's queue is full it waits for
+// Produce enqueues one record to partition of topic (AnyPartition: the
+// partitioner chooses by key). A nil value is a tombstone. When librdkafka's queue is full it waits for
 // room until ctx is done.
-func (t *TxnProducer) Produce(ctx context.Context, topic string, key, value []byte, headers []Header) error {
+func (t *TxnProducer) Produce(ctx context.Context, topic string, partition int32, key, value []byte, headers []Header) error {
 	if err := t.enter("produce to " + topic); err != nil {
 		return err
 	}
 	defer t.calls.leave()
 	msg := &ckafka.Message{
-		TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: ckafka.PartitionAny},
+		TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: partition},
 		Key:            key,
 		Value:          value,
+	}
+	if partition == AnyPartition {
+		msg.TopicPartition.Partition = ckafka.PartitionAny
 	}
 	if len(headers) > 0 {
 		msg.Headers = make([]ckafka.Header, len(headers))

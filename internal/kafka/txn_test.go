@@ -68,7 +68,7 @@ func TestTxnProducerCommitAbortFence(t *testing.T) {
 			if r != "" {
 				v = []byte("v" + r)
 			}
-			if err := p.Produce(ctx, "out", []byte("k"), v, []kafka.Header{{Key: "h", Value: []byte(r)}}); err != nil {
+			if err := p.Produce(ctx, "out", kafka.AnyPartition, []byte("k"), v, []kafka.Header{{Key: "h", Value: []byte(r)}}); err != nil {
 				return err
 			}
 		}
