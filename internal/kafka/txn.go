@@ -71,6 +71,13 @@ func (t *TxnProducer) reports() {
 		var err error
 		switch e := ev.(type) {
 		case *ckafka.Message:
+			var kerr ckafka.Error
+			if errors.As(e.TopicPartition.Error, &kerr) &&
+				(kerr.Code() == ckafka.ErrPurgeQueue || kerr.Code() == ckafka.ErrPurgeInflight) {
+				// A record of an aborted transaction, whose report may
+				// arrive after the next transaction began.
+				continue
+			}
 			if e.TopicPartition.Error != nil {
 				err = fmt.Errorf("kafka: delivery to %s: %w", e.TopicPartition, e.TopicPartition.Error)
 			}
