@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,6 +154,10 @@ func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 		return nil
 	}
 	if err := p.InitTransactions(ctx); err != nil {
+		if kafka.IsInvalidTransactionTimeout(err) {
+			return fmt.Errorf("transaction.timeout.ms %s is more than the broker allows (its transaction.max.timeout.ms): lower it: %w",
+				cmp.Or(k.opts.Props["transaction.timeout.ms"], "60000 (librdkafka's default)"), err)
+		}
 		return err
 	}
 	v, ok, err := kafka.LastRecord(ctx, k.opts.Props,

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/microbatch/microbatch/dataframe"
@@ -259,4 +260,24 @@ func TestKafkaSinkMissingTopicAndAtLeastOnce(t *testing.T) {
 	if got := readTopic(t, b.Addr, "out.microbatch-progress", 0); len(got) != 0 {
 		t.Fatalf("at-least-once wrote markers: %v", got)
 	}
+}
+
+// transaction.timeout.ms above the broker's transaction.max.timeout.ms is
+// refused by Open, before the first batch.
+func TestKafkaSinkTransactionTimeoutRefused(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"out": 1}, kfake.BrokerConfigs(map[string]string{"transaction.max.timeout.ms": "5000"}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	props := b.Props()
+	props["transaction.timeout.ms"] = "10000"
+	k, err := sinks.NewKafka(sinks.KafkaOptions{Props: props, Topic: "out", Job: "pv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if err := k.Open(ctx, -1); err == nil || !strings.Contains(err.Error(), "transaction.timeout.ms 10000 is more than the broker allows") {
+		t.Fatalf("Open: %v", err)
+	}
+	props["transaction.timeout.ms"] = "5000"
+	open(t, sinks.KafkaOptions{Props: props, Topic: "out", Job: "pv"}, -1)
 }

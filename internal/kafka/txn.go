@@ -254,6 +254,13 @@ const (
 	TxnFenced
 )
 
+// IsInvalidTransactionTimeout reports whether err is the broker refusing
+// transaction.timeout.ms: above its transaction.max.timeout.ms.
+func IsInvalidTransactionTimeout(err error) bool {
+	var kerr ckafka.Error
+	return errors.As(err, &kerr) && kerr.Code() == ckafka.ErrInvalidTransactionTimeout
+}
+
 // ClassifyTxnError says what to do after err, returned by a TxnProducer
 // call. An error that is no Kafka error (ctx's, a closed producer) is
 // fatal.
