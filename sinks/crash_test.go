@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/internal/kafkatest"
@@ -26,7 +28,7 @@ const (
 	envChild     = "SINKS_CRASH_CHILD"
 	envAddr      = "SINKS_CRASH_ADDR"
 	envDir       = "SINKS_CRASH_DIR"
-	envKillAt    = "SINKS_CRASH_AT" // after-kafka-commit | after-bbolt-commit
+	envKillAt    = "SINKS_CRASH_AT" // before-kafka-commit | after-kafka-commit | after-bbolt-commit
 	envKillBatch = "SINKS_CRASH_BATCH"
 )
 
@@ -83,6 +85,15 @@ func crashChild() error {
 		return err
 	}
 	batch, _ := strconv.ParseInt(os.Getenv(envKillBatch), 10, 64)
+	if os.Getenv(envKillAt) == "before-kafka-commit" {
+		sinks.SetBeforeCommit(k, func(id int64) {
+			if id == batch {
+				time.Sleep(100 * time.Millisecond) // let the records reach the broker
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+		})
+	}
 	q, err := engine.New(engine.Config{
 		Name:   "crash",
 		Source: engine.KafkaSource{BootstrapServers: os.Getenv(envAddr), Subscribe: []string{"in"}, StartingOffsets: "earliest", MaxRatePerPartition: 10},
@@ -117,11 +128,12 @@ func runCrashChild(t *testing.T, addr, dir, at string, batch int64) error {
 	return nil
 }
 
-// A process killed with SIGKILL between batch 2's Kafka commit and its
+// A process killed with SIGKILL inside batch 2's Kafka transaction (rows
+// and marker produced, not committed), between its Kafka commit and its
 // bbolt commit, or after its bbolt commit, and restarted: the output holds
 // every row exactly once, in order.
 func TestKafkaSinkCrashExactlyOnce(t *testing.T) {
-	for _, at := range []string{"after-kafka-commit", "after-bbolt-commit"} {
+	for _, at := range []string{"before-kafka-commit", "after-kafka-commit", "after-bbolt-commit"} {
 		t.Run(at, func(t *testing.T) {
 			b := kafkatest.Start(t, map[string]int32{"in": 1, "out": 1})
 			var recs []kafkatest.Record
@@ -143,6 +155,12 @@ func TestKafkaSinkCrashExactlyOnce(t *testing.T) {
 			var got []string
 			for _, r := range readTopic(t, b.Addr, "out", len(want)) {
 				got = append(got, strings.Split(r, "|")[1])
+			}
+			if at == "before-kafka-commit" {
+				// The killed transaction's rows are in the log, aborted.
+				if n := len(readTopicAt(t, b.Addr, "out", len(want)+1, kgo.ReadUncommitted())); n <= len(want) {
+					t.Fatalf("read_uncommitted sees %d records, want more than the %d committed", n, len(want))
+				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("out (%d records) =\n%s\nwant (%d)\n%s", len(got), strings.Join(got, "\n"), len(want), strings.Join(want, "\n"))

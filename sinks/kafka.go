@@ -82,6 +82,8 @@ type Kafka struct {
 	txnID  string
 	p      *kafka.TxnProducer
 	marker int64 // last batch id committed in Kafka; -1 if none
+	// beforeCommit, when set (tests), runs before each CommitTransaction.
+	beforeCommit func(batchID int64)
 }
 
 // NewKafka checks opts and returns the sink; it connects in Open.
@@ -142,6 +144,8 @@ func (k *Kafka) TransactionalID() string { return k.txnID }
 // Open checks (or creates) the topics, fences older instances
 // (InitTransactions) and reads the marker.
 func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
+	k.Close() // a Query run again opens its sink again
+	k.marker = -1
 	if err := k.topics(ctx); err != nil {
 		return err
 	}
@@ -265,6 +269,9 @@ func (k *Kafka) transaction(ctx context.Context, out *engine.Output, enc *encode
 	mark := []byte(strconv.FormatInt(out.BatchID, 10))
 	if err := k.p.Produce(ctx, k.opts.ProgressTopic, progressPart, []byte(k.txnID), mark, enc.headers); err != nil {
 		return err
+	}
+	if k.beforeCommit != nil {
+		k.beforeCommit(out.BatchID)
 	}
 	return k.p.CommitTransaction(ctx)
 }

@@ -25,8 +25,13 @@ import (
 // waiting until want arrived and then briefly for any extra one.
 func readTopic(t *testing.T, addr, topic string, want int) []string {
 	t.Helper()
+	return readTopicAt(t, addr, topic, want, kgo.ReadCommitted())
+}
+
+func readTopicAt(t *testing.T, addr, topic string, want int, level kgo.IsolationLevel) []string {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		kgo.FetchIsolationLevel(level), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
