@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/microbatch/microbatch/internal/kafka"
@@ -130,5 +131,24 @@ func TestTxnProducerCommitAbortFence(t *testing.T) {
 	v, ok, err = kafka.LastRecord(ctx, b.Props(), tp, []byte("k"))
 	if err != nil || !ok || string(v) != "v7" {
 		t.Fatalf("LastRecord = %q, %v, %v; want v7", v, ok, err)
+	}
+}
+
+func TestClassifyTxnError(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want kafka.TxnErrorKind
+	}{
+		{ckafka.NewError(ckafka.ErrFenced, "fenced", true), kafka.TxnFenced},
+		{fmt.Errorf("commit: %w", ckafka.NewError(ckafka.ErrProducerFenced, "fenced", false)), kafka.TxnFenced},
+		{ckafka.NewError(ckafka.ErrInvalidProducerEpoch, "epoch", false), kafka.TxnFenced},
+		{ckafka.NewError(ckafka.ErrUnknown, "boom", true), kafka.TxnFatal},
+		{ckafka.NewError(ckafka.ErrTimedOut, "timeout", false), kafka.TxnAbortable},
+		{context.Canceled, kafka.TxnFatal},
+		{kafka.ErrProducerClosed, kafka.TxnFatal},
+	} {
+		if got := kafka.ClassifyTxnError(tc.err); got != tc.want {
+			t.Errorf("ClassifyTxnError(%v) = %d, want %d", tc.err, got, tc.want)
+		}
 	}
 }
