@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/microbatch/microbatch/internal/gen"
 	"github.com/microbatch/microbatch/internal/jobfile"
 	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/sinks"
 	"github.com/microbatch/microbatch/sql"
 )
 
@@ -170,7 +172,16 @@ func progressLine(w io.Writer) func(engine.Progress) {
 // runJobEngine runs job until ctx is done or, with availableNow, until
 // the data present at start is processed.
 func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer, level slog.Level) error {
-	sink := engine.NewConsoleSink(job.Sink.Console.Engine(stdout))
+	var sink engine.Sink
+	if job.Sink.Kafka != nil {
+		k, err := kafkaSink(job)
+		if err != nil {
+			return err
+		}
+		sink = k
+	} else {
+		sink = engine.NewConsoleSink(job.Sink.Console.Engine(stdout))
+	}
 	q, err := buildQuery(job, sink, levelLogger(stderr, level), progressLine(stderr))
 	if err != nil {
 		return err
@@ -301,4 +312,27 @@ func checkpointErr(job *jobfile.Job, err error) error {
 		return fmt.Errorf("no checkpoint at %s (has the job run yet?)", job.CheckpointLocation)
 	}
 	return err
+}
+
+// kafkaSink builds the sink of sink.kafka; bootstrap.servers defaults to
+// the source's (the embedded broker's address once it runs).
+func kafkaSink(job *jobfile.Job) (*sinks.Kafka, error) {
+	k := job.Sink.Kafka
+	props := map[string]string{}
+	for n, v := range k.Properties {
+		props[n] = v
+	}
+	props["bootstrap.servers"] = cmp.Or(k.BootstrapServers, job.Source.Kafka.BootstrapServers)
+	opts := sinks.KafkaOptions{
+		Props: props, Topic: k.Topic, Key: k.Key, Format: k.Format, DeliveryGuarantee: k.DeliveryGuarantee,
+		Job: job.Name, TransactionalIDPrefix: k.TransactionalIDPrefix, ProgressTopic: k.ProgressTopic,
+	}
+	if c := k.CreateTopic; c != nil {
+		opts.CreateTopic = &sinks.CreateTopic{Partitions: int32(c.Partitions), ReplicationFactor: int(c.ReplicationFactor)}
+	}
+	s, err := sinks.NewKafka(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sink.kafka: %w", err)
+	}
+	return s, nil
 }

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
-	"github.com/apache/arrow/go/v17/arrow/array"
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
@@ -29,99 +23,32 @@ func writeRecord(w io.Writer, format string, rec arrow.Record) error {
 	switch format {
 	case "table":
 		return engine.WriteTable(w, rec.Schema(), []arrow.Record{rec}, 0, 0)
-	case "jsonl":
-		bw := bufio.NewWriter(w)
-		fields := rec.Schema().Fields()
+	case "jsonl", "csv":
+		var buf []byte
+		if format == "csv" {
+			buf = append(dataframe.AppendCSVHeader(buf, rec.Schema()), '\n')
+		}
 		for r := 0; r < int(rec.NumRows()); r++ {
-			bw.WriteByte('{')
-			for c, f := range fields {
-				if c > 0 {
-					bw.WriteByte(',')
+			if format == "csv" {
+				buf = dataframe.AppendCSVRow(buf, rec, r)
+			} else {
+				buf = dataframe.AppendJSONRow(buf, rec, r)
+			}
+			buf = append(buf, '\n')
+			if len(buf) >= 64<<10 || r == int(rec.NumRows())-1 {
+				if _, err := w.Write(buf); err != nil {
+					return err
 				}
-				k, _ := json.Marshal(f.Name)
-				bw.Write(k)
-				bw.WriteByte(':')
-				bw.WriteString(jsonValue(rec.Column(c), r))
+				buf = buf[:0]
 			}
-			bw.WriteString("}\n")
 		}
-		return bw.Flush()
-	case "csv":
-		bw := bufio.NewWriter(w)
-		for i, f := range rec.Schema().Fields() {
-			if i > 0 {
-				bw.WriteByte(',')
-			}
-			writeCSVField(bw, f.Name, false)
+		if len(buf) > 0 { // a csv header with no rows
+			_, err := w.Write(buf)
+			return err
 		}
-		bw.WriteByte('\n')
-		for r := 0; r < int(rec.NumRows()); r++ {
-			for c := range rec.Schema().Fields() {
-				if c > 0 {
-					bw.WriteByte(',')
-				}
-				col := rec.Column(c)
-				writeCSVField(bw, textValue(col, r), col.IsNull(r))
-			}
-			bw.WriteByte('\n')
-		}
-		return bw.Flush()
+		return nil
 	}
 	return fmt.Errorf("unknown format %q", format)
-}
-
-// writeCSVField writes one RFC 4180 field: NULL as nothing, the empty
-// string as "" (as Spark's CSV writer does, so the two read back apart),
-// and a field with a comma, quote, CR, LF or surrounding space in quotes.
-func writeCSVField(w *bufio.Writer, s string, null bool) {
-	if null {
-		return
-	}
-	if s != "" && !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s[len(s)-1] != ' ' {
-		w.WriteString(s)
-		return
-	}
-	w.WriteByte('"')
-	w.WriteString(strings.ReplaceAll(s, `"`, `""`))
-	w.WriteByte('"')
-}
-
-// jsonValue renders one cell as a JSON value.
-func jsonValue(col arrow.Array, i int) string {
-	if col.IsNull(i) {
-		return "null"
-	}
-	switch a := col.(type) {
-	case *array.Int64:
-		return strconv.FormatInt(a.Value(i), 10)
-	case *array.Int32:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
-	case *array.Float64:
-		f := a.Value(i)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return `"` + dataframe.FormatDouble(f) + `"` // as Spark's JSON writer: "NaN", "Infinity"
-		}
-		return strconv.FormatFloat(f, 'g', -1, 64)
-	case *array.Boolean:
-		return strconv.FormatBool(a.Value(i))
-	}
-	b, _ := json.Marshal(textValue(col, i))
-	return string(b)
-}
-
-// textValue renders one cell as text: timestamps in RFC 3339 (UTC).
-func textValue(col arrow.Array, i int) string {
-	if col.IsNull(i) {
-		return ""
-	}
-	switch a := col.(type) {
-	case *array.Timestamp:
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		return a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano)
-	case *array.Float64:
-		return dataframe.FormatDouble(a.Value(i))
-	}
-	return col.ValueStr(i)
 }
 
 // batchRange is one line of `microbatch offsets --format jsonl`.

@@ -194,6 +194,43 @@ type Sink struct {
 	// Console prints each batch's result to stdout (key sink.console;
 	// Spark: format("console")). The default sink.
 	Console *ConsoleSink
+	// Kafka writes each batch's rows to a Kafka topic (key sink.kafka;
+	// Spark: format("kafka")).
+	Kafka *KafkaSink
+}
+
+// KafkaSink configures the Kafka sink (sinks.KafkaOptions).
+type KafkaSink struct {
+	// BootstrapServers (key sink.kafka.bootstrap.servers) is "" for the
+	// source's.
+	BootstrapServers string
+	// Topic receives the rows (key sink.kafka.topic).
+	Topic string
+	// Key are the key columns (key sink.kafka.key); nil: the group-by
+	// columns in update mode.
+	Key []string
+	// Format is json or csv (key sink.kafka.format).
+	Format string
+	// DeliveryGuarantee is exactly-once or at-least-once (key
+	// sink.kafka.deliveryGuarantee).
+	DeliveryGuarantee string
+	// TransactionalIDPrefix (key sink.kafka.transactionalIdPrefix) is ""
+	// for the job name.
+	TransactionalIDPrefix string
+	// ProgressTopic (key sink.kafka.progressTopic) is "" for
+	// "<Topic>.microbatch-progress".
+	ProgressTopic string
+	// CreateTopic, when set, creates a missing topic (key
+	// sink.kafka.createTopic).
+	CreateTopic *CreateTopic
+	// Properties are the other keys, for librdkafka.
+	Properties map[string]string
+}
+
+// CreateTopic is sink.kafka.createTopic.
+type CreateTopic struct {
+	Partitions        int64
+	ReplicationFactor int64
 }
 
 // ConsoleSink configures the console sink.

@@ -257,12 +257,19 @@ func TestErrors(t *testing.T) {
 			[]string{`job.yaml:1: source: expected a mapping, got "kafka"`, `job.yaml:2: x: unknown key (known keys: name, source, trigger, query, outputMode, sink, checkpointLocation)`}},
 		{"duplicate key", "  format: json", "  format: json\n  format: csv",
 			[]string{`job.yaml:6: source.format: duplicate key (first set on line 5)`}},
-		{"two sinks", "query:", "sink:\n  console: {}\n  kafka: {}\nquery:",
-			[]string{`job.yaml:9: sink.kafka: unknown key (known keys: console)`}},
+		{"two sinks", "query:", "sink:\n  console: {}\n  kafka: {topic: out}\nquery:",
+			[]string{`job.yaml:8: sink: has 2 sinks (console, kafka); want exactly one`}},
+		{"kafka sink", "query:", "sink:\n  kafka:\n    format: avro\n    deliveryGuarantee: twice\n    linger.ms: 5\n    createTopic: {partitions: 0}\nquery:",
+			[]string{
+				`job.yaml:8: sink.kafka.topic: required key is missing`,
+				`job.yaml:9: sink.kafka.format: invalid value "avro" (want json or csv)`,
+				`job.yaml:10: sink.kafka.deliveryGuarantee: invalid value "twice" (want exactly-once or at-least-once)`,
+				`job.yaml:12: sink.kafka.createTopic.partitions: must be at least 1, got 0`,
+			}},
 		{"sink typo", "query:", "sink:\n  consle: {}\nquery:",
 			[]string{`job.yaml:8: sink.consle: unknown key, did you mean console?`}},
 		{"empty sink", "query:", "sink: {}\nquery:",
-			[]string{`job.yaml:7: sink: names no sink; want exactly one of: console`}},
+			[]string{`job.yaml:7: sink: names no sink; want exactly one of: console, kafka`}},
 		{"console options", "query:", "sink:\n  console:\n    numRows: 0\n    truncate: maybe\nquery:",
 			[]string{`job.yaml:9: sink.console.numRows: must be at least 1, got 0`, `job.yaml:10: sink.console.truncate: expected true or false, got "maybe"`}},
 		{"empty query", "query: SELECT userid FROM events", "query: ''",
@@ -379,6 +386,37 @@ func TestEnvEscapeAndAlias(t *testing.T) {
 	}
 	if j.Query != "SELECT '${x}' AS s FROM events" || j.Source.Table != "json" {
 		t.Fatalf("query %q, table %q", j.Query, j.Source.Table)
+	}
+}
+
+func TestKafkaSink(t *testing.T) {
+	j, err := parse(t, replace(t, minimal, "query:", `sink:
+  kafka:
+    topic: page-counts
+    key: [page, day]
+    format: csv
+    deliveryGuarantee: at-least-once
+    transactionalIdPrefix: pv
+    createTopic: {partitions: 3, replicationFactor: 2}
+    compression.type: zstd
+    linger.ms: 20
+query:`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := jobfile.KafkaSink{Topic: "page-counts", Key: []string{"page", "day"}, Format: "csv", DeliveryGuarantee: "at-least-once",
+		TransactionalIDPrefix: "pv", CreateTopic: &jobfile.CreateTopic{Partitions: 3, ReplicationFactor: 2},
+		Properties: map[string]string{"compression.type": "zstd", "linger.ms": "20"}}
+	if j.Sink.Console != nil || !reflect.DeepEqual(*j.Sink.Kafka, want) {
+		t.Fatalf("sink = %+v, want %+v", j.Sink.Kafka, want)
+	}
+	j, err = parse(t, replace(t, minimal, "query:", "sink:\n  kafka:\n    topic: out\n    key: a, b\nquery:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = jobfile.KafkaSink{Topic: "out", Key: []string{"a", "b"}, Format: "json", DeliveryGuarantee: "exactly-once", Properties: map[string]string{}}
+	if !reflect.DeepEqual(*j.Sink.Kafka, want) {
+		t.Fatalf("sink = %+v, want %+v", j.Sink.Kafka, want)
 	}
 }
 

@@ -76,6 +76,18 @@ func Keys() []Key {
 		{Path: "sink.console", Type: "mapping", Spark: `format("console")`, Doc: "Print each batch's result as a table on stdout."},
 		{Path: "sink.console.numRows", Field: "ConsoleOptions.NumRows", Type: "integer >= 1", Default: strconv.Itoa(dc.NumRows)},
 		{Path: "sink.console.truncate", Field: "ConsoleOptions.Truncate", Type: "boolean", Default: strconv.FormatBool(dc.Truncate > 0), Doc: fmt.Sprintf("true cuts cells longer than %d characters.", dc.Truncate)},
+		{Path: "sink.kafka", Type: "mapping", Spark: `format("kafka")`, Doc: "Write each batch's rows to a Kafka topic, exactly once by default: each batch is one Kafka transaction holding its rows and a marker record (batch id) in a compacted progress topic, committed before the checkpoint; a batch re-run after a crash whose marker is committed is not written again."},
+		{Path: "sink.kafka.bootstrap.servers", Type: "string", Default: "the source's", Spark: "kafka.bootstrap.servers", Doc: "The cluster written to."},
+		{Path: "sink.kafka.topic", Type: "string", Required: true, Spark: "topic", Doc: "A missing topic is an error unless createTopic is set."},
+		{Path: "sink.kafka.key", Type: "string or list", Default: "the group-by columns in update mode, none otherwise", Doc: "Output columns forming each record's key, encoded as the value is (a JSON object or a CSV line)."},
+		{Path: "sink.kafka.format", Type: "json | csv", Default: "json", Doc: "Value encoding: a JSON object per row keyed by column name, as `microbatch state --format jsonl`, or a CSV line without header. In update mode a group removed from the result (HAVING) is a tombstone: its key with a null value."},
+		{Path: "sink.kafka.deliveryGuarantee", Type: "exactly-once | at-least-once", Default: "exactly-once", Doc: "As Flink's sink.delivery-guarantee. at-least-once: no transactions; a batch re-run after a crash is written again."},
+		{Path: "sink.kafka.transactionalIdPrefix", Type: "string", Default: "the job name", Doc: "As Flink's sink.transactional-id-prefix: transactional.id is <prefix>-kafka: a second instance with the same one fences the first, which stops with \"another instance took over\"."},
+		{Path: "sink.kafka.progressTopic", Type: "string", Default: "<topic>.microbatch-progress", Doc: "Holds the markers (key: the transactional.id, value: the last batch id committed); created with one partition, compacted, when missing."},
+		{Path: "sink.kafka.createTopic", Type: "mapping", Default: "none", Doc: "Create the topic when it is missing."},
+		{Path: "sink.kafka.createTopic.partitions", Type: "integer >= 1", Default: "1", Doc: "The topic's partition count."},
+		{Path: "sink.kafka.createTopic.replicationFactor", Type: "integer >= 1", Default: "1", Doc: "Also the progress topic's."},
+		{Path: "sink.kafka.<librdkafka property>", Type: "string", Doc: "Every other key goes to the producer (compression.type, linger.ms, security.protocol, ...)."},
 		{Path: "checkpointLocation", Field: "CheckpointLocation", Type: "path", Required: true, Doc: "Relative to the job file's directory."},
 	}
 	docs := map[string]engine.Setting{}
@@ -141,7 +153,7 @@ func childKeys(parent string) []string {
 		}
 		// Kafka property names contain dots; microbatch's own keys at
 		// other levels do not.
-		if parent != "source.kafka" && strings.Contains(rest, ".") {
+		if strings.Contains(rest, ".") && parent != "source.kafka" && !(parent == "sink.kafka" && rest == "bootstrap.servers") {
 			continue
 		}
 		out = append(out, rest)

@@ -306,7 +306,7 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 		FetchOffsetNumRetries: int64(d.FetchOffsetNumRetries), FetchOffsetRetryInterval: d.FetchOffsetRetryInterval,
 		PartitionDiscoveryInterval: d.PartitionDiscoveryInterval, Properties: map[string]string{}}
 	const path = "source.kafka"
-	m, props := l.kafkaMapping(n)
+	m, props := l.kafkaMapping(n, path)
 	if m == nil {
 		return k
 	}
@@ -485,7 +485,77 @@ func (l *loader) sink(n *yaml.Node) Sink {
 		}
 		s.Console = c
 	}
+	if v := m["kafka"]; v != nil {
+		s.Kafka = l.kafkaSink(v)
+	}
 	return s
+}
+
+func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
+	const path = "sink.kafka"
+	k := &KafkaSink{Format: "json", DeliveryGuarantee: "exactly-once", Properties: map[string]string{}}
+	m, props := l.kafkaMapping(n, path)
+	if m == nil {
+		return k
+	}
+	if v := m["bootstrap.servers"]; v != nil {
+		k.BootstrapServers, _ = l.nonEmpty(v, path+".bootstrap.servers")
+	}
+	if l.require(m, path, "topic") {
+		if t, ok := l.nonEmpty(m["topic"], path+".topic"); ok {
+			if err := checkTopicName(t); err != nil {
+				l.errorf(m["topic"].Line, path+".topic", "%v", err)
+			}
+			k.Topic = t
+		}
+	}
+	if v := m["key"]; v != nil {
+		if deref(v).Kind == yaml.SequenceNode {
+			for _, item := range deref(v).Content {
+				if s, ok := l.nonEmpty(item, path+".key"); ok {
+					k.Key = append(k.Key, s)
+				}
+			}
+		} else if s, ok := l.nonEmpty(v, path+".key"); ok {
+			for _, c := range strings.Split(s, ",") {
+				k.Key = append(k.Key, strings.TrimSpace(c))
+			}
+		}
+	}
+	if v := m["format"]; v != nil {
+		k.Format, _ = l.enum(v, path+".format", "json", "csv")
+	}
+	if v := m["deliveryGuarantee"]; v != nil {
+		k.DeliveryGuarantee, _ = l.enum(v, path+".deliveryGuarantee", "exactly-once", "at-least-once")
+	}
+	if v := m["transactionalIdPrefix"]; v != nil {
+		k.TransactionalIDPrefix, _ = l.nonEmpty(v, path+".transactionalIdPrefix")
+	}
+	if v := m["progressTopic"]; v != nil {
+		if t, ok := l.nonEmpty(v, path+".progressTopic"); ok {
+			if err := checkTopicName(t); err != nil {
+				l.errorf(v.Line, path+".progressTopic", "%v", err)
+			}
+			k.ProgressTopic = t
+		}
+	}
+	if v := m["createTopic"]; v != nil {
+		c := &CreateTopic{Partitions: 1, ReplicationFactor: 1}
+		cm := l.mapping(v, path+".createTopic")
+		if x := cm["partitions"]; x != nil {
+			c.Partitions, _ = l.integer(x, path+".createTopic.partitions", 1)
+		}
+		if x := cm["replicationFactor"]; x != nil {
+			c.ReplicationFactor, _ = l.integer(x, path+".createTopic.replicationFactor", 1)
+		}
+		k.CreateTopic = c
+	}
+	for _, e := range props {
+		if s, ok := l.str(e.val, path+"."+e.key); ok {
+			k.Properties[e.key] = s
+		}
+	}
+	return k
 }
 
 func defaultConsole() *ConsoleSink {

@@ -149,8 +149,7 @@ var sparkOnly = map[string]string{
 
 // kafkaMapping splits source.kafka into microbatch's own keys and
 // librdkafka properties.
-func (l *loader) kafkaMapping(n *yaml.Node) (map[string]*yaml.Node, []entry) {
-	const path = "source.kafka"
+func (l *loader) kafkaMapping(n *yaml.Node, path string) (map[string]*yaml.Node, []entry) {
 	es, ok := l.entries(n, path)
 	if !ok {
 		return nil, nil
@@ -160,7 +159,9 @@ func (l *loader) kafkaMapping(n *yaml.Node) (map[string]*yaml.Node, []entry) {
 	var props []entry
 	for _, e := range es {
 		full := join(path, e.key)
-		switch hint, unsupported := sparkOnly[e.key]; {
+		hint, unsupported := sparkOnly[e.key]
+		unsupported = unsupported && path == "source.kafka"
+		switch {
 		case contains(known, e.key):
 			out[e.key] = e.val
 		case unsupported:

@@ -241,12 +241,18 @@ func (a *Admin) ListOffsets(ctx context.Context, tps []offsets.TopicPartition, w
 // CreateTopic creates topic with the given partition count (replication 1).
 // An existing topic is not an error.
 func (a *Admin) CreateTopic(ctx context.Context, topic string, partitions int32, config map[string]string) error {
+	return a.CreateTopicReplicated(ctx, topic, partitions, 1, config)
+}
+
+// CreateTopicReplicated creates topic with the given partition count and
+// replication factor. An existing topic is not an error.
+func (a *Admin) CreateTopicReplicated(ctx context.Context, topic string, partitions int32, replicationFactor int, config map[string]string) error {
 	if err := a.enter("create topic " + topic); err != nil {
 		return err
 	}
 	defer a.calls.leave()
 	res, err := a.client.CreateTopics(ctx, []ckafka.TopicSpecification{{
-		Topic: topic, NumPartitions: int(partitions), ReplicationFactor: 1, Config: config,
+		Topic: topic, NumPartitions: int(partitions), ReplicationFactor: replicationFactor, Config: config,
 	}})
 	if err != nil {
 		return fmt.Errorf("kafka: create topic %s: %w", topic, err)

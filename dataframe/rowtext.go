@@ -1,0 +1,112 @@
+package dataframe
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
+)
+
+// AppendJSONRow appends row i of rec to dst as one JSON object keyed by
+// column name, in column order (DESIGN.md section 3): numbers as numbers,
+// timestamps as RFC 3339 strings (UTC), NaN and infinities, which JSON
+// numbers cannot hold, as the strings Spark's JSON writer gives them
+// ("NaN", "Infinity", "-Infinity"), NULL as null. It is the encoding of
+// `microbatch state --format jsonl` and of the Kafka sink's json values.
+func AppendJSONRow(dst []byte, rec arrow.Record, i int) []byte {
+	dst = append(dst, '{')
+	for c, f := range rec.Schema().Fields() {
+		if c > 0 {
+			dst = append(dst, ',')
+		}
+		k, _ := json.Marshal(f.Name)
+		dst = append(dst, k...)
+		dst = append(dst, ':')
+		dst = append(dst, JSONValue(rec.Column(c), i)...)
+	}
+	return append(dst, '}')
+}
+
+// AppendCSVHeader appends the column names of schema as one CSV line
+// (without its line end).
+func AppendCSVHeader(dst []byte, schema *arrow.Schema) []byte {
+	for i, f := range schema.Fields() {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendCSVField(dst, f.Name, false)
+	}
+	return dst
+}
+
+// AppendCSVRow appends row i of rec as one CSV line (without its line
+// end): fields in column order, rendered as TextValue, NULL as nothing and
+// the empty string as "" (AppendCSVField).
+func AppendCSVRow(dst []byte, rec arrow.Record, i int) []byte {
+	for c := range rec.Schema().Fields() {
+		if c > 0 {
+			dst = append(dst, ',')
+		}
+		col := rec.Column(c)
+		dst = AppendCSVField(dst, TextValue(col, i), col.IsNull(i))
+	}
+	return dst
+}
+
+// AppendCSVField appends one RFC 4180 field: NULL as nothing, the empty
+// string as "" (as Spark's CSV writer does, so the two read back apart),
+// and a field with a comma, quote, CR, LF or surrounding space in quotes.
+func AppendCSVField(dst []byte, s string, null bool) []byte {
+	if null {
+		return dst
+	}
+	if s != "" && !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s[len(s)-1] != ' ' {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, strings.ReplaceAll(s, `"`, `""`)...)
+	return append(dst, '"')
+}
+
+// JSONValue renders one cell as a JSON value (see AppendJSONRow).
+func JSONValue(col arrow.Array, i int) string {
+	if col.IsNull(i) {
+		return "null"
+	}
+	switch a := col.(type) {
+	case *array.Int64:
+		return strconv.FormatInt(a.Value(i), 10)
+	case *array.Int32:
+		return strconv.FormatInt(int64(a.Value(i)), 10)
+	case *array.Float64:
+		f := a.Value(i)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return `"` + FormatDouble(f) + `"` // as Spark's JSON writer: "NaN", "Infinity"
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	case *array.Boolean:
+		return strconv.FormatBool(a.Value(i))
+	}
+	b, _ := json.Marshal(TextValue(col, i))
+	return string(b)
+}
+
+// TextValue renders one cell as text: timestamps in RFC 3339 (UTC),
+// doubles as FormatDouble, NULL as "".
+func TextValue(col arrow.Array, i int) string {
+	if col.IsNull(i) {
+		return ""
+	}
+	switch a := col.(type) {
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		return a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano)
+	case *array.Float64:
+		return FormatDouble(a.Value(i))
+	}
+	return col.ValueStr(i)
+}

@@ -1,0 +1,337 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// Header is one record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// TxnProducer writes records, in Kafka transactions when it has a
+// transactional.id (NewTxnProducer), idempotently otherwise. One goroutine
+// uses it at a time; Close waits for a call in flight.
+//
+// The calls of a transactional producer are InitTransactions once, then per
+// transaction BeginTransaction, Produce..., CommitTransaction (or
+// AbortTransaction). An error from any of them is classified by TxnErrorKind:
+// abortable (abort, then retry the transaction), fatal (the producer is
+// unusable: close it), fenced (another producer with the same
+// transactional.id initialized after this one).
+type TxnProducer struct {
+	p     *ckafka.Producer
+	txnID string
+	done  chan struct{} // closed when the delivery-report goroutine exits
+	calls inFlight
+
+	errMu sync.Mutex // guards err
+	err   error      // first delivery error since the last Begin
+}
+
+// NewTxnProducer creates a producer with transactional.id txnID, or an
+// idempotent non-transactional one when txnID is "". Any property of p
+// (compression.type, linger.ms, ...) is kept; enable.idempotence is forced.
+func NewTxnProducer(p Props, txnID string) (*TxnProducer, error) {
+	d := commonDefaults()
+	d["linger.ms"] = "5"
+	d["go.delivery.report.fields"] = "none"
+	cm, err := configMap(d, adminProps(p))
+	if err != nil {
+		return nil, err
+	}
+	(*cm)["enable.idempotence"] = true
+	if txnID != "" {
+		(*cm)["transactional.id"] = txnID
+	}
+	typeGoProps(cm)
+	pr, err := ckafka.NewProducer(cm)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: producer: %w", err)
+	}
+	out := &TxnProducer{p: pr, txnID: txnID, done: make(chan struct{})}
+	go out.reports()
+	return out, nil
+}
+
+// TransactionalID is the producer's transactional.id, "" if none.
+func (t *TxnProducer) TransactionalID() string { return t.txnID }
+
+func (t *TxnProducer) reports() {
+	defer close(t.done)
+	for ev := range t.p.Events() {
+		var err error
+		switch e := ev.(type) {
+		case *ckafka.Message:
+			var kerr ckafka.Error
+			if errors.As(e.TopicPartition.Error, &kerr) &&
+				(kerr.Code() == ckafka.ErrPurgeQueue || kerr.Code() == ckafka.ErrPurgeInflight) {
+				// A record of an aborted transaction, whose report may
+				// arrive after the next transaction began.
+				continue
+			}
+			if e.TopicPartition.Error != nil {
+				err = fmt.Errorf("kafka: delivery to %s: %w", e.TopicPartition, e.TopicPartition.Error)
+			}
+		case ckafka.Error:
+			if e.IsFatal() {
+				err = fmt.Errorf("kafka: producer: %w", e)
+			}
+		}
+		if err != nil {
+			t.errMu.Lock()
+			if t.err == nil {
+				t.err = err
+			}
+			t.errMu.Unlock()
+		}
+	}
+}
+
+func (t *TxnProducer) deliveryErr() error {
+	t.errMu.Lock()
+	defer t.errMu.Unlock()
+	return t.err
+}
+
+func (t *TxnProducer) enter(what string) error {
+	if !t.calls.enter() {
+		return fmt.Errorf("kafka: %s: %w", what, ErrProducerClosed)
+	}
+	return nil
+}
+
+// InitTransactions registers the transactional.id with its coordinator:
+// it fences every older producer with the same id and aborts the
+// transaction it left open.
+func (t *TxnProducer) InitTransactions(ctx context.Context) error {
+	if err := t.enter("init transactions"); err != nil {
+		return err
+	}
+	defer t.calls.leave()
+	if err := t.p.InitTransactions(ctx); err != nil {
+		return fmt.Errorf("kafka: init transactions (transactional.id %s): %w", t.txnID, err)
+	}
+	return nil
+}
+
+// BeginTransaction starts a transaction and forgets earlier delivery
+// errors.
+func (t *TxnProducer) BeginTransaction() error {
+	if err := t.enter("begin transaction"); err != nil {
+		return err
+	}
+	defer t.calls.leave()
+	t.errMu.Lock()
+	t.err = nil
+	t.errMu.Unlock()
+	if err := t.p.BeginTransaction(); err != nil {
+		return fmt.Errorf("kafka: begin transaction (transactional.id %s): %w", t.txnID, err)
+	}
+	return nil
+}
+
+// Produce enqueues one record to partition of topic (AnyPartition: the
+// partitioner chooses by key). A nil value is a tombstone. When librdkafka's queue is full it waits for
+// room until ctx is done.
+func (t *TxnProducer) Produce(ctx context.Context, topic string, partition int32, key, value []byte, headers []Header) error {
+	if err := t.enter("produce to " + topic); err != nil {
+		return err
+	}
+	defer t.calls.leave()
+	msg := &ckafka.Message{
+		TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: partition},
+		Key:            key,
+		Value:          value,
+	}
+	if partition == AnyPartition {
+		msg.TopicPartition.Partition = ckafka.PartitionAny
+	}
+	if len(headers) > 0 {
+		msg.Headers = make([]ckafka.Header, len(headers))
+		for i, h := range headers {
+			msg.Headers[i] = ckafka.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	for {
+		err := t.p.Produce(msg, nil)
+		if err == nil {
+			return nil
+		}
+		var kerr ckafka.Error
+		if errors.As(err, &kerr) && kerr.Code() == ckafka.ErrQueueFull {
+			if err := sleepCtx(ctx, flushPoll); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("kafka: produce to %s: %w", topic, err)
+	}
+}
+
+// Flush waits until every enqueued record is delivered or ctx is done, and
+// returns the first delivery error since BeginTransaction (or creation).
+// A transactional producer need not call it: CommitTransaction flushes.
+func (t *TxnProducer) Flush(ctx context.Context) error {
+	if err := t.enter("flush"); err != nil {
+		return err
+	}
+	defer t.calls.leave()
+	for n := t.p.Len(); n > 0; n = t.p.Len() {
+		if err := sleepCtx(ctx, flushPoll); err != nil {
+			if n = t.p.Len(); n == 0 {
+				break
+			}
+			return fmt.Errorf("kafka: flush: %d records undelivered: %w", n, err)
+		}
+	}
+	return t.deliveryErr()
+}
+
+// CommitTransaction flushes the transaction's records and commits it. A
+// delivery error fails the commit with an abortable error.
+func (t *TxnProducer) CommitTransaction(ctx context.Context) error {
+	if err := t.enter("commit transaction"); err != nil {
+		return err
+	}
+	defer t.calls.leave()
+	if err := t.p.CommitTransaction(ctx); err != nil {
+		return fmt.Errorf("kafka: commit transaction (transactional.id %s): %w", t.txnID, err)
+	}
+	if err := t.deliveryErr(); err != nil {
+		// librdkafka fails the commit itself when a record failed; kept as a
+		// safety net.
+		return fmt.Errorf("kafka: commit transaction (transactional.id %s): %w", t.txnID, err)
+	}
+	return nil
+}
+
+// AbortTransaction aborts the open transaction: its records are never
+// seen by read_committed readers.
+func (t *TxnProducer) AbortTransaction(ctx context.Context) error {
+	if err := t.enter("abort transaction"); err != nil {
+		return err
+	}
+	defer t.calls.leave()
+	if err := t.p.AbortTransaction(ctx); err != nil {
+		return fmt.Errorf("kafka: abort transaction (transactional.id %s): %w", t.txnID, err)
+	}
+	return nil
+}
+
+// Close waits for the call in flight, closes the client (a transaction
+// still open is aborted by the coordinator when it times out, or by the
+// next InitTransactions of the same id) and waits for the delivery-report
+// goroutine. A second Close does nothing.
+func (t *TxnProducer) Close() {
+	t.calls.shut(func() {
+		t.p.Close()
+		<-t.done
+	})
+}
+
+// TxnErrorKind classifies an error of a TxnProducer call.
+type TxnErrorKind int
+
+const (
+	// TxnRetriable: the call may be repeated (a timeout); the transaction
+	// is still usable.
+	TxnRetriable TxnErrorKind = iota
+	// TxnAbortable: abort the transaction, then begin it again.
+	TxnAbortable
+	// TxnFatal: the producer is unusable; close it.
+	TxnFatal
+	// TxnFenced: a newer producer with the same transactional.id
+	// initialized transactions; this one is unusable.
+	TxnFenced
+)
+
+// IsInvalidTransactionTimeout reports whether err is the broker refusing
+// transaction.timeout.ms: above its transaction.max.timeout.ms.
+func IsInvalidTransactionTimeout(err error) bool {
+	var kerr ckafka.Error
+	return errors.As(err, &kerr) && kerr.Code() == ckafka.ErrInvalidTransactionTimeout
+}
+
+// ClassifyTxnError says what to do after err, returned by a TxnProducer
+// call. An error that is no Kafka error (ctx's, a closed producer) is
+// fatal.
+func ClassifyTxnError(err error) TxnErrorKind {
+	var kerr ckafka.Error
+	if !errors.As(err, &kerr) {
+		return TxnFatal
+	}
+	switch kerr.Code() {
+	case ckafka.ErrFenced, ckafka.ErrProducerFenced, ckafka.ErrInvalidProducerEpoch:
+		return TxnFenced
+	}
+	switch {
+	case kerr.IsFatal():
+		return TxnFatal
+	case kerr.TxnRequiresAbort():
+		return TxnAbortable
+	case kerr.IsRetriable():
+		return TxnRetriable
+	}
+	return TxnAbortable
+}
+
+// LastRecord returns the value (empty for a tombstone) of the last record with key in partition tp
+// below its last stable offset, read with isolation.level=read_committed
+// (records of open and aborted transactions are never seen), and whether
+// there is one. It reads backwards in windows from the end: on a compacted
+// topic the record is among the last few.
+func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []byte) ([]byte, bool, error) {
+	rp := p.Clone()
+	rp["isolation.level"] = "read_committed"
+	a, err := NewAdmin(rp)
+	if err != nil {
+		return nil, false, err
+	}
+	defer a.Close()
+	tps := []offsets.TopicPartition{tp}
+	lows, err := a.ListOffsets(ctx, tps, offsets.Earliest, true)
+	if err != nil {
+		return nil, false, err
+	}
+	ends, err := a.ListOffsets(ctx, tps, offsets.Latest, true)
+	if err != nil {
+		return nil, false, err
+	}
+	low, end := lows[tp], ends[tp]
+	if end <= low {
+		return nil, false, nil
+	}
+	rr, err := NewRangeReader(rp, ReaderConfig{FailOnDataLoss: false})
+	if err != nil {
+		return nil, false, err
+	}
+	defer rr.Close()
+	for window := int64(64); ; window *= 4 {
+		from := max(end-window, low)
+		var val []byte
+		found := false
+		_, err := rr.Read(ctx, offsets.OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from, Until: end}, func(r *Record) error {
+			if string(r.Key) == string(key) {
+				val = append(val[:0], r.Value...)
+				found = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, false, fmt.Errorf("kafka: read %s: %w", tp, err)
+		}
+		if found || from == low {
+			return val, found, nil
+		}
+		end = from
+	}
+}

@@ -1,0 +1,402 @@
+package sinks
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow/go/v17/arrow"
+
+	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/engine"
+	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/offsets"
+)
+
+// Delivery guarantees of the Kafka sink.
+const (
+	ExactlyOnce  = "exactly-once"
+	AtLeastOnce  = "at-least-once"
+	FormatJSON   = "json"
+	FormatCSV    = "csv"
+	progressPart = int32(0) // the progress topic partition holding the markers
+)
+
+// ErrFenced is returned (wrapped) by a Kafka sink whose transactional
+// producer was fenced: another instance with the same transactional.id
+// started.
+var ErrFenced = errors.New("another instance took over: a newer producer with the same transactional.id fenced this one")
+
+// CreateTopic asks the sink to create a missing topic.
+type CreateTopic struct {
+	Partitions        int32
+	ReplicationFactor int
+}
+
+// KafkaOptions configure a Kafka sink.
+type KafkaOptions struct {
+	// Props are librdkafka producer properties; bootstrap.servers is
+	// required.
+	Props map[string]string
+	// Topic receives the rows.
+	Topic string
+	// Key names the output columns forming each record's key. Empty: the
+	// query's group-by columns (Output.KeySchema) when the output has them
+	// (update mode of an aggregation), no key otherwise.
+	Key []string
+	// Format encodes keys and values: FormatJSON (default; one object per
+	// row keyed by column name, the encoding of `microbatch state --format
+	// jsonl`) or FormatCSV (one line, no header).
+	Format string
+	// DeliveryGuarantee is ExactlyOnce (default) or AtLeastOnce.
+	DeliveryGuarantee string
+	// Job names the job: the microbatch.job header.
+	Job string
+	// TransactionalIDPrefix and Name form the transactional.id
+	// "<prefix>-<name>". The prefix defaults to Job, the name to "kafka".
+	TransactionalIDPrefix string
+	Name                  string
+	// ProgressTopic holds the markers (key: the transactional.id, value:
+	// the last batch id committed); default "<Topic>.microbatch-progress".
+	// It is created (one partition, compacted) when missing.
+	ProgressTopic string
+	// CreateTopic, when not nil, creates Topic when it is missing; a
+	// missing Topic is an error otherwise.
+	CreateTopic *CreateTopic
+	// MaxAttempts bounds the attempts of one batch's transaction after
+	// abortable errors (default 3).
+	MaxAttempts int
+}
+
+// Kafka writes every batch's rows to a Kafka topic. With ExactlyOnce each
+// batch is one Kafka transaction holding its rows and a marker record
+// "batch N" in the progress topic; a batch whose marker is already
+// committed is skipped (DESIGN.md section 5). It implements engine.Sink,
+// engine.SinkOpener, engine.SinkCommitter and io.Closer.
+type Kafka struct {
+	opts   KafkaOptions
+	txnID  string
+	p      *kafka.TxnProducer
+	marker int64 // last batch id committed in Kafka; -1 if none
+	// beforeCommit, when set (tests), runs before each CommitTransaction.
+	beforeCommit func(batchID int64)
+}
+
+// NewKafka checks opts and returns the sink; it connects in Open.
+func NewKafka(opts KafkaOptions) (*Kafka, error) {
+	var errs []error
+	if opts.Props["bootstrap.servers"] == "" {
+		errs = append(errs, errors.New("bootstrap.servers is not set"))
+	}
+	if opts.Topic == "" {
+		errs = append(errs, errors.New("topic is not set"))
+	}
+	switch opts.Format {
+	case "":
+		opts.Format = FormatJSON
+	case FormatJSON, FormatCSV:
+	default:
+		errs = append(errs, fmt.Errorf("format %q: want json or csv", opts.Format))
+	}
+	switch opts.DeliveryGuarantee {
+	case "":
+		opts.DeliveryGuarantee = ExactlyOnce
+	case ExactlyOnce, AtLeastOnce:
+	default:
+		errs = append(errs, fmt.Errorf("deliveryGuarantee %q: want exactly-once or at-least-once", opts.DeliveryGuarantee))
+	}
+	if opts.TransactionalIDPrefix == "" {
+		opts.TransactionalIDPrefix = opts.Job
+	}
+	if opts.DeliveryGuarantee == ExactlyOnce && opts.TransactionalIDPrefix == "" {
+		errs = append(errs, errors.New("transactionalIdPrefix is not set (and the job has no name)"))
+	}
+	if opts.Name == "" {
+		opts.Name = "kafka"
+	}
+	if opts.ProgressTopic == "" {
+		opts.ProgressTopic = opts.Topic + ".microbatch-progress"
+	}
+	if c := opts.CreateTopic; c != nil && (c.Partitions < 1 || c.ReplicationFactor < 1) {
+		errs = append(errs, fmt.Errorf("createTopic: partitions %d and replicationFactor %d must be at least 1", c.Partitions, c.ReplicationFactor))
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 3
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("kafka sink: %w", errors.Join(errs...))
+	}
+	opts.Props = kafka.Props(opts.Props).Clone()
+	k := &Kafka{opts: opts, marker: -1}
+	if opts.DeliveryGuarantee == ExactlyOnce {
+		k.txnID = opts.TransactionalIDPrefix + "-" + opts.Name
+	}
+	return k, nil
+}
+
+// TransactionalID is the sink's transactional.id, "" at least once.
+func (k *Kafka) TransactionalID() string { return k.txnID }
+
+// Open checks (or creates) the topics, fences older instances
+// (InitTransactions) and reads the marker.
+func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
+	k.Close() // a Query run again opens its sink again
+	k.marker = -1
+	if err := k.topics(ctx); err != nil {
+		return err
+	}
+	p, err := kafka.NewTxnProducer(k.opts.Props, k.txnID)
+	if err != nil {
+		return err
+	}
+	k.p = p
+	if k.txnID == "" {
+		return nil
+	}
+	if err := p.InitTransactions(ctx); err != nil {
+		if kafka.IsInvalidTransactionTimeout(err) {
+			return fmt.Errorf("transaction.timeout.ms %s is more than the broker allows (its transaction.max.timeout.ms): lower it: %w",
+				cmp.Or(k.opts.Props["transaction.timeout.ms"], "60000 (librdkafka's default)"), err)
+		}
+		return err
+	}
+	v, ok, err := kafka.LastRecord(ctx, k.opts.Props,
+		offsets.TopicPartition{Topic: k.opts.ProgressTopic, Partition: progressPart}, []byte(k.txnID))
+	if err != nil {
+		return fmt.Errorf("read the marker of %s: %w", k.txnID, err)
+	}
+	if ok {
+		m, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("marker of %s in %s: %q is no batch id", k.txnID, k.opts.ProgressTopic, v)
+		}
+		k.marker = m
+	}
+	if k.marker > lastCommitted+1 {
+		return fmt.Errorf("marker of %s in %s is at batch %d but the checkpoint's last committed batch is %d: the marker is another query's (or the checkpoint was reset); use another transactionalIdPrefix",
+			k.txnID, k.opts.ProgressTopic, k.marker, lastCommitted)
+	}
+	return nil
+}
+
+// topics checks that the output topic exists, creating it if asked, and
+// creates the progress topic when missing.
+func (k *Kafka) topics(ctx context.Context) error {
+	a, err := kafka.NewAdmin(k.opts.Props)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	have, err := a.Topics(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := have[k.opts.Topic]; !ok {
+		c := k.opts.CreateTopic
+		if c == nil {
+			return fmt.Errorf("topic %q does not exist (set createTopic to create it)", k.opts.Topic)
+		}
+		if err := a.CreateTopicReplicated(ctx, k.opts.Topic, c.Partitions, c.ReplicationFactor, nil); err != nil {
+			return err
+		}
+	}
+	if _, ok := have[k.opts.ProgressTopic]; !ok && k.txnID != "" {
+		rf := 1
+		if c := k.opts.CreateTopic; c != nil {
+			rf = c.ReplicationFactor
+		}
+		if err := a.CreateTopicReplicated(ctx, k.opts.ProgressTopic, 1, rf, map[string]string{"cleanup.policy": "compact"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddBatch writes out's rows; with ExactlyOnce, in one transaction with
+// the marker, skipped when the marker is already at out.BatchID.
+func (k *Kafka) AddBatch(ctx context.Context, out *engine.Output) error {
+	if k.p == nil {
+		return errors.New("kafka sink: AddBatch before Open")
+	}
+	enc, err := k.encoder(out)
+	if err != nil {
+		return err
+	}
+	if k.txnID == "" {
+		if err := k.produce(ctx, out, enc); err != nil {
+			return err
+		}
+		return k.p.Flush(ctx)
+	}
+	if out.BatchID <= k.marker {
+		return nil // committed in Kafka before a crash; only bbolt's commit is redone
+	}
+	for attempt := 1; ; attempt++ {
+		err := k.transaction(ctx, out, enc)
+		if err == nil {
+			k.marker = out.BatchID
+			return nil
+		}
+		switch kafka.ClassifyTxnError(err) {
+		case kafka.TxnFenced:
+			return fmt.Errorf("%w (transactional.id %s): %w", ErrFenced, k.txnID, err)
+		case kafka.TxnFatal:
+			return err
+		}
+		if aerr := k.p.AbortTransaction(ctx); aerr != nil {
+			if kafka.ClassifyTxnError(aerr) == kafka.TxnFenced {
+				return fmt.Errorf("%w (transactional.id %s): %w", ErrFenced, k.txnID, aerr)
+			}
+			return fmt.Errorf("%w; then abort: %w", err, aerr)
+		}
+		if attempt >= k.opts.MaxAttempts || ctx.Err() != nil {
+			return fmt.Errorf("after %d attempts: %w", attempt, err)
+		}
+	}
+}
+
+func (k *Kafka) transaction(ctx context.Context, out *engine.Output, enc *encoder) error {
+	if err := k.p.BeginTransaction(); err != nil {
+		return err
+	}
+	if err := k.produce(ctx, out, enc); err != nil {
+		return err
+	}
+	mark := []byte(strconv.FormatInt(out.BatchID, 10))
+	if err := k.p.Produce(ctx, k.opts.ProgressTopic, progressPart, []byte(k.txnID), mark, enc.headers); err != nil {
+		return err
+	}
+	if k.beforeCommit != nil {
+		k.beforeCommit(out.BatchID)
+	}
+	return k.p.CommitTransaction(ctx)
+}
+
+// produce enqueues the rows, then the tombstones of the deleted keys.
+func (k *Kafka) produce(ctx context.Context, out *engine.Output, enc *encoder) error {
+	var key, val []byte
+	for _, rec := range out.Records {
+		keyCols := enc.keyCols(rec.Schema())
+		for i := 0; i < int(rec.NumRows()); i++ {
+			key = enc.keyOf(key[:0], rec, keyCols, i)
+			val = enc.row(val[:0], rec, i)
+			// librdkafka copies key and value at Produce.
+			if err := k.p.Produce(ctx, k.opts.Topic, kafka.AnyPartition, key, val, enc.headers); err != nil {
+				return err
+			}
+		}
+	}
+	if d := out.Deleted; d != nil && enc.keyed {
+		keyCols := enc.keyCols(d.Schema())
+		for i := 0; i < int(d.NumRows()); i++ {
+			key = enc.keyOf(key[:0], d, keyCols, i)
+			if err := k.p.Produce(ctx, k.opts.Topic, kafka.AnyPartition, key, nil, enc.headers); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Committed does nothing: the Kafka transaction committed in AddBatch.
+func (k *Kafka) Committed(context.Context, int64) error { return nil }
+
+// Close closes the producer.
+func (k *Kafka) Close() error {
+	if k.p != nil {
+		k.p.Close()
+		k.p = nil
+	}
+	return nil
+}
+
+// encoder turns the rows of one batch into keys and values.
+type encoder struct {
+	format  string
+	keyed   bool
+	keyNs   []string // key column names
+	headers []kafka.Header
+}
+
+func (k *Kafka) encoder(out *engine.Output) (*encoder, error) {
+	e := &encoder{format: k.opts.Format, headers: []kafka.Header{
+		{Key: "microbatch.job", Value: []byte(k.opts.Job)},
+		{Key: "microbatch.batch", Value: []byte(strconv.FormatInt(out.BatchID, 10))},
+	}}
+	e.keyNs = k.opts.Key
+	if len(e.keyNs) == 0 && out.KeySchema != nil {
+		for _, f := range out.KeySchema.Fields() {
+			e.keyNs = append(e.keyNs, f.Name)
+		}
+	}
+	e.keyed = len(e.keyNs) > 0
+	for _, n := range e.keyNs {
+		if len(out.Schema.FieldIndices(n)) == 0 {
+			return nil, fmt.Errorf("kafka sink: key column %q is not an output column (output: %s)", n, fieldNames(out.Schema))
+		}
+	}
+	if out.Deleted != nil && e.keyed {
+		for _, n := range e.keyNs {
+			if len(out.Deleted.Schema().FieldIndices(n)) == 0 {
+				return nil, fmt.Errorf("kafka sink: key column %q is not a group-by column, so a deleted group has no key for its tombstone (group by: %s)", n, fieldNames(out.Deleted.Schema()))
+			}
+		}
+	}
+	return e, nil
+}
+
+// keyCols returns the indices in s of the key columns.
+func (e *encoder) keyCols(s *arrow.Schema) []int {
+	out := make([]int, len(e.keyNs))
+	for i, n := range e.keyNs {
+		out[i] = s.FieldIndices(n)[0]
+	}
+	return out
+}
+
+// keyOf renders row i's key columns (nil when unkeyed) as the value format.
+func (e *encoder) keyOf(dst []byte, rec arrow.Record, cols []int, i int) []byte {
+	if !e.keyed {
+		return nil
+	}
+	if e.format == FormatCSV {
+		for j, c := range cols {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			col := rec.Column(c)
+			dst = dataframe.AppendCSVField(dst, dataframe.TextValue(col, i), col.IsNull(i))
+		}
+		return dst
+	}
+	dst = append(dst, '{')
+	for j, c := range cols {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		name, _ := json.Marshal(rec.Schema().Field(c).Name)
+		dst = append(dst, name...)
+		dst = append(dst, ':')
+		dst = append(dst, dataframe.JSONValue(rec.Column(c), i)...)
+	}
+	return append(dst, '}')
+}
+
+func (e *encoder) row(dst []byte, rec arrow.Record, i int) []byte {
+	if e.format == FormatCSV {
+		return dataframe.AppendCSVRow(dst, rec, i)
+	}
+	return dataframe.AppendJSONRow(dst, rec, i)
+}
+
+func fieldNames(s *arrow.Schema) string {
+	var ns []string
+	for _, f := range s.Fields() {
+		ns = append(ns, f.Name)
+	}
+	return strings.Join(ns, ", ")
+}
