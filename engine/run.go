@@ -139,6 +139,8 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 			if keySchema, deleted, err = d.retracted(); err != nil {
 				return fmt.Errorf("batch %d: deleted groups: %w", plan.ID, err)
 			}
+		} else {
+			keySchema = d.state.KeySchema()
 		}
 	} else {
 		for _, t := range tasks {

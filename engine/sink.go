@@ -31,8 +31,11 @@ type Output struct {
 	// returns; call Retain on a record to keep it longer (and Release it
 	// later).
 	Records []arrow.Record
-	// KeySchema is the schema of Deleted: the query's group-by columns. It
-	// is set in update mode for a query that aggregates, nil otherwise.
+	// KeySchema is the query's key columns, the schema of Deleted: the
+	// output columns that are plain GROUP BY columns, then any GROUP BY
+	// expression the output lacks. It is set for a query that aggregates
+	// (update and complete mode), nil otherwise; a sink that keys its
+	// records (Kafka) keys them by these columns.
 	KeySchema *arrow.Schema
 	// Deleted holds the keys of the groups this batch removed from the
 	// result table (update mode), which the sink should delete; nil when
