@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/microbatch/microbatch/dataframe"
 )
 
 // setupTopic starts (or connects to) the cluster, creates a fresh topic and
@@ -57,7 +59,7 @@ func processCPU() time.Duration {
 func throughput(ctx context.Context, cfg *config) error {
 	res := &Result{
 		Scenario: "throughput", Messages: cfg.messages, Partitions: cfg.partitions,
-		Format: cfg.format, OutputMode: cfg.outputMode.String(), Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
+		Format: cfg.format, OutputMode: outputModeOf(cfg), Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
 		MaxRatePerPartition: cfg.batchCap(), Sink: cfg.sink,
 		Guarantee: guaranteeOf(cfg), EngineProps: cfg.engProps, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
 		AllRuns: map[string][]float64{},
@@ -164,7 +166,7 @@ func throughput(ctx context.Context, cfg *config) error {
 	res.LoadAvg = loadAvg()
 
 	fmt.Printf("\n%d x %d-byte %s records, %d partitions, keys=%d, runs=%d (median), engine output mode %s, load %s\n",
-		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, cfg.outputMode, res.LoadAvg)
+		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, res.OutputMode, res.LoadAvg)
 	printTable(os.Stdout, rows, res.RawConfluentMsgsPerSec, res.RawFranzMsgsPerSec)
 	if len(engines) > 0 {
 		fmt.Printf("engine: %d batches (maxRatePerPartition %d), batch p50 %.1f ms p99 %.1f ms, driver overhead p50 %.2f ms p99 %.2f ms, engine peak RSS %d MB (Go runtime %d MB)\n",
@@ -201,6 +203,15 @@ func guaranteeOf(cfg *config) string {
 		return cfg.guarantee
 	}
 	return ""
+}
+
+// outputModeOf is the engine query's output mode: append with -sink
+// kafka, else -output-mode.
+func outputModeOf(cfg *config) string {
+	if cfg.sink == "kafka" {
+		return dataframe.Append.String()
+	}
+	return cfg.outputMode.String()
 }
 
 // queryLabel names the engine's query in the table.
