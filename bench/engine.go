@@ -28,9 +28,25 @@ func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 }
 
 // runEngine runs the click query over the topic with a fresh checkpoint
-// and a sink that discards, and returns its per-batch figures.
+// and a sink that discards, and returns its per-batch figures. With
+// o.sink "kafka" it runs appendQuery instead, into a Kafka sink, or, with
+// o.noSinkRun, into a sink that discards.
 func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	schema, df, err := clickQuery()
+	mode := o.outputMode
+	var sink engine.Sink = discard
+	var er engineRun
+	if o.sink == "kafka" {
+		schema, df, err = appendQuery()
+		mode = dataframe.Append
+		if !o.noSinkRun {
+			k, topic, kerr := kafkaSink(o)
+			if kerr != nil {
+				return engineRun{}, kerr
+			}
+			sink, er.SinkTopic = k, topic
+		}
+	}
 	if err != nil {
 		return engineRun{}, err
 	}
@@ -48,16 +64,16 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	er := engineRun{PhaseMs: map[string][]float64{}}
+	er.PhaseMs = map[string][]float64{}
 	q, err := engine.New(engine.Config{
 		Name:               "bench",
 		Source:             engine.KafkaSource{BootstrapServers: o.addr, Subscribe: []string{o.topic}, StartingOffsets: "earliest", MaxRatePerPartition: o.maxRate, Properties: props},
 		Format:             format,
 		Schema:             schema,
 		Query:              df,
-		OutputMode:         o.outputMode,
+		OutputMode:         mode,
 		Trigger:            engine.Trigger{AvailableNow: o.processingTime == 0, ProcessingTime: o.processingTime},
-		Sink:               engine.SinkFunc(func(context.Context, *engine.Output) error { return nil }),
+		Sink:               sink,
 		CheckpointLocation: dir,
 		Executors:          o.executors,
 		NoSync:             o.noSync,
@@ -66,6 +82,7 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 			d := p.Durations
 			er.Rows += p.NumInputRows
 			er.Bytes += p.InputBytes
+			er.OutputRows += p.OutputRows
 			er.StateRows = p.StateRows
 			er.BatchMs = append(er.BatchMs, ms(d.Total))
 			er.OverheadMs = append(er.OverheadMs, ms(d.DriverOverhead()))
@@ -99,8 +116,7 @@ func engineChild(ctx context.Context, cfg *config) error {
 	if err != nil {
 		return err
 	}
-	er, err := runEngine(ctx, engineOptions{addr: cfg.brokers, topic: cfg.topic, format: cfg.format, outputMode: cfg.outputMode, maxRate: cfg.batchCap(),
-		executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps})
+	er, err := runEngine(ctx, cfg.engineOptions(cfg.brokers, cfg.noSinkRun))
 	stopProf()
 	if err != nil {
 		return err

@@ -22,6 +22,8 @@ type engineRun struct {
 	Seconds    float64 `json:"seconds"` // Run's wall time: open checkpoint to return
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	StateRows  int64   `json:"state_rows"`
+	OutputRows int64   `json:"output_rows"` // rows the query output (Progress.OutputRows)
+	SinkTopic  string  `json:"sink_topic,omitempty"`
 	PeakRSS    int64   `json:"peak_rss_bytes"` // VmHWM of the child; 0 in-process
 	// GoPeakBytes is the most memory the Go runtime held from the OS
 	// (runtime.MemStats.Sys minus HeapReleased) after any batch: the rest
@@ -49,26 +51,46 @@ type engineOptions struct {
 	props               string // k=v,k=v librdkafka properties
 	// processingTime 0 is availableNow (the whole topic, then return).
 	processingTime time.Duration
+	// sink "kafka" runs appendQuery into a Kafka topic with guarantee
+	// (exactly-once or at-least-once), or with noSinkRun into a sink that
+	// discards; "" or "none" runs clickQuery into a sink that discards.
+	sink, guarantee string
+	noSinkRun       bool
+	partitions      int // of the sink's topic
+}
+
+// engineOptions are the availableNow engine run's options from the
+// command line; noSinkRun is the -sink run's baseline.
+func (c *config) engineOptions(addr string, noSinkRun bool) engineOptions {
+	return engineOptions{addr: addr, topic: c.topic, format: c.format, outputMode: c.outputMode, maxRate: c.batchCap(),
+		executors: c.executors, noSync: c.noSync, props: c.engProps,
+		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions}
 }
 
 // measureEngine runs the availableNow engine measurement, in a child
 // process (so that its peak RSS is its own) unless -in-process.
-func measureEngine(ctx context.Context, cfg *config, addr string, run int) (engineRun, error) {
+// noSinkRun is -sink's baseline: the same query into a sink that
+// discards (never profiled).
+func measureEngine(ctx context.Context, cfg *config, addr string, run int, noSinkRun bool) (engineRun, error) {
+	profile := cfg.cpuProfile
+	if noSinkRun {
+		profile = ""
+	}
 	if cfg.inProcess {
-		stopProf, err := startProfileOnce(cfg.cpuProfile, run)
+		stopProf, err := startProfileOnce(profile, run)
 		if err != nil {
 			return engineRun{}, err
 		}
 		defer stopProf()
-		return runEngine(ctx, engineOptions{addr: addr, topic: cfg.topic, format: cfg.format, outputMode: cfg.outputMode, maxRate: cfg.batchCap(),
-			executors: cfg.executors, noSync: cfg.noSync, props: cfg.engProps})
+		return runEngine(ctx, cfg.engineOptions(addr, noSinkRun))
 	}
 	args := []string{"-mode", "engine", "-brokers", addr, "-topic", cfg.topic, "-format", cfg.format, "-output-mode", cfg.outputMode.String(),
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
-		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps}
-	if cfg.cpuProfile != "" && run == 0 {
-		args = append(args, "-cpuprofile", cfg.cpuProfile)
+		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps,
+		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun)}
+	if profile != "" && run == 0 {
+		args = append(args, "-cpuprofile", profile)
 	}
 	var er engineRun
 	cpu, err := runChild(ctx, args, &er)

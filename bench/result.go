@@ -74,6 +74,23 @@ type Result struct {
 	Started                time.Time            `json:"started"`
 	ProduceSeconds         float64              `json:"produce_seconds"`
 	Notes                  []string             `json:"notes,omitempty"`
+
+	// -sink kafka: the engine figures above are appendQuery's into a Kafka
+	// topic; these compare them with the same query into a sink that
+	// discards, run right after each of them.
+	Sink                     string  `json:"sink,omitempty"`      // none | kafka; "" in files from before the flag: none
+	Guarantee                string  `json:"guarantee,omitempty"` // of -sink kafka
+	EngineOutputRows         int64   `json:"engine_output_rows,omitempty"`
+	EngineNoSinkMsgsPerSec   float64 `json:"engine_nosink_msgs_per_sec,omitempty"`
+	SinkVsNoSink             float64 `json:"sink_vs_nosink,omitempty"`
+	EngineNoSinkCPUSeconds   float64 `json:"engine_nosink_cpu_seconds,omitempty"`
+	EngineNoSinkPeakRSSBytes int64   `json:"engine_nosink_peak_rss_bytes,omitempty"`
+	// SinkP50Ms and SinkP99Ms are over every batch of every run of
+	// Durations.Sink, the sink's AddBatch: with exactly-once the batch's
+	// whole Kafka transaction (produce, progress marker, commit), with
+	// at-least-once produce and flush.
+	SinkP50Ms float64 `json:"sink_p50_ms,omitempty"`
+	SinkP99Ms float64 `json:"sink_p99_ms,omitempty"`
 }
 
 // percentile returns the p-th percentile (0..100) of xs by the

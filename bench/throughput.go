@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/microbatch/microbatch/dataframe"
 )
 
 // setupTopic starts (or connects to) the cluster, creates a fresh topic and
@@ -57,8 +59,9 @@ func processCPU() time.Duration {
 func throughput(ctx context.Context, cfg *config) error {
 	res := &Result{
 		Scenario: "throughput", Messages: cfg.messages, Partitions: cfg.partitions,
-		Format: cfg.format, OutputMode: cfg.outputMode.String(), Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
-		MaxRatePerPartition: cfg.batchCap(), EngineProps: cfg.engProps, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
+		Format: cfg.format, OutputMode: outputModeOf(cfg), Keys: cfg.keys, Runs: cfg.runs, Consumers: min(cfg.consumers, cfg.partitions),
+		MaxRatePerPartition: cfg.batchCap(), Sink: cfg.sink,
+		Guarantee: guaranteeOf(cfg), EngineProps: cfg.engProps, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
 		AllRuns: map[string][]float64{},
 	}
 	cl, err := setupTopic(ctx, cfg, res)
@@ -68,7 +71,7 @@ func throughput(ctx context.Context, cfg *config) error {
 	defer cl.close()
 
 	var confluent, franz []readStats
-	var engines []engineRun
+	var engines, noSinks []engineRun
 	for i := range cfg.runs {
 		if !cfg.skip["confluent"] {
 			st, cpu, err := measureRaw(ctx, cfg, cl.addr, "confluent")
@@ -91,17 +94,29 @@ func throughput(ctx context.Context, cfg *config) error {
 			franz = append(franz, st)
 		}
 		if !cfg.skip["engine"] {
-			er, err := measureEngine(ctx, cfg, cl.addr, i)
+			er, err := measureEngine(ctx, cfg, cl.addr, i, false)
 			if err != nil {
 				return fmt.Errorf("engine: %w", err)
 			}
 			if er.Rows != cfg.messages {
 				return fmt.Errorf("engine read %d records, want %d", er.Rows, cfg.messages)
 			}
-			logf("run %d engine: %.0f msgs/s (%s, %d batches, state %d rows, child peak RSS %d MB, CPU %.2f s)",
-				i+1, er.MsgsPerSec, time.Duration(er.Seconds*float64(time.Second)).Round(time.Millisecond),
-				len(er.BatchMs), er.StateRows, er.PeakRSS>>20, er.CPUSeconds)
+			logf("run %d engine%s: %.0f msgs/s (%s, %d batches, state %d rows, %d rows out, child peak RSS %d MB, CPU %.2f s)",
+				i+1, sinkLabel(cfg), er.MsgsPerSec, time.Duration(er.Seconds*float64(time.Second)).Round(time.Millisecond),
+				len(er.BatchMs), er.StateRows, er.OutputRows, er.PeakRSS>>20, er.CPUSeconds)
 			engines = append(engines, er)
+			if cfg.sink == "kafka" {
+				nr, err := measureEngine(ctx, cfg, cl.addr, i, true)
+				if err != nil {
+					return fmt.Errorf("engine without sink: %w", err)
+				}
+				if nr.Rows != cfg.messages || nr.OutputRows != er.OutputRows {
+					return fmt.Errorf("engine without sink read %d records and output %d rows, want %d and %d", nr.Rows, nr.OutputRows, cfg.messages, er.OutputRows)
+				}
+				logf("run %d engine, same query, no sink: %.0f msgs/s (%s, child peak RSS %d MB, CPU %.2f s)",
+					i+1, nr.MsgsPerSec, time.Duration(nr.Seconds*float64(time.Second)).Round(time.Millisecond), nr.PeakRSS>>20, nr.CPUSeconds)
+				noSinks = append(noSinks, nr)
+			}
 		}
 	}
 
@@ -122,8 +137,13 @@ func throughput(ctx context.Context, cfg *config) error {
 	res.RawFranzMsgsPerSec = rate("raw franz-go", franz)
 	if len(engines) > 0 {
 		summariseEngine(res, engines)
-		rows = append(rows, row{"engine (view count by page)", res.EngineMsgsPerSec,
+		rows = append(rows, row{"engine (" + queryLabel(cfg) + ")", res.EngineMsgsPerSec,
 			res.EngineMsgsPerSec * float64(res.MessageBytes) / 1e6})
+	}
+	if len(noSinks) > 0 {
+		summariseNoSink(res, engines, noSinks)
+		rows = append(rows, row{"engine (same query, no sink)", res.EngineNoSinkMsgsPerSec,
+			res.EngineNoSinkMsgsPerSec * float64(res.MessageBytes) / 1e6})
 	}
 	res.EngineVsRawConfluent = ratio(res.EngineMsgsPerSec, res.RawConfluentMsgsPerSec)
 	res.EngineVsRawFranz = ratio(res.EngineMsgsPerSec, res.RawFranzMsgsPerSec)
@@ -146,13 +166,18 @@ func throughput(ctx context.Context, cfg *config) error {
 	res.LoadAvg = loadAvg()
 
 	fmt.Printf("\n%d x %d-byte %s records, %d partitions, keys=%d, runs=%d (median), engine output mode %s, load %s\n",
-		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, cfg.outputMode, res.LoadAvg)
+		res.Messages, res.MessageBytes, res.Format, res.Partitions, res.Keys, res.Runs, res.OutputMode, res.LoadAvg)
 	printTable(os.Stdout, rows, res.RawConfluentMsgsPerSec, res.RawFranzMsgsPerSec)
 	if len(engines) > 0 {
 		fmt.Printf("engine: %d batches (maxRatePerPartition %d), batch p50 %.1f ms p99 %.1f ms, driver overhead p50 %.2f ms p99 %.2f ms, engine peak RSS %d MB (Go runtime %d MB)\n",
 			res.EngineBatches, res.MaxRatePerPartition, res.BatchP50Ms, res.BatchP99Ms,
 			res.DriverOverheadP50Ms, res.DriverOverheadP99Ms, res.EnginePeakRSSBytes>>20, res.EngineGoPeakBytes>>20)
 		fmt.Printf("engine phases p50 (ms): %s; outside batches %.0f ms\n", formatPhases(res.PhaseP50Ms), res.EngineOutsideBatchesMs)
+	}
+	if len(noSinks) > 0 {
+		fmt.Printf("sink kafka %s: %d rows out, sink (AddBatch) p50 %.1f ms p99 %.1f ms; %.2fx the same query with no sink (%.0f msgs/s, peak RSS %d MB, CPU %.2f s against %.2f s)\n",
+			res.Guarantee, res.EngineOutputRows, res.SinkP50Ms, res.SinkP99Ms, res.SinkVsNoSink, res.EngineNoSinkMsgsPerSec,
+			res.EngineNoSinkPeakRSSBytes>>20, res.EngineNoSinkCPUSeconds, res.EngineCPUSeconds)
 	}
 	if res.Decode != nil {
 		printDecode(os.Stdout, res.Decode)
@@ -162,6 +187,60 @@ func throughput(ctx context.Context, cfg *config) error {
 		return writeJSON(cfg.jsonOut, res)
 	}
 	return nil
+}
+
+// sinkLabel names the engine run's sink in the log.
+func sinkLabel(cfg *config) string {
+	if cfg.sink == "kafka" {
+		return " into kafka (" + cfg.guarantee + ")"
+	}
+	return ""
+}
+
+// guaranteeOf is -guarantee when it applies (-sink kafka), else "".
+func guaranteeOf(cfg *config) string {
+	if cfg.sink == "kafka" {
+		return cfg.guarantee
+	}
+	return ""
+}
+
+// outputModeOf is the engine query's output mode: append with -sink
+// kafka, else -output-mode.
+func outputModeOf(cfg *config) string {
+	if cfg.sink == "kafka" {
+		return dataframe.Append.String()
+	}
+	return cfg.outputMode.String()
+}
+
+// queryLabel names the engine's query in the table.
+func queryLabel(cfg *config) string {
+	if cfg.sink == "kafka" {
+		return "product pages, append, into kafka " + cfg.guarantee
+	}
+	return "view count by page"
+}
+
+// summariseNoSink fills res's sink figures from the -sink runs and their
+// baselines (the same query into a sink that discards).
+func summariseNoSink(res *Result, runs, noSinks []engineRun) {
+	var rates, cpus, sinkMs []float64
+	for _, r := range noSinks {
+		rates = append(rates, r.MsgsPerSec)
+		cpus = append(cpus, r.CPUSeconds)
+		res.EngineNoSinkPeakRSSBytes = max(res.EngineNoSinkPeakRSSBytes, r.PeakRSS)
+	}
+	for _, r := range runs {
+		sinkMs = append(sinkMs, r.PhaseMs["sink"]...)
+		res.EngineOutputRows = r.OutputRows
+	}
+	res.AllRuns["engine_nosink"] = rates
+	res.EngineNoSinkMsgsPerSec = median(rates)
+	res.EngineNoSinkCPUSeconds = median(cpus)
+	res.SinkVsNoSink = ratio(res.EngineMsgsPerSec, res.EngineNoSinkMsgsPerSec)
+	res.SinkP50Ms = percentile(sinkMs, 50)
+	res.SinkP99Ms = percentile(sinkMs, 99)
 }
 
 // phaseOrder is the order of a batch's phases, as they happen.
