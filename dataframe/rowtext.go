@@ -19,14 +19,14 @@ import (
 // `microbatch state --format jsonl` and of the Kafka sink's json values.
 func AppendJSONRow(dst []byte, rec arrow.Record, i int) []byte {
 	dst = append(dst, '{')
-	for c, f := range rec.Schema().Fields() {
+	schema := rec.Schema()
+	for c := range int(rec.NumCols()) {
 		if c > 0 {
 			dst = append(dst, ',')
 		}
-		k, _ := json.Marshal(f.Name)
-		dst = append(dst, k...)
+		dst = appendJSONString(dst, schema.Field(c).Name)
 		dst = append(dst, ':')
-		dst = append(dst, JSONValue(rec.Column(c), i)...)
+		dst = AppendJSONValue(dst, rec.Column(c), i)
 	}
 	return append(dst, '}')
 }
@@ -74,25 +74,56 @@ func AppendCSVField(dst []byte, s string, null bool) []byte {
 
 // JSONValue renders one cell as a JSON value (see AppendJSONRow).
 func JSONValue(col arrow.Array, i int) string {
+	return string(AppendJSONValue(nil, col, i))
+}
+
+// AppendJSONValue appends one cell as a JSON value (see AppendJSONRow),
+// without allocating for the common types: the bytes are those of
+// encoding/json (HTML characters escaped as \u003c and so on).
+func AppendJSONValue(dst []byte, col arrow.Array, i int) []byte {
 	if col.IsNull(i) {
-		return "null"
+		return append(dst, "null"...)
 	}
 	switch a := col.(type) {
 	case *array.Int64:
-		return strconv.FormatInt(a.Value(i), 10)
+		return strconv.AppendInt(dst, a.Value(i), 10)
 	case *array.Int32:
-		return strconv.FormatInt(int64(a.Value(i)), 10)
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10)
 	case *array.Float64:
 		f := a.Value(i)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return `"` + FormatDouble(f) + `"` // as Spark's JSON writer: "NaN", "Infinity"
+			dst = append(dst, '"')
+			dst = append(dst, FormatDouble(f)...) // as Spark's JSON writer: "NaN", "Infinity"
+			return append(dst, '"')
 		}
-		return strconv.FormatFloat(f, 'g', -1, 64)
+		return strconv.AppendFloat(dst, f, 'g', -1, 64)
 	case *array.Boolean:
-		return strconv.FormatBool(a.Value(i))
+		return strconv.AppendBool(dst, a.Value(i))
+	case *array.String:
+		return appendJSONString(dst, a.Value(i))
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		dst = append(dst, '"')
+		dst = a.Value(i).ToTime(unit).UTC().AppendFormat(dst, time.RFC3339Nano)
+		return append(dst, '"')
 	}
-	b, _ := json.Marshal(TextValue(col, i))
-	return string(b)
+	return appendJSONString(dst, TextValue(col, i))
+}
+
+// appendJSONString appends s as a JSON string, byte for byte as
+// encoding/json writes it: printable ASCII other than the quote, the
+// backslash and the HTML characters goes as it is, anything else through
+// encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	for j := 0; j < len(s); j++ {
+		if c := s[j]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // TextValue renders one cell as text: timestamps in RFC 3339 (UTC),
