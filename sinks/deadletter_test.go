@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,5 +159,109 @@ func TestDeadLettersInEngine(t *testing.T) {
 				t.Fatalf("sink saw %q", rows)
 			}
 		})
+	}
+}
+
+// A batch re-run after a crash between the Kafka commit and the bbolt
+// commit (Open gets lastCommitted -1 again) writes no dead letter again,
+// in both modes; in the Kafka sink's mode the dead letters are in its
+// open transaction before the commit, with no marker of their own.
+func TestDeadLettersRerunBatch(t *testing.T) {
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			b := kafkatest.Start(t, map[string]int32{"pv": 1, "dlq": 2})
+			bad := func(id int64) *engine.Output {
+				return &engine.Output{BatchID: id, Schema: pageSchema, Malformed: []engine.MalformedRecord{{
+					Topic: "clicks", Partition: 3, Offset: 10 + id, Timestamp: 1700000000000 + id,
+					Key: []byte(fmt.Sprint("k", id)), Value: []byte{'{', 0xff}, Reason: "not a JSON object",
+				}}}
+			}
+			var inTxn []string
+			newSink := func() engine.Sink {
+				var sink engine.Sink = engine.ForEachBatch(func(context.Context, *engine.Output) error { return nil })
+				if shared {
+					k, err := sinks.NewKafka(sinks.KafkaOptions{Props: b.Props(), Topic: "pv", Job: "pv"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					sinks.SetBeforeCommit(k, func(int64) {
+						inTxn = []string{fmt.Sprint(len(readTopicAt(t, b.Addr, "dlq", 1, kgo.ReadUncommitted()))),
+							fmt.Sprint(len(readTopicAt(t, b.Addr, "dlq", 0, kgo.ReadCommitted())))}
+					})
+					sink = k
+				}
+				s, err := sinks.WithDeadLetters(sink, sinks.DeadLetterOptions{Props: b.Props(), Topic: "dlq", Job: "pv"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				if err := s.(engine.SinkOpener).Open(ctx, -1); err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			addBatch := func(s engine.Sink, out *engine.Output) {
+				t.Helper()
+				if err := s.AddBatch(context.Background(), out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := newSink()
+			addBatch(s, bad(0))
+			if shared && fmt.Sprint(inTxn) != "[1 0]" {
+				t.Fatalf("before the commit: %v dead letters read uncommitted and committed, want [1 0]", inTxn)
+			}
+			s.(interface{ Close() error }).Close()
+			s = newSink() // the crash: bbolt never committed batch 0
+			addBatch(s, bad(0))
+			addBatch(s, bad(1))
+			s.(interface{ Close() error }).Close()
+			got := readDeadLetters(t, b.Addr, "dlq", 2)
+			slices.Sort(got)
+			h := "__connect.errors.topic=clicks,__connect.errors.partition=3,__connect.errors.offset=%d,__connect.errors.exception.class.name=MalformedRecord,__connect.errors.exception.message=not a JSON object,microbatch.job=pv,microbatch.batch=%d"
+			want := []string{
+				"k0|{\xff|1700000000000|" + fmt.Sprintf(h, 10, 0),
+				"k1|{\xff|1700000000001|" + fmt.Sprintf(h, 11, 1),
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("dlq =\n%q\nwant\n%q", got, want)
+			}
+			markers := readTopicAt(t, b.Addr, "dlq.microbatch-progress", 0, kgo.ReadCommitted())
+			if shared && len(markers) != 0 || !shared && fmt.Sprint(markers) != "[pv-deadletter|0|microbatch.job=pv,microbatch.batch=0 pv-deadletter|1|microbatch.job=pv,microbatch.batch=1]" {
+				t.Fatalf("dead-letter markers: %q", markers)
+			}
+		})
+	}
+}
+
+// A missing dead-letter topic is an error naming it, unless CreateTopic.
+func TestDeadLettersMissingTopic(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"pv": 1})
+	for _, shared := range []bool{true, false} {
+		var sink engine.Sink = engine.ForEachBatch(func(context.Context, *engine.Output) error { return nil })
+		if shared {
+			k, err := sinks.NewKafka(sinks.KafkaOptions{Props: b.Props(), Topic: "pv", Job: "pv"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink = k
+		}
+		for _, create := range []*sinks.CreateTopic{nil, {Partitions: 2, ReplicationFactor: 1}} {
+			topic := fmt.Sprintf("dlq-%v-%v", shared, create != nil)
+			s, err := sinks.WithDeadLetters(sink, sinks.DeadLetterOptions{Props: b.Props(), Topic: topic, Job: "pv", CreateTopic: create})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = s.(engine.SinkOpener).Open(context.Background(), -1)
+			s.(interface{ Close() error }).Close()
+			want := fmt.Sprintf(`topic %q does not exist (set createTopic to create it)`, topic)
+			if create == nil && (err == nil || !strings.Contains(err.Error(), want)) {
+				t.Fatalf("shared=%v: Open = %v, want an error containing %s", shared, err, want)
+			}
+			if create != nil && err != nil {
+				t.Fatalf("shared=%v createTopic: Open = %v", shared, err)
+			}
+		}
 	}
 }
