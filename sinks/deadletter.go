@@ -61,7 +61,11 @@ type DeadLetterOptions struct {
 // writer has a transactional producer and a marker of its own (the Kafka
 // sink's scheme, transactional.id "<prefix>-deadletter") and writes a
 // batch's dead letters after sink's AddBatch succeeded; a batch whose
-// marker is committed is skipped. sink must not be an engine.TxSink.
+// marker is committed is skipped; a batch with malformed records past
+// what it captured (Output.MalformedOverflow) fails, rather than send only
+// part of them. sink must not be an engine.TxSink. Set the query's
+// KafkaSource.DeadLetter.Topic too: the engine then fails such a batch
+// before its output.
 func WithDeadLetters(sink engine.Sink, opts DeadLetterOptions) (engine.Sink, error) {
 	if _, ok := sink.(engine.TxSink); ok {
 		return nil, errors.New("dead letters: a TxSink (bbolt) cannot carry them: use a Kafka or ForEachBatch sink")
@@ -147,6 +151,10 @@ func (d *deadLetterSink) Open(ctx context.Context, lastCommitted int64) error {
 // AddBatch writes out with the sink, then, with transactions of their own,
 // its dead letters.
 func (d *deadLetterSink) AddBatch(ctx context.Context, out *engine.Output) error {
+	if out.MalformedOverflow > 0 { // the engine fails such a batch first when its KafkaSource.DeadLetter.Topic is set
+		return fmt.Errorf("batch %d: %d malformed records past the bytes a batch captures cannot go to dead-letter topic %q (lower the batch size)",
+			out.BatchID, out.MalformedOverflow, d.opts.Topic)
+	}
 	if err := d.sink.AddBatch(ctx, out); err != nil {
 		return err
 	}

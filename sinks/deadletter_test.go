@@ -216,6 +216,11 @@ func TestDeadLettersRerunBatch(t *testing.T) {
 			s = newSink() // the crash: bbolt never committed batch 0
 			addBatch(s, bad(0))
 			addBatch(s, bad(1))
+			over := bad(2)
+			over.MalformedOverflow = 1
+			if err := s.AddBatch(context.Background(), over); err == nil || !strings.Contains(err.Error(), `batch 2: 1 malformed records past the bytes a batch captures cannot go to dead-letter topic "dlq"`) {
+				t.Fatalf("overflow: %v", err)
+			}
 			s.(interface{ Close() error }).Close()
 			got := readDeadLetters(t, b.Addr, "dlq", 2)
 			slices.Sort(got)
