@@ -51,8 +51,8 @@ type DeadLetterOptions struct {
 
 // WithDeadLetters returns sink sending, besides, every batch's malformed
 // records (engine.Output.Malformed) to opts.Topic, exactly once: each with
-// its original key, value and timestamp and Kafka Connect's context
-// headers (HeaderErrTopic ... HeaderErrMessage, class
+// its original key, value, timestamp and headers, then Kafka Connect's
+// context headers (HeaderErrTopic ... HeaderErrMessage, class
 // MalformedRecordClass, the message the reason naming the column), plus
 // microbatch.job and microbatch.batch.
 //
@@ -195,7 +195,11 @@ func (d *deadLetterSink) produce(ctx context.Context, p *kafka.TxnProducer, out 
 		if m.Column != "" {
 			msg = fmt.Sprintf("column %q: %s", m.Column, m.Reason)
 		}
-		hs := []kafka.Header{
+		hs := make([]kafka.Header, 0, len(m.Headers)+7)
+		for _, h := range m.Headers { // the original headers first, as Kafka Connect keeps them
+			hs = append(hs, kafka.Header{Key: h.Key, Value: h.Value})
+		}
+		hs = append(hs, []kafka.Header{
 			{Key: HeaderErrTopic, Value: []byte(m.Topic)},
 			{Key: HeaderErrPartition, Value: []byte(strconv.FormatInt(int64(m.Partition), 10))},
 			{Key: HeaderErrOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
@@ -203,7 +207,7 @@ func (d *deadLetterSink) produce(ctx context.Context, p *kafka.TxnProducer, out 
 			{Key: HeaderErrMessage, Value: []byte(msg)},
 			{Key: "microbatch.job", Value: []byte(d.opts.Job)},
 			{Key: "microbatch.batch", Value: batchID},
-		}
+		}...)
 		if err := p.ProduceAt(ctx, d.opts.Topic, kafka.AnyPartition, m.Key, m.Value, hs, m.Timestamp); err != nil {
 			return err
 		}

@@ -125,7 +125,8 @@ func TestDeadLettersInEngine(t *testing.T) {
 			ts := func(ms int64) time.Time { return time.UnixMilli(ms) }
 			produceAt(t, b.Addr, "clicks",
 				&kgo.Record{Key: []byte("k0"), Value: []byte(`{"page":"a","n":1}`), Timestamp: ts(1700000000000)},
-				&kgo.Record{Key: []byte("k1"), Value: []byte(`{"page":"b","n":"two"}`), Timestamp: ts(1700000000001)},
+				&kgo.Record{Key: []byte("k1"), Value: []byte(`{"page":"b","n":"two"}`), Timestamp: ts(1700000000001),
+					Headers: []kgo.RecordHeader{{Key: "trace", Value: []byte("t-1")}, {Key: "empty"}, {Key: "trace", Value: []byte{0, 0xff}}}},
 				&kgo.Record{Value: []byte(`not json`), Timestamp: ts(1700000000002)},
 			)
 			run()
@@ -142,7 +143,7 @@ func TestDeadLettersInEngine(t *testing.T) {
 					"microbatch.job=pv,microbatch.batch=%d", off, msg, batch)
 			}
 			want := []string{
-				`k1|{"page":"b","n":"two"}|1700000000001|` + ctx(1, `column "n": expected an integer for BIGINT, got a string`, 0),
+				`k1|{"page":"b","n":"two"}|1700000000001|trace=t-1,empty=,trace=` + "\x00\xff," + ctx(1, `column "n": expected an integer for BIGINT, got a string`, 0),
 				`|not json|1700000000002|` + ctx(2, `not a JSON object`, 0),
 				`k4|{"page":"d","n":4.5}|1700000000004|` + ctx(4, `column "n": expected an integer for BIGINT, got "4.5"`, 1),
 			}
