@@ -43,6 +43,7 @@ type chunk struct {
 type chunkRecord struct {
 	offset, timestamp int64
 	keyLen, valueLen  int32 // -1: null
+	headersLen        int32 // encoded headers (kafka.DecodeHeaders) after the value; 0: none
 	run               int32
 }
 
@@ -61,9 +62,10 @@ func (c *chunk) reset(runs []*taskRun) {
 
 // add copies r, a record of the wave's run i, into c.
 func (c *chunk) add(i int, r *kafka.Record) {
-	c.recs = append(c.recs, chunkRecord{offset: r.Offset, timestamp: r.Timestamp, keyLen: nullLen(r.Key), valueLen: nullLen(r.Value), run: int32(i)})
+	c.recs = append(c.recs, chunkRecord{offset: r.Offset, timestamp: r.Timestamp, keyLen: nullLen(r.Key), valueLen: nullLen(r.Value), headersLen: int32(len(r.Headers)), run: int32(i)})
 	c.data = append(c.data, r.Key...)
 	c.data = append(c.data, r.Value...)
+	c.data = append(c.data, r.Headers...)
 }
 
 func (c *chunk) full() bool { return len(c.recs) >= chunkRecords || len(c.data) >= chunkBytes }
@@ -291,15 +293,16 @@ func (p *pipeline) decode(c *chunk) (err error) {
 			}
 			meta = dataframe.RecordMeta{Topic: run.r.Topic, Partition: run.r.Partition}
 		}
-		var value []byte
+		var value, headers []byte
 		meta.Offset, meta.Timestamp = r.offset, r.timestamp
 		meta.Key, data = cut(data, r.keyLen)
 		value, data = cut(data, r.valueLen)
+		headers, data = data[:r.headersLen], data[r.headersLen:]
 		if err := run.dec.Append(&meta, value); err != nil {
 			return err
 		}
 		if run.bad != nil {
-			capture(run, p.budget, r.timestamp, meta.Key, value)
+			capture(run, p.budget, r.timestamp, meta.Key, value, headers)
 		}
 		if run.dec.Len() >= rows {
 			if err := p.flush(run); err != nil {

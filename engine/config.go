@@ -88,7 +88,7 @@ type KafkaSource struct {
 type DeadLetter struct {
 	// Topic is the dead-letter topic that a dead-letter writer sends each
 	// malformed record to (Kafka Connect: errors.deadletterqueue.topic.name).
-	// The engine does not write it yet; when it is set, a batch with more
+	// sinks.WithDeadLetters writes it; when it is set, a batch with more
 	// malformed records than it can capture (batch.MaxMalformedBytes)
 	// fails, as they could not all be sent. Requires Mode PERMISSIVE or
 	// DROPMALFORMED. Default none.
@@ -347,7 +347,7 @@ func Settings() []Setting {
 		{"Source.FetchOffsetNumRetries", "fetchOffset.numRetries", "How many times a failed metadata or offsets request (planning a batch, reaching the cluster before recovering one) is retried before the query fails. Each attempt times out after 10 s: with the defaults a query rides out about 40 s without a broker."},
 		{"Source.FetchOffsetRetryInterval", "fetchOffset.retryIntervalMs", "The wait between those attempts (Spark's default is 10 ms)."},
 		{"Source.PartitionDiscoveryInterval", "", "How often the driver re-reads the subscription's partitions (new partitions, new topics of subscribePattern, deleted ones) and their log start offsets; between, planning a batch is one ListOffsets request."},
-		{"Source.DeadLetter.Topic", "errors.deadletterqueue.topic.name (Kafka Connect)", "Dead-letter topic for malformed records (PERMISSIVE and DROPMALFORMED), with their original key, value and timestamp. Not written yet: sinks receive the records in Output.Malformed."},
+		{"Source.DeadLetter.Topic", "errors.deadletterqueue.topic.name (Kafka Connect)", "Dead-letter topic for malformed records (PERMISSIVE and DROPMALFORMED), with their original key, value, timestamp and headers, written by sinks.WithDeadLetters (the job file's run wraps its sink with it); sinks also receive the records in Output.Malformed."},
 		{"Source.DeadLetter.MaxRatio", "", "Fail a batch when more than this share of its records is malformed."},
 		{"Source.Properties", "kafka.<property>", "librdkafka properties (isolation.level, security.protocol, ...), passed unchanged; isolation.level defaults to read_committed."},
 		{"Format", "from_json / from_csv", "Format of record values."},

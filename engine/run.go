@@ -156,9 +156,8 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	}
 	p.Durations.Aggregate = time.Since(aggStart)
 
-	// The dead-letter writer (KafkaSource.DeadLetter.Topic) plugs in with
-	// the sink: it sends out.Malformed, in the Kafka sink's transaction
-	// when there is one (issue 14). Nothing writes them yet.
+	// out.Malformed go to KafkaSource.DeadLetter.Topic through the sink
+	// (sinks.WithDeadLetters wraps it).
 	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs,
 		KeySchema: keySchema, Deleted: deleted, Malformed: res.Malformed, MalformedOverflow: res.MalformedOverflow}
 	sinkStart := time.Now()

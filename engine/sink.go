@@ -43,7 +43,7 @@ type Output struct {
 	Deleted arrow.Record
 	// Malformed are the batch's malformed records (PERMISSIVE and
 	// DROPMALFORMED mode), in (topic, partition, offset) order, with their
-	// original key, value and timestamp and the decoder's reason naming the
+	// original key, value, timestamp and headers and the decoder's reason naming the
 	// column: what a dead-letter writer sends to
 	// KafkaSource.DeadLetter.Topic. A re-run batch has the same ones. Their
 	// keys and values hold at most batch.MaxMalformedBytes;
@@ -54,7 +54,7 @@ type Output struct {
 }
 
 // MalformedRecord is a record that could not be decoded, as it was in
-// Kafka, with why (record headers are not captured yet).
+// Kafka (key, value, timestamp, headers), with why.
 type MalformedRecord = batch.MalformedRecord
 
 // NumRows is the total row count of o.Records.

@@ -82,6 +82,12 @@ type Kafka struct {
 	txnID  string
 	p      *kafka.TxnProducer
 	marker int64 // last batch id committed in Kafka; -1 if none
+	// extra, when set (WithDeadLetters), enqueues more records of the
+	// batch after its rows, in its transaction, before the marker.
+	extra func(ctx context.Context, p *kafka.TxnProducer, out *engine.Output) error
+	// rowsOff: the sink writes no rows, only extra's records (the
+	// dead-letter writer's own transactions).
+	rowsOff bool
 	// beforeCommit, when set (tests), runs before each CommitTransaction.
 	beforeCommit func(batchID int64)
 }
@@ -278,6 +284,9 @@ func (k *Kafka) transaction(ctx context.Context, out *engine.Output, enc *encode
 
 // produce enqueues the rows, then the tombstones of the deleted keys.
 func (k *Kafka) produce(ctx context.Context, out *engine.Output, enc *encoder) error {
+	if k.rowsOff {
+		return k.extra(ctx, k.p, out)
+	}
 	var key, val []byte
 	for _, rec := range out.Records {
 		keyCols := enc.keyCols(rec.Schema())
@@ -298,6 +307,9 @@ func (k *Kafka) produce(ctx context.Context, out *engine.Output, enc *encoder) e
 				return err
 			}
 		}
+	}
+	if k.extra != nil {
+		return k.extra(ctx, k.p, out)
 	}
 	return nil
 }
@@ -327,6 +339,9 @@ func (k *Kafka) encoder(out *engine.Output) (*encoder, error) {
 		{Key: "microbatch.job", Value: []byte(k.opts.Job)},
 		{Key: "microbatch.batch", Value: []byte(strconv.FormatInt(out.BatchID, 10))},
 	}}
+	if k.rowsOff {
+		return e, nil
+	}
 	e.keyNs = k.opts.Key
 	if len(e.keyNs) == 0 && out.KeySchema != nil {
 		for _, f := range out.KeySchema.Fields() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -182,6 +183,12 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Write
 	} else {
 		sink = engine.NewConsoleSink(job.Sink.Console.Engine(stdout))
 	}
+	if job.Source.DeadLetter != nil {
+		var err error
+		if sink, err = deadLetters(job, sink); err != nil {
+			return err
+		}
+	}
 	q, err := buildQuery(job, sink, levelLogger(stderr, level), progressLine(stderr))
 	if err != nil {
 		return err
@@ -333,6 +340,31 @@ func kafkaSink(job *jobfile.Job) (*sinks.Kafka, error) {
 	s, err := sinks.NewKafka(opts)
 	if err != nil {
 		return nil, fmt.Errorf("sink.kafka: %w", err)
+	}
+	return s, nil
+}
+
+// deadLetters wraps sink with the writer of source.deadLetter;
+// bootstrap.servers defaults to the source's, and so do the connection's
+// security properties (security.*, ssl.*, sasl.*) then.
+func deadLetters(job *jobfile.Job, sink engine.Sink) (engine.Sink, error) {
+	d := job.Source.DeadLetter
+	props := map[string]string{}
+	if d.BootstrapServers == "" {
+		for n, v := range job.Source.Kafka.Properties {
+			if strings.HasPrefix(n, "security.") || strings.HasPrefix(n, "ssl.") || strings.HasPrefix(n, "sasl.") {
+				props[n] = v
+			}
+		}
+	}
+	props["bootstrap.servers"] = cmp.Or(d.BootstrapServers, job.Source.Kafka.BootstrapServers)
+	opts := sinks.DeadLetterOptions{Props: props, Topic: d.Topic, Job: job.Name, TransactionalIDPrefix: d.TransactionalIDPrefix}
+	if c := d.CreateTopic; c != nil {
+		opts.CreateTopic = &sinks.CreateTopic{Partitions: int32(c.Partitions), ReplicationFactor: int(c.ReplicationFactor)}
+	}
+	s, err := sinks.WithDeadLetters(sink, opts)
+	if err != nil {
+		return nil, fmt.Errorf("source.deadLetter: %w", err)
 	}
 	return s, nil
 }

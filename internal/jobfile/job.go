@@ -97,9 +97,18 @@ type Source struct {
 type DeadLetter struct {
 	// Topic is the dead-letter topic (key source.deadLetter.topic,
 	// required in the section; Kafka Connect:
-	// errors.deadletterqueue.topic.name). Not written yet: see
-	// engine.Output.Malformed.
+	// errors.deadletterqueue.topic.name), written by
+	// sinks.WithDeadLetters.
 	Topic string
+	// BootstrapServers (key source.deadLetter.bootstrap.servers) is ""
+	// for the source's.
+	BootstrapServers string
+	// TransactionalIDPrefix (key source.deadLetter.transactionalIdPrefix)
+	// is "" for the job name.
+	TransactionalIDPrefix string
+	// CreateTopic, when set, creates a missing topic (key
+	// source.deadLetter.createTopic).
+	CreateTopic *CreateTopic
 	// MaxRatio fails a batch when more than this share of its records is
 	// malformed (key source.deadLetter.maxRatio, in [0, 1], default 1 =
 	// never; 0 fails on any malformed record).
@@ -227,7 +236,7 @@ type KafkaSink struct {
 	Properties map[string]string
 }
 
-// CreateTopic is sink.kafka.createTopic.
+// CreateTopic is sink.kafka.createTopic and source.deadLetter.createTopic.
 type CreateTopic struct {
 	Partitions        int64
 	ReplicationFactor int64

@@ -58,8 +58,13 @@ func Keys() []Key {
 		{Path: "source.mode", Field: "Mode", Type: "PERMISSIVE | DROPMALFORMED | FAILFAST", Default: d.Mode.String()},
 		{Path: "source.header", Field: "CSVHeader", Type: "boolean", Default: strconv.FormatBool(d.CSVHeader)},
 		{Path: "source.deadLetter", Field: "Source.DeadLetter", Type: "mapping", Default: "none", Doc: "Malformed records (PERMISSIVE and DROPMALFORMED mode): where they go and how many a batch tolerates."},
-		{Path: "source.deadLetter.topic", Field: "Source.DeadLetter.Topic", Type: "string", Required: true, Doc: "Required in source.deadLetter."},
+		{Path: "source.deadLetter.topic", Field: "Source.DeadLetter.Topic", Type: "string", Required: true, Spark: "errors.deadletterqueue.topic.name (Kafka Connect)", Doc: "Required in source.deadLetter. Each record has Kafka Connect's context headers (__connect.errors.topic, .partition, .offset, .exception.class.name MalformedRecord, .exception.message naming the column) plus microbatch.job and microbatch.batch; exactly once, in sink.kafka's transaction when it is exactly-once on the same cluster, in a transaction and marker of their own otherwise. A missing topic is an error unless createTopic is set."},
 		{Path: "source.deadLetter.maxRatio", Field: "Source.DeadLetter.MaxRatio", Type: "number in [0, 1]", Default: strconv.FormatFloat(d.Source.DeadLetter.MaxRatio, 'g', -1, 64), Doc: "The error names the batch, the count and the ratio; 1 = never, 0 = on any malformed record."},
+		{Path: "source.deadLetter.bootstrap.servers", Type: "string", Default: "the source's", Doc: "The cluster of the dead-letter topic."},
+		{Path: "source.deadLetter.createTopic", Type: "mapping", Default: "none", Doc: "Create the dead-letter topic when it is missing (a missing one is an error otherwise)."},
+		{Path: "source.deadLetter.createTopic.partitions", Type: "integer >= 1", Default: "1", Doc: "The topic's partition count."},
+		{Path: "source.deadLetter.createTopic.replicationFactor", Type: "integer >= 1", Default: "1", Doc: "Also the dead letters' progress topic's."},
+		{Path: "source.deadLetter.transactionalIdPrefix", Type: "string", Default: "the job name", Doc: "When the dead letters have transactions of their own (the sink is not sink.kafka exactly-once on the same cluster): transactional.id is <prefix>-deadletter, its markers in <topic>.microbatch-progress."},
 		{Path: "source.table", Type: "identifier", Default: "events", Spark: "createOrReplaceTempView", Doc: "The table name the query reads from."},
 		{Path: "source.embedded", Type: "mapping", Doc: `Only with bootstrap.servers: embedded: the in-process broker's storage and an optional built-in generator feeding it while the job runs (demos, local work).`},
 		{Path: "source.embedded.dataDir", Type: "path", Default: "none: records in memory", Doc: "Directory the embedded broker persists topics to, so a rerun resumes against the same log; relative to the job file's directory."},
@@ -153,7 +158,7 @@ func childKeys(parent string) []string {
 		}
 		// Kafka property names contain dots; microbatch's own keys at
 		// other levels do not.
-		if strings.Contains(rest, ".") && parent != "source.kafka" && !(parent == "sink.kafka" && rest == "bootstrap.servers") {
+		if strings.Contains(rest, ".") && parent != "source.kafka" && !((parent == "sink.kafka" || parent == "source.deadLetter") && rest == "bootstrap.servers") {
 			continue
 		}
 		out = append(out, rest)

@@ -239,6 +239,23 @@ func (l *loader) deadLetter(n *yaml.Node) *DeadLetter {
 	if l.require(m, path, "topic") {
 		d.Topic, _ = l.nonEmpty(m["topic"], path+".topic")
 	}
+	if v := m["bootstrap.servers"]; v != nil {
+		d.BootstrapServers, _ = l.nonEmpty(v, path+".bootstrap.servers")
+	}
+	if v := m["transactionalIdPrefix"]; v != nil {
+		d.TransactionalIDPrefix, _ = l.nonEmpty(v, path+".transactionalIdPrefix")
+	}
+	if v := m["createTopic"]; v != nil {
+		c := &CreateTopic{Partitions: 1, ReplicationFactor: 1}
+		cm := l.mapping(v, path+".createTopic")
+		if x := cm["partitions"]; x != nil {
+			c.Partitions, _ = l.integer(x, path+".createTopic.partitions", 1)
+		}
+		if x := cm["replicationFactor"]; x != nil {
+			c.ReplicationFactor, _ = l.integer(x, path+".createTopic.replicationFactor", 1)
+		}
+		d.CreateTopic = c
+	}
 	if v := m["maxRatio"]; v != nil {
 		if s, ok := l.str(v, path+".maxRatio"); ok {
 			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

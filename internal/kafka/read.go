@@ -452,10 +452,11 @@ func (r *rangesRead) deliver(rd *reading, m *stashRec) error {
 	rec.Timestamp = m.timestamp
 	rec.Key = m.key
 	rec.Value = m.value
+	rec.Headers = m.headers
 	rd.stats.Records++
 	rd.stats.Bytes += int64(len(m.key) + len(m.value))
 	err := r.h.Record(rd.i, rec)
-	rec.Key, rec.Value = nil, nil
+	rec.Key, rec.Value, rec.Headers = nil, nil, nil
 	return err
 }
 

@@ -23,6 +23,7 @@ type Record struct {
 	Timestamp int64 // milliseconds since the Unix epoch; -1 when the record has none
 	Key       []byte
 	Value     []byte
+	Headers   []byte // encoded (DecodeHeaders); nil when the record has none
 }
 
 // ReaderConfig tunes a RangeReader.

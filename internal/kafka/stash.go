@@ -6,11 +6,16 @@ import ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 type stashRec struct {
 	offset, timestamp int64
 	key, value        []byte // nil when the record has none
+	headers           []byte // encoded (DecodeHeaders); nil when none
 }
 
-// newStashRec takes m's fields without copying them.
+// newStashRec takes m's key and value without copying them; its headers,
+// if any, are encoded into a new slice.
 func newStashRec(m *ckafka.Message) stashRec {
 	r := stashRec{offset: int64(m.TopicPartition.Offset), timestamp: -1, key: m.Key, value: m.Value}
+	if len(m.Headers) > 0 {
+		r.headers = appendHeaders(nil, m.Headers)
+	}
 	if m.TimestampType != ckafka.TimestampNotAvailable {
 		r.timestamp = m.Timestamp.UnixMilli()
 	}
@@ -95,12 +100,13 @@ type stashBlock struct {
 	last int64 // the sequence number of the last record with bytes in b
 }
 
-// stashEntry is a queued record: its key at block[start:start+klen] and
-// its value right after it. A length of -1 is a nil key or value.
+// stashEntry is a queued record: its key at block[start:start+klen], its
+// value right after it, then its encoded headers (hlen bytes, 0: none). A
+// length of -1 is a nil key or value.
 type stashEntry struct {
-	offset, timestamp int64
-	block             int64 // the block's sequence number
-	start, klen, vlen int32
+	offset, timestamp       int64
+	block                   int64 // the block's sequence number
+	start, klen, vlen, hlen int32
 }
 
 func (q *stashQueue) len() int { return len(q.recs) - q.head }
@@ -110,7 +116,7 @@ func (q *stashQueue) len() int { return len(q.recs) - q.head }
 func (q *stashQueue) front() stashRec {
 	e := &q.recs[q.head]
 	r := stashRec{offset: e.offset, timestamp: e.timestamp}
-	if e.klen < 0 && e.vlen < 0 {
+	if e.klen < 0 && e.vlen < 0 && e.hlen == 0 {
 		return r
 	}
 	b := q.blocks[e.block-q.first].b
@@ -118,27 +124,32 @@ func (q *stashQueue) front() stashRec {
 	if e.klen >= 0 {
 		r.key = b[e.start:k:k]
 	}
+	v := k + max(int(e.vlen), 0)
 	if e.vlen >= 0 {
-		v := k + int(e.vlen)
 		r.value = b[k:v:v]
+	}
+	if e.hlen > 0 {
+		h := v + int(e.hlen)
+		r.headers = b[v:h:h]
 	}
 	return r
 }
 
-// push copies m's key and value into the arena and queues it.
+// push copies m's key, value and encoded headers into the arena and
+// queues it.
 func (q *stashQueue) push(m *ckafka.Message, pool *blockPool) {
 	r := newStashRec(m)
-	e := stashEntry{offset: r.offset, timestamp: r.timestamp, klen: -1, vlen: -1}
+	e := stashEntry{offset: r.offset, timestamp: r.timestamp, klen: -1, vlen: -1, hlen: int32(len(r.headers))}
 	if r.key != nil {
 		e.klen = int32(len(r.key))
 	}
 	if r.value != nil {
 		e.vlen = int32(len(r.value))
 	}
-	if n := len(r.key) + len(r.value); r.key != nil || r.value != nil {
+	if n := len(r.key) + len(r.value) + len(r.headers); r.key != nil || r.value != nil || r.headers != nil {
 		blk := q.block(n, pool)
 		e.block, e.start = q.first+int64(len(q.blocks)-1), int32(len(blk.b))
-		blk.b = append(append(blk.b, r.key...), r.value...)
+		blk.b = append(append(append(blk.b, r.key...), r.value...), r.headers...)
 		blk.last = q.pushed
 	}
 	if len(q.recs) == cap(q.recs) && q.head > 0 && q.head >= len(q.recs)/2 {

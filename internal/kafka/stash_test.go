@@ -23,7 +23,28 @@ func stashMsg(off int64) *ckafka.Message {
 	default:
 		m.Value = bytes.Repeat([]byte{byte(off)}, int(off%300)+1)
 	}
+	if off%7 == 3 { // some with headers, a null value among them
+		m.Headers = []ckafka.Header{{Key: "h", Value: []byte(fmt.Sprint(off))}, {Key: "null"}}
+	}
 	return m
+}
+
+// stashHeaders renders r's headers as key=value (<nil> for null).
+func stashHeaders(t *testing.T, enc []byte) string {
+	t.Helper()
+	hs, err := DecodeHeaders(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := ""
+	for _, h := range hs {
+		v := string(h.Value)
+		if h.Value == nil {
+			v = "<nil>"
+		}
+		out += h.Key + "=" + v + ";"
+	}
+	return out
 }
 
 // The queue returns what was pushed, in order and byte for byte, while it
@@ -41,6 +62,13 @@ func TestStashQueueNeverDrained(t *testing.T) {
 		if r.offset != popped || !bytes.Equal(r.key, want.Key) || !bytes.Equal(r.value, want.Value) || (r.value == nil) != (want.Value == nil) {
 			t.Fatalf("front: offset %d key %q value %d bytes (nil %v), want %d %q %d bytes (nil %v)",
 				r.offset, r.key, len(r.value), r.value == nil, popped, want.Key, len(want.Value), want.Value == nil)
+		}
+		wantH := ""
+		if popped%7 == 3 {
+			wantH = fmt.Sprintf("h=%d;null=<nil>;", popped)
+		}
+		if got := stashHeaders(t, r.headers); got != wantH {
+			t.Fatalf("offset %d headers %q, want %q", popped, got, wantH)
 		}
 		q.pop(&pool)
 		popped++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -143,6 +144,12 @@ func (t *TxnProducer) BeginTransaction() error {
 // partitioner chooses by key). A nil value is a tombstone. When librdkafka's queue is full it waits for
 // room until ctx is done.
 func (t *TxnProducer) Produce(ctx context.Context, topic string, partition int32, key, value []byte, headers []Header) error {
+	return t.ProduceAt(ctx, topic, partition, key, value, headers, -1)
+}
+
+// ProduceAt is Produce with the record's timestamp, in milliseconds since
+// the Unix epoch; a negative one lets the producer stamp the record now.
+func (t *TxnProducer) ProduceAt(ctx context.Context, topic string, partition int32, key, value []byte, headers []Header, timestampMs int64) error {
 	if err := t.enter("produce to " + topic); err != nil {
 		return err
 	}
@@ -154,6 +161,9 @@ func (t *TxnProducer) Produce(ctx context.Context, topic string, partition int32
 	}
 	if partition == AnyPartition {
 		msg.TopicPartition.Partition = ckafka.PartitionAny
+	}
+	if timestampMs >= 0 {
+		msg.Timestamp = time.UnixMilli(timestampMs)
 	}
 	if len(headers) > 0 {
 		msg.Headers = make([]ckafka.Header, len(headers))
