@@ -834,10 +834,11 @@ func TestCompactBetweenBatches(t *testing.T) {
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
 	cfg.Allocator = checkedAlloc(t)
 	// A batch of 1,500 records must end before the next trigger for the
-	// idle time to exist: 1 s leaves room on a loaded machine (a batch took
-	// 252 ms against a 200 ms interval under a race-enabled run).
-	cfg.Trigger = Trigger{ProcessingTime: time.Second}
-	cfg.Source.MaxRatePerPartition = n / 2 // x 1 s: 1,500 records per batch
+	// idle time to exist: 2 s leaves room on a loaded machine (a batch took
+	// 252 ms against a 200 ms interval under a race-enabled run, and 1.006 s
+	// against 1 s with every package's race tests running at once).
+	cfg.Trigger = Trigger{ProcessingTime: 2 * time.Second}
+	cfg.Source.MaxRatePerPartition = n / 4 // x 2 s: 1,500 records per batch
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	cfg.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
