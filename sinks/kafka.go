@@ -163,6 +163,15 @@ func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 	if k.txnID == "" {
 		return nil
 	}
+	// The marker is read once before InitTransactions, which fences every
+	// other instance with this transactional.id: a misconfigured one (a
+	// reset checkpoint, another query with the same prefix) is refused
+	// without taking down the instance that runs. A crashed instance's open
+	// transaction does not hide the last committed marker (read_committed
+	// reads up to the last stable offset). It is read again once fenced.
+	if err := k.checkMarker(ctx, lastCommitted); err != nil {
+		return err
+	}
 	if err := p.InitTransactions(ctx); err != nil {
 		if kafka.IsInvalidTransactionTimeout(err) {
 			return fmt.Errorf("transaction.timeout.ms %s is more than the broker allows (its transaction.max.timeout.ms): lower it: %w",
@@ -170,6 +179,13 @@ func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 		}
 		return err
 	}
+	return k.checkMarker(ctx, lastCommitted)
+}
+
+// checkMarker reads the sink's marker into k.marker (-1: none) and refuses
+// one ahead of the checkpoint's next batch.
+func (k *Kafka) checkMarker(ctx context.Context, lastCommitted int64) error {
+	k.marker = -1
 	v, ok, err := kafka.LastRecord(ctx, k.opts.Props,
 		offsets.TopicPartition{Topic: k.opts.ProgressTopic, Partition: progressPart}, []byte(k.txnID))
 	if err != nil {

@@ -172,6 +172,12 @@ func TestKafkaSinkAppendExactlyOnce(t *testing.T) {
 	if err := k3.Open(ctx, -1); err == nil || !strings.Contains(err.Error(), "marker of pv-kafka in out.microbatch-progress is at batch 2") {
 		t.Fatalf("Open behind the marker: %v", err)
 	}
+	// ... before it fences anyone: the running instance goes on.
+	add(t, k2, &engine.Output{BatchID: 3, Mode: dataframe.Append, Schema: pageSchema, Records: []arrow.Record{r1}})
+	want = append(want, `|{"page":"d","views":3,"ratio":0}|microbatch.job=pv,microbatch.batch=3`)
+	if got := readTopic(t, b.Addr, "out", 5); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("out after the refused Open =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func TestKafkaSinkUpdateTombstones(t *testing.T) {
