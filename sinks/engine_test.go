@@ -28,32 +28,7 @@ func TestKafkaSinkInEngineUpdateHaving(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckpt := filepath.Join(t.TempDir(), "ckpt")
-	run := func(pages ...string) {
-		t.Helper()
-		var recs []kafkatest.Record
-		for _, p := range pages {
-			recs = append(recs, kafkatest.Record{Value: []byte(`{"page":"` + p + `"}`)})
-		}
-		b.Produce(t, "clicks", recs)
-		sink, err := sinks.NewKafka(sinks.KafkaOptions{Props: b.Props(), Topic: "pv", Job: "pv"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := engine.New(engine.Config{
-			Name:   "pv",
-			Source: engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"clicks"}, StartingOffsets: "earliest"},
-			Format: dataframe.FormatJSON, Schema: schema, Query: plan, OutputMode: dataframe.Update,
-			Trigger: engine.Trigger{AvailableNow: true}, Sink: sink, CheckpointLocation: ckpt,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := q.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	run := func(pages ...string) { runPages(t, b, schema, plan, dataframe.Update, ckpt, pages...) }
 	run("a", "a", "b")
 	run("a")
 	got := byKey(readTopic(t, b.Addr, "pv", 3))
@@ -81,32 +56,7 @@ func TestKafkaSinkInEngineCompleteKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckpt := filepath.Join(t.TempDir(), "ckpt")
-	run := func(pages ...string) {
-		t.Helper()
-		var recs []kafkatest.Record
-		for _, p := range pages {
-			recs = append(recs, kafkatest.Record{Value: []byte(`{"page":"` + p + `"}`)})
-		}
-		b.Produce(t, "clicks", recs)
-		sink, err := sinks.NewKafka(sinks.KafkaOptions{Props: b.Props(), Topic: "pv", Job: "pv"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := engine.New(engine.Config{
-			Name:   "pv",
-			Source: engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"clicks"}, StartingOffsets: "earliest"},
-			Format: dataframe.FormatJSON, Schema: schema, Query: plan, OutputMode: dataframe.Complete,
-			Trigger: engine.Trigger{AvailableNow: true}, Sink: sink, CheckpointLocation: ckpt,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := q.Run(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	run := func(pages ...string) { runPages(t, b, schema, plan, dataframe.Complete, ckpt, pages...) }
 	run("a", "a", "b")
 	run("a")
 	got := byKey(readTopic(t, b.Addr, "pv", 4))
@@ -118,5 +68,35 @@ func TestKafkaSinkInEngineCompleteKeys(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("pv =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// runPages produces one {"page": p} record per page to "clicks" and runs
+// plan over them (availableNow, mode) into the Kafka sink's topic "pv",
+// resuming the checkpoint ckpt.
+func runPages(t *testing.T, b *kafkatest.Broker, schema *dataframe.Schema, plan *dataframe.DataFrame, mode dataframe.OutputMode, ckpt string, pages ...string) {
+	t.Helper()
+	var recs []kafkatest.Record
+	for _, p := range pages {
+		recs = append(recs, kafkatest.Record{Value: []byte(`{"page":"` + p + `"}`)})
+	}
+	b.Produce(t, "clicks", recs)
+	sink, err := sinks.NewKafka(sinks.KafkaOptions{Props: b.Props(), Topic: "pv", Job: "pv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := engine.New(engine.Config{
+		Name:   "pv",
+		Source: engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"clicks"}, StartingOffsets: "earliest"},
+		Format: dataframe.FormatJSON, Schema: schema, Query: plan, OutputMode: mode,
+		Trigger: engine.Trigger{AvailableNow: true}, Sink: sink, CheckpointLocation: ckpt,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := q.Run(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
