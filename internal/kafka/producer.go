@@ -116,20 +116,7 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, k
 	if partition == AnyPartition {
 		msg.TopicPartition.Partition = ckafka.PartitionAny
 	}
-	for {
-		err := p.p.Produce(msg, nil)
-		if err == nil {
-			return nil
-		}
-		var kerr ckafka.Error
-		if errors.As(err, &kerr) && kerr.Code() == ckafka.ErrQueueFull {
-			if err := sleepCtx(ctx, flushPoll); err != nil {
-				return err
-			}
-			continue
-		}
-		return fmt.Errorf("kafka: produce to %s: %w", topic, err)
-	}
+	return produceQueued(ctx, p.p, msg, topic)
 }
 
 // Flush waits until every enqueued record is delivered or ctx is done, and
@@ -169,4 +156,23 @@ func (p *Producer) Close(ctx context.Context) error {
 		<-p.done
 	})
 	return err
+}
+
+// produceQueued enqueues msg, waiting (ctx permitting) while librdkafka's
+// queue is full.
+func produceQueued(ctx context.Context, p *ckafka.Producer, msg *ckafka.Message, topic string) error {
+	for {
+		err := p.Produce(msg, nil)
+		if err == nil {
+			return nil
+		}
+		var kerr ckafka.Error
+		if errors.As(err, &kerr) && kerr.Code() == ckafka.ErrQueueFull {
+			if err := sleepCtx(ctx, flushPoll); err != nil {
+				return err
+			}
+			continue
+		}
+		return fmt.Errorf("kafka: produce to %s: %w", topic, err)
+	}
 }

@@ -171,20 +171,7 @@ func (t *TxnProducer) ProduceAt(ctx context.Context, topic string, partition int
 			msg.Headers[i] = ckafka.Header{Key: h.Key, Value: h.Value}
 		}
 	}
-	for {
-		err := t.p.Produce(msg, nil)
-		if err == nil {
-			return nil
-		}
-		var kerr ckafka.Error
-		if errors.As(err, &kerr) && kerr.Code() == ckafka.ErrQueueFull {
-			if err := sleepCtx(ctx, flushPoll); err != nil {
-				return err
-			}
-			continue
-		}
-		return fmt.Errorf("kafka: produce to %s: %w", topic, err)
-	}
+	return produceQueued(ctx, t.p, msg, topic)
 }
 
 // Flush waits until every enqueued record is delivered or ctx is done, and
