@@ -16,6 +16,13 @@ import (
 // Close waits for the calls in flight, and a call after Close returns
 // ErrProducerClosed.
 type Producer struct {
+	producerCore
+}
+
+// producerCore is what Producer and TxnProducer share: the client, the
+// goroutine draining its delivery reports, the first delivery error, and
+// the count of calls in flight that keeps the client alive.
+type producerCore struct {
 	p    *ckafka.Producer
 	done chan struct{} // closed when the delivery-report goroutine exits
 	// calls keeps p alive while a call uses it.
@@ -23,6 +30,17 @@ type Producer struct {
 
 	errMu sync.Mutex // guards err
 	err   error
+}
+
+// start creates the client of cm and starts draining its reports.
+func (c *producerCore) start(cm *ckafka.ConfigMap) error {
+	pr, err := ckafka.NewProducer(cm)
+	if err != nil {
+		return fmt.Errorf("kafka: producer: %w", err)
+	}
+	c.p, c.done = pr, make(chan struct{})
+	go c.reports()
+	return nil
 }
 
 // producerDefaults favour throughput for generators and tests.
@@ -41,21 +59,27 @@ func NewProducer(p Props) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr, err := ckafka.NewProducer(cm)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: producer: %w", err)
+	out := &Producer{}
+	if err := out.start(cm); err != nil {
+		return nil, err
 	}
-	out := &Producer{p: pr, done: make(chan struct{})}
-	go out.reports()
 	return out, nil
 }
 
-func (p *Producer) reports() {
-	defer close(p.done)
-	for ev := range p.p.Events() {
+// reports keeps the first delivery error (or fatal client error) until
+// the client is closed. A record purged by an aborted transaction is no
+// error: its report may arrive after the next transaction began.
+func (c *producerCore) reports() {
+	defer close(c.done)
+	for ev := range c.p.Events() {
 		var err error
 		switch e := ev.(type) {
 		case *ckafka.Message:
+			var kerr ckafka.Error
+			if errors.As(e.TopicPartition.Error, &kerr) &&
+				(kerr.Code() == ckafka.ErrPurgeQueue || kerr.Code() == ckafka.ErrPurgeInflight) {
+				continue
+			}
 			if e.TopicPartition.Error != nil {
 				err = fmt.Errorf("kafka: delivery to %s: %w", e.TopicPartition, e.TopicPartition.Error)
 			}
@@ -65,13 +89,44 @@ func (p *Producer) reports() {
 			}
 		}
 		if err != nil {
-			p.errMu.Lock()
-			if p.err == nil {
-				p.err = err
+			c.errMu.Lock()
+			if c.err == nil {
+				c.err = err
 			}
-			p.errMu.Unlock()
+			c.errMu.Unlock()
 		}
 	}
+}
+
+// deliveryErr is the first delivery error kept, nil if none; resetErr
+// forgets it.
+func (c *producerCore) deliveryErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
+}
+
+func (c *producerCore) resetErr() {
+	c.errMu.Lock()
+	c.err = nil
+	c.errMu.Unlock()
+}
+
+// enter counts a call in, or says what failed once the producer is closed.
+func (c *producerCore) enter(what string) error {
+	if !c.calls.enter() {
+		return fmt.Errorf("kafka: %s: %w", what, ErrProducerClosed)
+	}
+	return nil
+}
+
+// shut waits for the calls in flight, closes the client and waits for the
+// report goroutine, once.
+func (c *producerCore) shut() {
+	c.calls.shut(func() {
+		c.p.Close()
+		<-c.done
+	})
 }
 
 // ErrProducerClosed is returned by a Producer's methods after Close.
@@ -104,8 +159,8 @@ const AnyPartition int32 = -1
 // Produce enqueues one record. key may be nil. When librdkafka's queue is
 // full it waits for room until ctx is done.
 func (p *Producer) Produce(ctx context.Context, topic string, partition int32, key, value []byte) error {
-	if !p.calls.enter() {
-		return fmt.Errorf("kafka: produce to %s: %w", topic, ErrProducerClosed)
+	if err := p.enter("produce to " + topic); err != nil {
+		return err
 	}
 	defer p.calls.leave()
 	msg := &ckafka.Message{
@@ -122,25 +177,25 @@ func (p *Producer) Produce(ctx context.Context, topic string, partition int32, k
 // Flush waits until every enqueued record is delivered or ctx is done, and
 // returns the first delivery error seen so far.
 func (p *Producer) Flush(ctx context.Context) error {
-	if !p.calls.enter() {
-		return fmt.Errorf("kafka: flush: %w", ErrProducerClosed)
+	if err := p.enter("flush"); err != nil {
+		return err
 	}
 	defer p.calls.leave()
-	return p.flush(ctx)
+	return p.waitDelivered(ctx)
 }
 
-func (p *Producer) flush(ctx context.Context) error {
-	for n := p.p.Len(); n > 0; n = p.p.Len() {
+// waitDelivered waits until librdkafka's queue is empty or ctx is done,
+// and returns the first delivery error kept.
+func (c *producerCore) waitDelivered(ctx context.Context) error {
+	for n := c.p.Len(); n > 0; n = c.p.Len() {
 		if err := sleepCtx(ctx, flushPoll); err != nil {
-			if n = p.p.Len(); n == 0 {
+			if n = c.p.Len(); n == 0 {
 				break
 			}
 			return fmt.Errorf("kafka: flush: %d records undelivered: %w", n, err)
 		}
 	}
-	p.errMu.Lock()
-	defer p.errMu.Unlock()
-	return p.err
+	return c.deliveryErr()
 }
 
 // Close flushes (bounded by ctx), waits for the calls in flight, closes the
@@ -151,10 +206,7 @@ func (p *Producer) Close(ctx context.Context) error {
 	if errors.Is(err, ErrProducerClosed) {
 		return err
 	}
-	p.calls.shut(func() {
-		p.p.Close()
-		<-p.done
-	})
+	p.shut()
 	return err
 }
 

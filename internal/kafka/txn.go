@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -29,13 +28,8 @@ type Header struct {
 // unusable: close it), fenced (another producer with the same
 // transactional.id initialized after this one).
 type TxnProducer struct {
-	p     *ckafka.Producer
-	txnID string
-	done  chan struct{} // closed when the delivery-report goroutine exits
-	calls inFlight
-
-	errMu sync.Mutex // guards err
-	err   error      // first delivery error since the last Begin
+	producerCore // its err is the first delivery error since the last Begin
+	txnID        string
 }
 
 // NewTxnProducer creates a producer with transactional.id txnID, or an
@@ -54,61 +48,15 @@ func NewTxnProducer(p Props, txnID string) (*TxnProducer, error) {
 		(*cm)["transactional.id"] = txnID
 	}
 	typeGoProps(cm)
-	pr, err := ckafka.NewProducer(cm)
-	if err != nil {
-		return nil, fmt.Errorf("kafka: producer: %w", err)
+	out := &TxnProducer{txnID: txnID}
+	if err := out.start(cm); err != nil {
+		return nil, err
 	}
-	out := &TxnProducer{p: pr, txnID: txnID, done: make(chan struct{})}
-	go out.reports()
 	return out, nil
 }
 
 // TransactionalID is the producer's transactional.id, "" if none.
 func (t *TxnProducer) TransactionalID() string { return t.txnID }
-
-func (t *TxnProducer) reports() {
-	defer close(t.done)
-	for ev := range t.p.Events() {
-		var err error
-		switch e := ev.(type) {
-		case *ckafka.Message:
-			var kerr ckafka.Error
-			if errors.As(e.TopicPartition.Error, &kerr) &&
-				(kerr.Code() == ckafka.ErrPurgeQueue || kerr.Code() == ckafka.ErrPurgeInflight) {
-				// A record of an aborted transaction, whose report may
-				// arrive after the next transaction began.
-				continue
-			}
-			if e.TopicPartition.Error != nil {
-				err = fmt.Errorf("kafka: delivery to %s: %w", e.TopicPartition, e.TopicPartition.Error)
-			}
-		case ckafka.Error:
-			if e.IsFatal() {
-				err = fmt.Errorf("kafka: producer: %w", e)
-			}
-		}
-		if err != nil {
-			t.errMu.Lock()
-			if t.err == nil {
-				t.err = err
-			}
-			t.errMu.Unlock()
-		}
-	}
-}
-
-func (t *TxnProducer) deliveryErr() error {
-	t.errMu.Lock()
-	defer t.errMu.Unlock()
-	return t.err
-}
-
-func (t *TxnProducer) enter(what string) error {
-	if !t.calls.enter() {
-		return fmt.Errorf("kafka: %s: %w", what, ErrProducerClosed)
-	}
-	return nil
-}
 
 // InitTransactions registers the transactional.id with its coordinator:
 // it fences every older producer with the same id and aborts the
@@ -131,9 +79,7 @@ func (t *TxnProducer) BeginTransaction() error {
 		return err
 	}
 	defer t.calls.leave()
-	t.errMu.Lock()
-	t.err = nil
-	t.errMu.Unlock()
+	t.resetErr()
 	if err := t.p.BeginTransaction(); err != nil {
 		return fmt.Errorf("kafka: begin transaction (transactional.id %s): %w", t.txnID, err)
 	}
@@ -182,15 +128,7 @@ func (t *TxnProducer) Flush(ctx context.Context) error {
 		return err
 	}
 	defer t.calls.leave()
-	for n := t.p.Len(); n > 0; n = t.p.Len() {
-		if err := sleepCtx(ctx, flushPoll); err != nil {
-			if n = t.p.Len(); n == 0 {
-				break
-			}
-			return fmt.Errorf("kafka: flush: %d records undelivered: %w", n, err)
-		}
-	}
-	return t.deliveryErr()
+	return t.waitDelivered(ctx)
 }
 
 // CommitTransaction flushes the transaction's records and commits it. A
@@ -228,12 +166,7 @@ func (t *TxnProducer) AbortTransaction(ctx context.Context) error {
 // still open is aborted by the coordinator when it times out, or by the
 // next InitTransactions of the same id) and waits for the delivery-report
 // goroutine. A second Close does nothing.
-func (t *TxnProducer) Close() {
-	t.calls.shut(func() {
-		t.p.Close()
-		<-t.done
-	})
-}
+func (t *TxnProducer) Close() { t.shut() }
 
 // TxnErrorKind classifies an error of a TxnProducer call.
 type TxnErrorKind int
