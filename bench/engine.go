@@ -11,6 +11,7 @@ import (
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
+	"github.com/microbatch/microbatch/sinks"
 )
 
 // clickQuery is the measured query: WHERE action = 'view' GROUP BY page,
@@ -36,6 +37,7 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	mode := o.outputMode
 	var sink engine.Sink = discard
 	var er engineRun
+	var ksink *sinks.Kafka
 	if o.sink == "kafka" {
 		schema, df, err = appendQuery()
 		mode = dataframe.Append
@@ -44,7 +46,7 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 			if kerr != nil {
 				return engineRun{}, kerr
 			}
-			sink, er.SinkTopic = k, topic
+			sink, er.SinkTopic, ksink = k, topic, k
 		}
 	}
 	if err != nil {
@@ -89,6 +91,10 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 			for name, v := range map[string]time.Duration{"plan": d.Plan, "wal": d.WAL, "wal_wait": d.WALWait, "fetch_decode": d.FetchDecode,
 				"fetch_wait": d.FetchWait, "aggregate": d.Aggregate, "sink": d.Sink, "commit": d.Commit} {
 				er.PhaseMs[name] = append(er.PhaseMs[name], ms(v))
+			}
+			if ksink != nil && o.guarantee == sinks.ExactlyOnce {
+				// within the sink phase: the Kafka transaction's commit
+				er.PhaseMs["txn_commit"] = append(er.PhaseMs["txn_commit"], ms(ksink.LastCommitDuration()))
 			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)

@@ -244,7 +244,7 @@ func summariseNoSink(res *Result, runs, noSinks []engineRun) {
 }
 
 // phaseOrder is the order of a batch's phases, as they happen.
-var phaseOrder = []string{"plan", "wal", "wal_wait", "fetch_decode", "fetch_wait", "aggregate", "sink", "commit"}
+var phaseOrder = []string{"plan", "wal", "wal_wait", "fetch_decode", "fetch_wait", "aggregate", "sink", "txn_commit", "commit"}
 
 // formatPhases renders phase figures as "plan 0.41, wal 0.12, ..." in
 // phaseOrder, then any other phase by name.

@@ -159,8 +159,8 @@ const AnyPartition int32 = -1
 // Produce enqueues one record. key may be nil. When librdkafka's queue is
 // full it waits for room until ctx is done.
 func (p *Producer) Produce(ctx context.Context, topic string, partition int32, key, value []byte) error {
-	if err := p.enter("produce to " + topic); err != nil {
-		return err
+	if !p.calls.enter() { // no "produce to "+topic built per record
+		return fmt.Errorf("kafka: produce to %s: %w", topic, ErrProducerClosed)
 	}
 	defer p.calls.leave()
 	msg := &ckafka.Message{

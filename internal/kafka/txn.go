@@ -30,6 +30,13 @@ type Header struct {
 type TxnProducer struct {
 	producerCore // its err is the first delivery error since the last Begin
 	txnID        string
+
+	// msg, topic and hdrs are reused by every ProduceAt (one goroutine
+	// produces at a time): librdkafka copies the key, value and headers
+	// at the call, so a record costs no Go allocation of its own.
+	msg   ckafka.Message
+	topic string
+	hdrs  []ckafka.Header
 }
 
 // NewTxnProducer creates a producer with transactional.id txnID, or an
@@ -39,6 +46,10 @@ func NewTxnProducer(p Props, txnID string) (*TxnProducer, error) {
 	d := commonDefaults()
 	d["linger.ms"] = "5"
 	d["go.delivery.report.fields"] = "none"
+	// Only failed deliveries are reported: a Go event per delivered record
+	// cost more CPU than producing it. Flush waits on librdkafka's queue
+	// length, and a commit fails when any of its records did.
+	d["delivery.report.only.error"] = "true"
 	cm, err := configMap(d, adminProps(p))
 	if err != nil {
 		return nil, err
@@ -96,15 +107,17 @@ func (t *TxnProducer) Produce(ctx context.Context, topic string, partition int32
 // ProduceAt is Produce with the record's timestamp, in milliseconds since
 // the Unix epoch; a negative one lets the producer stamp the record now.
 func (t *TxnProducer) ProduceAt(ctx context.Context, topic string, partition int32, key, value []byte, headers []Header, timestampMs int64) error {
-	if err := t.enter("produce to " + topic); err != nil {
-		return err
+	if !t.calls.enter() { // no "produce to "+topic built per record
+		return fmt.Errorf("kafka: produce to %s: %w", topic, ErrProducerClosed)
 	}
 	defer t.calls.leave()
-	msg := &ckafka.Message{
-		TopicPartition: ckafka.TopicPartition{Topic: &topic, Partition: partition},
+	t.topic = topic
+	t.msg = ckafka.Message{
+		TopicPartition: ckafka.TopicPartition{Topic: &t.topic, Partition: partition},
 		Key:            key,
 		Value:          value,
 	}
+	msg := &t.msg
 	if partition == AnyPartition {
 		msg.TopicPartition.Partition = ckafka.PartitionAny
 	}
@@ -112,10 +125,11 @@ func (t *TxnProducer) ProduceAt(ctx context.Context, topic string, partition int
 		msg.Timestamp = time.UnixMilli(timestampMs)
 	}
 	if len(headers) > 0 {
-		msg.Headers = make([]ckafka.Header, len(headers))
-		for i, h := range headers {
-			msg.Headers[i] = ckafka.Header{Key: h.Key, Value: h.Value}
+		t.hdrs = t.hdrs[:0]
+		for _, h := range headers {
+			t.hdrs = append(t.hdrs, ckafka.Header{Key: h.Key, Value: h.Value})
 		}
+		msg.Headers = t.hdrs
 	}
 	return produceQueued(ctx, t.p, msg, topic)
 }
