@@ -56,6 +56,17 @@ type KafkaSource struct {
 	// MaxRateOverrides caps individual partitions differently: a rate, or
 	// Off for no cap on that partition. 0 is the default, MaxRatePerPartition.
 	MaxRateOverrides map[offsets.TopicPartition]int64
+	// MinRatePerPartition is the fewest offsets a rate cap
+	// (MaxRatePerPartition, backpressure) lets a batch read from a
+	// partition that has some (Spark:
+	// spark.streaming.kafka.minRatePerPartition, compared with a batch's
+	// offsets as Spark does). Default 1.
+	MinRatePerPartition int64
+	// MaxOffsetsPerTrigger caps each batch's offsets over all partitions,
+	// split across them in proportion to their lag (Structured Streaming:
+	// maxOffsetsPerTrigger). It applies with every other cap: the smallest
+	// wins. Default (and Off): none.
+	MaxOffsetsPerTrigger int64
 	// OnDataLoss: see DataLossPolicy. Default fail.
 	OnDataLoss DataLossPolicy
 	// FetchOffsetNumRetries is how many times a failed metadata or offsets
@@ -143,6 +154,9 @@ type Config struct {
 	// for aggregations, append otherwise.
 	OutputMode dataframe.OutputMode
 	Trigger    Trigger
+	// Backpressure adapts the batch size to the processing rate (Spark
+	// Streaming's spark.streaming.backpressure.*). Default off.
+	Backpressure Backpressure
 	// Sink receives each batch's result. Required.
 	Sink Sink
 	// CheckpointLocation is a directory; it holds the WAL, commits and
@@ -181,6 +195,7 @@ func DefaultConfig() Config {
 	return Config{
 		Source: KafkaSource{
 			StartingOffsets:            "latest",
+			MinRatePerPartition:        1,
 			FetchOffsetNumRetries:      3,
 			FetchOffsetRetryInterval:   time.Second,
 			PartitionDiscoveryInterval: time.Second,
@@ -213,6 +228,9 @@ func (c Config) resolved() Config {
 	s := &c.Source
 	s.StartingOffsets = cmp.Or(s.StartingOffsets, d.Source.StartingOffsets)
 	s.MaxRatePerPartition = setting(s.MaxRatePerPartition, d.Source.MaxRatePerPartition)
+	s.MinRatePerPartition = setting(s.MinRatePerPartition, d.Source.MinRatePerPartition)
+	s.MaxOffsetsPerTrigger = setting(s.MaxOffsetsPerTrigger, d.Source.MaxOffsetsPerTrigger)
+	c.Backpressure = c.Backpressure.resolved()
 	if s.MaxRateOverrides != nil {
 		over := make(map[offsets.TopicPartition]int64, len(s.MaxRateOverrides))
 		for tp, r := range s.MaxRateOverrides {
@@ -343,6 +361,8 @@ func Settings() []Setting {
 		{"Source.StartingOffsets", "startingOffsets", `Where a new query starts: earliest, latest or {"topic":{"0":42,"1":-2}} (-2 earliest, -1 latest). A restart resumes from the checkpoint.`},
 		{"Source.MaxRatePerPartition", "spark.streaming.kafka.maxRatePerPartition", "Records per second of trigger interval per partition per batch (x 1 s when batches run back to back: availableNow or processingTime 0)."},
 		{"Source.MaxRateOverrides", "", "Rates of individual partitions, overriding maxRatePerPartition."},
+		{"Source.MinRatePerPartition", "spark.streaming.kafka.minRatePerPartition", "The fewest offsets a rate cap (maxRatePerPartition, backpressure) lets a batch read from a partition that has some; as in Spark it is compared with the batch's offsets, not multiplied by the interval."},
+		{"Source.MaxOffsetsPerTrigger", "maxOffsetsPerTrigger", "Caps each batch's offsets over all partitions, split across them in proportion to their lag; the smallest of every cap in force wins."},
 		{"Source.OnDataLoss", "failOnDataLoss", "Stop when offsets to read were deleted (retention), or skip and count them."},
 		{"Source.FetchOffsetNumRetries", "fetchOffset.numRetries", "How many times a failed metadata or offsets request (planning a batch, reaching the cluster before recovering one) is retried before the query fails. Each attempt times out after 10 s: with the defaults a query rides out about 40 s without a broker."},
 		{"Source.FetchOffsetRetryInterval", "fetchOffset.retryIntervalMs", "The wait between those attempts (Spark's default is 10 ms)."},
@@ -358,6 +378,12 @@ func Settings() []Setting {
 		{"OutputMode", "outputMode", "Which result rows each batch writes."},
 		{"Trigger.ProcessingTime", "Trigger.ProcessingTime", "Batch interval; a batch that overruns it is followed at once by the next."},
 		{"Trigger.AvailableNow", "Trigger.AvailableNow", "Process what is in the topics at start, in capped batches, then stop."},
+		{"Backpressure.Enabled", "spark.streaming.backpressure.enabled", "Adapt each batch's size to the rate the query processes records at (a PID controller, Spark's PIDRateEstimator): the rate is split across partitions in proportion to their lag, at most maxRatePerPartition each. Needs initialRate or maxRatePerPartition, which bound the first batch."},
+		{"Backpressure.InitialRate", "spark.streaming.backpressure.initialRate", "Records per second over all partitions of the batches before the estimator has a rate."},
+		{"Backpressure.Proportional", "spark.streaming.backpressure.pid.proportional", "Weight of the difference between the last rate and the rate the last batch processed at."},
+		{"Backpressure.Integral", "spark.streaming.backpressure.pid.integral", "Weight of the backlog the last batch's scheduling delay stands for."},
+		{"Backpressure.Derived", "spark.streaming.backpressure.pid.derived", "Weight of the change of the error."},
+		{"Backpressure.MinRate", "spark.streaming.backpressure.pid.minRate", "The lowest rate the estimator sets, in records per second."},
 		{"Sink", "format(...)", "Where results go."},
 		{"CheckpointLocation", "checkpointLocation", "Checkpoint directory (offsets WAL, commits, state)."},
 		{"Executors", "", "Number of executor goroutines."},

@@ -66,7 +66,7 @@ func TestSettingsCoverConfig(t *testing.T) {
 			if !f.IsExported() {
 				continue
 			}
-			if f.Type == reflect.TypeOf(KafkaSource{}) || f.Type == reflect.TypeOf(Trigger{}) || f.Type == reflect.TypeOf(DeadLetter{}) {
+			if f.Type == reflect.TypeOf(KafkaSource{}) || f.Type == reflect.TypeOf(Trigger{}) || f.Type == reflect.TypeOf(DeadLetter{}) || f.Type == reflect.TypeOf(Backpressure{}) {
 				walk(prefix+f.Name+".", f.Type)
 				continue
 			}

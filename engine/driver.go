@@ -34,6 +34,11 @@ type driver struct {
 	emitted int64
 	// lastTrigger is when the previous batch started (input rate).
 	lastTrigger time.Time
+	// pid estimates the rate under backpressure (nil when off); rate is
+	// its latest estimate, or the one the last committed batch was
+	// planned with after a restart (0: none yet).
+	pid  *pidEstimator
+	rate float64
 	// view is the subscription as last discovered (nil: not yet).
 	view *partitionView
 	// warned holds the subscribed topics (or the pattern) already logged
@@ -118,6 +123,10 @@ func (d *driver) loadStart(ctx context.Context) error {
 	}
 	if last != nil {
 		d.nextID, d.emitted = last.ID+1, last.Meta.EmittedRows
+		d.rate = backpressureRate(last.Meta)
+	}
+	if bp := d.q.cfg.Backpressure; bp.Enabled {
+		d.pid = newPIDEstimator(bp, d.q.cfg.rateInterval())
 	}
 	initial, ok, err := d.ckpt.InitialOffsets()
 	if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -186,13 +187,16 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 		}
 	}
 	out, err := offsets.Plan(offsets.PlanInput{
-		Partitions:     tps,
-		Start:          start,
-		Earliest:       earliest,
-		Latest:         latest,
-		Limit:          offsets.RateLimit{MaxRatePerPartition: cfg.Source.MaxRatePerPartition, PerPartition: cfg.Source.MaxRateOverrides},
-		Interval:       cfg.rateInterval(),
-		FailOnDataLoss: cfg.Source.OnDataLoss == FailOnDataLoss,
+		Partitions:           tps,
+		Start:                start,
+		Earliest:             earliest,
+		Latest:               latest,
+		Limit:                offsets.RateLimit{MaxRatePerPartition: cfg.Source.MaxRatePerPartition, PerPartition: cfg.Source.MaxRateOverrides},
+		Interval:             cfg.rateInterval(),
+		Rate:                 d.planRate(),
+		MinRatePerPartition:  cfg.Source.MinRatePerPartition,
+		MaxOffsetsPerTrigger: cfg.Source.MaxOffsetsPerTrigger,
+		FailOnDataLoss:       cfg.Source.OnDataLoss == FailOnDataLoss,
 	})
 	if err != nil {
 		return checkpoint.BatchPlan{}, nil, err
@@ -212,11 +216,16 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 // committed batch; a batch planned ahead, before the batch before it
 // commits, gets its own in that commit (loop).
 func (d *driver) planMeta(at time.Time) checkpoint.Meta {
-	return checkpoint.Meta{
+	m := checkpoint.Meta{
 		ProcessingTime: at.UTC(),
 		RateLimit:      d.q.cfg.Source.MaxRatePerPartition,
 		EmittedRows:    d.emitted,
 	}
+	if r := d.planRate(); r > 0 {
+		raw, _ := json.Marshal(r) // a finite float64 always marshals
+		m.Extra = map[string]json.RawMessage{rateExtra: raw}
+	}
+	return m
 }
 
 func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64, at time.Time) (plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {

@@ -89,6 +89,13 @@ type Progress struct {
 	StateRows        int64               `json:"stateRows"`
 	StateRowsUpdated int64               `json:"stateRowsUpdated"`
 	Sources          []PartitionProgress `json:"sources"`
+	// SchedulingDelay is how late the batch started after its trigger was
+	// due (Spark's scheduling delay); 0 when batches run back to back.
+	SchedulingDelay time.Duration `json:"schedulingDelay"`
+	// BackpressureRate is the rate, in records per second over all
+	// partitions, backpressure planned the batch with; 0 when off or
+	// before the first estimate without an initialRate.
+	BackpressureRate float64 `json:"backpressureRate,omitempty"`
 }
 
 // TotalLag is the sum of every partition's lag.

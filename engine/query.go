@@ -97,6 +97,9 @@ func New(cfg Config) (*Query, error) {
 	if cfg.CheckpointLocation == "" {
 		bad("CheckpointLocation", nil, "not set")
 	}
+	if err := cfg.Backpressure.check(src); err != nil {
+		errs = append(errs, err)
+	}
 	if cfg.Trigger.AvailableNow && cfg.Trigger.ProcessingTime > 0 {
 		bad("Trigger", nil, "set ProcessingTime or AvailableNow, not both")
 	}

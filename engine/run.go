@@ -36,7 +36,10 @@ type indexedTask struct {
 type batchContext struct {
 	latest    map[offsets.TopicPartition]int64 // nil for a recovered batch
 	triggerAt time.Time
-	planDur   time.Duration
+	// schedulingDelay is how late the batch started after its trigger
+	// was due (0 when batches run back to back).
+	schedulingDelay time.Duration
+	planDur         time.Duration
 	// wal is the write-ahead of the plan, in flight; nil for a recovered
 	// batch (its plan is the one in the log).
 	wal       *walWrite
@@ -59,7 +62,8 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	cfg := &q.cfg
 	prog := q.prog
 	triggerAt, latest := bc.triggerAt, bc.latest
-	p := Progress{Name: cfg.Name, BatchID: plan.ID, Timestamp: triggerAt.UTC(), Recovered: bc.recovered}
+	p := Progress{Name: cfg.Name, BatchID: plan.ID, Timestamp: triggerAt.UTC(), Recovered: bc.recovered,
+		SchedulingDelay: bc.schedulingDelay}
 	p.Durations.Plan = bc.planDur
 	if bc.wal != nil {
 		// However runBatch returns, the write has ended by then.
@@ -225,6 +229,8 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 		}
 	}
 	d.lastTrigger = triggerAt
+	p.BackpressureRate = backpressureRate(plan.Meta)
+	d.updateRate(&p, time.Now())
 	q.record(p)
 	q.logger.Debug("batch committed", "query", cfg.Name, "batch", p.BatchID, "rows", p.NumInputRows,
 		"output_rows", p.OutputRows, "took", p.Durations.Total, "lag", p.TotalLag())

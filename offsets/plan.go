@@ -20,6 +20,20 @@ type PlanInput struct {
 	// Limit and Interval cap each range (RateLimit.MaxOffsets).
 	Limit    RateLimit
 	Interval time.Duration
+	// Rate, when > 0, is backpressure's estimate in records per second
+	// over all partitions: split across the partitions in proportion to
+	// their lag, each share capped by Limit's rate for the partition, and
+	// x Interval (Spark Streaming's maxMessagesPerPartition).
+	Rate float64
+	// MinRatePerPartition is the fewest offsets a rate cap (Limit's or
+	// Rate's) lets a batch read from a partition with a lag. As in Spark
+	// (spark.streaming.kafka.minRatePerPartition) it is compared with the
+	// batch's offsets, not scaled by Interval; 0 is treated as 1.
+	MinRatePerPartition int64
+	// MaxOffsetsPerTrigger, when > 0, caps the batch's total offsets,
+	// split across the partitions in proportion to their lag (Structured
+	// Streaming's maxOffsetsPerTrigger).
+	MaxOffsetsPerTrigger int64
 	// FailOnDataLoss makes Plan return the first *DataLossError instead of
 	// skipping the lost offsets.
 	FailOnDataLoss bool
@@ -64,8 +78,10 @@ const (
 //     the query can still read is skipped.
 //   - A partition of Start missing from Partitions: data loss (Spark's "are
 //     gone"), From = Until = its start since the lost count is unknown.
-//   - until = min(latest, from + Limit.MaxOffsets(tp, Interval)); never past
-//     latest. The first batch after a long stop is capped like any other.
+//   - until = min(latest, from + the smallest cap): Limit.MaxOffsets(tp,
+//     Interval), backpressure's share of Rate, maxOffsetsPerTrigger's share
+//     (see PlanInput); never past latest. The first batch after a long
+//     stop is capped like any other.
 //
 // With FailOnDataLoss the first loss (in partition order) is returned as a
 // *DataLossError and no plan.
@@ -75,6 +91,13 @@ func Plan(in PlanInput) (PlanOutput, error) {
 	SortPartitions(parts)
 	out := PlanOutput{Ends: make(map[TopicPartition]int64, len(parts))}
 	var losses []DataLossError
+	// The lag of every partition first: the caps that split a total
+	// across partitions (backpressure, maxOffsetsPerTrigger) need all.
+	type span struct {
+		tp           TopicPartition
+		from, latest int64
+	}
+	spans := make([]span, 0, len(parts))
 	for i, tp := range parts {
 		if i > 0 && parts[i-1] == tp {
 			continue
@@ -100,13 +123,20 @@ func Plan(in PlanInput) (PlanOutput, error) {
 			losses = append(losses, DataLossError{Topic: tp.Topic, Partition: tp.Partition, From: from, Until: earliest, Reason: reasonBelowLogStart})
 			from = earliest
 		}
-		until := latest
-		if n := in.Limit.MaxOffsets(tp, in.Interval); n > 0 && n < latest-from {
-			until = from + n
+		spans = append(spans, span{tp, from, latest})
+	}
+	var totalLag int64
+	for _, s := range spans {
+		totalLag = satAdd(totalLag, s.latest-s.from)
+	}
+	for _, s := range spans {
+		until := s.latest
+		if n := in.maxOffsets(s.tp, s.latest-s.from, totalLag); n > 0 && n < s.latest-s.from {
+			until = s.from + n
 		}
-		out.Ends[tp] = until
-		if until > from {
-			out.Ranges = append(out.Ranges, OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from, Until: until})
+		out.Ends[s.tp] = until
+		if until > s.from {
+			out.Ranges = append(out.Ranges, OffsetRange{Topic: s.tp.Topic, Partition: s.tp.Partition, From: s.from, Until: until})
 		}
 	}
 	for _, tp := range sortedKeys(in.Start) {
