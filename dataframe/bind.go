@@ -133,6 +133,8 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 		return b.bind(n.args[0])
 	case kAgg:
 		return b.bindAgg(n)
+	case kWindow:
+		return nil, fmt.Errorf("%w: %s: a window is only allowed as a GroupBy key", ErrPlan, n)
 	}
 	args := make([]*bexpr, len(n.args))
 	for i, a := range n.args {
@@ -446,6 +448,9 @@ type aggSpec struct {
 	input  []outCol
 	groups []outCol
 	calls  []aggCall
+	// window, when set, is the event-time window whose start and end are
+	// groups[0] and groups[1].
+	window *windowSpec
 }
 
 type aggCall struct {
