@@ -36,6 +36,8 @@ type driver struct {
 	lastTrigger time.Time
 	// view is the subscription as last discovered (nil: not yet).
 	view *partitionView
+	// wm is the event-time watermark (watermark.go).
+	wm wmState
 	// warned holds the subscribed topics (or the pattern) already logged
 	// as missing (see warnMissing).
 	warned map[string]bool
@@ -119,6 +121,7 @@ func (d *driver) loadStart(ctx context.Context) error {
 	if last != nil {
 		d.nextID, d.emitted = last.ID+1, last.Meta.EmittedRows
 	}
+	d.wm = newWMState(d.q.prog, last)
 	initial, ok, err := d.ckpt.InitialOffsets()
 	if err != nil {
 		return err

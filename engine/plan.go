@@ -212,11 +212,15 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 // committed batch; a batch planned ahead, before the batch before it
 // commits, gets its own in that commit (loop).
 func (d *driver) planMeta(at time.Time) checkpoint.Meta {
-	return checkpoint.Meta{
+	m := checkpoint.Meta{
 		ProcessingTime: at.UTC(),
 		RateLimit:      d.q.cfg.Source.MaxRatePerPartition,
 		EmittedRows:    d.emitted,
 	}
+	if d.wm.on {
+		m.Watermark = d.wm.next
+	}
+	return m
 }
 
 func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64, at time.Time) (plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {
