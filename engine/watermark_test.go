@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,77 @@ func TestWatermarkUpdateAndComplete(t *testing.T) {
 		// reset the topic's extra records for the next mode
 		b = kafkatest.Start(t, map[string]int32{"events": 1})
 		b.Produce(t, "events", eventRecords(10, 11, 16))
+	}
+}
+
+// TestCrashMidWindows kills a windowed append-mode job at every failpoint
+// of batch 1 (windows open and closing), restarts it, and checks that the
+// output, as finally delivered per batch, the committed plans (with their
+// watermarks) and the last watermark are those of a run without a crash.
+func TestCrashMidWindows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess crash tests")
+	}
+	b, _ := clickTopic(t, 3, 3000)
+	run := func(dir, events, failpoint string) error {
+		return crashRun{addr: b.Addr, dir: dir, failpoint: failpoint, query: "window", sink: "record", events: events}.run(t)
+	}
+	schema, _ := pageViews(t)
+	watermarks := func(dir string) []string {
+		t.Helper()
+		cfg := baseConfig(schema, nil, b.Addr, "clicks", dir, &collector{})
+		crashQueries["window"](schema, &cfg)
+		q, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos, err := q.Batches()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, bi := range infos {
+			out = append(out, fmt.Sprintf("%d:%v:%s:%v", bi.Plan.ID, bi.Plan.Ranges, bi.Plan.Meta.Watermark.Format(time.RFC3339), bi.Committed))
+		}
+		return out
+	}
+	refDir, refEvents := t.TempDir(), filepath.Join(t.TempDir(), "events")
+	if err := run(refDir, refEvents, ""); err != nil {
+		t.Fatal(err)
+	}
+	refPlans := watermarks(refDir)
+	refOut, _ := deliveries(t, readSinkEvents(t, refEvents))
+	closed := 0
+	for _, o := range refOut {
+		closed += len(outputRows(t, o))
+	}
+	// 4 batches of 900 clicks and a no-data batch closing the windows
+	// the last one's watermark passed; 50 minutes of clicks, the last
+	// window open at the end.
+	if len(refPlans) != 5 || closed == 0 {
+		t.Fatalf("reference: plans %v, %d window rows emitted", refPlans, closed)
+	}
+	for _, fp := range crashFailpoints {
+		t.Run(fp, func(t *testing.T) {
+			dir, events := t.TempDir(), filepath.Join(t.TempDir(), "events")
+			if err := run(dir, events, fp+":1"); err != errKilled {
+				t.Fatalf("child with failpoint %s:1 was not killed: %v", fp, err)
+			}
+			if err := run(dir, events, ""); err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			if got := watermarks(dir); strings.Join(got, "\n") != strings.Join(refPlans, "\n") {
+				t.Fatalf("plans after the crash\n got %v\nwant %v", got, refPlans)
+			}
+			out, _ := deliveries(t, readSinkEvents(t, events))
+			if len(out) != len(refOut) {
+				t.Fatalf("%d batches delivered, want %d", len(out), len(refOut))
+			}
+			for id, o := range refOut {
+				if out[id] != o {
+					t.Fatalf("batch %d: output differs from the run without a crash\n got:\n%s\nwant:\n%s", id, out[id], o)
+				}
+			}
+		})
 	}
 }
