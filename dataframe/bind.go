@@ -428,12 +428,15 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 	return colRef(len(b.agg.groups)+slot, call.typ), nil
 }
 
-func containsAgg(n *node) bool {
-	if n.kind == kAgg {
+func containsAgg(n *node) bool { return containsKind(n, kAgg) }
+
+// containsKind reports whether n or an expression inside it is of kind k.
+func containsKind(n *node, k exprKind) bool {
+	if n.kind == k {
 		return true
 	}
 	for _, a := range n.args {
-		if containsAgg(a) {
+		if containsKind(a, k) {
 			return true
 		}
 	}

@@ -88,12 +88,18 @@ func (t *Task) aggregate(ev *evaluator, sel []int32) {
 		gid[k] = ht.group(key)
 	}
 	t.keyBuf = key
-	for i, c := range ht.spec.calls {
+	t.update(ev, sel, gid, sel)
+}
+
+// update folds the rows rows (of the selection sel; a row may repeat) into
+// the accumulators; gid[k] is the group of rows[k].
+func (t *Task) update(ev *evaluator, sel, gid, rows []int32) {
+	for i, c := range t.ht.spec.calls {
 		var arg *vector
 		if c.arg != nil {
 			arg = ev.eval(c.arg, sel)
 		}
-		ht.accs[i].update(gid, sel, arg)
+		t.ht.accs[i].update(gid, rows, arg)
 	}
 }
 

@@ -138,17 +138,7 @@ func isWindow(n *node) bool {
 }
 
 // containsWindow reports whether n has a window expression inside.
-func containsWindow(n *node) bool {
-	if n.kind == kWindow {
-		return true
-	}
-	for _, a := range n.args {
-		if containsWindow(a) {
-			return true
-		}
-	}
-	return false
-}
+func containsWindow(n *node) bool { return containsKind(n, kWindow) }
 
 // lastStart is the start of the last window holding ts: the greatest
 // start + k*slide <= ts.
@@ -221,13 +211,7 @@ func (t *Task) aggregateWindows(ev *evaluator, sel []int32) {
 		gid[k] = ht.group(key)
 	}
 	t.keyBuf = key
-	for i, c := range ht.spec.calls {
-		var arg *vector
-		if c.arg != nil {
-			arg = ev.eval(c.arg, sel)
-		}
-		ht.accs[i].update(gid, rows, arg)
-	}
+	t.update(ev, sel, gid, rows)
 }
 
 // observeEventTime notes the greatest event time of rec's rows (all of

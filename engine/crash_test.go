@@ -12,8 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/internal/kafkatest"
