@@ -133,6 +133,8 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 		return b.bind(n.args[0])
 	case kAgg:
 		return b.bindAgg(n)
+	case kWindow:
+		return nil, fmt.Errorf("%w: %s: a window is only allowed as a GroupBy key", ErrPlan, n)
 	}
 	args := make([]*bexpr, len(n.args))
 	for i, a := range n.args {
@@ -426,12 +428,15 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 	return colRef(len(b.agg.groups)+slot, call.typ), nil
 }
 
-func containsAgg(n *node) bool {
-	if n.kind == kAgg {
+func containsAgg(n *node) bool { return containsKind(n, kAgg) }
+
+// containsKind reports whether n or an expression inside it is of kind k.
+func containsKind(n *node, k exprKind) bool {
+	if n.kind == k {
 		return true
 	}
 	for _, a := range n.args {
-		if containsAgg(a) {
+		if containsKind(a, k) {
 			return true
 		}
 	}
@@ -446,6 +451,9 @@ type aggSpec struct {
 	input  []outCol
 	groups []outCol
 	calls  []aggCall
+	// window, when set, is the event-time window whose start and end are
+	// groups[0] and groups[1].
+	window *windowSpec
 }
 
 type aggCall struct {

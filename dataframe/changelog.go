@@ -24,12 +24,14 @@ func (s *State) removeGroups(keys [][]byte) (int, error) {
 			ids = append(ids, id)
 		}
 	}
-	return s.removeIDs(ids)
+	return s.removeIDs(ids, true)
 }
 
 // removeIDs removes the live groups ids (an id listed twice is removed
-// once) and returns how many it removed. See removeGroups.
-func (s *State) removeIDs(ids []int32) (int, error) {
+// once) and returns how many it removed. See removeGroups. Without
+// retract, a removed group's row is not retracted in update mode (a
+// closed window: its row is final).
+func (s *State) removeIDs(ids []int32, retract bool) (int, error) {
 	if err := s.settle(); err != nil {
 		return 0, err
 	}
@@ -43,7 +45,7 @@ func (s *State) removeIDs(ids []int32) (int, error) {
 		if added && int(d) == len(s.delEmitted) {
 			s.delEmitted = append(s.delEmitted, false)
 		}
-		s.delEmitted[d] = s.track && s.emitted.has(id)
+		s.delEmitted[d] = retract && s.track && s.emitted.has(id)
 		wasChanged = wasChanged || s.ht.changed != nil && s.ht.changed[id]
 		s.emitted.set(id, false)
 		s.ht.removeGroup(id)

@@ -64,11 +64,15 @@ type Program struct {
 	orders []sortKey
 	limit  int64
 
+	wm    *watermark // WithWatermark, or nil
+	wmCol int        // the input column of wm's event time
+
 	out *arrow.Schema
 }
 
 // Compile checks df for streaming execution in mode and compiles it. Like
-// Spark it refuses an aggregation in append mode (there are no watermarks),
+// Spark it refuses an aggregation in append mode unless it groups by an
+// event-time window and has a watermark on the window's column,
 // complete mode without an aggregation, OrderBy except after an aggregation
 // in complete mode, and Limit in update mode.
 func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
@@ -78,8 +82,12 @@ func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
 	switch {
 	case mode < Append || mode > Update:
 		return nil, fmt.Errorf("%w: invalid output mode %v", ErrOptions, mode)
-	case df.agg != nil && mode == Append:
-		return nil, fmt.Errorf("%w: append output mode is not supported with an aggregation (there are no watermarks); use complete or update", ErrUnsupported)
+	case df.agg != nil && mode == Append && (df.agg.window == nil || df.wm == nil):
+		return nil, fmt.Errorf("%w: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (WithWatermark), or use complete or update", ErrUnsupported)
+	case df.agg != nil && df.agg.window != nil && df.wm != nil && !windowOver(df.agg.window, df.wm):
+		return nil, fmt.Errorf("%w: the window is over %s, the watermark over %s: they must be the same event-time column", ErrUnsupported, df.agg.window.ts.src, quoteName(df.wm.name))
+	case df.agg != nil && df.agg.window != nil && df.limit >= 0:
+		return nil, fmt.Errorf("%w: Limit is not supported with a window", ErrUnsupported)
 	case df.agg == nil && mode == Complete:
 		return nil, fmt.Errorf("%w: complete output mode needs an aggregation", ErrUnsupported)
 	case df.sortNoAgg || len(df.orders) > 0 && mode != Complete:
@@ -105,11 +113,18 @@ func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
 			c.arg = r.expr(c.arg)
 			a.calls = append(a.calls, c)
 		}
+		if w := df.agg.window; w != nil {
+			a.window = &windowSpec{windowDef: w.windowDef, ts: a.groups[0].e.args[0]}
+		}
 		p.agg = a
 		p.having = df.having
 		p.post = df.post
 		p.orders = df.orders
 		p.out = arrowSchema(df.post)
+	}
+	if df.wm != nil {
+		p.wm = df.wm
+		p.wmCol = r.expr(colRef(df.wm.col, Timestamp)).col
 	}
 	sourceFields := append(append([]Field(nil), df.schema.Fields...), MetadataFields()...)
 	p.inputNames = make([]string, len(r.order))
@@ -175,3 +190,8 @@ func (p *Program) OutputSchema() *arrow.Schema { return p.out }
 // it to each Task's output only: the limit over the whole stream is the
 // engine's to enforce, by counting the rows it emits.
 func (p *Program) Limit() int64 { return p.limit }
+
+// windowOver reports whether window w is over the watermark's column.
+func windowOver(w *windowSpec, wm *watermark) bool {
+	return w.ts.kind == kCol && w.ts.col == wm.col
+}

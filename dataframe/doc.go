@@ -58,10 +58,27 @@
 //	})
 //	state.ResetChanged()
 //
+// # Event-time windows
+//
+// GroupBy(Window(ts, size, slide, start), ...) (or Tumble, Hop) groups
+// rows by event-time windows: the window's start and end are the first
+// two key columns (window.start, window.end; window_start, window_end for
+// Tumble and Hop), and a row of a sliding window is folded into every
+// window holding it. DataFrame.WithWatermark names the event-time column
+// and the delay; Task.SetWatermark makes a Task drop (row, window) pairs
+// whose window ended by the watermark (RowsDroppedByWatermark counts the
+// rows all of whose pairs were late) and Task.EventTimes reports what it
+// saw; NextWatermark computes the next batch's watermark. A State tracks
+// its groups by window end, and CloseWindows emits (append mode) and
+// evicts the windows that ended, its cost following the windows closed.
+// Compile refuses append mode for an aggregation without a window and a
+// watermark on the window's column, as Spark does.
+//
 // # Deletes and retractions
 //
-// A State can remove groups (window eviction, issue 16, is to use it; it
-// is unexported until then) at a cost that follows the groups removed: the
+// A State removes groups (State.CloseWindows evicts the windows that
+// ended by a watermark; see window.go) at a cost that follows the groups
+// removed: the
 // key leaves the index, the accumulators are emptied, and the group's row
 // in the key order and the result table is dropped, its id recycled, with
 // the next batch that extends the order (or once removed groups are half

@@ -33,6 +33,9 @@ func (t *Task) consume(rec arrow.Record) error {
 	if err != nil {
 		return err
 	}
+	if t.p.wm != nil {
+		t.observeEventTime(ev)
+	}
 	sel := identitySel(ev.n)
 	for _, w := range t.p.where {
 		sel = ev.filter(w, sel)
@@ -67,6 +70,10 @@ func (t *Task) aggregate(ev *evaluator, sel []int32) {
 		return
 	}
 	ht := t.ht
+	if ht.spec.window != nil {
+		t.aggregateWindows(ev, sel)
+		return
+	}
 	groups := make([]*vector, len(ht.spec.groups))
 	for i, g := range ht.spec.groups {
 		groups[i] = ev.eval(g.e, sel)
@@ -81,12 +88,18 @@ func (t *Task) aggregate(ev *evaluator, sel []int32) {
 		gid[k] = ht.group(key)
 	}
 	t.keyBuf = key
-	for i, c := range ht.spec.calls {
+	t.update(ev, sel, gid, sel)
+}
+
+// update folds the rows rows (of the selection sel; a row may repeat) into
+// the accumulators; gid[k] is the group of rows[k].
+func (t *Task) update(ev *evaluator, sel, gid, rows []int32) {
+	for i, c := range t.ht.spec.calls {
 		var arg *vector
 		if c.arg != nil {
 			arg = ev.eval(c.arg, sel)
 		}
-		ht.accs[i].update(gid, sel, arg)
+		t.ht.accs[i].update(gid, rows, arg)
 	}
 }
 
@@ -107,8 +120,11 @@ func (s *State) restore(key, value []byte) error {
 		}
 		return err
 	}
-	if added && s.addedGroup(id, key, h) {
-		s.ht.markChanged(id) // a removal is undone: the checkpoint needs the value
+	if added {
+		s.trackWindow(id, key)
+		if s.addedGroup(id, key, h) {
+			s.ht.markChanged(id) // a removal is undone: the checkpoint needs the value
+		}
 	}
 	s.restored(id)
 	return nil
@@ -133,6 +149,7 @@ func (s *State) merge(t *Task) error {
 		dg, added := s.ht.addGroup(key, h)
 		if added {
 			s.addedGroup(dg, key, h)
+			s.trackWindow(dg, key)
 		}
 		for i := range s.ht.accs {
 			s.ht.accs[i].merge(dg, &src.accs[i], int32(sg))

@@ -32,6 +32,7 @@ const (
 	kAlias
 	kCase // args: cond1, value1, cond2, value2, ..., [else]; hasElse
 	kAgg
+	kWindow // args: event time; win; a GroupBy key only
 )
 
 type binOp uint8
@@ -83,6 +84,7 @@ type node struct {
 	hasElse bool
 	null    bool // a NULL literal (typ is nullType or, after coercion, the type it was cast to)
 	args    []*node
+	win     *windowDef // kWindow
 	err     error
 }
 
@@ -390,6 +392,8 @@ func (n *node) write(b *strings.Builder) {
 	case kAlias:
 		n.args[0].write(b)
 		b.WriteString(" AS " + quoteName(n.name))
+	case kWindow:
+		n.writeWindow(b)
 	case kCase:
 		b.WriteString("CASE")
 		i := 0

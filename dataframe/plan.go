@@ -35,6 +35,8 @@ type DataFrame struct {
 	limit      int64 // -1 when none
 	limitNoAgg bool  // Limit used before any aggregation
 
+	wm *watermark // WithWatermark, or nil
+
 	err error
 }
 
@@ -222,8 +224,27 @@ func (g *GroupedData) Agg(aggs ...Expr) *DataFrame {
 	spec := &aggSpec{input: c.pre}
 	pre := &binder{cols: c.pre}
 	for _, e := range g.groups {
+		if isWindow(e.node()) {
+			if spec.window != nil {
+				return c.fail("GroupBy", fmt.Errorf("%w: more than one window in GroupBy (%s)", ErrUnsupported, e))
+			}
+			w, cols, err := bindWindow(pre, e.node())
+			if err != nil {
+				return c.fail("GroupBy", err)
+			}
+			spec.window = w
+			spec.groups = append(cols, spec.groups...)
+		}
+	}
+	for _, e := range g.groups {
+		if isWindow(e.node()) {
+			continue
+		}
 		if containsAgg(e.node()) {
 			return c.fail("GroupBy", fmt.Errorf("%w: aggregate %s in GroupBy", ErrPlan, e))
+		}
+		if containsWindow(e.node()) {
+			return c.fail("GroupBy", fmt.Errorf("%w: a window must be a GroupBy key of its own, not inside %s", ErrPlan, e))
 		}
 		col, err := pre.bindNamed(e)
 		if err != nil {

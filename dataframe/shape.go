@@ -1,6 +1,9 @@
 package dataframe
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // GroupKeys returns the grouping expressions of a stateful Program in their
 // canonical form, in key order: a column is its source name and type
@@ -106,6 +109,11 @@ func (p *Program) writeCanonical(b *strings.Builder, e *bexpr) {
 			arg(i)
 		}
 		b.WriteString(" END")
+	case kWindow:
+		w := p.agg.window
+		b.WriteString([]string{"window_start(", "window_end("}[e.op])
+		arg(0)
+		fmt.Fprintf(b, ", %s, %s, %s)", micros(w.size), micros(w.slide), micros(w.start))
 	default: // literals
 		b.WriteString(e.text)
 	}

@@ -49,6 +49,11 @@ type State struct {
 	passKnown      bool
 	unsettled      []int32
 
+	// wins lists the groups of each window by its end (µs), winEnds the
+	// ends in ascending order: CloseWindows takes them from the front.
+	wins    map[int64][]int32
+	winEnds []int64
+
 	keyGroups []int         // the group of each key column (KeySchema)
 	keySchema *arrow.Schema // see KeySchema
 }

@@ -18,6 +18,11 @@ type Task struct {
 	emitted int64       // rows output (stateless), for the per-task Limit
 	ht      *groupTable // partial aggregates (stateful)
 	keyBuf  []byte      // reused group-key buffer
+
+	wm      int64 // the watermark, µs (hasWM)
+	hasWM   bool
+	dropped int64          // rows dropped as late
+	et      EventTimeStats // of the watermark's column
 }
 
 // NewTask returns a Task of p allocating Arrow memory from mem.

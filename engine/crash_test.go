@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/internal/kafkatest"
@@ -76,6 +77,15 @@ var crashQueries = map[string]func(schema *dataframe.Schema, cfg *Config){
 			GroupBy(dataframe.Col("page")).
 			Agg(dataframe.Count().As("views")).
 			Filter(dataframe.Col("views").Lt(dataframe.Lit(havingBelow)))
+	},
+	// window counts views per page and minute of event time in append
+	// mode, with a 30 s watermark: each batch closes some windows.
+	"window": func(schema *dataframe.Schema, cfg *Config) {
+		cfg.OutputMode = dataframe.Append
+		cfg.Query = dataframe.Source("events", schema).WithWatermark("timestamp", 30*time.Second).
+			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+			GroupBy(dataframe.Window(dataframe.Col("timestamp"), time.Minute, 0, 0), dataframe.Col("page")).
+			Agg(dataframe.Count().As("views"))
 	},
 	"limit": func(schema *dataframe.Schema, cfg *Config) {
 		cfg.Query = dataframe.Source("events", schema).

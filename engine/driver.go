@@ -41,6 +41,8 @@ type driver struct {
 	rate float64
 	// view is the subscription as last discovered (nil: not yet).
 	view *partitionView
+	// wm is the event-time watermark (watermark.go).
+	wm wmState
 	// warned holds the subscribed topics (or the pattern) already logged
 	// as missing (see warnMissing).
 	warned map[string]bool
@@ -128,6 +130,7 @@ func (d *driver) loadStart(ctx context.Context) error {
 	if bp := d.q.cfg.Backpressure; bp.Enabled {
 		d.pid = newPIDEstimator(bp, d.q.cfg.rateInterval())
 	}
+	d.wm = newWMState(d.q.prog, last)
 	initial, ok, err := d.ckpt.InitialOffsets()
 	if err != nil {
 		return err

@@ -153,7 +153,12 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 				return err
 			}
 			planDur := time.Since(triggerAt)
-			if len(plan.Ranges) == 0 {
+			if len(plan.Ranges) == 0 && d.noDataBatchDue() {
+				// The watermark moved past the last batch's: a batch
+				// without input closes the windows it ends (Spark's
+				// noDataMicroBatches), availableNow's last batches too.
+				plan.Ends, plan.Gone = nil, nil
+			} else if len(plan.Ranges) == 0 {
 				forget(d.start, plan.Gone)
 				if cfg.Trigger.AvailableNow {
 					finished = true
@@ -172,7 +177,10 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 			bc = batchContext{latest: latest, triggerAt: triggerAt, schedulingDelay: late, planDur: planDur, wal: d.writeAhead(plan)}
 		}
 		bc.readAhead = func() {
-			if time.Now().Before(next) {
+			// A batch read ahead would drop late rows against the
+			// watermark before this batch's: a query with a watermark
+			// reads one batch at a time.
+			if time.Now().Before(next) || d.wm.on {
 				return // the next trigger is not due
 			}
 			due := next

@@ -225,6 +225,9 @@ func (d *driver) planMeta(at time.Time) checkpoint.Meta {
 		raw, _ := json.Marshal(r) // a finite float64 always marshals
 		m.Extra = map[string]json.RawMessage{rateExtra: raw}
 	}
+	if d.wm.on {
+		m.Watermark = d.wm.next
+	}
 	return m
 }
 

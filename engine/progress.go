@@ -86,9 +86,16 @@ type Progress struct {
 	OutputRows int64 `json:"outputRows"`
 	// StateRows is the number of groups in the state after the batch;
 	// StateRowsUpdated the number this batch changed (and committed).
-	StateRows        int64               `json:"stateRows"`
-	StateRowsUpdated int64               `json:"stateRowsUpdated"`
-	Sources          []PartitionProgress `json:"sources"`
+	StateRows        int64 `json:"stateRows"`
+	StateRowsUpdated int64 `json:"stateRowsUpdated"`
+	// StateRowsRemoved is the groups the batch evicted (closed windows).
+	StateRowsRemoved int64 `json:"stateRowsRemoved"`
+	// EventTime summarises the batch's event times and its watermark
+	// (nil without a watermark); NumRowsDroppedByWatermark counts the
+	// input rows every window of which had ended by the watermark.
+	EventTime                 *EventTimeProgress  `json:"eventTime,omitempty"`
+	NumRowsDroppedByWatermark int64               `json:"numRowsDroppedByWatermark"`
+	Sources                   []PartitionProgress `json:"sources"`
 	// SchedulingDelay is how late the batch started after its trigger was
 	// due (Spark's scheduling delay); 0 when batches run back to back.
 	SchedulingDelay time.Duration `json:"schedulingDelay"`
@@ -117,6 +124,7 @@ func (p *Progress) log(l *slog.Logger) {
 		"fetch_decode", p.Durations.FetchDecode.Round(time.Microsecond),
 		"commit", p.Durations.Commit.Round(time.Microsecond),
 		"state_rows", p.StateRows,
+		"late_rows", p.NumRowsDroppedByWatermark,
 		"lag", p.TotalLag(),
 		"recovered", p.Recovered,
 	)

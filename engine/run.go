@@ -119,11 +119,31 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	var changed int
 	var changes *stateChanges
 	cr := checkpoint.CommitRecord{ID: plan.ID, InputRows: res.Records, Meta: plan.Meta}
+	nextWM := d.wm.next
+	if d.wm.on {
+		et, dropped := batchEventTimes(tasks)
+		p.EventTime = eventTimeProgress(et, plan.Meta.Watermark)
+		p.NumRowsDroppedByWatermark = dropped
+		cr.Meta = withMaxEventTime(cr.Meta, et)
+		nextWM = dataframe.NextWatermark(plan.Meta.Watermark, et, d.wm.delay)
+	}
 	if d.state != nil {
 		for _, t := range tasks {
 			if err := d.state.Merge(t.task); err != nil {
 				return fmt.Errorf("batch %d: merging state: %w", plan.ID, err)
 			}
+		}
+		if d.wm.on && prog.Windowed() && q.mode != dataframe.Complete {
+			// Close the windows that ended by the batch's watermark:
+			// append emits them; both evict them in this commit.
+			rec, n, err := d.state.CloseWindows(plan.Meta.Watermark, q.mode == dataframe.Append)
+			if err != nil {
+				return fmt.Errorf("batch %d: closing windows: %w", plan.ID, err)
+			}
+			if rec != nil {
+				recs = append(recs, rec)
+			}
+			p.StateRowsRemoved = int64(n)
 		}
 		changed = d.state.Changed()
 		cr.StateRows = int64(d.state.Len())
@@ -133,7 +153,9 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 		defer func() { _ = changes.wait() }()
 	}
 	var keySchema *arrow.Schema
-	if d.state != nil {
+	if d.state != nil && d.wm.on && prog.Windowed() && q.mode == dataframe.Append {
+		keySchema = d.state.KeySchema() // append: the closed windows are the output
+	} else if d.state != nil {
 		rec, err := d.state.Result(q.mode == dataframe.Update)
 		if err != nil {
 			return fmt.Errorf("batch %d: result: %w", plan.ID, err)
@@ -218,6 +240,9 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	advance(d.start, plan)
 	d.nextID = plan.ID + 1
 	d.emitted = emitted
+	if d.wm.on {
+		d.wm.used, d.wm.next = plan.Meta.Watermark, nextWM
+	}
 
 	p.Durations.Total = time.Since(triggerAt)
 	if secs := p.Durations.Total.Seconds(); secs > 0 {
@@ -269,6 +294,9 @@ func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched
 		},
 		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
 			t := q.prog.NewTask(q.mem)
+			if d.wm.on {
+				t.SetWatermark(plan.Meta.Watermark)
+			}
 			tasksMu.Lock()
 			f.tasks = append(f.tasks, indexedTask{ti.Index, t})
 			tasksMu.Unlock()

@@ -60,7 +60,8 @@ type item struct {
 	alias string   // "" when none
 	pos   int      // byte offset of the entry
 	x     *texpr
-	group int // index of the grouping expression it is, or -1
+	group int    // index of the grouping expression it is, or -1
+	win   string // the window columns it selects: "start", "end", "both" or ""
 }
 
 // named returns the item's expression with its alias.
@@ -262,7 +263,7 @@ func (c *compiler) selectList() *Error {
 // translateItems translates the select list in scope s.
 func (c *compiler) translateItems(s *scope) *Error {
 	for _, it := range c.items {
-		if it.node == nil {
+		if it.node == nil || it.win != "" {
 			continue
 		}
 		x, err := c.t.expr(it.node, s)
@@ -315,11 +316,43 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 			return nil, c.errAt(it.pos, "* is not supported with GROUP BY, DISTINCT or aggregates: list the columns")
 		}
 	}
+	win, werr := c.windowKey(srcCols)
+	if werr != nil {
+		return nil, werr
+	}
+	if win != nil {
+		for _, it := range c.items {
+			if cr := it.node.GetColumnRef(); cr != nil {
+				if parts, star := refParts(cr); !star {
+					it.win = win.item(parts)
+				}
+			}
+			if it.win != "" {
+				it.x = &texpr{e: dataframe.Col(win.start), pos: it.pos, col: win.start}
+			}
+		}
+	}
 	if err := c.translateItems(&scope{clause: "SELECT", cols: srcCols, aggCols: srcCols}); err != nil {
 		return nil, err
 	}
 	var groups []*texpr
 	var groupExprs []dataframe.Expr
+	shift := 0 // the window's second key column
+	if win != nil {
+		if distinct {
+			return nil, c.errAt(c.p.tokenAt(pg.Token_DISTINCT, c.p.start), "SELECT DISTINCT with a window is not supported")
+		}
+		groups = append(groups, &texpr{e: win.e, pos: win.pos})
+		groupExprs = append(groupExprs, win.e)
+		shift = 1
+	}
+	// gpost is the output column of grouping expression j.
+	gpost := func(j int) int {
+		if j > 0 {
+			return j + shift
+		}
+		return j
+	}
 	if distinct {
 		if len(s.GetGroupClause()) > 0 || s.GetHavingClause() != nil {
 			return nil, c.errAt(c.p.tokenAt(pg.Token_DISTINCT, c.p.start), "SELECT DISTINCT with GROUP BY or HAVING is not supported")
@@ -334,6 +367,9 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 		}
 	}
 	for _, g := range s.GetGroupClause() {
+		if f := g.GetFuncCall(); f != nil && windowFuncs[strings.ToLower(unalias(opName(f.GetFuncname())))] {
+			continue // the window, above
+		}
 		x, named, err := c.groupKey(g, srcCols, len(groups))
 		if err != nil {
 			return nil, err
@@ -344,7 +380,7 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 	var aggItems []*item
 	var aggExprs []dataframe.Expr
 	for _, it := range c.items {
-		if it.group < 0 {
+		if it.group < 0 && it.win == "" {
 			aggItems = append(aggItems, it)
 			aggExprs = append(aggExprs, it.named())
 		}
@@ -365,31 +401,58 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 		return nil, e
 	}
 	post := agg.Columns()
-	out := make([]string, len(c.items))
+	var out []string
+	var outExprs []dataframe.Expr
+	var outPos []int
 	pos := make([]int, len(post))
 	for i, g := range groups {
-		pos[i] = g.start()
+		pos[gpost(i)] = g.start()
+	}
+	if win != nil {
+		pos[1] = win.pos
 	}
 	ai := 0
-	for i, it := range c.items {
-		if it.group >= 0 {
-			out[i] = post[it.group]
+	add := func(name, alias string, at int) {
+		outPos = append(outPos, at)
+		if alias == "" {
+			out, outExprs = append(out, name), append(outExprs, dataframe.Col(name))
 		} else {
-			out[i] = post[len(groups)+ai]
-			pos[len(groups)+ai] = it.pos
+			out, outExprs = append(out, alias), append(outExprs, dataframe.Col(name).As(alias))
+		}
+	}
+	for _, it := range c.items {
+		switch {
+		case it.win == "start":
+			add(post[0], it.alias, it.pos)
+		case it.win == "end":
+			add(post[1], it.alias, it.pos)
+		case it.win == "both":
+			add(post[0], "", it.pos)
+			add(post[1], "", it.pos)
+		case it.group >= 0:
+			add(post[gpost(it.group)], "", it.pos)
+		default:
+			add(post[len(groups)+shift+ai], "", it.pos)
+			pos[len(groups)+shift+ai] = it.pos
 			ai++
 		}
 	}
 	if err := c.duplicates(post, pos); err != nil {
 		return nil, err
 	}
-	subs := make([]subst, len(groups))
+	if err := c.duplicates(out, outPos); err != nil {
+		return nil, err
+	}
+	var subs []subst
 	for i, g := range groups {
-		subs[i] = subst{text: g.e.String(), name: post[i]}
+		if win != nil && i == 0 {
+			continue
+		}
+		subs = append(subs, subst{text: g.e.String(), name: post[gpost(i)]})
 	}
 	phase2 := func(clause string) *scope {
 		return &scope{clause: clause, cols: post, aggCols: srcCols, subst: subs,
-			substScope: &scope{clause: clause, cols: srcCols}, grouped: srcCols, groupNames: post[:len(groups)]}
+			substScope: &scope{clause: clause, cols: srcCols}, grouped: srcCols, groupNames: post[:len(groups)+shift]}
 	}
 	probe := func(e dataframe.Expr) error { return agg.Select(e).Err() }
 	inner := func(e dataframe.Expr) error { return df.Select(e).Err() }
@@ -408,11 +471,7 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 		return nil, err
 	}
 	if !slices.Equal(out, post) {
-		cols := make([]dataframe.Expr, len(out))
-		for i, n := range out {
-			cols[i] = dataframe.Col(n)
-		}
-		if res = res.Select(cols...); res.Err() != nil {
+		if res = res.Select(outExprs...); res.Err() != nil {
 			return nil, planError(c.p.q, c.p.start, res.Err())
 		}
 	}

@@ -486,8 +486,10 @@ func (t *translator) caseExpr(c *pg.CaseExpr, s *scope) (*texpr, error) {
 // call translates a function call; only the aggregates are supported.
 func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 	pos := int(f.GetLocation())
-	name := strings.ToLower(opName(f.GetFuncname()))
+	name := strings.ToLower(unalias(opName(f.GetFuncname())))
 	switch {
+	case windowFuncs[name]:
+		return nil, t.errAt(pos, "%s(...) is only supported as a GROUP BY entry; select its columns (window.start, window.end; window_start, window_end for tumble and hop)", name)
 	case f.GetOver() != nil:
 		return nil, t.errAt(pos, "window functions (OVER) are not supported")
 	case !aggregates[name]:

@@ -79,7 +79,7 @@ func refParts(cr *pg.ColumnRef) (parts []string, star bool) {
 			star = true
 			continue
 		}
-		parts = append(parts, f.GetString_().GetSval())
+		parts = append(parts, unalias(f.GetString_().GetSval()))
 	}
 	return parts, star
 }

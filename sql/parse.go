@@ -41,6 +41,7 @@ func parse(q string, cols []string) (*parsed, error) {
 	if err != nil {
 		return nil, err
 	}
+	text = windowWord(text)
 	tree, err := pg.Parse(text)
 	if err != nil {
 		return nil, syntaxError(q, text, cols, err)

@@ -68,6 +68,12 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		}
 		unbuilt["Query"] = true
 	}
+	if w := job.Watermark; w != nil && !unbuilt["Query"] && job.Valid("watermark") {
+		if cfg.Query = cfg.Query.WithWatermark(w.EventTime, w.DelayThreshold); cfg.Query.Err() != nil {
+			errs = append(errs, job.Errorf("watermark.eventTime", "%v", cfg.Query.Err()))
+			unbuilt["Query"] = true
+		}
+	}
 	if job.Valid("source.format") {
 		if cfg.Format, err = dataframe.ParseFormat(job.Source.Format); err != nil {
 			errs = append(errs, job.Errorf("source.format", "%v", err))

@@ -32,6 +32,9 @@ type Job struct {
 	// not set it (key outputMode; the engine then picks complete for
 	// aggregating queries and append otherwise; Spark: outputMode).
 	OutputMode string
+	// Watermark is the event-time watermark (key watermark; Spark:
+	// withWatermark); nil when the section is absent.
+	Watermark *Watermark
 	// Sink is where each batch's result goes (key sink; default console).
 	Sink Sink
 	// CheckpointLocation is the absolute checkpoint directory (key
@@ -337,4 +340,18 @@ func (c *ConsoleSink) Engine(w io.Writer) engine.ConsoleOptions {
 		o.Truncate = engine.Off
 	}
 	return o
+}
+
+// Watermark is the watermark section.
+type Watermark struct {
+	// EventTime is the TIMESTAMP source column (or _timestamp) event time
+	// is read from (key watermark.eventTime, required; Spark: the
+	// eventTime argument of withWatermark).
+	EventTime string
+	// DelayThreshold is how late a row may arrive (key
+	// watermark.delayThreshold, default 0; Spark: delayThreshold).
+	DelayThreshold time.Duration
+	// Policy is "global", the greatest event time over all partitions
+	// (key watermark.policy; Spark's only policy).
+	Policy string
 }

@@ -173,6 +173,9 @@ func (l *loader) load(data []byte, dir string) *Job {
 	if n := top["outputMode"]; n != nil {
 		job.OutputMode, _ = l.enum(n, "outputMode", "complete", "update", "append")
 	}
+	if n := top["watermark"]; n != nil {
+		job.Watermark = l.watermark(n)
+	}
 	job.Sink = l.sink(top["sink"])
 	if l.require(top, "", "checkpointLocation") {
 		if p, ok := l.nonEmpty(top["checkpointLocation"], "checkpointLocation"); ok {
@@ -460,6 +463,24 @@ func (l *loader) trigger(n *yaml.Node) Trigger {
 		l.errorf(m["availableNow"].Line, "trigger", "processingTime and availableNow exclude each other; set one")
 	}
 	return t
+}
+
+func (l *loader) watermark(n *yaml.Node) *Watermark {
+	w := &Watermark{Policy: "global"}
+	m := l.mapping(n, "watermark")
+	if m == nil {
+		return w
+	}
+	if l.require(m, "watermark", "eventTime") {
+		w.EventTime, _ = l.nonEmpty(m["eventTime"], "watermark.eventTime")
+	}
+	if v := m["delayThreshold"]; v != nil {
+		w.DelayThreshold, _ = l.duration(v, "watermark.delayThreshold")
+	}
+	if v := m["policy"]; v != nil {
+		w.Policy, _ = l.enum(v, "watermark.policy", "global")
+	}
+	return w
 }
 
 // sinks are the sink kinds, in the order of Keys.

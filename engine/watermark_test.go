@@ -1,0 +1,221 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/internal/kafkatest"
+	"github.com/microbatch/microbatch/offsets/checkpoint"
+)
+
+// sparkWindowQuery is EventTimeWatermarkSuite's query over the topic
+// "events": a 10 s watermark on eventTime, 5 s windows, count(*).
+func sparkWindowQuery(t testing.TB) (*dataframe.Schema, *dataframe.DataFrame) {
+	t.Helper()
+	schema, err := dataframe.ParseSchema("eventTime TIMESTAMP, v BIGINT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := dataframe.Source("events", schema).WithWatermark("eventTime", 10*time.Second).
+		GroupBy(dataframe.Window(dataframe.Col("eventTime"), 5*time.Second, 0, 0)).
+		Agg(dataframe.Count().As("count")).
+		Select(dataframe.Col("window.start"), dataframe.Col("count"))
+	return schema, df
+}
+
+// eventRecords are records of the event times secs (seconds since the
+// epoch), on partition 0.
+func eventRecords(secs ...int) []kafkatest.Record {
+	out := make([]kafkatest.Record, len(secs))
+	for i, s := range secs {
+		v := fmt.Sprintf(`{"eventTime":%q,"v":%d}`, time.Unix(int64(s), 0).UTC().Format(time.RFC3339), s)
+		out[i] = kafkatest.Record{Value: []byte(v)}
+	}
+	return out
+}
+
+// TestWatermarkSparkGolden runs EventTimeWatermarkSuite's append-mode case
+// through the engine, one availableNow run per AddData: the batches'
+// watermarks go 0 -> 5 -> 5 -> 15 (no-data batches included), [10, 15)
+// is emitted once, when the watermark reaches 15, the late row is dropped
+// and counted, and each restart resumes the watermark.
+func TestWatermarkSparkGolden(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	schema, df := sparkWindowQuery(t)
+	dir := t.TempDir()
+	sink := &collector{}
+	var progress []Progress
+	run := func(secs ...int) {
+		t.Helper()
+		b.Produce(t, "events", eventRecords(secs...))
+		cfg := baseConfig(schema, df, b.Addr, "events", dir, sink)
+		cfg.OutputMode = dataframe.Append
+		cfg.Allocator = checkedAlloc(t)
+		cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+		runQuery(t, cfg)
+	}
+	run(10, 11, 12, 13, 14, 15)
+	run(25)
+	run(10)
+	type want struct {
+		id      int64
+		rows    int64
+		wm      int
+		out     string
+		state   int64
+		dropped int64
+	}
+	wants := []want{
+		{0, 6, 0, "", 2, 0},
+		{1, 0, 5, "", 2, 0}, // no-data batch: the watermark moved to 5
+		{2, 1, 5, "", 3, 0},
+		{3, 0, 15, "[[1970-01-01 00:00:10Z 5]]", 2, 0}, // no-data batch
+		{4, 1, 15, "", 2, 1},
+	}
+	if len(progress) != len(wants) {
+		t.Fatalf("%d batches, want %d", len(progress), len(wants))
+	}
+	out := map[int64]string{}
+	for _, c := range sink.all() {
+		if len(c.rows) > 0 {
+			out[c.id] = fmt.Sprint(c.rows)
+		}
+	}
+	for i, w := range wants {
+		p := progress[i]
+		if p.BatchID != w.id || p.NumInputRows != w.rows || p.EventTime == nil || !p.EventTime.Watermark.Equal(time.Unix(int64(w.wm), 0)) ||
+			out[w.id] != w.out || p.StateRows != w.state || p.NumRowsDroppedByWatermark != w.dropped {
+			t.Errorf("batch %d: id %d rows %d watermark %v output %q state %d dropped %d; want %+v",
+				i, p.BatchID, p.NumInputRows, p.EventTime, out[w.id], p.StateRows, p.NumRowsDroppedByWatermark, w)
+		}
+	}
+	// The checkpoint holds each batch's watermark and greatest event time.
+	ck, err := checkpoint.Open(dir, checkpoint.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	last, err := ck.LastCommit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !last.Meta.Watermark.Equal(time.Unix(15, 0)) || string(last.Meta.Extra[extraMaxEventTime]) != "10000000" {
+		t.Fatalf("last commit: watermark %v, maxEventTime %s", last.Meta.Watermark, last.Meta.Extra[extraMaxEventTime])
+	}
+}
+
+// TestWatermarkUpdateEvicts: update mode emits the changed windows and
+// evicts the closed ones without output; complete mode ignores the
+// watermark.
+func TestWatermarkUpdateAndComplete(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	b.Produce(t, "events", eventRecords(10, 11, 16))
+	schema, df := sparkWindowQuery(t)
+	for _, mode := range []dataframe.OutputMode{dataframe.Update, dataframe.Complete} {
+		dir := t.TempDir()
+		sink := &collector{}
+		cfg := baseConfig(schema, df, b.Addr, "events", dir, sink)
+		cfg.OutputMode = mode
+		var progress []Progress
+		cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+		runQuery(t, cfg)
+		b.Produce(t, "events", eventRecords(30, 10))
+		runQuery(t, cfg)
+		var got []string
+		for _, c := range sink.all() {
+			got = append(got, fmt.Sprint(c.id, c.rows))
+		}
+		want := map[dataframe.OutputMode]string{
+			// batch 1: the watermark 6 closes nothing; batch 2 (wm 6):
+			// 30 is new, 10 is on time; batch 3 (no data, wm 20)
+			// evicts [10,15) and [15,20).
+			dataframe.Update:   "0 [[1970-01-01 00:00:10Z 2] [1970-01-01 00:00:15Z 1]]|1 []|2 [[1970-01-01 00:00:10Z 3] [1970-01-01 00:00:30Z 1]]|3 []",
+			dataframe.Complete: "0 [[1970-01-01 00:00:10Z 2] [1970-01-01 00:00:15Z 1]]|1 [[1970-01-01 00:00:10Z 3] [1970-01-01 00:00:15Z 1] [1970-01-01 00:00:30Z 1]]",
+		}[mode]
+		if strings.Join(got, "|") != want {
+			t.Errorf("%v: output\n got %s\nwant %s", mode, strings.Join(got, "|"), want)
+		}
+		if mode == dataframe.Update && progress[len(progress)-1].StateRows != 1 {
+			t.Errorf("update: state rows %d after eviction, want 1", progress[len(progress)-1].StateRows)
+		}
+		// reset the topic's extra records for the next mode
+		b = kafkatest.Start(t, map[string]int32{"events": 1})
+		b.Produce(t, "events", eventRecords(10, 11, 16))
+	}
+}
+
+// TestCrashMidWindows kills a windowed append-mode job at every failpoint
+// of batch 1 (windows open and closing), restarts it, and checks that the
+// output, as finally delivered per batch, the committed plans (with their
+// watermarks) and the last watermark are those of a run without a crash.
+func TestCrashMidWindows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("subprocess crash tests")
+	}
+	b, _ := clickTopic(t, 3, 3000)
+	run := func(dir, events, failpoint string) error {
+		return crashRun{addr: b.Addr, dir: dir, failpoint: failpoint, query: "window", sink: "record", events: events}.run(t)
+	}
+	schema, _ := pageViews(t)
+	watermarks := func(dir string) []string {
+		t.Helper()
+		cfg := baseConfig(schema, nil, b.Addr, "clicks", dir, &collector{})
+		crashQueries["window"](schema, &cfg)
+		q, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos, err := q.Batches()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, bi := range infos {
+			out = append(out, fmt.Sprintf("%d:%v:%s:%v", bi.Plan.ID, bi.Plan.Ranges, bi.Plan.Meta.Watermark.Format(time.RFC3339), bi.Committed))
+		}
+		return out
+	}
+	refDir, refEvents := t.TempDir(), filepath.Join(t.TempDir(), "events")
+	if err := run(refDir, refEvents, ""); err != nil {
+		t.Fatal(err)
+	}
+	refPlans := watermarks(refDir)
+	refOut, _ := deliveries(t, readSinkEvents(t, refEvents))
+	closed := 0
+	for _, o := range refOut {
+		closed += len(outputRows(t, o))
+	}
+	// 4 batches of 900 clicks and a no-data batch closing the windows
+	// the last one's watermark passed; 50 minutes of clicks, the last
+	// window open at the end.
+	if len(refPlans) != 5 || closed == 0 {
+		t.Fatalf("reference: plans %v, %d window rows emitted", refPlans, closed)
+	}
+	for _, fp := range crashFailpoints {
+		t.Run(fp, func(t *testing.T) {
+			dir, events := t.TempDir(), filepath.Join(t.TempDir(), "events")
+			if err := run(dir, events, fp+":1"); err != errKilled {
+				t.Fatalf("child with failpoint %s:1 was not killed: %v", fp, err)
+			}
+			if err := run(dir, events, ""); err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			if got := watermarks(dir); strings.Join(got, "\n") != strings.Join(refPlans, "\n") {
+				t.Fatalf("plans after the crash\n got %v\nwant %v", got, refPlans)
+			}
+			out, _ := deliveries(t, readSinkEvents(t, events))
+			if len(out) != len(refOut) {
+				t.Fatalf("%d batches delivered, want %d", len(out), len(refOut))
+			}
+			for id, o := range refOut {
+				if out[id] != o {
+					t.Fatalf("batch %d: output differs from the run without a crash\n got:\n%s\nwant:\n%s", id, out[id], o)
+				}
+			}
+		})
+	}
+}
