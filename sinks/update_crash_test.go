@@ -1,0 +1,3 @@
+package sinks_test
+
+func updateChild() error { return nil }
