@@ -358,7 +358,7 @@ func deadLetters(job *jobfile.Job, sink engine.Sink) (engine.Sink, error) {
 		}
 	}
 	props["bootstrap.servers"] = cmp.Or(d.BootstrapServers, job.Source.Kafka.BootstrapServers)
-	opts := sinks.DeadLetterOptions{Props: props, Topic: d.Topic, Job: job.Name, TransactionalIDPrefix: d.TransactionalIDPrefix}
+	opts := sinks.DeadLetterOptions{Props: props, Topic: d.Topic, Job: job.Name, TransactionalIDPrefix: d.TransactionalIDPrefix, ProgressTopic: d.ProgressTopic}
 	if c := d.CreateTopic; c != nil {
 		opts.CreateTopic = &sinks.CreateTopic{Partitions: int32(c.Partitions), ReplicationFactor: int(c.ReplicationFactor)}
 	}
