@@ -49,34 +49,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// killingSink kills the process after the Kafka sink's AddBatch (the
-// Kafka transaction is committed, bbolt's commit has not begun) or in
-// Committed (bbolt's commit is durable) of one batch.
-type killingSink struct {
-	*sinks.Kafka
-	at    string
-	batch int64
-}
-
-func (s killingSink) AddBatch(ctx context.Context, out *engine.Output) error {
-	if err := s.Kafka.AddBatch(ctx, out); err != nil {
-		return err
-	}
-	if s.at == "after-kafka-commit" && out.BatchID == s.batch {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-	return nil
-}
-
-func (s killingSink) Committed(ctx context.Context, id int64) error {
-	if s.at == "after-bbolt-commit" && id == s.batch {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-	return s.Kafka.Committed(ctx, id)
-}
-
 // killAround kills the process after sink's AddBatch of one batch (its
 // Kafka transaction is committed, bbolt's commit has not begun) or in
 // Committed (bbolt's commit is durable), at at ("after-kafka-commit",
@@ -121,6 +93,16 @@ func (s killAround) Close() error {
 	return nil
 }
 
+// killBeforeCommit makes k kill the process before batch's Kafka commit,
+// its records produced.
+func killBeforeCommit(k *sinks.Kafka, batch int64) {
+	sinks.SetBeforeCommit(k, func(id int64) {
+		if id == batch {
+			killSelf(100 * time.Millisecond) // let the records reach the broker
+		}
+	})
+}
+
 // killSelf sends the process SIGKILL after wait (letting produced records
 // reach the broker) and never returns.
 func killSelf(wait time.Duration) {
@@ -144,21 +126,20 @@ func crashChild() error {
 	}
 	batch, _ := strconv.ParseInt(os.Getenv(envKillBatch), 10, 64)
 	if os.Getenv(envKillAt) == "before-kafka-commit" {
-		sinks.SetBeforeCommit(k, func(id int64) {
-			if id == batch {
-				time.Sleep(100 * time.Millisecond) // let the records reach the broker
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {}
-			}
-		})
+		killBeforeCommit(k, batch)
 	}
-	q, err := engine.New(engine.Config{
-		Name:   "crash",
+	return runChildQuery(engine.Config{
 		Source: engine.KafkaSource{BootstrapServers: os.Getenv(envAddr), Subscribe: []string{"in"}, StartingOffsets: "earliest", MaxRatePerPartition: 10},
 		Format: dataframe.FormatJSON, Schema: schema, Query: plan, OutputMode: dataframe.Append,
-		Trigger: engine.Trigger{AvailableNow: true}, Sink: killingSink{k, os.Getenv(envKillAt), batch},
-		CheckpointLocation: os.Getenv(envDir),
+		Sink: killAround{k, os.Getenv(envKillAt), batch},
 	})
+}
+
+// runChildQuery runs cfg as the query "crash", availableNow, checkpointed
+// in envDir, for a minute at most.
+func runChildQuery(cfg engine.Config) error {
+	cfg.Name, cfg.Trigger, cfg.CheckpointLocation = "crash", engine.Trigger{AvailableNow: true}, os.Getenv(envDir)
+	q, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -54,11 +54,7 @@ func deadLetterChild() error {
 			return err
 		}
 		if at == "before-kafka-commit" {
-			sinks.SetBeforeCommit(k, func(id int64) {
-				if id == batch {
-					killSelf(100 * time.Millisecond)
-				}
-			})
+			killBeforeCommit(k, batch)
 		}
 		sink = k
 	}
@@ -73,20 +69,12 @@ func deadLetterChild() error {
 			}
 		})
 	}
-	q, err := engine.New(engine.Config{
-		Name: "crash",
+	return runChildQuery(engine.Config{
 		Source: engine.KafkaSource{BootstrapServers: addr, Subscribe: []string{"in"}, StartingOffsets: "earliest", MaxRatePerPartition: 10,
 			DeadLetter: engine.DeadLetter{Topic: "dlq"}},
 		Format: dataframe.FormatJSON, Schema: schema, Query: plan, OutputMode: dataframe.Append,
-		Trigger: engine.Trigger{AvailableNow: true}, Sink: killAround{dl, at, batch},
-		CheckpointLocation: os.Getenv(envDir),
+		Sink: killAround{dl, at, batch},
 	})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return q.Run(ctx)
 }
 
 // deadLetterInput is 60 records, every fifth malformed (in 3 shapes: a
@@ -160,28 +148,7 @@ func dlqRecord(r *kgo.Record) string {
 // then briefly for any extra one.
 func readRecords(t *testing.T, addr, topic string, want int) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		wait := time.Until(deadline)
-		if len(out) >= want {
-			wait = 300 * time.Millisecond
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		n := len(out)
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, dlqRecord(r)) })
-		if len(out) == n && (len(out) >= want || time.Now().After(deadline)) {
-			return out
-		}
-	}
+	return pollTopic(t, addr, topic, want, kgo.ReadCommitted(), dlqRecord)
 }
 
 // A process killed with SIGKILL at each point of batch 2's dead-letter

@@ -24,34 +24,13 @@ import (
 // arrived and then briefly for any extra one.
 func readDeadLetters(t *testing.T, addr, topic string, want int) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		wait := time.Until(deadline)
-		if len(out) >= want {
-			wait = 300 * time.Millisecond
+	return pollTopic(t, addr, topic, want, kgo.ReadCommitted(), func(r *kgo.Record) string {
+		var hs []string
+		for _, h := range r.Headers {
+			hs = append(hs, h.Key+"="+string(h.Value))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		n := len(out)
-		fs.EachRecord(func(r *kgo.Record) {
-			var hs []string
-			for _, h := range r.Headers {
-				hs = append(hs, h.Key+"="+string(h.Value))
-			}
-			out = append(out, fmt.Sprintf("%s|%s|%d|%s", r.Key, r.Value, r.Timestamp.UnixMilli(), strings.Join(hs, ",")))
-		})
-		if len(out) == n && (len(out) >= want || time.Now().After(deadline)) {
-			return out
-		}
-	}
+		return fmt.Sprintf("%s|%s|%d|%s", r.Key, r.Value, r.Timestamp.UnixMilli(), strings.Join(hs, ","))
+	})
 }
 
 // produceAt writes records with keys and timestamps with franz-go.

@@ -1,7 +1,6 @@
 package sinks_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
@@ -42,25 +40,13 @@ func updateChild() error {
 		return err
 	}
 	if at == "before-kafka-commit" {
-		sinks.SetBeforeCommit(k, func(id int64) {
-			if id == batch {
-				killSelf(100 * time.Millisecond)
-			}
-		})
+		killBeforeCommit(k, batch)
 	}
-	q, err := engine.New(engine.Config{
-		Name:   "crash",
+	return runChildQuery(engine.Config{
 		Source: engine.KafkaSource{BootstrapServers: addr, Subscribe: []string{"in"}, StartingOffsets: "earliest", MaxRatePerPartition: 10},
 		Format: dataframe.FormatJSON, Schema: schema, Query: plan, OutputMode: dataframe.Update,
-		Trigger: engine.Trigger{AvailableNow: true}, Sink: killAround{k, at, batch},
-		CheckpointLocation: os.Getenv(envDir),
+		Sink: killAround{k, at, batch},
 	})
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return q.Run(ctx)
 }
 
 // A process running updateQuery in update mode killed with SIGKILL in
