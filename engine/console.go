@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -89,11 +90,13 @@ func WriteTable(w io.Writer, schema *arrow.Schema, recs []arrow.Record, numRows,
 // writeTable renders up to numRows rows like Spark's showString: cells
 // longer than truncate cut and right-aligned when truncate > 0, whole and
 // left-aligned otherwise; "null" for nulls; a trailer when rows were cut.
+// Unlike Spark, control characters are escaped (escapeControl), so a
+// value over lines (a raw _corrupt_record) stays in its cell.
 func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, numRows, truncate int) {
 	fields := schema.Fields()
 	rows := [][]string{make([]string, len(fields))}
 	for i, f := range fields {
-		rows[0][i] = cell(f.Name, truncate)
+		rows[0][i] = cell(escapeControl(f.Name), truncate)
 	}
 	var total int64
 	for _, rec := range recs {
@@ -103,7 +106,7 @@ func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, n
 		for r := 0; r < int(rec.NumRows()) && len(rows)-1 < numRows; r++ {
 			row := make([]string, len(fields))
 			for c := range fields {
-				row[c] = cell(formatValue(rec.Column(c), r), truncate)
+				row[c] = cell(escapeControl(formatValue(rec.Column(c), r)), truncate)
 			}
 			rows = append(rows, row)
 		}
@@ -145,6 +148,33 @@ func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, n
 		fmt.Fprintf(b, "only showing top %d rows\n", numRows)
 	}
 	b.WriteString("\n")
+}
+
+// escapeControl writes the control characters of s as escapes: \n, \r
+// and \t as those two characters, others as \xNN (C0, DEL) or \u00NN
+// (C1). A backslash is kept as it is.
+func escapeControl(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // cell shortens s to truncate characters (Spark: the first truncate-3 and

@@ -30,11 +30,17 @@ const (
 	envDir       = "SINKS_CRASH_DIR"
 	envKillAt    = "SINKS_CRASH_AT" // before-kafka-commit | after-kafka-commit | after-bbolt-commit
 	envKillBatch = "SINKS_CRASH_BATCH"
+	envKind      = "SINKS_CRASH_KIND" // "" (append) | deadletter-own | deadletter-shared | update
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
-		if err := crashChild(); err != nil {
+		run := map[string]func() error{"": crashChild, "deadletter-own": deadLetterChild, "deadletter-shared": deadLetterChild, "update": updateChild}[os.Getenv(envKind)]
+		if run == nil {
+			fmt.Fprintln(os.Stderr, "unknown", envKind, os.Getenv(envKind))
+			os.Exit(3)
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
@@ -43,32 +49,66 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// killingSink kills the process after the Kafka sink's AddBatch (the
+// killAround kills the process after sink's AddBatch of one batch (its
 // Kafka transaction is committed, bbolt's commit has not begun) or in
-// Committed (bbolt's commit is durable) of one batch.
-type killingSink struct {
-	*sinks.Kafka
+// Committed (bbolt's commit is durable), at at ("after-kafka-commit",
+// "after-bbolt-commit"); it passes Open, Committed and Close on.
+type killAround struct {
+	engine.Sink
 	at    string
 	batch int64
 }
 
-func (s killingSink) AddBatch(ctx context.Context, out *engine.Output) error {
-	if err := s.Kafka.AddBatch(ctx, out); err != nil {
-		return err
-	}
-	if s.at == "after-kafka-commit" && out.BatchID == s.batch {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+func (s killAround) Open(ctx context.Context, lastCommitted int64) error {
+	if o, ok := s.Sink.(engine.SinkOpener); ok {
+		return o.Open(ctx, lastCommitted)
 	}
 	return nil
 }
 
-func (s killingSink) Committed(ctx context.Context, id int64) error {
-	if s.at == "after-bbolt-commit" && id == s.batch {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+func (s killAround) AddBatch(ctx context.Context, out *engine.Output) error {
+	if err := s.Sink.AddBatch(ctx, out); err != nil {
+		return err
 	}
-	return s.Kafka.Committed(ctx, id)
+	if s.at == "after-kafka-commit" && out.BatchID == s.batch {
+		killSelf(0)
+	}
+	return nil
+}
+
+func (s killAround) Committed(ctx context.Context, id int64) error {
+	if s.at == "after-bbolt-commit" && id == s.batch {
+		killSelf(0)
+	}
+	if c, ok := s.Sink.(engine.SinkCommitter); ok {
+		return c.Committed(ctx, id)
+	}
+	return nil
+}
+
+func (s killAround) Close() error {
+	if c, ok := s.Sink.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// killBeforeCommit makes k kill the process before batch's Kafka commit,
+// its records produced.
+func killBeforeCommit(k *sinks.Kafka, batch int64) {
+	sinks.SetBeforeCommit(k, func(id int64) {
+		if id == batch {
+			killSelf(100 * time.Millisecond) // let the records reach the broker
+		}
+	})
+}
+
+// killSelf sends the process SIGKILL after wait (letting produced records
+// reach the broker) and never returns.
+func killSelf(wait time.Duration) {
+	time.Sleep(wait)
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
 }
 
 func crashChild() error {
@@ -86,21 +126,20 @@ func crashChild() error {
 	}
 	batch, _ := strconv.ParseInt(os.Getenv(envKillBatch), 10, 64)
 	if os.Getenv(envKillAt) == "before-kafka-commit" {
-		sinks.SetBeforeCommit(k, func(id int64) {
-			if id == batch {
-				time.Sleep(100 * time.Millisecond) // let the records reach the broker
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				select {}
-			}
-		})
+		killBeforeCommit(k, batch)
 	}
-	q, err := engine.New(engine.Config{
-		Name:   "crash",
+	return runChildQuery(engine.Config{
 		Source: engine.KafkaSource{BootstrapServers: os.Getenv(envAddr), Subscribe: []string{"in"}, StartingOffsets: "earliest", MaxRatePerPartition: 10},
 		Format: dataframe.FormatJSON, Schema: schema, Query: plan, OutputMode: dataframe.Append,
-		Trigger: engine.Trigger{AvailableNow: true}, Sink: killingSink{k, os.Getenv(envKillAt), batch},
-		CheckpointLocation: os.Getenv(envDir),
+		Sink: killAround{k, os.Getenv(envKillAt), batch},
 	})
+}
+
+// runChildQuery runs cfg as the query "crash", availableNow, checkpointed
+// in envDir, for a minute at most.
+func runChildQuery(cfg engine.Config) error {
+	cfg.Name, cfg.Trigger, cfg.CheckpointLocation = "crash", engine.Trigger{AvailableNow: true}, os.Getenv(envDir)
+	q, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -113,8 +152,15 @@ var errKilled = errors.New("killed")
 
 func runCrashChild(t *testing.T, addr, dir, at string, batch int64) error {
 	t.Helper()
+	return runChildKind(t, "", addr, dir, at, batch)
+}
+
+// runChildKind runs the child of kind (envKind) killing itself at at in
+// batch; errKilled when it was.
+func runChildKind(t *testing.T, kind, addr, dir, at string, batch int64) error {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"=1", envAddr+"="+addr, envDir+"="+dir, envKillAt+"="+at, envKillBatch+"="+strconv.FormatInt(batch, 10))
+	cmd.Env = append(os.Environ(), envChild+"=1", envKind+"="+kind, envAddr+"="+addr, envDir+"="+dir, envKillAt+"="+at, envKillBatch+"="+strconv.FormatInt(batch, 10))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/microbatch/microbatch/engine"
@@ -47,6 +48,9 @@ type DeadLetterOptions struct {
 	// MaxAttempts bounds the attempts of one batch's transaction after
 	// abortable errors (default 3).
 	MaxAttempts int
+	// Logger receives the librdkafka log lines of the writer's own
+	// producer; default slog.Default().
+	Logger *slog.Logger
 }
 
 // WithDeadLetters returns sink sending, besides, every batch's malformed
@@ -109,6 +113,7 @@ func WithDeadLetters(sink engine.Sink, opts DeadLetterOptions) (engine.Sink, err
 	own, err := NewKafka(KafkaOptions{
 		Props: opts.Props, Topic: opts.Topic, Job: opts.Job, TransactionalIDPrefix: opts.TransactionalIDPrefix,
 		Name: deadLetterName, ProgressTopic: opts.ProgressTopic, CreateTopic: opts.CreateTopic, MaxAttempts: opts.MaxAttempts,
+		Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)

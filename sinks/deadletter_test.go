@@ -2,6 +2,7 @@ package sinks_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -23,34 +24,13 @@ import (
 // arrived and then briefly for any extra one.
 func readDeadLetters(t *testing.T, addr, topic string, want int) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		wait := time.Until(deadline)
-		if len(out) >= want {
-			wait = 300 * time.Millisecond
+	return pollTopic(t, addr, topic, want, kgo.ReadCommitted(), func(r *kgo.Record) string {
+		var hs []string
+		for _, h := range r.Headers {
+			hs = append(hs, h.Key+"="+string(h.Value))
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		fs := cl.PollFetches(ctx)
-		cancel()
-		n := len(out)
-		fs.EachRecord(func(r *kgo.Record) {
-			var hs []string
-			for _, h := range r.Headers {
-				hs = append(hs, h.Key+"="+string(h.Value))
-			}
-			out = append(out, fmt.Sprintf("%s|%s|%d|%s", r.Key, r.Value, r.Timestamp.UnixMilli(), strings.Join(hs, ",")))
-		})
-		if len(out) == n && (len(out) >= want || time.Now().After(deadline)) {
-			return out
-		}
-	}
+		return fmt.Sprintf("%s|%s|%d|%s", r.Key, r.Value, r.Timestamp.UnixMilli(), strings.Join(hs, ","))
+	})
 }
 
 // produceAt writes records with keys and timestamps with franz-go.
@@ -269,5 +249,52 @@ func TestDeadLettersMissingTopic(t *testing.T) {
 				t.Fatalf("shared=%v createTopic: Open = %v", shared, err)
 			}
 		}
+	}
+}
+
+// A second dead-letter writer with the same transactional.id
+// ("<prefix>-deadletter", transactions of its own) fences the first: the
+// first's next batch fails with ErrFenced, saying another instance took
+// over, and writes nothing; the second writes on.
+func TestDeadLettersFenced(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"dlq": 1})
+	bad := func(id int64) *engine.Output {
+		return &engine.Output{BatchID: id, Schema: pageSchema, Malformed: []engine.MalformedRecord{{
+			Topic: "clicks", Offset: id, Timestamp: 1700000000000 + id, Value: []byte(fmt.Sprint("bad ", id)), Reason: "not a JSON object",
+		}}}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	newSink := func() engine.Sink {
+		s, err := sinks.WithDeadLetters(engine.ForEachBatch(func(context.Context, *engine.Output) error { return nil }),
+			sinks.DeadLetterOptions{Props: b.Props(), Topic: "dlq", Job: "pv", TransactionalIDPrefix: "clicks"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.(interface{ Close() error }).Close() })
+		if err := s.(engine.SinkOpener).Open(ctx, -1); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := newSink()
+	if err := first.AddBatch(ctx, bad(0)); err != nil {
+		t.Fatal(err)
+	}
+	second := newSink() // its checkpoint is at batch 0 too: the marker (0) is not ahead
+	err := first.AddBatch(ctx, bad(1))
+	if !errors.Is(err, sinks.ErrFenced) || !strings.Contains(err.Error(), "another instance took over") || !strings.Contains(err.Error(), "clicks-deadletter") {
+		t.Fatalf("fenced writer's batch 1: %v, want ErrFenced naming clicks-deadletter", err)
+	}
+	if err := second.AddBatch(ctx, bad(1)); err != nil {
+		t.Fatal(err)
+	}
+	got := readDeadLetters(t, b.Addr, "dlq", 2)
+	var vals []string
+	for _, r := range got {
+		vals = append(vals, strings.Split(r, "|")[1])
+	}
+	if fmt.Sprint(vals) != "[bad 0 bad 1]" {
+		t.Fatalf("dlq = %q, want bad 0 then bad 1 once each", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -72,6 +73,9 @@ type KafkaOptions struct {
 	// MaxAttempts bounds the attempts of one batch's transaction after
 	// abortable errors (default 3).
 	MaxAttempts int
+	// Logger receives librdkafka's log lines (its fatal error when
+	// fenced, among others); default slog.Default().
+	Logger *slog.Logger
 }
 
 // Kafka writes every batch's rows to a Kafka topic. With ExactlyOnce each
@@ -160,7 +164,7 @@ func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 	if err := k.topics(ctx); err != nil {
 		return err
 	}
-	p, err := kafka.NewTxnProducer(k.opts.Props, k.txnID)
+	p, err := kafka.NewTxnProducer(k.opts.Props, k.txnID, k.opts.Logger)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,24 @@ func readTopic(t *testing.T, addr, topic string, want int) []string {
 
 func readTopicAt(t *testing.T, addr, topic string, want int, level kgo.IsolationLevel) []string {
 	t.Helper()
+	return pollTopic(t, addr, topic, want, level, func(r *kgo.Record) string {
+		v := "<nil>"
+		if r.Value != nil {
+			v = string(r.Value)
+		}
+		var hs []string
+		for _, h := range r.Headers {
+			hs = append(hs, h.Key+"="+string(h.Value))
+		}
+		return string(r.Key) + "|" + v + "|" + strings.Join(hs, ",")
+	})
+}
+
+// pollTopic returns the records of topic a franz-go consumer at level
+// sees, rendered by render, waiting until want arrived (10 s at most) and
+// then briefly for any extra one.
+func pollTopic(t *testing.T, addr, topic string, want int, level kgo.IsolationLevel, render func(*kgo.Record) string) []string {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(level), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
@@ -47,17 +65,7 @@ func readTopicAt(t *testing.T, addr, topic string, want int, level kgo.Isolation
 		fs := cl.PollFetches(ctx)
 		cancel()
 		n := len(out)
-		fs.EachRecord(func(r *kgo.Record) {
-			v := "<nil>"
-			if r.Value != nil {
-				v = string(r.Value)
-			}
-			var hs []string
-			for _, h := range r.Headers {
-				hs = append(hs, h.Key+"="+string(h.Value))
-			}
-			out = append(out, string(r.Key)+"|"+v+"|"+strings.Join(hs, ","))
-		})
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, render(r)) })
 		if len(out) == n && (len(out) >= want || time.Now().After(deadline)) {
 			return out
 		}

@@ -18,7 +18,8 @@ import (
 // naming it; with createTopic each malformed record lands there once, with
 // Kafka Connect's context headers, read back by a read_committed franz-go
 // consumer, both with the console sink (the dead letters' own
-// transaction) and with sink.kafka (its transaction).
+// transaction, its markers in source.deadLetter.progressTopic) and with
+// sink.kafka (its transaction, its markers).
 func TestRunDeadLetters(t *testing.T) {
 	for _, sink := range []string{"console: {}", "kafka: {topic: out, createTopic: {partitions: 1}}"} {
 		t.Run(strings.Fields(sink)[0], func(t *testing.T) {
@@ -38,6 +39,7 @@ source:
   schema: "page STRING, n BIGINT"
   deadLetter:
     topic: clicks-dlq
+    progressTopic: dlq-marks
 %strigger:
   availableNow: true
 query: SELECT page FROM events WHERE n IS NOT NULL
@@ -83,6 +85,36 @@ checkpointLocation: %s
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("clicks-dlq =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
+			markers, wantMarkers := readAll(t, b.Addr, "dlq-marks"), "[pv-deadletter=0]"
+			if strings.HasPrefix(sink, "kafka") {
+				markers, wantMarkers = readAll(t, b.Addr, "out.microbatch-progress"), "[pv-kafka=0]"
+			}
+			if fmt.Sprint(markers) != wantMarkers {
+				t.Fatalf("markers = %v, want %s", markers, wantMarkers)
+			}
 		})
+	}
+}
+
+// readAll returns topic's records read_committed as "key=value", until
+// none came for a second.
+func readAll(t *testing.T, addr, topic string) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := len(out)
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Key)+"="+string(r.Value)) })
+		if len(out) == n {
+			return out
+		}
 	}
 }

@@ -179,9 +179,10 @@ func progressLine(w io.Writer) func(engine.Progress) {
 // runJobEngine runs job until ctx is done or, with availableNow, until
 // the data present at start is processed.
 func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer, level slog.Level) error {
+	logger := levelLogger(stderr, level)
 	var sink engine.Sink
 	if job.Sink.Kafka != nil {
-		k, err := kafkaSink(job)
+		k, err := kafkaSink(job, logger)
 		if err != nil {
 			return err
 		}
@@ -191,11 +192,11 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Write
 	}
 	if job.Source.DeadLetter != nil {
 		var err error
-		if sink, err = deadLetters(job, sink); err != nil {
+		if sink, err = deadLetters(job, sink, logger); err != nil {
 			return err
 		}
 	}
-	q, err := buildQuery(job, sink, levelLogger(stderr, level), progressLine(stderr))
+	q, err := buildQuery(job, sink, logger, progressLine(stderr))
 	if err != nil {
 		return err
 	}
@@ -328,8 +329,9 @@ func checkpointErr(job *jobfile.Job, err error) error {
 }
 
 // kafkaSink builds the sink of sink.kafka; bootstrap.servers defaults to
-// the source's (the embedded broker's address once it runs).
-func kafkaSink(job *jobfile.Job) (*sinks.Kafka, error) {
+// the source's (the embedded broker's address once it runs). librdkafka's
+// log lines go to log.
+func kafkaSink(job *jobfile.Job, log *slog.Logger) (*sinks.Kafka, error) {
 	k := job.Sink.Kafka
 	props := map[string]string{}
 	for n, v := range k.Properties {
@@ -338,7 +340,7 @@ func kafkaSink(job *jobfile.Job) (*sinks.Kafka, error) {
 	props["bootstrap.servers"] = cmp.Or(k.BootstrapServers, job.Source.Kafka.BootstrapServers)
 	opts := sinks.KafkaOptions{
 		Props: props, Topic: k.Topic, Key: k.Key, Format: k.Format, DeliveryGuarantee: k.DeliveryGuarantee,
-		Job: job.Name, TransactionalIDPrefix: k.TransactionalIDPrefix, ProgressTopic: k.ProgressTopic,
+		Job: job.Name, TransactionalIDPrefix: k.TransactionalIDPrefix, ProgressTopic: k.ProgressTopic, Logger: log,
 	}
 	if c := k.CreateTopic; c != nil {
 		opts.CreateTopic = &sinks.CreateTopic{Partitions: int32(c.Partitions), ReplicationFactor: int(c.ReplicationFactor)}
@@ -352,8 +354,9 @@ func kafkaSink(job *jobfile.Job) (*sinks.Kafka, error) {
 
 // deadLetters wraps sink with the writer of source.deadLetter;
 // bootstrap.servers defaults to the source's, and so do the connection's
-// security properties (security.*, ssl.*, sasl.*) then.
-func deadLetters(job *jobfile.Job, sink engine.Sink) (engine.Sink, error) {
+// security properties (security.*, ssl.*, sasl.*) then. librdkafka's log
+// lines go to log.
+func deadLetters(job *jobfile.Job, sink engine.Sink, log *slog.Logger) (engine.Sink, error) {
 	d := job.Source.DeadLetter
 	props := map[string]string{}
 	if d.BootstrapServers == "" {
@@ -364,7 +367,7 @@ func deadLetters(job *jobfile.Job, sink engine.Sink) (engine.Sink, error) {
 		}
 	}
 	props["bootstrap.servers"] = cmp.Or(d.BootstrapServers, job.Source.Kafka.BootstrapServers)
-	opts := sinks.DeadLetterOptions{Props: props, Topic: d.Topic, Job: job.Name, TransactionalIDPrefix: d.TransactionalIDPrefix}
+	opts := sinks.DeadLetterOptions{Props: props, Topic: d.Topic, Job: job.Name, TransactionalIDPrefix: d.TransactionalIDPrefix, ProgressTopic: d.ProgressTopic, Logger: log}
 	if c := d.CreateTopic; c != nil {
 		opts.CreateTopic = &sinks.CreateTopic{Partitions: int32(c.Partitions), ReplicationFactor: int(c.ReplicationFactor)}
 	}

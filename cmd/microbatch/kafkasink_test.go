@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -83,5 +84,63 @@ sink:
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("page-counts =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A second run of the job (another checkpoint, the same
+// transactionalIdPrefix) fences the first: the first stops with "another
+// instance took over" on its next batch, and librdkafka's own log lines
+// (its fatal "%0|...|FATAL|..." on fencing) reach stderr only through the
+// product's logger, never raw.
+func TestRunKafkaSinkFenced(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"clicks": 1, "out": 1})
+	b.Produce(t, "clicks", []kafkatest.Record{{Value: []byte(`{"page":"a"}`)}})
+	dir := t.TempDir()
+	write := func(name, trigger string) string {
+		job := fmt.Sprintf(`name: pv
+source:
+  kafka:
+    bootstrap.servers: %s
+    subscribe: clicks
+    startingOffsets: earliest
+  format: json
+  schema: "page STRING"
+trigger:
+  %s
+query: SELECT page FROM events
+sink:
+  kafka:
+    topic: out
+    linger.ms: 1
+checkpointLocation: %s
+`, b.Addr, trigger, filepath.Join(dir, name))
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(job), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	first := startProc(t, "run", write("first", "processingTime: 100ms"))
+	first.waitFor(true, regexp.MustCompile(`batch 0\b`))
+	if r := cli(t, "run", write("second", "availableNow: true")); r.code != 0 {
+		t.Fatalf("second: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	b.Produce(t, "clicks", []kafkatest.Record{{Value: []byte(`{"page":"b"}`)}})
+	select {
+	case <-first.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the fenced run did not stop; stderr:\n%s", first.stderr.String())
+	}
+	stderr := first.stderr.String()
+	if first.cmd.ProcessState.ExitCode() == 0 || !strings.Contains(stderr, "another instance took over") {
+		t.Fatalf("fenced run: exit %d, stderr:\n%s", first.cmd.ProcessState.ExitCode(), stderr)
+	}
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(line, "%") {
+			t.Errorf("raw librdkafka line on stderr: %s", line)
+		}
+	}
+	if !regexp.MustCompile(`level=ERROR msg="librdkafka: .*fenced.*" client=rdkafka#producer-\d+ tag=FATAL\n`).MatchString(stderr) {
+		t.Errorf("librdkafka's fatal error was not logged by the product's logger; stderr:\n%s", stderr)
 	}
 }

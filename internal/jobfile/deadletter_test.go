@@ -17,6 +17,7 @@ func TestDeadLetter(t *testing.T) {
 		{"  deadLetter: {topic: clicks-dlq}\n", &jobfile.DeadLetter{Topic: "clicks-dlq", MaxRatio: 1}, engine.DeadLetter{Topic: "clicks-dlq", MaxRatio: 1}},
 		{"  deadLetter:\n    topic: dlq\n    maxRatio: 0.25\n", &jobfile.DeadLetter{Topic: "dlq", MaxRatio: 0.25}, engine.DeadLetter{Topic: "dlq", MaxRatio: 0.25}},
 		{"  deadLetter: {topic: dlq, maxRatio: 0}\n", &jobfile.DeadLetter{Topic: "dlq"}, engine.DeadLetter{Topic: "dlq", MaxRatio: engine.Off}},
+		{"  deadLetter: {topic: dlq, progressTopic: dlq-progress}\n", &jobfile.DeadLetter{Topic: "dlq", ProgressTopic: "dlq-progress", MaxRatio: 1}, engine.DeadLetter{Topic: "dlq", MaxRatio: 1}},
 	} {
 		j, err := parse(t, replace(t, minimal, "  format: json\n", "  format: json\n"+c.yaml))
 		if err != nil {
@@ -39,6 +40,8 @@ func TestDeadLetterErrors(t *testing.T) {
 		{"  deadLetter: {topic: d, maxRatio: 1.5}\n", "job.yaml:6: source.deadLetter.maxRatio: must be from 0 to 1 (a share of the batch's records), got 1.5"},
 		{"  deadLetter: {topic: d, maxRatio: half}\n", `job.yaml:6: source.deadLetter.maxRatio: expected a number from 0 to 1, got "half"`},
 		{"  deadLetter: {topic: d, maxRatio: .nan}\n", `job.yaml:6: source.deadLetter.maxRatio: expected a number from 0 to 1, got ".nan"`},
+		{"  deadLetter: {topic: d, progressTopic: ''}\n", "job.yaml:6: source.deadLetter.progressTopic: must not be empty"},
+		{"  deadLetter: {topic: d, progressTopic: 'a b'}\n", "job.yaml:6: source.deadLetter.progressTopic: invalid character ' ' in topic name \"a b\" (allowed: letters, digits, '.', '_', '-')"},
 		{"  deadLetter: {topic: d, maxratio: 1}\n", "job.yaml:6: source.deadLetter.maxratio: unknown key, did you mean maxRatio?"},
 		{"  mode: FAILFAST\n  deadLetter: {topic: d}\n", "job.yaml:7: source.deadLetter: mode FAILFAST stops at the first malformed record: dead letters need source.mode PERMISSIVE or DROPMALFORMED"},
 	} {

@@ -109,6 +109,9 @@ type DeadLetter struct {
 	// TransactionalIDPrefix (key source.deadLetter.transactionalIdPrefix)
 	// is "" for the job name.
 	TransactionalIDPrefix string
+	// ProgressTopic (key source.deadLetter.progressTopic) is "" for
+	// "<Topic>.microbatch-progress".
+	ProgressTopic string
 	// CreateTopic, when set, creates a missing topic (key
 	// source.deadLetter.createTopic).
 	CreateTopic *CreateTopic

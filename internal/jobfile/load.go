@@ -248,6 +248,14 @@ func (l *loader) deadLetter(n *yaml.Node) *DeadLetter {
 	if v := m["transactionalIdPrefix"]; v != nil {
 		d.TransactionalIDPrefix, _ = l.nonEmpty(v, path+".transactionalIdPrefix")
 	}
+	if v := m["progressTopic"]; v != nil {
+		if t, ok := l.nonEmpty(v, path+".progressTopic"); ok {
+			if err := checkTopicName(t); err != nil {
+				l.errorf(v.Line, path+".progressTopic", "%v", err)
+			}
+			d.ProgressTopic = t
+		}
+	}
 	if v := m["createTopic"]; v != nil {
 		c := &CreateTopic{Partitions: 1, ReplicationFactor: 1}
 		cm := l.mapping(v, path+".createTopic")

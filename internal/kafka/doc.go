@@ -32,6 +32,14 @@
 // purged by an abort are ignored: they may arrive after the next
 // transaction began.
 //
+// # Logs
+//
+// A producer's librdkafka log lines go to a slog.Logger (NewTxnProducer's,
+// slog.Default() for NewProducer) through confluent-kafka-go's logs
+// channel, drained by a goroutine the producer's Close waits for; they
+// never reach stderr raw. Consumers and admin clients keep librdkafka's
+// default, stderr.
+//
 // # Closing clients
 //
 // confluent-kafka-go's Close destroys the librdkafka handle at once, under

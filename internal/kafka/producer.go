@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -23,8 +24,9 @@ type Producer struct {
 // goroutine draining its delivery reports, the first delivery error, and
 // the count of calls in flight that keeps the client alive.
 type producerCore struct {
-	p    *ckafka.Producer
-	done chan struct{} // closed when the delivery-report goroutine exits
+	p        *ckafka.Producer
+	done     chan struct{} // closed when the delivery-report goroutine exits
+	logsDone chan struct{} // closed when the log goroutine exits
 	// calls keeps p alive while a call uses it.
 	calls inFlight
 
@@ -32,15 +34,42 @@ type producerCore struct {
 	err   error
 }
 
-// start creates the client of cm and starts draining its reports.
-func (c *producerCore) start(cm *ckafka.ConfigMap) error {
+// start creates the client of cm and starts draining its reports and its
+// log (to log; nil: slog.Default()).
+func (c *producerCore) start(cm *ckafka.ConfigMap, log *slog.Logger) error {
+	// librdkafka's log lines ("%0|...|FATAL|..." when fenced) go to the
+	// logs channel instead of raw to stderr.
+	(*cm)["go.logs.channel.enable"] = true
 	pr, err := ckafka.NewProducer(cm)
 	if err != nil {
 		return fmt.Errorf("kafka: producer: %w", err)
 	}
-	c.p, c.done = pr, make(chan struct{})
+	if log == nil {
+		log = slog.Default()
+	}
+	c.p, c.done, c.logsDone = pr, make(chan struct{}), make(chan struct{})
 	go c.reports()
+	go logLibrdkafka(pr.Logs(), log, c.logsDone)
 	return nil
+}
+
+// logLibrdkafka writes librdkafka's log events to log until the client's
+// Close closes logs, then closes done. Syslog levels map to slog's: 0-3
+// (emergency to error) Error, 4 Warn, 5-6 Info, 7 Debug.
+func logLibrdkafka(logs chan ckafka.LogEvent, log *slog.Logger, done chan struct{}) {
+	defer close(done)
+	for ev := range logs {
+		level := slog.LevelDebug
+		switch {
+		case ev.Level <= 3:
+			level = slog.LevelError
+		case ev.Level == 4:
+			level = slog.LevelWarn
+		case ev.Level <= 6:
+			level = slog.LevelInfo
+		}
+		log.Log(context.Background(), level, "librdkafka: "+ev.Message, "client", ev.Name, "tag", ev.Tag)
+	}
 }
 
 // producerDefaults favour throughput for generators and tests.
@@ -54,13 +83,14 @@ func producerDefaults() Props {
 }
 
 // NewProducer creates a producer.
+// librdkafka's log goes to slog.Default().
 func NewProducer(p Props) (*Producer, error) {
 	cm, err := configMap(producerDefaults(), adminProps(p))
 	if err != nil {
 		return nil, err
 	}
 	out := &Producer{}
-	if err := out.start(cm); err != nil {
+	if err := out.start(cm, nil); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -126,6 +156,7 @@ func (c *producerCore) shut() {
 	c.calls.shut(func() {
 		c.p.Close()
 		<-c.done
+		<-c.logsDone
 	})
 }
 

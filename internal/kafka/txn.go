@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -42,7 +43,8 @@ type TxnProducer struct {
 // NewTxnProducer creates a producer with transactional.id txnID, or an
 // idempotent non-transactional one when txnID is "". Any property of p
 // (compression.type, linger.ms, ...) is kept; enable.idempotence is forced.
-func NewTxnProducer(p Props, txnID string) (*TxnProducer, error) {
+// librdkafka's log lines go to log (nil: slog.Default()), not to stderr.
+func NewTxnProducer(p Props, txnID string, log *slog.Logger) (*TxnProducer, error) {
 	d := commonDefaults()
 	d["linger.ms"] = "5"
 	d["go.delivery.report.fields"] = "none"
@@ -60,7 +62,7 @@ func NewTxnProducer(p Props, txnID string) (*TxnProducer, error) {
 	}
 	typeGoProps(cm)
 	out := &TxnProducer{txnID: txnID}
-	if err := out.start(cm); err != nil {
+	if err := out.start(cm, log); err != nil {
 		return nil, err
 	}
 	return out, nil

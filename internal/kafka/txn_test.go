@@ -52,7 +52,7 @@ func TestTxnProducerCommitAbortFence(t *testing.T) {
 	b := kafkatest.Start(t, map[string]int32{"out": 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p1, err := kafka.NewTxnProducer(b.Props(), "job-sink")
+	p1, err := kafka.NewTxnProducer(b.Props(), "job-sink", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestTxnProducerCommitAbortFence(t *testing.T) {
 	}
 
 	// A second producer with the same id fences the first.
-	p2, err := kafka.NewTxnProducer(b.Props(), "job-sink")
+	p2, err := kafka.NewTxnProducer(b.Props(), "job-sink", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

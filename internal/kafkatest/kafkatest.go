@@ -17,6 +17,9 @@ import (
 // Broker is a running kfake cluster.
 type Broker struct {
 	Addr string
+	// Cluster is the kfake cluster, for tests that inject faults
+	// (Cluster.ControlKey).
+	Cluster *kfake.Cluster
 }
 
 // Start starts a one-broker kfake cluster listening on loopback and stops it
@@ -32,7 +35,7 @@ func Start(t testing.TB, topics map[string]int32, opts ...kfake.Opt) *Broker {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	return &Broker{Addr: c.ListenAddrs()[0]}
+	return &Broker{Addr: c.ListenAddrs()[0], Cluster: c}
 }
 
 // Props returns client properties pointing at the broker.
