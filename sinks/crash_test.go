@@ -18,6 +18,7 @@ import (
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/internal/kafkatest"
+	"github.com/microbatch/microbatch/internal/pgtest"
 	"github.com/microbatch/microbatch/sinks"
 	"github.com/microbatch/microbatch/sql"
 )
@@ -34,13 +35,17 @@ const (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
-		if err := crashChild(); err != nil {
+		run := crashChild
+		if os.Getenv(envPGURL) != "" {
+			run = pgCrashChild
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m))
 }
 
 // killingSink kills the process after the Kafka sink's AddBatch (the
