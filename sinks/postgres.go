@@ -488,7 +488,7 @@ func (p *Postgres) ensureTable(ctx context.Context, out *engine.Output, s *pgSha
 	}
 	if len(have) == 0 {
 		if !p.opts.CreateTable {
-			return permanent(fmt.Errorf("table %s does not exist (set createTable to create it)", p.table.Sanitize()))
+			return permanent(fmt.Errorf("table %s does not exist (set createTable to create it)", p.opts.Table))
 		}
 		var defs []string
 		for _, f := range out.Schema.Fields() {
@@ -507,13 +507,13 @@ func (p *Postgres) ensureTable(ctx context.Context, out *engine.Output, s *pgSha
 		got, ok := have[f.Name]
 		switch {
 		case !ok:
-			bad = append(bad, fmt.Sprintf("column %s is missing (the query's is %s, %s)", f.Name, sqlTypeName(f.Type), want))
+			bad = append(bad, fmt.Sprintf("column %s is missing, want %s (the query's %s)", f.Name, want, sqlTypeName(f.Type)))
 		case got != want:
-			bad = append(bad, fmt.Sprintf("column %s is %s, the query's is %s (%s)", f.Name, got, sqlTypeName(f.Type), want))
+			bad = append(bad, fmt.Sprintf("column %s is %s, want %s (the query's %s)", f.Name, got, want, sqlTypeName(f.Type)))
 		}
 	}
 	if len(bad) > 0 {
-		return permanent(fmt.Errorf("table %s does not fit the query's output: %s", p.table.Sanitize(), strings.Join(bad, "; ")))
+		return permanent(fmt.Errorf("table %s does not fit the query's output: %s", p.opts.Table, strings.Join(bad, "; ")))
 	}
 	return nil
 }
