@@ -97,6 +97,19 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// Launch starts a server outside a test (the bench's -sink postgres); the
+// caller stops it with Stop.
+func Launch() (*Server, error) {
+	bin, err := findBin()
+	if err != nil {
+		return nil, fmt.Errorf("%w: install it with `apt-get install postgresql`", err)
+	}
+	return start(bin)
+}
+
+// Stop stops a server from Launch and removes its data.
+func (s *Server) Stop() error { return s.stop() }
+
 // URL is the connection URL of database db as the superuser.
 func (s *Server) URL(db string) string {
 	u := url.URL{Scheme: "postgres", User: url.UserPassword(User, Password), Host: net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), Path: "/" + db, RawQuery: "sslmode=disable"}
