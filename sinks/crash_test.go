@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,20 +49,28 @@ func TestMain(m *testing.M) {
 	os.Exit(pgtest.Run(m))
 }
 
-// killingSink kills the process after the Kafka sink's AddBatch (the
-// Kafka transaction is committed, bbolt's commit has not begun) or in
-// Committed (bbolt's commit is durable) of one batch.
+// crashSink is a sink under a crash test.
+type crashSink interface {
+	engine.Sink
+	engine.SinkOpener
+	io.Closer
+}
+
+// killingSink kills the process after the sink's AddBatch of one batch
+// (at "after-kafka-commit" or "after-pg-commit": the sink's transaction is
+// committed, bbolt's commit has not begun) or in Committed (at
+// "after-bbolt-commit": bbolt's commit is durable).
 type killingSink struct {
-	*sinks.Kafka
+	crashSink
 	at    string
 	batch int64
 }
 
 func (s killingSink) AddBatch(ctx context.Context, out *engine.Output) error {
-	if err := s.Kafka.AddBatch(ctx, out); err != nil {
+	if err := s.crashSink.AddBatch(ctx, out); err != nil {
 		return err
 	}
-	if s.at == "after-kafka-commit" && out.BatchID == s.batch {
+	if (s.at == "after-kafka-commit" || s.at == "after-pg-commit") && out.BatchID == s.batch {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
 	}
@@ -73,7 +82,10 @@ func (s killingSink) Committed(ctx context.Context, id int64) error {
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 		select {}
 	}
-	return s.Kafka.Committed(ctx, id)
+	if c, ok := s.crashSink.(engine.SinkCommitter); ok {
+		return c.Committed(ctx, id)
+	}
+	return nil
 }
 
 func crashChild() error {
@@ -116,10 +128,12 @@ func crashChild() error {
 
 var errKilled = errors.New("killed")
 
-func runCrashChild(t *testing.T, addr, dir, at string, batch int64) error {
+// runCrashChild runs the crash child with env (NAME=value) added.
+func runCrashChild(t *testing.T, addr, dir, at string, batch int64, env ...string) error {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"=1", envAddr+"="+addr, envDir+"="+dir, envKillAt+"="+at, envKillBatch+"="+strconv.FormatInt(batch, 10))
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError

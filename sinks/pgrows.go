@@ -88,47 +88,17 @@ func newArrowRows(recs []arrowRecord, names []string) (*arrowRows, error) {
 func getter(col arrow.Array) (func(int) any, error) {
 	switch c := col.(type) {
 	case *array.String:
-		return func(i int) any {
-			if c.IsNull(i) {
-				return nil
-			}
-			return c.Value(i)
-		}, nil
+		return nullable(c), nil
 	case *array.LargeString:
-		return func(i int) any {
-			if c.IsNull(i) {
-				return nil
-			}
-			return c.Value(i)
-		}, nil
+		return nullable(c), nil
 	case *array.Int32:
-		return func(i int) any {
-			if c.IsNull(i) {
-				return nil
-			}
-			return c.Value(i)
-		}, nil
+		return nullable(c), nil
 	case *array.Int64:
-		return func(i int) any {
-			if c.IsNull(i) {
-				return nil
-			}
-			return c.Value(i)
-		}, nil
+		return nullable(c), nil
 	case *array.Float64:
-		return func(i int) any {
-			if c.IsNull(i) {
-				return nil
-			}
-			return c.Value(i)
-		}, nil
+		return nullable(c), nil
 	case *array.Boolean:
-		return func(i int) any {
-			if c.IsNull(i) {
-				return nil
-			}
-			return c.Value(i)
-		}, nil
+		return nullable(c), nil
 	case *array.Timestamp:
 		toTime, err := c.DataType().(*arrow.TimestampType).GetToTimeFunc()
 		if err != nil {
@@ -142,6 +112,19 @@ func getter(col arrow.Array) (func(int) any, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("type %s has no PostgreSQL mapping", col.DataType())
+}
+
+// nullable reads row i of an array whose Value is what pgx encodes.
+func nullable[T any](c interface {
+	IsNull(i int) bool
+	Value(i int) T
+}) func(int) any {
+	return func(i int) any {
+		if c.IsNull(i) {
+			return nil
+		}
+		return c.Value(i)
+	}
 }
 
 // Next moves to the next row.

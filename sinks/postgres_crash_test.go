@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -51,33 +50,6 @@ var pgQueries = map[string]struct {
 	"branded": {`SELECT user_id, product_id, event_type, brand, price, event_time FROM events WHERE brand IS NOT NULL`, dataframe.Append},
 }
 
-// pgKillingSink kills the process after the Postgres commit of one batch
-// (before bbolt's) or after its bbolt commit.
-type pgKillingSink struct {
-	*sinks.Postgres
-	at    string
-	batch int64
-}
-
-func (s pgKillingSink) AddBatch(ctx context.Context, out *engine.Output) error {
-	if err := s.Postgres.AddBatch(ctx, out); err != nil {
-		return err
-	}
-	if s.at == "after-pg-commit" && out.BatchID == s.batch {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-	return nil
-}
-
-func (s pgKillingSink) Committed(ctx context.Context, id int64) error {
-	if s.at == "after-bbolt-commit" && id == s.batch {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
-	}
-	return nil
-}
-
 func pgCrashChild() error {
 	q := pgQueries[os.Getenv(envPGQuery)]
 	schema, err := dataframe.ParseSchema(ecommerceSchema)
@@ -105,7 +77,7 @@ func pgCrashChild() error {
 		Name:   "crash",
 		Source: engine.KafkaSource{BootstrapServers: os.Getenv(envAddr), Subscribe: []string{"in"}, StartingOffsets: "earliest", MaxRatePerPartition: 300},
 		Format: dataframe.FormatCSV, Schema: schema, Query: plan, OutputMode: q.mode,
-		Trigger: engine.Trigger{AvailableNow: true}, Sink: pgKillingSink{p, os.Getenv(envKillAt), batch},
+		Trigger: engine.Trigger{AvailableNow: true}, Sink: killingSink{p, os.Getenv(envKillAt), batch},
 		CheckpointLocation: os.Getenv(envDir),
 	})
 	if err != nil {
@@ -114,24 +86,6 @@ func pgCrashChild() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	return e.Run(ctx)
-}
-
-func runPGCrashChild(t *testing.T, addr, dir, pgURL, query, at string, batch int64) error {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envChild+"=1", envAddr+"="+addr, envDir+"="+dir, envKillAt+"="+at,
-		envKillBatch+"="+strconv.FormatInt(batch, 10), envPGURL+"="+pgURL, envPGQuery+"="+query)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-				return errKilled
-			}
-		}
-		return fmt.Errorf("child: %w\n%s", err, out)
-	}
-	return nil
 }
 
 // ecommerceEvents returns n generated e-commerce CSV records.
@@ -214,11 +168,7 @@ func pgReference(t *testing.T, query string, recs []kafkatest.Record) []string {
 func pgRows(t *testing.T, url, table string) []string {
 	t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := pgConn(t, url)
 	rows, err := c.Query(ctx, "SELECT * FROM "+pgx.Identifier{table}.Sanitize())
 	if err != nil {
 		t.Fatal(err)
@@ -266,10 +216,10 @@ func TestPostgresSinkCrashExactlyOnce(t *testing.T) {
 				b.Produce(t, "in", recs)
 				url := pgtest.DB(t)
 				dir := filepath.Join(t.TempDir(), "ckpt")
-				if err := runPGCrashChild(t, b.Addr, dir, url, query, at, 2); !errors.Is(err, errKilled) {
+				if err := runCrashChild(t, b.Addr, dir, at, 2, envPGURL+"="+url, envPGQuery+"="+query); !errors.Is(err, errKilled) {
 					t.Fatalf("first run: %v, want killed", err)
 				}
-				if err := runPGCrashChild(t, b.Addr, dir, url, query, "", -1); err != nil {
+				if err := runCrashChild(t, b.Addr, dir, "", -1, envPGURL+"="+url, envPGQuery+"="+query); err != nil {
 					t.Fatalf("restart: %v", err)
 				}
 				got := pgRows(t, url, "out")
@@ -289,13 +239,18 @@ func TestPostgresSinkCrashExactlyOnce(t *testing.T) {
 // pgScan runs a one-row query and scans it into dst.
 func pgScan(t *testing.T, url, query string, dst ...any) {
 	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, url)
+	if err := pgConn(t, url).QueryRow(context.Background(), query).Scan(dst...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// pgConn connects to url, closed when t ends.
+func pgConn(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close(ctx)
-	if err := c.QueryRow(ctx, query).Scan(dst...); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
 }
