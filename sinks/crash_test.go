@@ -18,6 +18,7 @@ import (
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/internal/kafkatest"
+	"github.com/microbatch/microbatch/internal/pgtest"
 	"github.com/microbatch/microbatch/sinks"
 	"github.com/microbatch/microbatch/sql"
 )
@@ -35,7 +36,7 @@ const (
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
-		run := map[string]func() error{"": crashChild, "deadletter-own": deadLetterChild, "deadletter-shared": deadLetterChild, "update": updateChild}[os.Getenv(envKind)]
+		run := map[string]func() error{"": crashChild, "deadletter-own": deadLetterChild, "deadletter-shared": deadLetterChild, "update": updateChild, "pg": pgCrashChild}[os.Getenv(envKind)]
 		if run == nil {
 			fmt.Fprintln(os.Stderr, "unknown", envKind, os.Getenv(envKind))
 			os.Exit(3)
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(pgtest.Run(m))
 }
 
 // killAround kills the process after sink's AddBatch of one batch (its
@@ -70,7 +71,7 @@ func (s killAround) AddBatch(ctx context.Context, out *engine.Output) error {
 	if err := s.Sink.AddBatch(ctx, out); err != nil {
 		return err
 	}
-	if s.at == "after-kafka-commit" && out.BatchID == s.batch {
+	if (s.at == "after-kafka-commit" || s.at == "after-pg-commit") && out.BatchID == s.batch {
 		killSelf(0)
 	}
 	return nil
@@ -150,17 +151,19 @@ func runChildQuery(cfg engine.Config) error {
 
 var errKilled = errors.New("killed")
 
-func runCrashChild(t *testing.T, addr, dir, at string, batch int64) error {
+// runCrashChild runs the crash child with env (NAME=value) added.
+func runCrashChild(t *testing.T, addr, dir, at string, batch int64, env ...string) error {
 	t.Helper()
-	return runChildKind(t, "", addr, dir, at, batch)
+	return runChildKind(t, "", addr, dir, at, batch, env...)
 }
 
 // runChildKind runs the child of kind (envKind) killing itself at at in
-// batch; errKilled when it was.
-func runChildKind(t *testing.T, kind, addr, dir, at string, batch int64) error {
+// batch, with env (NAME=value) added; errKilled when it was.
+func runChildKind(t *testing.T, kind, addr, dir, at string, batch int64, env ...string) error {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"=1", envKind+"="+kind, envAddr+"="+addr, envDir+"="+dir, envKillAt+"="+at, envKillBatch+"="+strconv.FormatInt(batch, 10))
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError

@@ -4,4 +4,9 @@
 // dead-letter writer WithDeadLetters, which sends each batch's malformed
 // records to a Kafka topic with Kafka Connect's context headers, in the
 // Kafka sink's transaction or in transactions of its own, exactly once.
+//
+// Postgres writes to a PostgreSQL table with pgx: one Postgres transaction
+// per batch holds its rows (COPY, upsert, delete or replace by output
+// mode) and the sink's progress row in microbatch_progress, whose epoch
+// fences older instances.
 package sinks

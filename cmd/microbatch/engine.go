@@ -187,6 +187,12 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Write
 			return err
 		}
 		sink = k
+	} else if job.Sink.Postgres != nil {
+		p, err := postgresSink(job)
+		if err != nil {
+			return err
+		}
+		sink = p
 	} else {
 		sink = engine.NewConsoleSink(job.Sink.Console.Engine(stdout))
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/microbatch/microbatch/internal/broker"
 	"github.com/microbatch/microbatch/internal/gen"
+	"github.com/microbatch/microbatch/internal/pgtest"
 )
 
 // bin is the microbatch binary built once for all tests.
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
+	code := pgtest.Run(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -212,6 +212,20 @@ type Sink struct {
 	// Kafka writes each batch's rows to a Kafka topic (key sink.kafka;
 	// Spark: format("kafka")).
 	Kafka *KafkaSink
+	// Postgres writes each batch's rows to a PostgreSQL table (key
+	// sink.postgres; sinks.PostgresOptions).
+	Postgres *PostgresSink
+}
+
+// PostgresSink configures the PostgreSQL sink (sinks.PostgresOptions).
+type PostgresSink struct {
+	// URL is the connection URL, ${VAR} expanded (key sink.postgres.url).
+	URL string
+	// Table receives the rows (key sink.postgres.table).
+	Table string
+	// CreateTable creates a missing table (key sink.postgres.createTable,
+	// default true).
+	CreateTable bool
 }
 
 // KafkaSink configures the Kafka sink (sinks.KafkaOptions).

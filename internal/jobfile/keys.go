@@ -98,6 +98,10 @@ func Keys() []Key {
 		{Path: "sink.kafka.createTopic.partitions", Type: "integer >= 1", Default: "1", Doc: "The topic's partition count."},
 		{Path: "sink.kafka.createTopic.replicationFactor", Type: "integer >= 1", Default: "1", Doc: "Also the progress topic's."},
 		{Path: "sink.kafka.<librdkafka property>", Type: "string", Doc: "Every other key goes to the producer (compression.type, linger.ms, security.protocol, ...)."},
+		{Path: "sink.postgres", Type: "mapping", Spark: `foreachBatch + JDBC`, Doc: "Write each batch's rows to a PostgreSQL table, exactly once: each batch is one Postgres transaction that writes the rows and moves the job's row in microbatch_progress(job, sink, batch_id, epoch), committed before the checkpoint; a batch re-run after a crash that the row already holds is not written again. append: COPY the new rows; update: upsert the changed rows (INSERT ... ON CONFLICT (group-by columns) DO UPDATE) and delete the groups that left the result (HAVING); complete: replace the table's rows. Connection errors and server restarts are retried with source.kafka.fetchOffset.numRetries and retryIntervalMs."},
+		{Path: "sink.postgres.url", Type: "string", Required: true, Doc: "A postgres:// URL or libpq key=value string; ${PGURL} works as everywhere. A bad URL or an unknown sslmode is a validate error; errors never print the password."},
+		{Path: "sink.postgres.table", Type: "name or schema.name", Required: true, Doc: "Taken as written (quoted). Its columns are named as the query's output columns: STRING text, INT integer, BIGINT bigint, DOUBLE double precision, BOOLEAN boolean, TIMESTAMP timestamptz. An existing table whose columns do not fit is refused before the first batch. microbatch_progress is created in the same schema."},
+		{Path: "sink.postgres.createTable", Type: "boolean", Default: "true", Doc: "Create a missing table at the first batch, its primary key the group-by columns; false: a missing table is an error."},
 		{Path: "checkpointLocation", Field: "CheckpointLocation", Type: "path", Required: true, Doc: "Relative to the job file's directory."},
 	}
 	docs := map[string]engine.Setting{}

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gopkg.in/yaml.v3"
 
 	"github.com/microbatch/microbatch/engine"
@@ -534,7 +536,36 @@ func (l *loader) sink(n *yaml.Node) Sink {
 	if v := m["kafka"]; v != nil {
 		s.Kafka = l.kafkaSink(v)
 	}
+	if v := m["postgres"]; v != nil {
+		s.Postgres = l.postgresSink(v)
+	}
 	return s
+}
+
+func (l *loader) postgresSink(n *yaml.Node) *PostgresSink {
+	const path = "sink.postgres"
+	p := &PostgresSink{CreateTable: true}
+	m := l.mapping(n, path)
+	if l.require(m, path, "url") {
+		if u, ok := l.nonEmpty(m["url"], path+".url"); ok {
+			if _, err := pgconn.ParseConfig(u); err != nil {
+				l.errorf(m["url"].Line, path+".url", "%v", err) // pgconn leaves the password out
+			}
+			p.URL = u
+		}
+	}
+	if l.require(m, path, "table") {
+		if t, ok := l.nonEmpty(m["table"], path+".table"); ok {
+			if parts := strings.Split(t, "."); len(parts) > 2 || slices.Contains(parts, "") {
+				l.errorf(m["table"].Line, path+".table", "%q: want name or schema.name", t)
+			}
+			p.Table = t
+		}
+	}
+	if v := m["createTable"]; v != nil {
+		p.CreateTable, _ = l.boolean(v, path+".createTable")
+	}
+	return p
 }
 
 func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
