@@ -30,6 +30,7 @@ const (
 	envDir       = "SINKS_CRASH_DIR"
 	envKillAt    = "SINKS_CRASH_AT" // before-kafka-commit | after-kafka-commit | after-bbolt-commit
 	envKillBatch = "SINKS_CRASH_BATCH"
+	envSink      = "SINKS_CRASH_SINK" // "files": filesCrashChild; else the Kafka sink
 )
 
 func TestMain(m *testing.M) {
@@ -72,6 +73,9 @@ func (s killingSink) Committed(ctx context.Context, id int64) error {
 }
 
 func crashChild() error {
+	if os.Getenv(envSink) == "files" {
+		return filesCrashChild()
+	}
 	schema, err := dataframe.ParseSchema("n BIGINT")
 	if err != nil {
 		return err
