@@ -149,7 +149,7 @@ func NewFiles(opts FilesOptions) (*Files, error) {
 // it before any batch.
 func (s *Files) CheckSchema(schema *arrow.Schema, mode dataframe.OutputMode) error {
 	if mode != dataframe.Append {
-		return fmt.Errorf("files sink: output mode %s: the files sink writes append mode only, as Spark's file sink: a file once written is never changed, so rows that change (update) or the whole result each batch (complete) cannot be written to it", mode)
+		return fmt.Errorf("output mode %s: the files sink writes append mode only, as Spark's file sink: a file once written is never changed, so rows that change (update) or the whole result each batch (complete) cannot be written to it", mode)
 	}
 	for _, c := range s.opts.PartitionBy {
 		if len(schema.FieldIndices(c)) == 0 {
@@ -157,11 +157,11 @@ func (s *Files) CheckSchema(schema *arrow.Schema, mode dataframe.OutputMode) err
 			for _, f := range schema.Fields() {
 				names = append(names, f.Name)
 			}
-			return fmt.Errorf("files sink: partitionBy column %q is not an output column (%s)", c, strings.Join(names, ", "))
+			return fmt.Errorf("partitionBy column %q is not an output column (%s)", c, strings.Join(names, ", "))
 		}
 	}
 	if len(s.opts.PartitionBy) >= schema.NumFields() {
-		return errors.New("files sink: partitionBy names every output column: the files would have none")
+		return errors.New("partitionBy names every output column: the files would have none")
 	}
 	return nil
 }
@@ -328,7 +328,7 @@ func (s *Files) mkdirs(dir string, dirs map[string]bool) error {
 // batch without rows writes nothing.
 func (s *Files) AddBatch(ctx context.Context, out *engine.Output) error {
 	if err := s.CheckSchema(out.Schema, out.Mode); err != nil {
-		return err
+		return fmt.Errorf("files sink: %w", err)
 	}
 	if out.BatchID <= s.last || out.NumRows() == 0 {
 		return nil

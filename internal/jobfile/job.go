@@ -206,6 +206,9 @@ type Sink struct {
 	// Kafka writes each batch's rows to a Kafka topic (key sink.kafka;
 	// Spark: format("kafka")).
 	Kafka *KafkaSink
+	// Files writes each batch's rows to files (key sink.files; Spark:
+	// format("parquet"), format("json"), format("csv")).
+	Files *FilesSink
 }
 
 // KafkaSink configures the Kafka sink (sinks.KafkaOptions).

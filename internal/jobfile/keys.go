@@ -93,6 +93,12 @@ func Keys() []Key {
 		{Path: "sink.kafka.createTopic.partitions", Type: "integer >= 1", Default: "1", Doc: "The topic's partition count."},
 		{Path: "sink.kafka.createTopic.replicationFactor", Type: "integer >= 1", Default: "1", Doc: "Also the progress topic's."},
 		{Path: "sink.kafka.<librdkafka property>", Type: "string", Doc: "Every other key goes to the producer (compression.type, linger.ms, security.protocol, ...)."},
+		{Path: "sink.files", Type: "mapping", Spark: `format("parquet")`, Doc: "Write each batch's rows to files, exactly once for readers that skip names beginning with _ or . (Spark, Hive, Trino): files are staged under _microbatch/, committed in a commit log there, then renamed into place, before the checkpoint commits; a re-run batch the log holds is not written again. outputMode append only."},
+		{Path: "sink.files.path", Type: "path", Required: true, Spark: "path", Doc: "The output directory, relative to the job file's directory; created when missing. Files are named part-<batch>-<n>.<ext>."},
+		{Path: "sink.files.format", Type: "parquet | json | csv", Default: "parquet", Doc: "Parquet from the Arrow records (INT as INT32, BIGINT INT64, DOUBLE, BOOLEAN, STRING, TIMESTAMP as a UTC microsecond timestamp); JSON lines and CSV (with a header) as `microbatch state --format jsonl` and `csv`."},
+		{Path: "sink.files.partitionBy", Type: "string or list", Default: "none", Spark: "partitionBy", Doc: "Output columns to partition by: Hive-style directories col=value/ (values escaped as Hive does, NULL and \"\" as __HIVE_DEFAULT_PARTITION__); the columns are left out of the files."},
+		{Path: "sink.files.compression", Type: "snappy | zstd | gzip | none", Default: "snappy for parquet, none for json and csv", Spark: "compression", Doc: "json and csv take gzip or none."},
+		{Path: "sink.files.maxRecordsPerFile", Type: "integer >= 0", Default: "0", Spark: "maxRecordsPerFile", Doc: "Rows per file at most; 0 = no cap."},
 		{Path: "checkpointLocation", Field: "CheckpointLocation", Type: "path", Required: true, Doc: "Relative to the job file's directory."},
 	}
 	docs := map[string]engine.Setting{}

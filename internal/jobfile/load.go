@@ -98,6 +98,8 @@ type loader struct {
 	suggested map[string]bool
 	// unknownIn counts the unknown keys reported per mapping path.
 	unknownIn map[string]int
+	// dir is the directory relative paths are resolved against.
+	dir string
 }
 
 func (l *loader) errorf(line int, key, format string, args ...any) {
@@ -123,6 +125,7 @@ func (l *loader) yamlError(err error) {
 }
 
 func (l *loader) load(data []byte, dir string) *Job {
+	l.dir = dir
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -504,6 +507,9 @@ func (l *loader) sink(n *yaml.Node) Sink {
 	}
 	if v := m["kafka"]; v != nil {
 		s.Kafka = l.kafkaSink(v)
+	}
+	if v := m["files"]; v != nil {
+		s.Files = l.filesSink(v)
 	}
 	return s
 }
