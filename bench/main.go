@@ -51,7 +51,7 @@ type config struct {
 	cpuProfile     string
 	decodeRows     int
 	seed           int64
-	sink           string // -sink: none | kafka
+	sink           string // -sink: none | kafka | files
 	guarantee      string // -guarantee of -sink kafka
 	noSinkRun      bool   // engine child: -sink's baseline, the same query into a sink that discards
 
@@ -93,7 +93,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs (the engine child's, unless -in-process) to this file")
 	fs.IntVar(&c.decodeRows, "decode-rows", 300_000, "rows per decoder measurement")
 	fs.Int64Var(&c.seed, "seed", 1, "generator seed")
-	fs.StringVar(&c.sink, "sink", "none", "engine measurement: none (the view count by page into a sink that discards) | kafka (SELECT timestamp, userid, page WHERE page LIKE '/products/%', append mode, into a Kafka topic on the same broker, against the same query into a sink that discards)")
+	fs.StringVar(&c.sink, "sink", "none", "engine measurement: none (the view count by page into a sink that discards) | kafka (SELECT timestamp, userid, page WHERE page LIKE '/products/%', append mode, into a Kafka topic on the same broker, against the same query into a sink that discards) | files (the same query into snappy Parquet files in a temporary directory, against the same)")
 	fs.StringVar(&c.guarantee, "guarantee", "exactly-once", "-sink kafka's delivery guarantee: exactly-once (a transaction per batch) | at-least-once")
 	fs.BoolVar(&c.noSinkRun, "nosink-run", false, "internal: with -mode engine -sink kafka, run the query into a sink that discards")
 	fs.DurationVar(&c.interval, "interval", time.Second, "interval scenario: processingTime trigger")
@@ -123,8 +123,8 @@ func parseFlags(args []string) (*config, []string, error) {
 		return nil, nil, fmt.Errorf("-max-rate %d: want -1 (about 10 batches), 0 (uncapped) or a cap", c.maxRate)
 	case c.keys < 0:
 		return nil, nil, fmt.Errorf("-keys %d: want 0 (the generator's pages) or a count", c.keys)
-	case c.sink != "none" && c.sink != "kafka":
-		return nil, nil, fmt.Errorf("-sink %q: want none or kafka", c.sink)
+	case c.sink != "none" && c.sink != "kafka" && c.sink != "files":
+		return nil, nil, fmt.Errorf("-sink %q: want none, kafka or files", c.sink)
 	case c.guarantee != "exactly-once" && c.guarantee != "at-least-once":
 		return nil, nil, fmt.Errorf("-guarantee %q: want exactly-once or at-least-once", c.guarantee)
 	case c.executors < 0:

@@ -243,9 +243,17 @@ func (s *Files) create(name string, schema *arrow.Schema) (*stagedFile, error) {
 	sf.w = sf.buf
 	switch {
 	case s.opts.Format == FormatParquet:
-		props := parquet.NewWriterProperties(parquet.WithCompression(s.codec), parquet.WithAllocator(s.mem),
-			parquet.WithMaxRowGroupLength(maxRowGroupRows), parquet.WithCreatedBy("microbatch"))
-		sf.pq, err = pqarrow.NewFileWriter(schema, sf.buf, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(s.mem), pqarrow.WithStoreSchema()))
+		props := []parquet.WriterProperty{parquet.WithCompression(s.codec), parquet.WithAllocator(s.mem),
+			parquet.WithMaxRowGroupLength(maxRowGroupRows), parquet.WithCreatedBy("microbatch")}
+		for _, f := range schema.Fields() {
+			if f.Type.ID() == arrow.TIMESTAMP {
+				// Timestamps rarely repeat: dictionary-encoding them
+				// costs most of the writer's time and falls back to
+				// plain encoding anyway.
+				props = append(props, parquet.WithDictionaryFor(f.Name, false))
+			}
+		}
+		sf.pq, err = pqarrow.NewFileWriter(schema, sf.buf, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(s.mem), pqarrow.WithStoreSchema()))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("parquet writer: %w", err)
