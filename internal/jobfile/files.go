@@ -2,7 +2,6 @@ package jobfile
 
 import (
 	"path/filepath"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -43,17 +42,7 @@ func (l *loader) filesSink(n *yaml.Node) *FilesSink {
 		f.Format, _ = l.enum(v, path+".format", "parquet", "json", "csv")
 	}
 	if v := m["partitionBy"]; v != nil {
-		if deref(v).Kind == yaml.SequenceNode {
-			for _, item := range deref(v).Content {
-				if s, ok := l.nonEmpty(item, path+".partitionBy"); ok {
-					f.PartitionBy = append(f.PartitionBy, s)
-				}
-			}
-		} else if s, ok := l.nonEmpty(v, path+".partitionBy"); ok {
-			for _, c := range strings.Split(s, ",") {
-				f.PartitionBy = append(f.PartitionBy, strings.TrimSpace(c))
-			}
-		}
+		f.PartitionBy = l.columnList(v, path+".partitionBy")
 	}
 	if v := m["compression"]; v != nil {
 		if c, ok := l.enum(v, path+".compression", "snappy", "zstd", "gzip", "none"); ok {

@@ -533,17 +533,7 @@ func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 		}
 	}
 	if v := m["key"]; v != nil {
-		if deref(v).Kind == yaml.SequenceNode {
-			for _, item := range deref(v).Content {
-				if s, ok := l.nonEmpty(item, path+".key"); ok {
-					k.Key = append(k.Key, s)
-				}
-			}
-		} else if s, ok := l.nonEmpty(v, path+".key"); ok {
-			for _, c := range strings.Split(s, ",") {
-				k.Key = append(k.Key, strings.TrimSpace(c))
-			}
-		}
+		k.Key = l.columnList(v, path+".key")
 	}
 	if v := m["format"]; v != nil {
 		k.Format, _ = l.enum(v, path+".format", "json", "csv")
@@ -579,6 +569,24 @@ func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 		}
 	}
 	return k
+}
+
+// columnList reads a list of column names: a YAML list or a
+// comma-separated string.
+func (l *loader) columnList(v *yaml.Node, path string) []string {
+	var out []string
+	if deref(v).Kind == yaml.SequenceNode {
+		for _, item := range deref(v).Content {
+			if s, ok := l.nonEmpty(item, path); ok {
+				out = append(out, s)
+			}
+		}
+	} else if s, ok := l.nonEmpty(v, path); ok {
+		for _, c := range strings.Split(s, ",") {
+			out = append(out, strings.TrimSpace(c))
+		}
+	}
+	return out
 }
 
 func defaultConsole() *ConsoleSink {
