@@ -30,14 +30,26 @@ func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 
 // runEngine runs the click query over the topic with a fresh checkpoint
 // and a sink that discards, and returns its per-batch figures. With
-// o.sink "kafka" it runs appendQuery instead, into a Kafka sink, or, with
-// o.noSinkRun, into a sink that discards.
+// o.sink "kafka" ("files") it runs appendQuery instead, into a Kafka sink
+// (Parquet files), or, with o.noSinkRun, into a sink that discards.
 func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	schema, df, err := clickQuery()
 	mode := o.outputMode
 	var sink engine.Sink = discard
 	var er engineRun
 	var ksink *sinks.Kafka
+	if o.sink == "files" {
+		schema, df, err = appendQuery()
+		mode = dataframe.Append
+		if !o.noSinkRun {
+			f, dir, ferr := filesSink()
+			if ferr != nil {
+				return engineRun{}, ferr
+			}
+			defer os.RemoveAll(dir)
+			sink = f
+		}
+	}
 	if o.sink == "kafka" {
 		schema, df, err = appendQuery()
 		mode = dataframe.Append

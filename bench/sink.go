@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -28,6 +29,21 @@ func appendQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 
 // discard is the sink of the runs without one: it drops every batch.
 var discard = engine.SinkFunc(func(context.Context, *engine.Output) error { return nil })
+
+// filesSink is -sink files's sink: snappy Parquet files in a fresh
+// temporary directory, which the caller removes.
+func filesSink() (*sinks.Files, string, error) {
+	dir, err := os.MkdirTemp("", "microbatch-bench-files-")
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := sinks.NewFiles(sinks.FilesOptions{Path: dir, Format: sinks.FormatParquet})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, "", fmt.Errorf("files sink: %w", err)
+	}
+	return f, dir, nil
+}
 
 // kafkaSink is -sink kafka's sink: a fresh output topic on the source's
 // broker (as many partitions as the source), rows as JSON objects, no key,

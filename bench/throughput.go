@@ -105,7 +105,7 @@ func throughput(ctx context.Context, cfg *config) error {
 				i+1, sinkLabel(cfg), er.MsgsPerSec, time.Duration(er.Seconds*float64(time.Second)).Round(time.Millisecond),
 				len(er.BatchMs), er.StateRows, er.OutputRows, er.PeakRSS>>20, er.CPUSeconds)
 			engines = append(engines, er)
-			if cfg.sink == "kafka" {
+			if cfg.sink != "none" {
 				nr, err := measureEngine(ctx, cfg, cl.addr, i, true)
 				if err != nil {
 					return fmt.Errorf("engine without sink: %w", err)
@@ -175,8 +175,8 @@ func throughput(ctx context.Context, cfg *config) error {
 		fmt.Printf("engine phases p50 (ms): %s; outside batches %.0f ms\n", formatPhases(res.PhaseP50Ms), res.EngineOutsideBatchesMs)
 	}
 	if len(noSinks) > 0 {
-		fmt.Printf("sink kafka %s: %d rows out, sink (AddBatch) p50 %.1f ms p99 %.1f ms; %.2fx the same query with no sink (%.0f msgs/s, peak RSS %d MB, CPU %.2f s against %.2f s)\n",
-			res.Guarantee, res.EngineOutputRows, res.SinkP50Ms, res.SinkP99Ms, res.SinkVsNoSink, res.EngineNoSinkMsgsPerSec,
+		fmt.Printf("sink %s: %d rows out, sink (AddBatch) p50 %.1f ms p99 %.1f ms; %.2fx the same query with no sink (%.0f msgs/s, peak RSS %d MB, CPU %.2f s against %.2f s)\n",
+			strings.TrimSpace(cfg.sink+" "+res.Guarantee), res.EngineOutputRows, res.SinkP50Ms, res.SinkP99Ms, res.SinkVsNoSink, res.EngineNoSinkMsgsPerSec,
 			res.EngineNoSinkPeakRSSBytes>>20, res.EngineNoSinkCPUSeconds, res.EngineCPUSeconds)
 	}
 	if res.Decode != nil {
@@ -194,6 +194,9 @@ func sinkLabel(cfg *config) string {
 	if cfg.sink == "kafka" {
 		return " into kafka (" + cfg.guarantee + ")"
 	}
+	if cfg.sink == "files" {
+		return " into parquet files"
+	}
 	return ""
 }
 
@@ -208,7 +211,7 @@ func guaranteeOf(cfg *config) string {
 // outputModeOf is the engine query's output mode: append with -sink
 // kafka, else -output-mode.
 func outputModeOf(cfg *config) string {
-	if cfg.sink == "kafka" {
+	if cfg.sink != "none" {
 		return dataframe.Append.String()
 	}
 	return cfg.outputMode.String()
@@ -218,6 +221,9 @@ func outputModeOf(cfg *config) string {
 func queryLabel(cfg *config) string {
 	if cfg.sink == "kafka" {
 		return "product pages, append, into kafka " + cfg.guarantee
+	}
+	if cfg.sink == "files" {
+		return "product pages, append, into parquet files"
 	}
 	return "view count by page"
 }

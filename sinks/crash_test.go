@@ -31,12 +31,12 @@ const (
 	envDir       = "SINKS_CRASH_DIR"
 	envKillAt    = "SINKS_CRASH_AT" // before-kafka-commit | after-kafka-commit | after-bbolt-commit
 	envKillBatch = "SINKS_CRASH_BATCH"
-	envKind      = "SINKS_CRASH_KIND" // "" (append) | deadletter-own | deadletter-shared | update
+	envKind      = "SINKS_CRASH_KIND" // "" (append) | deadletter-own | deadletter-shared | update | pg | files
 )
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envChild) != "" {
-		run := map[string]func() error{"": crashChild, "deadletter-own": deadLetterChild, "deadletter-shared": deadLetterChild, "update": updateChild, "pg": pgCrashChild}[os.Getenv(envKind)]
+		run := map[string]func() error{"": crashChild, "deadletter-own": deadLetterChild, "deadletter-shared": deadLetterChild, "update": updateChild, "pg": pgCrashChild, "files": filesCrashChild}[os.Getenv(envKind)]
 		if run == nil {
 			fmt.Fprintln(os.Stderr, "unknown", envKind, os.Getenv(envKind))
 			os.Exit(3)

@@ -13,3 +13,9 @@ func SetBeforeCommit(k *Kafka, fn func(batchID int64)) { k.beforeCommit = fn }
 func SetDeadLetterBeforeCommit(s engine.Sink, fn func(batchID int64)) {
 	s.(*deadLetterSink).own.beforeCommit = fn
 }
+
+// SetFilesHook makes s call fn at each point of its protocol: "mid-file"
+// (part of the batch's first staged file written), "before-log" (every
+// file staged and fsynced, the commit log entry not written), "mid-rename"
+// (the entry durable, the first file renamed into place, the others not).
+func SetFilesHook(s *Files, fn func(point string, batchID int64)) { s.hook = fn }

@@ -101,6 +101,8 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 			return nil, err
 		}
 		errs = append(errs, cerrs...)
+	} else if job.Sink.Files != nil {
+		errs = append(errs, checkFilesSink(job, q)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -193,6 +195,12 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Write
 			return err
 		}
 		sink = p
+	} else if job.Sink.Files != nil {
+		f, err := filesSink(job)
+		if err != nil {
+			return err
+		}
+		sink = f
 	} else {
 		sink = engine.NewConsoleSink(job.Sink.Console.Engine(stdout))
 	}

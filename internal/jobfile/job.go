@@ -212,6 +212,9 @@ type Sink struct {
 	// Kafka writes each batch's rows to a Kafka topic (key sink.kafka;
 	// Spark: format("kafka")).
 	Kafka *KafkaSink
+	// Files writes each batch's rows to files (key sink.files; Spark:
+	// format("parquet"), format("json"), format("csv")).
+	Files *FilesSink
 	// Postgres writes each batch's rows to a PostgreSQL table (key
 	// sink.postgres; sinks.PostgresOptions).
 	Postgres *PostgresSink

@@ -271,7 +271,7 @@ func TestErrors(t *testing.T) {
 		{"sink typo", "query:", "sink:\n  consle: {}\nquery:",
 			[]string{`job.yaml:8: sink.consle: unknown key, did you mean console?`}},
 		{"empty sink", "query:", "sink: {}\nquery:",
-			[]string{`job.yaml:7: sink: names no sink; want exactly one of: console, kafka, postgres`}},
+			[]string{`job.yaml:7: sink: names no sink; want exactly one of: console, kafka, postgres, files`}},
 		{"console options", "query:", "sink:\n  console:\n    numRows: 0\n    truncate: maybe\nquery:",
 			[]string{`job.yaml:9: sink.console.numRows: must be at least 1, got 0`, `job.yaml:10: sink.console.truncate: expected true or false, got "maybe"`}},
 		{"empty query", "query: SELECT userid FROM events", "query: ''",

@@ -100,6 +100,8 @@ type loader struct {
 	suggested map[string]bool
 	// unknownIn counts the unknown keys reported per mapping path.
 	unknownIn map[string]int
+	// dir is the directory relative paths are resolved against.
+	dir string
 }
 
 func (l *loader) errorf(line int, key, format string, args ...any) {
@@ -125,6 +127,7 @@ func (l *loader) yamlError(err error) {
 }
 
 func (l *loader) load(data []byte, dir string) *Job {
+	l.dir = dir
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -539,6 +542,9 @@ func (l *loader) sink(n *yaml.Node) Sink {
 	if v := m["postgres"]; v != nil {
 		s.Postgres = l.postgresSink(v)
 	}
+	if v := m["files"]; v != nil {
+		s.Files = l.filesSink(v)
+	}
 	return s
 }
 
@@ -587,17 +593,7 @@ func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 		}
 	}
 	if v := m["key"]; v != nil {
-		if deref(v).Kind == yaml.SequenceNode {
-			for _, item := range deref(v).Content {
-				if s, ok := l.nonEmpty(item, path+".key"); ok {
-					k.Key = append(k.Key, s)
-				}
-			}
-		} else if s, ok := l.nonEmpty(v, path+".key"); ok {
-			for _, c := range strings.Split(s, ",") {
-				k.Key = append(k.Key, strings.TrimSpace(c))
-			}
-		}
+		k.Key = l.columnList(v, path+".key")
 	}
 	if v := m["format"]; v != nil {
 		k.Format, _ = l.enum(v, path+".format", "json", "csv")
@@ -633,6 +629,24 @@ func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 		}
 	}
 	return k
+}
+
+// columnList reads a list of column names: a YAML list or a
+// comma-separated string.
+func (l *loader) columnList(v *yaml.Node, path string) []string {
+	var out []string
+	if deref(v).Kind == yaml.SequenceNode {
+		for _, item := range deref(v).Content {
+			if s, ok := l.nonEmpty(item, path); ok {
+				out = append(out, s)
+			}
+		}
+	} else if s, ok := l.nonEmpty(v, path); ok {
+		for _, c := range strings.Split(s, ",") {
+			out = append(out, strings.TrimSpace(c))
+		}
+	}
+	return out
 }
 
 func defaultConsole() *ConsoleSink {
