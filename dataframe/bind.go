@@ -17,6 +17,7 @@ type bexpr struct {
 	col  int  // kCol: input column index
 	lit  *node
 	like *likePattern
+	call *funcCall // kFunc
 	args []*bexpr
 	// hasElse: kCase has a final ELSE argument.
 	hasElse bool
@@ -200,6 +201,8 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 		return castTo(args[0], n.typ), nil
 	case kCase:
 		return bindCase(n, args)
+	case kFunc:
+		return bindFunc(n, args)
 	}
 	return nil, fmt.Errorf("%w: unexpected expression %s", ErrPlan, n)
 }

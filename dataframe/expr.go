@@ -32,6 +32,7 @@ const (
 	kAlias
 	kCase // args: cond1, value1, cond2, value2, ..., [else]; hasElse
 	kAgg
+	kFunc // a scalar function of the registry (funcs.go): name, args
 )
 
 type binOp uint8
@@ -404,6 +405,8 @@ func (n *node) write(b *strings.Builder) {
 			n.args[i].write(b)
 		}
 		b.WriteString(" END")
+	case kFunc:
+		n.writeFunc(b)
 	case kAgg:
 		b.WriteString(aggText[n.agg] + "(")
 		switch {

@@ -106,6 +106,15 @@ func (p *Program) writeCanonical(b *strings.Builder, e *bexpr) {
 			arg(i)
 		}
 		b.WriteString(" END")
+	case kFunc:
+		b.WriteString(e.call.def.name + "(")
+		for i := range e.args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			arg(i)
+		}
+		b.WriteByte(')')
 	default: // literals
 		b.WriteString(e.text)
 	}
