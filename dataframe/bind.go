@@ -416,6 +416,10 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 		call.typ = Float64
 	case aggMin, aggMax:
 		call.typ = call.arg.typ
+	default: // funcs_agg.go
+		if err := bindAggExt(&call, n); err != nil {
+			return nil, err
+		}
 	}
 	call.text = aggText[call.fn] + "(*)"
 	if call.arg != nil {

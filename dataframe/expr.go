@@ -68,9 +68,19 @@ const (
 	aggMin
 	aggMax
 	aggAvg
+	// Added by funcs_agg.go's aggregates.
+	aggCountIf
+	aggBoolAnd
+	aggBoolOr
+	aggVarSamp
+	aggVarPop
+	aggStddevSamp
+	aggStddevPop
 )
 
-var aggText = [...]string{aggCount: "count", aggCountDistinct: "count", aggSum: "sum", aggMin: "min", aggMax: "max", aggAvg: "avg"}
+var aggText = [...]string{aggCount: "count", aggCountDistinct: "count", aggSum: "sum", aggMin: "min", aggMax: "max", aggAvg: "avg",
+	aggCountIf: "count_if", aggBoolAnd: "bool_and", aggBoolOr: "bool_or", aggVarSamp: "var_samp", aggVarPop: "var_pop",
+	aggStddevSamp: "stddev_samp", aggStddevPop: "stddev_pop"}
 
 type node struct {
 	kind    exprKind

@@ -64,7 +64,9 @@
 //     (DOUBLE), TRUE, FALSE, NULL
 //   - GROUP BY expressions, select-list positions (GROUP BY 1) and
 //     select-list aliases; count(*), count(x), count(DISTINCT x), sum, min,
-//     max, avg; aggregates without GROUP BY aggregate all rows
+//     max, avg, count_if, bool_and (every), bool_or, var_samp (variance),
+//     var_pop, stddev_samp (stddev, std), stddev_pop; aggregates without
+//     GROUP BY aggregate all rows
 //   - HAVING, which may use aggregates, grouping columns, grouping
 //     expressions and select-list aliases
 //   - ORDER BY output columns, aliases, positions or expressions (without

@@ -542,8 +542,10 @@ func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 		e = dataframe.Min(a.e)
 	case name == "max":
 		e = dataframe.Max(a.e)
-	default:
+	case name == "avg":
 		e = dataframe.Avg(a.e)
+	default: // funcs.go: the aggregates of dataframe.Aggregate
+		e = dataframe.Aggregate(name, a.e)
 	}
 	return &texpr{e: e, pos: pos, kids: []*texpr{a}, agg: true, hasAgg: true, size: 1 + a.size}, nil
 }

@@ -12,6 +12,12 @@ import (
 // maps PostgreSQL's spellings of them (COALESCE, GREATEST and NULLIF are
 // grammar, not calls; || and ~ are operators) onto it.
 
+func init() {
+	for _, name := range dataframe.AggregateNames() {
+		aggregates[name] = true
+	}
+}
+
 // funcOps are the operators that are scalar functions.
 var funcOps = map[string]string{"||": "concat", "~": "regexp_like"}
 

@@ -37,6 +37,8 @@ func TestScalarFunctionsSQL(t *testing.T) {
 				"10.25|5|" + " Apple " + "|10.3", "5|3.5|NULL|3.5", "5|5|NULL|NULL"}},
 		{"SELECT date_trunc('hour', event_time) AS h, count(*) AS n, round(sum(price), 0) AS p FROM events GROUP BY date_trunc('hour', event_time)",
 			[]string{"h|n|p", "2024-01-01 10:00:00Z|2|14", "2024-01-01 11:00:00Z|1|NULL"}},
+		{"SELECT count_if(price > 3) AS c, bool_or(brand = 'samsung') AS o, every(price > 3) AS a, var_samp(price) AS v, stddev_pop(price) AS sd FROM events",
+			[]string{"c|o|a|v|sd", "2|true|true|22.78125|3.375"}},
 		{"SELECT if(price > 5, 'high', 'low') AS band, count(*) AS n FROM events GROUP BY 1",
 			[]string{"band|n", "high|1", "low|2"}},
 	} {
