@@ -240,6 +240,21 @@ func bindSplitPart(args []*bexpr) (Type, kernel, error) {
 		if part == 0 {
 			return false
 		}
+		if part > 0 && delim != "" { // the common case, without splitting the rest
+			for k := int64(1); k < part; k++ {
+				j := strings.Index(s, delim)
+				if j < 0 {
+					out.s[i] = ""
+					return true
+				}
+				s = s[j+len(delim):]
+			}
+			if j := strings.Index(s, delim); j >= 0 {
+				s = s[:j]
+			}
+			out.s[i] = s
+			return true
+		}
 		parts := []string{s}
 		if delim != "" {
 			parts = strings.Split(s, delim)
