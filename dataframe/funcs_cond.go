@@ -82,20 +82,7 @@ func bindIf(args []*bexpr) (Type, kernel, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return t, func(n int, a []*vector, sel []int32) *vector {
-		out := newVector(t, n)
-		var yes, no []int32
-		for _, i := range sel {
-			if !a[0].null(i) && a[0].b[i] {
-				yes = append(yes, i)
-			} else {
-				no = append(no, i)
-			}
-		}
-		copyRows(out, a[1], yes, n)
-		copyRows(out, a[2], no, n)
-		return out
-	}, nil
+	return t, choose(t, func(c *vector, i int32) bool { return !c.null(i) && c.b[i] }), nil
 }
 
 func bindNvl2(args []*bexpr) (Type, kernel, error) {
@@ -106,18 +93,24 @@ func bindNvl2(args []*bexpr) (Type, kernel, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return t, func(n int, a []*vector, sel []int32) *vector {
+	return t, choose(t, func(c *vector, i int32) bool { return !c.null(i) }), nil
+}
+
+// choose is the kernel of a function of three arguments whose result is
+// the second where yes(first, row) holds, else the third.
+func choose(t Type, yes func(c *vector, i int32) bool) kernel {
+	return func(n int, a []*vector, sel []int32) *vector {
 		out := newVector(t, n)
-		var yes, no []int32
+		var hit, miss []int32
 		for _, i := range sel {
-			if a[0].null(i) {
-				no = append(no, i)
+			if yes(a[0], i) {
+				hit = append(hit, i)
 			} else {
-				yes = append(yes, i)
+				miss = append(miss, i)
 			}
 		}
-		copyRows(out, a[1], yes, n)
-		copyRows(out, a[2], no, n)
+		copyRows(out, a[1], hit, n)
+		copyRows(out, a[2], miss, n)
 		return out
-	}, nil
+	}
 }

@@ -130,25 +130,13 @@ func bindMod(positive bool) func([]*bexpr) (Type, kernel, error) {
 		return t, strictNullable(t, func(out *vector, a []*vector, i int32) bool {
 			switch t {
 			case Int32:
-				x, y := a[0].i32[i], a[1].i32[i]
-				if y == 0 {
-					return false
-				}
-				r := x % y
-				if positive && r < 0 {
-					r = (r + y) % y
-				}
+				r, ok := modInt(a[0].i32[i], a[1].i32[i], positive)
 				out.i32[i] = r
+				return ok
 			case Int64:
-				x, y := a[0].i64[i], a[1].i64[i]
-				if y == 0 {
-					return false
-				}
-				r := x % y
-				if positive && r < 0 {
-					r = (r + y) % y
-				}
+				r, ok := modInt(a[0].i64[i], a[1].i64[i], positive)
 				out.i64[i] = r
+				return ok
 			default:
 				x, y := a[0].f64[i], a[1].f64[i]
 				if y == 0 {
@@ -163,6 +151,18 @@ func bindMod(positive bool) func([]*bexpr) (Type, kernel, error) {
 			return true
 		}), nil
 	}
+}
+
+// modInt is x % y (positive: pmod); false when y is 0.
+func modInt[T int32 | int64](x, y T, positive bool) (T, bool) {
+	if y == 0 {
+		return 0, false
+	}
+	r := x % y
+	if positive && r < 0 {
+		r = (r + y) % y
+	}
+	return r, true
 }
 
 // bindExtreme is greatest (dir 1) or least (dir -1): NULLs are skipped.
