@@ -38,6 +38,7 @@ type acc struct {
 	f64 []float64
 	str []string
 	set []map[string]struct{}
+	m2  []float64 // variance family: the sum of squared deviations (funcs_agg.go)
 }
 
 func newGroupTable(spec *aggSpec) *groupTable {
@@ -103,6 +104,9 @@ func (g *groupTable) grow1() {
 		default:
 			a.i64 = appendDoubling(a.i64, 0)
 		}
+		if a.fn.moments() {
+			a.m2 = appendDoubling(a.m2, 0)
+		}
 	}
 	if g.changed != nil {
 		g.changed = appendDoubling(g.changed, false)
@@ -125,6 +129,9 @@ func (g *groupTable) reset(id int32) {
 			a.str[id] = ""
 		case a.i64 != nil:
 			a.i64[id] = 0
+		}
+		if a.m2 != nil {
+			a.m2[id] = 0
 		}
 	}
 }
@@ -159,6 +166,10 @@ func (a *acc) update(gid []int32, sel []int32, v *vector) {
 	}
 	valid := v.valid
 	switch a.fn {
+	case aggCountIf:
+		a.updateCountIf(gid, sel, v)
+	case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
+		a.updateMoments(gid, sel, v)
 	case aggCount:
 		for k, i := range sel {
 			if valid == nil || valid[i] {
@@ -206,7 +217,7 @@ func (a *acc) update(gid []int32, sel []int32, v *vector) {
 				}
 			}
 		}
-	case aggMin, aggMax:
+	case aggMin, aggMax, aggBoolAnd, aggBoolOr:
 		for k, i := range sel {
 			if valid != nil && !valid[i] {
 				continue
@@ -233,7 +244,7 @@ func (a *acc) offer(g int32, x value, fromBatch bool) {
 	default:
 		c = compareInt(x.i, a.i64[g])
 	}
-	if a.fn == aggMin && c < 0 || a.fn == aggMax && c > 0 {
+	if (a.fn == aggMin || a.fn == aggBoolAnd) && c < 0 || (a.fn == aggMax || a.fn == aggBoolOr) && c > 0 {
 		a.store(g, x, fromBatch)
 	}
 }
@@ -284,8 +295,10 @@ func compareFloat(a, b float64) int {
 // merge folds group sg of src into group dg of a.
 func (a *acc) merge(dg int32, src *acc, sg int32) {
 	switch a.fn {
-	case aggCount:
+	case aggCount, aggCountIf:
 		a.cnt[dg] += src.cnt[sg]
+	case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
+		a.mergeMoments(dg, src, sg)
 	case aggCountDistinct:
 		if len(src.set[sg]) == 0 {
 			return
@@ -305,7 +318,7 @@ func (a *acc) merge(dg int32, src *acc, sg int32) {
 		} else {
 			a.i64[dg] += src.i64[sg]
 		}
-	case aggMin, aggMax:
+	case aggMin, aggMax, aggBoolAnd, aggBoolOr:
 		if src.cnt[sg] == 0 {
 			return
 		}
@@ -325,8 +338,10 @@ func (a *acc) merge(dg int32, src *acc, sg int32) {
 // final returns the aggregate's result of type t for group g.
 func (a *acc) final(g int32, t Type) value {
 	switch a.fn {
-	case aggCount:
+	case aggCount, aggCountIf:
 		return value{i: a.cnt[g]}
+	case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
+		return a.finalMoments(g)
 	case aggCountDistinct:
 		return value{i: int64(len(a.set[g]))}
 	}

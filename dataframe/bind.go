@@ -17,6 +17,7 @@ type bexpr struct {
 	col  int  // kCol: input column index
 	lit  *node
 	like *likePattern
+	call *funcCall // kFunc
 	args []*bexpr
 	// hasElse: kCase has a final ELSE argument.
 	hasElse bool
@@ -202,6 +203,8 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 		return castTo(args[0], n.typ), nil
 	case kCase:
 		return bindCase(n, args)
+	case kFunc:
+		return bindFunc(n, args)
 	}
 	return nil, fmt.Errorf("%w: unexpected expression %s", ErrPlan, n)
 }
@@ -415,6 +418,10 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 		call.typ = Float64
 	case aggMin, aggMax:
 		call.typ = call.arg.typ
+	default: // funcs_agg.go
+		if err := bindAggExt(&call, n); err != nil {
+			return nil, err
+		}
 	}
 	call.text = aggText[call.fn] + "(*)"
 	if call.arg != nil {

@@ -18,9 +18,12 @@ import (
 //	sum, avg             uvarint(non-NULL inputs), then the sum: zigzag varint
 //	                     (sum of integers) or 8 bytes little-endian IEEE (sum of
 //	                     DOUBLE, every avg)
-//	min, max             uvarint(0 or 1); when 1 the value: zigzag varint (INT,
-//	                     BIGINT, TIMESTAMP, BOOLEAN), 8 bytes IEEE (DOUBLE) or
+//	min, max, bool_and,  uvarint(0 or 1); when 1 the value: zigzag varint (INT,
+//	bool_or              BIGINT, TIMESTAMP, BOOLEAN), 8 bytes IEEE (DOUBLE) or
 //	                     uvarint(len) bytes (STRING)
+//	count_if             uvarint(count)
+//	var_*, stddev_*      uvarint(n), then the mean and the sum of squared
+//	                     deviations, each 8 bytes IEEE
 //
 // The encoding is deterministic: equal states give equal bytes.
 const stateVersion = 1
@@ -31,8 +34,10 @@ func (g *groupTable) appendValue(buf []byte, id int32) []byte {
 	for i := range g.accs {
 		a := &g.accs[i]
 		switch a.fn {
-		case aggCount:
+		case aggCount, aggCountIf:
 			buf = binary.AppendUvarint(buf, uint64(a.cnt[id]))
+		case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
+			buf = a.appendMoments(buf, id)
 		case aggCountDistinct:
 			set := a.set[id]
 			keys := make([]string, 0, len(set))
@@ -52,7 +57,7 @@ func (g *groupTable) appendValue(buf []byte, id int32) []byte {
 			} else {
 				buf = binary.AppendVarint(buf, a.i64[id])
 			}
-		case aggMin, aggMax:
+		case aggMin, aggMax, aggBoolAnd, aggBoolOr:
 			buf = binary.AppendUvarint(buf, uint64(a.cnt[id]))
 			if a.cnt[id] == 0 {
 				continue
@@ -151,8 +156,10 @@ func (g *groupTable) decodeValue(id int32, value []byte) error {
 	for i := range g.accs {
 		a := &g.accs[i]
 		switch a.fn {
-		case aggCount:
+		case aggCount, aggCountIf:
 			a.cnt[id] = int64(r.uvarint("count"))
+		case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
+			a.decodeMoments(r, id)
 		case aggCountDistinct:
 			n := r.uvarint("distinct count")
 			if r.err == nil && n > uint64(len(r.b)) {
@@ -173,7 +180,7 @@ func (g *groupTable) decodeValue(id int32, value []byte) error {
 			} else {
 				a.i64[id] = r.varint("sum")
 			}
-		case aggMin, aggMax:
+		case aggMin, aggMax, aggBoolAnd, aggBoolOr:
 			has := r.uvarint("min/max flag")
 			if has > 1 {
 				r.fail("min/max flag")

@@ -30,7 +30,9 @@
 //
 // Expressions follow Spark SQL semantics: three-valued logic, / always
 // DOUBLE (x/0 is NULL), integer arithmetic staying integer, aggregates that
-// ignore NULLs. Mistakes are collected and reported by DataFrame.Err and
+// ignore NULLs. Call applies one of Spark's scalar functions
+// (Functions lists them; funcs.go is the registry), vectorised over a
+// batch's columns with constant arguments compiled once. Mistakes are collected and reported by DataFrame.Err and
 // Compile; unknown columns list the columns that exist. DataFrame.String is
 // the canonical plan text, and ParsePlan reads it back. A checkpoint
 // compares a query by its compiled Program's GroupKeys and Aggregates: the

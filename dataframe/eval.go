@@ -66,6 +66,8 @@ func (ev *evaluator) eval(e *bexpr, sel []int32) *vector {
 		return ev.cast(e, sel)
 	case kCase:
 		return ev.caseWhen(e, sel)
+	case kFunc:
+		return ev.call(e, sel)
 	}
 	panic("dataframe: unexpected bound expression " + e.text) // unreachable: the binder produces only the kinds above
 }

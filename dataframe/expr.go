@@ -33,6 +33,7 @@ const (
 	kCase // args: cond1, value1, cond2, value2, ..., [else]; hasElse
 	kAgg
 	kWindow // args: event time; win; a GroupBy key only
+	kFunc // a scalar function of the registry (funcs.go): name, args
 )
 
 type binOp uint8
@@ -68,9 +69,19 @@ const (
 	aggMin
 	aggMax
 	aggAvg
+	// Added by funcs_agg.go's aggregates.
+	aggCountIf
+	aggBoolAnd
+	aggBoolOr
+	aggVarSamp
+	aggVarPop
+	aggStddevSamp
+	aggStddevPop
 )
 
-var aggText = [...]string{aggCount: "count", aggCountDistinct: "count", aggSum: "sum", aggMin: "min", aggMax: "max", aggAvg: "avg"}
+var aggText = [...]string{aggCount: "count", aggCountDistinct: "count", aggSum: "sum", aggMin: "min", aggMax: "max", aggAvg: "avg",
+	aggCountIf: "count_if", aggBoolAnd: "bool_and", aggBoolOr: "bool_or", aggVarSamp: "var_samp", aggVarPop: "var_pop",
+	aggStddevSamp: "stddev_samp", aggStddevPop: "stddev_pop"}
 
 type node struct {
 	kind    exprKind
@@ -408,6 +419,8 @@ func (n *node) write(b *strings.Builder) {
 			n.args[i].write(b)
 		}
 		b.WriteString(" END")
+	case kFunc:
+		n.writeFunc(b)
 	case kAgg:
 		b.WriteString(aggText[n.agg] + "(")
 		switch {

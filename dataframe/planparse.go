@@ -335,6 +335,13 @@ func (p *planParser) expr() (Expr, error) {
 		}
 		return Expr{n}, p.expect(")")
 	}
+	if IsFunction(name) && p.eat("(") {
+		args, err := p.list(")")
+		if err != nil {
+			return Expr{}, err
+		}
+		return Call(name, args...), p.expect(")")
+	}
 	return Col(name), nil
 }
 

@@ -114,6 +114,15 @@ func (p *Program) writeCanonical(b *strings.Builder, e *bexpr) {
 		b.WriteString([]string{"window_start(", "window_end("}[e.op])
 		arg(0)
 		fmt.Fprintf(b, ", %s, %s, %s)", micros(w.size), micros(w.slide), micros(w.start))
+	case kFunc:
+		b.WriteString(e.call.def.name + "(")
+		for i := range e.args {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			arg(i)
+		}
+		b.WriteByte(')')
 	default: // literals
 		b.WriteString(e.text)
 	}

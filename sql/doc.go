@@ -64,13 +64,21 @@
 //     (DOUBLE), TRUE, FALSE, NULL
 //   - GROUP BY expressions, select-list positions (GROUP BY 1) and
 //     select-list aliases; count(*), count(x), count(DISTINCT x), sum, min,
-//     max, avg; aggregates without GROUP BY aggregate all rows
+//     max, avg, count_if, bool_and (every), bool_or, var_samp (variance),
+//     var_pop, stddev_samp (stddev, std), stddev_pop; aggregates without
+//     GROUP BY aggregate all rows
 //   - HAVING, which may use aggregates, grouping columns, grouping
 //     expressions and select-list aliases
 //   - ORDER BY output columns, aliases, positions or expressions (without
 //     aggregation, of the output columns only), ASC (NULLS FIRST) or DESC
 //     (NULLS LAST)
 //   - LIMIT n (LIMIT ALL is no limit)
+//   - Spark SQL's scalar functions (dataframe.Functions: lower, substring,
+//     regexp_extract, round, coalesce, date_trunc, get_json_object, ...),
+//     with PostgreSQL's grammar forms COALESCE, GREATEST, LEAST, NULLIF,
+//     TRIM(... FROM ...), SUBSTRING(... FROM ... FOR ...), and the
+//     operators || (concat) and ~ (rlike); an unknown function gets a
+//     did-you-mean
 //   - comments (-- and /* */), any white space and line breaks, a final ;
 //
 // Whether a query can run as a stream in an output mode (ORDER BY only after
@@ -120,7 +128,7 @@
 // that strings take single quotes. A syntax error after a misspelled clause
 // keyword (WHER, GRUOP) suggests the keyword.
 // Constructs PostgreSQL parses but microbatch does not run (JOIN, subqueries,
-// UNION, WITH, window functions, OFFSET, other functions, ...) are refused by
+// UNION, WITH, window functions, OFFSET, ...) are refused by
 // name at their position. Type errors found by the dataframe package are
 // placed at the smallest sub-expression that has them, and unwrap to the
 // dataframe's error.

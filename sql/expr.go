@@ -147,6 +147,8 @@ func (t *translator) translate(n *pg.Node, s *scope) (*texpr, error) {
 		return t.call(n.GetFuncCall(), s)
 	case n.GetSqlvalueFunction() != nil:
 		return t.reservedName(n, s)
+	case n.GetCoalesceExpr() != nil, n.GetMinMaxExpr() != nil:
+		return t.grammarCall(n, s)
 	}
 	return nil, t.unsupported(n)
 }
@@ -260,6 +262,9 @@ func (t *translator) operator(a *pg.A_Expr, s *scope) (*texpr, error) {
 			}
 			return nil, t.errAt(pos, "operator %s is not supported", op)
 		}
+		if fn, ok := funcOps[op]; ok {
+			return t.callNodes(pos, fn, []*pg.Node{a.GetLexpr(), a.GetRexpr()}, s)
+		}
 		f, ok := binaryOps[op]
 		if !ok {
 			return nil, t.errAt(pos, "operator %s is not supported (supported: = <> != < <= > >= + - * / %% AND OR NOT)", op)
@@ -313,6 +318,8 @@ func (t *translator) operator(a *pg.A_Expr, s *scope) (*texpr, error) {
 			e = e.Not()
 		}
 		return wrap(e, pos, l), nil
+	case pg.A_Expr_Kind_AEXPR_NULLIF:
+		return t.callNodes(pos, "nullif", []*pg.Node{a.GetLexpr(), a.GetRexpr()}, s)
 	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN:
 		items := a.GetRexpr().GetList().GetItems()
 		if len(items) != 2 {
@@ -483,7 +490,8 @@ func (t *translator) caseExpr(c *pg.CaseExpr, s *scope) (*texpr, error) {
 	return x, nil
 }
 
-// call translates a function call; only the aggregates are supported.
+// call translates a function call: an aggregate, or a scalar function
+// (funcs.go).
 func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 	pos := int(f.GetLocation())
 	name := strings.ToLower(unalias(opName(f.GetFuncname())))
@@ -492,12 +500,10 @@ func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 		return nil, t.errAt(pos, "%s(...) is only supported as a GROUP BY entry; select its columns (window.start, window.end; window_start, window_end for tumble and hop)", name)
 	case f.GetOver() != nil:
 		return nil, t.errAt(pos, "window functions (OVER) are not supported")
+	case isScalarFunction(name):
+		return t.scalarCall(f, name, s)
 	case !aggregates[name]:
-		msg := "function %s is not supported (supported: count, sum, min, max, avg)"
-		if sg := suggest(name, []string{"count", "sum", "min", "max", "avg"}); sg != "" {
-			msg = "function %s is not supported (did you mean " + sg + "?)"
-		}
-		return nil, t.errAt(pos, msg, name)
+		return nil, t.unknownFunction(pos, name)
 	case f.GetAggFilter() != nil:
 		return nil, t.errAt(nodeLocation(f.GetAggFilter(), pos), "FILTER (WHERE ...) is not supported")
 	case len(f.GetAggOrder()) > 0 || f.GetAggWithinGroup():
@@ -538,8 +544,10 @@ func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 		e = dataframe.Min(a.e)
 	case name == "max":
 		e = dataframe.Max(a.e)
-	default:
+	case name == "avg":
 		e = dataframe.Avg(a.e)
+	default: // funcs.go: the aggregates of dataframe.Aggregate
+		e = dataframe.Aggregate(name, a.e)
 	}
 	return &texpr{e: e, pos: pos, kids: []*texpr{a}, agg: true, hasAgg: true, size: 1 + a.size}, nil
 }

@@ -1,0 +1,220 @@
+package dataframe
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Date and time functions, in UTC (Spark with spark.sql.session.timeZone=UTC).
+// DATE is not a column type yet: the functions Spark types DATE (to_date,
+// date_add) return a TIMESTAMP at midnight UTC, and those that take a DATE
+// take a TIMESTAMP (or a string that casts to one).
+
+const usPerDay = 86400e6
+
+func init() {
+	register(
+		&funcDef{name: "date_trunc", group: "datetime", usage: "date_trunc(unit, ts)", doc: "ts truncated to the unit: year, quarter, month, week (to Monday), day, hour, minute, second, millisecond, microsecond", minArgs: 2, maxArgs: 2, bind: bindDateTrunc},
+		&funcDef{name: "to_timestamp", group: "datetime", usage: "to_timestamp(str[, fmt])", doc: "str parsed with the Spark datetime pattern fmt (default: as CAST AS TIMESTAMP); NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: bindToTimestamp(false)},
+		&funcDef{name: "to_date", group: "datetime", usage: "to_date(str[, fmt])", doc: "to_timestamp truncated to the day (a TIMESTAMP at midnight UTC)", minArgs: 1, maxArgs: 2, bind: bindToTimestamp(true)},
+		&funcDef{name: "from_unixtime", group: "datetime", usage: "from_unixtime(sec[, fmt])", doc: "seconds since the epoch formatted with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: bindFromUnixtime},
+		&funcDef{name: "unix_timestamp", group: "datetime", usage: "unix_timestamp(ts_or_str[, fmt])", doc: "seconds since the epoch (BIGINT) of a TIMESTAMP, or of a string parsed with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: bindUnixTimestamp},
+		&funcDef{name: "year", group: "datetime", usage: "year(ts)", doc: "the year of ts (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Year() })},
+		&funcDef{name: "month", group: "datetime", usage: "month(ts)", doc: "the month of ts, 1-12 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return int(t.Month()) })},
+		&funcDef{name: "day", group: "datetime", usage: "day(ts)", doc: "the day of the month of ts, 1-31 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Day() })},
+		&funcDef{name: "dayofweek", group: "datetime", usage: "dayofweek(ts)", doc: "the day of the week of ts, 1 (Sunday) to 7 (Saturday) (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return int(t.Weekday()) + 1 })},
+		&funcDef{name: "hour", group: "datetime", usage: "hour(ts)", doc: "the hour of ts, 0-23 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Hour() })},
+		&funcDef{name: "minute", group: "datetime", usage: "minute(ts)", doc: "the minute of ts, 0-59 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Minute() })},
+		&funcDef{name: "second", group: "datetime", usage: "second(ts)", doc: "the second of ts, 0-59 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Second() })},
+		&funcDef{name: "date_format", group: "datetime", usage: "date_format(ts, fmt)", doc: "ts formatted with the Spark datetime pattern fmt", minArgs: 2, maxArgs: 2, bind: bindDateFormat},
+		&funcDef{name: "date_add", group: "datetime", usage: "date_add(start, days)", doc: "the day of start plus days (a TIMESTAMP at midnight UTC)", minArgs: 2, maxArgs: 2, bind: bindDateAdd},
+		&funcDef{name: "datediff", group: "datetime", usage: "datediff(end, start)", doc: "the days from the day of start to the day of end (INT)", minArgs: 2, maxArgs: 2, bind: bindDateDiff},
+	)
+	alias("dayofmonth", "day")
+}
+
+const defaultDatetimePattern = "yyyy-MM-dd HH:mm:ss"
+
+// patternArg compiles the literal pattern args[i], or def when absent.
+func patternArg(args []*bexpr, i int, def string) (*dtPattern, bool, error) {
+	p := def
+	if i < len(args) {
+		s, null, err := stringLiteral(args, i, "datetime pattern")
+		if err != nil || null {
+			return nil, null, err
+		}
+		p = s
+	}
+	dp, err := compilePattern(p)
+	return dp, false, err
+}
+
+var truncUnits = map[string]string{
+	"year": "year", "yyyy": "year", "yy": "year", "quarter": "quarter", "month": "month", "mm": "month", "mon": "month",
+	"week": "week", "day": "day", "dd": "day", "hour": "hour", "minute": "minute", "second": "second",
+	"millisecond": "millisecond", "microsecond": "microsecond",
+}
+
+// truncTimestamp truncates us to unit (a value of truncUnits).
+func truncTimestamp(us int64, unit string) int64 {
+	switch unit {
+	case "microsecond":
+		return us
+	case "millisecond":
+		return floorDiv(us, 1e3) * 1e3
+	case "second":
+		return floorDiv(us, 1e6) * 1e6
+	case "minute":
+		return floorDiv(us, 60e6) * 60e6
+	case "hour":
+		return floorDiv(us, 3600e6) * 3600e6
+	}
+	days := floorDiv(us, usPerDay)
+	switch unit {
+	case "day":
+		return days * usPerDay
+	case "week": // 1970-01-01 was a Thursday: Mondays are days ≡ 4 (mod 7)
+		return (days - ((days-4)%7+7)%7) * usPerDay
+	}
+	t := time.UnixMicro(us).UTC()
+	y, m := int64(t.Year()), int64(t.Month())
+	switch unit {
+	case "year":
+		m = 1
+	case "quarter":
+		m = (m-1)/3*3 + 1
+	}
+	return daysFromCivil(y, m, 1) * usPerDay
+}
+
+func bindDateTrunc(args []*bexpr) (Type, kernel, error) {
+	u, null, err := stringLiteral(args, 0, "unit")
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := argAs(args, 1, Timestamp); err != nil {
+		return 0, nil, err
+	}
+	if null {
+		return Timestamp, nullKernel(Timestamp), nil
+	}
+	unit, ok := truncUnits[strings.ToLower(u)]
+	if !ok {
+		return 0, nil, fmt.Errorf("unknown unit %s (want YEAR, QUARTER, MONTH, WEEK, DAY, HOUR, MINUTE, SECOND, MILLISECOND or MICROSECOND)", quoteString(u))
+	}
+	return Timestamp, func(n int, a []*vector, sel []int32) *vector {
+		out := newVector(Timestamp, n)
+		out.valid = a[1].valid
+		x, o := a[1].i64, out.i64
+		for _, i := range sel {
+			o[i] = truncTimestamp(x[i], unit)
+		}
+		return out
+	}, nil
+}
+
+func bindToTimestamp(day bool) func([]*bexpr) (Type, kernel, error) {
+	return func(args []*bexpr) (Type, kernel, error) {
+		trunc := func(us int64) int64 {
+			if day {
+				return floorDiv(us, usPerDay) * usPerDay
+			}
+			return us
+		}
+		if len(args) == 1 || args[0].typ == Timestamp {
+			if err := argAs(args, 0, Timestamp); err != nil {
+				return 0, nil, err
+			}
+			return Timestamp, strict(Timestamp, func(out *vector, a []*vector, i int32) { out.i64[i] = trunc(a[0].i64[i]) }), nil
+		}
+		if err := argAs(args, 0, String); err != nil {
+			return 0, nil, err
+		}
+		p, null, err := patternArg(args, 1, "")
+		if err != nil || null {
+			return Timestamp, nullKernel(Timestamp), err
+		}
+		return Timestamp, strictNullable(Timestamp, func(out *vector, a []*vector, i int32) bool {
+			us, ok := p.parse(a[0].str(i))
+			out.i64[i] = trunc(us)
+			return ok
+		}), nil
+	}
+}
+
+func bindFromUnixtime(args []*bexpr) (Type, kernel, error) {
+	if err := argAs(args, 0, Int64); err != nil {
+		return 0, nil, err
+	}
+	p, null, err := patternArg(args, 1, defaultDatetimePattern)
+	if err != nil || null {
+		return String, nullKernel(String), err
+	}
+	return String, strict(String, func(out *vector, a []*vector, i int32) { out.s[i] = p.format(a[0].i64[i] * 1e6) }), nil
+}
+
+func bindUnixTimestamp(args []*bexpr) (Type, kernel, error) {
+	if args[0].typ == Timestamp {
+		return Int64, strict(Int64, func(out *vector, a []*vector, i int32) { out.i64[i] = floorDiv(a[0].i64[i], 1e6) }), nil
+	}
+	if err := argAs(args, 0, String); err != nil {
+		return 0, nil, err
+	}
+	p, null, err := patternArg(args, 1, defaultDatetimePattern)
+	if err != nil || null {
+		return Int64, nullKernel(Int64), err
+	}
+	return Int64, strictNullable(Int64, func(out *vector, a []*vector, i int32) bool {
+		us, ok := p.parse(a[0].str(i))
+		out.i64[i] = floorDiv(us, 1e6)
+		return ok
+	}), nil
+}
+
+func bindField(f func(time.Time) int) func([]*bexpr) (Type, kernel, error) {
+	return func(args []*bexpr) (Type, kernel, error) {
+		if err := argAs(args, 0, Timestamp); err != nil {
+			return 0, nil, err
+		}
+		return Int32, func(n int, a []*vector, sel []int32) *vector {
+			out := newVector(Int32, n)
+			out.valid = a[0].valid
+			x, o := a[0].i64, out.i32
+			live(out.valid, sel, func(i int32) { o[i] = int32(f(time.UnixMicro(x[i]).UTC())) })
+			return out
+		}, nil
+	}
+}
+
+func bindDateFormat(args []*bexpr) (Type, kernel, error) {
+	if err := argAs(args, 0, Timestamp); err != nil {
+		return 0, nil, err
+	}
+	p, null, err := patternArg(args, 1, "")
+	if err != nil || null {
+		return String, nullKernel(String), err
+	}
+	return String, strict(String, func(out *vector, a []*vector, i int32) { out.s[i] = p.format(a[0].i64[i]) }), nil
+}
+
+func bindDateAdd(args []*bexpr) (Type, kernel, error) {
+	if err := argAs(args, 0, Timestamp); err != nil {
+		return 0, nil, err
+	}
+	if err := argAs(args, 1, Int64); err != nil {
+		return 0, nil, err
+	}
+	return Timestamp, strict(Timestamp, func(out *vector, a []*vector, i int32) {
+		out.i64[i] = (floorDiv(a[0].i64[i], usPerDay) + a[1].i64[i]) * usPerDay
+	}), nil
+}
+
+func bindDateDiff(args []*bexpr) (Type, kernel, error) {
+	if err := argsAs(args, 0, Timestamp); err != nil {
+		return 0, nil, err
+	}
+	return Int32, strict(Int32, func(out *vector, a []*vector, i int32) {
+		out.i32[i] = int32(floorDiv(a[0].i64[i], usPerDay) - floorDiv(a[1].i64[i], usPerDay))
+	}), nil
+}
