@@ -139,7 +139,7 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 				case <-t.C:
 				}
 			}
-			triggerAt := time.Now()
+			triggerAt, scheduledAt := time.Now(), next
 			next = nextTrigger(next, triggerAt, interval)
 			// Planning only lists metadata and offsets: a stop request
 			// cancels it (nothing is in flight yet).
@@ -168,7 +168,7 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 				return nil
 			}
 			d.failpoint(fpAfterPlan, plan.ID)
-			bc = batchContext{latest: latest, triggerAt: triggerAt, planDur: planDur, wal: d.writeAhead(plan)}
+			bc = batchContext{latest: latest, triggerAt: triggerAt, scheduledAt: scheduledAt, planDur: planDur, wal: d.writeAhead(plan)}
 		}
 		bc.readAhead = func() {
 			if time.Now().Before(next) {
@@ -176,6 +176,7 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 			}
 			ahead = d.readAhead(stopCtx, workCtx, target, plan)
 			if ahead != nil {
+				ahead.bc.scheduledAt = next
 				next = nextTrigger(next, ahead.bc.triggerAt, interval)
 			}
 		}
