@@ -68,3 +68,12 @@ func (r *Result) add(t taskStats) {
 	r.Malformed = append(r.Malformed, t.Malformed...)
 	r.MalformedOverflow += t.MalformedOverflow
 }
+
+// PartitionRecords is the number of records read from each partition.
+func (r *Result) PartitionRecords() map[offsets.TopicPartition]int64 {
+	m := make(map[offsets.TopicPartition]int64)
+	for _, t := range r.tasks {
+		m[t.Range.TopicPartition()] += t.Records
+	}
+	return m
+}

@@ -92,7 +92,7 @@ type pidEstimator struct {
 }
 
 func newPIDEstimator(b Backpressure, interval time.Duration) *pidEstimator {
-	return &pidEstimator{interval: ms(interval), p: b.Proportional, i: b.Integral, d: b.Derived, minR: b.MinRate,
+	return &pidEstimator{interval: millis(interval), p: b.Proportional, i: b.Integral, d: b.Derived, minR: b.MinRate,
 		first: true, latestTime: -1, latestRate: -1, latestError: -1}
 }
 
@@ -102,7 +102,7 @@ func newPIDEstimator(b Backpressure, interval time.Duration) *pidEstimator {
 // processing rate as the reference, and a batch with no records, no
 // processing time or no time since the last update changes nothing.
 func (e *pidEstimator) compute(time float64, elements int64, processing, scheduling time.Duration) (float64, bool) {
-	procMs := ms(processing)
+	procMs := millis(processing)
 	if time <= e.latestTime || elements <= 0 || procMs <= 0 {
 		return 0, false
 	}
@@ -111,7 +111,7 @@ func (e *pidEstimator) compute(time float64, elements int64, processing, schedul
 	err := e.latestRate - procRate
 	// The records the scheduling delay stands for, spread over a batch
 	// interval: a backlog the rate must also work off.
-	historical := ms(scheduling) * procRate / e.interval
+	historical := millis(scheduling) * procRate / e.interval
 	dErr := (err - e.latestError) / sinceUpdate
 	rate := max(e.latestRate-e.p*err-e.i*historical-e.d*dErr, e.minR)
 	e.latestTime = time
@@ -123,7 +123,7 @@ func (e *pidEstimator) compute(time float64, elements int64, processing, schedul
 	return rate, true
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // rateExtra is the Meta.Extra name of the backpressure rate a batch was
 // planned with (records per second over all partitions).

@@ -46,6 +46,8 @@ type driver struct {
 	// warned holds the subscribed topics (or the pattern) already logged
 	// as missing (see warnMissing).
 	warned map[string]bool
+	// run identifies the query and this run in progress records.
+	run runInfo
 }
 
 // partitionView is the driver's cached view of the subscription: its
@@ -82,6 +84,9 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	if up := d.ckpt.Upgraded(); up != nil {
 		q.logger.Warn("checkpoint upgraded to this build's format: earlier releases can no longer open it", "query", q.cfg.Name, "from_format", up.From,
 			"state_keys", up.StateKeys, "took", up.Took)
+	}
+	if d.run, err = q.newRunInfo(); err != nil {
+		return nil, err
 	}
 	queryChanged, err := q.checkFingerprint(d.ckpt)
 	if err != nil {

@@ -139,8 +139,7 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 				case <-t.C:
 				}
 			}
-			triggerAt := time.Now()
-			late := lateBy(next, triggerAt, interval)
+			triggerAt, scheduledAt := time.Now(), next
 			next = nextTrigger(next, triggerAt, interval)
 			// Planning only lists metadata and offsets: a stop request
 			// cancels it (nothing is in flight yet).
@@ -174,7 +173,7 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 				return nil
 			}
 			d.failpoint(fpAfterPlan, plan.ID)
-			bc = batchContext{latest: latest, triggerAt: triggerAt, schedulingDelay: late, planDur: planDur, wal: d.writeAhead(plan)}
+			bc = batchContext{latest: latest, triggerAt: triggerAt, scheduledAt: scheduledAt, planDur: planDur, wal: d.writeAhead(plan)}
 		}
 		bc.readAhead = func() {
 			// A batch read ahead would drop late rows against the
@@ -183,10 +182,9 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 			if time.Now().Before(next) || d.wm.on {
 				return // the next trigger is not due
 			}
-			due := next
 			ahead = d.readAhead(stopCtx, workCtx, target, plan)
 			if ahead != nil {
-				ahead.bc.schedulingDelay = lateBy(due, ahead.bc.triggerAt, interval)
+				ahead.bc.scheduledAt = next
 				next = nextTrigger(next, ahead.bc.triggerAt, interval)
 			}
 		}
@@ -209,15 +207,6 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 			}
 		}
 	}
-}
-
-// lateBy is how long after its due time a trigger was taken: the
-// scheduling delay, 0 when batches run back to back (interval 0).
-func lateBy(due, triggerAt time.Time, interval time.Duration) time.Duration {
-	if interval <= 0 {
-		return 0
-	}
-	return max(triggerAt.Sub(due), 0)
 }
 
 // nextTrigger returns the trigger after one taken at triggerAt. With a

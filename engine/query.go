@@ -35,6 +35,7 @@ type Query struct {
 	stopCancel context.CancelFunc
 	running    bool
 	recent     []Progress // the last maxRecent progress records, oldest first
+	status     Status     // see Status (status.go)
 }
 
 const maxRecent = 100
@@ -103,7 +104,7 @@ func New(cfg Config) (*Query, error) {
 	if cfg.Trigger.AvailableNow && cfg.Trigger.ProcessingTime > 0 {
 		bad("Trigger", nil, "set ProcessingTime or AvailableNow, not both")
 	}
-	q := &Query{cfg: cfg.resolved(), starting: starting}
+	q := &Query{cfg: cfg.resolved(), starting: starting, status: Status{BatchInFlight: -1}}
 	q.logger, q.mem = q.cfg.Logger, q.cfg.Allocator
 	// The query compiles whatever else is wrong, so every problem shows.
 	if compilable {
@@ -193,6 +194,7 @@ func (q *Query) LastProgress() (Progress, bool) {
 
 func (q *Query) record(p Progress) {
 	q.mu.Lock()
+	q.status.BatchInFlight = -1
 	q.recent = append(q.recent, p)
 	if len(q.recent) > maxRecent {
 		q.recent = append(q.recent[:0:0], q.recent[len(q.recent)-maxRecent:]...)
@@ -224,6 +226,7 @@ func (q *Query) Run(ctx context.Context) (err error) {
 		return ErrRunning
 	}
 	q.running = true
+	q.status = Status{Running: true, BatchInFlight: -1, FailedBatches: q.status.FailedBatches}
 	stop := make(chan struct{})
 	q.stop = stop
 	stopCtx, stopCancel := context.WithCancel(ctx)
@@ -233,6 +236,13 @@ func (q *Query) Run(ctx context.Context) (err error) {
 	defer func() {
 		q.mu.Lock()
 		q.running = false
+		if err != nil {
+			q.status.LastError = err.Error()
+			if q.status.BatchInFlight >= 0 {
+				q.status.FailedBatches++
+			}
+		}
+		q.status.Running, q.status.BatchInFlight = false, -1
 		q.mu.Unlock()
 	}()
 

@@ -36,10 +36,10 @@ type indexedTask struct {
 type batchContext struct {
 	latest    map[offsets.TopicPartition]int64 // nil for a recovered batch
 	triggerAt time.Time
-	// schedulingDelay is how late the batch started after its trigger
-	// was due (0 when batches run back to back).
-	schedulingDelay time.Duration
-	planDur         time.Duration
+	// scheduledAt is when the trigger was due (zero: unknown); the
+	// trigger's lateness is the batch's scheduling delay.
+	scheduledAt time.Time
+	planDur     time.Duration
 	// wal is the write-ahead of the plan, in flight; nil for a recovered
 	// batch (its plan is the one in the log).
 	wal       *walWrite
@@ -62,8 +62,14 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	cfg := &q.cfg
 	prog := q.prog
 	triggerAt, latest := bc.triggerAt, bc.latest
-	p := Progress{Name: cfg.Name, BatchID: plan.ID, Timestamp: triggerAt.UTC(), Recovered: bc.recovered,
-		SchedulingDelay: bc.schedulingDelay}
+	p := Progress{ID: d.run.queryID, RunID: d.run.runID, Name: cfg.Name, BatchID: plan.ID, Timestamp: triggerAt.UTC(), Recovered: bc.recovered,
+		Source: d.run.source, Sink: d.run.sink, TriggerInterval: cfg.Trigger.ProcessingTime, Stateful: d.state != nil,
+		RateLimitPerPartition: max(cfg.Source.MaxRatePerPartition, 0)}
+	if !bc.scheduledAt.IsZero() && cfg.Trigger.ProcessingTime > 0 {
+		p.SchedulingDelay = max(triggerAt.Sub(bc.scheduledAt), 0)
+	}
+	// In flight until recorded; a failure leaves it for Run to count.
+	d.q.setInFlight(plan.ID)
 	p.Durations.Plan = bc.planDur
 	if bc.wal != nil {
 		// However runBatch returns, the write has ended by then.
@@ -201,6 +207,9 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	p.CorruptRecords = res.Corrupt
 	p.DroppedRecords = res.Dropped
 	p.SkippedOffsets = res.SkippedOffsets
+	if cfg.Source.DeadLetter.Topic != "" {
+		p.DeadLetters = int64(len(res.Malformed))
+	}
 	for _, dl := range plan.DataLoss {
 		p.SkippedOffsets += dl.Until - dl.From
 	}
@@ -236,7 +245,7 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	}
 
 	// Advance the driver's positions only after the commit is durable.
-	p.Sources = sources(plan, latest)
+	p.Sources = sources(plan, latest, res.PartitionRecords())
 	advance(d.start, plan)
 	d.nextID = plan.ID + 1
 	d.emitted = emitted

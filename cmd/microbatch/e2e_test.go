@@ -312,7 +312,7 @@ func TestRunEndToEnd(t *testing.T) {
 					t.Fatalf("run %d plans %d batches; the test wants several", i, n)
 				}
 
-				r := cli(t, "run", job)
+				r := cli(t, "run", job, "--ui", "off")
 				if r.code != 0 || !progress.MatchString(r.stderr) {
 					t.Fatalf("run %d: exit %d, stderr:\n%s\nwant exit 0 and stderr matching\n%s", i, r.code, r.stderr, progress)
 				}
@@ -363,7 +363,7 @@ func TestRunStopsGracefullyOnSIGINT(t *testing.T) {
 	run := startProc(t, "run", job, "--log-level", "info")
 	run.waitFor(true, regexp.MustCompile(`(?m)^batch 2: `))
 	// The checkpoint has one writer at a time.
-	second := cli(t, "run", job)
+	second := cli(t, "run", job, "--ui", "off")
 	locked := fmt.Sprintf("microbatch run: checkpoint %s is locked by process %d (another query running on the same checkpointLocation?)\n",
 		filepath.Join(dir, "checkpoint", "checkpoint.db"), run.cmd.Process.Pid)
 	if second.code != 1 || second.stderr != locked {

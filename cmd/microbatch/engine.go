@@ -20,6 +20,7 @@ import (
 	"github.com/microbatch/microbatch/internal/kafka"
 	"github.com/microbatch/microbatch/sinks"
 	"github.com/microbatch/microbatch/sql"
+	"github.com/microbatch/microbatch/ui"
 )
 
 // buildQuery turns a job into an engine query writing to sink. Problems
@@ -179,9 +180,10 @@ func progressLine(w io.Writer) func(engine.Progress) {
 }
 
 // runJobEngine runs job until ctx is done or, with availableNow, until
-// the data present at start is processed.
-func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Writer, level slog.Level) error {
-	logger := levelLogger(stderr, level)
+// the data present at start is processed; with --progress it appends the
+// progress records, and with --ui (on by default) it serves the web UI.
+func runJobEngine(ctx context.Context, job *jobfile.Job, o runOpts, level slog.Level) (err error) {
+	logger := levelLogger(o.stderr, level)
 	var sink engine.Sink
 	if job.Sink.Kafka != nil {
 		k, err := kafkaSink(job, logger)
@@ -202,7 +204,7 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Write
 		}
 		sink = f
 	} else {
-		sink = engine.NewConsoleSink(job.Sink.Console.Engine(stdout))
+		sink = engine.NewConsoleSink(job.Sink.Console.Engine(o.stdout))
 	}
 	if job.Source.DeadLetter != nil {
 		var err error
@@ -210,9 +212,32 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, stdout, stderr io.Write
 			return err
 		}
 	}
-	q, err := buildQuery(job, sink, logger, progressLine(stderr))
+	observers := []func(engine.Progress){progressLine(o.stderr)}
+	if o.progress != "" {
+		pw, err := openProgress(o.progress, o.stdout)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, pw.close()) }()
+		observers = append(observers, pw.write)
+	}
+	var srv *ui.Server
+	q, err := buildQuery(job, sink, logger, func(p engine.Progress) {
+		for _, f := range observers {
+			f(p)
+		}
+		if srv != nil {
+			srv.Observe(p)
+		}
+	})
 	if err != nil {
 		return err
+	}
+	if srv, err = startUI(o, job, q.Status); err != nil {
+		return err
+	}
+	if srv != nil {
+		defer func() { err = errors.Join(err, srv.Close()) }()
 	}
 	return q.Run(ctx)
 }

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
 
 	"github.com/spf13/cobra"
 
 	"github.com/microbatch/microbatch/internal/jobfile"
 	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/ui"
 )
 
 // The engine behind the commands. Each is called with a validated job;
@@ -77,6 +79,7 @@ func joinChecks(lists ...jobfile.Errors) error {
 
 func newRunCmd(stopSignals func()) *cobra.Command {
 	var logLevel string
+	o := runOpts{}
 	cmd := &cobra.Command{
 		Use:   "run JOB.yaml",
 		Short: "Run a job until stopped (SIGINT/SIGTERM = graceful stop)",
@@ -90,6 +93,17 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if o.progress == "-" && job.Sink.Console != nil {
+				return usagef(cmd, "--progress -: stdout carries the console sink's tables; write the progress to a file")
+			}
+			if o.uiToken == "" {
+				o.uiToken = os.Getenv("MICROBATCH_UI_TOKEN")
+			}
+			if o.uiAddr != "off" && o.uiToken == "" && !ui.Loopback(o.uiAddr) {
+				return usagef(cmd, "--ui %s is reachable from other hosts: set --ui-token or MICROBATCH_UI_TOKEN", o.uiAddr)
+			}
+			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			o.uiDefault = !cmd.Flags().Changed("ui")
 			ctx := cmd.Context()
 			// After the first signal (graceful stop), restore default
 			// signal handling so a second one kills the process at once.
@@ -108,12 +122,15 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 					return err
 				}
 				job.Source.Kafka.BootstrapServers = addr
-				err = runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr(), level)
+				err = runJob(ctx, job, o, level)
 				return errors.Join(err, stop())
 			}
-			return runJob(ctx, job, cmd.OutOrStdout(), cmd.ErrOrStderr(), level)
+			return runJob(ctx, job, o, level)
 		},
 	}
+	cmd.Flags().StringVar(&o.progress, "progress", "", "append every batch's progress (Spark's StreamingQueryProgress JSON) to this file as JSON lines; - for stdout (not with the console sink)")
+	cmd.Flags().StringVar(&o.uiAddr, "ui", "127.0.0.1:4040", "address of the web UI, /metrics and /api/v1 (the next free port if taken), or off")
+	cmd.Flags().StringVar(&o.uiToken, "ui-token", "", "bearer token every UI request must carry; required for a non-loopback --ui (default ${MICROBATCH_UI_TOKEN})")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info (adds start, stop, recovery and compaction lines), warn or error")
 	return cmd
 }
