@@ -33,7 +33,7 @@ const (
 	kCase // args: cond1, value1, cond2, value2, ..., [else]; hasElse
 	kAgg
 	kWindow // args: event time; win; a GroupBy key only
-	kFunc // a scalar function of the registry (funcs.go): name, args
+	kFunc   // a scalar function of the registry (funcs.go): name, args
 )
 
 type binOp uint8
