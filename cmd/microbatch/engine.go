@@ -37,6 +37,7 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		Source:             job.Source.Kafka.Engine(),
 		CSVHeader:          job.Source.Header,
 		Trigger:            job.Trigger.Engine(),
+		Backpressure:       job.Backpressure.Engine(),
 		Sink:               sink,
 		CheckpointLocation: job.CheckpointLocation,
 		Logger:             logger,

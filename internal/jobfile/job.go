@@ -32,6 +32,9 @@ type Job struct {
 	// not set it (key outputMode; the engine then picks complete for
 	// aggregating queries and append otherwise; Spark: outputMode).
 	OutputMode string
+	// Backpressure is the backpressure section (key backpressure; Spark:
+	// spark.streaming.backpressure.*); nil when absent.
+	Backpressure *Backpressure
 	// Watermark is the event-time watermark (key watermark; Spark:
 	// withWatermark); nil when the section is absent.
 	Watermark *Watermark
@@ -173,6 +176,14 @@ type Kafka struct {
 	// partition; 0 = no cap (key source.kafka.maxRatePerPartition; Spark
 	// Streaming: spark.streaming.kafka.maxRatePerPartition).
 	MaxRatePerPartition int64
+	// MinRatePerPartition is the fewest offsets a rate cap lets a batch
+	// read from a partition (key source.kafka.minRatePerPartition; Spark:
+	// spark.streaming.kafka.minRatePerPartition); 0 = the default, 1.
+	MinRatePerPartition int64
+	// MaxOffsetsPerTrigger caps each batch's offsets over all partitions
+	// (key source.kafka.maxOffsetsPerTrigger; Spark: maxOffsetsPerTrigger);
+	// 0 = none.
+	MaxOffsetsPerTrigger int64
 	// FailOnDataLoss stops the query when offsets it needs were deleted
 	// (key source.kafka.failOnDataLoss; Spark:
 	// failOnDataLoss).
@@ -336,6 +347,8 @@ func (k *Kafka) Engine() engine.KafkaSource {
 		Assign:                     k.Assign,
 		StartingOffsets:            k.StartingOffsets,
 		MaxRatePerPartition:        offIfZero(k.MaxRatePerPartition),
+		MinRatePerPartition:        k.MinRatePerPartition,
+		MaxOffsetsPerTrigger:       offIfZero(k.MaxOffsetsPerTrigger),
 		OnDataLoss:                 onDataLoss,
 		FetchOffsetNumRetries:      offIfZero(int(k.FetchOffsetNumRetries)),
 		FetchOffsetRetryInterval:   offIfZero(k.FetchOffsetRetryInterval),
@@ -360,6 +373,41 @@ func (c *ConsoleSink) Engine(w io.Writer) engine.ConsoleOptions {
 		o.Truncate = engine.Off
 	}
 	return o
+}
+
+// Backpressure is the backpressure section (engine.Backpressure). Its
+// gains keep Spark's defaults when absent.
+type Backpressure struct {
+	Enabled     bool    // key backpressure.enabled
+	InitialRate int64   // key backpressure.initialRate, records/s; 0 = none
+	PID         PIDGain // key backpressure.pid
+}
+
+// PIDGain is backpressure.pid: nil fields take Spark's defaults.
+type PIDGain struct {
+	Proportional, Integral, Derived, MinRate *float64
+}
+
+// Engine returns the section as the engine's; a nil b is off.
+func (b *Backpressure) Engine() engine.Backpressure {
+	if b == nil {
+		return engine.Backpressure{}
+	}
+	gain := func(v *float64) float64 {
+		switch {
+		case v == nil:
+			return 0 // the engine's default
+		case *v == 0:
+			return engine.Off
+		}
+		return *v
+	}
+	out := engine.Backpressure{Enabled: b.Enabled, InitialRate: b.InitialRate,
+		Proportional: gain(b.PID.Proportional), Integral: gain(b.PID.Integral), Derived: gain(b.PID.Derived)}
+	if b.PID.MinRate != nil {
+		out.MinRate = *b.PID.MinRate
+	}
+	return out
 }
 
 // Watermark is the watermark section.

@@ -181,6 +181,9 @@ func (l *loader) load(data []byte, dir string) *Job {
 	if n := top["watermark"]; n != nil {
 		job.Watermark = l.watermark(n)
 	}
+	if n := top["backpressure"]; n != nil {
+		job.Backpressure = l.backpressure(n)
+	}
 	job.Sink = l.sink(top["sink"])
 	if l.require(top, "", "checkpointLocation") {
 		if p, ok := l.nonEmpty(top["checkpointLocation"], "checkpointLocation"); ok {
@@ -408,6 +411,12 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 	if v := m["maxRatePerPartition"]; v != nil {
 		k.MaxRatePerPartition, _ = l.integer(v, path+".maxRatePerPartition", 0)
 	}
+	if v := m["minRatePerPartition"]; v != nil {
+		k.MinRatePerPartition, _ = l.integer(v, path+".minRatePerPartition", 1)
+	}
+	if v := m["maxOffsetsPerTrigger"]; v != nil {
+		k.MaxOffsetsPerTrigger, _ = l.integer(v, path+".maxOffsetsPerTrigger", 0)
+	}
 	if v := m["failOnDataLoss"]; v != nil {
 		k.FailOnDataLoss, _ = l.boolean(v, path+".failOnDataLoss")
 	}
@@ -476,6 +485,41 @@ func (l *loader) trigger(n *yaml.Node) Trigger {
 		l.errorf(m["availableNow"].Line, "trigger", "processingTime and availableNow exclude each other; set one")
 	}
 	return t
+}
+
+func (l *loader) backpressure(n *yaml.Node) *Backpressure {
+	b := &Backpressure{}
+	m := l.mapping(n, "backpressure")
+	if m == nil {
+		return b
+	}
+	if v := m["enabled"]; v != nil {
+		b.Enabled, _ = l.boolean(v, "backpressure.enabled")
+	}
+	if v := m["initialRate"]; v != nil {
+		b.InitialRate, _ = l.integer(v, "backpressure.initialRate", 0)
+	}
+	if n := m["pid"]; n != nil {
+		pm := l.mapping(n, "backpressure.pid")
+		for _, g := range []struct {
+			key string
+			dst **float64
+		}{{"proportional", &b.PID.Proportional}, {"integral", &b.PID.Integral}, {"derived", &b.PID.Derived}, {"minRate", &b.PID.MinRate}} {
+			v := pm[g.key]
+			if v == nil {
+				continue
+			}
+			f, ok := l.number(v, "backpressure.pid."+g.key, 0)
+			if ok && f == 0 && g.key == "minRate" {
+				l.errorf(deref(v).Line, "backpressure.pid.minRate", "must be above 0 (records per second)")
+				ok = false
+			}
+			if ok {
+				*g.dst = &f
+			}
+		}
+	}
+	return b
 }
 
 func (l *loader) watermark(n *yaml.Node) *Watermark {

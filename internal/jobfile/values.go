@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -133,7 +134,6 @@ func (l *loader) didYouMean(e entry, path, s string) {
 // with what to do instead. Without this list they would go to librdkafka,
 // which rejects them only when the job runs.
 var sparkOnly = map[string]string{
-	"maxOffsetsPerTrigger":        "use maxRatePerPartition (records per second per partition)",
 	"minOffsetsPerTrigger":        "batches run on the trigger interval",
 	"maxTriggerDelay":             "batches run on the trigger interval",
 	"minPartitions":               "each Kafka partition is read by one task",
@@ -472,4 +472,22 @@ func specificMismatch(so offsets.StartingOffsets, k Kafka) []string {
 		}
 	}
 	return out
+}
+
+// number reads a finite number >= min.
+func (l *loader) number(n *yaml.Node, path string, min float64) (float64, bool) {
+	s, ok := l.str(n, path)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	switch {
+	case err != nil || math.IsNaN(v) || math.IsInf(v, 0):
+		l.errorf(deref(n).Line, path, "expected a number, got %q", s)
+		return 0, false
+	case v < min:
+		l.errorf(deref(n).Line, path, "must be >= %g, got %s", min, s)
+		return 0, false
+	}
+	return v, true
 }
