@@ -61,6 +61,12 @@ func NewConsoleSink(opts ConsoleOptions) *ConsoleSink {
 	return &ConsoleSink{opts: opts}
 }
 
+// Description says how many rows a batch prints (progress's sink
+// description).
+func (s *ConsoleSink) Description() string {
+	return fmt.Sprintf("ConsoleSink[numRows=%d, truncate=%v]", s.opts.NumRows, s.opts.Truncate > 0)
+}
+
 // AddBatch prints out.
 func (s *ConsoleSink) AddBatch(_ context.Context, out *Output) error {
 	var b strings.Builder

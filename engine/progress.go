@@ -111,8 +111,8 @@ type Progress struct {
 	OutputRows int64
 	// StateRows is the number of groups in the state after the batch;
 	// StateRowsUpdated the number this batch changed (and committed);
-	// StateRowsRemoved the number it removed from the state (nothing
-	// removes groups yet: 0). Stateful is false for a query without
+	// StateRowsRemoved the number it removed from the state (windows
+	// closed by the watermark). Stateful is false for a query without
 	// state, which has no state operator in JSON.
 	Stateful         bool
 	StateRows        int64

@@ -82,7 +82,7 @@ func TestRunProgressFile(t *testing.T) {
 	var total int64
 	for i, r := range recs {
 		if r.BatchID != int64(i) || r.Name != "e2e" || r.ID != recs[0].ID || r.ID == "" || len(r.Sources) != 1 ||
-			r.Sources[0].Description != "KafkaV2[Subscribe[clicks]]" || r.Sink.Description != "*engine.ConsoleSink" ||
+			r.Sources[0].Description != "KafkaV2[Subscribe[clicks]]" || r.Sink.Description != "ConsoleSink[numRows=5, truncate=true]" ||
 			len(r.StateOperators) != 1 || r.DurationMs["triggerExecution"] <= 0 {
 			t.Fatalf("line %d: %+v", i+1, r)
 		}
