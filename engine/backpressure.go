@@ -39,21 +39,10 @@ type Backpressure struct {
 	MinRate float64
 }
 
-// floatSetting resolves a gain: zero is def, Off (negative) is 0.
-func floatSetting(v, def float64) float64 {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
-
 func (b Backpressure) resolved() Backpressure {
-	b.Proportional = floatSetting(b.Proportional, 1)
-	b.Integral = floatSetting(b.Integral, 0.2)
-	b.Derived = floatSetting(b.Derived, 0)
+	b.Proportional = setting(b.Proportional, 1) // Off: 0
+	b.Integral = setting(b.Integral, 0.2)
+	b.Derived = setting(b.Derived, 0)
 	if b.MinRate == 0 {
 		b.MinRate = 100
 	}

@@ -210,7 +210,7 @@ func DefaultConfig() Config {
 }
 
 // setting resolves a numeric setting: zero is def, Off (negative) is 0.
-func setting[T int | int64 | time.Duration](v, def T) T {
+func setting[T int | int64 | float64 | time.Duration](v, def T) T {
 	switch {
 	case v == 0:
 		return def
