@@ -204,6 +204,9 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 	case kCase:
 		return bindCase(n, args)
 	case kFunc:
+		if b.agg != nil && lookupFunc(n.name) == nowFunc {
+			return nil, fmt.Errorf("%w: current_timestamp() is evaluated row by row before an aggregation: use it in WHERE, GROUP BY or inside an aggregate (max(current_timestamp())), not over the aggregated rows", ErrPlan)
+		}
 		return bindFunc(n, args)
 	}
 	return nil, fmt.Errorf("%w: unexpected expression %s", ErrPlan, n)

@@ -86,3 +86,32 @@ func (t *translator) grammarCall(n *pg.Node, s *scope) (*texpr, error) {
 func isScalarFunction(name string) bool {
 	return !aggregates[strings.ToLower(name)] && dataframe.IsFunction(name)
 }
+
+// nowParens blanks the parentheses of Spark's current_timestamp(), which
+// PostgreSQL's grammar knows only as the bare keyword CURRENT_TIMESTAMP
+// (reservedName translates it); offsets are kept.
+func nowParens(q string) string {
+	if !strings.Contains(strings.ToLower(q), "current_timestamp") {
+		return q
+	}
+	scan, err := pg.Scan(q)
+	if err != nil {
+		return q
+	}
+	toks := scan.GetTokens()
+	var b []byte
+	for i, t := range toks {
+		if t.GetToken() != pg.Token_CURRENT_TIMESTAMP || i+2 >= len(toks) ||
+			toks[i+1].GetToken() != pg.Token_ASCII_40 || toks[i+2].GetToken() != pg.Token_ASCII_41 {
+			continue
+		}
+		if b == nil {
+			b = []byte(q)
+		}
+		b[toks[i+1].GetStart()], b[toks[i+2].GetStart()] = ' ', ' '
+	}
+	if b == nil {
+		return q
+	}
+	return string(b)
+}

@@ -61,3 +61,23 @@ func TestScalarFunctionsSQL(t *testing.T) {
 		}
 	}
 }
+
+// Spark's current_timestamp(), the bare keyword and now() are one
+// function; it is refused over aggregated rows.
+func TestCurrentTimestampSQL(t *testing.T) {
+	s, err := ParseSchema("a STRING")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df, err := sql.Compile("SELECT current_timestamp() AS t, CURRENT_TIMESTAMP AS c, now() AS n, 'current_timestamp()' AS s FROM events WHERE current_timestamp( ) > TIMESTAMP '2024-01-01 00:00:00'", "events", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Select current_timestamp() AS t, current_timestamp() AS c, current_timestamp() AS n, 'current_timestamp()' AS s"; !strings.Contains(df.String(), want) {
+		t.Errorf("plan %s, want %s", df, want)
+	}
+	_, err = sql.Compile("SELECT a, count(*), current_timestamp() FROM events GROUP BY a", "events", s)
+	if err == nil || !strings.Contains(err.Error(), "column 21: current_timestamp() is evaluated row by row before an aggregation") {
+		t.Errorf("after an aggregation: %v", err)
+	}
+}
