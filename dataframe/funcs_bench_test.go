@@ -32,17 +32,7 @@ func BenchmarkClickQueryFunctions(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			for i := 0; i < b.N; i++ {
-				for _, r := range recs {
-					if err := d.Append(nil, r); err != nil {
-						b.Fatal(err)
-					}
-				}
-				rec := d.Flush()
-				t := p.NewTask(mem)
-				if err := t.Consume(rec); err != nil {
-					b.Fatal(err)
-				}
-				rec.Release()
+				t := decodeInto(b, d, p.NewTask(mem), recs)
 				for _, r := range t.Output() {
 					r.Release()
 				}
@@ -78,17 +68,7 @@ func BenchmarkApproxCountDistinct(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				st := p.NewState(mem)
 				for lo := 0; lo < n; lo += benchRows {
-					for _, r := range recs[lo:min(lo+benchRows, n)] {
-						if err := d.Append(nil, r); err != nil {
-							b.Fatal(err)
-						}
-					}
-					rec := d.Flush()
-					t := p.NewTask(mem)
-					if err := t.Consume(rec); err != nil {
-						b.Fatal(err)
-					}
-					rec.Release()
+					t := decodeInto(b, d, p.NewTask(mem), recs[lo:min(lo+benchRows, n)])
 					if err := st.Merge(t); err != nil {
 						b.Fatal(err)
 					}
@@ -107,4 +87,19 @@ func BenchmarkApproxCountDistinct(b *testing.B) {
 			reportRows(b, b.N*n, cpu0)
 		})
 	}
+}
+
+// decodeInto decodes recs with d into one record and has t consume it.
+func decodeInto(b *testing.B, d Decoder, t *Task, recs [][]byte) *Task {
+	for _, r := range recs {
+		if err := d.Append(nil, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rec := d.Flush()
+	defer rec.Release()
+	if err := t.Consume(rec); err != nil {
+		b.Fatal(err)
+	}
+	return t
 }

@@ -94,24 +94,10 @@ func nowParens(q string) string {
 	if !strings.Contains(strings.ToLower(q), "current_timestamp") {
 		return q
 	}
-	scan, err := pg.Scan(q)
-	if err != nil {
-		return q
-	}
-	toks := scan.GetTokens()
-	var b []byte
-	for i, t := range toks {
-		if t.GetToken() != pg.Token_CURRENT_TIMESTAMP || i+2 >= len(toks) ||
-			toks[i+1].GetToken() != pg.Token_ASCII_40 || toks[i+2].GetToken() != pg.Token_ASCII_41 {
-			continue
+	return rewriteTokens(q, func(toks []*pg.ScanToken, i int, b []byte) {
+		if toks[i].GetToken() == pg.Token_CURRENT_TIMESTAMP && i+2 < len(toks) &&
+			toks[i+1].GetToken() == pg.Token_ASCII_40 && toks[i+2].GetToken() == pg.Token_ASCII_41 {
+			b[toks[i+1].GetStart()], b[toks[i+2].GetStart()] = ' ', ' '
 		}
-		if b == nil {
-			b = []byte(q)
-		}
-		b[toks[i+1].GetStart()], b[toks[i+2].GetStart()] = ' ', ' '
-	}
-	if b == nil {
-		return q
-	}
-	return string(b)
+	})
 }
