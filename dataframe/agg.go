@@ -30,6 +30,10 @@ type groupTable struct {
 //	                  avg's argument is always cast to DOUBLE)
 //	min, max          cnt (0: no value yet), i64 (INT, BIGINT, TIMESTAMP,
 //	                  BOOLEAN), f64 (DOUBLE) or str (STRING)
+//	first, last       as min and max; cnt 2 is a NULL value (funcs_first.go)
+//	collect_set       set (encoded values)
+//	approx_count_distinct  regs
+//	percentile_approx kll
 type acc struct {
 	fn  aggFunc
 	in  Type // argument type; nullType for count(*)
@@ -39,6 +43,11 @@ type acc struct {
 	str []string
 	set []map[string]struct{}
 	m2  []float64 // variance family: the sum of squared deviations (funcs_agg.go)
+	// approx_count_distinct: 2^p HyperLogLog registers per group, back to
+	// back (funcs_approx.go).
+	regs []byte
+	kll  []*kllSketch // percentile_approx (funcs_approx.go); nil: no value
+	p    aggParams
 }
 
 func newGroupTable(spec *aggSpec) *groupTable {
@@ -49,6 +58,7 @@ func newGroupTable(spec *aggSpec) *groupTable {
 	g.accs = make([]acc, len(spec.calls))
 	for i, c := range spec.calls {
 		g.accs[i].fn = c.fn
+		g.accs[i].p = c.params
 		if c.arg != nil {
 			g.accs[i].in = c.arg.typ
 		}
@@ -94,8 +104,12 @@ func (g *groupTable) grow1() {
 		a := &g.accs[i]
 		a.cnt = appendDoubling(a.cnt, 0)
 		switch {
-		case a.fn == aggCountDistinct:
+		case a.fn == aggCountDistinct, a.fn == aggCollectSet:
 			a.set = appendDoubling(a.set, nil)
+		case a.fn == aggApproxDistinct:
+			a.regs = append(a.regs, make([]byte, 1<<a.p.hllP)...)
+		case a.fn == aggPercentile:
+			a.kll = appendDoubling(a.kll, nil)
 		case a.fn == aggCount:
 		case a.in == Float64:
 			a.f64 = appendDoubling(a.f64, 0)
@@ -123,6 +137,10 @@ func (g *groupTable) reset(id int32) {
 		switch {
 		case a.set != nil:
 			a.set[id] = nil
+		case a.regs != nil:
+			clear(a.hllRegs(id))
+		case a.kll != nil:
+			a.kll[id] = nil
 		case a.f64 != nil:
 			a.f64[id] = 0
 		case a.str != nil:
@@ -170,6 +188,14 @@ func (a *acc) update(gid []int32, sel []int32, v *vector) {
 		a.updateCountIf(gid, sel, v)
 	case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
 		a.updateMoments(gid, sel, v)
+	case aggApproxDistinct:
+		a.updateHLL(gid, sel, v)
+	case aggPercentile:
+		a.updateKLL(gid, sel, v)
+	case aggFirst, aggLast:
+		a.updateFirstLast(gid, sel, v)
+	case aggCollectSet:
+		a.updateCollectSet(gid, sel, v)
 	case aggCount:
 		for k, i := range sel {
 			if valid == nil || valid[i] {
@@ -299,6 +325,16 @@ func (a *acc) merge(dg int32, src *acc, sg int32) {
 		a.cnt[dg] += src.cnt[sg]
 	case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
 		a.mergeMoments(dg, src, sg)
+	case aggApproxDistinct:
+		hllMerge(a.hllRegs(dg), src.hllRegs(sg))
+	case aggPercentile:
+		a.mergeKLL(dg, src, sg)
+	case aggFirst, aggLast:
+		a.mergeFirstLast(dg, src, sg)
+	case aggCollectSet:
+		for k := range src.set[sg] {
+			a.addToSet(dg, k)
+		}
 	case aggCountDistinct:
 		if len(src.set[sg]) == 0 {
 			return
@@ -344,6 +380,17 @@ func (a *acc) final(g int32, t Type) value {
 		return a.finalMoments(g)
 	case aggCountDistinct:
 		return value{i: int64(len(a.set[g]))}
+	case aggApproxDistinct:
+		return value{i: int64(math.Round(hllEstimate(a.hllRegs(g), a.p.hllP)))}
+	case aggPercentile:
+		return a.finalKLL(g)
+	case aggCollectSet:
+		return a.finalCollectSet(g)
+	case aggFirst, aggLast:
+		if a.cnt[g] != 1 {
+			return value{null: true}
+		}
+		return a.load(g)
 	}
 	if a.cnt[g] == 0 { // sum, avg, min and max of no value
 		return value{null: true}

@@ -204,6 +204,9 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 	case kCase:
 		return bindCase(n, args)
 	case kFunc:
+		if b.agg != nil && lookupFunc(n.name) == nowFunc {
+			return nil, fmt.Errorf("%w: current_timestamp() is evaluated row by row before an aggregation: use it in WHERE, GROUP BY or inside an aggregate (max(current_timestamp())), not over the aggregated rows", ErrPlan)
+		}
 		return bindFunc(n, args)
 	}
 	return nil, fmt.Errorf("%w: unexpected expression %s", ErrPlan, n)
@@ -383,7 +386,7 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 		return nil, fmt.Errorf("%w: aggregate %s is only allowed in GroupBy(...).Agg and after it", ErrPlan, n)
 	}
 	call := aggCall{fn: n.agg}
-	if len(n.args) == 1 {
+	if len(n.args) >= 1 {
 		inner := &binder{cols: b.agg.input}
 		if containsAgg(n.args[0]) {
 			return nil, fmt.Errorf("%w: aggregate %s contains an aggregate", ErrPlan, n)
@@ -396,6 +399,9 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 			arg = castTo(arg, Int32)
 		}
 		call.arg = arg
+	}
+	if err := bindAggParams(&call, n); err != nil {
+		return nil, err
 	}
 	switch call.fn {
 	case aggCount, aggCountDistinct:
@@ -429,7 +435,7 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 		if call.fn == aggCountDistinct {
 			d = "DISTINCT "
 		}
-		call.text = aggText[call.fn] + "(" + d + call.arg.text + ")"
+		call.text = aggText[call.fn] + "(" + d + call.arg.text + call.params.text + ")"
 	}
 	slot := b.agg.slot(call)
 	return colRef(len(b.agg.groups)+slot, call.typ), nil
@@ -464,10 +470,11 @@ type aggSpec struct {
 }
 
 type aggCall struct {
-	fn   aggFunc
-	arg  *bexpr // nil for count(*)
-	typ  Type   // finalized result type
-	text string
+	fn     aggFunc
+	arg    *bexpr // nil for count(*)
+	params aggParams
+	typ    Type // finalized result type
+	text   string
 }
 
 func (a *aggSpec) groupNames() string {

@@ -24,6 +24,11 @@ import (
 //	count_if             uvarint(count)
 //	var_*, stddev_*      uvarint(n), then the mean and the sum of squared
 //	                     deviations, each 8 bytes IEEE
+//	first, last          uvarint(0: no row, 1: a value, 2: NULL); when 1 the
+//	                     value as min's
+//	collect_set          as count(DISTINCT)
+//	approx_count_distinct  a HyperLogLog sketch (acc.appendHLL)
+//	percentile_approx    a KLL sketch (acc.appendKLL)
 //
 // The encoding is deterministic: equal states give equal bytes.
 const stateVersion = 1
@@ -38,7 +43,13 @@ func (g *groupTable) appendValue(buf []byte, id int32) []byte {
 			buf = binary.AppendUvarint(buf, uint64(a.cnt[id]))
 		case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
 			buf = a.appendMoments(buf, id)
-		case aggCountDistinct:
+		case aggFirst, aggLast:
+			buf = a.appendFirstLast(buf, id)
+		case aggApproxDistinct:
+			buf = a.appendHLL(buf, id)
+		case aggPercentile:
+			buf = a.appendKLL(buf, id)
+		case aggCountDistinct, aggCollectSet:
 			set := a.set[id]
 			keys := make([]string, 0, len(set))
 			for k := range set {
@@ -59,17 +70,8 @@ func (g *groupTable) appendValue(buf []byte, id int32) []byte {
 			}
 		case aggMin, aggMax, aggBoolAnd, aggBoolOr:
 			buf = binary.AppendUvarint(buf, uint64(a.cnt[id]))
-			if a.cnt[id] == 0 {
-				continue
-			}
-			switch a.in {
-			case String:
-				buf = binary.AppendUvarint(buf, uint64(len(a.str[id])))
-				buf = append(buf, a.str[id]...)
-			case Float64:
-				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(a.f64[id]))
-			default:
-				buf = binary.AppendVarint(buf, a.i64[id])
+			if a.cnt[id] != 0 {
+				buf = a.appendStored(buf, id)
 			}
 		}
 	}
@@ -126,6 +128,19 @@ func (r *valueReader) float(what string) float64 {
 	return v
 }
 
+func (r *valueReader) byte(what string) byte {
+	if r.err != nil {
+		return 0
+	}
+	if len(r.b) == 0 {
+		r.fail(what)
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
 func (r *valueReader) bytes(what string) string {
 	n := r.uvarint(what)
 	if r.err != nil {
@@ -160,7 +175,13 @@ func (g *groupTable) decodeValue(id int32, value []byte) error {
 			a.cnt[id] = int64(r.uvarint("count"))
 		case aggVarSamp, aggVarPop, aggStddevSamp, aggStddevPop:
 			a.decodeMoments(r, id)
-		case aggCountDistinct:
+		case aggFirst, aggLast:
+			a.decodeFirstLast(r, id)
+		case aggApproxDistinct:
+			a.decodeHLL(r, id)
+		case aggPercentile:
+			a.decodeKLL(r, id)
+		case aggCountDistinct, aggCollectSet:
 			n := r.uvarint("distinct count")
 			if r.err == nil && n > uint64(len(r.b)) {
 				r.fail("distinct count")
@@ -168,9 +189,19 @@ func (g *groupTable) decodeValue(id int32, value []byte) error {
 			if r.err != nil {
 				break
 			}
+			if a.fn == aggCollectSet && n > collectSetLimit {
+				r.fail("collect_set size")
+				break
+			}
 			m := make(map[string]struct{}, n)
 			for j := uint64(0); j < n && r.err == nil; j++ {
-				m[r.bytes("distinct value")] = struct{}{}
+				v := r.bytes("distinct value")
+				if a.fn == aggCollectSet && r.err == nil {
+					if _, rest, err := decodeKeyValue([]byte(v), a.in); err != nil || len(rest) != 0 {
+						r.fail("collect_set value")
+					}
+				}
+				m[v] = struct{}{}
 			}
 			a.set[id] = m
 		case aggSum, aggAvg:
@@ -186,16 +217,8 @@ func (g *groupTable) decodeValue(id int32, value []byte) error {
 				r.fail("min/max flag")
 			}
 			a.cnt[id] = int64(has)
-			if has == 0 || r.err != nil {
-				break
-			}
-			switch a.in {
-			case String:
-				a.str[id] = r.bytes("min/max")
-			case Float64:
-				a.f64[id] = r.float("min/max")
-			default:
-				a.i64[id] = r.varint("min/max")
+			if has == 1 && r.err == nil {
+				a.decodeStored(r, id, "min/max")
 			}
 		}
 	}

@@ -7,8 +7,9 @@ import "math"
 // rows still alive, ascending) and fills a full-length result at those
 // rows only, so filters never copy column data.
 type evaluator struct {
-	n    int
-	cols []*vector
+	n     int
+	cols  []*vector
+	nowUS int64 // current_timestamp(), µs (Task.SetProcessingTime)
 }
 
 func (ev *evaluator) eval(e *bexpr, sel []int32) *vector {

@@ -33,6 +33,7 @@ func (t *Task) consume(rec arrow.Record) error {
 	if err != nil {
 		return err
 	}
+	ev.nowUS = t.nowUS
 	if t.p.wm != nil {
 		t.observeEventTime(ev)
 	}

@@ -77,11 +77,18 @@ const (
 	aggVarPop
 	aggStddevSamp
 	aggStddevPop
+	// Added by funcs_approx.go and funcs_first.go.
+	aggApproxDistinct
+	aggPercentile
+	aggFirst
+	aggLast
+	aggCollectSet
 )
 
 var aggText = [...]string{aggCount: "count", aggCountDistinct: "count", aggSum: "sum", aggMin: "min", aggMax: "max", aggAvg: "avg",
 	aggCountIf: "count_if", aggBoolAnd: "bool_and", aggBoolOr: "bool_or", aggVarSamp: "var_samp", aggVarPop: "var_pop",
-	aggStddevSamp: "stddev_samp", aggStddevPop: "stddev_pop"}
+	aggStddevSamp: "stddev_samp", aggStddevPop: "stddev_pop", aggApproxDistinct: "approx_count_distinct",
+	aggPercentile: "percentile_approx", aggFirst: "first", aggLast: "last", aggCollectSet: "collect_set"}
 
 type node struct {
 	kind    exprKind
@@ -430,7 +437,12 @@ func (n *node) write(b *strings.Builder) {
 			b.WriteString("DISTINCT ")
 			n.args[0].write(b)
 		default:
-			n.args[0].write(b)
+			for i, a := range n.args {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				a.write(b)
+			}
 		}
 		b.WriteByte(')')
 	}

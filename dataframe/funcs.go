@@ -192,6 +192,9 @@ func bindFunc(n *node, args []*bexpr) (*bexpr, error) {
 
 // call evaluates a bound function call.
 func (ev *evaluator) call(e *bexpr, sel []int32) *vector {
+	if e.call.def == nowFunc {
+		return ev.now(sel)
+	}
 	args := make([]*vector, len(e.args))
 	for i, a := range e.args {
 		args[i] = ev.eval(a, sel)

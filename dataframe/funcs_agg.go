@@ -17,6 +17,8 @@ var aggNames = map[string]aggFunc{
 	"count_if": aggCountIf, "bool_and": aggBoolAnd, "every": aggBoolAnd, "bool_or": aggBoolOr,
 	"var_samp": aggVarSamp, "variance": aggVarSamp, "var_pop": aggVarPop,
 	"stddev_samp": aggStddevSamp, "stddev": aggStddevSamp, "std": aggStddevSamp, "stddev_pop": aggStddevPop,
+	"approx_count_distinct": aggApproxDistinct, "percentile_approx": aggPercentile, "approx_percentile": aggPercentile,
+	"first": aggFirst, "first_value": aggFirst, "last": aggLast, "last_value": aggLast, "collect_set": aggCollectSet,
 }
 
 func init() {
@@ -36,17 +38,32 @@ func AggregateNames() []string {
 	return out
 }
 
-// Aggregate is the aggregate called name (case-insensitive) over e:
-// count_if(cond), bool_and/every(cond), bool_or(cond),
-// var_samp/variance(x), var_pop(x), stddev_samp/stddev/std(x) and
-// stddev_pop(x). Variances and standard deviations are DOUBLE, NULL
+// Aggregate is the aggregate called name (case-insensitive) over e, with
+// constant parameters params: count_if(cond), bool_and/every(cond),
+// bool_or(cond), var_samp/variance(x), var_pop(x),
+// stddev_samp/stddev/std(x), stddev_pop(x), approx_count_distinct(x[,
+// rsd]), percentile_approx/approx_percentile(x, p[, accuracy]),
+// first/first_value(x[, ignoreNulls]), last/last_value(x[, ignoreNulls])
+// and collect_set(x). Variances and standard deviations are DOUBLE, NULL
 // without a value, and the sample ones NULL for a single value (as Spark).
-func Aggregate(name string, e Expr) Expr {
+// See funcs_approx.go and funcs_first.go for the others' guarantees.
+func Aggregate(name string, e Expr, params ...Expr) Expr {
 	f, ok := aggNames[strings.ToLower(name)]
 	if !ok {
 		return invalid(fmt.Errorf("%w: unknown aggregate %s", ErrPlan, name))
 	}
-	return aggOf(f, e)
+	x := aggOf(f, e)
+	for _, p := range params {
+		x.n.args = append(x.n.args, p.node())
+	}
+	return x
+}
+
+// AggregateArgs returns how many arguments the aggregate called name
+// takes (its argument and its constant parameters).
+func AggregateArgs(name string) (lo, hi int) {
+	lo, hi = aggNames[strings.ToLower(name)].paramCount()
+	return lo + 1, hi + 1
 }
 
 func (f aggFunc) moments() bool { return f >= aggVarSamp && f <= aggStddevPop }
@@ -72,6 +89,17 @@ func bindAggExt(call *aggCall, n *node) error {
 		}
 		call.arg = castTo(call.arg, Float64)
 		call.typ = Float64
+	case call.fn == aggApproxDistinct:
+		call.typ = Int64
+	case call.fn == aggPercentile:
+		if !call.arg.typ.numeric() && call.arg.typ != Timestamp {
+			return fmt.Errorf("%w: percentile_approx needs a number or a TIMESTAMP, got %s of type %v", ErrPlan, n.args[0], call.arg.typ)
+		}
+		call.typ = call.arg.typ
+	case call.fn == aggFirst, call.fn == aggLast:
+		call.typ = call.arg.typ
+	case call.fn == aggCollectSet:
+		call.typ = String
 	default:
 		return fmt.Errorf("%w: unknown aggregate %s", ErrPlan, n)
 	}

@@ -1,8 +1,10 @@
 package dataframe
 
 import (
+	"fmt"
 	"testing"
 
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
 
@@ -30,17 +32,7 @@ func BenchmarkClickQueryFunctions(b *testing.B) {
 			b.ResetTimer()
 			cpu0 := cpuTime()
 			for i := 0; i < b.N; i++ {
-				for _, r := range recs {
-					if err := d.Append(nil, r); err != nil {
-						b.Fatal(err)
-					}
-				}
-				rec := d.Flush()
-				t := p.NewTask(mem)
-				if err := t.Consume(rec); err != nil {
-					b.Fatal(err)
-				}
-				rec.Release()
+				t := decodeInto(b, d, p.NewTask(mem), recs)
 				for _, r := range t.Output() {
 					r.Release()
 				}
@@ -49,4 +41,65 @@ func BenchmarkClickQueryFunctions(b *testing.B) {
 			reportRows(b, b.N*benchRows, cpu0)
 		})
 	}
+}
+
+// BenchmarkApproxCountDistinct decodes and aggregates 2M records in two
+// groups of 1M distinct user ids each, with count(*) and with
+// approx_count_distinct(u) (issue 18's target: at most 1.2x the cost of
+// count(*)), tasks of 8,192 records merged into one State.
+func BenchmarkApproxCountDistinct(b *testing.B) {
+	s := must(ParseSchema("g STRING, u BIGINT"))
+	const n = 2_000_000
+	recs := make([][]byte, n)
+	for i := range recs {
+		recs[i] = fmt.Appendf(nil, `{"g":"g%d","u":%d}`, i%2, i*7919)
+	}
+	for _, c := range []struct {
+		name string
+		agg  Expr
+	}{{"count", Count()}, {"approx_count_distinct", Aggregate("approx_count_distinct", Col("u"))}} {
+		b.Run(c.name, func(b *testing.B) {
+			mem := memory.NewGoAllocator()
+			p := must(Compile(Source("t", s).GroupBy(Col("g")).Agg(c.agg), Complete))
+			d := must(NewDecoder(mem, s, DecoderOptions{Format: FormatJSON, Columns: p.InputColumns()}))
+			defer d.Release()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for i := 0; i < b.N; i++ {
+				st := p.NewState(mem)
+				for lo := 0; lo < n; lo += benchRows {
+					t := decodeInto(b, d, p.NewTask(mem), recs[lo:min(lo+benchRows, n)])
+					if err := st.Merge(t); err != nil {
+						b.Fatal(err)
+					}
+					t.Release()
+				}
+				if i == 0 && c.name != "count" {
+					res := must(st.Result(false))
+					for r := range int(res.NumRows()) {
+						if got := res.Column(1).(*array.Int64).Value(r); got < 900_000 || got > 1_100_000 {
+							b.Fatalf("estimate %d of 1M", got)
+						}
+					}
+					res.Release()
+				}
+			}
+			reportRows(b, b.N*n, cpu0)
+		})
+	}
+}
+
+// decodeInto decodes recs with d into one record and has t consume it.
+func decodeInto(b *testing.B, d Decoder, t *Task, recs [][]byte) *Task {
+	for _, r := range recs {
+		if err := d.Append(nil, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rec := d.Flush()
+	defer rec.Release()
+	if err := t.Consume(rec); err != nil {
+		b.Fatal(err)
+	}
+	return t
 }

@@ -27,6 +27,7 @@ func init() {
 		&funcDef{name: "hour", group: "datetime", usage: "hour(ts)", doc: "the hour of ts, 0-23 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Hour() })},
 		&funcDef{name: "minute", group: "datetime", usage: "minute(ts)", doc: "the minute of ts, 0-59 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Minute() })},
 		&funcDef{name: "second", group: "datetime", usage: "second(ts)", doc: "the second of ts, 0-59 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Second() })},
+		nowFunc,
 		&funcDef{name: "date_format", group: "datetime", usage: "date_format(ts, fmt)", doc: "ts formatted with the Spark datetime pattern fmt", minArgs: 2, maxArgs: 2, bind: bindDateFormat},
 		&funcDef{name: "date_add", group: "datetime", usage: "date_add(start, days)", doc: "the day of start plus days (a TIMESTAMP at midnight UTC)", minArgs: 2, maxArgs: 2, bind: bindDateAdd},
 		&funcDef{name: "datediff", group: "datetime", usage: "datediff(end, start)", doc: "the days from the day of start to the day of end (INT)", minArgs: 2, maxArgs: 2, bind: bindDateDiff},
@@ -217,4 +218,29 @@ func bindDateDiff(args []*bexpr) (Type, kernel, error) {
 	return Int32, strict(Int32, func(out *vector, a []*vector, i int32) {
 		out.i32[i] = int32(floorDiv(a[0].i64[i], usPerDay) - floorDiv(a[1].i64[i], usPerDay))
 	}), nil
+}
+
+// nowFunc is current_timestamp(): the batch's processing time, which the
+// evaluator holds (Task.SetProcessingTime), not a kernel of its arguments.
+var nowFunc = &funcDef{name: "current_timestamp", group: "datetime", usage: "current_timestamp()",
+	doc:     "the batch's processing time, recorded in its write-ahead plan: the same for every row of the batch and when the batch is re-run",
+	minArgs: 0, maxArgs: 0, bind: func([]*bexpr) (Type, kernel, error) { return Timestamp, nil, nil }}
+
+func init() { alias("now", "current_timestamp") }
+
+// now is the constant vector of current_timestamp() over rows sel.
+func (ev *evaluator) now(sel []int32) *vector {
+	out := newVector(Timestamp, ev.n)
+	for _, i := range sel {
+		out.i64[i] = ev.nowUS
+	}
+	return out
+}
+
+// SetProcessingTime sets the value of current_timestamp() for the rows
+// the Task consumes from now on: the engine gives the batch's processing
+// time from its write-ahead plan. A Task whose time was not set uses the
+// time NewTask created it.
+func (t *Task) SetProcessingTime(at time.Time) {
+	t.nowUS = at.UnixMicro()
 }

@@ -332,6 +332,13 @@ func (p *planParser) expr() (Expr, error) {
 				return Expr{}, err
 			}
 			n.args = []*node{a.node()}
+			for p.eat(", ") { // the parameters of funcs_approx.go's aggregates
+				a, err := p.expr()
+				if err != nil {
+					return Expr{}, err
+				}
+				n.args = append(n.args, a.node())
+			}
 		}
 		return Expr{n}, p.expect(")")
 	}

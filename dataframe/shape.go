@@ -40,7 +40,7 @@ func (p *Program) Aggregates() []string {
 		case c.fn == aggCountDistinct:
 			out = append(out, "count(DISTINCT "+p.canonical(c.arg)+")")
 		default:
-			out = append(out, aggText[c.fn]+"("+p.canonical(c.arg)+")")
+			out = append(out, aggText[c.fn]+"("+p.canonical(c.arg)+c.params.canon+")")
 		}
 	}
 	return out

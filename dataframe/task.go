@@ -2,6 +2,7 @@ package dataframe
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/memory"
@@ -18,6 +19,7 @@ type Task struct {
 	emitted int64       // rows output (stateless), for the per-task Limit
 	ht      *groupTable // partial aggregates (stateful)
 	keyBuf  []byte      // reused group-key buffer
+	nowUS   int64       // current_timestamp(), µs (SetProcessingTime)
 
 	wm      int64 // the watermark, µs (hasWM)
 	hasWM   bool
@@ -27,7 +29,7 @@ type Task struct {
 
 // NewTask returns a Task of p allocating Arrow memory from mem.
 func (p *Program) NewTask(mem memory.Allocator) *Task {
-	t := &Task{p: p, mem: mem}
+	t := &Task{p: p, mem: mem, nowUS: time.Now().UnixMicro()}
 	if p.agg != nil {
 		t.ht = newGroupTable(p.agg)
 	}

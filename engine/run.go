@@ -303,6 +303,11 @@ func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched
 		},
 		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
 			t := q.prog.NewTask(q.mem)
+			// current_timestamp(): the plan's, so a re-run computes the same
+			// (a plan of a build before the Meta block has none: the Task's).
+			if !plan.Meta.ProcessingTime.IsZero() {
+				t.SetProcessingTime(plan.Meta.ProcessingTime)
+			}
 			if d.wm.on {
 				t.SetWatermark(plan.Meta.Watermark)
 			}

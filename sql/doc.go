@@ -65,8 +65,11 @@
 //   - GROUP BY expressions, select-list positions (GROUP BY 1) and
 //     select-list aliases; count(*), count(x), count(DISTINCT x), sum, min,
 //     max, avg, count_if, bool_and (every), bool_or, var_samp (variance),
-//     var_pop, stddev_samp (stddev, std), stddev_pop; aggregates without
-//     GROUP BY aggregate all rows
+//     var_pop, stddev_samp (stddev, std), stddev_pop,
+//     approx_count_distinct(x[, rsd]), percentile_approx (approx_percentile)
+//     (x, p[, accuracy]), first/last (first_value/last_value)
+//     (x[, ignoreNulls]), collect_set; aggregates without GROUP BY
+//     aggregate all rows
 //   - HAVING, which may use aggregates, grouping columns, grouping
 //     expressions and select-list aliases
 //   - ORDER BY output columns, aliases, positions or expressions (without

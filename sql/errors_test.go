@@ -117,7 +117,7 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT DISTINCT count(*) FROM events", "line 1, column 17: SELECT DISTINCT with aggregates is not supported"},
 	{"SELECT brand FROM events FOR UPDATE", "line 1, column 26: FOR UPDATE and other locking clauses are not supported"},
 	{"SELECT brand INTO t FROM events", "line 1, column 14: SELECT INTO is not supported"},
-	{"SELECT CURRENT_TIMESTAMP FROM events", "line 1, column 8: CURRENT_TIMESTAMP is not supported"},
+	{"SELECT CURRENT_DATE FROM events", "line 1, column 8: CURRENT_DATE is not supported"},
 	{"SELECT ARRAY[1] FROM events", "line 1, column 8: arrays are not supported"},
 	{"SELECT brand[1] FROM events", "line 1, column 8: subscripts and field selection are not supported; quote a dotted column name as `a.b`"},
 	{"VALUES (1)", "line 1, column 1: VALUES is not supported: a query reads its source table"},

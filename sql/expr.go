@@ -521,8 +521,12 @@ func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 		}
 		return &texpr{e: dataframe.Count(), pos: pos, agg: true, hasAgg: true}, nil
 	}
-	if len(f.GetArgs()) != 1 {
-		return nil, t.errAt(pos, "%s takes one argument, got %d", name, len(f.GetArgs()))
+	if lo, hi := dataframe.AggregateArgs(name); name == "count" || hi == 1 {
+		if len(f.GetArgs()) != 1 {
+			return nil, t.errAt(pos, "%s takes one argument, got %d", name, len(f.GetArgs()))
+		}
+	} else if n := len(f.GetArgs()); n < lo || n > hi {
+		return nil, t.errAt(pos, "%s takes %d to %d arguments, got %d", name, lo, hi, n)
 	}
 	if f.GetAggDistinct() && name != "count" {
 		return nil, t.errAt(pos, "%s(DISTINCT ...) is not supported; only count(DISTINCT ...)", name)
@@ -547,7 +551,15 @@ func (t *translator) call(f *pg.FuncCall, s *scope) (*texpr, error) {
 	case name == "avg":
 		e = dataframe.Avg(a.e)
 	default: // funcs.go: the aggregates of dataframe.Aggregate
-		e = dataframe.Aggregate(name, a.e)
+		params := make([]dataframe.Expr, 0, len(f.GetArgs())-1)
+		for _, p := range f.GetArgs()[1:] {
+			x, err := t.expr(p, inner)
+			if err != nil {
+				return nil, err
+			}
+			params = append(params, x.e)
+		}
+		e = dataframe.Aggregate(name, a.e, params...)
 	}
 	return &texpr{e: e, pos: pos, kids: []*texpr{a}, agg: true, hasAgg: true, size: 1 + a.size}, nil
 }

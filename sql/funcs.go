@@ -86,3 +86,18 @@ func (t *translator) grammarCall(n *pg.Node, s *scope) (*texpr, error) {
 func isScalarFunction(name string) bool {
 	return !aggregates[strings.ToLower(name)] && dataframe.IsFunction(name)
 }
+
+// nowParens blanks the parentheses of Spark's current_timestamp(), which
+// PostgreSQL's grammar knows only as the bare keyword CURRENT_TIMESTAMP
+// (reservedName translates it); offsets are kept.
+func nowParens(q string) string {
+	if !strings.Contains(strings.ToLower(q), "current_timestamp") {
+		return q
+	}
+	return rewriteTokens(q, func(toks []*pg.ScanToken, i int, b []byte) {
+		if toks[i].GetToken() == pg.Token_CURRENT_TIMESTAMP && i+2 < len(toks) &&
+			toks[i+1].GetToken() == pg.Token_ASCII_40 && toks[i+2].GetToken() == pg.Token_ASCII_41 {
+			b[toks[i+1].GetStart()], b[toks[i+2].GetStart()] = ' ', ' '
+		}
+	})
+}

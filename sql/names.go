@@ -148,5 +148,8 @@ func (t *translator) reservedName(n *pg.Node, s *scope) (*texpr, error) {
 	if e, ok := err.(*Error); ok && !strings.HasPrefix(e.Msg, "unknown column") {
 		return nil, err
 	}
+	if f.GetOp() == pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP {
+		return t.callNodes(pos, "current_timestamp", nil, s)
+	}
 	return nil, t.errAt(pos, "%s is not supported", strings.ToUpper(word))
 }

@@ -41,7 +41,7 @@ func parse(q string, cols []string) (*parsed, error) {
 	if err != nil {
 		return nil, err
 	}
-	text = windowWord(text)
+	text = nowParens(windowWord(text))
 	tree, err := pg.Parse(text)
 	if err != nil {
 		return nil, syntaxError(q, text, cols, err)

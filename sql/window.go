@@ -23,30 +23,37 @@ const windowAlias = "mbwin_"
 // windowWord rewrites each WINDOW keyword that does not start a WINDOW
 // clause (see windowAlias).
 func windowWord(q string) string {
-	scan, err := pg.Scan(q)
-	if err != nil {
+	if !strings.Contains(strings.ToLower(q), "window") {
 		return q
 	}
-	toks := scan.GetTokens()
-	var b []byte
-	for i, t := range toks {
+	return rewriteTokens(q, func(toks []*pg.ScanToken, i int, b []byte) {
+		t := toks[i]
 		if t.GetToken() != pg.Token_WINDOW || i+1 == len(toks) {
-			continue
+			return
 		}
 		// The WINDOW clause is WINDOW name AS (...): a name follows it.
 		next := toks[i+1]
 		s, e := int(t.GetStart()), int(t.GetEnd())
 		if next.GetToken() == pg.Token_IDENT || next.GetKeywordKind() == pg.KeywordKind_UNRESERVED_KEYWORD ||
-			next.GetKeywordKind() == pg.KeywordKind_COL_NAME_KEYWORD || e-s != len(windowAlias) || e > len(q) {
-			continue
-		}
-		if b == nil {
-			b = []byte(q)
+			next.GetKeywordKind() == pg.KeywordKind_COL_NAME_KEYWORD || e-s != len(windowAlias) || e > len(b) {
+			return
 		}
 		copy(b[s:e], windowAlias)
-	}
-	if b == nil {
+	})
+}
+
+// rewriteTokens returns q after fn has looked at each of its tokens (toks[i])
+// and rewritten bytes of b, a copy of q, in place: the rewrites keep every
+// byte offset. q is returned as it is when the scanner refuses it.
+func rewriteTokens(q string, fn func(toks []*pg.ScanToken, i int, b []byte)) string {
+	scan, err := pg.Scan(q)
+	if err != nil {
 		return q
+	}
+	toks := scan.GetTokens()
+	b := []byte(q)
+	for i := range toks {
+		fn(toks, i, b)
 	}
 	return string(b)
 }
