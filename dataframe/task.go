@@ -18,6 +18,7 @@ type Task struct {
 	emitted int64       // rows output (stateless), for the per-task Limit
 	ht      *groupTable // partial aggregates (stateful)
 	keyBuf  []byte      // reused group-key buffer
+	snap    *tableSnap  // the joined table's snapshot (pinned), or nil
 
 	wm      int64 // the watermark, µs (hasWM)
 	hasWM   bool
@@ -30,6 +31,9 @@ func (p *Program) NewTask(mem memory.Allocator) *Task {
 	t := &Task{p: p, mem: mem}
 	if p.agg != nil {
 		t.ht = newGroupTable(p.agg)
+	}
+	if p.join != nil {
+		t.snap = p.join.table.pin()
 	}
 	return t
 }
@@ -62,4 +66,8 @@ func (t *Task) Release() {
 	t.out = nil
 	t.ht = nil
 	t.p = nil
+	if t.snap != nil {
+		t.snap.release()
+		t.snap = nil
+	}
 }
