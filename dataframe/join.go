@@ -375,27 +375,5 @@ func gatherTable(tv *vector, at, trows []int32, n int) *vector {
 
 // takeRows returns the rows of src, in order (a row may repeat).
 func takeRows(src *vector, rows []int32) *vector {
-	n := len(rows)
-	v := newVector(src.typ, n)
-	for k, r := range rows {
-		if src.null(r) {
-			v.setNull(int32(k), n)
-			continue
-		}
-		switch src.typ {
-		case String:
-			v.s[k] = src.str(r)
-		case Int32:
-			v.i32[k] = src.i32[r]
-		case Int64, Timestamp:
-			v.i64[k] = src.i64[r]
-		case Float64:
-			v.f64[k] = src.f64[r]
-		case Bool:
-			v.b[k] = src.b[r]
-		default:
-			v.set(int32(k), src.get(r), n)
-		}
-	}
-	return v
+	return gatherTable(src, identitySel(len(rows)), rows, len(rows))
 }
