@@ -34,6 +34,9 @@ func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 // (Parquet files), or, with o.noSinkRun, into a sink that discards.
 func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	schema, df, err := clickQuery()
+	if o.joinTable != nil {
+		schema, df, err = joinQuery(o.joinTable)
+	}
 	mode := o.outputMode
 	var sink engine.Sink = discard
 	var er engineRun

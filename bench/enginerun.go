@@ -57,6 +57,8 @@ type engineOptions struct {
 	sink, guarantee string
 	noSinkRun       bool
 	partitions      int // of the sink's topic
+	// joinTable, when set, runs joinQuery over it instead of clickQuery.
+	joinTable *dataframe.StaticTable
 }
 
 // engineOptions are the availableNow engine run's options from the

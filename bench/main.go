@@ -29,6 +29,7 @@ import (
 // config is the command line.
 type config struct {
 	scenario       string
+	joinRows       int
 	mode           string // "", or a child process's: "engine", "raw-confluent", "raw-franz"
 	brokers        string
 	topic          string
@@ -73,7 +74,8 @@ type config struct {
 func parseFlags(args []string) (*config, []string, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | chart | table (Markdown tables of result files)")
+	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | join (the click query with and without a LEFT JOIN against a -join-rows static table, in process) | chart | table (Markdown tables of result files)")
+	fs.IntVar(&c.joinRows, "join-rows", 1_000_000, "join scenario: rows of the static table")
 	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\", \"raw-confluent\" or \"raw-franz\" runs one measurement and prints JSON (the child process of a run)")
 	fs.StringVar(&c.brokers, "brokers", "", "bootstrap servers of a real cluster; empty: an in-process kfake broker")
 	fs.StringVar(&c.topic, "topic", "", "topic name (default: a fresh bench-<time> topic)")
@@ -208,6 +210,8 @@ func run(ctx context.Context, cfg *config, args []string) error {
 		return throughput(ctx, cfg)
 	case "interval":
 		return intervalScenario(ctx, cfg)
+	case "join":
+		return joinScenario(ctx, cfg)
 	case "state":
 		return stateScenario(cfg)
 	case "chart":

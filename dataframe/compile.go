@@ -52,8 +52,9 @@ type Program struct {
 	mode  OutputMode
 	plan  string
 
-	inputNames []string
+	inputNames []string // by input position (a joined table's columns included)
 	inputTypes []Type
+	streamPos  []int // the input positions of the record's columns, in order
 
 	where   []*bexpr // over the input columns
 	project []outCol // stateless output, over the input columns
@@ -66,6 +67,8 @@ type Program struct {
 
 	wm    *watermark // WithWatermark, or nil
 	wmCol int        // the input column of wm's event time
+
+	join *progJoin // a stream-static join, or nil
 
 	out *arrow.Schema
 }
@@ -99,6 +102,10 @@ func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
 	// Rebase the first phase onto the columns it actually reads.
 	r := &rebaser{pos: map[int]int{}}
 	p.where = r.all(df.where)
+	if j := df.join; j != nil {
+		p.join = &progJoin{table: j.table, how: j.how, keys: r.all(j.keys), tcols: j.tcols, whereBefore: j.whereBefore}
+		p.join.cond = r.expr(j.cond)
+	}
 	if df.agg == nil {
 		for _, c := range df.pre {
 			p.project = append(p.project, outCol{c.name, r.expr(c.e)})
@@ -130,8 +137,16 @@ func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
 	p.inputNames = make([]string, len(r.order))
 	p.inputTypes = make([]Type, len(r.order))
 	for i, src := range r.order {
+		if src >= len(sourceFields) { // a column of the joined table
+			f := df.join.table.Schema().Fields[src-len(sourceFields)]
+			p.inputNames[i], p.inputTypes[i] = df.join.table.Name()+"."+f.Name, f.Type
+			p.join.pos = append(p.join.pos, i)
+			p.join.col = append(p.join.col, src-len(sourceFields))
+			continue
+		}
 		p.inputNames[i] = sourceFields[src].Name
 		p.inputTypes[i] = sourceFields[src].Type
+		p.streamPos = append(p.streamPos, i)
 	}
 	return p, nil
 }
@@ -176,7 +191,11 @@ func (p *Program) Plan() string { return p.plan }
 // is never nil: a query that reads no column (count(*)) gets an empty list,
 // and records of rows without columns.
 func (p *Program) InputColumns() []string {
-	return append(make([]string, 0, len(p.inputNames)), p.inputNames...)
+	names := make([]string, 0, len(p.streamPos))
+	for _, i := range p.streamPos {
+		names = append(names, p.inputNames[i])
+	}
+	return names
 }
 
 // Stateful reports whether the query aggregates (and so needs a State).

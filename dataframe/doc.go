@@ -60,6 +60,17 @@
 //	})
 //	state.ResetChanged()
 //
+// # Static tables and joins
+//
+// LoadTable reads a CSV, JSON-lines or Parquet file into Arrow (a
+// StaticTable); DataFrame.Join joins the stream with it, INNER or LEFT,
+// on equality keys and an optional condition, before any aggregation. The
+// table is hashed on the join key once per loaded content and probed per
+// batch over the key column. Reload swaps in changed content; a Task (and
+// PinTables, for the engine) pins the content it started with, so a batch
+// never sees two versions. A key that repeats outputs a row per match, as
+// in Spark; TableOptions.Key makes the load refuse duplicates instead.
+//
 // # Event-time windows
 //
 // GroupBy(Window(ts, size, slide, start), ...) (or Tumble, Hop) groups

@@ -14,16 +14,16 @@ func (p *Program) input(rec arrow.Record) (*evaluator, error) {
 	if rec == nil {
 		return nil, fmt.Errorf("%w: nil record", ErrPlan)
 	}
-	if int(rec.NumCols()) != len(p.inputNames) {
-		return nil, fmt.Errorf("%w: record has %d columns, the query reads %d (%s)", ErrPlan, rec.NumCols(), len(p.inputNames), strings.Join(p.inputNames, ", "))
+	if int(rec.NumCols()) != len(p.streamPos) {
+		return nil, fmt.Errorf("%w: record has %d columns, the query reads %d (%s)", ErrPlan, rec.NumCols(), len(p.streamPos), strings.Join(p.InputColumns(), ", "))
 	}
 	ev := &evaluator{n: int(rec.NumRows()), cols: make([]*vector, len(p.inputNames))}
-	for i, t := range p.inputTypes {
-		v, err := fromArrow(rec.Column(i), t)
+	for i, pos := range p.streamPos {
+		v, err := fromArrow(rec.Column(i), p.inputTypes[pos])
 		if err != nil {
-			return nil, fmt.Errorf("%w: input column %d (%s): %w", ErrPlan, i, p.inputNames[i], err)
+			return nil, fmt.Errorf("%w: input column %d (%s): %w", ErrPlan, i, p.inputNames[pos], err)
 		}
-		ev.cols[i] = v
+		ev.cols[pos] = v
 	}
 	return ev, nil
 }
@@ -38,7 +38,15 @@ func (t *Task) consume(rec arrow.Record) error {
 		t.observeEventTime(ev)
 	}
 	sel := identitySel(ev.n)
-	for _, w := range t.p.where {
+	where := t.p.where
+	if j := t.p.join; j != nil {
+		for _, w := range where[:j.whereBefore] {
+			sel = ev.filter(w, sel)
+		}
+		where = where[j.whereBefore:]
+		ev, sel = t.joinRows(ev, sel)
+	}
+	for _, w := range where {
 		sel = ev.filter(w, sel)
 	}
 	t.rows += int64(len(sel))

@@ -37,6 +37,8 @@ type DataFrame struct {
 
 	wm *watermark // WithWatermark, or nil
 
+	join *joinSpec // Join, or nil
+
 	err error
 }
 

@@ -20,6 +20,7 @@ type Task struct {
 	ht      *groupTable // partial aggregates (stateful)
 	keyBuf  []byte      // reused group-key buffer
 	nowUS   int64       // current_timestamp(), µs (SetProcessingTime)
+	snap    *tableSnap  // the joined table's snapshot (pinned), or nil
 
 	wm      int64 // the watermark, µs (hasWM)
 	hasWM   bool
@@ -32,6 +33,9 @@ func (p *Program) NewTask(mem memory.Allocator) *Task {
 	t := &Task{p: p, mem: mem, nowUS: time.Now().UnixMicro()}
 	if p.agg != nil {
 		t.ht = newGroupTable(p.agg)
+	}
+	if p.join != nil {
+		t.snap = p.join.table.pin()
 	}
 	return t
 }
@@ -64,4 +68,8 @@ func (t *Task) Release() {
 	t.out = nil
 	t.ht = nil
 	t.p = nil
+	if t.snap != nil {
+		t.snap.release()
+		t.snap = nil
+	}
 }

@@ -206,6 +206,7 @@ func (d *driver) plan(ctx context.Context, target map[offsets.TopicPartition]int
 			"topic", dl.Topic, "partition", dl.Partition, "from", dl.From, "until", dl.Until)
 	}
 	plan := checkpoint.NewBatchPlan(id, out, time.Now().UTC())
+	d.reloadTables() // between batches: the batch before this one has pinned its tables
 	plan.Meta = d.planMeta(at)
 	return plan, latest, nil
 }
@@ -228,7 +229,7 @@ func (d *driver) planMeta(at time.Time) checkpoint.Meta {
 	if d.wm.on {
 		m.Watermark = d.wm.next
 	}
-	return m
+	return d.withTableHashes(m)
 }
 
 func (d *driver) planWithRetry(ctx context.Context, target, start map[offsets.TopicPartition]int64, id int64, at time.Time) (plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, err error) {

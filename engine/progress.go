@@ -132,6 +132,9 @@ type Progress struct {
 	// partitions, backpressure planned the batch with; 0 when off or
 	// before the first estimate without an initialRate.
 	BackpressureRate float64
+	// StaticTables are the static tables the query joins with, their
+	// size in memory and content (nil without a join).
+	StaticTables []StaticTableProgress
 }
 
 // TotalLag is the sum of every partition's lag.

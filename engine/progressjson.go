@@ -86,6 +86,17 @@ type extraJSON struct {
 	DeadLetters      int64   `json:"deadLetters"`
 	// PartitionRows is the records read per partition: {"topic":{"0":10}}.
 	PartitionRows kafkaOffsets `json:"partitionRows"`
+	// StaticTables are the joined static tables: name, path, rows,
+	// memoryBytes, hash.
+	StaticTables []staticTableJSON `json:"staticTables,omitempty"`
+}
+
+type staticTableJSON struct {
+	Name        string `json:"name"`
+	Path        string `json:"path"`
+	Rows        int64  `json:"rows"`
+	MemoryBytes int64  `json:"memoryBytes"`
+	Hash        string `json:"hash"`
 }
 
 // sparkTime is Spark's timestamp format (UTC, milliseconds).
@@ -122,6 +133,9 @@ func (p Progress) MarshalJSON() ([]byte, error) {
 			TriggerIntervalMs: ms(p.TriggerInterval), RateLimitPerPartition: p.RateLimitPerPartition, InputBytes: p.InputBytes,
 			CorruptRecords: p.CorruptRecords, DroppedRecords: p.DroppedRecords, SkippedOffsets: p.SkippedOffsets, DeadLetters: p.DeadLetters,
 			PartitionRows: kafkaOffsets{}, BackpressureRate: finite(p.BackpressureRate)},
+	}
+	for _, t := range p.StaticTables {
+		j.Microbatch.StaticTables = append(j.Microbatch.StaticTables, staticTableJSON(t))
 	}
 	if e := p.EventTime; e != nil {
 		j.EventTime = map[string]string{"watermark": e.Watermark.UTC().Format(sparkTime)}
@@ -190,6 +204,9 @@ func (p *Progress) UnmarshalJSON(b []byte) error {
 		SchedulingDelay: fromMs(x.SchedulingDelayMs), TriggerInterval: fromMs(x.TriggerIntervalMs), RateLimitPerPartition: x.RateLimitPerPartition,
 		CorruptRecords: x.CorruptRecords, DroppedRecords: x.DroppedRecords, SkippedOffsets: x.SkippedOffsets, DeadLetters: x.DeadLetters,
 		OutputRows: j.Sink.NumOutputRows, Sink: j.Sink.Description, BackpressureRate: x.BackpressureRate,
+	}
+	for _, t := range x.StaticTables {
+		p.StaticTables = append(p.StaticTables, StaticTableProgress(t))
 	}
 	if _, ok := j.EventTime["watermark"]; ok {
 		e := &EventTimeProgress{}

@@ -264,6 +264,7 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	}
 	d.lastTrigger = triggerAt
 	p.BackpressureRate = backpressureRate(plan.Meta)
+	p.StaticTables = d.tableProgress()
 	d.updateRate(&p, time.Now())
 	q.record(p)
 	q.logger.Debug("batch committed", "query", cfg.Name, "batch", p.BatchID, "rows", p.NumInputRows,
@@ -278,12 +279,14 @@ type fetched struct {
 	res   *batch.Result
 	tasks []indexedTask
 	dur   time.Duration
+	pin   *dataframe.TablePin // the static tables the tasks join with
 }
 
 func (f *fetched) release() {
 	for _, t := range f.tasks {
 		t.task.Release()
 	}
+	f.pin.Release()
 }
 
 // fetch reads plan's ranges on the executors into one task each.
@@ -291,7 +294,11 @@ func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched
 	q := d.q
 	cfg := &q.cfg
 	var tasksMu sync.Mutex // guards f.tasks: NewSink runs on executor goroutines
-	f := &fetched{}
+	pin, err := d.pinTables(plan)
+	if err != nil {
+		return nil, err
+	}
+	f := &fetched{pin: pin}
 	start := time.Now()
 	res, err := d.exec.Run(ctx, batch.Job{
 		BatchID: plan.ID,
@@ -302,7 +309,7 @@ func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched
 			return dataframe.NewDecoder(q.mem, cfg.Schema, opts)
 		},
 		NewSink: func(ti batch.TaskInfo) (batch.TaskSink, error) {
-			t := q.prog.NewTask(q.mem)
+			t := q.prog.NewTaskPinned(q.mem, pin)
 			// current_timestamp(): the plan's, so a re-run computes the same
 			// (a plan of a build before the Meta block has none: the Task's).
 			if !plan.Meta.ProcessingTime.IsZero() {

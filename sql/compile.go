@@ -1,7 +1,6 @@
 package sql
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -26,23 +25,7 @@ const defaultTable = "events"
 // Compile checks the query, not whether it can run as a stream in a given
 // output mode: dataframe.Compile does that.
 func Compile(query string, table string, schema *dataframe.Schema) (*dataframe.DataFrame, error) {
-	if table == "" {
-		table = defaultTable
-	}
-	src := dataframe.Source(table, schema)
-	if err := src.Err(); err != nil {
-		return nil, fmt.Errorf("sql: %w", err)
-	}
-	p, err := parse(query, src.Columns())
-	if err != nil {
-		return nil, err
-	}
-	c := &compiler{p: p, t: &translator{p: p, table: table}, schema: schema, src: src}
-	df, cerr := c.compile()
-	if cerr != nil { // not "return c.compile()": a nil *Error is not a nil error
-		return nil, cerr
-	}
-	return df, nil
+	return CompileTables(query, table, schema, nil)
 }
 
 // compiler holds the state of one Compile.
@@ -52,6 +35,10 @@ type compiler struct {
 	schema *dataframe.Schema
 	src    *dataframe.DataFrame
 	items  []*item
+	tables map[string]*dataframe.StaticTable // the static tables a join may read
+	star   []string                          // the columns * stands for; nil: the schema's fields
+	// innerAgg: the query reads a derived table that aggregates.
+	innerAgg bool
 }
 
 // item is one column of the select list (a * stands for several).
@@ -112,6 +99,9 @@ func (c *compiler) compile() (*dataframe.DataFrame, *Error) {
 		aggregated = aggregated || hasAggregate(o.GetSortBy().GetNode())
 	}
 	var err *Error
+	if aggregated && c.innerAgg {
+		return nil, c.errAt(c.aggPos(), "multiple streaming aggregations are not supported (nor in Spark): the derived table already aggregates")
+	}
 	if aggregated {
 		df, err = c.aggregate(df, srcCols)
 	} else {
@@ -121,6 +111,27 @@ func (c *compiler) compile() (*dataframe.DataFrame, *Error) {
 		return nil, err
 	}
 	return c.limit(df)
+}
+
+// aggPos is where the query first aggregates, for a refusal.
+func (c *compiler) aggPos() int {
+	s := c.p.stmt
+	if g := s.GetGroupClause(); len(g) > 0 {
+		at := nodeLocation(g[0], c.p.start)
+		pos := at
+		for _, t := range c.p.tokens {
+			if t.GetToken() == pg.Token_GROUP_P && int(t.GetStart()) < at {
+				pos = int(t.GetStart())
+			}
+		}
+		return pos
+	}
+	for _, it := range c.items {
+		if it.node != nil && hasAggregate(it.node) {
+			return it.pos
+		}
+	}
+	return c.p.start
 }
 
 func asError(err error) *Error {
@@ -198,36 +209,7 @@ func (c *compiler) from() *Error {
 		return c.errAt(nodeLocation(items[1], c.p.tokenAt(pg.Token_ASCII_44, c.p.tokenAt(pg.Token_FROM, c.p.start))),
 			"joins are not supported: a query reads one table")
 	}
-	f := items[0]
-	switch {
-	case f.GetJoinExpr() != nil:
-		return c.errAt(c.p.tokenAt(pg.Token_JOIN, c.p.tokenAt(pg.Token_FROM, c.p.start)), "JOIN is not supported: a query reads one table")
-	case f.GetRangeVar() == nil:
-		what := "subqueries are not supported"
-		if f.GetRangeSubselect() == nil {
-			what = "FROM supports only the source table " + quoteIdent(c.t.table)
-		}
-		return c.errAt(nodeLocation(f, c.p.tokenAt(pg.Token_FROM, c.p.start)+5), "%s", what)
-	}
-	rv := f.GetRangeVar()
-	pos := nodeOr(int(rv.GetLocation()), c.p.start)
-	name := rv.GetRelname()
-	if rv.GetSchemaname() != "" {
-		name = rv.GetSchemaname() + "." + name
-	}
-	if rv.GetCatalogname() != "" {
-		name = rv.GetCatalogname() + "." + name
-	}
-	if !strings.EqualFold(name, c.t.table) {
-		return c.errAt(pos, "unknown table %s: the query can only read the source table %s", quoteIdent(name), quoteIdent(c.t.table))
-	}
-	if a := rv.GetAlias(); a != nil {
-		if len(a.GetColnames()) > 0 {
-			return c.errAt(pos, "column aliases in FROM are not supported")
-		}
-		c.t.alias = a.GetAliasname()
-	}
-	return nil
+	return c.stream(items[0])
 }
 
 // selectList reads the select list into c.items, expanding *. Expressions
@@ -241,12 +223,13 @@ func (c *compiler) selectList() *Error {
 		pos := nodeOr(int(rt.GetLocation()), c.p.start)
 		if cr := rt.GetVal().GetColumnRef(); cr != nil {
 			if parts, star := refParts(cr); star {
-				if len(parts) > 1 || len(parts) == 1 && !strings.EqualFold(parts[0], c.t.table) && !strings.EqualFold(parts[0], c.t.alias) {
+				names, ok := c.starOf(parts)
+				if !ok {
 					return c.errAt(pos, "unknown table %s in %s.*", quoteIdent(strings.Join(parts, ".")), quoteIdent(strings.Join(parts, ".")))
 				}
-				for _, f := range c.schema.Fields {
-					c.items = append(c.items, &item{pos: pos, group: -1,
-						x: &texpr{e: dataframe.Col(f.Name), pos: pos, col: f.Name}})
+				for _, name := range names {
+					c.items = append(c.items, &item{pos: pos, group: -1, alias: c.starAlias(name),
+						x: &texpr{e: dataframe.Col(name), pos: pos, col: name}})
 				}
 				continue
 			}

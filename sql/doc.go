@@ -21,7 +21,7 @@
 // Three libraries were weighed:
 //
 //   - pg_query_go: the real PostgreSQL grammar, so every construct above and
-//     every one we refuse (JOIN, subqueries, window functions, UNION, ...) is
+//     every one we refuse (RIGHT JOIN, subqueries, window functions, UNION, ...) is
 //     recognised exactly and refused by name, never as a confusing syntax
 //     error. Every expression node carries its byte offset and syntax errors
 //     carry a cursor, which is what line/column messages need. Maintained by
@@ -49,9 +49,15 @@
 //   - SELECT expressions with optional AS aliases, and * (the schema's
 //     fields, not the metadata columns); SELECT DISTINCT (a GROUP BY of every
 //     column)
-//   - FROM the source table only (Compile's table argument, "events"
+//   - FROM the source table (Compile's table argument, "events"
 //     when empty), with an optional alias; the table name is
-//     case-insensitive
+//     case-insensitive; a derived table FROM (SELECT ...) AS t over it
+//   - with CompileTables, JOIN (INNER) and LEFT [OUTER] JOIN of the stream
+//     with one static table (dataframe.StaticTable): ON holds equalities of
+//     a stream expression and a table column, and any further condition;
+//     RIGHT, FULL, NATURAL, USING and CROSS joins, stream-stream joins and a
+//     second aggregation over an aggregating derived table are refused by
+//     name
 //   - WHERE with = <> != < <= > >=, AND, OR, NOT, IN (...), NOT IN, LIKE and
 //     NOT LIKE with a literal pattern (% and _, \ escapes), IS [NOT] NULL,
 //     BETWEEN, + - * / %, unary minus, CASE WHEN ... THEN ... [ELSE ...] END and
@@ -130,8 +136,9 @@
 // one written in double quotes ("view", a string in Spark SQL) also says
 // that strings take single quotes. A syntax error after a misspelled clause
 // keyword (WHER, GRUOP) suggests the keyword.
-// Constructs PostgreSQL parses but microbatch does not run (JOIN, subqueries,
-// UNION, WITH, window functions, OFFSET, ...) are refused by
+// Constructs PostgreSQL parses but microbatch does not run (stream-stream
+// joins, subqueries beyond a derived table, UNION, WITH, window functions,
+// OFFSET, ...) are refused by
 // name at their position. Type errors found by the dataframe package are
 // placed at the smallest sub-expression that has them, and unwrap to the
 // dataframe's error.

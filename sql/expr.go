@@ -77,6 +77,8 @@ type translator struct {
 	table string // the source table
 	alias string // its alias in FROM, if any
 	depth int    // of the expression being translated
+	// joined is the static table the stream joins, or nil.
+	joined *joined
 }
 
 func (t *translator) errAt(off int, format string, args ...any) *Error {

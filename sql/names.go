@@ -92,6 +92,9 @@ func (t *translator) resolve(parts []string, cols []string, pos int) (string, bo
 	if len(parts) == 0 {
 		return "", false, nil
 	}
+	if name, found, handled, err := t.resolveJoined(parts, cols, pos); handled {
+		return name, found, err
+	}
 	full := strings.Join(parts, ".")
 	names := []string{full}
 	if len(parts) > 1 && (strings.EqualFold(parts[0], t.table) || t.alias != "" && strings.EqualFold(parts[0], t.alias)) {

@@ -59,9 +59,11 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		errs = append(errs, job.Errorf("source.schema", "%v", se.Err))
 		unbuilt["Schema"] = true
 	}
-	if unbuilt["Schema"] || !job.Valid("source.table", "query") {
+	tables, terrs, tablesOK := loadTables(job)
+	errs = append(errs, terrs...)
+	if unbuilt["Schema"] || !tablesOK || !job.Valid("source.table", "query") {
 		unbuilt["Query"] = true
-	} else if cfg.Query, err = sql.Compile(job.Query, job.Source.Table, cfg.Schema); err != nil {
+	} else if cfg.Query, err = sql.CompileTables(job.Query, job.Source.Table, cfg.Schema, tables); err != nil {
 		var se *sql.Error
 		if errors.As(err, &se) {
 			errs = append(errs, job.QueryErrorf(se.Line, se.Column, "%s", se.Msg))

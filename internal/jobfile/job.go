@@ -23,6 +23,8 @@ type Job struct {
 	Name string
 	// Source says where records come from and how to decode them.
 	Source Source
+	// Tables are the static tables the query may join with (key tables).
+	Tables []Table
 	// Trigger says when batches run.
 	Trigger Trigger
 	// Query is the SQL text (key query, required; Spark: spark.sql over a

@@ -3,6 +3,7 @@ package jobfile
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,8 @@ func Keys() []Key {
 		{Path: "sink.files.maxRecordsPerFile", Type: "integer >= 0", Default: "0", Spark: "maxRecordsPerFile", Doc: "Rows per file at most; 0 = no cap."},
 		{Path: "checkpointLocation", Field: "CheckpointLocation", Type: "path", Required: true, Doc: "Relative to the job file's directory."},
 	}
+	at := slices.IndexFunc(keys, func(k Key) bool { return k.Path == "trigger" })
+	keys = slices.Insert(keys, at, tableKeyRows()...)
 	docs := map[string]engine.Setting{}
 	for _, s := range engine.Settings() {
 		docs[s.Field] = s

@@ -170,6 +170,9 @@ func (l *loader) load(data []byte, dir string) *Job {
 	if n := top["source"]; n != nil {
 		job.Source = l.source(n, dir)
 	}
+	if n := top["tables"]; n != nil {
+		job.Tables = l.tables(n, dir)
+	}
 	job.Trigger = l.trigger(top["trigger"])
 	if l.require(top, "", "query") {
 		job.Query, _ = l.nonEmpty(top["query"], "query")
