@@ -22,9 +22,11 @@ import (
 // changes every one of them (each row an ON CONFLICT update), as an update
 // query's running counts do. Each batch is one AddBatch: COPY into a temp
 // table, INSERT ... ON CONFLICT, progress row, COMMIT. Without -pgurl (or
-// $PGURL) it starts a throwaway server as the tests do (fsync off).
+// $PGURL) it starts a throwaway server as the tests do (fsync off) and
+// reports its CPU time per pass too.
 func pgSinkBench(ctx context.Context, c *config) error {
 	url := c.pgURL
+	serverCPU := func() (time.Duration, error) { return 0, nil }
 	if url == "" {
 		srv, err := pgtest.Launch()
 		if err != nil {
@@ -32,6 +34,7 @@ func pgSinkBench(ctx context.Context, c *config) error {
 		}
 		defer srv.Stop()
 		url = srv.URL("postgres")
+		serverCPU = srv.CPU
 		logf("started PostgreSQL on %s:%d (fsync off)", srv.Host, srv.Port)
 	}
 	keys := int64(c.keys)
@@ -54,9 +57,18 @@ func pgSinkBench(ctx context.Context, c *config) error {
 		{Name: "last_seen", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
 	}, nil)
 	keySchema := arrow.NewSchema(schema.Fields()[:1], nil)
+	stopProf, err := startProfile(c.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProf()
 	id := int64(0)
 	for pass := 1; pass <= 2; pass++ {
 		start := time.Now()
+		cpu0, err := serverCPU()
+		if err != nil {
+			return err
+		}
 		var sinkTime time.Duration
 		for lo := int64(0); lo < keys; lo += int64(c.pgBatch) {
 			rec := upsertBatch(schema, lo, min(lo+int64(c.pgBatch), keys), int64(pass))
@@ -69,12 +81,22 @@ func pgSinkBench(ctx context.Context, c *config) error {
 			}
 			id++
 		}
+		cpu, err := serverCPU()
+		if err != nil {
+			return err
+		}
 		what := "inserted"
 		if pass == 2 {
 			what = "updated"
 		}
-		fmt.Printf("postgres sink, update mode, %d distinct keys, batches of %d: pass %d %s %d rows in %s: %.0f changed rows/s (AddBatch time %s)\n",
+		fmt.Printf("postgres sink, update mode, %d distinct keys, batches of %d: pass %d %s %d rows in %s: %.0f changed rows/s (AddBatch time %s)",
 			keys, c.pgBatch, pass, what, keys, time.Since(start).Round(time.Millisecond), float64(keys)/sinkTime.Seconds(), sinkTime.Round(time.Millisecond))
+		if cpu > 0 {
+			// Wall time stretches with other load on the machine; the
+			// server's CPU time does much less.
+			fmt.Printf("; server CPU %s (%.0f rows per server CPU second)", (cpu - cpu0).Round(10*time.Millisecond), float64(keys)/(cpu-cpu0).Seconds())
+		}
+		fmt.Println()
 	}
 	if la, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("load average: %s", la)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,10 @@ import (
 // instance of the same job and sink: its Open raised the epoch in
 // microbatch_progress.
 var ErrTookOver = errors.New("another instance took over: a newer instance of this job opened the sink (its epoch in microbatch_progress is higher)")
+
+// upsertFillfactor is the fillfactor of a table the sink creates for
+// update mode.
+const upsertFillfactor = 50
 
 // ProgressTable is the table of the PostgreSQL sink's progress rows, in
 // the schema of the sink's table.
@@ -71,8 +76,9 @@ type Postgres struct {
 	log      *slog.Logger
 
 	conn   *pgx.Conn
-	epoch  int64 // taken by Open; 0 before
-	marker int64 // last batch id committed in Postgres; -1 if none
+	epoch  int64     // taken by Open; 0 before
+	temps  *pgx.Conn // the connection holding update mode's temporary tables
+	marker int64     // last batch id committed in Postgres; -1 if none
 	shape  *pgShape
 	// beforeCommit, when set (tests), runs before each batch's COMMIT.
 	beforeCommit func(batchID int64)
@@ -86,6 +92,8 @@ type pgShape struct {
 	// upsert: update mode with keys; replace: complete mode, or update
 	// mode of a query without keys (one row).
 	upsert, replace bool
+	// deleteSQL and upsertSQL are update mode's statements (upsert).
+	deleteSQL, upsertSQL string
 }
 
 // NewPostgres checks opts and returns the sink; it connects in Open.
@@ -206,7 +214,7 @@ func (p *Postgres) AddBatch(ctx context.Context, out *engine.Output) error {
 		return nil // committed in Postgres before a crash; only bbolt's commit is redone
 	}
 	if p.shape == nil {
-		shape, err := newShape(out)
+		shape, err := newShape(out, p.table)
 		if err != nil {
 			return fmt.Errorf("postgres sink: table %s: %w", p.table.Sanitize(), err)
 		}
@@ -270,46 +278,79 @@ func (p *Postgres) write(ctx context.Context, out *engine.Output) error {
 		return err
 	}
 	p.marker = out.BatchID
+	if s.upsert {
+		p.temps = p.conn
+	}
 	return nil
 }
 
 // upsert deletes out.Deleted's keys, then inserts or updates the changed
-// rows, both through temporary tables filled by COPY.
+// rows, both through temporary tables filled by COPY. The temporary
+// tables are made once per connection (makeTemps), ON COMMIT DELETE ROWS:
+// a batch does not create and drop two tables in the catalog.
 func (p *Postgres) upsert(ctx context.Context, tx pgx.Tx, out *engine.Output) error {
 	s := p.shape
-	keys := quoteAll(s.keys)
+	if err := p.makeTemps(ctx, tx); err != nil {
+		return err
+	}
 	if d := out.Deleted; d != nil && d.NumRows() > 0 {
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE microbatch_deleted ON COMMIT DROP AS SELECT `+strings.Join(keys, ", ")+
-			` FROM `+p.table.Sanitize()+` WITH NO DATA`); err != nil {
-			return err
-		}
 		src, err := newArrowRows([]arrowRecord{d}, s.keys)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"microbatch_deleted"}, s.keys, src); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{pgDeleted}, s.keys, src); err != nil {
 			return err
 		}
-		var on []string
-		for _, k := range keys {
-			on = append(on, "t."+k+" = d."+k)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM `+p.table.Sanitize()+` t USING microbatch_deleted d WHERE `+strings.Join(on, " AND ")); err != nil {
+		if _, err := tx.Exec(ctx, s.deleteSQL); err != nil {
 			return err
 		}
 	}
 	if out.NumRows() == 0 {
 		return nil
 	}
-	cols := quoteAll(s.cols)
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE microbatch_changed ON COMMIT DROP AS SELECT `+strings.Join(cols, ", ")+
-		` FROM `+p.table.Sanitize()+` WITH NO DATA`); err != nil {
+	if err := p.copyRows(ctx, tx, pgx.Identifier{pgChanged}, out, s.cols); err != nil {
 		return err
 	}
-	if err := p.copyRows(ctx, tx, pgx.Identifier{"microbatch_changed"}, out, s.cols); err != nil {
-		return err
+	_, err := tx.Exec(ctx, s.upsertSQL)
+	return err
+}
+
+// The temporary tables of update mode: the changed rows and the deleted
+// keys of a batch.
+const (
+	pgChanged = "microbatch_changed"
+	pgDeleted = "microbatch_deleted"
+)
+
+// makeTemps creates update mode's temporary tables in tx when the
+// connection has none yet. They live as long as the connection; a
+// rolled-back tx takes them with it, so p.temps records the connection
+// only when the batch commits (write).
+func (p *Postgres) makeTemps(ctx context.Context, tx pgx.Tx) error {
+	if p.temps == p.conn {
+		return nil
 	}
-	var set []string
+	s := p.shape
+	for _, t := range []struct {
+		name string
+		cols []string
+	}{{pgChanged, s.cols}, {pgDeleted, s.keys}} {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+t.name+` ON COMMIT DELETE ROWS AS SELECT `+strings.Join(quoteAll(t.cols), ", ")+
+			` FROM `+p.table.Sanitize()+` WITH NO DATA`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upsertStatements sets s's statements of update mode: the DELETE of the
+// deleted keys and the INSERT ... ON CONFLICT of the changed rows.
+func (s *pgShape) upsertStatements(table pgx.Identifier) {
+	keys, cols := quoteAll(s.keys), quoteAll(s.cols)
+	var on, set []string
+	for _, k := range keys {
+		on = append(on, "t."+k+" = d."+k)
+	}
 	for i, c := range cols {
 		if !contains(s.keys, s.cols[i]) {
 			set = append(set, c+" = EXCLUDED."+c)
@@ -319,9 +360,9 @@ func (p *Postgres) upsert(ctx context.Context, tx pgx.Tx, out *engine.Output) er
 	if len(set) > 0 {
 		action = "DO UPDATE SET " + strings.Join(set, ", ")
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO `+p.table.Sanitize()+` (`+strings.Join(cols, ", ")+`) SELECT `+strings.Join(cols, ", ")+
-		` FROM microbatch_changed ON CONFLICT (`+strings.Join(keys, ", ")+`) `+action)
-	return err
+	s.deleteSQL = `DELETE FROM ` + table.Sanitize() + ` t USING ` + pgDeleted + ` d WHERE ` + strings.Join(on, " AND ")
+	s.upsertSQL = `INSERT INTO ` + table.Sanitize() + ` (` + strings.Join(cols, ", ") + `) SELECT ` + strings.Join(cols, ", ") +
+		` FROM ` + pgChanged + ` ON CONFLICT (` + strings.Join(keys, ", ") + `) ` + action
 }
 
 func (p *Postgres) copyRows(ctx context.Context, tx pgx.Tx, table pgx.Identifier, out *engine.Output, cols []string) error {
@@ -346,7 +387,7 @@ func (p *Postgres) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		p.conn.Close(ctx)
-		p.conn = nil
+		p.conn, p.temps = nil, nil
 	}
 	return nil
 }
@@ -440,7 +481,7 @@ func unwrapPermanent(err error) error {
 }
 
 // newShape fixes the table's layout from the first batch's output.
-func newShape(out *engine.Output) (*pgShape, error) {
+func newShape(out *engine.Output, table pgx.Identifier) (*pgShape, error) {
 	s := &pgShape{}
 	for _, f := range out.Schema.Fields() {
 		if _, err := pgType(f.Type); err != nil {
@@ -470,6 +511,9 @@ func newShape(out *engine.Output) (*pgShape, error) {
 		s.upsert = len(s.keys) > 0
 		s.replace = out.KeySchema != nil && len(s.keys) == 0
 	}
+	if s.upsert {
+		s.upsertStatements(table)
+	}
 	return s, nil
 }
 
@@ -498,7 +542,15 @@ func (p *Postgres) ensureTable(ctx context.Context, out *engine.Output, s *pgSha
 		if len(s.keys) > 0 {
 			defs = append(defs, "PRIMARY KEY ("+strings.Join(quoteAll(s.keys), ", ")+")")
 		}
-		_, err := p.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+p.table.Sanitize()+` (`+strings.Join(defs, ", ")+`)`)
+		with := ""
+		if s.upsert {
+			// Half of each page free: an upsert's new row version fits
+			// in its page, a HOT update that leaves the primary key's
+			// index alone. An upserted table grows to this size anyway
+			// with its dead versions.
+			with = " WITH (fillfactor = " + strconv.Itoa(upsertFillfactor) + ")"
+		}
+		_, err := p.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+p.table.Sanitize()+` (`+strings.Join(defs, ", ")+`)`+with)
 		return err
 	}
 	var bad []string

@@ -285,3 +285,91 @@ func (s restartingSink) AddBatch(ctx context.Context, out *engine.Output) error 
 	s.before(out.BatchID)
 	return s.Postgres.AddBatch(ctx, out)
 }
+
+// Update mode's temporary tables are made once per connection and emptied
+// by each COMMIT, not created and dropped by every batch; after the server
+// restarts (inside batch 0's transaction, which had just made them, and
+// between batches 1 and 2) the new connection makes them again. The table
+// the sink creates for update mode leaves half of each page free
+// (fillfactor 50), so that its updates are HOT.
+func TestPostgresSinkUpdateTempTablesPerConnection(t *testing.T) {
+	srv := pgtest.Start(t)
+	url := pgtest.DB(t)
+	ctx := context.Background()
+	p, err := sinks.NewPostgres(sinks.PostgresOptions{URL: url, Table: "out", CreateTable: true, Job: "pv", RetryInterval: 100 * time.Millisecond, NumRetries: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	restarted := false
+	sinks.SetPostgresBeforeCommit(p, func(id int64) {
+		if id == 0 && !restarted {
+			restarted = true
+			srv.Restart(t)
+		}
+	})
+	if err := p.Open(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "page", Type: arrow.BinaryTypes.String},
+		{Name: "views", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}, nil)
+	keySchema := arrow.NewSchema(schema.Fields()[:1], nil)
+	batch := func(id int64, changed map[string]int64, deleted ...string) {
+		t.Helper()
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		for page, views := range changed {
+			b.Field(0).(*array.StringBuilder).Append(page)
+			b.Field(1).(*array.Int64Builder).Append(views)
+		}
+		rec := b.NewRecord()
+		defer rec.Release()
+		kb := array.NewRecordBuilder(mem, keySchema)
+		defer kb.Release()
+		kb.Field(0).(*array.StringBuilder).AppendValues(deleted, nil)
+		del := kb.NewRecord()
+		defer del.Release()
+		if err := p.AddBatch(ctx, &engine.Output{BatchID: id, Mode: dataframe.Update, Schema: schema, KeySchema: keySchema, Records: []arrow.Record{rec}, Deleted: del}); err != nil {
+			t.Fatalf("batch %d: %v", id, err)
+		}
+	}
+	temps := func() string {
+		t.Helper()
+		var s string
+		pgScan(t, url, `SELECT coalesce(string_agg(relname || ' ' || oid, ', ' ORDER BY relname), '') FROM pg_class
+			WHERE relpersistence = 't' AND relname LIKE 'microbatch_%'`, &s)
+		return s
+	}
+	batch(0, map[string]int64{"a": 1, "b": 1, "c": 1})
+	if !restarted {
+		t.Fatal("the server was not restarted in batch 0")
+	}
+	first := temps()
+	if strings.Count(first, "microbatch_") != 2 {
+		t.Fatalf("temporary tables after batch 0: %q, want microbatch_changed and microbatch_deleted", first)
+	}
+	batch(1, map[string]int64{"a": 2, "d": 1}, "b")
+	if got := temps(); got != first {
+		t.Fatalf("temporary tables after batch 1: %q, want the same as after batch 0: %q", got, first)
+	}
+	if got := pgRows(t, url, "out"); fmt.Sprint(got) != "[a|2 c|1 d|1]" {
+		t.Fatalf("after batch 1: %v", got)
+	}
+	srv.Restart(t)
+	batch(2, map[string]int64{"c": 2, "e": 1}, "a", "d")
+	if got := pgRows(t, url, "out"); fmt.Sprint(got) != "[c|2 e|1]" {
+		t.Fatalf("after batch 2 (a new connection): %v", got)
+	}
+	if got := temps(); strings.Count(got, "microbatch_") != 2 || got == first {
+		t.Fatalf("temporary tables after batch 2: %q, want two new ones (the old connection's went with it: %q)", got, first)
+	}
+	var opts string
+	pgScan(t, url, `SELECT coalesce(array_to_string(reloptions, ','), '') FROM pg_class WHERE oid = 'out'::regclass`, &opts)
+	if opts != "fillfactor=50" {
+		t.Fatalf("out's reloptions %q, want fillfactor=50", opts)
+	}
+}

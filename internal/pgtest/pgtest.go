@@ -290,3 +290,43 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// CPU is the CPU time (user and system) the server's processes have used
+// so far: the postmaster's and its live children's (backends,
+// autovacuum, the writers), from /proc. The bench reports it beside wall
+// time, which other load on the machine stretches.
+func (s *Server) CPU() (time.Duration, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "data", "postmaster.pid"))
+	if err != nil {
+		return 0, err
+	}
+	pm, err := strconv.Atoi(string(bytes.TrimSpace(bytes.SplitN(b, []byte("\n"), 2)[0])))
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: postmaster.pid: %w", err)
+	}
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // exited
+		}
+		// pid (comm) state ppid ... utime stime: fields 4, 14, 15; comm may hold spaces.
+		f := bytes.Fields(b[bytes.LastIndexByte(b, ')')+1:])
+		if len(f) < 13 {
+			continue
+		}
+		pid, _ := strconv.Atoi(string(bytes.Fields(b)[0]))
+		ppid, _ := strconv.Atoi(string(f[1]))
+		if pid != pm && ppid != pm {
+			continue
+		}
+		u, _ := strconv.ParseInt(string(f[11]), 10, 64)
+		st, _ := strconv.ParseInt(string(f[12]), 10, 64)
+		ticks += u + st
+	}
+	return time.Duration(ticks) * time.Second / 100, nil // USER_HZ is 100 on Linux
+}
