@@ -247,6 +247,9 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	// Advance the driver's positions only after the commit is durable.
 	p.Sources = sources(plan, latest, res.PartitionRecords())
 	advance(d.start, plan)
+	if d.group != nil {
+		d.group.offer(d.start)
+	}
 	d.nextID = plan.ID + 1
 	d.emitted = emitted
 	if d.wm.on {
