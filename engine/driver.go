@@ -95,7 +95,7 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.admin, err = kafka.NewAdmin(d.props); err != nil {
+	if d.admin, err = kafka.NewAdmin(d.props, q.logger); err != nil {
 		return nil, err
 	}
 	if g := q.cfg.Source.CommitOffsetsToGroup; g != "" {
