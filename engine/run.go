@@ -269,8 +269,6 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	p.BackpressureRate = backpressureRate(plan.Meta)
 	d.updateRate(&p, time.Now())
 	q.record(p)
-	q.logger.Debug("batch committed", "query", cfg.Name, "batch", p.BatchID, "rows", p.NumInputRows,
-		"output_rows", p.OutputRows, "took", p.Durations.Total, "lag", p.TotalLag())
 	return nil
 }
 
