@@ -61,37 +61,45 @@ func runJob(t *testing.T, opts ui.Options) (*ui.Server, []engine.Progress) {
 		t.Fatal(err)
 	}
 	df := dataframe.Source("events", schema).GroupBy(dataframe.Col("page")).Agg(dataframe.Count().As("views"))
+	opts.Query = "SELECT page, count(*) AS views FROM events GROUP BY page"
+	opts.Settings = []ui.Setting{{Key: "source.kafka.subscribe", Value: "clicks"}, {Key: "trigger.processingTime", Value: "200ms"}}
+	return runServed(t, engine.Config{
+		Name:    "clicks-per-page",
+		Source:  engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"clicks"}, StartingOffsets: "earliest", MaxRatePerPartition: 250},
+		Format:  dataframe.FormatJSON,
+		Schema:  schema,
+		Query:   df,
+		Trigger: engine.Trigger{ProcessingTime: 200 * time.Millisecond},
+	}, opts, 4)
+}
+
+// runServed runs cfg (with a sink that discards, a fresh checkpoint and
+// no log) feeding a UI server started with opts until n batches
+// committed, and returns the server and the progress records.
+func runServed(t *testing.T, cfg engine.Config, opts ui.Options, n int) (*ui.Server, []engine.Progress) {
+	t.Helper()
 	var srv *ui.Server
 	var mu sync.Mutex // guards progress
 	var progress []engine.Progress
 	var q *engine.Query
-	q, err = engine.New(engine.Config{
-		Name:               "clicks-per-page",
-		Source:             engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"clicks"}, StartingOffsets: "earliest", MaxRatePerPartition: 250},
-		Format:             dataframe.FormatJSON,
-		Schema:             schema,
-		Query:              df,
-		Trigger:            engine.Trigger{ProcessingTime: 200 * time.Millisecond},
-		Sink:               engine.SinkFunc(func(context.Context, *engine.Output) error { return nil }),
-		CheckpointLocation: t.TempDir(),
-		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnProgress: func(p engine.Progress) {
-			srv.Observe(p)
-			mu.Lock()
-			progress = append(progress, p)
-			n := len(progress)
-			mu.Unlock()
-			if n == 4 {
-				q.Stop()
-			}
-		},
-	})
+	cfg.Sink = engine.SinkFunc(func(context.Context, *engine.Output) error { return nil })
+	cfg.CheckpointLocation = t.TempDir()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.OnProgress = func(p engine.Progress) {
+		srv.Observe(p)
+		mu.Lock()
+		progress = append(progress, p)
+		k := len(progress)
+		mu.Unlock()
+		if k == n {
+			q.Stop()
+		}
+	}
+	q, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Status, opts.Name = q.Status, "clicks-per-page"
-	opts.Query = "SELECT page, count(*) AS views FROM events GROUP BY page"
-	opts.Settings = []ui.Setting{{Key: "source.kafka.subscribe", Value: "clicks"}, {Key: "trigger.processingTime", Value: "200ms"}}
+	opts.Status, opts.Name = q.Status, cfg.Name
 	if srv, err = ui.Start(opts); err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +109,8 @@ func runJob(t *testing.T, opts ui.Options) (*ui.Server, []engine.Progress) {
 	if err := q.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(progress) != 4 {
-		t.Fatalf("%d batches, want 4", len(progress))
+	if len(progress) != n {
+		t.Fatalf("%d batches, want %d", len(progress), n)
 	}
 	return srv, progress
 }
@@ -305,50 +313,16 @@ func runEventJob(t *testing.T, opts ui.Options) (*ui.Server, []engine.Progress) 
 		GroupBy(dataframe.Window(dataframe.Col("eventTime"), 10*time.Second, 0, 0)).
 		Agg(dataframe.Count().As("count")).
 		Select(dataframe.Col("window.start"), dataframe.Col("count"))
-	var srv *ui.Server
-	var mu sync.Mutex // guards progress
-	var progress []engine.Progress
-	var q *engine.Query
-	q, err = engine.New(engine.Config{
-		Name:               "events-per-window",
-		Source:             engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"events"}, StartingOffsets: "earliest", MaxRatePerPartition: 250},
-		Format:             dataframe.FormatJSON,
-		Schema:             schema,
-		Query:              df,
-		OutputMode:         dataframe.Append,
-		Trigger:            engine.Trigger{ProcessingTime: 200 * time.Millisecond},
-		Backpressure:       engine.Backpressure{Enabled: true, InitialRate: 100},
-		Sink:               engine.SinkFunc(func(context.Context, *engine.Output) error { return nil }),
-		CheckpointLocation: t.TempDir(),
-		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnProgress: func(p engine.Progress) {
-			srv.Observe(p)
-			mu.Lock()
-			progress = append(progress, p)
-			n := len(progress)
-			mu.Unlock()
-			if n == 8 {
-				q.Stop()
-			}
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Status, opts.Name = q.Status, "events-per-window"
-	if srv, err = ui.Start(opts); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := q.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if len(progress) != 8 {
-		t.Fatalf("%d batches, want 8", len(progress))
-	}
-	return srv, progress
+	return runServed(t, engine.Config{
+		Name:         "events-per-window",
+		Source:       engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"events"}, StartingOffsets: "earliest", MaxRatePerPartition: 250},
+		Format:       dataframe.FormatJSON,
+		Schema:       schema,
+		Query:        df,
+		OutputMode:   dataframe.Append,
+		Trigger:      engine.Trigger{ProcessingTime: 200 * time.Millisecond},
+		Backpressure: engine.Backpressure{Enabled: true, InitialRate: 100},
+	}, opts, 8)
 }
 
 // With backpressure on and a watermark, the page draws the rate
