@@ -45,11 +45,11 @@ func groupOffsets(t *testing.T, addr, group string) map[offsets.TopicPartition]i
 func TestCommitOffsetsToGroup(t *testing.T) {
 	b, _ := clickTopic(t, 3, 3000)
 	ends := b.EndOffsets(t, "clicks")
-	var buf syncBuffer
+	var buf bytes.Buffer // read once Run returned: its goroutines are done
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
 	cfg.Source.CommitOffsetsToGroup = "lag-tools"
 	cfg.Source.MaxRatePerPartition = 100 // 10 batches
-	cfg.Logger = warnLogger(&buf)
+	cfg.Logger = warnLogger(&lockedWriter{&buf, &sync.Mutex{}})
 	var seen []map[offsets.TopicPartition]int64
 	cfg.OnProgress = func(p Progress) {
 		if p.BatchID == 5 {
@@ -105,12 +105,12 @@ func TestCommitOffsetsToGroupFailureIsLogged(t *testing.T) {
 		t.Fatal(fs.Err0())
 	}
 
-	var buf syncBuffer
+	var buf bytes.Buffer // read once Run returned: its goroutines are done
 	sink := &collector{}
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), sink)
 	cfg.Source.CommitOffsetsToGroup = "busy"
 	cfg.Source.MaxRatePerPartition = 100 // 5 batches
-	cfg.Logger = warnLogger(&buf)
+	cfg.Logger = warnLogger(&lockedWriter{&buf, &sync.Mutex{}})
 	runQuery(t, cfg)
 	sameCounts(t, countsOf(t, sink.last(t).rows), want)
 	logs := buf.String()
@@ -123,22 +123,4 @@ func TestCommitOffsetsToGroupFailureIsLogged(t *testing.T) {
 	if got := groupOffsets(t, b.Addr, "busy"); len(got) != 0 {
 		t.Errorf("the busy group's offsets changed: %v", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
