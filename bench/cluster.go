@@ -40,7 +40,7 @@ func (c *cluster) close() {
 
 // createTopic creates topic with the product's admin client.
 func (c *cluster) createTopic(ctx context.Context, topic string, partitions int) error {
-	a, err := kafka.NewAdmin(kafka.Props{"bootstrap.servers": c.addr})
+	a, err := kafka.NewAdmin(kafka.Props{"bootstrap.servers": c.addr}, nil)
 	if err != nil {
 		return err
 	}

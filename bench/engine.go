@@ -12,6 +12,7 @@ import (
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/sinks"
+	"github.com/microbatch/microbatch/ui"
 )
 
 // clickQuery is the measured query: WHERE action = 'view' GROUP BY page,
@@ -82,7 +83,9 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	defer os.RemoveAll(dir)
 
 	er.PhaseMs = map[string][]float64{}
-	q, err := engine.New(engine.Config{
+	var srv *ui.Server // nil with -ui off
+	var q *engine.Query
+	q, err = engine.New(engine.Config{
 		Name:               "bench",
 		Source:             engine.KafkaSource{BootstrapServers: o.addr, Subscribe: []string{o.topic}, StartingOffsets: "earliest", MaxRatePerPartition: o.maxRate, Properties: props},
 		Format:             format,
@@ -96,6 +99,9 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 		NoSync:             o.noSync,
 		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnProgress: func(p engine.Progress) {
+			if srv != nil {
+				srv.Observe(p)
+			}
 			d := p.Durations
 			er.Rows += p.NumInputRows
 			er.Bytes += p.InputBytes
@@ -121,6 +127,16 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	})
 	if err != nil {
 		return engineRun{}, err
+	}
+	if o.ui != "" && o.ui != "off" {
+		if srv, err = ui.Start(ui.Options{Addr: "127.0.0.1:0", Name: "bench", Status: q.Status}); err != nil {
+			return engineRun{}, err
+		}
+		defer srv.Close()
+		if o.ui == "scrape" {
+			stop := scrapeEverySecond(srv.URL()+"metrics", &er.Scrapes)
+			defer stop()
+		}
 	}
 	start := time.Now()
 	if err := q.Run(ctx); err != nil {

@@ -39,6 +39,8 @@ type engineRun struct {
 	StartedAt  []time.Time          `json:"started_at"` // trigger time of every batch
 	Lag        []int64              `json:"lag"`
 	Rows1      []int64              `json:"batch_rows"`
+	// Scrapes is how many times /metrics was fetched (-ui scrape).
+	Scrapes int `json:"scrapes,omitempty"`
 }
 
 // engineOptions are the knobs of one engine run.
@@ -59,6 +61,9 @@ type engineOptions struct {
 	partitions      int // of the sink's topic
 	// joinTable, when set, runs joinQuery over it instead of clickQuery.
 	joinTable *dataframe.StaticTable
+	// ui is -ui: "off", "on" (the web UI and /metrics served and fed every
+	// batch) or "scrape" (on, and /metrics fetched every second).
+	ui string
 }
 
 // engineOptions are the availableNow engine run's options from the
@@ -66,7 +71,7 @@ type engineOptions struct {
 func (c *config) engineOptions(addr string, noSinkRun bool) engineOptions {
 	return engineOptions{addr: addr, topic: c.topic, format: c.format, outputMode: c.outputMode, maxRate: c.batchCap(),
 		executors: c.executors, noSync: c.noSync, props: c.engProps,
-		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions}
+		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions, ui: c.ui}
 }
 
 // measureEngine runs the availableNow engine measurement, in a child
@@ -90,7 +95,7 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int, noSin
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
 		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps,
-		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun)}
+		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun), "-ui", cfg.ui}
 	if profile != "" && run == 0 {
 		args = append(args, "-cpuprofile", profile)
 	}

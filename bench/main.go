@@ -7,6 +7,7 @@
 //	go run ./bench [-partitions 4] [-messages 1000000] [-runs 3] [-json FILE]
 //	go run ./bench -scenario interval -interval 100ms
 //	go run ./bench -scenario state -state-keys 10000000
+//	go run ./bench -scenario ui -messages 1000000 -runs 5
 //	go run ./bench -scenario chart -svg bench/results/throughput.svg bench/results/*.json
 package main
 
@@ -57,6 +58,7 @@ type config struct {
 	pgBatch        int    // -pg-batch of -sink postgres
 	guarantee      string // -guarantee of -sink kafka
 	noSinkRun      bool   // engine child: -sink's baseline, the same query into a sink that discards
+	ui             string // -ui: off | on | scrape (the engine run's web UI and /metrics)
 
 	// interval scenario
 	interval time.Duration
@@ -74,8 +76,9 @@ type config struct {
 func parseFlags(args []string) (*config, []string, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | join (the click query with and without a LEFT JOIN against a -join-rows static table, in process) | chart | table (Markdown tables of result files)")
+	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | join (the click query with and without a LEFT JOIN against a -join-rows static table, in process) | ui (the engine with the web UI and /metrics off, on, and on with /metrics scraped every second, interleaved) | chart | table (Markdown tables of result files)")
 	fs.IntVar(&c.joinRows, "join-rows", 1_000_000, "join scenario: rows of the static table")
+	fs.StringVar(&c.ui, "ui", "off", "engine runs: off | on (serve the web UI and /metrics, fed every batch) | scrape (on, and fetch /metrics every second)")
 	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\", \"raw-confluent\" or \"raw-franz\" runs one measurement and prints JSON (the child process of a run)")
 	fs.StringVar(&c.brokers, "brokers", "", "bootstrap servers of a real cluster; empty: an in-process kfake broker")
 	fs.StringVar(&c.topic, "topic", "", "topic name (default: a fresh bench-<time> topic)")
@@ -135,6 +138,8 @@ func parseFlags(args []string) (*config, []string, error) {
 		return nil, nil, fmt.Errorf("-pg-batch %d: want at least 1", c.pgBatch)
 	case c.guarantee != "exactly-once" && c.guarantee != "at-least-once":
 		return nil, nil, fmt.Errorf("-guarantee %q: want exactly-once or at-least-once", c.guarantee)
+	case c.ui != "off" && c.ui != "on" && c.ui != "scrape":
+		return nil, nil, fmt.Errorf("-ui %q: want off, on or scrape", c.ui)
 	case c.executors < 0:
 		return nil, nil, fmt.Errorf("-executors %d: want 0 (GOMAXPROCS) or a count", c.executors)
 	}
@@ -214,6 +219,8 @@ func run(ctx context.Context, cfg *config, args []string) error {
 		return joinScenario(ctx, cfg)
 	case "state":
 		return stateScenario(cfg)
+	case "ui":
+		return uiScenario(ctx, cfg)
 	case "chart":
 		return chartScenario(cfg, args)
 	case "table":

@@ -92,6 +92,14 @@ type KafkaSource struct {
 	Properties map[string]string
 	// DeadLetter is what becomes of malformed records besides Mode.
 	DeadLetter DeadLetter
+	// CommitOffsetsToGroup, when set, is a consumer group id: after each
+	// batch's commit to the checkpoint, the positions it committed are also
+	// committed to that group, asynchronously, so that Kafka's lag tools
+	// (kafka-consumer-groups --describe, Burrow, kafka-lag-exporter) see
+	// the query. It is informational, as the DStream's commitAsync was:
+	// never read back (the checkpoint holds the positions), and a failed
+	// commit is logged, never fails a batch. Default none.
+	CommitOffsetsToGroup string
 }
 
 // DeadLetter configures the dead letters of a query: its malformed records
@@ -369,6 +377,7 @@ func Settings() []Setting {
 		{"Source.PartitionDiscoveryInterval", "", "How often the driver re-reads the subscription's partitions (new partitions, new topics of subscribePattern, deleted ones) and their log start offsets; between, planning a batch is one ListOffsets request."},
 		{"Source.DeadLetter.Topic", "errors.deadletterqueue.topic.name (Kafka Connect)", "Dead-letter topic for malformed records (PERMISSIVE and DROPMALFORMED), with their original key, value, timestamp and headers, written by sinks.WithDeadLetters (the job file's run wraps its sink with it); sinks also receive the records in Output.Malformed."},
 		{"Source.DeadLetter.MaxRatio", "", "Fail a batch when more than this share of its records is malformed."},
+		{"Source.CommitOffsetsToGroup", "commitAsync (DStream)", "After each batch's checkpoint commit, also commit its positions to this consumer group, asynchronously, so that kafka-consumer-groups, Burrow and kafka-lag-exporter show the job's lag. Informational: never read back; a failure is logged and never fails a batch. The group must have no active members."},
 		{"Source.Properties", "kafka.<property>", "librdkafka properties (isolation.level, security.protocol, ...), passed unchanged; isolation.level defaults to read_committed."},
 		{"Format", "from_json / from_csv", "Format of record values."},
 		{"Schema", "schema", "Columns of record values; dotted names address nested JSON fields."},

@@ -48,6 +48,9 @@ type driver struct {
 	warned map[string]bool
 	// run identifies the query and this run in progress records.
 	run runInfo
+	// group commits positions to KafkaSource.CommitOffsetsToGroup (nil:
+	// not set).
+	group *groupCommitter
 }
 
 // partitionView is the driver's cached view of the subscription: its
@@ -92,8 +95,11 @@ func (q *Query) newDriver(ctx context.Context) (_ *driver, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.admin, err = kafka.NewAdmin(d.props); err != nil {
+	if d.admin, err = kafka.NewAdmin(d.props, q.logger); err != nil {
 		return nil, err
+	}
+	if g := q.cfg.Source.CommitOffsetsToGroup; g != "" {
+		d.group = newGroupCommitter(d.admin, g, q.cfg.Name, q.logger)
 	}
 	d.exec, err = batch.NewExecutor(batch.Config{
 		Props:             d.props,
@@ -213,6 +219,9 @@ func (d *driver) close() error {
 	var errs []error
 	if d.exec != nil {
 		errs = append(errs, d.exec.Close())
+	}
+	if d.group != nil {
+		d.group.close() // before the admin client it uses
 	}
 	if d.admin != nil {
 		d.admin.Close()

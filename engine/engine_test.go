@@ -433,7 +433,8 @@ func TestAvailableNowStoppedEarlyIsLogged(t *testing.T) {
 	}
 }
 
-// At debug level the logger gets one line per committed batch.
+// At debug level the logger gets one line per committed batch, and no
+// other line about it; at info, none.
 func TestDebugLogsEachBatch(t *testing.T) {
 	b, _ := clickTopic(t, 1, 10)
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
@@ -447,6 +448,18 @@ func TestDebugLogsEachBatch(t *testing.T) {
 	}
 	if want := "0:4:6 1:4:2 2:2:0"; strings.Join(got, " ") != want {
 		t.Fatalf("batch lines (batch:rows:lag) %v, want %s; log:\n%s", got, want, logs.String())
+	}
+	if n := strings.Count(logs.String(), " batch="); n != 3 {
+		t.Fatalf("%d lines name a batch, want 3; log:\n%s", n, logs.String())
+	}
+
+	logs.Reset()
+	cfg = testConfig(t, b.Addr, "clicks", t.TempDir(), &collector{})
+	cfg.Source.MaxRatePerPartition = 4
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	runQuery(t, cfg)
+	if strings.Contains(logs.String(), "batch committed") {
+		t.Fatalf("at info, a batch line was logged:\n%s", logs.String())
 	}
 }
 

@@ -152,18 +152,20 @@ type SinkDescriber interface {
 	Description() string
 }
 
+// log writes the batch's one line, at debug (Config.Logger's doc).
 func (p *Progress) log(l *slog.Logger) {
-	l.Info("batch committed",
+	l.Debug("batch committed",
 		"query", p.Name,
 		"batch", p.BatchID,
 		"rows", p.NumInputRows,
+		"output_rows", p.OutputRows,
+		"took", p.Durations.Total.Round(time.Microsecond),
+		"lag", p.TotalLag(),
 		"rows_per_sec", int64(p.ProcessedRowsPerSecond),
-		"duration", p.Durations.Total.Round(time.Microsecond),
 		"fetch_decode", p.Durations.FetchDecode.Round(time.Microsecond),
 		"commit", p.Durations.Commit.Round(time.Microsecond),
 		"state_rows", p.StateRows,
 		"late_rows", p.NumRowsDroppedByWatermark,
-		"lag", p.TotalLag(),
 		"recovered", p.Recovered,
 	)
 }

@@ -247,6 +247,9 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	// Advance the driver's positions only after the commit is durable.
 	p.Sources = sources(plan, latest, res.PartitionRecords())
 	advance(d.start, plan)
+	if d.group != nil {
+		d.group.offer(d.start)
+	}
 	d.nextID = plan.ID + 1
 	d.emitted = emitted
 	if d.wm.on {
@@ -267,8 +270,6 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	p.StaticTables = d.tableProgress()
 	d.updateRate(&p, time.Now())
 	q.record(p)
-	q.logger.Debug("batch committed", "query", cfg.Name, "batch", p.BatchID, "rows", p.NumInputRows,
-		"output_rows", p.OutputRows, "took", p.Durations.Total, "lag", p.TotalLag())
 	return nil
 }
 

@@ -222,7 +222,7 @@ func (d *deadLetterSink) produce(ctx context.Context, p *kafka.TxnProducer, out 
 
 // checkTopic checks that topic exists, creating it when c is not nil.
 func checkTopic(ctx context.Context, props map[string]string, topic string, c *CreateTopic) error {
-	a, err := kafka.NewAdmin(props)
+	a, err := kafka.NewAdmin(props, nil)
 	if err != nil {
 		return err
 	}

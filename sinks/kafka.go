@@ -217,7 +217,7 @@ func (k *Kafka) checkMarker(ctx context.Context, lastCommitted int64) error {
 // topics checks that the output topic exists, creating it if asked, and
 // creates the progress topic when missing.
 func (k *Kafka) topics(ctx context.Context) error {
-	a, err := kafka.NewAdmin(k.opts.Props)
+	a, err := kafka.NewAdmin(k.opts.Props, k.opts.Logger)
 	if err != nil {
 		return err
 	}

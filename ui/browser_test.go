@@ -61,37 +61,45 @@ func runJob(t *testing.T, opts ui.Options) (*ui.Server, []engine.Progress) {
 		t.Fatal(err)
 	}
 	df := dataframe.Source("events", schema).GroupBy(dataframe.Col("page")).Agg(dataframe.Count().As("views"))
+	opts.Query = "SELECT page, count(*) AS views FROM events GROUP BY page"
+	opts.Settings = []ui.Setting{{Key: "source.kafka.subscribe", Value: "clicks"}, {Key: "trigger.processingTime", Value: "200ms"}}
+	return runServed(t, engine.Config{
+		Name:    "clicks-per-page",
+		Source:  engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"clicks"}, StartingOffsets: "earliest", MaxRatePerPartition: 250},
+		Format:  dataframe.FormatJSON,
+		Schema:  schema,
+		Query:   df,
+		Trigger: engine.Trigger{ProcessingTime: 200 * time.Millisecond},
+	}, opts, 4)
+}
+
+// runServed runs cfg (with a sink that discards, a fresh checkpoint and
+// no log) feeding a UI server started with opts until n batches
+// committed, and returns the server and the progress records.
+func runServed(t *testing.T, cfg engine.Config, opts ui.Options, n int) (*ui.Server, []engine.Progress) {
+	t.Helper()
 	var srv *ui.Server
 	var mu sync.Mutex // guards progress
 	var progress []engine.Progress
 	var q *engine.Query
-	q, err = engine.New(engine.Config{
-		Name:               "clicks-per-page",
-		Source:             engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"clicks"}, StartingOffsets: "earliest", MaxRatePerPartition: 250},
-		Format:             dataframe.FormatJSON,
-		Schema:             schema,
-		Query:              df,
-		Trigger:            engine.Trigger{ProcessingTime: 200 * time.Millisecond},
-		Sink:               engine.SinkFunc(func(context.Context, *engine.Output) error { return nil }),
-		CheckpointLocation: t.TempDir(),
-		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
-		OnProgress: func(p engine.Progress) {
-			srv.Observe(p)
-			mu.Lock()
-			progress = append(progress, p)
-			n := len(progress)
-			mu.Unlock()
-			if n == 4 {
-				q.Stop()
-			}
-		},
-	})
+	cfg.Sink = engine.SinkFunc(func(context.Context, *engine.Output) error { return nil })
+	cfg.CheckpointLocation = t.TempDir()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.OnProgress = func(p engine.Progress) {
+		srv.Observe(p)
+		mu.Lock()
+		progress = append(progress, p)
+		k := len(progress)
+		mu.Unlock()
+		if k == n {
+			q.Stop()
+		}
+	}
+	q, err := engine.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Status, opts.Name = q.Status, "clicks-per-page"
-	opts.Query = "SELECT page, count(*) AS views FROM events GROUP BY page"
-	opts.Settings = []ui.Setting{{Key: "source.kafka.subscribe", Value: "clicks"}, {Key: "trigger.processingTime", Value: "200ms"}}
+	opts.Status, opts.Name = q.Status, cfg.Name
 	if srv, err = ui.Start(opts); err != nil {
 		t.Fatal(err)
 	}
@@ -101,8 +109,8 @@ func runJob(t *testing.T, opts ui.Options) (*ui.Server, []engine.Progress) {
 	if err := q.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if len(progress) != 4 {
-		t.Fatalf("%d batches, want 4", len(progress))
+	if len(progress) != n {
+		t.Fatalf("%d batches, want %d", len(progress), n)
 	}
 	return srv, progress
 }
@@ -115,10 +123,19 @@ func vertices(d string) int {
 	return strings.Count(d, "M") + strings.Count(d, "L") + strings.Count(d, "C")
 }
 
-func TestPageInChromium(t *testing.T) {
-	exe := chromium(t)
-	srv, progress := runJob(t, ui.Options{Addr: "127.0.0.1:0"})
+// page is what a test reads from the page once it refreshed twice.
+type page struct {
+	paths   map[string][]pathInfo
+	rows    [][]string
+	summary map[string]string
+	hidden  map[string]bool
+	shot    []byte
+	jsErrs  []string
+}
 
+// openPage opens srv's page in headless Chromium and reads it.
+func openPage(t *testing.T, exe string, srv *ui.Server) page {
+	t.Helper()
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.WindowSize(1400, 1500))...)
 	defer cancel()
@@ -127,16 +144,16 @@ func TestPageInChromium(t *testing.T) {
 	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	var jsErrMu sync.Mutex
-	var jsErrs []string
+	var pg page
 	if err := chromedp.Listen(ctx, func(ev any) {
 		jsErrMu.Lock()
 		defer jsErrMu.Unlock()
 		switch ev := ev.(type) {
 		case *runtime.EventExceptionThrown:
-			jsErrs = append(jsErrs, fmt.Sprintf("%s %+v", ev.ExceptionDetails.Text, ev.ExceptionDetails.Exception))
+			pg.jsErrs = append(pg.jsErrs, fmt.Sprintf("%s %+v", ev.ExceptionDetails.Text, ev.ExceptionDetails.Exception))
 		case *runtime.EventConsoleAPICalled:
 			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				jsErrs = append(jsErrs, fmt.Sprintf("console.error %v", ev.Args))
+				pg.jsErrs = append(pg.jsErrs, fmt.Sprintf("console.error %v", ev.Args))
 			}
 		}
 	}); err != nil {
@@ -145,28 +162,50 @@ func TestPageInChromium(t *testing.T) {
 
 	run(t, ctx, chromedp.Navigate(srv.URL()))
 	run(t, ctx, chromedp.Poll[bool](`window.mbRefreshes >= 2`, chromedp.WithPollingTimeout(30*time.Second)))
-	paths := run(t, ctx, chromedp.Evaluate[map[string][]pathInfo](`(() => { const o = {}; for (const el of document.querySelectorAll(".chart")) o[el.id] = [...el.querySelectorAll("svg path")].map(p => ({D: p.getAttribute("d") || "", Stroke: p.getAttribute("stroke") || "", Fill: p.getAttribute("fill") || "", Dash: p.getAttribute("stroke-dasharray") || ""})); return o })()`))
-	rows := run(t, ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll("#batch-table tbody tr")].map(tr => [...tr.cells].map(td => td.textContent))`))
-	summary := run(t, ctx, chromedp.Evaluate[map[string]string](`Object.fromEntries(["batches","last-batch","input-rows","state-rows","lag","name","query"].map(id => [id, document.getElementById(id).textContent]))`))
-	shot := run(t, ctx, chromedp.FullScreenshot(100))
+	pg.paths = run(t, ctx, chromedp.Evaluate[map[string][]pathInfo](`(() => { const o = {}; for (const el of document.querySelectorAll(".chart")) o[el.id] = [...el.querySelectorAll("svg path")].map(p => ({D: p.getAttribute("d") || "", Stroke: p.getAttribute("stroke") || "", Fill: p.getAttribute("fill") || "", Dash: p.getAttribute("stroke-dasharray") || ""})); return o })()`))
+	pg.rows = run(t, ctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll("#batch-table tbody tr")].map(tr => [...tr.cells].map(td => td.textContent))`))
+	pg.summary = run(t, ctx, chromedp.Evaluate[map[string]string](`Object.fromEntries(["batches","last-batch","input-rows","state-rows","lag","name","query","bp-rate","watermark","late-rows"].map(id => [id, document.getElementById(id).textContent]))`))
+	pg.hidden = run(t, ctx, chromedp.Evaluate[map[string]bool](`Object.fromEntries(["fig-backpressure","fig-watermark","bp-rate","watermark"].map(id => [id, document.getElementById(id).offsetParent === null]))`))
+	pg.shot = run(t, ctx, chromedp.FullScreenshot(100))
+	jsErrMu.Lock()
+	defer jsErrMu.Unlock()
+	pg.jsErrs = append([]string(nil), pg.jsErrs...)
+	return pg
+}
+
+// lineThrough counts the lines of chart drawn in color ("": any) through
+// n points.
+func (pg page) lineThrough(chart, color string, n int) int {
+	k := 0
+	for _, p := range pg.paths[chart] {
+		if p.Fill == "none" && (color == "" || strings.EqualFold(p.Stroke, color)) && vertices(p.D) == n {
+			k++
+		}
+	}
+	return k
+}
+
+func TestPageInChromium(t *testing.T) {
+	exe := chromium(t)
+	srv, progress := runJob(t, ui.Options{Addr: "127.0.0.1:0"})
+	pg := openPage(t, exe, srv)
+	paths, rows, summary, shot := pg.paths, pg.rows, pg.summary, pg.shot
 	if dir := os.Getenv("MICROBATCH_UI_SCREENSHOT"); dir != "" {
 		if err := os.WriteFile(filepath.Join(dir, "ui.png"), shot, 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Without backpressure or a watermark their charts stay hidden.
+	for _, id := range []string{"fig-backpressure", "fig-watermark", "bp-rate", "watermark"} {
+		if !pg.hidden[id] {
+			t.Errorf("#%s is shown for a job without backpressure or watermark", id)
 		}
 	}
 
 	n := len(progress)
 	// Every chart has drawn its data: a line through every batch, a bar
 	// per batch and phase.
-	lineThrough := func(chart, color string) int {
-		k := 0
-		for _, p := range paths[chart] {
-			if p.Fill == "none" && (color == "" || strings.EqualFold(p.Stroke, color)) && vertices(p.D) == n {
-				k++
-			}
-		}
-		return k
-	}
+	lineThrough := func(chart, color string) int { return pg.lineThrough(chart, color, n) }
 	for _, c := range []struct {
 		chart, color string
 		want         int
@@ -231,10 +270,8 @@ func TestPageInChromium(t *testing.T) {
 	if total != 600 || last.StateRows != 4 {
 		t.Errorf("the job read %d rows into %d groups, want 600 and 4", total, last.StateRows)
 	}
-	jsErrMu.Lock()
-	defer jsErrMu.Unlock()
-	if len(jsErrs) > 0 {
-		t.Fatalf("JavaScript errors: %v", jsErrs)
+	if len(pg.jsErrs) > 0 {
+		t.Fatalf("JavaScript errors: %v", pg.jsErrs)
 	}
 }
 
@@ -249,3 +286,109 @@ func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 }
 
 func equal(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
+
+// runEventJob runs a windowed count with a 5 s watermark and backpressure
+// (initialRate 100 records/s, a 200 ms trigger, at most 50 records a
+// batch: maxRatePerPartition 250) over one partition of
+// records one event-time second apart, every tenth a minute late; it stops
+// after 8 batches and returns the progress records.
+func runEventJob(t *testing.T, opts ui.Options) (*ui.Server, []engine.Progress) {
+	t.Helper()
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	var recs []kafkatest.Record
+	for i := 0; i < 1000; i++ {
+		sec := 1000 + i
+		if i%10 == 9 {
+			sec -= 60
+		}
+		v := fmt.Sprintf(`{"eventTime":%q,"v":%d}`, time.Unix(int64(sec), 0).UTC().Format(time.RFC3339), i)
+		recs = append(recs, kafkatest.Record{Value: []byte(v)})
+	}
+	b.Produce(t, "events", recs)
+	schema, err := dataframe.ParseSchema("eventTime TIMESTAMP, v BIGINT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := dataframe.Source("events", schema).WithWatermark("eventTime", 5*time.Second).
+		GroupBy(dataframe.Window(dataframe.Col("eventTime"), 10*time.Second, 0, 0)).
+		Agg(dataframe.Count().As("count")).
+		Select(dataframe.Col("window.start"), dataframe.Col("count"))
+	return runServed(t, engine.Config{
+		Name:         "events-per-window",
+		Source:       engine.KafkaSource{BootstrapServers: b.Addr, Subscribe: []string{"events"}, StartingOffsets: "earliest", MaxRatePerPartition: 250},
+		Format:       dataframe.FormatJSON,
+		Schema:       schema,
+		Query:        df,
+		OutputMode:   dataframe.Append,
+		Trigger:      engine.Trigger{ProcessingTime: 200 * time.Millisecond},
+		Backpressure: engine.Backpressure{Enabled: true, InitialRate: 100},
+	}, opts, 8)
+}
+
+// With backpressure on and a watermark, the page draws the rate
+// backpressure planned each batch with and the watermark with the late
+// rows, and its numbers are the progress records'.
+func TestPageBackpressureAndWatermark(t *testing.T) {
+	exe := chromium(t)
+	srv, progress := runEventJob(t, ui.Options{Addr: "127.0.0.1:0"})
+	pg := openPage(t, exe, srv)
+	n := len(progress)
+	for _, id := range []string{"fig-backpressure", "fig-watermark", "bp-rate", "watermark"} {
+		if pg.hidden[id] {
+			t.Errorf("#%s is hidden", id)
+		}
+	}
+	var late int64
+	withWM := 0
+	for _, p := range progress {
+		if p.BackpressureRate <= 0 {
+			t.Fatalf("batch %d has no backpressure rate: %+v", p.BatchID, p)
+		}
+		if p.EventTime != nil {
+			withWM++
+		}
+		late += p.NumRowsDroppedByWatermark
+	}
+	if late == 0 || withWM == 0 {
+		t.Fatalf("the job dropped %d late rows, %d batches have a watermark; the test wants both", late, withWM)
+	}
+	if got := pg.lineThrough("chart-backpressure", "#9a60b4", n); got != 1 {
+		t.Errorf("backpressure chart: %d rate lines through the %d batches, want 1: %+v", got, n, pg.paths["chart-backpressure"])
+	}
+	if got := pg.lineThrough("chart-watermark", "#3ba272", withWM); got != 1 {
+		t.Errorf("watermark chart: %d watermark lines through the %d batches with one, want 1: %+v", got, withWM, pg.paths["chart-watermark"])
+	}
+	bars := 0
+	for _, p := range pg.paths["chart-watermark"] {
+		if strings.EqualFold(p.Fill, "#ee6666") {
+			bars++
+		}
+	}
+	if bars == 0 {
+		t.Errorf("watermark chart: no late-row bars: %+v", pg.paths["chart-watermark"])
+	}
+	last := progress[n-1]
+	want := map[string]string{
+		"bp-rate":   commas(int64(math.Round(last.BackpressureRate))),
+		"watermark": last.EventTime.Watermark.UTC().Format("2006-01-02 15:04:05.000"),
+		"late-rows": commas(late),
+		"batches":   strconv.Itoa(n),
+	}
+	for k, v := range want {
+		if pg.summary[k] != v {
+			t.Errorf("page %s %q, want %q", k, pg.summary[k], v)
+		}
+	}
+	if len(pg.jsErrs) > 0 {
+		t.Fatalf("JavaScript errors: %v", pg.jsErrs)
+	}
+}
+
+// commas formats n as the page does (en-US grouping).
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -166,6 +166,15 @@ func levelLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
+// runLogger is run's logger: --log-level, and --log-format json for JSON
+// records instead of slog's text.
+func runLogger(o runOpts, level slog.Level) *slog.Logger {
+	if o.logJSON {
+		return slog.New(slog.NewJSONHandler(o.stderr, &slog.HandlerOptions{Level: level}))
+	}
+	return levelLogger(o.stderr, level)
+}
+
 // progressLine prints one line per committed batch on w.
 func progressLine(w io.Writer) func(engine.Progress) {
 	return func(p engine.Progress) {
@@ -186,7 +195,7 @@ func progressLine(w io.Writer) func(engine.Progress) {
 // the data present at start is processed; with --progress it appends the
 // progress records, and with --ui (on by default) it serves the web UI.
 func runJobEngine(ctx context.Context, job *jobfile.Job, o runOpts, level slog.Level) (err error) {
-	logger := levelLogger(o.stderr, level)
+	logger := runLogger(o, level)
 	var sink engine.Sink
 	if job.Sink.Kafka != nil {
 		k, err := kafkaSink(job, logger)
@@ -215,7 +224,7 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, o runOpts, level slog.L
 			return err
 		}
 	}
-	observers := []func(engine.Progress){progressLine(o.stderr)}
+	observers := []func(engine.Progress){progressLine(o.say)}
 	if o.progress != "" {
 		pw, err := openProgress(o.progress, o.stdout)
 		if err != nil {

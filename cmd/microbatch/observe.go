@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -18,7 +19,12 @@ import (
 
 // runOpts are run's options besides the job.
 type runOpts struct {
-	stdout, stderr io.Writer
+	// stderr receives the log; say the other lines of stderr (the web
+	// UI's address, the per-batch line): stderr itself, or with
+	// --log-format json each line as a JSON log record (jsonLines).
+	stdout, stderr, say io.Writer
+	// logJSON is --log-format json.
+	logJSON bool
 	// progress is --progress: a file the progress records are appended
 	// to as JSON lines, "-" for stdout, "" for none.
 	progress string
@@ -85,12 +91,12 @@ func startUI(o runOpts, job *jobfile.Job, status func() engine.Status) (*ui.Serv
 		Status: status, Query: job.Query, Settings: jobSettings(job)})
 	if err != nil {
 		if o.uiDefault && !errors.Is(err, ui.ErrTokenRequired) {
-			fmt.Fprintf(o.stderr, "web UI off: %v (pick an address with --ui)\n", err)
+			fmt.Fprintf(o.say, "web UI off: %v (pick an address with --ui)\n", err)
 			return nil, nil
 		}
 		return nil, err
 	}
-	fmt.Fprintf(o.stderr, "web UI and metrics at %s\n", s.URL())
+	fmt.Fprintf(o.say, "web UI and metrics at %s\n", s.URL())
 	return s, nil
 }
 
@@ -160,4 +166,18 @@ func secret(key string) bool {
 		}
 	}
 	return false
+}
+
+// jsonLines writes each line written to it as a JSON log record at INFO
+// (msg: the line), so that with --log-format json every line of stderr is
+// JSON. Lines are written whole: each Write holds whole lines.
+type jsonLines struct{ log *slog.Logger }
+
+func newJSONLines(w io.Writer) jsonLines { return jsonLines{slog.New(slog.NewJSONHandler(w, nil))} }
+
+func (j jsonLines) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimSuffix(string(p), "\n"), "\n") {
+		j.log.Info(l)
+	}
+	return len(p), nil
 }

@@ -161,3 +161,55 @@ func TestRunServesUI(t *testing.T) {
 	p.cmd.Process.Signal(os.Interrupt)
 	<-p.exited
 }
+
+// --log-format json makes every line of stderr a JSON record, the
+// per-batch and web UI lines included; at debug each batch is logged once.
+func TestRunLogFormatJSON(t *testing.T) {
+	t.Parallel()
+	addr, _ := startBroker(t)
+	dir := t.TempDir()
+	job := jobSpec{brokers: addr, topic: "clicks", maxRate: 1000, format: "json", schema: clickSchema,
+		trigger: "availableNow: true", query: pageViewsSQL, checkpoint: filepath.Join(dir, "checkpoint")}.write(t, dir)
+	produceRecords(t, addr, "clicks", "clickstream", 8000, 1)
+	r := cli(t, "run", job, "--ui", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug")
+	if r.code != 0 {
+		t.Fatalf("run: %d %s", r.code, r.stderr)
+	}
+	var msgs []string
+	committed := map[int64]int{}
+	for _, l := range strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n") {
+		var rec struct {
+			Level, Msg string
+			Batch      *int64
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Fatalf("a stderr line is not JSON (%v): %q", err, l)
+		}
+		if rec.Msg == "batch committed" {
+			committed[*rec.Batch]++
+			if rec.Level != "DEBUG" {
+				t.Errorf("batch line at %s: %s", rec.Level, l)
+			}
+			continue
+		}
+		if !strings.HasPrefix(rec.Msg, "librdkafka: ") {
+			msgs = append(msgs, rec.Msg)
+		}
+	}
+	batches := regexp.MustCompile(`batch (\d+): \d+ rows, `).FindAllStringSubmatch(strings.Join(msgs, "\n"), -1)
+	if len(batches) < 2 || len(committed) != len(batches) {
+		t.Errorf("batch committed records per batch: %v, want one for each of the %d batches", committed, len(batches))
+	}
+	for id, n := range committed {
+		if n != 1 || id >= int64(len(batches)) {
+			t.Errorf("batch %d logged %d times", id, n)
+		}
+	}
+	want := regexp.MustCompile(`^web UI and metrics at http://127\.0\.0\.1:\d+/ query started (batch \d+: \d+ rows, [^ ]+ rows/s, \S+, lag \d+ )+available data processed query stopped$`)
+	if got := strings.Join(msgs, " "); !want.MatchString(got) {
+		t.Errorf("messages %q, want to match %s", got, want)
+	}
+	if r := cli(t, "run", job, "--log-format", "yaml"); r.code != 2 || !strings.Contains(r.stderr, `invalid --log-format "yaml" (want text or json)`) {
+		t.Errorf("--log-format yaml: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -273,7 +273,7 @@ func produceLoop(ctx context.Context, p *kafka.Producer, src recordSource, o pro
 // ensureTopic creates topic with partitions if it is missing and
 // partitions > 0, and fails if it is missing otherwise.
 func ensureTopic(ctx context.Context, props kafka.Props, topic string, partitions int32, stderr io.Writer) error {
-	a, err := kafka.NewAdmin(props)
+	a, err := kafka.NewAdmin(props, nil)
 	if err != nil {
 		return err
 	}

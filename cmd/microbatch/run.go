@@ -78,7 +78,7 @@ func joinChecks(lists ...jobfile.Errors) error {
 }
 
 func newRunCmd(stopSignals func()) *cobra.Command {
-	var logLevel string
+	var logLevel, logFormat string
 	o := runOpts{}
 	cmd := &cobra.Command{
 		Use:   "run JOB.yaml",
@@ -88,6 +88,9 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usagef(cmd, "invalid --log-level %q (want debug, info, warn or error)", logLevel)
+			}
+			if logFormat != "text" && logFormat != "json" {
+				return usagef(cmd, "invalid --log-format %q (want text or json)", logFormat)
 			}
 			job, err := checkJob(args[0])
 			if err != nil {
@@ -102,7 +105,10 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 			if o.uiAddr != "off" && o.uiToken == "" && !ui.Loopback(o.uiAddr) {
 				return usagef(cmd, "--ui %s is reachable from other hosts: set --ui-token or MICROBATCH_UI_TOKEN", o.uiAddr)
 			}
-			o.stdout, o.stderr = cmd.OutOrStdout(), cmd.ErrOrStderr()
+			o.stdout, o.stderr, o.say = cmd.OutOrStdout(), cmd.ErrOrStderr(), cmd.ErrOrStderr()
+			if o.logJSON = logFormat == "json"; o.logJSON {
+				o.say = newJSONLines(o.stderr)
+			}
 			o.uiDefault = !cmd.Flags().Changed("ui")
 			ctx := cmd.Context()
 			// After the first signal (graceful stop), restore default
@@ -117,7 +123,7 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 				}
 			}()
 			if job.Source.Kafka.Embedded {
-				addr, stop, err := startEmbedded(context.WithoutCancel(ctx), job, cmd.ErrOrStderr())
+				addr, stop, err := startEmbedded(context.WithoutCancel(ctx), job, o.say)
 				if err != nil {
 					return err
 				}
@@ -131,7 +137,8 @@ func newRunCmd(stopSignals func()) *cobra.Command {
 	cmd.Flags().StringVar(&o.progress, "progress", "", "append every batch's progress (Spark's StreamingQueryProgress JSON) to this file as JSON lines; - for stdout (not with the console sink)")
 	cmd.Flags().StringVar(&o.uiAddr, "ui", "127.0.0.1:4040", "address of the web UI, /metrics and /api/v1 (the next free port if taken), or off")
 	cmd.Flags().StringVar(&o.uiToken, "ui-token", "", "bearer token every UI request must carry; required for a non-loopback --ui (default ${MICROBATCH_UI_TOKEN})")
-	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug, info (adds start, stop, recovery and compaction lines), warn or error")
+	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level on stderr: debug (adds a line per batch), info (adds start, stop, recovery and compaction lines), warn or error")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format on stderr: text (slog's key=value) or json (one JSON object per line, the per-batch and status lines included)")
 	return cmd
 }
 

@@ -186,6 +186,10 @@ type Kafka struct {
 	// (key source.kafka.maxOffsetsPerTrigger; Spark: maxOffsetsPerTrigger);
 	// 0 = none.
 	MaxOffsetsPerTrigger int64
+	// CommitOffsetsToGroup is a consumer group the committed positions are
+	// also committed to, for Kafka's lag tools (key
+	// source.kafka.commitOffsetsToGroup); "" = none.
+	CommitOffsetsToGroup string
 	// FailOnDataLoss stops the query when offsets it needs were deleted
 	// (key source.kafka.failOnDataLoss; Spark:
 	// failOnDataLoss).
@@ -351,6 +355,7 @@ func (k *Kafka) Engine() engine.KafkaSource {
 		MaxRatePerPartition:        offIfZero(k.MaxRatePerPartition),
 		MinRatePerPartition:        k.MinRatePerPartition,
 		MaxOffsetsPerTrigger:       offIfZero(k.MaxOffsetsPerTrigger),
+		CommitOffsetsToGroup:       k.CommitOffsetsToGroup,
 		OnDataLoss:                 onDataLoss,
 		FetchOffsetNumRetries:      offIfZero(int(k.FetchOffsetNumRetries)),
 		FetchOffsetRetryInterval:   offIfZero(k.FetchOffsetRetryInterval),

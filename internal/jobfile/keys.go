@@ -51,6 +51,7 @@ func Keys() []Key {
 		{Path: "source.kafka.maxRatePerPartition", Field: "Source.MaxRatePerPartition", Type: "integer >= 0", Default: strconv.FormatInt(d.Source.MaxRatePerPartition, 10), Doc: "0 = no cap."},
 		{Path: "source.kafka.minRatePerPartition", Field: "Source.MinRatePerPartition", Type: "integer >= 1", Default: strconv.FormatInt(d.Source.MinRatePerPartition, 10)},
 		{Path: "source.kafka.maxOffsetsPerTrigger", Field: "Source.MaxOffsetsPerTrigger", Type: "integer >= 0", Default: "0", Doc: "0 = no cap."},
+		{Path: "source.kafka.commitOffsetsToGroup", Field: "Source.CommitOffsetsToGroup", Type: "string", Default: "none", Doc: "A consumer group id."},
 		{Path: "source.kafka.failOnDataLoss", Field: "Source.OnDataLoss", Type: "boolean", Default: strconv.FormatBool(d.Source.OnDataLoss == engine.FailOnDataLoss), Doc: "true stops, false skips."},
 		{Path: "source.kafka.fetchOffset.numRetries", Field: "Source.FetchOffsetNumRetries", Type: "integer >= 0", Default: strconv.Itoa(d.Source.FetchOffsetNumRetries), Doc: "0 = none."},
 		{Path: "source.kafka.fetchOffset.retryIntervalMs", Field: "Source.FetchOffsetRetryInterval", Type: "integer >= 0", Default: strconv.FormatInt(d.Source.FetchOffsetRetryInterval.Milliseconds(), 10), Doc: "In milliseconds; 0 = no wait."},

@@ -420,6 +420,9 @@ func (l *loader) kafka(n *yaml.Node) Kafka {
 	if v := m["maxOffsetsPerTrigger"]; v != nil {
 		k.MaxOffsetsPerTrigger, _ = l.integer(v, path+".maxOffsetsPerTrigger", 0)
 	}
+	if v := m["commitOffsetsToGroup"]; v != nil {
+		k.CommitOffsetsToGroup, _ = l.nonEmpty(v, path+".commitOffsetsToGroup")
+	}
 	if v := m["failOnDataLoss"]; v != nil {
 		k.FailOnDataLoss, _ = l.boolean(v, path+".failOnDataLoss")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
 	"time"
@@ -18,7 +19,11 @@ import (
 // a call after Close returns ErrAdminClosed.
 type Admin struct {
 	client *ckafka.AdminClient
-	props  Props
+	// prod is the producer client holds the handle of: confluent-kafka-go
+	// sends a handle's librdkafka log lines to a channel only for
+	// producers and consumers.
+	prod  producerCore
+	props Props
 	// calls keeps client alive while a call uses it, including a metadata
 	// request that outlived its Topics call.
 	calls inFlight
@@ -28,17 +33,22 @@ type Admin struct {
 var ErrAdminClosed = errors.New("kafka: admin client is closed")
 
 // NewAdmin connects an admin client. Connection happens lazily in librdkafka;
-// errors about unreachable brokers surface on the first call.
-func NewAdmin(p Props) (*Admin, error) {
+// errors about unreachable brokers surface on the first call. librdkafka's
+// log lines go to log (nil: slog.Default()).
+func NewAdmin(p Props, log *slog.Logger) (*Admin, error) {
 	cm, err := configMap(commonDefaults(), adminProps(p))
 	if err != nil {
 		return nil, err
 	}
-	c, err := ckafka.NewAdminClient(cm)
-	if err != nil {
+	a := &Admin{props: p.Clone()}
+	if err := a.prod.start(cm, log); err != nil {
 		return nil, fmt.Errorf("kafka: admin client: %w", err)
 	}
-	return &Admin{client: c, props: p.Clone()}, nil
+	if a.client, err = ckafka.NewAdminClientFromProducer(a.prod.p); err != nil {
+		a.prod.shut()
+		return nil, fmt.Errorf("kafka: admin client: %w", err)
+	}
+	return a, nil
 }
 
 // adminProps drops consumer-only properties librdkafka rejects on an admin
@@ -64,7 +74,12 @@ func adminProps(p Props) Props {
 // its ctx ended: at most that request's timeout (10 s, or the deadline
 // Topics' ctx had if sooner). The other calls end with their ctx.
 // Calls made after Close return ErrAdminClosed.
-func (a *Admin) Close() { a.calls.shut(a.client.Close) }
+func (a *Admin) Close() {
+	a.calls.shut(func() {
+		a.client.Close()
+		a.prod.shut()
+	})
+}
 
 // enter counts a call using the client until leave, or returns
 // ErrAdminClosed after Close.

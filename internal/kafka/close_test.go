@@ -54,7 +54,7 @@ func silentBroker(t *testing.T) string {
 // instead of destroying the client under it, and every call after Close
 // is refused with ErrAdminClosed.
 func TestAdminCloseWaitsForMetadata(t *testing.T) {
-	a, err := kafka.NewAdmin(kafka.Props{"bootstrap.servers": silentBroker(t)})
+	a, err := kafka.NewAdmin(kafka.Props{"bootstrap.servers": silentBroker(t)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,11 +34,21 @@
 //
 // # Logs
 //
-// A producer's librdkafka log lines go to a slog.Logger (NewTxnProducer's,
-// slog.Default() for NewProducer) through confluent-kafka-go's logs
-// channel, drained by a goroutine the producer's Close waits for; they
-// never reach stderr raw. Consumers and admin clients keep librdkafka's
-// default, stderr.
+// Every client's librdkafka log lines go to a slog.Logger through
+// confluent-kafka-go's logs channel (logs.go), drained by a goroutine the
+// client's Close waits for; they never reach stderr raw. An admin client
+// is derived from a producer for that, as confluent-kafka-go has the
+// channel only for producers and consumers. A warning or error is logged
+// once per distinct message per 10 s over every client of a logger, the
+// next line carrying the count of repeats suppressed. A consumer's
+// connection-failure events (ErrTransport, ErrAllBrokersDown) wait in its
+// queue until the next read, possibly after the broker is back: the log
+// line reported them when they happened, so they go to Debug.
+//
+// # Group offsets
+//
+// Admin.CommitGroupOffsets commits positions to a consumer group as an
+// admin (group.go), for Kafka's lag tools; nothing reads them back.
 //
 // # Closing clients
 //

@@ -53,25 +53,6 @@ func (c *producerCore) start(cm *ckafka.ConfigMap, log *slog.Logger) error {
 	return nil
 }
 
-// logLibrdkafka writes librdkafka's log events to log until the client's
-// Close closes logs, then closes done. Syslog levels map to slog's: 0-3
-// (emergency to error) Error, 4 Warn, 5-6 Info, 7 Debug.
-func logLibrdkafka(logs chan ckafka.LogEvent, log *slog.Logger, done chan struct{}) {
-	defer close(done)
-	for ev := range logs {
-		level := slog.LevelDebug
-		switch {
-		case ev.Level <= 3:
-			level = slog.LevelError
-		case ev.Level == 4:
-			level = slog.LevelWarn
-		case ev.Level <= 6:
-			level = slog.LevelInfo
-		}
-		log.Log(context.Background(), level, "librdkafka: "+ev.Message, "client", ev.Name, "tag", ev.Tag)
-	}
-}
-
 // producerDefaults favour throughput for generators and tests.
 func producerDefaults() Props {
 	d := commonDefaults()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -235,7 +236,7 @@ func (r *rangesRead) onMessage(e *ckafka.Message) (int, error) {
 	tpe := e.TopicPartition
 	if tpe.Topic == nil {
 		if tpe.Error != nil {
-			rr.log.Warn("kafka: consumer error", "error", tpe.Error)
+			rr.logClientError(tpe.Error)
 		}
 		return 0, nil
 	}
@@ -342,8 +343,25 @@ func (r *rangesRead) onError(e ckafka.Error) (int, error) {
 		i := r.first()
 		return i, fmt.Errorf("kafka: reading %s at offset %d: %w", r.reads[i].r, r.reads[i].st.fetched, e)
 	}
-	r.rr.log.Warn("kafka: consumer error", "error", e)
+	r.rr.logClientError(e)
 	return 0, nil
+}
+
+// logClientError logs a transient error the consumer reported in an
+// event, at Warn, except a broker connection failure: librdkafka's log
+// reported that when it happened (see logLibrdkafka), while the event
+// waits in the consumer's queue until the next read polls it, which may
+// be long after the broker is back. It goes to Debug.
+func (rr *RangeReader) logClientError(err error) {
+	level := slog.LevelWarn
+	var kerr ckafka.Error
+	if errors.As(err, &kerr) {
+		switch kerr.Code() {
+		case ckafka.ErrTransport, ckafka.ErrAllBrokersDown, ckafka.ErrResolve:
+			level = slog.LevelDebug
+		}
+	}
+	rr.log.Log(context.Background(), level, "kafka: consumer error", "error", err)
 }
 
 // onIdle handles a poll that returned nothing: the pending partition's run

@@ -50,8 +50,8 @@ type ReaderConfig struct {
 	// ends, and at the latest at 1.5x MinAheadBytes. Default 4 MiB
 	// (defaultMinAheadBytes).
 	MinAheadBytes int64
-	// Logger receives data-loss skips and transient client errors. Default
-	// slog.Default().
+	// Logger receives data-loss skips, transient client errors and
+	// librdkafka's log lines. Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -144,6 +144,9 @@ type RangeReader struct {
 	// stashed is the number of records in every partition's stash.
 	stashed int
 	pool    blockPool // the stashes' arena blocks
+	// logsDone is closed when the goroutine writing the consumer's
+	// librdkafka log lines to log exits, after the consumer's Close.
+	logsDone chan struct{}
 }
 
 // partState is the reader's view of one assigned partition.
@@ -200,11 +203,15 @@ func NewRangeReader(p Props, cfg ReaderConfig) (*RangeReader, error) {
 	(*cm)["auto.offset.reset"] = "error"
 	(*cm)["enable.auto.commit"] = false
 	typeGoProps(cm)
+	// librdkafka's log lines go to the logs channel, not raw to stderr.
+	(*cm)["go.logs.channel.enable"] = true
 	c, err := ckafka.NewConsumer(cm)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: consumer: %w", err)
 	}
-	return &RangeReader{c: c, cfg: cfg, log: cfg.Logger, parts: make(map[offsets.TopicPartition]*partState)}, nil
+	rr := &RangeReader{c: c, cfg: cfg, log: cfg.Logger, parts: make(map[offsets.TopicPartition]*partState), logsDone: make(chan struct{})}
+	go logLibrdkafka(c.Logs(), cfg.Logger, rr.logsDone)
+	return rr, nil
 }
 
 // typeGoProps converts the confluent-kafka-go ("go.") properties of cm,
@@ -241,6 +248,7 @@ func (rr *RangeReader) Close() error {
 	if err := rr.c.Close(); err != nil {
 		return fmt.Errorf("kafka: close consumer: %w", err)
 	}
+	<-rr.logsDone // Close closed the logs channel
 	return nil
 }
 

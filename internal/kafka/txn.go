@@ -238,7 +238,7 @@ func ClassifyTxnError(err error) TxnErrorKind {
 func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []byte) ([]byte, bool, error) {
 	rp := p.Clone()
 	rp["isolation.level"] = "read_committed"
-	a, err := NewAdmin(rp)
+	a, err := NewAdmin(rp, nil)
 	if err != nil {
 		return nil, false, err
 	}

@@ -71,7 +71,7 @@ func (b *Broker) Produce(t testing.TB, topic string, recs []Record) {
 // Admin returns an admin client closed at test end.
 func (b *Broker) Admin(t testing.TB) *kafka.Admin {
 	t.Helper()
-	a, err := kafka.NewAdmin(b.Props())
+	a, err := kafka.NewAdmin(b.Props(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

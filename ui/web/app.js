@@ -11,7 +11,8 @@ const PHASES = [
   ["sink", "sink", "#ee6666"],
   ["commit", "commit", "#9a60b4"],
 ];
-const COLORS = { input: "#5470c6", processed: "#ee6666", delay: "#fc8452", state: "#3ba272", interval: "#888888" };
+const COLORS = { input: "#5470c6", processed: "#ee6666", delay: "#fc8452", state: "#3ba272", interval: "#888888",
+  backpressure: "#9a60b4", watermark: "#3ba272", late: "#ee6666" };
 
 function get(path) {
   const headers = window.mbToken ? { Authorization: "Bearer " + window.mbToken } : {};
@@ -39,6 +40,14 @@ function base(batches, yName) {
     yAxis: { type: "value", name: yName },
   };
 }
+
+// show unhides the elements of selector (a chart is drawn only once its
+// box is visible: ECharts sizes it then).
+function show(selector, on) {
+  for (const el of document.querySelectorAll(selector)) el.hidden = !on;
+}
+
+const iso = (ms) => new Date(ms).toISOString().replace("T", " ").replace("Z", "");
 
 function line(name, data, color) {
   return { name, type: "line", data, color, showSymbol: true, symbolSize: 4 };
@@ -120,6 +129,35 @@ function render(progress, status) {
   o = base(ids, "rows");
   o.series = [line("state rows", progress.map((p) => (p.stateOperators[0] || { numRowsTotal: 0 }).numRowsTotal), COLORS.state)];
   chart("chart-state").setOption(o, true);
+
+  // The rate backpressure planned each batch with, when it is on.
+  const bp = progress.some((p) => p.microbatch.backpressureRate > 0);
+  show("#fig-backpressure, .bp", bp);
+  if (bp) {
+    o = base(ids, "rows/s");
+    o.series = [line("backpressure rate", progress.map((p) => p.microbatch.backpressureRate ?? null), COLORS.backpressure),
+      line("process rate", progress.map((p) => p.processedRowsPerSecond), COLORS.processed)];
+    chart("chart-backpressure").setOption(o, true);
+    document.getElementById("bp-rate").textContent = last.microbatch.backpressureRate ? fmt(last.microbatch.backpressureRate) : "–";
+  }
+
+  // The watermark (a time axis) and the late rows it dropped, when the
+  // query has one.
+  const wmOf = (p) => (p.eventTime && p.eventTime.watermark ? Date.parse(p.eventTime.watermark) : null);
+  const lateOf = (p) => (p.stateOperators[0] || { numRowsDroppedByWatermark: 0 }).numRowsDroppedByWatermark;
+  const wm = progress.some((p) => wmOf(p) !== null);
+  show("#fig-watermark, .wm", wm);
+  if (wm) {
+    o = base(ids, "watermark");
+    o.yAxis = [{ type: "time", name: "watermark", scale: true },
+      { type: "value", name: "late rows", minInterval: 1, splitLine: { show: false } }];
+    o.series = [line("watermark", progress.map(wmOf), COLORS.watermark),
+      { name: "late rows", type: "bar", yAxisIndex: 1, color: COLORS.late, barMaxWidth: 24, data: progress.map(lateOf) }];
+    chart("chart-watermark").setOption(o, true);
+    const lastWM = wmOf(last);
+    document.getElementById("watermark").textContent = lastWM === null ? "–" : iso(lastWM);
+    document.getElementById("late-rows").textContent = fmt(progress.reduce((n, p) => n + lateOf(p), 0));
+  }
 
   const body = document.querySelector("#batch-table tbody");
   body.replaceChildren(...progress.slice().reverse().map((p) => {
