@@ -225,10 +225,12 @@ func (s costlySink) AddBatch(ctx context.Context, out *Output) error {
 // that costs 20 ms per batch plus 0.1 ms per record read, a 200 ms trigger
 // and a backlog: at most 1,800 records a batch, 9,000 records/s, fit the
 // interval. The first batches, at the initial rate of 20,000 records/s,
-// overrun it; the last ten are planned within 25%-115% of 9,000/s (the
-// engine's own time per batch comes on top of the sink's), take at most
-// 1.5 intervals and start at most an interval late on average, and every
-// range starts where the previous one ended.
+// overrun it; the last ten are planned between 5x the minimum rate and
+// 115% of 9,000/s (the engine's own time per batch, which a loaded
+// machine under the race detector stretches, comes on top of the
+// sink's), take at most 1.5 intervals and start at most an interval late
+// on average, and every range starts where the previous one ended. The
+// precise convergence is TestBackpressureConverges' (a simulated clock).
 func TestBackpressureWithSlowSink(t *testing.T) {
 	b, _ := clickTopic(t, 4, 60_000)
 	cfg := testConfig(t, b.Addr, "clicks", t.TempDir(), costlySink{20 * time.Millisecond, 100 * time.Microsecond})
@@ -261,13 +263,14 @@ func TestBackpressureWithSlowSink(t *testing.T) {
 	// Bounds loose enough for a loaded machine running the race detector:
 	// the engine's own time per batch, which comes on top of the sink's,
 	// lowers the rate it can sustain; what must hold is that the rate
-	// came down from the initial one to what the sink allows, without
-	// collapsing to the minimum, and that the backlog stops growing.
+	// came down from the initial one to at most what the sink allows,
+	// without collapsing to the minimum, and that the backlog stops
+	// growing.
 	var took, late time.Duration
 	for _, p := range progress[batches-10 : batches] {
 		t.Logf("batch %d: rate %.0f, %d rows, took %v, scheduling delay %v", p.BatchID, p.BackpressureRate, p.NumInputRows, p.Durations.Total, p.SchedulingDelay)
-		if p.BackpressureRate < 0.25*9000 || p.BackpressureRate > 1.15*9000 {
-			t.Errorf("batch %d planned at %.0f records/s, want 2250-10350", p.BatchID, p.BackpressureRate)
+		if p.BackpressureRate < 500 || p.BackpressureRate > 1.15*9000 {
+			t.Errorf("batch %d planned at %.0f records/s, want 500 (5x the minimum rate) to 10350", p.BatchID, p.BackpressureRate)
 		}
 		took += p.Durations.Total
 		late += p.SchedulingDelay
