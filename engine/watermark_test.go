@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -217,5 +219,69 @@ func TestCrashMidWindows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A NULL or absent event time makes a record malformed, per the mode:
+// PERMISSIVE keeps it (no window takes it) and counts it as corrupt,
+// DROPMALFORMED drops and counts it, FAILFAST fails the batch naming the
+// record and the column.
+func TestNullEventTimeIsMalformed(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	recs := eventRecords(10, 11)
+	recs = append(recs, kafkatest.Record{Value: []byte(`{"eventTime":null,"v":1}`)}, kafkatest.Record{Value: []byte(`{"v":2}`)})
+	recs = append(recs, eventRecords(30)...)
+	b.Produce(t, "events", recs)
+	schema, df := sparkWindowQuery(t)
+	for _, mode := range []dataframe.Mode{dataframe.Permissive, dataframe.DropMalformed, dataframe.FailFast} {
+		sink := &malformedSink{}
+		cfg := baseConfig(schema, df, b.Addr, "events", t.TempDir(), sink)
+		cfg.OutputMode = dataframe.Append
+		cfg.Mode = mode
+		cfg.Allocator = checkedAlloc(t)
+		var progress []Progress
+		cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+		if mode == dataframe.FailFast {
+			q, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = q.Run(context.Background())
+			var me *dataframe.MalformedRecordError
+			if !errors.As(err, &me) || me.Topic != "events" || me.Partition != 0 || me.Offset != 2 || me.Column != "eventTime" ||
+				!strings.Contains(err.Error(), `malformed record at events-0 offset 2: column "eventTime": NULL event time (the watermark's eventTime column) (mode FAILFAST)`) {
+				t.Errorf("FAILFAST: %v", err)
+			}
+			continue
+		}
+		runQuery(t, cfg)
+		p := progress[0]
+		corrupt, dropped := int64(2), int64(0)
+		if mode == dataframe.DropMalformed {
+			corrupt, dropped = 0, 2
+		}
+		if p.CorruptRecords != corrupt || p.DroppedRecords != dropped || p.StateRows != 2 {
+			t.Errorf("%v: corrupt %d dropped %d state %d", mode, p.CorruptRecords, p.DroppedRecords, p.StateRows)
+		}
+		var offs []int64
+		for _, m := range sink.malformed {
+			if m.Column != "eventTime" || !strings.HasPrefix(m.Reason, "NULL event time") {
+				t.Errorf("%v: malformed %+v", mode, m)
+			}
+			offs = append(offs, m.Offset)
+		}
+		if fmt.Sprint(offs) != "[2 3]" {
+			t.Errorf("%v: malformed offsets %v", mode, offs)
+		}
+		var out []string
+		for _, c := range sink.all() {
+			if len(c.rows) > 0 {
+				out = append(out, fmt.Sprint(c.rows))
+			}
+		}
+		// the watermark 20 closes [10, 15): the two timed rows only.
+		if strings.Join(out, "|") != "[[1970-01-01 00:00:10Z 2]]" {
+			t.Errorf("%v: output %v", mode, out)
+		}
 	}
 }

@@ -89,7 +89,7 @@ func Keys() []Key {
 		{Path: "backpressure.pid.derived", Field: "Backpressure.Derived", Type: "number >= 0", Default: "0"},
 		{Path: "backpressure.pid.minRate", Field: "Backpressure.MinRate", Type: "number > 0", Default: "100"},
 		{Path: "watermark", Type: "mapping", Default: "none", Spark: "withWatermark", Doc: "The event-time watermark: after each batch, max(watermark, greatest event time - delayThreshold), used by the next batch. Windowed aggregations drop rows whose window ended by it and, in append mode, emit each window once it has."},
-		{Path: "watermark.eventTime", Type: "column", Required: true, Spark: "eventTime", Doc: "A TIMESTAMP column of source.schema, or _timestamp (Kafka's); the window's column."},
+		{Path: "watermark.eventTime", Type: "column", Required: true, Spark: "eventTime", Doc: "A TIMESTAMP column of source.schema, or _timestamp (Kafka's); the window's column. A record whose event time is NULL or absent is malformed, handled per `mode` (PERMISSIVE keeps it, in no window, and counts it corrupt; DROPMALFORMED drops and counts it; FAILFAST fails naming topic, partition, offset and the column)."},
 		{Path: "watermark.delayThreshold", Type: "duration", Default: "0", Spark: "delayThreshold", Doc: `How late a row may arrive: 30s, "10 minutes".`},
 		{Path: "watermark.policy", Type: "global", Default: "global", Doc: "The greatest event time over all partitions, as Spark (perPartition is not supported yet)."},
 		{Path: "sink", Field: "Sink", Type: "mapping with one sink", Default: "console: {}", Doc: "Exactly one sink key."},
