@@ -420,6 +420,15 @@ func (s *State) OpenWindowEnd() (time.Time, bool) {
 	return time.UnixMicro(s.winEnds[0]).UTC(), true
 }
 
+// LastOpenWindowEnd returns the latest end of the windows in the State,
+// and false when it holds none.
+func (s *State) LastOpenWindowEnd() (time.Time, bool) {
+	if len(s.winEnds) == 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMicro(s.winEnds[len(s.winEnds)-1]).UTC(), true
+}
+
 // CloseWindows removes the groups of every window that ended by wm
 // (end <= wm) and returns how many it removed. With emit (append mode) it
 // also returns their result rows (HAVING and the projection applied), in

@@ -38,6 +38,7 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		CSVHeader:          job.Source.Header,
 		Trigger:            job.Trigger.Engine(),
 		Backpressure:       job.Backpressure.Engine(),
+		Watermark:          job.Watermark.Engine(),
 		Sink:               sink,
 		CheckpointLocation: job.CheckpointLocation,
 		Logger:             logger,
