@@ -348,7 +348,7 @@ func TestWatermarkPerPartitionLagging(t *testing.T) {
 // holding the watermark; within the timeout it holds it, across a
 // restart (the partitions' event times are in the commit record).
 func TestWatermarkPerPartitionIdle(t *testing.T) {
-	for _, idle := range []time.Duration{time.Hour, 50 * time.Millisecond} {
+	for _, idle := range []time.Duration{time.Hour, 2 * time.Second} {
 		b := kafkatest.Start(t, map[string]int32{"events": 2})
 		b.Produce(t, "events", append(partRecords(0, 20), partRecords(1, 30)...))
 		schema, df := sparkWindowQuery(t)
@@ -359,14 +359,14 @@ func TestWatermarkPerPartitionIdle(t *testing.T) {
 		var wms []string
 		cfg.OnProgress = func(p Progress) { wms = append(wms, fmt.Sprint(p.EventTime.Watermark.Unix())) }
 		runQuery(t, cfg)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(2500 * time.Millisecond)
 		b.Produce(t, "events", partRecords(0, 200))
 		runQuery(t, cfg)
 		want := map[time.Duration]string{
 			// min(20, 30) - 10; then partition 1 (30) still holds it.
 			time.Hour: "0 10 10 20",
 			// partition 1 went idle: partition 0's 200 - 10.
-			50 * time.Millisecond: "0 10 10 190",
+			2 * time.Second: "0 10 10 190",
 		}[idle]
 		if got := strings.Join(wms, " "); got != want {
 			t.Errorf("idleTimeout %v: watermarks %s, want %s", idle, got, want)
