@@ -56,7 +56,8 @@ type engineOptions struct {
 	// discards; "" or "none" runs clickQuery into a sink that discards.
 	sink, guarantee string
 	noSinkRun       bool
-	partitions      int // of the sink's topic
+	partitions      int    // of the sink's topic
+	query           string // "window": windowQuery in append mode
 }
 
 // engineOptions are the availableNow engine run's options from the
@@ -64,7 +65,7 @@ type engineOptions struct {
 func (c *config) engineOptions(addr string, noSinkRun bool) engineOptions {
 	return engineOptions{addr: addr, topic: c.topic, format: c.format, outputMode: c.outputMode, maxRate: c.batchCap(),
 		executors: c.executors, noSync: c.noSync, props: c.engProps,
-		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions}
+		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions, query: c.query}
 }
 
 // measureEngine runs the availableNow engine measurement, in a child
@@ -88,7 +89,7 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int, noSin
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
 		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps,
-		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun)}
+		"-sink", cfg.sink, "-query", cfg.query, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun)}
 	if profile != "" && run == 0 {
 		args = append(args, "-cpuprofile", profile)
 	}
