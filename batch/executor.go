@@ -76,6 +76,9 @@ type TaskInfo struct {
 	rng offsets.OffsetRange // the task's offsets
 }
 
+// Range returns the offsets the task reads.
+func (t TaskInfo) Range() offsets.OffsetRange { return t.rng }
+
 // TaskSink receives the Arrow records of one task, in offset order, on one
 // goroutine: the slot's decoding goroutine. The executor releases rec after
 // Consume returns: a sink that keeps it must Retain it. An error fails the

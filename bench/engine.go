@@ -29,6 +29,22 @@ func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 	return schema, df, df.Err()
 }
 
+// windowQuery is clickQuery per one-minute tumbling window of event time
+// too, with a 10 s watermark (append mode): GROUP BY window(timestamp,
+// '1 minute'), page.
+func windowQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
+	schema, err := dataframe.ParseSchema(clickSchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	df := dataframe.Source("events", schema).
+		WithWatermark("timestamp", 10*time.Second).
+		Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+		GroupBy(dataframe.Window(dataframe.Col("timestamp"), time.Minute, 0, 0), dataframe.Col("page")).
+		Agg(dataframe.Count().As("views"))
+	return schema, df, df.Err()
+}
+
 // runEngine runs the click query over the topic with a fresh checkpoint
 // and a sink that discards, and returns its per-batch figures. With
 // o.sink "kafka" ("files") it runs appendQuery instead, into a Kafka sink
@@ -42,6 +58,10 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	var sink engine.Sink = discard
 	var er engineRun
 	var ksink *sinks.Kafka
+	if o.query == "window" && o.sink != "kafka" && o.sink != "files" {
+		schema, df, err = windowQuery()
+		mode = dataframe.Append
+	}
 	if o.sink == "files" {
 		schema, df, err = appendQuery()
 		mode = dataframe.Append

@@ -211,7 +211,7 @@ func guaranteeOf(cfg *config) string {
 // outputModeOf is the engine query's output mode: append with -sink
 // kafka, else -output-mode.
 func outputModeOf(cfg *config) string {
-	if cfg.sink != "none" {
+	if cfg.sink != "none" || cfg.query == "window" {
 		return dataframe.Append.String()
 	}
 	return cfg.outputMode.String()
@@ -224,6 +224,9 @@ func queryLabel(cfg *config) string {
 	}
 	if cfg.sink == "files" {
 		return "product pages, append, into parquet files"
+	}
+	if cfg.query == "window" {
+		return "view count by page and 1-minute window, 10 s watermark"
 	}
 	return "view count by page"
 }

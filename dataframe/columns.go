@@ -27,12 +27,15 @@ type decoderBase struct {
 	fieldsOnly bool
 	stats      DecodeStats
 	n          int
+	// eventOut is the output column of DecoderOptions.EventTime, -1 when
+	// none: a record without a value there is malformed.
+	eventOut int
 	// scratch holds unescaped strings of the current record.
 	scratch []byte
 }
 
 func newDecoderBase(mem memory.Allocator, schema *Schema, opts DecoderOptions, cols []outColumn) *decoderBase {
-	d := &decoderBase{mem: mem, opts: opts, cols: cols, fieldOut: make([]int, len(schema.Fields))}
+	d := &decoderBase{mem: mem, opts: opts, cols: cols, fieldOut: make([]int, len(schema.Fields)), eventOut: -1}
 	for i, f := range schema.Fields {
 		d.fieldOut[i] = -1
 		d.fieldNames = append(d.fieldNames, f.Name)
@@ -88,6 +91,9 @@ func (d *decoderBase) finish(meta *RecordMeta, value []byte, bad *malformed) err
 	if meta == nil {
 		meta = &emptyMeta
 	}
+	if bad == nil && !d.hasEventTime() {
+		bad = &malformed{column: d.cols[d.eventOut].name, reason: "NULL event time (the watermark's eventTime column)"}
+	}
 	if bad != nil {
 		d.rollback()
 		if d.opts.Mode == FailFast {
@@ -137,6 +143,20 @@ func (d *decoderBase) finish(meta *RecordMeta, value []byte, bad *malformed) err
 	d.stats.Rows++
 	d.n++
 	return nil
+}
+
+// hasEventTime reports whether the current record has a non-NULL event
+// time, or the decoder has no EventTime.
+func (d *decoderBase) hasEventTime() bool {
+	if d.eventOut < 0 {
+		return true
+	}
+	b := &d.b[d.eventOut]
+	if b.n == d.n {
+		return false // not set: absent
+	}
+	k := d.n >> 3
+	return k >= len(b.null) || b.null[k]&(1<<(d.n&7)) == 0
 }
 
 // finishFull is finish for a well-formed record that appended one value to

@@ -89,6 +89,8 @@ func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
 		return nil, fmt.Errorf("%w: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (WithWatermark), or use complete or update", ErrUnsupported)
 	case df.agg != nil && df.agg.window != nil && df.wm != nil && !windowOver(df.agg.window, df.wm):
 		return nil, fmt.Errorf("%w: the window is over %s, the watermark over %s: they must be the same event-time column", ErrUnsupported, df.agg.window.ts.src, quoteName(df.wm.name))
+	case df.agg != nil && df.agg.window != nil && df.agg.window.session && mode == Update:
+		return nil, fmt.Errorf("%w: update output mode is not supported with a session window (as in Spark): use append or complete", ErrUnsupported)
 	case df.agg != nil && df.agg.window != nil && df.limit >= 0:
 		return nil, fmt.Errorf("%w: Limit is not supported with a window", ErrUnsupported)
 	case df.agg == nil && mode == Complete:

@@ -145,3 +145,47 @@ func TestCorruptRecordUnreadField(t *testing.T) {
 	}
 	equalRows(t, rows(t, rec), [][]any{{nil}, {"y,true"}, {nil}})
 }
+
+// With DecoderOptions.EventTime, a record whose event time is NULL or
+// absent is malformed, in JSON and in CSV (whose well-formed records take
+// the short path), per the mode; a bad EventTime is refused.
+func TestEventTimeNullMalformed(t *testing.T) {
+	mem := newMem(t)
+	defer mem.AssertSize(t, 0)
+	s := mustSchema(t, "ts TIMESTAMP, n BIGINT")
+	cases := map[Format][]string{
+		FormatJSON: {`{"ts":"2024-01-01T00:00:00Z","n":1}`, `{"ts":null,"n":2}`, `{"n":3}`, `{"ts":"2024-01-01T00:00:01Z"}`},
+		FormatCSV:  {"2024-01-01T00:00:00Z,1", ",2", "", "2024-01-01T00:00:01Z,"},
+	}
+	for format, in := range cases {
+		rec, st, err := decodeAll(t, mem, s, DecoderOptions{Format: format, Columns: []string{"ts", "n"}, EventTime: "TS"}, in...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st != (DecodeStats{Rows: 4, Corrupt: 2}) {
+			t.Errorf("%v PERMISSIVE: stats %+v", format, st)
+		}
+		rec.Release()
+		rec, st, err = decodeAll(t, mem, s, DecoderOptions{Format: format, Mode: DropMalformed, Columns: []string{"ts", "n"}, EventTime: "ts"}, in...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st != (DecodeStats{Rows: 2, Dropped: 2}) || rec.NumRows() != 2 {
+			t.Errorf("%v DROPMALFORMED: stats %+v", format, st)
+		}
+		rec.Release()
+		rec, _, err = decodeAll(t, mem, s, DecoderOptions{Format: format, Mode: FailFast, Columns: []string{"ts", "n"}, EventTime: "ts"}, in...)
+		if err == nil || err.Error() != `malformed record at t-0 offset 1: column "ts": NULL event time (the watermark's eventTime column) (mode FAILFAST)` {
+			t.Errorf("%v FAILFAST: %v", format, err)
+		}
+		if rec != nil {
+			rec.Release()
+		}
+	}
+	for _, et := range []string{"n", "nope", "_timestamp"} {
+		_, err := NewDecoder(mem, s, DecoderOptions{Format: FormatJSON, Columns: []string{"ts", "n", "_timestamp"}, EventTime: et})
+		if want := "dataframe: invalid option: EventTime " + quoteName(et) + " is not a TIMESTAMP schema field among the decoded columns"; err == nil || err.Error() != want {
+			t.Errorf("EventTime %s: %v", et, err)
+		}
+	}
+}

@@ -64,7 +64,7 @@ func (d *csvDecoder) Append(meta *RecordMeta, value []byte) error {
 		return nil
 	}
 	bad := d.parse(value)
-	if bad == nil && d.fieldsOnly {
+	if bad == nil && d.fieldsOnly && d.hasEventTime() {
 		// parse appended a value to every decoded field.
 		d.finishFull()
 		return nil

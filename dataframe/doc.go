@@ -77,7 +77,9 @@
 // rows by event-time windows: the window's start and end are the first
 // two key columns (window.start, window.end; window_start, window_end for
 // Tumble and Hop), and a row of a sliding window is folded into every
-// window holding it. DataFrame.WithWatermark names the event-time column
+// window holding it. GroupBy(key, SessionWindow(ts, gap)) groups each
+// key's rows into sessions (session_window.start, session_window.end),
+// which State.Merge joins as rows within the gap arrive. DataFrame.WithWatermark names the event-time column
 // and the delay; Task.SetWatermark makes a Task drop (row, window) pairs
 // whose window ended by the watermark (RowsDroppedByWatermark counts the
 // rows all of whose pairs were late) and Task.EventTimes reports what it

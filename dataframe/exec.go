@@ -131,6 +131,7 @@ func (s *State) restore(key, value []byte) error {
 	}
 	if added {
 		s.trackWindow(id, key)
+		s.trackSession(id, key)
 		if s.addedGroup(id, key, h) {
 			s.ht.markChanged(id) // a removal is undone: the checkpoint needs the value
 		}
@@ -150,6 +151,14 @@ func (s *State) merge(t *Task) error {
 		return err
 	}
 	src := t.ht
+	if w := s.p.agg.window; w != nil && w.session {
+		for sg := range src.hashes {
+			if err := s.mergeSession(src, int32(sg)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for sg, h := range src.hashes {
 		if sg%mergeAhead == 0 {
 			s.ht.prefetch(src.hashes[sg:min(sg+mergeAhead, len(src.hashes))])

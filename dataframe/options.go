@@ -95,6 +95,11 @@ type DecoderOptions struct {
 	// the record's position, the column being decoded and the reason. (In
 	// FAILFAST mode Append returns that error instead.)
 	OnMalformed func(*MalformedRecordError)
+	// EventTime names the query's event-time column (a TIMESTAMP schema
+	// field among Columns), or is "": a record whose event time is NULL or
+	// absent is malformed, handled per Mode like a value that does not
+	// parse (a watermark cannot place it).
+	EventTime string
 }
 
 // NewDecoder returns a Decoder of records in opts.Format into Arrow records
@@ -150,6 +155,14 @@ func NewDecoder(mem memory.Allocator, schema *Schema, opts DecoderOptions) (Deco
 		break
 	}
 	base := newDecoderBase(mem, schema, opts, cols)
+	if opts.EventTime != "" {
+		i := lookupName(len(cols), func(i int) string { return cols[i].name }, opts.EventTime)
+		if i < 0 || cols[i].field < 0 || cols[i].typ != Timestamp || cols[i].hidden {
+			base.Release()
+			return nil, fmt.Errorf("%w: EventTime %s is not a TIMESTAMP schema field among the decoded columns", ErrOptions, quoteName(opts.EventTime))
+		}
+		base.eventOut = i
+	}
 	switch opts.Format {
 	case FormatJSON:
 		return newJSONDecoder(base), nil

@@ -254,6 +254,9 @@ func (g *GroupedData) Agg(aggs ...Expr) *DataFrame {
 		}
 		spec.groups = append(spec.groups, col)
 	}
+	if spec.window != nil && spec.window.session && len(spec.groups) == 2 {
+		return c.fail("GroupBy", fmt.Errorf("%w: a session window needs another grouping key (group by session_window(ts, gap) and, say, a user id), as in Spark", ErrUnsupported))
+	}
 	c.agg = spec
 	c.post = spec.outputCols()[:len(spec.groups)]
 	b := &binder{agg: spec, grouped: true}

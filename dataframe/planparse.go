@@ -342,6 +342,9 @@ func (p *planParser) expr() (Expr, error) {
 		}
 		return Expr{n}, p.expect(")")
 	}
+	if w, ok := planWindows[name]; ok && p.eat("(") {
+		return p.window(name, w)
+	}
 	if IsFunction(name) && p.eat("(") {
 		args, err := p.list(")")
 		if err != nil {
@@ -482,4 +485,41 @@ func (p *planParser) number() (Expr, bool, error) {
 	}
 	p.pos += j
 	return Lit(int32(n)), true, nil
+}
+
+// planWindows are the window functions of plan texts (see writeWindow),
+// by the number of durations they take.
+var planWindows = map[string]int{"window": 3, "hop": 3, "session_window": 1}
+
+// window reads the rest of window name, after "(": the event time,
+// then n Go durations.
+func (p *planParser) window(name string, n int) (Expr, error) {
+	ts, err := p.expr()
+	if err != nil {
+		return Expr{}, err
+	}
+	durs := make([]time.Duration, n)
+	for i := range durs {
+		if err := p.expect(", "); err != nil {
+			return Expr{}, err
+		}
+		end := strings.IndexAny(p.rest(), ",)")
+		if end < 0 {
+			return Expr{}, fmt.Errorf("unterminated %s", name)
+		}
+		if durs[i], err = time.ParseDuration(p.rest()[:end]); err != nil {
+			return Expr{}, fmt.Errorf("%s: %w", name, err)
+		}
+		p.pos += end
+	}
+	if err := p.expect(")"); err != nil {
+		return Expr{}, err
+	}
+	switch name {
+	case "session_window":
+		return SessionWindow(ts, durs[0]), nil
+	case "hop": // written size first (writeWindow)
+		return Hop(ts, durs[1], durs[0]), nil
+	}
+	return Window(ts, durs[0], durs[1], durs[2]), nil
 }

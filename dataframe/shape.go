@@ -111,6 +111,12 @@ func (p *Program) writeCanonical(b *strings.Builder, e *bexpr) {
 		b.WriteString(" END")
 	case kWindow:
 		w := p.agg.window
+		if w.session {
+			b.WriteString([]string{"session_window_start(", "session_window_end("}[e.op])
+			arg(0)
+			fmt.Fprintf(b, ", %s)", micros(w.size))
+			break
+		}
 		b.WriteString([]string{"window_start(", "window_end("}[e.op])
 		arg(0)
 		fmt.Fprintf(b, ", %s, %s, %s)", micros(w.size), micros(w.slide), micros(w.start))

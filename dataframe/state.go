@@ -53,6 +53,9 @@ type State struct {
 	// ends in ascending order: CloseWindows takes them from the front.
 	wins    map[int64][]int32
 	winEnds []int64
+	// sessions lists the groups of each session window's other keys
+	// (session.go), some perhaps removed since.
+	sessions map[string][]int32
 
 	keyGroups []int         // the group of each key column (KeySchema)
 	keySchema *arrow.Schema // see KeySchema

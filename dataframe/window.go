@@ -24,11 +24,20 @@ import (
 // one for a tumbling window (slide = size), ceil(size/slide) or so for a
 // sliding one. Window starts are startTime + k*slide for an integer k, as
 // in Spark. A row whose event time is NULL belongs to no window.
+//
+// A session window (SessionWindow, Spark's session_window) is a group's
+// run of events each within gap of the one before: a row opens the
+// session [ts, ts+gap), and sessions of the same other keys merge when
+// one starts at or before the other's end (Spark's MergingSessionsIterator:
+// events exactly gap apart are one session). Its key columns are
+// session_window.start and session_window.end; the State merges sessions
+// as Tasks bring rows (a merged session replaces the ones it joins).
 
 // windowDef is a window's shape, in microseconds.
 type windowDef struct {
 	size, slide, start int64
 	flink              bool // names window_start, window_end
+	session            bool // a session window of gap size (slide = size)
 }
 
 // Window groups rows by event-time windows of ts (a TIMESTAMP) of length
@@ -55,6 +64,20 @@ func Hop(ts Expr, slide, size time.Duration) Expr {
 	return newWindow(ts, windowDef{size: size.Microseconds(), slide: slide.Microseconds(), flink: true})
 }
 
+// SessionWindow is Spark's session_window(timeColumn, gapDuration): it
+// groups each key's rows into sessions, runs of event times each at most
+// gap after the one before; a session ends gap after its last event. Use
+// it in GroupBy with at least one other key (as Spark requires); its key
+// columns are session_window.start and session_window.end. Update mode
+// is refused with it, as in Spark.
+func SessionWindow(ts Expr, gap time.Duration) Expr {
+	n := newWindow(ts, windowDef{size: gap.Microseconds(), slide: gap.Microseconds(), session: true})
+	if gap <= 0 {
+		n.n.err = fmt.Errorf("%w: session window gap %v must be positive", ErrPlan, gap)
+	}
+	return n
+}
+
 func newWindow(ts Expr, w windowDef) Expr {
 	n := &node{kind: kWindow, win: &w, args: []*node{ts.node()}}
 	switch {
@@ -76,7 +99,13 @@ func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecon
 func (n *node) writeWindow(b *strings.Builder) {
 	w := n.win
 	name := "window"
-	if w.flink {
+	switch {
+	case w.session:
+		b.WriteString("session_window(")
+		n.args[0].write(b)
+		fmt.Fprintf(b, ", %s)", micros(w.size))
+		return
+	case w.flink:
 		name = "hop"
 	}
 	b.WriteString(name + "(")
@@ -92,6 +121,8 @@ func (w *windowDef) names(alias string) (string, string) {
 		return alias + ".start", alias + ".end"
 	case w.flink:
 		return "window_start", "window_end"
+	case w.session:
+		return "session_window.start", "session_window.end"
 	}
 	return "window.start", "window.end"
 }
@@ -118,7 +149,7 @@ func bindWindow(pre *binder, n *node) (*windowSpec, []outCol, error) {
 		return nil, nil, err
 	}
 	if ts.typ != Timestamp {
-		return nil, nil, fmt.Errorf("%w: window needs a TIMESTAMP event-time column, got %s of type %v", ErrPlan, n.args[0], ts.typ)
+		return nil, nil, fmt.Errorf("%w: %s needs a TIMESTAMP event-time column, got %s of type %v", ErrPlan, map[bool]string{false: "window", true: "session_window"}[n.win.session], n.args[0], ts.typ)
 	}
 	spec := &windowSpec{windowDef: *n.win, ts: ts}
 	text := n.String()
@@ -180,6 +211,15 @@ func (t *Task) aggregateWindows(ev *evaluator, sel []int32) {
 			continue
 		}
 		v := ts.i64[i]
+		if w.session { // the row's own session, merged by the State
+			if t.hasWM && v+w.size <= t.wm {
+				t.dropped++
+				continue
+			}
+			rows = append(rows, i)
+			starts = append(starts, v)
+			continue
+		}
 		kept := false
 		for s := w.lastStart(v); s > v-w.size; s -= w.slide {
 			if t.hasWM && s+w.size <= t.wm {
@@ -380,6 +420,15 @@ func (s *State) OpenWindowEnd() (time.Time, bool) {
 	return time.UnixMicro(s.winEnds[0]).UTC(), true
 }
 
+// LastOpenWindowEnd returns the latest end of the windows in the State,
+// and false when it holds none.
+func (s *State) LastOpenWindowEnd() (time.Time, bool) {
+	if len(s.winEnds) == 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMicro(s.winEnds[len(s.winEnds)-1]).UTC(), true
+}
+
 // CloseWindows removes the groups of every window that ended by wm
 // (end <= wm) and returns how many it removed. With emit (append mode) it
 // also returns their result rows (HAVING and the projection applied), in
@@ -410,6 +459,9 @@ func (s *State) CloseWindows(wm time.Time, emit bool) (arrow.Record, int, error)
 		n++
 	}
 	s.winEnds = s.winEnds[n:]
+	// A recycled id may be listed twice under one end (sessions).
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	var rec arrow.Record
 	if emit {
 		slices.SortFunc(ids, func(a, b int32) int { return bytes.Compare(s.ht.keyBytes(a), s.ht.keyBytes(b)) })

@@ -39,16 +39,22 @@ func newWindowRun(t *testing.T, df *DataFrame, mode OutputMode) *windowRun {
 // none: a no-data batch) and returns the watermark it used and its output
 // rows.
 func (r *windowRun) batch(secs ...int) (time.Time, [][]any) {
+	r.t.Helper()
+	vals := make([]string, len(secs))
+	for i, s := range secs {
+		vals[i] = fmt.Sprintf(`{"eventTime": %q, "v": %d}`, time.Unix(int64(s), 0).UTC().Format(time.RFC3339), s)
+	}
+	return r.batchJSON(vals...)
+}
+
+// batchJSON is batch of JSON records.
+func (r *windowRun) batchJSON(vals ...string) (time.Time, [][]any) {
 	t := r.t
 	t.Helper()
 	task := r.prog.NewTask(r.mem)
 	defer task.Release()
 	task.SetWatermark(r.wm)
-	if len(secs) > 0 {
-		vals := make([]string, len(secs))
-		for i, s := range secs {
-			vals[i] = fmt.Sprintf(`{"eventTime": %q, "v": %d}`, time.Unix(int64(s), 0).UTC().Format(time.RFC3339), s)
-		}
+	if len(vals) > 0 {
 		rec, _, err := decodeAll(t, r.mem, r.schema, DecoderOptions{Format: FormatJSON, Columns: r.prog.InputColumns()}, vals...)
 		if err != nil {
 			t.Fatal(err)

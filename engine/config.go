@@ -162,6 +162,9 @@ type Config struct {
 	// for aggregations, append otherwise.
 	OutputMode dataframe.OutputMode
 	Trigger    Trigger
+	// Watermark tunes the watermark of a query that has one
+	// (DataFrame.WithWatermark); ignored otherwise.
+	Watermark Watermark
 	// Backpressure adapts the batch size to the processing rate (Spark
 	// Streaming's spark.streaming.backpressure.*). Default off.
 	Backpressure Backpressure
@@ -214,6 +217,7 @@ func DefaultConfig() Config {
 		StopTimeout: 30 * time.Second,
 		Allocator:   memory.DefaultAllocator,
 		Logger:      slog.Default(),
+		Watermark:   Watermark{Policy: GlobalWatermark, IdleTimeout: time.Minute},
 	}
 }
 
@@ -239,6 +243,7 @@ func (c Config) resolved() Config {
 	s.MinRatePerPartition = setting(s.MinRatePerPartition, d.Source.MinRatePerPartition)
 	s.MaxOffsetsPerTrigger = setting(s.MaxOffsetsPerTrigger, d.Source.MaxOffsetsPerTrigger)
 	c.Backpressure = c.Backpressure.resolved()
+	c.Watermark.IdleTimeout = setting(c.Watermark.IdleTimeout, d.Watermark.IdleTimeout)
 	if s.MaxRateOverrides != nil {
 		over := make(map[offsets.TopicPartition]int64, len(s.MaxRateOverrides))
 		for tp, r := range s.MaxRateOverrides {
@@ -387,6 +392,9 @@ func Settings() []Setting {
 		{"OutputMode", "outputMode", "Which result rows each batch writes."},
 		{"Trigger.ProcessingTime", "Trigger.ProcessingTime", "Batch interval; a batch that overruns it is followed at once by the next."},
 		{"Trigger.AvailableNow", "Trigger.AvailableNow", "Process what is in the topics at start, in capped batches, then stop."},
+		{"Watermark.Policy", "", "global: the greatest event time over all partitions, as Spark. perPartition: the least, over the partitions that hold it, of each one's greatest event time, so a partition that lags (has a backlog, under a rate cap) does not see its rows dropped; a partition without a backlog and without records for idleTimeout does not hold it, nor one that never had data (when none holds it, the greatest over all partitions)."},
+		{"Watermark.IdleTimeout", "", "perPartition: how long a partition without a backlog may go without records before it stops holding the watermark back."},
+		{"Watermark.FlushOnExit", "", "availableNow: before exiting, run one more batch that emits (append) and evicts every window still open, moving the watermark to the last one's end; for bounded backfills (Spark lacks it)."},
 		{"Backpressure.Enabled", "spark.streaming.backpressure.enabled", "Adapt each batch's size to the rate the query processes records at (a PID controller, Spark's PIDRateEstimator): the rate is split across partitions in proportion to their lag, at most maxRatePerPartition each. Needs initialRate or maxRatePerPartition, which bound the first batch."},
 		{"Backpressure.InitialRate", "spark.streaming.backpressure.initialRate", "Records per second over all partitions of the batches before the estimator has a rate."},
 		{"Backpressure.Proportional", "spark.streaming.backpressure.pid.proportional", "Weight of the difference between the last rate and the rate the last batch processed at."},

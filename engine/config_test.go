@@ -66,7 +66,7 @@ func TestSettingsCoverConfig(t *testing.T) {
 			if !f.IsExported() {
 				continue
 			}
-			if f.Type == reflect.TypeOf(KafkaSource{}) || f.Type == reflect.TypeOf(Trigger{}) || f.Type == reflect.TypeOf(DeadLetter{}) || f.Type == reflect.TypeOf(Backpressure{}) {
+			if f.Type == reflect.TypeOf(KafkaSource{}) || f.Type == reflect.TypeOf(Trigger{}) || f.Type == reflect.TypeOf(DeadLetter{}) || f.Type == reflect.TypeOf(Backpressure{}) || f.Type == reflect.TypeOf(Watermark{}) {
 				walk(prefix+f.Name+".", f.Type)
 				continue
 			}

@@ -141,7 +141,7 @@ func (d *driver) loadStart(ctx context.Context) error {
 	if bp := d.q.cfg.Backpressure; bp.Enabled {
 		d.pid = newPIDEstimator(bp, d.q.cfg.rateInterval())
 	}
-	d.wm = newWMState(d.q.prog, last)
+	d.wm = newWMState(d.q.prog, last, d.q.cfg.Watermark)
 	initial, ok, err := d.ckpt.InitialOffsets()
 	if err != nil {
 		return err

@@ -152,6 +152,12 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 				return err
 			}
 			planDur := time.Since(triggerAt)
+			if len(plan.Ranges) == 0 && cfg.Trigger.AvailableNow && !d.noDataBatchDue() {
+				if wm, ok := d.flushWatermark(); ok {
+					// flushOnExit: a last batch closes every open window.
+					d.wm.next, plan.Meta.Watermark = wm, wm
+				}
+			}
 			if len(plan.Ranges) == 0 && d.noDataBatchDue() {
 				// The watermark moved past the last batch's: a batch
 				// without input closes the windows it ends (Spark's

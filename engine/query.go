@@ -128,6 +128,9 @@ func New(cfg Config) (*Query, error) {
 		Columns:   q.prog.InputColumns(),
 		CSVHeader: cfg.CSVHeader,
 	}
+	if et, _, ok := q.prog.Watermark(); ok && !slices.ContainsFunc(dataframe.MetadataFields(), func(f dataframe.Field) bool { return f.Name == et }) {
+		q.decOpts.EventTime = et // a NULL event time is malformed
+	}
 	q.fp = q.fingerprint()
 	return q, nil
 }

@@ -29,6 +29,7 @@ func (s taskSink) Consume(rec arrow.Record) error {
 
 type indexedTask struct {
 	index int
+	tp    offsets.TopicPartition // the partition it read
 	task  *dataframe.Task
 }
 
@@ -126,12 +127,18 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	var changes *stateChanges
 	cr := checkpoint.CommitRecord{ID: plan.ID, InputRows: res.Records, Meta: plan.Meta}
 	nextWM := d.wm.next
+	var parts map[string]partitionEventTime
 	if d.wm.on {
 		et, dropped := batchEventTimes(tasks)
 		p.EventTime = eventTimeProgress(et, plan.Meta.Watermark)
 		p.NumRowsDroppedByWatermark = dropped
 		cr.Meta = withMaxEventTime(cr.Meta, et)
 		nextWM = dataframe.NextWatermark(plan.Meta.Watermark, et, d.wm.delay)
+		if d.wm.perPartition {
+			parts = d.wm.observe(plan, latest, tasks)
+			nextWM = d.wm.partitionWatermark(plan.Meta.Watermark, parts, plan.Meta.ProcessingTime)
+			cr.Meta = withPartitions(cr.Meta, parts)
+		}
 	}
 	if d.state != nil {
 		for _, t := range tasks {
@@ -254,6 +261,9 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	d.emitted = emitted
 	if d.wm.on {
 		d.wm.used, d.wm.next = plan.Meta.Watermark, nextWM
+		if d.wm.perPartition {
+			d.wm.parts = parts
+		}
 	}
 
 	p.Durations.Total = time.Since(triggerAt)
@@ -320,7 +330,7 @@ func (d *driver) fetch(ctx context.Context, plan checkpoint.BatchPlan) (*fetched
 				t.SetWatermark(plan.Meta.Watermark)
 			}
 			tasksMu.Lock()
-			f.tasks = append(f.tasks, indexedTask{ti.Index, t})
+			f.tasks = append(f.tasks, indexedTask{ti.Index, ti.Range().TopicPartition(), t})
 			tasksMu.Unlock()
 			ts := taskSink{t: t}
 			if cfg.failpoint != nil {

@@ -2,10 +2,13 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/microbatch/microbatch/dataframe"
+	"github.com/microbatch/microbatch/offsets"
 	"github.com/microbatch/microbatch/offsets/checkpoint"
 )
 
@@ -25,6 +28,49 @@ import (
 // since the last batch and no data arrives, a batch without input runs to
 // do so (Spark's noDataMicroBatches).
 
+// WatermarkPolicy is how the watermark combines the partitions' event
+// times.
+type WatermarkPolicy uint8
+
+// The watermark policies.
+const (
+	// GlobalWatermark follows the greatest event time over all partitions
+	// (Spark's only policy).
+	GlobalWatermark WatermarkPolicy = iota
+	// PerPartitionWatermark follows the least, over the partitions that
+	// hold it, of each partition's greatest event time: a partition holds
+	// it when it has had data and has a backlog (it lags) or had records
+	// within IdleTimeout. When none holds it, the greatest over all.
+	PerPartitionWatermark
+)
+
+// ParseWatermarkPolicy reads "global" or "perPartition" (any case).
+func ParseWatermarkPolicy(s string) (WatermarkPolicy, error) {
+	switch {
+	case s == "" || strings.EqualFold(s, "global"):
+		return GlobalWatermark, nil
+	case strings.EqualFold(s, "perPartition"):
+		return PerPartitionWatermark, nil
+	}
+	return 0, fmt.Errorf("watermark policy %q (want global or perPartition)", s)
+}
+
+// Watermark tunes a query's watermark; the event-time column and the
+// delay are the query's (DataFrame.WithWatermark).
+type Watermark struct {
+	// Policy: see WatermarkPolicy. Default GlobalWatermark.
+	Policy WatermarkPolicy
+	// IdleTimeout is how long a partition without a backlog may go
+	// without records before it stops holding a PerPartitionWatermark.
+	// Default 1m; Off: at once.
+	IdleTimeout time.Duration
+	// FlushOnExit makes an AvailableNow query, before it returns, run a
+	// batch that closes (append: emits) every window still open, its
+	// watermark the last one's end. Default false: they stay in the
+	// checkpoint for the next run.
+	FlushOnExit bool
+}
+
 // extraMaxEventTime is the Meta.Extra name of a batch's greatest event
 // time, in microseconds since the epoch.
 const extraMaxEventTime = "maxEventTime"
@@ -34,6 +80,11 @@ const extraMaxEventTime = "maxEventTime"
 type wmState struct {
 	on    bool
 	delay time.Duration
+	// perPartition: the policy is PerPartitionWatermark, parts each
+	// partition's event times as of the last commit (by "topic-partition").
+	perPartition bool
+	idle         time.Duration
+	parts        map[string]partitionEventTime
 	// next is the watermark the next batch uses; used is the one the last
 	// committed batch used.
 	next, used time.Time
@@ -41,14 +92,24 @@ type wmState struct {
 
 // newWMState returns the watermark of a query resuming after last (nil:
 // none committed).
-func newWMState(prog *dataframe.Program, last *checkpoint.CommitRecord) wmState {
+func newWMState(prog *dataframe.Program, last *checkpoint.CommitRecord, opts Watermark) wmState {
 	_, delay, ok := prog.Watermark()
 	if !ok {
 		return wmState{}
 	}
-	w := wmState{on: true, delay: delay, next: time.UnixMicro(0).UTC(), used: time.UnixMicro(0).UTC()}
+	w := wmState{on: true, delay: delay, next: time.UnixMicro(0).UTC(), used: time.UnixMicro(0).UTC(),
+		perPartition: opts.Policy == PerPartitionWatermark, idle: opts.IdleTimeout}
 	if last == nil {
 		return w
+	}
+	if w.perPartition {
+		if raw, ok := last.Meta.Extra[extraPartitions]; ok && json.Unmarshal(raw, &w.parts) == nil {
+			if !last.Meta.Watermark.IsZero() {
+				w.used = last.Meta.Watermark.UTC()
+			}
+			w.next = w.partitionWatermark(w.used, w.parts, last.Meta.ProcessingTime)
+			return w
+		}
 	}
 	if !last.Meta.Watermark.IsZero() {
 		w.used = last.Meta.Watermark.UTC()
@@ -65,6 +126,20 @@ func newWMState(prog *dataframe.Program, last *checkpoint.CommitRecord) wmState 
 // watermark moved since the last batch, and the query closes windows.
 func (d *driver) noDataBatchDue() bool {
 	return d.wm.on && d.q.prog.Windowed() && d.q.mode != dataframe.Complete && d.wm.next.After(d.wm.used)
+}
+
+// flushWatermark returns the watermark that closes every window still
+// open (the latest end), when Watermark.FlushOnExit asks for it and one
+// is open past the next watermark.
+func (d *driver) flushWatermark() (time.Time, bool) {
+	if !d.q.cfg.Watermark.FlushOnExit || !d.wm.on || d.state == nil || !d.q.prog.Windowed() || d.q.mode == dataframe.Complete {
+		return time.Time{}, false
+	}
+	end, ok := d.state.LastOpenWindowEnd()
+	if !ok || !end.After(d.wm.next) {
+		return time.Time{}, false
+	}
+	return end, true
 }
 
 // batchEventTimes gathers what a batch's tasks saw of the event time and
@@ -114,4 +189,91 @@ func eventTimeProgress(et dataframe.EventTimeStats, wm time.Time) *EventTimeProg
 		p.Avg = time.UnixMicro(int64(et.Sum / float64(et.Count))).UTC()
 	}
 	return p
+}
+
+// extraPartitions is the Meta.Extra name of the per-partition event times
+// (PerPartitionWatermark), a JSON object by "topic-partition".
+const extraPartitions = "partitionEventTimes"
+
+// partitionEventTime is what PerPartitionWatermark keeps of a partition:
+// its greatest event time (µs), the processing time of the last batch
+// that read records of it, and whether that batch left it a backlog.
+type partitionEventTime struct {
+	Max     int64     `json:"max"`
+	Seen    time.Time `json:"seen"`
+	Lagging bool      `json:"lagging,omitempty"`
+}
+
+// observe returns the partitions' event times after plan's batch, whose
+// tasks saw what they saw: a new map, w.parts unchanged until the commit.
+// A partition lags when the latest offset known at planning is past the
+// batch's end (unknown for a recovered batch: not lagging).
+func (w *wmState) observe(plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, tasks []indexedTask) map[string]partitionEventTime {
+	parts := maps.Clone(w.parts)
+	if parts == nil {
+		parts = map[string]partitionEventTime{}
+	}
+	seen := map[string]bool{}
+	for _, t := range tasks {
+		et := t.task.EventTimes()
+		if et.Count == 0 {
+			continue
+		}
+		k := t.tp.String()
+		p, had := parts[k]
+		if !had || et.Max > p.Max {
+			p.Max = et.Max
+		}
+		p.Seen = plan.Meta.ProcessingTime.UTC()
+		parts[k] = p
+		seen[k] = true
+	}
+	for tp, end := range plan.Ends {
+		k := tp.String()
+		p, had := parts[k]
+		if !had {
+			continue // never had data: holds nothing
+		}
+		l, ok := latest[tp]
+		p.Lagging = ok && l > end
+		parts[k] = p
+	}
+	for _, tp := range plan.Gone {
+		delete(parts, tp.String())
+	}
+	return parts
+}
+
+// partitionWatermark is PerPartitionWatermark's watermark after a batch
+// processed at now: the least greatest event time of the partitions that
+// hold it (lagging, or with records within the idle timeout), minus the
+// delay; the greatest of all when none holds it; never below wm.
+func (w *wmState) partitionWatermark(wm time.Time, parts map[string]partitionEventTime, now time.Time) time.Time {
+	var et dataframe.EventTimeStats
+	held := false
+	var least int64
+	for _, p := range parts {
+		et.Add(dataframe.EventTimeStats{Min: p.Max, Max: p.Max, Count: 1})
+		if p.Lagging || now.Sub(p.Seen) < w.idle {
+			if !held || p.Max < least {
+				least = p.Max
+			}
+			held = true
+		}
+	}
+	if held {
+		et.Max = least
+	}
+	return dataframe.NextWatermark(wm, et, w.delay)
+}
+
+// withPartitions returns m with the partitions' event times in its Extra.
+func withPartitions(m checkpoint.Meta, parts map[string]partitionEventTime) checkpoint.Meta {
+	extra := maps.Clone(m.Extra)
+	if extra == nil {
+		extra = map[string]json.RawMessage{}
+	}
+	extra[extraPartitions], _ = json.Marshal(parts) // plain values always marshal
+	m.Extra = extra
+	return m
 }

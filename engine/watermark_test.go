@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -217,5 +219,185 @@ func TestCrashMidWindows(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A NULL or absent event time makes a record malformed, per the mode:
+// PERMISSIVE keeps it (no window takes it) and counts it as corrupt,
+// DROPMALFORMED drops and counts it, FAILFAST fails the batch naming the
+// record and the column.
+func TestNullEventTimeIsMalformed(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	recs := eventRecords(10, 11)
+	recs = append(recs, kafkatest.Record{Value: []byte(`{"eventTime":null,"v":1}`)}, kafkatest.Record{Value: []byte(`{"v":2}`)})
+	recs = append(recs, eventRecords(30)...)
+	b.Produce(t, "events", recs)
+	schema, df := sparkWindowQuery(t)
+	for _, mode := range []dataframe.Mode{dataframe.Permissive, dataframe.DropMalformed, dataframe.FailFast} {
+		sink := &malformedSink{}
+		cfg := baseConfig(schema, df, b.Addr, "events", t.TempDir(), sink)
+		cfg.OutputMode = dataframe.Append
+		cfg.Mode = mode
+		cfg.Allocator = checkedAlloc(t)
+		var progress []Progress
+		cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+		if mode == dataframe.FailFast {
+			q, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = q.Run(context.Background())
+			var me *dataframe.MalformedRecordError
+			if !errors.As(err, &me) || me.Topic != "events" || me.Partition != 0 || me.Offset != 2 || me.Column != "eventTime" ||
+				!strings.Contains(err.Error(), `malformed record at events-0 offset 2: column "eventTime": NULL event time (the watermark's eventTime column) (mode FAILFAST)`) {
+				t.Errorf("FAILFAST: %v", err)
+			}
+			continue
+		}
+		runQuery(t, cfg)
+		p := progress[0]
+		corrupt, dropped := int64(2), int64(0)
+		if mode == dataframe.DropMalformed {
+			corrupt, dropped = 0, 2
+		}
+		if p.CorruptRecords != corrupt || p.DroppedRecords != dropped || p.StateRows != 2 {
+			t.Errorf("%v: corrupt %d dropped %d state %d", mode, p.CorruptRecords, p.DroppedRecords, p.StateRows)
+		}
+		var offs []int64
+		for _, m := range sink.malformed {
+			if m.Column != "eventTime" || !strings.HasPrefix(m.Reason, "NULL event time") {
+				t.Errorf("%v: malformed %+v", mode, m)
+			}
+			offs = append(offs, m.Offset)
+		}
+		if fmt.Sprint(offs) != "[2 3]" {
+			t.Errorf("%v: malformed offsets %v", mode, offs)
+		}
+		var out []string
+		for _, c := range sink.all() {
+			if len(c.rows) > 0 {
+				out = append(out, fmt.Sprint(c.rows))
+			}
+		}
+		// the watermark 20 closes [10, 15): the two timed rows only.
+		if strings.Join(out, "|") != "[[1970-01-01 00:00:10Z 2]]" {
+			t.Errorf("%v: output %v", mode, out)
+		}
+	}
+}
+
+// partRecords are records of the event times secs on partition p.
+func partRecords(p int32, secs ...int) []kafkatest.Record {
+	recs := eventRecords(secs...)
+	for i := range recs {
+		recs[i].Partition = p
+	}
+	return recs
+}
+
+// Under a rate cap of one record per partition per batch, partition 1's
+// backlog of old events lags partition 0's one recent event: the global
+// policy drops its rows as late, perPartition holds the watermark for
+// the lagging partition and drops none. Partition 2 never has data and
+// holds nothing.
+func TestWatermarkPerPartitionLagging(t *testing.T) {
+	for _, policy := range []WatermarkPolicy{GlobalWatermark, PerPartitionWatermark} {
+		b := kafkatest.Start(t, map[string]int32{"events": 3})
+		b.Produce(t, "events", append(partRecords(0, 100), partRecords(1, 10, 11, 12, 13)...))
+		schema, df := sparkWindowQuery(t)
+		dir := t.TempDir()
+		cfg := baseConfig(schema, df, b.Addr, "events", dir, &collector{})
+		cfg.OutputMode = dataframe.Append
+		cfg.Source.MaxRatePerPartition = 1
+		cfg.Watermark.Policy = policy
+		var wms []string
+		var dropped int64
+		cfg.OnProgress = func(p Progress) {
+			wms = append(wms, fmt.Sprint(p.EventTime.Watermark.Unix()))
+			dropped += p.NumRowsDroppedByWatermark
+		}
+		runQuery(t, cfg)
+		want := map[WatermarkPolicy]string{
+			// 100 - 10 = 90 after the first batch: 11, 12 and 13 are late.
+			GlobalWatermark: "0 90 90 90 | 3",
+			// min(100, 10) - 10 < 0, then min(100, 13) - 10 = 3.
+			PerPartitionWatermark: "0 0 1 2 3 | 0",
+		}[policy]
+		if got := strings.Join(wms, " ") + fmt.Sprintf(" | %d", dropped); got != want {
+			t.Errorf("policy %d: watermarks and dropped %s, want %s", policy, got, want)
+		}
+		if policy == PerPartitionWatermark {
+			ck, err := checkpoint.Open(dir, checkpoint.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last, err := ck.LastCommit()
+			ck.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := string(last.Meta.Extra[extraPartitions])
+			if !strings.Contains(raw, `"events-0":{"max":100000000`) || !strings.Contains(raw, `"events-1":{"max":13000000`) || strings.Contains(raw, "events-2") {
+				t.Errorf("partition event times %s", raw)
+			}
+		}
+	}
+}
+
+// An idle partition (no backlog, no records for idleTimeout) stops
+// holding the watermark; within the timeout it holds it, across a
+// restart (the partitions' event times are in the commit record).
+func TestWatermarkPerPartitionIdle(t *testing.T) {
+	for _, idle := range []time.Duration{time.Hour, 2 * time.Second} {
+		b := kafkatest.Start(t, map[string]int32{"events": 2})
+		b.Produce(t, "events", append(partRecords(0, 20), partRecords(1, 30)...))
+		schema, df := sparkWindowQuery(t)
+		dir := t.TempDir()
+		cfg := baseConfig(schema, df, b.Addr, "events", dir, &collector{})
+		cfg.OutputMode = dataframe.Append
+		cfg.Watermark = Watermark{Policy: PerPartitionWatermark, IdleTimeout: idle}
+		var wms []string
+		cfg.OnProgress = func(p Progress) { wms = append(wms, fmt.Sprint(p.EventTime.Watermark.Unix())) }
+		runQuery(t, cfg)
+		time.Sleep(2500 * time.Millisecond)
+		b.Produce(t, "events", partRecords(0, 200))
+		runQuery(t, cfg)
+		want := map[time.Duration]string{
+			// min(20, 30) - 10; then partition 1 (30) still holds it.
+			time.Hour: "0 10 10 20",
+			// partition 1 went idle: partition 0's 200 - 10.
+			2 * time.Second: "0 10 10 190",
+		}[idle]
+		if got := strings.Join(wms, " "); got != want {
+			t.Errorf("idleTimeout %v: watermarks %s, want %s", idle, got, want)
+		}
+	}
+}
+
+// flushOnExit: an availableNow run emits the windows still open before
+// it exits, and a restart keeps the watermark that closed them.
+func TestWatermarkFlushOnExit(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	b.Produce(t, "events", eventRecords(10, 11, 16))
+	schema, df := sparkWindowQuery(t)
+	sink := &collector{}
+	cfg := baseConfig(schema, df, b.Addr, "events", t.TempDir(), sink)
+	cfg.OutputMode = dataframe.Append
+	cfg.Watermark.FlushOnExit = true
+	var wms []string
+	cfg.OnProgress = func(p Progress) { wms = append(wms, fmt.Sprint(p.EventTime.Watermark.Unix())) }
+	runQuery(t, cfg)
+	var got []string
+	for _, c := range sink.all() {
+		got = append(got, fmt.Sprint(c.id, c.rows))
+	}
+	if strings.Join(got, "|") != "0 []|1 []|2 [[1970-01-01 00:00:10Z 2] [1970-01-01 00:00:15Z 1]]" || strings.Join(wms, " ") != "0 6 20" {
+		t.Fatalf("output %v, watermarks %v", got, wms)
+	}
+	b.Produce(t, "events", eventRecords(12))
+	runQuery(t, cfg)
+	// the no-data batch (watermark 6) closes nothing; the flush closes both.
+	if strings.Join(wms, " ") != "0 6 20 20" {
+		t.Fatalf("after a restart: watermarks %v", wms)
 	}
 }

@@ -106,14 +106,16 @@ func (c *compiler) window(f *pg.FuncCall, srcCols []string) (*winKey, *Error) {
 	name := strings.ToLower(unalias(opName(f.GetFuncname())))
 	args := f.GetArgs()
 	switch {
-	case name == "session_window":
-		return nil, c.errAt(pos, "session_window is not supported yet: group by window(ts, size[, slide[, startTime]]), tumble or hop")
 	case f.GetOver() != nil || f.GetAggStar() || f.GetAggDistinct() || f.GetAggFilter() != nil:
 		return nil, c.errAt(pos, "%s(...) takes an event-time column and durations", name)
 	case name == "window" && (len(args) < 2 || len(args) > 4):
 		return nil, c.errAt(pos, "window takes 2 to 4 arguments (timeColumn, windowDuration[, slideDuration[, startTime]]), got %d", len(args))
 	case name == "tumble" && len(args) != 2:
 		return nil, c.errAt(pos, "tumble takes 2 arguments (timeColumn, size), got %d", len(args))
+	case name == "session_window" && len(args) != 2:
+		return nil, c.errAt(pos, "session_window takes 2 arguments (timeColumn, gapDuration), got %d", len(args))
+	case name == "session_window" && len(c.p.stmt.GetGroupClause()) < 2:
+		return nil, c.errAt(pos, "a session window needs another grouping key (GROUP BY user_id, session_window(ts, '5 minutes')), as in Spark")
 	case name == "hop" && len(args) != 3:
 		return nil, c.errAt(pos, "hop takes 3 arguments (timeColumn, slide, size), got %d", len(args))
 	}
@@ -140,6 +142,12 @@ func (c *compiler) window(f *pg.FuncCall, srcCols []string) (*winKey, *Error) {
 	}
 	var size, slide, start time.Duration
 	sizeArg, slideArg := 1, -1
+	if name == "session_window" {
+		if durs[0] <= 0 {
+			return nil, c.errAt(nodeLocation(args[1], pos), "the session gap must be positive, got %s", durs[0])
+		}
+		return &winKey{pos: pos, e: dataframe.SessionWindow(ts.e, durs[0]), start: "session_window.start", end: "session_window.end", group: "session_window"}, nil
+	}
 	switch name {
 	case "hop":
 		slide, size = durs[0], durs[1]

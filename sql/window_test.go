@@ -35,6 +35,11 @@ func TestWindowPlans(t *testing.T) {
 			src.GroupBy(Window(ts, 10*time.Second, 0, 0)).Agg(Count()).
 				Filter(Count().Gt(Lit(1)).And(Col("window.end").Gt(Lit("2020-01-01 00:00:00").Cast(Timestamp)))).
 				Select(Col("window.start"), Col("count(*)"))},
+		{"SELECT user_id, session_window.start, session_window.end AS last, count(*) AS n FROM events GROUP BY user_id, session_window(event_time, '5 minutes')",
+			src.GroupBy(SessionWindow(ts, 5*time.Minute), Col("user_id")).Agg(Count().As("n")).
+				Select(Col("user_id"), Col("session_window.start"), Col("session_window.end").As("last"), Col("n"))},
+		{"SELECT session_window, user_id, sum(price) FROM events GROUP BY session_window(event_time, interval '30 seconds'), user_id",
+			src.GroupBy(SessionWindow(ts, 30*time.Second), Col("user_id")).Agg(Sum(Col("price")))},
 	}
 	for _, c := range cases {
 		df, err := sql.Compile(c.query, "", s)
@@ -79,8 +84,14 @@ func TestWindowErrors(t *testing.T) {
 			"line 1, column 38: window takes 2 to 4 arguments (timeColumn, windowDuration[, slideDuration[, startTime]]), got 1"},
 		{"SELECT count(*) FROM events GROUP BY hop(event_time, interval '1 minute')",
 			"line 1, column 38: hop takes 3 arguments (timeColumn, slide, size), got 2"},
-		{"SELECT count(*) FROM events GROUP BY user_id, session_window(event_time, '5 minutes')",
-			"line 1, column 47: session_window is not supported yet: group by window(ts, size[, slide[, startTime]]), tumble or hop"},
+		{"SELECT count(*) FROM events GROUP BY session_window(event_time, '5 minutes')",
+			"line 1, column 38: a session window needs another grouping key (GROUP BY user_id, session_window(ts, '5 minutes')), as in Spark"},
+		{"SELECT count(*) FROM events GROUP BY user_id, session_window(event_time, '5 minutes', '1 minute')",
+			"line 1, column 47: session_window takes 2 arguments (timeColumn, gapDuration), got 3"},
+		{"SELECT count(*) FROM events GROUP BY user_id, session_window(event_time, '0 minutes')",
+			"line 1, column 74: the session gap must be positive, got 0s"},
+		{"SELECT count(*) FROM events GROUP BY user_id, session_window(price, '5 minutes')",
+			"line 1, column 62: session_window needs a TIMESTAMP event-time column; price is DOUBLE"},
 		{"SELECT count(*) FROM events GROUP BY window(event_time, '10 minutes', '5 minutes', '5 minutes')",
 			"line 1, column 84: the window startTime 5m0s must be at least 0 and less than the slide 5m0s"},
 		{"SELECT count(*) FROM events GROUP BY window(event_time, interval '1' minute)",

@@ -38,6 +38,7 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		CSVHeader:          job.Source.Header,
 		Trigger:            job.Trigger.Engine(),
 		Backpressure:       job.Backpressure.Engine(),
+		Watermark:          job.Watermark.Engine(),
 		Sink:               sink,
 		CheckpointLocation: job.CheckpointLocation,
 		Logger:             logger,
@@ -185,6 +186,9 @@ func progressLine(w io.Writer) func(engine.Progress) {
 		extra := ""
 		if p.CorruptRecords+p.DroppedRecords+p.SkippedOffsets > 0 {
 			extra = fmt.Sprintf(", corrupt %d, dropped %d, skipped offsets %d", p.CorruptRecords, p.DroppedRecords, p.SkippedOffsets)
+		}
+		if et := p.EventTime; et != nil {
+			extra += fmt.Sprintf(", watermark %s, late %d", et.Watermark.Format(time.RFC3339), p.NumRowsDroppedByWatermark)
 		}
 		fmt.Fprintf(w, "batch %d%s: %d rows, %.0f rows/s, %s, lag %d%s\n",
 			p.BatchID, rec, p.NumInputRows, p.ProcessedRowsPerSecond, p.Durations.Total.Round(time.Millisecond), p.TotalLag(), extra)

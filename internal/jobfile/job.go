@@ -427,6 +427,23 @@ type Watermark struct {
 	// watermark.delayThreshold, default 0; Spark: delayThreshold).
 	DelayThreshold time.Duration
 	// Policy is "global", the greatest event time over all partitions
-	// (key watermark.policy; Spark's only policy).
+	// (key watermark.policy, default global; Spark's only policy), or
+	// "perPartition".
 	Policy string
+	// IdleTimeout is when a partition without a backlog stops holding a
+	// perPartition watermark (key watermark.idleTimeout, default 1m; 0
+	// reads as the default, see engine.Watermark).
+	IdleTimeout time.Duration
+	// FlushOnExit closes the open windows before availableNow exits (key
+	// watermark.flushOnExit, default false).
+	FlushOnExit bool
+}
+
+// Engine returns the engine's watermark options (the zero value for nil).
+func (w *Watermark) Engine() engine.Watermark {
+	if w == nil {
+		return engine.Watermark{}
+	}
+	p, _ := engine.ParseWatermarkPolicy(w.Policy) // Load checked it
+	return engine.Watermark{Policy: p, IdleTimeout: w.IdleTimeout, FlushOnExit: w.FlushOnExit}
 }

@@ -541,7 +541,13 @@ func (l *loader) watermark(n *yaml.Node) *Watermark {
 		w.DelayThreshold, _ = l.duration(v, "watermark.delayThreshold")
 	}
 	if v := m["policy"]; v != nil {
-		w.Policy, _ = l.enum(v, "watermark.policy", "global")
+		w.Policy, _ = l.enum(v, "watermark.policy", "global", "perPartition")
+	}
+	if v := m["idleTimeout"]; v != nil {
+		w.IdleTimeout, _ = l.duration(v, "watermark.idleTimeout")
+	}
+	if v := m["flushOnExit"]; v != nil {
+		w.FlushOnExit, _ = l.boolean(v, "watermark.flushOnExit")
 	}
 	return w
 }
