@@ -228,6 +228,9 @@ func (d *driver) planMeta(at time.Time) checkpoint.Meta {
 	}
 	if d.wm.on {
 		m.Watermark = d.wm.next
+		if d.wm.ahead != nil {
+			m.Watermark = *d.wm.ahead
+		}
 	}
 	return d.withTableHashes(m)
 }

@@ -96,7 +96,15 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	p.Durations.FetchDecode = f.dur
 	p.Durations.FetchWait = time.Since(waitStart)
 	if bc.readAhead != nil {
+		if d.wm.on && !d.wm.perPartition {
+			// The batch read ahead uses the watermark after this one,
+			// which this batch's event times (read now) decide.
+			et, _ := batchEventTimes(tasks)
+			wm := dataframe.NextWatermark(plan.Meta.Watermark, et, d.wm.delay)
+			d.wm.ahead = &wm
+		}
 		bc.readAhead()
+		d.wm.ahead = nil
 	}
 	if bc.wal != nil {
 		// Nothing leaves the batch before its plan is durable.

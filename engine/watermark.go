@@ -88,6 +88,10 @@ type wmState struct {
 	// next is the watermark the next batch uses; used is the one the last
 	// committed batch used.
 	next, used time.Time
+	// ahead, while a batch is planned ahead of the one being finished,
+	// is the watermark that batch uses: the one after the current batch,
+	// which depends only on the current batch's input (read already).
+	ahead *time.Time
 }
 
 // newWMState returns the watermark of a query resuming after last (nil:
