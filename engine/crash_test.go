@@ -87,6 +87,18 @@ var crashQueries = map[string]func(schema *dataframe.Schema, cfg *Config){
 			GroupBy(dataframe.Window(dataframe.Col("timestamp"), time.Minute, 0, 0), dataframe.Col("page")).
 			Agg(dataframe.Count().As("views"))
 	},
+	// approx keeps mergeable sketch and order states per page in update
+	// mode: HyperLogLog registers, a KLL sketch, first/last.
+	"approx": func(schema *dataframe.Schema, cfg *Config) {
+		cfg.OutputMode = dataframe.Update
+		cfg.Query = dataframe.Source("events", schema).
+			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+			GroupBy(dataframe.Col("page")).
+			Agg(dataframe.Aggregate("approx_count_distinct", dataframe.Col("userid")).As("users"),
+				dataframe.Aggregate("percentile_approx", dataframe.Col("_offset"), dataframe.Lit(0.5)).As("median_offset"),
+				dataframe.Aggregate("first", dataframe.Col("userid")).As("first_user"),
+				dataframe.Aggregate("last", dataframe.Col("userid")).As("last_user"))
+	},
 	"limit": func(schema *dataframe.Schema, cfg *Config) {
 		cfg.Query = dataframe.Source("events", schema).
 			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
