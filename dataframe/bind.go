@@ -247,6 +247,10 @@ func unify(a, b Type) (Type, bool) {
 		return widen(a, b), true
 	case a == Timestamp && b == String, a == String && b == Timestamp:
 		return Timestamp, true
+	case a == Date && b == String, a == String && b == Date:
+		return Date, true
+	case a == Date && b == Timestamp, a == Timestamp && b == Date:
+		return Timestamp, true
 	}
 	return 0, false
 }
@@ -308,6 +312,13 @@ func coerce(a *bexpr, t Type) (*bexpr, error) {
 		}
 		return newLit(&node{kind: kLit, typ: Timestamp, i: us}), nil
 	}
+	if a.typ == String && t == Date && a.kind == kLit && !a.lit.null {
+		d, ok := castStringToDate(strings.TrimSpace(a.lit.s))
+		if !ok {
+			return nil, fmt.Errorf("%w: %s is not a date (want yyyy-MM-dd)", ErrPlan, a.src)
+		}
+		return newLit(&node{kind: kLit, typ: Date, i: int64(d)}), nil
+	}
 	return castTo(a, t), nil
 }
 
@@ -318,6 +329,10 @@ func canCast(from, to Type) bool {
 	switch {
 	case from == Bool && to == Timestamp, from == Timestamp && to == Bool:
 		return false
+	case from == Date:
+		return to == String || to == Timestamp
+	case to == Date:
+		return from == String || from == Timestamp
 	}
 	return true
 }

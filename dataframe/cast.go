@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// value is one scalar of some Type: INT, BIGINT, TIMESTAMP and BOOLEAN in i,
+// value is one scalar of some Type: INT, BIGINT, TIMESTAMP, DATE and BOOLEAN in i,
 // DOUBLE in f, STRING in s.
 type value struct {
 	null bool
@@ -32,7 +32,8 @@ func castLiteral(n *node, t Type) (*node, bool) {
 }
 
 // castValue converts a non-null v from one type to another like Spark's
-// non-ANSI CAST; ok is false when the result is NULL.
+// non-ANSI CAST; ok is false when the result is NULL. DATE casts only to and
+// from STRING and TIMESTAMP (canCast refuses the rest, as Spark 3 does).
 func castValue(v value, from, to Type) (value, bool) {
 	if from == to {
 		return v, true
@@ -104,6 +105,16 @@ func castValue(v value, from, to Type) (value, bool) {
 		case String:
 			us, ok := parseTimestamp([]byte(strings.TrimSpace(v.s)))
 			return value{i: us}, ok
+		case Date:
+			return value{i: v.i * usPerDay}, true
+		}
+	case Date:
+		switch from {
+		case Timestamp:
+			return value{i: timestampToDate(v.i)}, true
+		case String:
+			d, ok := castStringToDate(strings.TrimSpace(v.s))
+			return value{i: int64(d)}, ok
 		}
 	}
 	return value{}, false
@@ -179,6 +190,8 @@ func formatValue(v value, t Type) string {
 		return "false"
 	case Timestamp:
 		return FormatTimestamp(v.i)
+	case Date:
+		return formatDate(int32(v.i))
 	}
 	return ""
 }

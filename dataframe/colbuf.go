@@ -20,7 +20,7 @@ type colBuffer struct {
 	// null is the nulls' bitmap, bit i = row i is NULL, as far as the last
 	// NULL (appending a value does not touch it).
 	null []byte
-	i32  []int32
+	i32  []int32 // INT and DATE
 	i64  []int64 // BIGINT and TIMESTAMP
 	f64  []float64
 	bits []byte  // BOOLEAN values bitmap
@@ -45,7 +45,7 @@ func (c *colBuffer) appendNull() {
 	switch c.typ {
 	case String:
 		c.off = append(c.off, int32(len(c.data)))
-	case Int32:
+	case Int32, Date:
 		c.i32 = append(c.i32, 0)
 	case Int64, Timestamp:
 		c.i64 = append(c.i64, 0)
@@ -100,9 +100,9 @@ func (c *colBuffer) appendI64(v int64) {
 	c.n++
 }
 
-// appendInt appends to an INT, BIGINT or TIMESTAMP column.
+// appendInt appends to an INT, BIGINT, TIMESTAMP or DATE column.
 func (c *colBuffer) appendInt(v int64) {
-	if c.typ == Int32 {
+	if c.typ == Int32 || c.typ == Date {
 		c.appendI32(int32(v))
 	} else {
 		c.appendI64(v)
@@ -150,7 +150,7 @@ func (c *colBuffer) newArray(mem memory.Allocator) arrow.Array {
 	switch c.typ {
 	case String:
 		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.off)), memBuffer(mem, c.data)}
-	case Int32:
+	case Int32, Date:
 		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.i32))}
 	case Int64, Timestamp:
 		bufs = []*memory.Buffer{validity, memBuffer(mem, sliceBytes(c.i64))}
@@ -216,7 +216,7 @@ func (c *colBuffer) truncate(n int) {
 	case String:
 		c.off = c.off[:n+1]
 		c.data = c.data[:c.off[n]]
-	case Int32:
+	case Int32, Date:
 		c.i32 = c.i32[:n]
 	case Int64, Timestamp:
 		c.i64 = c.i64[:n]

@@ -27,7 +27,7 @@ func (ev *evaluator) compare(e *bexpr, sel []int32) *vector {
 			} else {
 				cmpArrowVS(e.op, l.sa, x.s, out.b, sel)
 			}
-		case Int32:
+		case Int32, Date:
 			cmpVS(e.op, l.i32, int32(x.i), out.b, sel)
 		case Int64, Timestamp, Bool:
 			if l.typ == Bool {
@@ -51,7 +51,7 @@ func (ev *evaluator) compare(e *bexpr, sel []int32) *vector {
 		for _, i := range sel {
 			out.b[i] = cmpResult(e.op, strings.Compare(l.str(i), r.str(i)))
 		}
-	case Int32:
+	case Int32, Date:
 		cmpVV(e.op, l.i32, r.i32, out.b, sel)
 	case Int64, Timestamp:
 		cmpVV(e.op, l.i64, r.i64, out.b, sel)

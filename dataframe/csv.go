@@ -276,6 +276,12 @@ func (d *csvDecoder) convert(out int, field []byte, quoted bool) *malformed {
 			return d.fail(c.name, "invalid timestamp "+strconv.Quote(string(field)))
 		}
 		s.appendI64(us)
+	case Date:
+		days, ok := parseDate(field)
+		if !ok {
+			return d.fail(c.name, "invalid date "+strconv.Quote(string(field))+" (want yyyy-MM-dd)")
+		}
+		s.appendI32(days)
 	}
 	return nil
 }

@@ -296,6 +296,16 @@ func (ev *evaluator) cast(e *bexpr, sel []int32) *vector {
 		for _, i := range sel {
 			out.f64[i] = float64(a.i64[i])
 		}
+	case a.typ == Date && e.typ == Timestamp:
+		out.valid = a.valid
+		for _, i := range sel {
+			out.i64[i] = int64(a.i32[i]) * usPerDay
+		}
+	case a.typ == Timestamp && e.typ == Date:
+		out.valid = a.valid
+		for _, i := range sel {
+			out.i32[i] = int32(timestampToDate(a.i64[i]))
+		}
 	default:
 		for _, i := range sel {
 			x := a.get(i)

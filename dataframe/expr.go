@@ -479,6 +479,8 @@ func (n *node) litText() string {
 		return "FALSE"
 	case Timestamp:
 		return "TIMESTAMP '" + formatTimestamp(n.i) + "'"
+	case Date:
+		return "DATE '" + formatDate(int32(n.i)) + "'"
 	}
 	return "?"
 }

@@ -213,7 +213,8 @@ func argAs(args []*bexpr, i int, t Type) error {
 		return nil
 	case a.typ == nullType, t == String && a.typ != nullType,
 		t.numeric() && (a.typ.numeric() || a.typ == String),
-		t == Timestamp && a.typ == String:
+		t == Timestamp && (a.typ == String || a.typ == Date),
+		t == Date && (a.typ == String || a.typ == Timestamp):
 		args[i] = castTo(a, t)
 		return nil
 	}
@@ -243,6 +244,9 @@ func argNumber(args []*bexpr, i int) error {
 func unifyArgs(args []*bexpr, from int) (Type, error) {
 	t := nullType
 	for _, a := range args[from:] {
+		if a.typ == nullType {
+			continue // unify(NULL, NULL) is INT, which would then refuse a DATE
+		}
 		var ok bool
 		if t, ok = unify(t, a.typ); !ok {
 			return 0, fmt.Errorf("arguments mix types: %s is %v", a.src, a.typ)

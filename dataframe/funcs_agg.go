@@ -92,8 +92,8 @@ func bindAggExt(call *aggCall, n *node) error {
 	case call.fn == aggApproxDistinct:
 		call.typ = Int64
 	case call.fn == aggPercentile:
-		if !call.arg.typ.numeric() && call.arg.typ != Timestamp {
-			return fmt.Errorf("%w: percentile_approx needs a number or a TIMESTAMP, got %s of type %v", ErrPlan, n.args[0], call.arg.typ)
+		if !call.arg.typ.numeric() && call.arg.typ != Timestamp && call.arg.typ != Date {
+			return fmt.Errorf("%w: percentile_approx needs a number, a TIMESTAMP or a DATE, got %s of type %v", ErrPlan, n.args[0], call.arg.typ)
 		}
 		call.typ = call.arg.typ
 	case call.fn == aggFirst, call.fn == aggLast:

@@ -242,7 +242,7 @@ func (a *acc) updateKLL(gid []int32, sel []int32, v *vector) {
 		switch v.typ {
 		case Float64:
 			x = v.f64[i]
-		case Int32:
+		case Int32, Date:
 			x = float64(v.i32[i])
 		default: // BIGINT, TIMESTAMP
 			x = float64(v.i64[i])

@@ -235,7 +235,7 @@ func TestApproxAggregateErrors(t *testing.T) {
 		{Aggregate("percentile_approx", Col("x")), "takes 2 to 3 arguments, got 1"},
 		{Aggregate("percentile_approx", Col("x"), Lit(1.5)), "between 0.0 and 1.0"},
 		{Aggregate("percentile_approx", Col("x"), Lit(0.5), Lit(0)), "positive integer"},
-		{Aggregate("percentile_approx", Col("g"), Lit(0.5)), "needs a number or a TIMESTAMP"},
+		{Aggregate("percentile_approx", Col("g"), Lit(0.5)), "needs a number, a TIMESTAMP or a DATE"},
 		{Aggregate("percentile_approx", Col("x"), Call("array", Lit(0.5), Lit(0.9))), "there is no ARRAY type"},
 		{Aggregate("first", Col("x"), Lit(1)), "ignoreNulls must be TRUE or FALSE"},
 		{Aggregate("collect_set", Col("x"), Lit(1)), "collect_set takes one argument, got 2"},

@@ -135,6 +135,8 @@ func appendJSONScalar(dst []byte, x value, t Type) []byte {
 		dst = append(dst, '"')
 		dst = time.UnixMicro(x.i).UTC().AppendFormat(dst, time.RFC3339Nano)
 		return append(dst, '"')
+	case t == Date:
+		return append(append(append(dst, '"'), formatDate(int32(x.i))...), '"')
 	}
 	return strconv.AppendInt(dst, x.i, 10)
 }

@@ -11,6 +11,9 @@ import (
 // tsv is an expected TIMESTAMP, written as FormatTimestamp renders it.
 type tsv string
 
+// datev is an expected DATE, written yyyy-MM-dd.
+type datev string
+
 // evalScalar binds e (literals only) and evaluates it over 3 rows, checking
 // that every row agrees; it returns the value as a Go value (nil: NULL;
 // TIMESTAMP as tsv) and the result type.
@@ -50,6 +53,8 @@ func goValue(v *vector, i int32) any {
 		return x.i != 0
 	case Timestamp:
 		return tsv(FormatTimestamp(x.i))
+	case Date:
+		return datev(formatDate(int32(x.i)))
 	}
 	return "?"
 }
@@ -299,8 +304,14 @@ func TestDatetimeFunctions(t *testing.T) {
 		{C("to_timestamp", L("garbage")), nil},
 		{C("to_timestamp", null, L("yyyy")), nil},
 		{C("to_timestamp", L("2016"), L("yyyy-qq")), "error: letter q is not supported"},
-		{C("to_date", L("2009-07-30 04:17:52")), tsv("2009-07-30 00:00:00")},
-		{C("to_date", L("2016-12-31"), L("yyyy-MM-dd")), tsv("2016-12-31 00:00:00")},
+		{C("to_date", L("2009-07-30 04:17:52")), datev("2009-07-30")},
+		{C("to_date", L("2016-12-31"), L("yyyy-MM-dd")), datev("2016-12-31")},
+		{C("to_date", L("31/12/2016 23:59"), L("dd/MM/yyyy HH:mm")), datev("2016-12-31")},
+		{C("to_date", L("2016-7-4")), datev("2016-07-04")},
+		{C("to_date", ts("1969-12-31 23:59:59.999")), datev("1969-12-31")},
+		{C("to_date", L("2016-02-30")), nil},
+		{C("to_date", L("2016-12-31"), L("dd/MM/yyyy")), nil},
+		{C("to_date", null), nil},
 		{C("from_unixtime", L(0), L("yyyy-MM-dd HH:mm:ss")), "1970-01-01 00:00:00"},
 		{C("from_unixtime", L(0)), "1970-01-01 00:00:00"},
 		{C("from_unixtime", L(1700000000), L("EEE, d MMM yyyy HH:mm:ss z")), "Tue, 14 Nov 2023 22:13:20 UTC"},
@@ -325,13 +336,23 @@ func TestDatetimeFunctions(t *testing.T) {
 		{C("date_format", ts("2016-04-08 13:04:05"), L("MMMM d, hh:mm a, EEEE, D")), "April 8, 01:04 PM, Friday, 99"},
 		{C("date_format", ts("2016-04-08 13:04:05"), L("yy-M-d 'o''clock' x Z")), "16-4-8 o'clock +00 +0000"},
 		{C("date_format", ts("2016-04-08 13:04:05"), L("'unterminated")), "error: unterminated quote"},
-		{C("date_add", L("2016-07-30"), L(1)), tsv("2016-07-31 00:00:00")},
-		{C("date_add", ts("2016-07-30 23:00:00"), L(-31)), tsv("2016-06-29 00:00:00")},
+		{C("date_add", L("2016-07-30"), L(1)), datev("2016-07-31")},
+		{C("date_add", L("2016-02-28"), L(1)), datev("2016-02-29")},
+		{C("date_add", C("to_date", L("2017-01-01")), L(-1)), datev("2016-12-31")},
+		{C("date_add", ts("2016-07-30 23:00:00"), L(-31)), datev("2016-06-29")},
+		{C("date_add", L("2016-07-30"), null), nil},
+		{C("date_add", L(true), L(1)), "error: argument 1 must be DATE"},
 		{C("date_add", null, L(1)), nil},
 		{C("datediff", L("2009-07-31"), L("2009-07-30")), int32(1)},
 		{C("datediff", L("2009-07-30"), L("2009-07-31")), int32(-1)},
 		{C("datediff", ts("2009-07-31 00:00:01"), ts("2009-07-30 23:59:59")), int32(1)},
 		{C("datediff", null, L("2009-07-31")), nil},
+		{C("datediff", C("to_date", L("2000-03-01")), L("1900-03-01")), int32(36525)},
+		{C("year", C("to_date", L("2016-07-30"))), int32(2016)},
+		{C("dayofweek", C("to_date", L("2009-07-26"))), int32(1)},
+		{C("hour", C("to_date", L("2009-07-26"))), int32(0)},
+		{C("date_trunc", L("month"), C("to_date", L("2015-03-05"))), tsv("2015-03-01 00:00:00")}, // Spark: a TIMESTAMP
+		{C("date_format", C("to_date", L("2016-04-08")), L("dd.MM.yyyy")), "08.04.2016"},
 	})
 }
 

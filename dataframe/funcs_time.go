@@ -7,17 +7,17 @@ import (
 )
 
 // Date and time functions, in UTC (Spark with spark.sql.session.timeZone=UTC).
-// DATE is not a column type yet: the functions Spark types DATE (to_date,
-// date_add) return a TIMESTAMP at midnight UTC, and those that take a DATE
-// take a TIMESTAMP (or a string that casts to one).
+// The functions Spark types DATE (to_date, date_add) return a DATE; those
+// that take a TIMESTAMP take a DATE as its midnight, and those that take a
+// DATE take a TIMESTAMP's day or a string that casts to a DATE.
 
 const usPerDay = 86400e6
 
 func init() {
 	register(
 		&funcDef{name: "date_trunc", group: "datetime", usage: "date_trunc(unit, ts)", doc: "ts truncated to the unit: year, quarter, month, week (to Monday), day, hour, minute, second, millisecond, microsecond", minArgs: 2, maxArgs: 2, bind: bindDateTrunc},
-		&funcDef{name: "to_timestamp", group: "datetime", usage: "to_timestamp(str[, fmt])", doc: "str parsed with the Spark datetime pattern fmt (default: as CAST AS TIMESTAMP); NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: bindToTimestamp(false)},
-		&funcDef{name: "to_date", group: "datetime", usage: "to_date(str[, fmt])", doc: "to_timestamp truncated to the day (a TIMESTAMP at midnight UTC)", minArgs: 1, maxArgs: 2, bind: bindToTimestamp(true)},
+		&funcDef{name: "to_timestamp", group: "datetime", usage: "to_timestamp(str[, fmt])", doc: "str parsed with the Spark datetime pattern fmt (default: as CAST AS TIMESTAMP); NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: bindToTimestamp},
+		&funcDef{name: "to_date", group: "datetime", usage: "to_date(str[, fmt])", doc: "str parsed with fmt (default: as CAST AS DATE), or the day of a TIMESTAMP, as a DATE; NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: bindToDate},
 		&funcDef{name: "from_unixtime", group: "datetime", usage: "from_unixtime(sec[, fmt])", doc: "seconds since the epoch formatted with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: bindFromUnixtime},
 		&funcDef{name: "unix_timestamp", group: "datetime", usage: "unix_timestamp(ts_or_str[, fmt])", doc: "seconds since the epoch (BIGINT) of a TIMESTAMP, or of a string parsed with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: bindUnixTimestamp},
 		&funcDef{name: "year", group: "datetime", usage: "year(ts)", doc: "the year of ts (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Year() })},
@@ -29,8 +29,8 @@ func init() {
 		&funcDef{name: "second", group: "datetime", usage: "second(ts)", doc: "the second of ts, 0-59 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Second() })},
 		nowFunc,
 		&funcDef{name: "date_format", group: "datetime", usage: "date_format(ts, fmt)", doc: "ts formatted with the Spark datetime pattern fmt", minArgs: 2, maxArgs: 2, bind: bindDateFormat},
-		&funcDef{name: "date_add", group: "datetime", usage: "date_add(start, days)", doc: "the day of start plus days (a TIMESTAMP at midnight UTC)", minArgs: 2, maxArgs: 2, bind: bindDateAdd},
-		&funcDef{name: "datediff", group: "datetime", usage: "datediff(end, start)", doc: "the days from the day of start to the day of end (INT)", minArgs: 2, maxArgs: 2, bind: bindDateDiff},
+		&funcDef{name: "date_add", group: "datetime", usage: "date_add(start, days)", doc: "the DATE days after start (before, when negative)", minArgs: 2, maxArgs: 2, bind: bindDateAdd},
+		&funcDef{name: "datediff", group: "datetime", usage: "datediff(end, start)", doc: "the days from the DATE start to the DATE end (INT)", minArgs: 2, maxArgs: 2, bind: bindDateDiff},
 	)
 	alias("dayofmonth", "day")
 }
@@ -115,33 +115,48 @@ func bindDateTrunc(args []*bexpr) (Type, kernel, error) {
 	}, nil
 }
 
-func bindToTimestamp(day bool) func([]*bexpr) (Type, kernel, error) {
-	return func(args []*bexpr) (Type, kernel, error) {
-		trunc := func(us int64) int64 {
-			if day {
-				return floorDiv(us, usPerDay) * usPerDay
-			}
-			return us
-		}
-		if len(args) == 1 || args[0].typ == Timestamp {
-			if err := argAs(args, 0, Timestamp); err != nil {
-				return 0, nil, err
-			}
-			return Timestamp, strict(Timestamp, func(out *vector, a []*vector, i int32) { out.i64[i] = trunc(a[0].i64[i]) }), nil
-		}
-		if err := argAs(args, 0, String); err != nil {
+func bindToTimestamp(args []*bexpr) (Type, kernel, error) {
+	if len(args) == 1 || args[0].typ == Timestamp || args[0].typ == Date {
+		if err := argAs(args, 0, Timestamp); err != nil {
 			return 0, nil, err
 		}
-		p, null, err := patternArg(args, 1, "")
-		if err != nil || null {
-			return Timestamp, nullKernel(Timestamp), err
-		}
-		return Timestamp, strictNullable(Timestamp, func(out *vector, a []*vector, i int32) bool {
-			us, ok := p.parse(a[0].str(i))
-			out.i64[i] = trunc(us)
-			return ok
-		}), nil
+		return Timestamp, strict(Timestamp, func(out *vector, a []*vector, i int32) { out.i64[i] = a[0].i64[i] }), nil
 	}
+	if err := argAs(args, 0, String); err != nil {
+		return 0, nil, err
+	}
+	p, null, err := patternArg(args, 1, "")
+	if err != nil || null {
+		return Timestamp, nullKernel(Timestamp), err
+	}
+	return Timestamp, strictNullable(Timestamp, func(out *vector, a []*vector, i int32) bool {
+		us, ok := p.parse(a[0].str(i))
+		out.i64[i] = us
+		return ok
+	}), nil
+}
+
+// bindToDate is to_date: without a pattern it is CAST(x AS DATE), as in
+// Spark; with one, the string parsed as to_timestamp does, then its day.
+func bindToDate(args []*bexpr) (Type, kernel, error) {
+	if len(args) == 1 || args[0].typ == Timestamp || args[0].typ == Date {
+		if err := argAs(args, 0, Date); err != nil {
+			return 0, nil, err
+		}
+		return Date, strict(Date, func(out *vector, a []*vector, i int32) { out.i32[i] = a[0].i32[i] }), nil
+	}
+	if err := argAs(args, 0, String); err != nil {
+		return 0, nil, err
+	}
+	p, null, err := patternArg(args, 1, "")
+	if err != nil || null {
+		return Date, nullKernel(Date), err
+	}
+	return Date, strictNullable(Date, func(out *vector, a []*vector, i int32) bool {
+		us, ok := p.parse(a[0].str(i))
+		out.i32[i] = int32(timestampToDate(us))
+		return ok
+	}), nil
 }
 
 func bindFromUnixtime(args []*bexpr) (Type, kernel, error) {
@@ -200,23 +215,23 @@ func bindDateFormat(args []*bexpr) (Type, kernel, error) {
 }
 
 func bindDateAdd(args []*bexpr) (Type, kernel, error) {
-	if err := argAs(args, 0, Timestamp); err != nil {
+	if err := argAs(args, 0, Date); err != nil {
 		return 0, nil, err
 	}
-	if err := argAs(args, 1, Int64); err != nil {
+	if err := argAs(args, 1, Int32); err != nil {
 		return 0, nil, err
 	}
-	return Timestamp, strict(Timestamp, func(out *vector, a []*vector, i int32) {
-		out.i64[i] = (floorDiv(a[0].i64[i], usPerDay) + a[1].i64[i]) * usPerDay
+	return Date, strict(Date, func(out *vector, a []*vector, i int32) {
+		out.i32[i] = a[0].i32[i] + a[1].i32[i]
 	}), nil
 }
 
 func bindDateDiff(args []*bexpr) (Type, kernel, error) {
-	if err := argsAs(args, 0, Timestamp); err != nil {
+	if err := argsAs(args, 0, Date); err != nil {
 		return 0, nil, err
 	}
 	return Int32, strict(Int32, func(out *vector, a []*vector, i int32) {
-		out.i32[i] = int32(floorDiv(a[0].i64[i], usPerDay) - floorDiv(a[1].i64[i], usPerDay))
+		out.i32[i] = a[0].i32[i] - a[1].i32[i]
 	}), nil
 }
 

@@ -47,6 +47,8 @@ func rows(t testing.TB, rec arrow.Record) [][]any {
 				out[r][c] = a.Value(r)
 			case *array.Timestamp:
 				out[r][c] = time.UnixMicro(int64(a.Value(r))).UTC()
+			case *array.Date32:
+				out[r][c] = a.Value(r).FormattedString()
 			default:
 				t.Fatalf("unexpected column type %T", col)
 			}

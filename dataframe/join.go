@@ -358,7 +358,7 @@ func gatherTable(tv *vector, at, trows []int32, n int) *vector {
 		switch tv.typ {
 		case String:
 			v.s[pos] = tv.str(r)
-		case Int32:
+		case Int32, Date:
 			v.i32[pos] = tv.i32[r]
 		case Int64, Timestamp:
 			v.i64[pos] = tv.i64[r]

@@ -436,6 +436,21 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 		default:
 			d.wrongType(n, c, depth)
 		}
+	case Date:
+		if c != '"' {
+			d.wrongType(n, c, depth)
+			return
+		}
+		str, ok := d.str()
+		if !ok {
+			return
+		}
+		days, ok := parseDate(str)
+		if !ok {
+			d.fail(n, "invalid date "+strconv.Quote(string(str))+" (want yyyy-MM-dd)")
+			return
+		}
+		s.appendI32(days)
 	}
 }
 
@@ -457,6 +472,6 @@ func (d *jsonDecoder) wrongType(n *jsonNode, c byte, depth int) {
 	case c == '-' || c >= '0' && c <= '9':
 		got = "a number"
 	}
-	want := map[Type]string{Int32: "an integer", Int64: "an integer", Float64: "a number", Bool: "a boolean", Timestamp: "a timestamp string or epoch milliseconds"}[n.typ]
+	want := map[Type]string{Int32: "an integer", Int64: "an integer", Float64: "a number", Bool: "a boolean", Timestamp: "a timestamp string or epoch milliseconds", Date: "a yyyy-MM-dd string"}[n.typ]
 	d.fail(n, "expected "+want+" for "+n.typ.String()+", got "+got)
 }

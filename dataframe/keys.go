@@ -32,7 +32,7 @@ func appendKey(buf []byte, v *vector, i int32) []byte {
 	switch v.typ {
 	case String:
 		return appendKeyString(buf, v.str(i))
-	case Int32:
+	case Int32, Date:
 		return binary.BigEndian.AppendUint32(buf, uint32(v.i32[i])^(1<<31))
 	case Int64, Timestamp:
 		return binary.BigEndian.AppendUint64(buf, uint64(v.i64[i])^(1<<63))
@@ -107,7 +107,7 @@ func decodeKeyValue(key []byte, t Type) (value, []byte, error) {
 		return value{}, nil, fmt.Errorf("%w: group key too short for %v", ErrState, t)
 	}
 	switch t {
-	case Int32:
+	case Int32, Date:
 		return value{i: int64(int32(binary.BigEndian.Uint32(key) ^ (1 << 31)))}, key[4:], nil
 	case Int64, Timestamp:
 		return value{i: int64(binary.BigEndian.Uint64(key) ^ (1 << 63))}, key[8:], nil
@@ -132,7 +132,7 @@ func decodeKeyValue(key []byte, t Type) (value, []byte, error) {
 // for STRING, whose body is terminated instead.
 func keyWidth(t Type) int {
 	switch t {
-	case Int32:
+	case Int32, Date:
 		return 4
 	case Int64, Timestamp, Float64:
 		return 8

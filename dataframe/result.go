@@ -135,7 +135,7 @@ func compareRows(v *vector, a, b int32, desc bool) int {
 	switch v.typ {
 	case String:
 		c = strings.Compare(v.str(a), v.str(b))
-	case Int32:
+	case Int32, Date:
 		c = cmp.Compare(v.i32[a], v.i32[b])
 	case Int64, Timestamp:
 		c = cmp.Compare(v.i64[a], v.i64[b])

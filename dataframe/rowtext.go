@@ -106,6 +106,10 @@ func AppendJSONValue(dst []byte, col arrow.Array, i int) []byte {
 		dst = append(dst, '"')
 		dst = a.Value(i).ToTime(unit).UTC().AppendFormat(dst, time.RFC3339Nano)
 		return append(dst, '"')
+	case *array.Date32:
+		dst = append(dst, '"')
+		dst = appendDate(dst, int32(a.Value(i)))
+		return append(dst, '"')
 	}
 	return appendJSONString(dst, TextValue(col, i))
 }
@@ -126,7 +130,8 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// TextValue renders one cell as text: timestamps in RFC 3339 (UTC),
+// TextValue renders one cell as text: timestamps in RFC 3339 (UTC), dates
+// as yyyy-MM-dd,
 // doubles as FormatDouble, NULL as "".
 func TextValue(col arrow.Array, i int) string {
 	if col.IsNull(i) {
@@ -138,6 +143,8 @@ func TextValue(col arrow.Array, i int) string {
 		return a.Value(i).ToTime(unit).UTC().Format(time.RFC3339Nano)
 	case *array.Float64:
 		return FormatDouble(a.Value(i))
+	case *array.Date32:
+		return formatDate(int32(a.Value(i)))
 	}
 	return col.ValueStr(i)
 }

@@ -12,7 +12,7 @@ import (
 type Type uint8
 
 // The column types. Their SQL names are STRING, INT, BIGINT, DOUBLE, BOOLEAN
-// and TIMESTAMP.
+// TIMESTAMP and DATE.
 const (
 	String    Type = iota + 1 // STRING: Arrow utf8 (32-bit offsets)
 	Int32                     // INT: Arrow int32
@@ -20,6 +20,7 @@ const (
 	Float64                   // DOUBLE: Arrow float64
 	Bool                      // BOOLEAN: Arrow boolean
 	Timestamp                 // TIMESTAMP: Arrow timestamp[us, tz=UTC], microseconds since the epoch
+	Date                      // DATE: Arrow date32, days since 1970-01-01
 )
 
 // nullType is the type of an untyped NULL literal; it is coerced to the type
@@ -43,6 +44,8 @@ func (t Type) String() string {
 		return "BOOLEAN"
 	case Timestamp:
 		return "TIMESTAMP"
+	case Date:
+		return "DATE"
 	case nullType:
 		return "NULL"
 	}
@@ -66,11 +69,13 @@ func (t Type) Arrow() arrow.DataType {
 		return arrow.FixedWidthTypes.Boolean
 	case Timestamp:
 		return timestampType
+	case Date:
+		return arrow.FixedWidthTypes.Date32
 	}
 	return arrow.Null
 }
 
-func (t Type) valid() bool { return t >= String && t <= Timestamp }
+func (t Type) valid() bool { return t >= String && t <= Date }
 
 func (t Type) numeric() bool { return t == Int32 || t == Int64 || t == Float64 }
 
@@ -82,6 +87,7 @@ var typeAliases = map[string]Type{
 	"DOUBLE": Float64, "FLOAT": Float64, "REAL": Float64, "FLOAT64": Float64,
 	"BOOLEAN": Bool, "BOOL": Bool,
 	"TIMESTAMP": Timestamp, "TIMESTAMP_LTZ": Timestamp, "TIMESTAMP_NTZ": Timestamp,
+	"DATE": Date,
 }
 
 // ParseType parses a SQL type name (case-insensitive, with the aliases
@@ -90,7 +96,7 @@ func ParseType(s string) (Type, error) {
 	if t, ok := typeAliases[strings.ToUpper(strings.TrimSpace(s))]; ok {
 		return t, nil
 	}
-	return 0, fmt.Errorf("%w %q (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)", ErrUnknownType, s)
+	return 0, fmt.Errorf("%w %q (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)", ErrUnknownType, s)
 }
 
 // Field is one named, typed column.

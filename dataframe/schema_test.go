@@ -47,7 +47,7 @@ func TestParseSchemaErrors(t *testing.T) {
 		"":                       "dataframe: invalid schema: empty schema",
 		"a INT, , b INT":         "dataframe: invalid schema: field 2: empty name",
 		"a INT, b STRING, A X":   "dataframe: invalid schema: field 3: duplicate name \"A\" (first at field 1)",
-		"a INT, b MAP":           "dataframe: invalid schema: field 2 (\"b\"): unknown type \"MAP\" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)",
+		"a INT, b MAP":           "dataframe: invalid schema: field 2 (\"b\"): unknown type \"MAP\" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)",
 		"a":                      "dataframe: invalid schema: field 1 (\"a\"): missing type",
 		"a INT b":                "dataframe: invalid schema: field 1 (\"a\"): unexpected \"b\" after type",
 		"_offset BIGINT":         "dataframe: invalid schema: field 1: name \"_offset\" is reserved for Kafka metadata",

@@ -123,7 +123,7 @@ func (c *tableCol) reserve(src *tableCol, extra int) {
 		c.off = slices.Grow(c.off, rows+1-len(c.off))
 		bytes := len(src.data) + extra*(len(src.data)/max(src.n, 1)+8)
 		c.data = slices.Grow(c.data, bytes+bytes/8-len(c.data))
-	case Int32:
+	case Int32, Date:
 		c.i32 = slices.Grow(c.i32, rows-len(c.i32))
 	case Int64, Timestamp:
 		c.i64 = slices.Grow(c.i64, rows-len(c.i64))
@@ -162,7 +162,7 @@ func (c *tableCol) appendValue(x value) {
 	case String:
 		c.data = append(c.data, x.s...)
 		c.off = append(c.off, int32(len(c.data)))
-	case Int32:
+	case Int32, Date:
 		c.i32 = append(c.i32, int32(x.i))
 	case Int64, Timestamp:
 		c.i64 = append(c.i64, x.i)
@@ -218,7 +218,7 @@ func (c *tableCol) appendRun(src *tableCol, lo, hi int) {
 		for _, o := range src.off[lo+1 : hi+1] {
 			c.off = append(c.off, o+shift)
 		}
-	case Int32:
+	case Int32, Date:
 		c.i32 = append(c.i32, src.i32[lo:hi]...)
 	case Int64, Timestamp:
 		c.i64 = append(c.i64, src.i64[lo:hi]...)
@@ -277,7 +277,7 @@ func (c *tableCol) newArray(mem memory.Allocator, m int) arrow.Array {
 	switch t {
 	case String:
 		bufs = []*memory.Buffer{validity, c.lease.buffer(sliceBytes(c.off[:m+1])), c.lease.buffer(c.data[:c.off[m]])}
-	case Int32:
+	case Int32, Date:
 		bufs = []*memory.Buffer{validity, c.lease.buffer(sliceBytes(c.i32[:m]))}
 	case Int64, Timestamp:
 		bufs = []*memory.Buffer{validity, c.lease.buffer(sliceBytes(c.i64[:m]))}

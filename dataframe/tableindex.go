@@ -41,10 +41,10 @@ func (s *tableSnap) index(cols []int) *tableIndex {
 	return ix
 }
 
-func isIntKey(t Type) bool { return t == Int32 || t == Int64 || t == Timestamp }
+func isIntKey(t Type) bool { return t == Int32 || t == Int64 || t == Timestamp || t == Date }
 
 func intAt(v *vector, i int32) int64 {
-	if v.typ == Int32 {
+	if v.typ == Int32 || v.typ == Date {
 		return int64(v.i32[i])
 	}
 	return v.i64[i]

@@ -11,7 +11,7 @@ import (
 
 // vector is a column of one batch during evaluation. Values are indexed by
 // row; only the rows of the selection being evaluated are meaningful. One
-// slice is set, by type: i32 (INT), i64 (BIGINT, TIMESTAMP), f64 (DOUBLE), b
+// slice is set, by type: i32 (INT, DATE), i64 (BIGINT, TIMESTAMP), f64 (DOUBLE), b
 // (BOOLEAN), s (STRING; views into Arrow buffers while the batch lives).
 type vector struct {
 	typ   Type
@@ -37,7 +37,7 @@ func newVector(t Type, n int) *vector {
 	switch t {
 	case String:
 		v.s = make([]string, n)
-	case Int32:
+	case Int32, Date:
 		v.i32 = make([]int32, n)
 	case Int64, Timestamp:
 		v.i64 = make([]int64, n)
@@ -71,7 +71,7 @@ func (v *vector) get(i int32) value {
 	switch v.typ {
 	case String:
 		return value{s: v.str(i)}
-	case Int32:
+	case Int32, Date:
 		return value{i: int64(v.i32[i])}
 	case Int64, Timestamp:
 		return value{i: v.i64[i]}
@@ -98,7 +98,7 @@ func (v *vector) set(i int32, x value, n int) {
 	switch v.typ {
 	case String:
 		v.s[i] = x.s
-	case Int32:
+	case Int32, Date:
 		v.i32[i] = int32(x.i)
 	case Int64, Timestamp:
 		v.i64[i] = x.i
@@ -129,7 +129,7 @@ func copyRows(dst, src *vector, sel []int32, n int) {
 		for _, i := range sel {
 			dst.s[i] = src.str(i)
 		}
-	case Int32:
+	case Int32, Date:
 		for _, i := range sel {
 			dst.i32[i] = src.i32[i]
 		}
@@ -164,6 +164,14 @@ func fromArrow(arr arrow.Array, t Type) (*vector, error) {
 		a, isT := arr.(*array.Int32)
 		if ok = isT; ok {
 			v.i32 = a.Int32Values()
+		}
+	case Date:
+		a, isT := arr.(*array.Date32)
+		if ok = isT; ok {
+			ds := a.Date32Values()
+			if len(ds) > 0 {
+				v.i32 = unsafe.Slice((*int32)(unsafe.Pointer(&ds[0])), len(ds))
+			}
 		}
 	case Int64:
 		a, isT := arr.(*array.Int64)
@@ -227,7 +235,7 @@ func toArrow(mem memory.Allocator, v *vector, sel []int32) arrow.Array {
 		switch t {
 		case String:
 			c.appendString(v.str(i))
-		case Int32:
+		case Int32, Date:
 			c.appendI32(v.i32[i])
 		case Int64, Timestamp:
 			c.appendI64(v.i64[i])

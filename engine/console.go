@@ -207,6 +207,8 @@ func formatValue(col arrow.Array, i int) string {
 		return dataframe.FormatTimestamp(a.Value(i).ToTime(unit).UnixMicro())
 	case *array.Float64:
 		return dataframe.FormatDouble(a.Value(i))
+	case *array.Date32:
+		return a.Value(i).FormattedString() // yyyy-MM-dd
 	default:
 		return col.ValueStr(i)
 	}

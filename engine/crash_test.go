@@ -36,6 +36,8 @@ const (
 	envQuery     = "MICROBATCH_CRASH_QUERY"  // crashQueries' key; default "complete"
 	envSink      = "MICROBATCH_CRASH_SINK"   // "" (a no-op sink), "record" or "tx"
 	envEvents    = "MICROBATCH_CRASH_EVENTS" // the recording sink's event file
+	envTable     = "MICROBATCH_CRASH_TABLE"  // the join query's table file
+	envOnChange  = "MICROBATCH_CRASH_ONCHANGE"
 )
 
 func TestMain(m *testing.M) {
@@ -86,6 +88,25 @@ var crashQueries = map[string]func(schema *dataframe.Schema, cfg *Config){
 			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
 			GroupBy(dataframe.Window(dataframe.Col("timestamp"), time.Minute, 0, 0), dataframe.Col("page")).
 			Agg(dataframe.Count().As("views"))
+	},
+	// approx keeps mergeable sketch and order states per page in update
+	// mode: HyperLogLog registers, a KLL sketch, first/last.
+	"approx": func(schema *dataframe.Schema, cfg *Config) {
+		cfg.OutputMode = dataframe.Update
+		cfg.Query = dataframe.Source("events", schema).
+			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+			GroupBy(dataframe.Col("page")).
+			Agg(dataframe.Aggregate("approx_count_distinct", dataframe.Col("userid")).As("users"),
+				dataframe.Aggregate("percentile_approx", dataframe.Col("_offset"), dataframe.Lit(0.5)).As("median_offset"),
+				dataframe.Aggregate("first", dataframe.Col("userid")).As("first_user"),
+				dataframe.Aggregate("last", dataframe.Col("userid")).As("last_user"))
+	},
+	// join is the stateless stream-static join of crash_join_test.go over
+	// the table file envTable, onChange envOnChange.
+	"join": func(schema *dataframe.Schema, cfg *Config) {
+		cfg.OutputMode = dataframe.Append
+		onChange, _ := dataframe.ParseOnChange(cmp.Or(os.Getenv(envOnChange), "fail"))
+		cfg.Query = crashJoinQuery(schema, os.Getenv(envTable), onChange)
 	},
 	"limit": func(schema *dataframe.Schema, cfg *Config) {
 		cfg.Query = dataframe.Source("events", schema).
@@ -150,13 +171,15 @@ func crashChild() int {
 type crashRun struct {
 	addr, topic, dir, failpoint string
 	query, sink, events         string
+	table, onChange             string // the join query's
 }
 
 func (r crashRun) run(t *testing.T) error {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envChild+"=1", envAddr+"="+r.addr, envDir+"="+r.dir, envFailpoint+"="+r.failpoint,
-		envTopic+"="+cmp.Or(r.topic, "clicks"), envQuery+"="+r.query, envSink+"="+r.sink, envEvents+"="+r.events)
+		envTopic+"="+cmp.Or(r.topic, "clicks"), envQuery+"="+r.query, envSink+"="+r.sink, envEvents+"="+r.events,
+		envTable+"="+r.table, envOnChange+"="+r.onChange)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError

@@ -93,19 +93,20 @@ type typedRow struct {
 	D  *float64   `parquet:"d"`
 	OK *bool      `parquet:"ok"`
 	T  *time.Time `parquet:"t"`
+	DT *int32     `parquet:"dt"`
 }
 
 // Parquet files written from the Arrow records hold the query's types
 // exactly, as an independent reader (parquet-go) sees them: INT as
 // INT32, BIGINT as INT64, TIMESTAMP as a UTC-adjusted microsecond
-// timestamp; NULLs as nulls.
+// timestamp, DATE as DATE (days since the epoch); NULLs as nulls.
 func TestFilesParquetTypes(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	dir := t.TempDir()
-	rec := record(t, mem, "s STRING, i INT, b BIGINT, d DOUBLE, ok BOOLEAN, t TIMESTAMP",
-		`[{"s":"a","i":1,"b":9007199254740993,"d":1.5,"ok":true,"t":"2024-03-01T10:20:30.123456Z"},
-		  {"s":null,"i":null,"b":null,"d":null,"ok":null,"t":null}]`)
+	rec := record(t, mem, "s STRING, i INT, b BIGINT, d DOUBLE, ok BOOLEAN, t TIMESTAMP, dt DATE",
+		`[{"s":"a","i":1,"b":9007199254740993,"d":1.5,"ok":true,"t":"2024-03-01T10:20:30.123456Z","dt":"2024-03-01"},
+		  {"s":null,"i":null,"b":null,"d":null,"ok":null,"t":null,"dt":null}]`)
 	writeBatches(t, sinks.FilesOptions{Path: dir, Allocator: mem, Compression: "zstd"}, rec)
 	if got := listFiles(t, dir); !slices.Equal(got, []string{"part-00000-00000.parquet"}) {
 		t.Fatalf("files = %q", got)
@@ -128,6 +129,7 @@ func TestFilesParquetTypes(t *testing.T) {
 	optional double d;
 	optional boolean ok;
 	optional int64 t (TIMESTAMP(isAdjustedToUTC=true,unit=MICROS));
+	optional int32 dt (DATE);
 }`; got != want {
 		t.Fatalf("schema =\n%s\nwant\n%s", got, want)
 	}
@@ -140,10 +142,10 @@ func TestFilesParquetTypes(t *testing.T) {
 	}
 	r := rows[0]
 	wantT := time.Date(2024, 3, 1, 10, 20, 30, 123456000, time.UTC)
-	if *r.S != "a" || *r.I != 1 || *r.B != 9007199254740993 || *r.D != 1.5 || !*r.OK || !r.T.Equal(wantT) {
-		t.Fatalf("row 0 = %v %v %v %v %v %v", *r.S, *r.I, *r.B, *r.D, *r.OK, *r.T)
+	if *r.S != "a" || *r.I != 1 || *r.B != 9007199254740993 || *r.D != 1.5 || !*r.OK || !r.T.Equal(wantT) || *r.DT != 19783 {
+		t.Fatalf("row 0 = %v %v %v %v %v %v %v", *r.S, *r.I, *r.B, *r.D, *r.OK, *r.T, *r.DT)
 	}
-	if r := rows[1]; r.S != nil || r.I != nil || r.B != nil || r.D != nil || r.OK != nil || r.T != nil {
+	if r := rows[1]; r.S != nil || r.I != nil || r.B != nil || r.D != nil || r.OK != nil || r.T != nil || r.DT != nil {
 		t.Fatalf("row 1 = %+v, want all null", r)
 	}
 }
@@ -190,14 +192,14 @@ func TestFilesPartitionByJSON(t *testing.T) {
 // encoding.
 func TestFilesCSV(t *testing.T) {
 	dir := t.TempDir()
-	rec := record(t, memory.DefaultAllocator, "s STRING, d DOUBLE, t TIMESTAMP",
-		`[{"s":"x, y","d":0.5,"t":"2024-03-01T10:20:30Z"},{"s":"","d":null,"t":null}]`)
+	rec := record(t, memory.DefaultAllocator, "s STRING, d DOUBLE, t TIMESTAMP, dt DATE",
+		`[{"s":"x, y","d":0.5,"t":"2024-03-01T10:20:30Z","dt":"2024-03-01"},{"s":"","d":null,"t":null,"dt":null}]`)
 	writeBatches(t, sinks.FilesOptions{Path: dir, Format: "csv"}, rec)
 	b, err := os.ReadFile(filepath.Join(dir, "part-00000-00000.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "s,d,t\n\"x, y\",0.5,2024-03-01T10:20:30Z\n\"\",,\n"; string(b) != want {
+	if want := "s,d,t,dt\n\"x, y\",0.5,2024-03-01T10:20:30Z,2024-03-01\n\"\",,,\n"; string(b) != want {
 		t.Fatalf("csv = %q, want %q", b, want)
 	}
 }

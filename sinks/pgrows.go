@@ -24,6 +24,8 @@ func pgType(t arrow.DataType) (string, error) {
 		return "boolean", nil
 	case arrow.TIMESTAMP:
 		return "timestamp with time zone", nil
+	case arrow.DATE32:
+		return "date", nil
 	}
 	return "", fmt.Errorf("type %s has no PostgreSQL mapping", t)
 }
@@ -43,6 +45,8 @@ func sqlTypeName(t arrow.DataType) string {
 		return "BOOLEAN"
 	case arrow.TIMESTAMP:
 		return "TIMESTAMP"
+	case arrow.DATE32:
+		return "DATE"
 	}
 	return t.String()
 }
@@ -109,6 +113,13 @@ func getter(col arrow.Array) (func(int) any, error) {
 				return nil
 			}
 			return toTime(c.Value(i)).In(time.UTC)
+		}, nil
+	case *array.Date32:
+		return func(i int) any {
+			if c.IsNull(i) {
+				return nil
+			}
+			return c.Value(i).ToTime() // midnight UTC, which pgx encodes as that date
 		}, nil
 	}
 	return nil, fmt.Errorf("type %s has no PostgreSQL mapping", col.DataType())

@@ -373,3 +373,34 @@ func TestPostgresSinkUpdateTempTablesPerConnection(t *testing.T) {
 		t.Fatalf("out's reloptions %q, want fillfactor=50", opts)
 	}
 }
+
+// A DATE output column is a PostgreSQL date column, its values the days
+// the query computed (here a group key, upserted across two batches).
+func TestPostgresSinkDate(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"in": 1})
+	url := pgtest.DB(t)
+	ckpt := filepath.Join(t.TempDir(), "ckpt")
+	const q = "SELECT d, count(*) AS n, date_add(max(d), 1) AS next FROM events GROUP BY d"
+	run := func(days ...string) {
+		t.Helper()
+		var recs []kafkatest.Record
+		for _, d := range days {
+			recs = append(recs, kafkatest.Record{Value: []byte(`{"d":"` + d + `"}`)})
+		}
+		if err := runPG(t, b, url, "d DATE", q, dataframe.Update, ckpt, recs, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("2024-02-29", "1969-12-31", "2024-02-29")
+	run("2024-02-29", "0001-01-01")
+	var typ string
+	pgScan(t, url, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'out'::regclass AND attname = 'd'`, &typ)
+	if typ != "date" {
+		t.Fatalf("column d is %s, want date", typ)
+	}
+	var got string
+	pgScan(t, url, `SELECT string_agg(d::text || '|' || n || '|' || next::text, ' ' ORDER BY d) FROM out`, &got)
+	if want := "0001-01-01|1|0001-01-02 1969-12-31|1|1970-01-01 2024-02-29|3|2024-03-01"; got != want {
+		t.Fatalf("rows %s, want %s", got, want)
+	}
+}

@@ -84,9 +84,9 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT brand FROM events LIMIT price", "line 1, column 32: LIMIT needs an integer literal"},
 	{"SELECT brand FROM events LIMIT -1", "line 1, column 32: LIMIT must not be negative"},
 	// types
-	{"SELECT CAST(price AS decimal(10, 2)) FROM events", "line 1, column 22: unknown type DECIMAL (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)"},
+	{"SELECT CAST(price AS decimal(10, 2)) FROM events", "line 1, column 22: unknown type DECIMAL (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)"},
 	{"SELECT CAST(price AS int(4)) FROM events", "line 1, column 25: syntax error at or near \"(\""},
-	{"SELECT CAST(price AS int[]) FROM events", "line 1, column 22: array and set types are not supported (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)"},
+	{"SELECT CAST(price AS int[]) FROM events", "line 1, column 22: array and set types are not supported (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)"},
 	// type errors found by the dataframe package
 	{"SELECT sum(brand) FROM events", "line 1, column 8: sum needs a number, got brand of type STRING"},
 	{"SELECT brand + 1 FROM events", "line 1, column 14: operator + needs numbers, got brand (STRING) and 1 (INT)"},

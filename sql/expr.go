@@ -414,13 +414,13 @@ func (t *translator) cast(c *pg.TypeCast, s *scope) (*texpr, error) {
 	}
 	name := strings.Join(names, ".")
 	if len(tn.GetArrayBounds()) > 0 || tn.GetSetof() || tn.GetPctType() {
-		return nil, t.errAt(tpos, "array and set types are not supported (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)")
+		return nil, t.errAt(tpos, "array and set types are not supported (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)")
 	}
 	typ, ok := pgTypes[name]
 	if !ok {
 		var err error
 		if typ, err = dataframe.ParseType(name); err != nil {
-			return nil, t.errAt(tpos, "unknown type %s (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)", typeText(name))
+			return nil, t.errAt(tpos, "unknown type %s (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)", typeText(name))
 		}
 	}
 	if len(tn.GetTypmods()) > 0 && typ != dataframe.String {

@@ -70,7 +70,7 @@ func (c *compiler) condError(clause string, x *texpr, base *dataframe.DataFrame,
 
 // typeName is the SQL name of an Arrow type of the dataframe package.
 func typeName(t arrow.DataType) string {
-	for _, d := range []dataframe.Type{dataframe.String, dataframe.Int32, dataframe.Int64, dataframe.Float64, dataframe.Bool, dataframe.Timestamp} {
+	for _, d := range []dataframe.Type{dataframe.String, dataframe.Int32, dataframe.Int64, dataframe.Float64, dataframe.Bool, dataframe.Timestamp, dataframe.Date} {
 		if arrow.TypeEqual(d.Arrow(), t) {
 			return d.String()
 		}

@@ -153,7 +153,7 @@ checkpointLocation: ./checkpoint
 		t.Fatal(err)
 	}
 	want = path + ":4: source.kafka.subscrbe: unknown key, did you mean subscribe?\n" +
-		path + `:6: source.schema: field 2 ("action"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)` + "\n" +
+		path + `:6: source.schema: field 2 ("action"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)` + "\n" +
 		path + `:8: trigger.processingTime: invalid duration "5 parsecs" (want e.g. 500ms, 10s, 1m or "10 seconds")` + "\n"
 	if r := cli(t, "validate", path); r.code != 2 || r.stderr != want {
 		t.Errorf("validate: exit %d, stderr:\n%s\nwant exit 2 and:\n%s", r.code, r.stderr, want)

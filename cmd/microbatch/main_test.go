@@ -474,7 +474,7 @@ F:10: trigger: processingTime and availableNow exclude each other; set one
 	r = cli(t, "validate", bad)
 	want = strings.ReplaceAll(`F:6: source.kafka.isolation.levle: rejected by librdkafka: No such configuration property: "isolation.levle"
 F:7: source.kafka.fetch.wait.max.ms: rejected by librdkafka: Invalid value for configuration property "fetch.wait.max.ms"
-F:10: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN or TIMESTAMP)
+F:10: source.schema: field 3 ("page"): unknown type "STRNG" (want STRING, INT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP or DATE)
 `, "F", bad)
 	if r.code != 2 || r.stderr != want {
 		t.Fatalf("bad schema: exit %d, stderr %q, want 2 and %q", r.code, r.stderr, want)
