@@ -59,9 +59,13 @@ func uiScenario(ctx context.Context, cfg *config) error {
 	modes := []string{"off", "on", "scrape"}
 	rates := map[string][]float64{}
 	batches := map[string][]float64{}
+	cpus := map[string][]float64{} // the engine child's CPU seconds per million records
 	loadBefore := loadAvg()
 	for i := range cfg.runs {
-		for _, m := range modes {
+		// Each run starts with another mode, so that no mode always runs
+		// first or last of the three.
+		for j := range modes {
+			m := modes[(i+j)%len(modes)]
 			c := *cfg
 			c.ui = m
 			er, err := measureEngine(ctx, &c, cl.addr, i, false)
@@ -73,18 +77,19 @@ func uiScenario(ctx context.Context, cfg *config) error {
 			}
 			rates[m] = append(rates[m], er.MsgsPerSec)
 			batches[m] = append(batches[m], er.BatchMs...)
-			logf("run %d ui %s: %.0f msgs/s (%s, %d batches, batch p50 %.1f ms, %d scrapes)", i+1, m, er.MsgsPerSec,
-				time.Duration(er.Seconds*float64(time.Second)).Round(time.Millisecond), len(er.BatchMs), percentile(er.BatchMs, 50), er.Scrapes)
+			cpus[m] = append(cpus[m], er.CPUSeconds/float64(er.Rows)*1e6)
+			logf("run %d ui %s: %.0f msgs/s (%s, %d batches, batch p50 %.1f ms, %d scrapes, CPU %.2f s)", i+1, m, er.MsgsPerSec,
+				time.Duration(er.Seconds*float64(time.Second)).Round(time.Millisecond), len(er.BatchMs), percentile(er.BatchMs, 50), er.Scrapes, er.CPUSeconds)
 		}
 	}
 	res.AllRuns = rates
 	res.LoadAvg = loadBefore + " -> " + loadAvg()
-	off, offBatch := median(rates["off"]), percentile(batches["off"], 50)
+	off, offBatch, offCPU := median(rates["off"]), percentile(batches["off"], 50), median(cpus["off"])
 	fmt.Printf("load average %s\n", res.LoadAvg)
-	fmt.Printf("%-8s %12s %9s %14s %9s\n", "ui", "msgs/s", "vs off", "batch p50 ms", "vs off")
+	fmt.Printf("%-8s %12s %9s %14s %9s %16s %9s\n", "ui", "msgs/s", "vs off", "batch p50 ms", "vs off", "CPU s/1M records", "vs off")
 	for _, m := range modes {
-		r, b := median(rates[m]), percentile(batches[m], 50)
-		fmt.Printf("%-8s %12.0f %+8.1f%% %14.1f %+8.1f%%\n", m, r, 100*(r/off-1), b, 100*(b/offBatch-1))
+		r, b, c := median(rates[m]), percentile(batches[m], 50), median(cpus[m])
+		fmt.Printf("%-8s %12.0f %+8.1f%% %14.1f %+8.1f%% %16.3f %+8.1f%%\n", m, r, 100*(r/off-1), b, 100*(b/offBatch-1), c, 100*(c/offCPU-1))
 	}
 	if cfg.jsonOut != "" {
 		return writeJSON(cfg.jsonOut, res)
