@@ -401,3 +401,62 @@ func TestWatermarkFlushOnExit(t *testing.T) {
 		t.Fatalf("after a restart: watermarks %v", wms)
 	}
 }
+
+// TestWatermarkFarFutureRow: one row far in the future (2100) moves the
+// watermark with it, as in Spark: the windows open before it close and are
+// emitted at once, and every later row of the present is late, dropped and
+// counted; the watermark never goes back.
+func TestWatermarkFarFutureRow(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	schema, df := sparkWindowQuery(t)
+	dir := t.TempDir()
+	sink := &collector{}
+	var progress []Progress
+	run := func(secs ...int) {
+		t.Helper()
+		b.Produce(t, "events", eventRecords(secs...))
+		cfg := baseConfig(schema, df, b.Addr, "events", dir, sink)
+		cfg.OutputMode = dataframe.Append
+		cfg.Allocator = checkedAlloc(t)
+		cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
+		runQuery(t, cfg)
+	}
+	const future = 4102444800 // 2100-01-01T00:00:00Z
+	run(10, 11, 12)
+	run(future)
+	run(20, 21)
+	type want struct {
+		rows    int64
+		wm      int
+		out     string
+		state   int64
+		dropped int64
+	}
+	wants := []want{
+		{3, 0, "", 1, 0},
+		{0, 2, "", 1, 0}, // no-data batch: the watermark moved to 2
+		{1, 2, "", 2, 0},
+		{0, future - 10, "[[1970-01-01 00:00:10Z 3]]", 1, 0}, // [10, 15) closes; [2100, +5s) stays open
+		{2, future - 10, "", 1, 2},                           // both rows are late
+	}
+	if len(progress) != len(wants) {
+		for _, p := range progress {
+			t.Logf("batch %d rows %d eventTime %+v state %d dropped %d", p.BatchID, p.NumInputRows, p.EventTime, p.StateRows, p.NumRowsDroppedByWatermark)
+		}
+		t.Fatalf("%d batches, want %d", len(progress), len(wants))
+	}
+	out := map[int64]string{}
+	for _, c := range sink.all() {
+		if len(c.rows) > 0 {
+			out[c.id] = fmt.Sprint(c.rows)
+		}
+	}
+	for i, w := range wants {
+		p := progress[i]
+		if p.NumInputRows != w.rows || p.EventTime == nil || !p.EventTime.Watermark.Equal(time.Unix(int64(w.wm), 0)) ||
+			out[p.BatchID] != w.out || p.StateRows != w.state || p.NumRowsDroppedByWatermark != w.dropped {
+			t.Errorf("batch %d: rows %d watermark %v output %q state %d dropped %d; want %+v",
+				p.BatchID, p.NumInputRows, p.EventTime, out[p.BatchID], p.StateRows, p.NumRowsDroppedByWatermark, w)
+		}
+	}
+}
