@@ -460,3 +460,50 @@ func TestWatermarkFarFutureRow(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionWindowsThroughTheEngine: sessions of 5 s gaps per key, one
+// record a batch (rate cap 1), so that sessions merge across batches
+// through the state: a@10, a@12, a@14 make one session [10, 19), b@11
+// one [11, 16), a@30 one [30, 35). The watermark (no delay) that a@30
+// sets, used by the next batch (one with no data), closes the first two,
+// each emitted once; flushOnExit emits the last.
+func TestSessionWindowsThroughTheEngine(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	var recs []kafkatest.Record
+	for _, r := range []struct {
+		k   string
+		sec int
+	}{{"a", 10}, {"b", 11}, {"a", 12}, {"a", 14}, {"a", 30}} {
+		recs = append(recs, kafkatest.Record{Value: []byte(fmt.Sprintf(`{"eventTime":%q,"k":%q}`, time.Unix(int64(r.sec), 0).UTC().Format(time.RFC3339), r.k))})
+	}
+	b.Produce(t, "events", recs)
+	schema, err := dataframe.ParseSchema("eventTime TIMESTAMP, k STRING")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := dataframe.Source("events", schema).WithWatermark("eventTime", 0).
+		GroupBy(dataframe.SessionWindow(dataframe.Col("eventTime"), 5*time.Second), dataframe.Col("k")).
+		Agg(dataframe.Count().As("n")).
+		Select(dataframe.Col("k"), dataframe.Col("session_window.start"), dataframe.Col("session_window.end"), dataframe.Col("n"))
+	sink := &collector{}
+	cfg := baseConfig(schema, df, b.Addr, "events", t.TempDir(), sink)
+	cfg.OutputMode = dataframe.Append
+	cfg.Source.MaxRatePerPartition = 1
+	cfg.Watermark.FlushOnExit = true
+	cfg.Allocator = checkedAlloc(t)
+	runQuery(t, cfg)
+	var got []string
+	for _, c := range sink.all() {
+		for _, r := range c.rows {
+			got = append(got, fmt.Sprint(c.id, r))
+		}
+	}
+	want := []string{
+		"5 [a 1970-01-01 00:00:10Z 1970-01-01 00:00:19Z 3]", // batch 4 read a@30; 5 (no data) uses watermark 30
+		"5 [b 1970-01-01 00:00:11Z 1970-01-01 00:00:16Z 1]",
+		"6 [a 1970-01-01 00:00:30Z 1970-01-01 00:00:35Z 1]", // the flush
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("output (batch id, row):\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
