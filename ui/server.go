@@ -186,7 +186,9 @@ func (s *Server) Observe(p engine.Progress) {
 	s.metrics.observe(p)
 	s.mu.Lock()
 	s.recent = append(s.recent, p)
-	if len(s.recent) > s.opts.Keep {
+	if len(s.recent) >= 2*s.opts.Keep {
+		// Trimmed once every Keep batches, not at every one: copying the
+		// history at each batch cost more than the rest of Observe.
 		s.recent = append(s.recent[:0:0], s.recent[len(s.recent)-s.opts.Keep:]...)
 	}
 	s.mu.Unlock()
@@ -238,7 +240,7 @@ func (s *Server) progress(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
-	recent := s.recent[max(len(s.recent)-n, 0):]
+	recent := s.recent[max(len(s.recent)-min(n, s.opts.Keep), 0):]
 	out := append(make([]engine.Progress, 0, len(recent)), recent...)
 	s.mu.Unlock()
 	writeJSON(w, out)
