@@ -40,26 +40,34 @@ func eventRecords(secs ...int) []kafkatest.Record {
 	return out
 }
 
+// goldenRuns returns a function that adds records of the event times
+// secs to a fresh one-partition topic "events" and runs sparkWindowQuery
+// over it in append mode with availableNow (checkpoint dir, sink sink),
+// appending each batch's progress to progress.
+func goldenRuns(t *testing.T, dir string, sink *collector, progress *[]Progress) func(secs ...int) {
+	b := kafkatest.Start(t, map[string]int32{"events": 1})
+	schema, df := sparkWindowQuery(t)
+	return func(secs ...int) {
+		t.Helper()
+		b.Produce(t, "events", eventRecords(secs...))
+		cfg := baseConfig(schema, df, b.Addr, "events", dir, sink)
+		cfg.OutputMode = dataframe.Append
+		cfg.Allocator = checkedAlloc(t)
+		cfg.OnProgress = func(p Progress) { *progress = append(*progress, p) }
+		runQuery(t, cfg)
+	}
+}
+
 // TestWatermarkSparkGolden runs EventTimeWatermarkSuite's append-mode case
 // through the engine, one availableNow run per AddData: the batches'
 // watermarks go 0 -> 5 -> 5 -> 15 (no-data batches included), [10, 15)
 // is emitted once, when the watermark reaches 15, the late row is dropped
 // and counted, and each restart resumes the watermark.
 func TestWatermarkSparkGolden(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"events": 1})
-	schema, df := sparkWindowQuery(t)
 	dir := t.TempDir()
 	sink := &collector{}
 	var progress []Progress
-	run := func(secs ...int) {
-		t.Helper()
-		b.Produce(t, "events", eventRecords(secs...))
-		cfg := baseConfig(schema, df, b.Addr, "events", dir, sink)
-		cfg.OutputMode = dataframe.Append
-		cfg.Allocator = checkedAlloc(t)
-		cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
-		runQuery(t, cfg)
-	}
+	run := goldenRuns(t, dir, sink, &progress)
 	run(10, 11, 12, 13, 14, 15)
 	run(25)
 	run(10)
@@ -407,20 +415,10 @@ func TestWatermarkFlushOnExit(t *testing.T) {
 // emitted at once, and every later row of the present is late, dropped and
 // counted; the watermark never goes back.
 func TestWatermarkFarFutureRow(t *testing.T) {
-	b := kafkatest.Start(t, map[string]int32{"events": 1})
-	schema, df := sparkWindowQuery(t)
 	dir := t.TempDir()
 	sink := &collector{}
 	var progress []Progress
-	run := func(secs ...int) {
-		t.Helper()
-		b.Produce(t, "events", eventRecords(secs...))
-		cfg := baseConfig(schema, df, b.Addr, "events", dir, sink)
-		cfg.OutputMode = dataframe.Append
-		cfg.Allocator = checkedAlloc(t)
-		cfg.OnProgress = func(p Progress) { progress = append(progress, p) }
-		runQuery(t, cfg)
-	}
+	run := goldenRuns(t, dir, sink, &progress)
 	const future = 4102444800 // 2100-01-01T00:00:00Z
 	run(10, 11, 12)
 	run(future)
