@@ -260,23 +260,10 @@ func (l *loader) deadLetter(n *yaml.Node) *DeadLetter {
 		d.TransactionalIDPrefix, _ = l.nonEmpty(v, path+".transactionalIdPrefix")
 	}
 	if v := m["progressTopic"]; v != nil {
-		if t, ok := l.nonEmpty(v, path+".progressTopic"); ok {
-			if err := checkTopicName(t); err != nil {
-				l.errorf(v.Line, path+".progressTopic", "%v", err)
-			}
-			d.ProgressTopic = t
-		}
+		d.ProgressTopic = l.topicName(v, path+".progressTopic")
 	}
 	if v := m["createTopic"]; v != nil {
-		c := &CreateTopic{Partitions: 1, ReplicationFactor: 1}
-		cm := l.mapping(v, path+".createTopic")
-		if x := cm["partitions"]; x != nil {
-			c.Partitions, _ = l.integer(x, path+".createTopic.partitions", 1)
-		}
-		if x := cm["replicationFactor"]; x != nil {
-			c.ReplicationFactor, _ = l.integer(x, path+".createTopic.replicationFactor", 1)
-		}
-		d.CreateTopic = c
+		d.CreateTopic = l.createTopic(v, path+".createTopic")
 	}
 	if v := m["maxRatio"]; v != nil {
 		if s, ok := l.str(v, path+".maxRatio"); ok {
@@ -661,23 +648,10 @@ func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 		k.TransactionalIDPrefix, _ = l.nonEmpty(v, path+".transactionalIdPrefix")
 	}
 	if v := m["progressTopic"]; v != nil {
-		if t, ok := l.nonEmpty(v, path+".progressTopic"); ok {
-			if err := checkTopicName(t); err != nil {
-				l.errorf(v.Line, path+".progressTopic", "%v", err)
-			}
-			k.ProgressTopic = t
-		}
+		k.ProgressTopic = l.topicName(v, path+".progressTopic")
 	}
 	if v := m["createTopic"]; v != nil {
-		c := &CreateTopic{Partitions: 1, ReplicationFactor: 1}
-		cm := l.mapping(v, path+".createTopic")
-		if x := cm["partitions"]; x != nil {
-			c.Partitions, _ = l.integer(x, path+".createTopic.partitions", 1)
-		}
-		if x := cm["replicationFactor"]; x != nil {
-			c.ReplicationFactor, _ = l.integer(x, path+".createTopic.replicationFactor", 1)
-		}
-		k.CreateTopic = c
+		k.CreateTopic = l.createTopic(v, path+".createTopic")
 	}
 	for _, e := range props {
 		if s, ok := l.str(e.val, path+"."+e.key); ok {
@@ -737,4 +711,29 @@ func (l *loader) queryLayout(n *yaml.Node) queryBlock {
 		q.exact = !strings.Contains(n.Value, "\n")
 	}
 	return q
+}
+
+// topicName reads a topic name, reporting one Kafka would refuse.
+func (l *loader) topicName(n *yaml.Node, path string) string {
+	t, ok := l.nonEmpty(n, path)
+	if ok {
+		if err := checkTopicName(t); err != nil {
+			l.errorf(deref(n).Line, path, "%v", err)
+		}
+	}
+	return t
+}
+
+// createTopic reads a createTopic mapping: partitions and replication
+// factor, 1 each by default.
+func (l *loader) createTopic(n *yaml.Node, path string) *CreateTopic {
+	c := &CreateTopic{Partitions: 1, ReplicationFactor: 1}
+	cm := l.mapping(n, path)
+	if x := cm["partitions"]; x != nil {
+		c.Partitions, _ = l.integer(x, path+".partitions", 1)
+	}
+	if x := cm["replicationFactor"]; x != nil {
+		c.ReplicationFactor, _ = l.integer(x, path+".replicationFactor", 1)
+	}
+	return c
 }
