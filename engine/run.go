@@ -95,11 +95,15 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	}
 	p.Durations.FetchDecode = f.dur
 	p.Durations.FetchWait = time.Since(waitStart)
+	var et dataframe.EventTimeStats
+	var dropped int64
+	if d.wm.on {
+		et, dropped = batchEventTimes(tasks)
+	}
 	if bc.readAhead != nil {
 		if d.wm.on && !d.wm.perPartition {
 			// The batch read ahead uses the watermark after this one,
 			// which this batch's event times (read now) decide.
-			et, _ := batchEventTimes(tasks)
 			wm := dataframe.NextWatermark(plan.Meta.Watermark, et, d.wm.delay)
 			d.wm.ahead = &wm
 		}
@@ -137,7 +141,6 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	nextWM := d.wm.next
 	var parts map[string]partitionEventTime
 	if d.wm.on {
-		et, dropped := batchEventTimes(tasks)
 		p.EventTime = eventTimeProgress(et, plan.Meta.Watermark)
 		p.NumRowsDroppedByWatermark = dropped
 		cr.Meta = withMaxEventTime(cr.Meta, et)
