@@ -373,6 +373,7 @@ type encoder struct {
 	format  string
 	keyed   bool
 	keyNs   []string // key column names
+	keyJSON [][]byte // each key column name as a JSON string, for JSON keys
 	headers []kafka.Header
 }
 
@@ -391,6 +392,10 @@ func (k *Kafka) encoder(out *engine.Output) (*encoder, error) {
 		}
 	}
 	e.keyed = len(e.keyNs) > 0
+	for _, n := range e.keyNs {
+		name, _ := json.Marshal(n) // a string always marshals
+		e.keyJSON = append(e.keyJSON, name)
+	}
 	for _, n := range e.keyNs {
 		if len(out.Schema.FieldIndices(n)) == 0 {
 			return nil, fmt.Errorf("kafka sink: key column %q is not an output column (output: %s)", n, fieldNames(out.Schema))
@@ -435,8 +440,7 @@ func (e *encoder) keyOf(dst []byte, rec arrow.Record, cols []int, i int) []byte 
 		if j > 0 {
 			dst = append(dst, ',')
 		}
-		name, _ := json.Marshal(rec.Schema().Field(c).Name)
-		dst = append(dst, name...)
+		dst = append(dst, e.keyJSON[j]...)
 		dst = append(dst, ':')
 		dst = append(dst, dataframe.JSONValue(rec.Column(c), i)...)
 	}
