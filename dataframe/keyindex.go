@@ -37,7 +37,10 @@ type keyIndex struct {
 	long   map[int32]int
 	hashes []uint64 // hashKey of each group's key
 	// slots has a power of two length (or none) and is at most half full:
-	// 0 is an empty slot, else the hash's top 32 bits over id+1.
+	// 0 is an empty slot, else the hash's low 32 bits over id+1. A key's
+	// home slot is its hash's low bits, so a slot tells its own home
+	// (slotHome) and removals and growth never look up a hash: in a large
+	// index each look-up is a cache miss.
 	slots []uint64
 	free  []int32 // removed ids handed back (recycle), reused by add
 	gone  int     // removed ids, recycled or not
@@ -97,7 +100,7 @@ func (x *keyIndex) find(key []byte, h uint64) (int32, int) {
 		return -1, -1
 	}
 	mask := len(x.slots) - 1
-	tag := h &^ slotIDMask
+	tag := h << 32
 	for i := int(h) & mask; ; i = (i + 1) & mask {
 		s := x.slots[i]
 		if s == 0 {
@@ -140,7 +143,7 @@ func (x *keyIndex) add(key []byte, h uint64) (id int32, added bool) {
 		}
 		x.long[id] = len(key)
 	}
-	x.slots[slot] = h&^slotIDMask | uint64(uint32(id)+1)
+	x.slots[slot] = slotOf(h, id)
 	return id, true
 }
 
@@ -155,6 +158,13 @@ func (x *keyIndex) appendKey(key []byte) uint64 {
 	return uint64(min(len(key), spanLong))<<spanOffBits | uint64(off)
 }
 
+// slotOf is the slot of id, whose key's hash is h.
+func slotOf(h uint64, id int32) uint64 { return h<<32 | uint64(uint32(id)+1) }
+
+// slotHome is the home slot of the key slot s holds, in slots of mask+1
+// (at most 1<<32: ids are int32 and slots at most half full).
+func slotHome(s uint64, mask int) int { return int(s>>32) & mask }
+
 // remove takes id's key out of the index: find no longer finds it and add
 // of the same key gives a new id. The id itself is not reused before
 // recycle hands it back.
@@ -168,7 +178,7 @@ func (x *keyIndex) remove(id int32) {
 	// Shift back every later slot of the probe run that may move to the
 	// hole: one whose home slot is not cyclically in (hole, j].
 	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
-		home := int(x.hashes[uint32(x.slots[j])-1]) & mask
+		home := slotHome(x.slots[j], mask)
 		if (j-home)&mask >= (j-i)&mask {
 			x.slots[i] = x.slots[j]
 			i = j
@@ -239,7 +249,7 @@ func (x *keyIndex) prefetch(hs []uint64) {
 	var sum uint64
 	for _, h := range hs {
 		s := x.slots[int(h)&mask]
-		if s != 0 && s&^slotIDMask == h&^slotIDMask {
+		if s != 0 && s&^slotIDMask == h<<32 {
 			sum += x.spans[uint32(s)-1]
 		}
 	}
@@ -255,15 +265,15 @@ const prefetchSlots = 1 << 17
 func (x *keyIndex) grow() {
 	slots := make([]uint64, max(64, 2*len(x.slots)))
 	mask := len(slots) - 1
-	for id, h := range x.hashes {
-		if x.spans[id] == spanGone {
+	for _, s := range x.slots {
+		if s == 0 {
 			continue
 		}
-		i := int(h) & mask
+		i := slotHome(s, mask)
 		for slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		slots[i] = h&^slotIDMask | uint64(uint32(id)+1)
+		slots[i] = s
 	}
 	x.slots = slots
 }
