@@ -80,14 +80,14 @@ var crashQueries = map[string]func(schema *dataframe.Schema, cfg *Config){
 			Agg(dataframe.Count().As("views")).
 			Filter(dataframe.Col("views").Lt(dataframe.Lit(havingBelow)))
 	},
-	// window counts views per page and minute of event time in append
-	// mode, with a 30 s watermark: each batch closes some windows.
-	"window": func(schema *dataframe.Schema, cfg *Config) {
-		cfg.OutputMode = dataframe.Append
-		cfg.Query = dataframe.Source("events", schema).WithWatermark("timestamp", 30*time.Second).
-			Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
-			GroupBy(dataframe.Window(dataframe.Col("timestamp"), time.Minute, 0, 0), dataframe.Col("page")).
-			Agg(dataframe.Count().As("views"))
+	"window": windowCrashQuery,
+	// windowPerPartition is window under the perPartition policy, with
+	// partition 2 capped at a third of the others' rate: it lags, holds
+	// the watermark, and none of its rows is late.
+	"windowPerPartition": func(schema *dataframe.Schema, cfg *Config) {
+		windowCrashQuery(schema, cfg)
+		cfg.Watermark.Policy = PerPartitionWatermark
+		cfg.Source.MaxRateOverrides = map[offsets.TopicPartition]int64{{Topic: cfg.Source.Subscribe[0], Partition: 2}: 100}
 	},
 	// approx keeps mergeable sketch and order states per page in update
 	// mode: HyperLogLog registers, a KLL sketch, first/last.
@@ -114,6 +114,16 @@ var crashQueries = map[string]func(schema *dataframe.Schema, cfg *Config){
 			Select(dataframe.Col("_offset"), dataframe.Col("_partition"), dataframe.Col("page")).
 			Limit(1000)
 	},
+}
+
+// windowCrashQuery counts views per page and minute of event time in
+// append mode, with a 30 s watermark: each batch closes some windows.
+func windowCrashQuery(schema *dataframe.Schema, cfg *Config) {
+	cfg.OutputMode = dataframe.Append
+	cfg.Query = dataframe.Source("events", schema).WithWatermark("timestamp", 30*time.Second).
+		Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+		GroupBy(dataframe.Window(dataframe.Col("timestamp"), time.Minute, 0, 0), dataframe.Col("page")).
+		Agg(dataframe.Count().As("views"))
 }
 
 // crashChild runs the query of the crash tests; exit 0 when it completes.
