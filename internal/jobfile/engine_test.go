@@ -113,3 +113,26 @@ func TestKeyOf(t *testing.T) {
 		t.Errorf("KeyOf(Executors) = %q: no job-file key sets it", k)
 	}
 }
+
+// watermark.idleTimeout: absent is the default, one minute; 0 is "at once"
+// (engine.Off), not the default.
+func TestWatermarkIdleTimeout(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want time.Duration
+	}{
+		{"", time.Minute},
+		{"  idleTimeout: 0\n", engine.Off},
+		{"  idleTimeout: 0s\n", engine.Off},
+		{"  idleTimeout: 5m\n", 5 * time.Minute},
+	} {
+		src := minimal + "watermark:\n  eventTime: ts\n  delayThreshold: 10s\n  policy: perPartition\n" + c.line
+		j, err := parse(t, src)
+		if err != nil {
+			t.Fatalf("%q: %v", c.line, err)
+		}
+		if got := j.Watermark.Engine(); got.IdleTimeout != c.want || got.Policy != engine.PerPartitionWatermark {
+			t.Errorf("%q: engine watermark %+v, want idle timeout %v", c.line, got, c.want)
+		}
+	}
+}

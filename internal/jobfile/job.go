@@ -431,8 +431,8 @@ type Watermark struct {
 	// "perPartition".
 	Policy string
 	// IdleTimeout is when a partition without a backlog stops holding a
-	// perPartition watermark (key watermark.idleTimeout, default 1m; 0
-	// reads as the default, see engine.Watermark).
+	// perPartition watermark (key watermark.idleTimeout, default 1m; 0: as
+	// soon as it has no backlog).
 	IdleTimeout time.Duration
 	// FlushOnExit closes the open windows before availableNow exits (key
 	// watermark.flushOnExit, default false).
@@ -445,5 +445,5 @@ func (w *Watermark) Engine() engine.Watermark {
 		return engine.Watermark{}
 	}
 	p, _ := engine.ParseWatermarkPolicy(w.Policy) // Load checked it
-	return engine.Watermark{Policy: p, IdleTimeout: w.IdleTimeout, FlushOnExit: w.FlushOnExit}
+	return engine.Watermark{Policy: p, IdleTimeout: offIfZero(w.IdleTimeout), FlushOnExit: w.FlushOnExit}
 }

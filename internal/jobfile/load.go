@@ -516,7 +516,7 @@ func (l *loader) backpressure(n *yaml.Node) *Backpressure {
 }
 
 func (l *loader) watermark(n *yaml.Node) *Watermark {
-	w := &Watermark{Policy: "global"}
+	w := &Watermark{Policy: "global", IdleTimeout: time.Minute}
 	m := l.mapping(n, "watermark")
 	if m == nil {
 		return w
