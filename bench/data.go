@@ -15,11 +15,15 @@ const clickSchema = "timestamp TIMESTAMP, userid STRING, page STRING, action STR
 var clickFields = []string{"timestamp", "userid", "page", "action"}
 
 // records produces the bench's records: internal/gen's clickstream, with
-// the page replaced by one of keys distinct pages when keys > 0, encoded as
-// JSON or CSV. Not safe for concurrent use.
+// the page replaced by one of keys distinct pages when keys > 0 and the
+// user by one of users distinct ones when users > 0, encoded as JSON or
+// CSV. Not safe for concurrent use.
 type records struct {
 	g      gen.Generator
 	keys   int
+	users  int
+	umult  uint64 // user number multiplier, coprime to users
+	user   []byte
 	csv    bool
 	seq    uint64
 	rec    gen.Record
@@ -30,6 +34,12 @@ type records struct {
 }
 
 func newRecords(seed int64, keys int, format string) (*records, error) {
+	return newRecordsUsers(seed, keys, 0, format)
+}
+
+// newRecordsUsers is newRecords with users distinct user ids (0: the
+// generator's).
+func newRecordsUsers(seed int64, keys, users int, format string) (*records, error) {
 	g, err := gen.New("clickstream", seed)
 	if err != nil {
 		return nil, err
@@ -39,9 +49,12 @@ func newRecords(seed int64, keys int, format string) (*records, error) {
 	default:
 		return nil, fmt.Errorf("format %q: want json or csv", format)
 	}
-	r := &records{g: g, keys: keys, csv: format == "csv"}
+	r := &records{g: g, keys: keys, users: users, csv: format == "csv"}
 	if keys > 0 {
 		r.mult = coprime(uint64(keys))
+	}
+	if users > 0 {
+		r.umult = coprime(uint64(users))
 	}
 	return r, nil
 }
@@ -52,7 +65,7 @@ func (r *records) next() (key, value []byte) {
 	r.g.Next(&r.rec)
 	seq := r.seq
 	r.seq++
-	if r.keys <= 0 && !r.csv {
+	if r.keys <= 0 && r.users <= 0 && !r.csv {
 		return r.rec.Key, r.rec.Value
 	}
 	if err := splitClick(r.rec.Value, &r.fields); err != nil {
@@ -63,6 +76,11 @@ func (r *records) next() (key, value []byte) {
 		// the topic has exactly keys distinct pages.
 		r.page = strconv.AppendUint(append(r.page[:0], "/p/"...), (seq%uint64(r.keys))*r.mult%uint64(r.keys), 10)
 		r.fields[2] = r.page
+	}
+	if r.users > 0 {
+		// As pages: -messages >= -users gives exactly users distinct ids.
+		r.user = strconv.AppendUint(append(r.user[:0], 'u'), (seq%uint64(r.users))*r.umult%uint64(r.users), 10)
+		r.fields[1] = r.user
 	}
 	b := r.buf[:0]
 	if r.csv {

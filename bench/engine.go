@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"runtime"
 	"time"
 
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 	"github.com/microbatch/microbatch/sinks"
@@ -27,6 +29,33 @@ func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 		GroupBy(dataframe.Col("page")).
 		Agg(dataframe.Count().As("views"))
 	return schema, df, df.Err()
+}
+
+// distinctQuery is clickQuery with approx_count_distinct(userid) (rsd
+// 0.05) in place of count(*).
+func distinctQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
+	schema, err := dataframe.ParseSchema(clickSchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	df := dataframe.Source("events", schema).
+		Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
+		GroupBy(dataframe.Col("page")).
+		Agg(dataframe.Aggregate("approx_count_distinct", dataframe.Col("userid")).As("users"))
+	return schema, df, df.Err()
+}
+
+// lastEstimates renders a complete-mode output of distinctQuery as
+// "page=users" strings.
+func lastEstimates(out *engine.Output) []string {
+	var est []string
+	for _, rec := range out.Records {
+		pages, users := rec.Column(0).(*array.String), rec.Column(1).(*array.Int64)
+		for i := range int(rec.NumRows()) {
+			est = append(est, fmt.Sprintf("%s=%d", pages.Value(i), users.Value(i)))
+		}
+	}
+	return est
 }
 
 // windowQuery is clickQuery per one-minute tumbling window of event time
@@ -61,6 +90,14 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	if o.query == "window" && o.sink != "kafka" && o.sink != "files" {
 		schema, df, err = windowQuery()
 		mode = dataframe.Append
+	}
+	if o.query == "distinct" && o.sink == "none" && !o.noSinkRun {
+		// its baseline (noSinkRun) is clickQuery, the view count by page
+		schema, df, err = distinctQuery()
+		sink = engine.SinkFunc(func(_ context.Context, out *engine.Output) error {
+			er.Estimates = lastEstimates(out)
+			return nil
+		})
 	}
 	if o.sink == "files" {
 		schema, df, err = appendQuery()

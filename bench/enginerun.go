@@ -41,6 +41,8 @@ type engineRun struct {
 	Rows1      []int64              `json:"batch_rows"`
 	// Scrapes is how many times /metrics was fetched (-ui scrape).
 	Scrapes int `json:"scrapes,omitempty"`
+	// Estimates are -query distinct's last result rows, "page=users".
+	Estimates []string `json:"estimates,omitempty"`
 }
 
 // engineOptions are the knobs of one engine run.

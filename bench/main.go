@@ -40,6 +40,7 @@ type config struct {
 	query          string               // -query: page | window
 	outputMode     dataframe.OutputMode // -output-mode: the engine's
 	keys           int
+	users          int
 	runs           int
 	consumers      int
 	maxRate        int64
@@ -88,6 +89,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.StringVar(&c.format, "format", "json", "record format: json | csv")
 	outputMode := fs.String("output-mode", "complete", "the engine query's output mode: complete (every group each batch) | update (the changed groups)")
 	fs.IntVar(&c.keys, "keys", 0, "distinct pages (group keys); 0 = internal/gen's clickstream pages (~1.1k)")
+	fs.IntVar(&c.users, "users", 0, "distinct user ids, each once every -users records; 0 = internal/gen's (100k, Zipf)")
 	fs.IntVar(&c.runs, "runs", 3, "interleaved repetitions; medians are reported")
 	fs.IntVar(&c.consumers, "consumers", runtime.GOMAXPROCS(0), "raw confluent consumers (one goroutine each, partitions split among them)")
 	fs.Int64Var(&c.maxRate, "max-rate", -1, "engine maxRatePerPartition (records per partition per batch with availableNow); -1 = messages/partitions/10 (about 10 batches), 0 = uncapped (one batch)")
@@ -101,7 +103,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs (the engine child's, unless -in-process) to this file")
 	fs.IntVar(&c.decodeRows, "decode-rows", 300_000, "rows per decoder measurement")
 	fs.Int64Var(&c.seed, "seed", 1, "generator seed")
-	fs.StringVar(&c.query, "query", "page", "engine measurement's query (-sink none): page (the view count by page) | window (the view count by page and one-minute tumbling window of event time, a 10 s watermark, append mode)")
+	fs.StringVar(&c.query, "query", "page", "engine measurement's query (-sink none): page (the view count by page) | window (the view count by page and one-minute tumbling window of event time, a 10 s watermark, append mode) | distinct (approx_count_distinct(userid) of the views by page, each run against page on the same records)")
 	fs.StringVar(&c.sink, "sink", "none", "engine measurement: none (the view count by page into a sink that discards) | postgres (the Postgres sink's upsert throughput in update mode at -keys distinct keys, default 1M, driven directly; -pgurl) | kafka (SELECT timestamp, userid, page WHERE page LIKE '/products/%', append mode, into a Kafka topic on the same broker, against the same query into a sink that discards) | files (the same query into snappy Parquet files in a temporary directory, against the same)")
 	fs.StringVar(&c.pgURL, "pgurl", os.Getenv("PGURL"), "-sink postgres: the server to write to (default $PGURL; empty: start a throwaway one with the tests' harness)")
 	fs.IntVar(&c.pgBatch, "pg-batch", 100_000, "-sink postgres: changed rows per batch")
@@ -134,8 +136,10 @@ func parseFlags(args []string) (*config, []string, error) {
 		return nil, nil, fmt.Errorf("-max-rate %d: want -1 (about 10 batches), 0 (uncapped) or a cap", c.maxRate)
 	case c.keys < 0:
 		return nil, nil, fmt.Errorf("-keys %d: want 0 (the generator's pages) or a count", c.keys)
-	case c.query != "page" && c.query != "window":
-		return nil, nil, fmt.Errorf("-query %q: want page or window", c.query)
+	case c.query != "page" && c.query != "window" && c.query != "distinct":
+		return nil, nil, fmt.Errorf("-query %q: want page, window or distinct", c.query)
+	case c.users < 0:
+		return nil, nil, fmt.Errorf("-users %d: want 0 (the generator's users) or a count", c.users)
 	case c.sink != "none" && c.sink != "kafka" && c.sink != "postgres" && c.sink != "files":
 		return nil, nil, fmt.Errorf("-sink %q: want none, kafka, postgres or files", c.sink)
 	case c.pgBatch < 1:

@@ -87,6 +87,32 @@ func TestRecordsKeysAndCSV(t *testing.T) {
 	}
 }
 
+// -users n: every n consecutive JSON records hold n distinct user ids,
+// and the pages are left as generated.
+func TestRecordsUsers(t *testing.T) {
+	r, err := newRecordsUsers(1, 0, 7, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]int{}
+	for range 70 {
+		_, v := r.next()
+		var m map[string]string
+		if err := json.Unmarshal(v, &m); err != nil || !strings.HasPrefix(m["page"], "/") || strings.HasPrefix(m["page"], "/p/") {
+			t.Fatalf("bad JSON record %q: %v", v, err)
+		}
+		users[m["userid"]]++
+	}
+	if len(users) != 7 {
+		t.Fatalf("%d distinct users, want 7: %v", len(users), users)
+	}
+	for u, n := range users {
+		if n != 10 {
+			t.Errorf("user %s appears %d times, want 10", u, n)
+		}
+	}
+}
+
 // TestResultContract checks the bench JSON has every field DESIGN.md
 // section 3 fixes.
 func TestResultContract(t *testing.T) {

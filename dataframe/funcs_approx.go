@@ -136,9 +136,34 @@ func bindAggParams(call *aggCall, n *node) error {
 // hllHash is the 64-bit hash approx_count_distinct records for row i of v:
 // xxHash64 of the value's group-key encoding (keys.go), which is the same
 // in every process, so sketches stored by one run merge with the next's.
+// A fixed-width value is hashed without encoding it (hllHashAt).
 func hllHash(buf []byte, v *vector, i int32) ([]byte, uint64) {
+	if hllFixed(v.typ) {
+		return buf, hllHashAt(v, i)
+	}
 	buf = appendKey(buf[:0], v, i)
 	return buf, xxhash.Sum64(buf)
+}
+
+// hllFixed reports whether values of t hash without being encoded.
+func hllFixed(t Type) bool {
+	switch t {
+	case Int64, Timestamp, Float64, Int32, Date:
+		return true
+	}
+	return false
+}
+
+// hllHashAt is hllHash of row i of v, whose type is hllFixed.
+func hllHashAt(v *vector, i int32) uint64 {
+	switch v.typ {
+	case Int64, Timestamp:
+		return xxKey9(byte(v.typ), uint64(v.i64[i])^(1<<63))
+	case Float64:
+		return xxKey9(byte(v.typ), floatKey(v.f64[i]))
+	default: // Int32, Date
+		return xxKey5(byte(v.typ), uint32(v.i32[i])^(1<<31))
+	}
 }
 
 func (a *acc) hllRegs(g int32) []byte {
@@ -147,16 +172,26 @@ func (a *acc) hllRegs(g int32) []byte {
 }
 
 func (a *acc) updateHLL(gid []int32, sel []int32, v *vector) {
+	p := a.p.hllP
+	m := 1 << p
+	if hllFixed(v.typ) {
+		for k, i := range sel {
+			if !v.null(i) {
+				g := int(gid[k])
+				hllAdd(a.regs[g*m:(g+1)*m], p, hllHashAt(v, i))
+			}
+		}
+		return
+	}
 	var buf []byte
 	var h uint64
-	m := 1 << a.p.hllP
 	for k, i := range sel {
 		if v.null(i) {
 			continue
 		}
 		buf, h = hllHash(buf, v, i)
 		g := int(gid[k])
-		hllAdd(a.regs[g*m:(g+1)*m], a.p.hllP, h)
+		hllAdd(a.regs[g*m:(g+1)*m], p, h)
 	}
 }
 
