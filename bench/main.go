@@ -50,6 +50,8 @@ type config struct {
 	skip           map[string]bool
 	rdkProps       map[string]string // extra librdkafka properties of the raw confluent reader
 	confluentProps string            // the same as given, k=v,k=v
+	prodProps      map[string]string // extra librdkafka properties of -sink kafka's raw producer
+	producerProps  string            // the same as given, k=v,k=v
 	engProps       string            // -engine-props as given: k=v,k=v for the engine's source
 	jsonOut        string
 	cpuProfile     string
@@ -81,7 +83,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.StringVar(&c.scenario, "scenario", "throughput", "throughput | interval | state | join (the click query with and without a LEFT JOIN against a -join-rows static table, in process) | ui (the engine with the web UI and /metrics off, on, and on with /metrics scraped every second, interleaved) | chart | table (Markdown tables of result files)")
 	fs.IntVar(&c.joinRows, "join-rows", 1_000_000, "join scenario: rows of the static table")
 	fs.StringVar(&c.ui, "ui", "off", "engine runs: off | on (serve the web UI and /metrics, fed every batch) | scrape (on, and fetch /metrics every second)")
-	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\", \"raw-confluent\" or \"raw-franz\" runs one measurement and prints JSON (the child process of a run)")
+	fs.StringVar(&c.mode, "mode", "", "internal: \"engine\", \"raw-confluent\", \"raw-franz\" or \"raw-produce\" runs one measurement and prints JSON (the child process of a run)")
 	fs.StringVar(&c.brokers, "brokers", "", "bootstrap servers of a real cluster; empty: an in-process kfake broker")
 	fs.StringVar(&c.topic, "topic", "", "topic name (default: a fresh bench-<time> topic)")
 	fs.IntVar(&c.partitions, "partitions", 4, "partitions of the topic")
@@ -97,8 +99,9 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.BoolVar(&c.noSync, "nosync", false, "skip fsync on checkpoint commits")
 	fs.BoolVar(&c.inProcess, "in-process", false, "run the engine and the raw readers in this process, with the broker, instead of in child processes (no separate RSS figure)")
 	fs.StringVar(&c.confluentProps, "confluent-props", "", "extra librdkafka properties of the raw confluent reader, k=v,k=v")
+	fs.StringVar(&c.producerProps, "producer-props", "", "extra librdkafka properties of -sink kafka's raw producer, k=v,k=v")
 	fs.StringVar(&c.engProps, "engine-props", "", "librdkafka properties of the engine's source (KafkaSource.Properties), k=v,k=v")
-	skip := fs.String("skip", "", "comma-separated measurements to skip: confluent,franz,engine,decode")
+	skip := fs.String("skip", "", "comma-separated measurements to skip: confluent,franz,engine,decode,produce (-sink kafka's raw producer)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs (the engine child's, unless -in-process) to this file")
 	fs.IntVar(&c.decodeRows, "decode-rows", 300_000, "rows per decoder measurement")
@@ -122,10 +125,10 @@ func parseFlags(args []string) (*config, []string, error) {
 	for _, s := range strings.Split(*skip, ",") {
 		switch s = strings.TrimSpace(s); s {
 		case "":
-		case "confluent", "franz", "engine", "decode":
+		case "confluent", "franz", "engine", "decode", "produce":
 			c.skip[s] = true
 		default:
-			return nil, nil, fmt.Errorf("-skip %q: want confluent, franz, engine or decode", s)
+			return nil, nil, fmt.Errorf("-skip %q: want confluent, franz, engine, decode or produce", s)
 		}
 	}
 	var err error
@@ -150,6 +153,9 @@ func parseFlags(args []string) (*config, []string, error) {
 		return nil, nil, fmt.Errorf("-ui %q: want off, on or scrape", c.ui)
 	case c.executors < 0:
 		return nil, nil, fmt.Errorf("-executors %d: want 0 (GOMAXPROCS) or a count", c.executors)
+	}
+	if c.prodProps, err = parseProps(c.producerProps); err != nil {
+		return nil, nil, fmt.Errorf("-producer-props: %w", err)
 	}
 	if c.rdkProps, err = parseProps(c.confluentProps); err != nil {
 		return nil, nil, fmt.Errorf("-confluent-props: %w", err)
@@ -214,6 +220,8 @@ func run(ctx context.Context, cfg *config, args []string) error {
 		return engineChild(ctx, cfg)
 	case "raw-confluent", "raw-franz":
 		return rawChild(ctx, cfg)
+	case "raw-produce":
+		return rawProduceChild(ctx, cfg)
 	}
 	if cfg.sink == "postgres" {
 		return pgSinkBench(ctx, cfg)

@@ -91,6 +91,18 @@ type Result struct {
 	// at-least-once produce and flush.
 	SinkP50Ms float64 `json:"sink_p50_ms,omitempty"`
 	SinkP99Ms float64 `json:"sink_p99_ms,omitempty"`
+	// RawProduce* are -sink kafka's floor, medians over runs: raw
+	// confluent-kafka-go producing the same rows, with the sink's headers
+	// and producer settings, one transaction per engine batch (-mode
+	// raw-produce, a child process). Seconds from InitTransactions done to
+	// the last commit; StartSeconds client creation and InitTransactions;
+	// CPU the child's.
+	RawProduceMsgsPerSec      float64 `json:"raw_produce_msgs_per_sec,omitempty"`
+	RawProduceSeconds         float64 `json:"raw_produce_seconds,omitempty"`
+	RawProduceStartSeconds    float64 `json:"raw_produce_start_seconds,omitempty"`
+	RawProduceCPUSeconds      float64 `json:"raw_produce_cpu_seconds,omitempty"`
+	EngineSecondsMedian       float64 `json:"engine_seconds,omitempty"`
+	EngineNoSinkSecondsMedian float64 `json:"engine_nosink_seconds,omitempty"`
 }
 
 // percentile returns the p-th percentile (0..100) of xs by the

@@ -178,7 +178,7 @@ func TestBatchSpanMs(t *testing.T) {
 
 func TestParseFlagsRefusesBadValues(t *testing.T) {
 	for args, want := range map[string]string{
-		"-skip foo":         `-skip "foo": want confluent, franz, engine or decode`,
+		"-skip foo":         `-skip "foo": want confluent, franz, engine, decode or produce`,
 		"-max-rate -5":      "-max-rate -5: want -1 (about 10 batches), 0 (uncapped) or a cap",
 		"-keys -1":          "-keys -1: want 0 (the generator's pages) or a count",
 		"-format xml":       `-format "xml": want json or csv`,

@@ -72,6 +72,8 @@ func throughput(ctx context.Context, cfg *config) error {
 
 	var confluent, franz []readStats
 	var engines, noSinks []engineRun
+	var rawProduces []rawProduceRun
+	var rawProduceCPU []float64
 	for i := range cfg.runs {
 		if !cfg.skip["confluent"] {
 			st, cpu, err := measureRaw(ctx, cfg, cl.addr, "confluent")
@@ -120,6 +122,19 @@ func throughput(ctx context.Context, cfg *config) error {
 					i+1, baselineLabel(cfg), nr.MsgsPerSec, time.Duration(nr.Seconds*float64(time.Second)).Round(time.Millisecond), nr.PeakRSS>>20, nr.CPUSeconds)
 				noSinks = append(noSinks, nr)
 			}
+			if cfg.sink == "kafka" && !cfg.skip["produce"] {
+				rp, cpu, err := measureRawProduce(ctx, cfg, cl.addr)
+				if err != nil {
+					return err
+				}
+				if rp.Records != er.OutputRows {
+					return fmt.Errorf("raw produce wrote %d records, the engine output %d rows", rp.Records, er.OutputRows)
+				}
+				logf("run %d raw confluent-kafka-go producer, the same %d rows in %d transactions: %.0f rows/s (%.3f s, start %.3f s, CPU %.2f s)",
+					i+1, rp.Records, rp.Transactions, float64(rp.Records)/rp.Seconds, rp.Seconds, rp.StartSeconds, cpu.Seconds())
+				rawProduces = append(rawProduces, rp)
+				rawProduceCPU = append(rawProduceCPU, cpu.Seconds())
+			}
 		}
 	}
 
@@ -147,6 +162,24 @@ func throughput(ctx context.Context, cfg *config) error {
 		summariseNoSink(res, engines, noSinks)
 		rows = append(rows, row{"engine (" + baselineLabel(cfg) + ")", res.EngineNoSinkMsgsPerSec,
 			res.EngineNoSinkMsgsPerSec * float64(res.MessageBytes) / 1e6})
+	}
+	if len(rawProduces) > 0 {
+		var rates, secs, starts, es, ns []float64
+		for _, r := range rawProduces {
+			rates = append(rates, float64(r.Records)/r.Seconds)
+			secs = append(secs, r.Seconds)
+			starts = append(starts, r.StartSeconds)
+		}
+		for _, r := range engines {
+			es = append(es, r.Seconds)
+		}
+		for _, r := range noSinks {
+			ns = append(ns, r.Seconds)
+		}
+		res.AllRuns["raw_produce_rows"] = rates
+		res.RawProduceMsgsPerSec, res.RawProduceSeconds, res.RawProduceStartSeconds = median(rates), median(secs), median(starts)
+		res.RawProduceCPUSeconds = median(rawProduceCPU)
+		res.EngineSecondsMedian, res.EngineNoSinkSecondsMedian = median(es), median(ns)
 	}
 	res.EngineVsRawConfluent = ratio(res.EngineMsgsPerSec, res.RawConfluentMsgsPerSec)
 	res.EngineVsRawFranz = ratio(res.EngineMsgsPerSec, res.RawFranzMsgsPerSec)
@@ -186,6 +219,13 @@ func throughput(ctx context.Context, cfg *config) error {
 		fmt.Printf("sink %s: %d rows out, sink (AddBatch) p50 %.1f ms p99 %.1f ms; %.2fx the same query with no sink (%.0f msgs/s, peak RSS %d MB, CPU %.2f s against %.2f s)\n",
 			strings.TrimSpace(cfg.sink+" "+res.Guarantee), res.EngineOutputRows, res.SinkP50Ms, res.SinkP99Ms, res.SinkVsNoSink, res.EngineNoSinkMsgsPerSec,
 			res.EngineNoSinkPeakRSSBytes>>20, res.EngineNoSinkCPUSeconds, res.EngineCPUSeconds)
+	}
+	if res.RawProduceSeconds > 0 {
+		fmt.Printf("raw confluent-kafka-go producer, the sink's %d rows alone: %.0f rows/s, %.2f s (+%.2f s start), CPU %.2f s; "+
+			"the engine takes %.2f s with the sink, %.2f s without (0.8x would leave the sink %.2f s), %.2f s for both runs one after the other\n",
+			res.EngineOutputRows, res.RawProduceMsgsPerSec, res.RawProduceSeconds, res.RawProduceStartSeconds, res.RawProduceCPUSeconds,
+			res.EngineSecondsMedian, res.EngineNoSinkSecondsMedian, res.EngineNoSinkSecondsMedian/0.8-res.EngineNoSinkSecondsMedian,
+			res.EngineNoSinkSecondsMedian+res.RawProduceSeconds+res.RawProduceStartSeconds)
 	}
 	if res.Decode != nil {
 		printDecode(os.Stdout, res.Decode)
