@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // bexpr is a resolved, type-checked expression over the columns of one
@@ -23,6 +24,9 @@ type bexpr struct {
 	hasElse bool
 	text    string // canonical text, used to deduplicate and match expressions
 	src     string // the user's text of the expression, for error messages
+	// loc is the session time zone of a kCast that reads or shows
+	// wall-clock time (zoneDependent); nil is UTC. Set by inZoneOf.
+	loc *time.Location
 }
 
 func (b *bexpr) String() string { return b.text }
@@ -52,6 +56,8 @@ type binder struct {
 	// grouped: binding Agg's expressions, where a non-aggregate expression
 	// must match a grouping expression.
 	grouped bool
+	// loc is the session time zone, nil for UTC (inZoneOf).
+	loc *time.Location
 }
 
 func (b *binder) columnNames() string {
@@ -92,7 +98,56 @@ func (b *binder) bind(n *node) (*bexpr, error) {
 	if be.src == "" {
 		be.src = n.String()
 	}
+	if err := inZoneOf(be, b.loc); err != nil {
+		return nil, err
+	}
 	return be, nil
+}
+
+// inZoneOf puts a bound expression in the session time zone loc (nil:
+// UTC): casts that read or show wall-clock time (zoneDependent) get loc,
+// and are folded when over a literal; date and time functions are bound
+// again with loc (funcDef.bindIn). Binding leaves those casts of literals
+// unfolded for it. It is idempotent, so shared subtrees may be visited
+// more than once.
+func inZoneOf(e *bexpr, loc *time.Location) error {
+	for _, a := range e.args {
+		if err := inZoneOf(a, loc); err != nil {
+			return err
+		}
+	}
+	switch e.kind {
+	case kCast:
+		a := e.args[0]
+		if !zoneDependent(a.typ, e.typ) {
+			return nil
+		}
+		if a.kind != kLit {
+			e.loc = loc
+			return nil
+		}
+		lit := &node{kind: kLit, typ: e.typ, null: true}
+		if !a.lit.null {
+			if v, ok := castValueIn(litValue(a.lit), a.typ, e.typ, loc); ok {
+				lit = &node{kind: kLit, typ: e.typ, i: v.i, f: v.f, s: v.s}
+			}
+		}
+		text, src := e.text, e.src
+		*e = *newLit(lit)
+		e.text, e.src = text, src
+	case kFunc:
+		if d := e.call.def; loc != nil && d.bindIn != nil {
+			t, k, err := d.bindIn(e.args, loc)
+			if err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrPlan, d.name, err)
+			}
+			if t != e.typ {
+				return fmt.Errorf("%w: %s: type %v in time zone %s, %v in UTC", ErrPlan, d.name, t, loc, e.typ)
+			}
+			e.call = &funcCall{def: d, kern: k}
+		}
+	}
+	return nil
 }
 
 func (b *binder) bind1(n *node) (*bexpr, error) {
@@ -100,7 +155,7 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 		return nil, n.err
 	}
 	if b.grouped && n.kind != kAgg && n.kind != kLit && n.kind != kAlias {
-		pre := &binder{cols: b.agg.input}
+		pre := &binder{cols: b.agg.input, loc: b.loc}
 		if be, err := pre.bind(n); err == nil {
 			for i, g := range b.agg.groups {
 				if g.e.text == be.text {
@@ -306,11 +361,10 @@ func bindBinary(op binOp, l, r *bexpr) (*bexpr, error) {
 // timestamp must parse.
 func coerce(a *bexpr, t Type) (*bexpr, error) {
 	if a.typ == String && t == Timestamp && a.kind == kLit {
-		us, ok := parseTimestamp([]byte(a.lit.s))
-		if !ok {
+		if _, ok := parseTimestamp([]byte(strings.TrimSpace(a.lit.s))); !ok {
 			return nil, fmt.Errorf("%w: %s is not a timestamp (want RFC 3339, 2006-01-02 15:04:05 [UTC] or 2006-01-02)", ErrPlan, a.src)
 		}
-		return newLit(&node{kind: kLit, typ: Timestamp, i: us}), nil
+		return castTo(a, t), nil // folded in the session time zone (inZoneOf)
 	}
 	if a.typ == String && t == Date && a.kind == kLit && !a.lit.null {
 		d, ok := castStringToDate(strings.TrimSpace(a.lit.s))
@@ -343,7 +397,7 @@ func castTo(a *bexpr, t Type) *bexpr {
 	if a.typ == t {
 		return a
 	}
-	if a.kind == kLit {
+	if a.kind == kLit && (a.lit.null || !zoneDependent(a.typ, t)) {
 		if n, ok := castLiteral(a.lit, t); ok {
 			return newLit(n)
 		}
@@ -402,7 +456,7 @@ func (b *binder) bindAgg(n *node) (*bexpr, error) {
 	}
 	call := aggCall{fn: n.agg}
 	if len(n.args) >= 1 {
-		inner := &binder{cols: b.agg.input}
+		inner := &binder{cols: b.agg.input, loc: b.loc}
 		if containsAgg(n.args[0]) {
 			return nil, fmt.Errorf("%w: aggregate %s contains an aggregate", ErrPlan, n)
 		}

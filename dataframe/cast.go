@@ -34,12 +34,20 @@ func castLiteral(n *node, t Type) (*node, bool) {
 // castValue converts a non-null v from one type to another like Spark's
 // non-ANSI CAST; ok is false when the result is NULL. DATE casts only to and
 // from STRING and TIMESTAMP (canCast refuses the rest, as Spark 3 does).
-func castValue(v value, from, to Type) (value, bool) {
+func castValue(v value, from, to Type) (value, bool) { return castValueIn(v, from, to, nil) }
+
+// castValueIn is castValue in the session time zone loc (nil: UTC), which
+// the casts between TIMESTAMP and STRING or DATE read and show wall-clock
+// time in (zoneDependent).
+func castValueIn(v value, from, to Type, loc *time.Location) (value, bool) {
 	if from == to {
 		return v, true
 	}
 	switch to {
 	case String:
+		if from == Timestamp {
+			return value{s: FormatTimestamp(instantToWall(v.i, loc))}, true
+		}
 		return value{s: formatValue(v, from)}, true
 	case Int32, Int64:
 		var n int64
@@ -103,21 +111,38 @@ func castValue(v value, from, to Type) (value, bool) {
 			}
 			return value{i: int64(v.f * 1e6)}, true
 		case String:
-			us, ok := parseTimestamp([]byte(strings.TrimSpace(v.s)))
+			us, zoned, ok := parseTimestampZ([]byte(strings.TrimSpace(v.s)))
+			if ok && !zoned {
+				us = wallToInstant(us, loc)
+			}
 			return value{i: us}, ok
 		case Date:
-			return value{i: v.i * usPerDay}, true
+			return value{i: wallToInstant(v.i*usPerDay, loc)}, true
 		}
 	case Date:
 		switch from {
 		case Timestamp:
-			return value{i: timestampToDate(v.i)}, true
+			return value{i: timestampToDate(instantToWall(v.i, loc))}, true
 		case String:
 			d, ok := castStringToDate(strings.TrimSpace(v.s))
 			return value{i: int64(d)}, ok
 		}
 	}
 	return value{}, false
+}
+
+// zoneDependent reports whether a cast from one type to another reads or
+// shows wall-clock time, so depends on the session time zone.
+func zoneDependent(from, to Type) bool {
+	switch {
+	case from == to:
+		return false
+	case from == Timestamp:
+		return to == String || to == Date
+	case to == Timestamp:
+		return from == String || from == Date
+	}
+	return false
 }
 
 // parseIntTrunc parses s as Spark's (non-ANSI) CAST(string AS BIGINT)

@@ -3,6 +3,7 @@ package dataframe
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -51,6 +52,7 @@ type Program struct {
 	table string // the source table (tests read it)
 	mode  OutputMode
 	plan  string
+	loc   *time.Location // the session time zone; nil is UTC
 
 	inputNames []string // by input position (a joined table's columns included)
 	inputTypes []Type
@@ -100,7 +102,7 @@ func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
 	case df.limit >= 0 && mode == Update:
 		return nil, fmt.Errorf("%w: Limit is not supported in update output mode", ErrUnsupported)
 	}
-	p := &Program{table: df.table, mode: mode, plan: df.String(), limit: df.limit}
+	p := &Program{table: df.table, mode: mode, plan: df.String(), limit: df.limit, loc: df.loc}
 	// Rebase the first phase onto the columns it actually reads.
 	r := &rebaser{pos: map[int]int{}}
 	p.where = r.all(df.where)
@@ -187,6 +189,10 @@ func (r *rebaser) expr(e *bexpr) *bexpr {
 
 // Plan returns the canonical text of the compiled DataFrame.
 func (p *Program) Plan() string { return p.plan }
+
+// SessionTimeZone returns the query's session time zone
+// (DataFrame.WithSessionTimeZone); nil is UTC.
+func (p *Program) SessionTimeZone() *time.Location { return p.loc }
 
 // InputColumns returns the source columns the query reads, in the order a
 // Task expects them in its records (feed it to DecoderOptions.Columns). It

@@ -271,7 +271,7 @@ func (d *csvDecoder) convert(out int, field []byte, quoted bool) *malformed {
 		}
 		s.appendBool(v)
 	case Timestamp:
-		us, ok := parseTimestampField(field)
+		us, ok := parseTimestampField(field, d.opts.TimeZone)
 		if !ok {
 			return d.fail(c.name, "invalid timestamp "+strconv.Quote(string(field)))
 		}

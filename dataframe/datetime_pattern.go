@@ -90,8 +90,13 @@ func pad(b []byte, v int64, width int) []byte {
 }
 
 // format renders us (µs since the epoch) in UTC.
-func (p *dtPattern) format(us int64) string {
-	t := time.UnixMicro(us).UTC()
+func (p *dtPattern) format(us int64) string { return p.formatIn(us, nil) }
+
+// formatIn renders us (µs since the epoch) on loc's wall clock (nil: UTC),
+// zone letters giving loc's offset and name at that instant.
+func (p *dtPattern) formatIn(us int64, loc *time.Location) string {
+	t := inZone(us, loc)
+	zname, off := t.Zone()
 	var b []byte
 	for _, k := range p.toks {
 		switch k.letter {
@@ -153,28 +158,70 @@ func (p *dtPattern) format(us int64) string {
 			}
 			b = append(b, name...)
 		case 'X':
-			b = append(b, 'Z')
-		case 'x':
-			b = append(b, [...]string{"+00", "+0000", "+00:00"}[min(k.count, 3)-1]...)
-		case 'Z':
-			switch k.count {
-			case 4:
-				b = append(b, "GMT"...)
-			case 5:
+			if off == 0 {
 				b = append(b, 'Z')
+			} else {
+				b = appendOffset(b, off, min(k.count, 3))
+			}
+		case 'x':
+			b = appendOffset(b, off, min(k.count, 3))
+		case 'Z':
+			switch {
+			case k.count == 4:
+				b = append(b, "GMT"...)
+				if off != 0 {
+					b = appendOffset(b, off, 3)
+				}
+			case k.count == 5 && off == 0:
+				b = append(b, 'Z')
+			case k.count == 5:
+				b = appendOffset(b, off, 3)
 			default:
-				b = append(b, "+0000"...)
+				b = appendOffset(b, off, 2)
 			}
 		case 'z':
-			b = append(b, "UTC"...)
+			b = append(b, zname...)
 		}
 	}
 	return string(b)
 }
 
+// appendOffset appends the UTC offset off (seconds) as +HH (width 1),
+// +HHMM (2) or +HH:MM (3).
+func appendOffset(b []byte, off, width int) []byte {
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	b = pad(append(b, sign), int64(off/3600), 2)
+	switch width {
+	case 2:
+		b = pad(b, int64(off/60%60), 2)
+	case 3:
+		b = pad(append(b, ':'), int64(off/60%60), 2)
+	}
+	return b
+}
+
 // parse reads s, which must match the whole pattern; fields the pattern
 // lacks default to 1970-01-01 00:00:00 UTC.
 func (p *dtPattern) parse(s string) (int64, bool) {
+	us, _, ok := p.parseZ(s)
+	return us, ok
+}
+
+// parseIn is parse on loc's wall clock (nil: UTC): a string that gives no
+// zone reads as loc's local time.
+func (p *dtPattern) parseIn(s string, loc *time.Location) (int64, bool) {
+	us, zoned, ok := p.parseZ(s)
+	if ok && !zoned {
+		us = wallToInstant(us, loc)
+	}
+	return us, ok
+}
+
+// parseZ is parse, also reporting whether s gave a zone or offset.
+func (p *dtPattern) parseZ(s string) (us int64, zoned, ok bool) {
 	year, month, day, yday := int64(1970), int64(1), int64(1), int64(0)
 	var hour, minute, sec, nanos, offset int64
 	pm, hasAmPm, h12 := false, false, int64(-1)
@@ -201,7 +248,7 @@ func (p *dtPattern) parse(s string) (int64, bool) {
 		switch k.letter {
 		case 0:
 			if !strings.HasPrefix(s[i:], k.lit) {
-				return 0, false
+				return 0, false, false
 			}
 			i += len(k.lit)
 			continue
@@ -288,8 +335,9 @@ func (p *dtPattern) parse(s string) (int64, bool) {
 			}
 		case 'X', 'x', 'Z':
 			offset, ok = p.parseOffset(s, &i)
+			zoned = true
 		case 'z':
-			ok = false
+			ok, zoned = false, true
 			for _, z := range []string{"UTC", "GMT", "Z"} {
 				if strings.HasPrefix(s[i:], z) {
 					ok = true
@@ -299,15 +347,15 @@ func (p *dtPattern) parse(s string) (int64, bool) {
 			}
 		}
 		if !ok {
-			return 0, false
+			return 0, false, false
 		}
 	}
 	if i != len(s) {
-		return 0, false
+		return 0, false, false
 	}
 	if h12 >= 0 {
 		if h12 > 11 {
-			return 0, false
+			return 0, false, false
 		}
 		hour = h12
 		if pm {
@@ -317,16 +365,16 @@ func (p *dtPattern) parse(s string) (int64, bool) {
 		hour += 12
 	}
 	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) || hour > 23 || minute > 59 || sec > 59 {
-		return 0, false
+		return 0, false, false
 	}
 	days := daysFromCivil(year, month, day)
 	if yday > 0 {
 		if yday > 365 && daysIn(year, 2) == 28 || yday > 366 {
-			return 0, false
+			return 0, false, false
 		}
 		days = daysFromCivil(year, 1, 1) + yday - 1
 	}
-	return days*86400e6 + (hour*3600+minute*60+sec)*1e6 + nanos/1000 - offset, true
+	return days*86400e6 + (hour*3600+minute*60+sec)*1e6 + nanos/1000 - offset, zoned, true
 }
 
 // parseOffset reads Z, +HH, +HHMM or +HH:MM and returns it in µs.

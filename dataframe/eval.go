@@ -296,12 +296,12 @@ func (ev *evaluator) cast(e *bexpr, sel []int32) *vector {
 		for _, i := range sel {
 			out.f64[i] = float64(a.i64[i])
 		}
-	case a.typ == Date && e.typ == Timestamp:
+	case a.typ == Date && e.typ == Timestamp && e.loc == nil:
 		out.valid = a.valid
 		for _, i := range sel {
 			out.i64[i] = int64(a.i32[i]) * usPerDay
 		}
-	case a.typ == Timestamp && e.typ == Date:
+	case a.typ == Timestamp && e.typ == Date && e.loc == nil:
 		out.valid = a.valid
 		for _, i := range sel {
 			out.i32[i] = int32(timestampToDate(a.i64[i]))
@@ -311,7 +311,7 @@ func (ev *evaluator) cast(e *bexpr, sel []int32) *vector {
 			x := a.get(i)
 			if !x.null {
 				var ok bool
-				if x, ok = castValue(x, a.typ, e.typ); !ok {
+				if x, ok = castValueIn(x, a.typ, e.typ, e.loc); !ok {
 					x = value{null: true}
 				}
 			}

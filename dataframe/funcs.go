@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/microbatch/microbatch/internal/textdist"
 )
@@ -31,6 +32,10 @@ type funcDef struct {
 	// bind checks and coerces args in place and returns the result type and
 	// the kernel. args are bound; an untyped NULL has type nullType.
 	bind func(args []*bexpr) (Type, kernel, error)
+	// bindIn, for a function that reads or shows wall-clock time, is bind
+	// in a session time zone other than UTC (inZoneOf); bind is bindIn in
+	// UTC.
+	bindIn func(args []*bexpr, loc *time.Location) (Type, kernel, error)
 }
 
 // funcCall is a bound call: bexpr.call of a kFunc.

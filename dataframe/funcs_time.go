@@ -6,7 +6,9 @@ import (
 	"time"
 )
 
-// Date and time functions, in UTC (Spark with spark.sql.session.timeZone=UTC).
+// Date and time functions, on the wall clock of the session time zone
+// (Spark's spark.sql.session.timeZone; UTC by default): each binds in UTC
+// (bind) and, for another zone, again in that zone (bindIn, inZoneOf).
 // The functions Spark types DATE (to_date, date_add) return a DATE; those
 // that take a TIMESTAMP take a DATE as its midnight, and those that take a
 // DATE take a TIMESTAMP's day or a string that casts to a DATE.
@@ -15,20 +17,20 @@ const usPerDay = 86400e6
 
 func init() {
 	register(
-		&funcDef{name: "date_trunc", group: "datetime", usage: "date_trunc(unit, ts)", doc: "ts truncated to the unit: year, quarter, month, week (to Monday), day, hour, minute, second, millisecond, microsecond", minArgs: 2, maxArgs: 2, bind: bindDateTrunc},
-		&funcDef{name: "to_timestamp", group: "datetime", usage: "to_timestamp(str[, fmt])", doc: "str parsed with the Spark datetime pattern fmt (default: as CAST AS TIMESTAMP); NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: bindToTimestamp},
-		&funcDef{name: "to_date", group: "datetime", usage: "to_date(str[, fmt])", doc: "str parsed with fmt (default: as CAST AS DATE), or the day of a TIMESTAMP, as a DATE; NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: bindToDate},
-		&funcDef{name: "from_unixtime", group: "datetime", usage: "from_unixtime(sec[, fmt])", doc: "seconds since the epoch formatted with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: bindFromUnixtime},
-		&funcDef{name: "unix_timestamp", group: "datetime", usage: "unix_timestamp(ts_or_str[, fmt])", doc: "seconds since the epoch (BIGINT) of a TIMESTAMP, or of a string parsed with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: bindUnixTimestamp},
-		&funcDef{name: "year", group: "datetime", usage: "year(ts)", doc: "the year of ts (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Year() })},
-		&funcDef{name: "month", group: "datetime", usage: "month(ts)", doc: "the month of ts, 1-12 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return int(t.Month()) })},
-		&funcDef{name: "day", group: "datetime", usage: "day(ts)", doc: "the day of the month of ts, 1-31 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Day() })},
-		&funcDef{name: "dayofweek", group: "datetime", usage: "dayofweek(ts)", doc: "the day of the week of ts, 1 (Sunday) to 7 (Saturday) (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return int(t.Weekday()) + 1 })},
-		&funcDef{name: "hour", group: "datetime", usage: "hour(ts)", doc: "the hour of ts, 0-23 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Hour() })},
-		&funcDef{name: "minute", group: "datetime", usage: "minute(ts)", doc: "the minute of ts, 0-59 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Minute() })},
-		&funcDef{name: "second", group: "datetime", usage: "second(ts)", doc: "the second of ts, 0-59 (INT)", minArgs: 1, maxArgs: 1, bind: bindField(func(t time.Time) int { return t.Second() })},
+		&funcDef{name: "date_trunc", group: "datetime", usage: "date_trunc(unit, ts)", doc: "ts truncated to the unit: year, quarter, month, week (to Monday), day, hour, minute, second, millisecond, microsecond", minArgs: 2, maxArgs: 2, bind: utc(bindDateTrunc), bindIn: bindDateTrunc},
+		&funcDef{name: "to_timestamp", group: "datetime", usage: "to_timestamp(str[, fmt])", doc: "str parsed with the Spark datetime pattern fmt (default: as CAST AS TIMESTAMP); NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: utc(bindToTimestamp), bindIn: bindToTimestamp},
+		&funcDef{name: "to_date", group: "datetime", usage: "to_date(str[, fmt])", doc: "str parsed with fmt (default: as CAST AS DATE), or the day of a TIMESTAMP, as a DATE; NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: utc(bindToDate), bindIn: bindToDate},
+		&funcDef{name: "from_unixtime", group: "datetime", usage: "from_unixtime(sec[, fmt])", doc: "seconds since the epoch formatted with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: utc(bindFromUnixtime), bindIn: bindFromUnixtime},
+		&funcDef{name: "unix_timestamp", group: "datetime", usage: "unix_timestamp(ts_or_str[, fmt])", doc: "seconds since the epoch (BIGINT) of a TIMESTAMP, or of a string parsed with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: utc(bindUnixTimestamp), bindIn: bindUnixTimestamp},
+		fieldFunc("year", "the year of ts (INT)", func(t time.Time) int { return t.Year() }),
+		fieldFunc("month", "the month of ts, 1-12 (INT)", func(t time.Time) int { return int(t.Month()) }),
+		fieldFunc("day", "the day of the month of ts, 1-31 (INT)", func(t time.Time) int { return t.Day() }),
+		fieldFunc("dayofweek", "the day of the week of ts, 1 (Sunday) to 7 (Saturday) (INT)", func(t time.Time) int { return int(t.Weekday()) + 1 }),
+		fieldFunc("hour", "the hour of ts, 0-23 (INT)", func(t time.Time) int { return t.Hour() }),
+		fieldFunc("minute", "the minute of ts, 0-59 (INT)", func(t time.Time) int { return t.Minute() }),
+		fieldFunc("second", "the second of ts, 0-59 (INT)", func(t time.Time) int { return t.Second() }),
 		nowFunc,
-		&funcDef{name: "date_format", group: "datetime", usage: "date_format(ts, fmt)", doc: "ts formatted with the Spark datetime pattern fmt", minArgs: 2, maxArgs: 2, bind: bindDateFormat},
+		&funcDef{name: "date_format", group: "datetime", usage: "date_format(ts, fmt)", doc: "ts formatted with the Spark datetime pattern fmt", minArgs: 2, maxArgs: 2, bind: utc(bindDateFormat), bindIn: bindDateFormat},
 		&funcDef{name: "date_add", group: "datetime", usage: "date_add(start, days)", doc: "the DATE days after start (before, when negative)", minArgs: 2, maxArgs: 2, bind: bindDateAdd},
 		&funcDef{name: "datediff", group: "datetime", usage: "datediff(end, start)", doc: "the days from the DATE start to the DATE end (INT)", minArgs: 2, maxArgs: 2, bind: bindDateDiff},
 	)
@@ -89,7 +91,7 @@ func truncTimestamp(us int64, unit string) int64 {
 	return daysFromCivil(y, m, 1) * usPerDay
 }
 
-func bindDateTrunc(args []*bexpr) (Type, kernel, error) {
+func bindDateTrunc(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 	u, null, err := stringLiteral(args, 0, "unit")
 	if err != nil {
 		return 0, nil, err
@@ -108,14 +110,18 @@ func bindDateTrunc(args []*bexpr) (Type, kernel, error) {
 		out := newVector(Timestamp, n)
 		out.valid = a[1].valid
 		x, o := a[1].i64, out.i64
-		for _, i := range sel {
-			o[i] = truncTimestamp(x[i], unit)
+		if loc == nil {
+			for _, i := range sel {
+				o[i] = truncTimestamp(x[i], unit)
+			}
+			return out
 		}
+		live(out.valid, sel, func(i int32) { o[i] = wallToInstant(truncTimestamp(instantToWall(x[i], loc), unit), loc) })
 		return out
 	}, nil
 }
 
-func bindToTimestamp(args []*bexpr) (Type, kernel, error) {
+func bindToTimestamp(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 	if len(args) == 1 || args[0].typ == Timestamp || args[0].typ == Date {
 		if err := argAs(args, 0, Timestamp); err != nil {
 			return 0, nil, err
@@ -130,7 +136,7 @@ func bindToTimestamp(args []*bexpr) (Type, kernel, error) {
 		return Timestamp, nullKernel(Timestamp), err
 	}
 	return Timestamp, strictNullable(Timestamp, func(out *vector, a []*vector, i int32) bool {
-		us, ok := p.parse(a[0].str(i))
+		us, ok := p.parseIn(a[0].str(i), loc)
 		out.i64[i] = us
 		return ok
 	}), nil
@@ -138,7 +144,7 @@ func bindToTimestamp(args []*bexpr) (Type, kernel, error) {
 
 // bindToDate is to_date: without a pattern it is CAST(x AS DATE), as in
 // Spark; with one, the string parsed as to_timestamp does, then its day.
-func bindToDate(args []*bexpr) (Type, kernel, error) {
+func bindToDate(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 	if len(args) == 1 || args[0].typ == Timestamp || args[0].typ == Date {
 		if err := argAs(args, 0, Date); err != nil {
 			return 0, nil, err
@@ -153,13 +159,13 @@ func bindToDate(args []*bexpr) (Type, kernel, error) {
 		return Date, nullKernel(Date), err
 	}
 	return Date, strictNullable(Date, func(out *vector, a []*vector, i int32) bool {
-		us, ok := p.parse(a[0].str(i))
-		out.i32[i] = int32(timestampToDate(us))
+		us, ok := p.parseIn(a[0].str(i), loc)
+		out.i32[i] = int32(timestampToDate(instantToWall(us, loc)))
 		return ok
 	}), nil
 }
 
-func bindFromUnixtime(args []*bexpr) (Type, kernel, error) {
+func bindFromUnixtime(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 	if err := argAs(args, 0, Int64); err != nil {
 		return 0, nil, err
 	}
@@ -167,10 +173,10 @@ func bindFromUnixtime(args []*bexpr) (Type, kernel, error) {
 	if err != nil || null {
 		return String, nullKernel(String), err
 	}
-	return String, strict(String, func(out *vector, a []*vector, i int32) { out.s[i] = p.format(a[0].i64[i] * 1e6) }), nil
+	return String, strict(String, func(out *vector, a []*vector, i int32) { out.s[i] = p.formatIn(a[0].i64[i]*1e6, loc) }), nil
 }
 
-func bindUnixTimestamp(args []*bexpr) (Type, kernel, error) {
+func bindUnixTimestamp(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 	if args[0].typ == Timestamp {
 		return Int64, strict(Int64, func(out *vector, a []*vector, i int32) { out.i64[i] = floorDiv(a[0].i64[i], 1e6) }), nil
 	}
@@ -182,14 +188,20 @@ func bindUnixTimestamp(args []*bexpr) (Type, kernel, error) {
 		return Int64, nullKernel(Int64), err
 	}
 	return Int64, strictNullable(Int64, func(out *vector, a []*vector, i int32) bool {
-		us, ok := p.parse(a[0].str(i))
+		us, ok := p.parseIn(a[0].str(i), loc)
 		out.i64[i] = floorDiv(us, 1e6)
 		return ok
 	}), nil
 }
 
-func bindField(f func(time.Time) int) func([]*bexpr) (Type, kernel, error) {
-	return func(args []*bexpr) (Type, kernel, error) {
+// fieldFunc registers a function of one TIMESTAMP's wall-clock time.
+func fieldFunc(name, doc string, f func(time.Time) int) *funcDef {
+	b := bindField(f)
+	return &funcDef{name: name, group: "datetime", usage: name + "(ts)", doc: doc, minArgs: 1, maxArgs: 1, bind: utc(b), bindIn: b}
+}
+
+func bindField(f func(time.Time) int) func([]*bexpr, *time.Location) (Type, kernel, error) {
+	return func(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 		if err := argAs(args, 0, Timestamp); err != nil {
 			return 0, nil, err
 		}
@@ -197,13 +209,18 @@ func bindField(f func(time.Time) int) func([]*bexpr) (Type, kernel, error) {
 			out := newVector(Int32, n)
 			out.valid = a[0].valid
 			x, o := a[0].i64, out.i32
-			live(out.valid, sel, func(i int32) { o[i] = int32(f(time.UnixMicro(x[i]).UTC())) })
+			live(out.valid, sel, func(i int32) { o[i] = int32(f(inZone(x[i], loc))) })
 			return out
 		}, nil
 	}
 }
 
-func bindDateFormat(args []*bexpr) (Type, kernel, error) {
+// utc is the UTC bind of a function bound in a time zone.
+func utc(bindIn func([]*bexpr, *time.Location) (Type, kernel, error)) func([]*bexpr) (Type, kernel, error) {
+	return func(args []*bexpr) (Type, kernel, error) { return bindIn(args, nil) }
+}
+
+func bindDateFormat(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 	if err := argAs(args, 0, Timestamp); err != nil {
 		return 0, nil, err
 	}
@@ -211,7 +228,7 @@ func bindDateFormat(args []*bexpr) (Type, kernel, error) {
 	if err != nil || null {
 		return String, nullKernel(String), err
 	}
-	return String, strict(String, func(out *vector, a []*vector, i int32) { out.s[i] = p.format(a[0].i64[i]) }), nil
+	return String, strict(String, func(out *vector, a []*vector, i int32) { out.s[i] = p.formatIn(a[0].i64[i], loc) }), nil
 }
 
 func bindDateAdd(args []*bexpr) (Type, kernel, error) {

@@ -105,7 +105,7 @@ func (df *DataFrame) Join(j Join) *DataFrame {
 	}
 	ts := j.Table.Schema()
 	spec := &joinSpec{table: j.Table, how: j.Type, whereBefore: len(c.where)}
-	pre := &binder{cols: c.pre}
+	pre := &binder{cols: c.pre, loc: c.loc}
 	for _, k := range j.Keys {
 		if containsAgg(k.Stream.node()) {
 			return c.fail("Join", fmt.Errorf("%w: aggregate in a join key", ErrPlan))
@@ -142,7 +142,7 @@ func (df *DataFrame) Join(j Join) *DataFrame {
 		if containsAgg(j.Cond.node()) {
 			return c.fail("Join", fmt.Errorf("%w: aggregate in a join condition", ErrPlan))
 		}
-		be, err := (&binder{cols: c.pre}).bind(j.Cond.node())
+		be, err := (&binder{cols: c.pre, loc: c.loc}).bind(j.Cond.node())
 		if err == nil {
 			be, err = expectBool("Join", be)
 		}

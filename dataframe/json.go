@@ -402,7 +402,7 @@ func (d *jsonDecoder) value(n *jsonNode, depth int) {
 			if !ok {
 				return
 			}
-			us, ok := parseTimestampField(str)
+			us, ok := parseTimestampField(str, d.opts.TimeZone)
 			if !ok {
 				d.fail(n, "invalid timestamp "+strconv.Quote(string(str)))
 				return

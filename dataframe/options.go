@@ -3,6 +3,7 @@ package dataframe
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow/memory"
 )
@@ -100,6 +101,12 @@ type DecoderOptions struct {
 	// absent is malformed, handled per Mode like a value that does not
 	// parse (a watermark cannot place it).
 	EventTime string
+	// TimeZone is the zone of a TIMESTAMP value that gives no offset
+	// ("2024-07-01 12:00:00"): Spark's timeZone option of its JSON and CSV
+	// sources, which defaults to the session time zone; nil is UTC. A
+	// value with an offset or Z, or epoch milliseconds, is an instant in
+	// any zone.
+	TimeZone *time.Location
 }
 
 // NewDecoder returns a Decoder of records in opts.Format into Arrow records

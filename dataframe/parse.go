@@ -3,6 +3,7 @@ package dataframe
 import (
 	"math"
 	"strconv"
+	"time"
 	"unsafe"
 )
 
@@ -102,8 +103,11 @@ func parseBool(b []byte) (bool, bool) {
 // parseTimestampField parses a record's timestamp text (a JSON string, a
 // CSV field): parseTimestamp's formats, or an integer of epoch
 // milliseconds. Both decoders take the same text.
-func parseTimestampField(b []byte) (int64, bool) {
-	if us, ok := parseTimestamp(b); ok {
+func parseTimestampField(b []byte, loc *time.Location) (int64, bool) {
+	if us, zoned, ok := parseTimestampZ(b); ok {
+		if !zoned && loc != nil {
+			us = wallToInstant(us, loc)
+		}
 		return us, true
 	}
 	if ms, reason := parseInt(b, 64); reason == "" {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow/go/v17/arrow"
 )
@@ -39,6 +40,9 @@ type DataFrame struct {
 
 	join *joinSpec // Join, or nil
 
+	// loc is the session time zone (WithSessionTimeZone), nil for UTC.
+	loc *time.Location
+
 	err error
 }
 
@@ -68,6 +72,33 @@ func Source(table string, schema *Schema) *DataFrame {
 	df.ops = []string{"Source " + quoteName(table) + " [" + schema.String() + "]"}
 	return df
 }
+
+// WithSessionTimeZone sets the session time zone of the query, Spark's
+// spark.sql.session.timeZone (see LoadTimeZone): its date and time
+// functions, its CASTs between TIMESTAMP and STRING or DATE, and its
+// timestamp literals without an offset read and show wall-clock time in
+// loc. nil is UTC, the default. It must come right after Source, before
+// any expression is bound.
+func (df *DataFrame) WithSessionTimeZone(loc *time.Location) *DataFrame {
+	c, ok := df.derive("SessionTimeZone " + zoneName(loc))
+	if !ok {
+		return c
+	}
+	if len(df.ops) != 1 || df.loc != nil {
+		return c.fail("WithSessionTimeZone", fmt.Errorf("%w: set the session time zone right after Source, before any other operation", ErrPlan))
+	}
+	if loc == time.UTC {
+		loc = nil
+	}
+	c.loc = loc
+	if loc == nil {
+		c.ops = df.ops // UTC is the default: the plan text stays the same
+	}
+	return c
+}
+
+// SessionTimeZone returns the query's session time zone; nil is UTC.
+func (df *DataFrame) SessionTimeZone() *time.Location { return df.loc }
 
 func checkSource(table string, schema *Schema) error {
 	if table == "" {
@@ -119,7 +150,7 @@ func (df *DataFrame) fail(op string, err error) *DataFrame {
 // private copy of the aggregation.
 func (df *DataFrame) phase2() *binder {
 	df.agg = df.agg.clone()
-	return &binder{cols: df.post, agg: df.agg}
+	return &binder{cols: df.post, agg: df.agg, loc: df.loc}
 }
 
 // Filter keeps the rows where cond is TRUE (not FALSE, not NULL). After an
@@ -132,7 +163,7 @@ func (df *DataFrame) Filter(cond Expr) *DataFrame {
 	if c.limit >= 0 {
 		return c.fail("Filter", fmt.Errorf("%w: Filter after Limit", ErrPlan))
 	}
-	b := &binder{cols: c.pre}
+	b := &binder{cols: c.pre, loc: c.loc}
 	if c.agg != nil {
 		b = c.phase2()
 	} else if containsAgg(cond.node()) {
@@ -173,7 +204,7 @@ func (df *DataFrame) Select(exprs ...Expr) *DataFrame {
 	if len(exprs) == 0 {
 		return c.fail("Select", fmt.Errorf("%w: no columns", ErrPlan))
 	}
-	b := &binder{cols: c.pre}
+	b := &binder{cols: c.pre, loc: c.loc}
 	if c.agg != nil {
 		b = c.phase2()
 	}
@@ -224,7 +255,7 @@ func (g *GroupedData) Agg(aggs ...Expr) *DataFrame {
 		return c.fail("Agg", fmt.Errorf("%w: aggregation after Limit", ErrUnsupported))
 	}
 	spec := &aggSpec{input: c.pre}
-	pre := &binder{cols: c.pre}
+	pre := &binder{cols: c.pre, loc: c.loc}
 	for _, e := range g.groups {
 		if isWindow(e.node()) {
 			if spec.window != nil {
@@ -259,7 +290,7 @@ func (g *GroupedData) Agg(aggs ...Expr) *DataFrame {
 	}
 	c.agg = spec
 	c.post = spec.outputCols()[:len(spec.groups)]
-	b := &binder{agg: spec, grouped: true}
+	b := &binder{agg: spec, grouped: true, loc: c.loc}
 	for _, e := range aggs {
 		col, err := b.bindNamed(e)
 		if err != nil {
@@ -288,7 +319,7 @@ func (df *DataFrame) OrderBy(orders ...SortOrder) *DataFrame {
 	if len(orders) == 0 {
 		return c.fail("OrderBy", fmt.Errorf("%w: no sort keys", ErrPlan))
 	}
-	b := &binder{cols: c.pre}
+	b := &binder{cols: c.pre, loc: c.loc}
 	if c.agg != nil {
 		b = c.phase2()
 	} else {

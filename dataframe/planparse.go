@@ -139,6 +139,17 @@ func (p *planParser) plan() (*DataFrame, error) {
 				}
 			}
 			df = df.OrderBy(orders...)
+		case p.eat("SessionTimeZone "):
+			name := p.rest()
+			if i := strings.IndexByte(name, '\n'); i >= 0 {
+				name = name[:i]
+			}
+			p.pos += len(name)
+			loc, err := LoadTimeZone(name)
+			if err != nil {
+				return nil, err
+			}
+			df = df.WithSessionTimeZone(loc)
 		case p.eat("Limit "):
 			n, err := p.integer()
 			if err != nil {

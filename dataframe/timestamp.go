@@ -10,36 +10,45 @@ package dataframe
 //
 // It returns microseconds since the Unix epoch.
 func parseTimestamp(b []byte) (int64, bool) {
+	us, _, ok := parseTimestampZ(b)
+	return us, ok
+}
+
+// parseTimestampZ is parseTimestamp, also reporting whether b gives its
+// zone (Z, UTC or an offset): without one, us is a wall-clock reading,
+// which is UTC's unless a session time zone says otherwise
+// (wallToInstant).
+func parseTimestampZ(b []byte) (us int64, zoned, ok bool) {
 	if len(b) < 10 || b[4] != '-' || b[7] != '-' {
-		return 0, false
+		return 0, false, false
 	}
 	year, ok1 := digits(b[0:4])
 	month, ok2 := digits(b[5:7])
 	day, ok3 := digits(b[8:10])
 	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
-		return 0, false
+		return 0, false, false
 	}
 	days := daysFromCivil(year, month, day)
 	if len(b) == 10 {
-		return days * 86400e6, true
+		return days * 86400e6, false, true
 	}
 	if b[10] != 'T' && b[10] != 't' && b[10] != ' ' || len(b) < 16 || b[13] != ':' {
-		return 0, false
+		return 0, false, false
 	}
 	hour, ok1 := digits(b[11:13])
 	min, ok2 := digits(b[14:16])
 	if !ok1 || !ok2 || hour > 23 || min > 59 {
-		return 0, false
+		return 0, false, false
 	}
 	i := 16
 	var sec, frac int64
 	if i < len(b) && b[i] == ':' {
 		if len(b) < 19 {
-			return 0, false
+			return 0, false, false
 		}
 		s, ok := digits(b[17:19])
 		if !ok || s > 59 {
-			return 0, false
+			return 0, false, false
 		}
 		sec = s
 		i = 19
@@ -53,25 +62,25 @@ func parseTimestamp(b []byte) (int64, bool) {
 				i++
 			}
 			if i == start || i-start > 9 {
-				return 0, false
+				return 0, false, false
 			}
 		}
 	}
-	us := days*86400e6 + (hour*3600+min*60+sec)*1e6 + frac
+	us = days*86400e6 + (hour*3600+min*60+sec)*1e6 + frac
 	rest := b[i:]
 	if len(rest) > 0 && rest[0] == ' ' {
 		rest = rest[1:]
 		if len(rest) == 0 {
-			return 0, false
+			return 0, false, false
 		}
 	}
 	switch {
 	case len(rest) == 0:
-		return us, true
+		return us, false, true
 	case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
-		return us, true
+		return us, true, true
 	case len(rest) == 3 && rest[0] == 'U' && rest[1] == 'T' && rest[2] == 'C':
-		return us, true
+		return us, true, true
 	case rest[0] == '+' || rest[0] == '-':
 		var oh, om int64
 		var ok1, ok2 bool
@@ -88,15 +97,15 @@ func parseTimestamp(b []byte) (int64, bool) {
 			ok2 = ok2 && rest[3] == ':'
 		}
 		if !ok1 || !ok2 || oh > 23 || om > 59 {
-			return 0, false
+			return 0, false, false
 		}
 		off := (oh*3600 + om*60) * 1e6
 		if rest[0] == '+' {
-			return us - off, true
+			return us - off, true, true
 		}
-		return us + off, true
+		return us + off, true, true
 	}
-	return 0, false
+	return 0, false, false
 }
 
 func digits(b []byte) (int64, bool) {

@@ -127,6 +127,7 @@ func New(cfg Config) (*Query, error) {
 		Mode:      q.cfg.Mode,
 		Columns:   q.prog.InputColumns(),
 		CSVHeader: cfg.CSVHeader,
+		TimeZone:  q.prog.SessionTimeZone(),
 	}
 	if et, _, ok := q.prog.Watermark(); ok && !slices.ContainsFunc(dataframe.MetadataFields(), func(f dataframe.Field) bool { return f.Name == et }) {
 		q.decOpts.EventTime = et // a NULL event time is malformed

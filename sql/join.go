@@ -3,6 +3,7 @@ package sql
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -18,10 +19,29 @@ import (
 // may name the table first), equality keys and any further condition in
 // ON, and a derived table FROM (SELECT ...) AS t, are supported.
 func CompileTables(query string, table string, schema *dataframe.Schema, tables map[string]*dataframe.StaticTable) (*dataframe.DataFrame, error) {
+	return CompileWith(query, schema, Options{Table: table, Tables: tables})
+}
+
+// Options are what CompileWith takes beyond the query and the schema.
+type Options struct {
+	// Table is the stream's table name; "events" when empty.
+	Table string
+	// Tables are the static tables a join may read, by name
+	// (case-insensitive).
+	Tables map[string]*dataframe.StaticTable
+	// SessionTimeZone is the zone of the query's date and time functions,
+	// CASTs and timestamp literals (Spark's spark.sql.session.timeZone,
+	// dataframe.DataFrame.WithSessionTimeZone); nil is UTC.
+	SessionTimeZone *time.Location
+}
+
+// CompileWith is CompileTables with every option.
+func CompileWith(query string, schema *dataframe.Schema, o Options) (*dataframe.DataFrame, error) {
+	table, tables := o.Table, o.Tables
 	if table == "" {
 		table = defaultTable
 	}
-	src := dataframe.Source(table, schema)
+	src := dataframe.Source(table, schema).WithSessionTimeZone(o.SessionTimeZone)
 	if err := src.Err(); err != nil {
 		return nil, fmt.Errorf("sql: %w", err)
 	}

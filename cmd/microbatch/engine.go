@@ -64,7 +64,7 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 	errs = append(errs, terrs...)
 	if unbuilt["Schema"] || !tablesOK || !job.Valid("source.table", "query") {
 		unbuilt["Query"] = true
-	} else if cfg.Query, err = sql.CompileTables(job.Query, job.Source.Table, cfg.Schema, tables); err != nil {
+	} else if cfg.Query, err = sql.CompileWith(job.Query, cfg.Schema, sql.Options{Table: job.Source.Table, Tables: tables, SessionTimeZone: job.SessionTimeZone}); err != nil {
 		var se *sql.Error
 		if errors.As(err, &se) {
 			errs = append(errs, job.QueryErrorf(se.Line, se.Column, "%s", se.Msg))

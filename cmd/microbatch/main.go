@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // sessionTimeZone names load on hosts without /usr/share/zoneinfo
 
 	"github.com/spf13/cobra"
 

@@ -3,6 +3,7 @@ package jobfile_test
 import (
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,5 +135,31 @@ func TestWatermarkIdleTimeout(t *testing.T) {
 		if got := j.Watermark.Engine(); got.IdleTimeout != c.want || got.Policy != engine.PerPartitionWatermark {
 			t.Errorf("%q: engine watermark %+v, want idle timeout %v", c.line, got, c.want)
 		}
+	}
+}
+
+// sessionTimeZone: absent is UTC (nil); an IANA name or an offset loads;
+// anything else is refused at its line.
+func TestSessionTimeZoneKey(t *testing.T) {
+	j, err := parse(t, minimal)
+	if err != nil || j.SessionTimeZone != nil {
+		t.Fatalf("default: %v, %v", j.SessionTimeZone, err)
+	}
+	for name, want := range map[string]string{"America/New_York": "America/New_York", "+05:30": "+05:30", "UTC": "UTC"} {
+		j, err := parse(t, minimal+"sessionTimeZone: "+name+"\n")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := "UTC"
+		if j.SessionTimeZone != nil {
+			got = j.SessionTimeZone.String()
+		}
+		if got != want {
+			t.Errorf("sessionTimeZone %s loaded as %s", name, got)
+		}
+	}
+	_, err = parse(t, minimal+"sessionTimeZone: Mars/Olympus\n")
+	if err == nil || !strings.Contains(err.Error(), `job.yaml:9: sessionTimeZone: time zone "Mars/Olympus": unknown time zone Mars/Olympus`) {
+		t.Fatalf("bad zone: %v", err)
 	}
 }

@@ -34,6 +34,10 @@ type Job struct {
 	// not set it (key outputMode; the engine then picks complete for
 	// aggregating queries and append otherwise; Spark: outputMode).
 	OutputMode string
+	// SessionTimeZone is the zone of the query's date and time functions,
+	// CASTs and timestamp literals without an offset (key sessionTimeZone,
+	// default UTC; Spark: spark.sql.session.timeZone); nil is UTC.
+	SessionTimeZone *time.Location
 	// Backpressure is the backpressure section (key backpressure; Spark:
 	// spark.streaming.backpressure.*); nil when absent.
 	Backpressure *Backpressure

@@ -258,7 +258,7 @@ func TestErrors(t *testing.T) {
 		{"wrong type mapping", "  format: json", "  format: {a: 1}",
 			[]string{`job.yaml:5: source.format: expected a value, got a mapping`}},
 		{"section is a scalar", "source:\n", "source: kafka\nx:\n",
-			[]string{`job.yaml:1: source: expected a mapping, got "kafka"`, `job.yaml:2: x: unknown key (known keys: name, source, tables, trigger, query, outputMode, backpressure, watermark, sink, checkpointLocation)`}},
+			[]string{`job.yaml:1: source: expected a mapping, got "kafka"`, `job.yaml:2: x: unknown key (known keys: name, source, tables, trigger, query, outputMode, sessionTimeZone, backpressure, watermark, sink, checkpointLocation)`}},
 		{"duplicate key", "  format: json", "  format: json\n  format: csv",
 			[]string{`job.yaml:6: source.format: duplicate key (first set on line 5)`}},
 		{"two sinks", "query:", "sink:\n  console: {}\n  kafka: {topic: out}\nquery:",

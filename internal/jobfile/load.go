@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"gopkg.in/yaml.v3"
 
+	"github.com/microbatch/microbatch/dataframe"
 	"github.com/microbatch/microbatch/engine"
 )
 
@@ -180,6 +181,15 @@ func (l *loader) load(data []byte, dir string) *Job {
 	}
 	if n := top["outputMode"]; n != nil {
 		job.OutputMode, _ = l.enum(n, "outputMode", "complete", "update", "append")
+	}
+	if n := top["sessionTimeZone"]; n != nil {
+		if v, ok := l.nonEmpty(n, "sessionTimeZone"); ok {
+			if loc, err := dataframe.LoadTimeZone(v); err != nil {
+				l.errorf(deref(n).Line, "sessionTimeZone", "%v", strings.TrimPrefix(err.Error(), dataframe.ErrOptions.Error()+": "))
+			} else {
+				job.SessionTimeZone = loc
+			}
+		}
 	}
 	if n := top["watermark"]; n != nil {
 		job.Watermark = l.watermark(n)

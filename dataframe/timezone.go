@@ -1,0 +1,100 @@
+package dataframe
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The session time zone (Spark's spark.sql.session.timeZone) is the zone
+// in which a query's date and time functions, its CASTs between TIMESTAMP
+// and STRING or DATE, and its timestamp literals without an offset read
+// and show wall-clock time. A TIMESTAMP is an instant (µs since the epoch,
+// as Arrow's) whatever the zone: only its wall-clock views change. nil is
+// UTC, the default.
+
+// LoadTimeZone returns the session time zone name: an IANA name
+// (America/New_York), UTC, or a fixed offset (+05:30, -08:00, UTC+01:00,
+// GMT-3), as Spark's spark.sql.session.timeZone accepts them. UTC and
+// +00:00 return nil.
+func LoadTimeZone(name string) (*time.Location, error) {
+	s := strings.TrimSpace(name)
+	switch s {
+	case "", "UTC", "Z", "GMT", "Etc/UTC":
+		if s == "" {
+			return nil, fmt.Errorf("%w: empty time zone", ErrOptions)
+		}
+		return nil, nil
+	}
+	rest := s
+	for _, p := range []string{"UTC", "GMT"} {
+		if strings.HasPrefix(rest, p) && len(rest) > len(p) && (rest[len(p)] == '+' || rest[len(p)] == '-') {
+			rest = rest[len(p):]
+		}
+	}
+	if rest[0] == '+' || rest[0] == '-' {
+		var dp dtPattern
+		i := 0
+		off, ok := dp.parseOffset(rest, &i)
+		if !ok || i != len(rest) {
+			if h, okh := digits([]byte(rest[1:])); okh && len(rest) <= 3 && h <= 18 {
+				off, ok = h*3600e6, true
+				if rest[0] == '-' {
+					off = -off
+				}
+			} else {
+				return nil, fmt.Errorf("%w: time zone %q: want an IANA name (Europe/Paris), UTC, or an offset such as +05:30", ErrOptions, name)
+			}
+		}
+		if off == 0 {
+			return nil, nil
+		}
+		return time.FixedZone(s, int(off/1e6)), nil
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: time zone %q: %w (want an IANA name such as Europe/Paris, UTC, or an offset such as +05:30)", ErrOptions, name, err)
+	}
+	if loc == time.UTC {
+		return nil, nil
+	}
+	return loc, nil
+}
+
+// inZone is the wall-clock view of the instant us in loc (nil: UTC).
+func inZone(us int64, loc *time.Location) time.Time {
+	if loc == nil {
+		return time.UnixMicro(us).UTC()
+	}
+	return time.UnixMicro(us).In(loc)
+}
+
+// instantToWall returns the wall-clock reading of the instant us in loc,
+// as µs since 1970-01-01 00:00 of that wall clock.
+func instantToWall(us int64, loc *time.Location) int64 {
+	if loc == nil {
+		return us
+	}
+	_, off := time.UnixMicro(us).In(loc).Zone()
+	return us + int64(off)*1e6
+}
+
+// wallToInstant returns the instant at which loc's wall clock reads w (µs
+// since 1970-01-01 00:00 of that wall clock). A reading that a daylight
+// saving change skips is taken with the offset before the change (Go's
+// time.Date rule); one that occurs twice, the first time.
+func wallToInstant(w int64, loc *time.Location) int64 {
+	if loc == nil {
+		return w
+	}
+	t := time.UnixMicro(w).UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc).UnixMicro()
+}
+
+// zoneName names loc for plan texts: "UTC" for nil.
+func zoneName(loc *time.Location) string {
+	if loc == nil {
+		return "UTC"
+	}
+	return loc.String()
+}
