@@ -285,7 +285,7 @@ func (c *compiler) project(df *dataframe.DataFrame, srcCols []string) (*datafram
 		subs[i] = subst{text: it.x.e.String(), name: out[i]}
 	}
 	ord := &scope{clause: "ORDER BY", cols: out, subst: subs, substScope: in, unselected: srcCols}
-	return c.orderBy(sel, out, ord, func(e dataframe.Expr) error { return sel.Select(e).Err() }, nil)
+	return c.orderBy(sel, out, nil, ord, func(e dataframe.Expr) error { return sel.Select(e).Err() }, nil)
 }
 
 // aggregate compiles a query with GROUP BY, aggregates, HAVING or DISTINCT:
@@ -395,8 +395,12 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 		pos[1] = win.pos
 	}
 	ai := 0
+	renamed := map[string]string{} // output alias -> its column of the aggregation
 	add := func(name, alias string, at int) {
 		outPos = append(outPos, at)
+		if alias != "" && alias != name {
+			renamed[alias] = name
+		}
 		if alias == "" {
 			out, outExprs = append(out, name), append(outExprs, dataframe.Col(name))
 		} else {
@@ -449,7 +453,7 @@ func (c *compiler) aggregate(df *dataframe.DataFrame, srcCols []string) (*datafr
 			return nil, c.condError("HAVING", x, agg, res.Err())
 		}
 	}
-	res, err := c.orderBy(res, out, phase2("ORDER BY"), probe, inner)
+	res, err := c.orderBy(res, out, renamed, phase2("ORDER BY"), probe, inner)
 	if err != nil {
 		return nil, err
 	}
@@ -530,8 +534,10 @@ func (c *compiler) duplicates(names []string, pos []int) *Error {
 }
 
 // orderBy applies ORDER BY: a select-list position, an output column, or an
-// expression in scope s.
-func (c *compiler) orderBy(df *dataframe.DataFrame, out []string, s *scope, probe, inner func(dataframe.Expr) error) (*dataframe.DataFrame, *Error) {
+// expression in scope s. renamed maps the output names (aliases) that are
+// not yet df's column names, as the select list renames them after the
+// sort (the window's start and end of an aggregation), to those columns.
+func (c *compiler) orderBy(df *dataframe.DataFrame, out []string, renamed map[string]string, s *scope, probe, inner func(dataframe.Expr) error) (*dataframe.DataFrame, *Error) {
 	sorts := c.p.stmt.GetSortClause()
 	if len(sorts) == 0 {
 		return df, nil
@@ -548,7 +554,13 @@ func (c *compiler) orderBy(df *dataframe.DataFrame, out []string, s *scope, prob
 			if p < 1 || p > len(out) {
 				return nil, c.errAt(pos, "ORDER BY position %d is not in the select list (1 to %d)", p, len(out))
 			}
-			x = &texpr{e: dataframe.Col(out[p-1]), pos: pos, col: out[p-1]}
+			name := out[p-1]
+			if col, ok := renamed[name]; ok {
+				name = col
+			}
+			x = &texpr{e: dataframe.Col(name), pos: pos, col: name}
+		} else if col, ok := renamedRef(key, renamed); ok {
+			x = &texpr{e: dataframe.Col(col), pos: pos, col: col}
 		} else {
 			var err error
 			if x, err = c.t.expr(key, s); err != nil {
@@ -582,6 +594,27 @@ func (c *compiler) orderBy(df *dataframe.DataFrame, out []string, s *scope, prob
 		return nil, planError(c.p.q, keys[0].start(), err)
 	}
 	return res, nil
+}
+
+// renamedRef returns the column of key when key is a plain reference to
+// an alias of renamed (matched as identifiers are: case-insensitively).
+// An output alias comes before a source column of the same name, as in
+// PostgreSQL's ORDER BY.
+func renamedRef(key *pg.Node, renamed map[string]string) (string, bool) {
+	cr := key.GetColumnRef()
+	if cr == nil || len(renamed) == 0 {
+		return "", false
+	}
+	parts, star := refParts(cr)
+	if star || len(parts) != 1 {
+		return "", false
+	}
+	for alias, col := range renamed {
+		if strings.EqualFold(alias, parts[0]) {
+			return col, true
+		}
+	}
+	return "", false
 }
 
 // limit applies LIMIT.

@@ -38,6 +38,20 @@ func TestWindowPlans(t *testing.T) {
 		{"SELECT user_id, session_window.start, session_window.end AS last, count(*) AS n FROM events GROUP BY user_id, session_window(event_time, '5 minutes')",
 			src.GroupBy(SessionWindow(ts, 5*time.Minute), Col("user_id")).Agg(Count().As("n")).
 				Select(Col("user_id"), Col("session_window.start"), Col("session_window.end").As("last"), Col("n"))},
+		// ORDER BY an alias or the position of a window bound (sorted
+		// before the select list renames it)
+		{"SELECT window.start AS m, count(*) AS c FROM events GROUP BY window(event_time, '1 minute') ORDER BY m DESC",
+			src.GroupBy(Window(ts, time.Minute, 0, 0)).Agg(Count().As("c")).OrderBy(Col("window.start").Desc()).
+				Select(Col("window.start").As("m"), Col("c"))},
+		{"SELECT window.start AS m, count(*) AS c FROM events GROUP BY window(event_time, '1 minute') ORDER BY 1, c",
+			src.GroupBy(Window(ts, time.Minute, 0, 0)).Agg(Count().As("c")).OrderBy(Col("window.start").Asc(), Col("c").Asc()).
+				Select(Col("window.start").As("m"), Col("c"))},
+		{"SELECT window_start AS m, count(*) FROM events GROUP BY tumble(event_time, interval '1 minute') ORDER BY M",
+			src.GroupBy(Tumble(ts, time.Minute)).Agg(Count()).OrderBy(Col("window_start").Asc()).
+				Select(Col("window_start").As("m"), Col("count(*)"))},
+		{"SELECT user_id, session_window.start AS s, count(*) FROM events GROUP BY user_id, session_window(event_time, '5 minutes') ORDER BY s",
+			src.GroupBy(SessionWindow(ts, 5*time.Minute), Col("user_id")).Agg(Count()).OrderBy(Col("session_window.start").Asc()).
+				Select(Col("user_id"), Col("session_window.start").As("s"), Col("count(*)"))},
 		{"SELECT session_window, user_id, sum(price) FROM events GROUP BY session_window(event_time, interval '30 seconds'), user_id",
 			src.GroupBy(SessionWindow(ts, 30*time.Second), Col("user_id")).Agg(Sum(Col("price")))},
 	}
