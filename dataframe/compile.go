@@ -87,8 +87,10 @@ func Compile(df *DataFrame, mode OutputMode) (*Program, error) {
 	switch {
 	case mode < Append || mode > Update:
 		return nil, fmt.Errorf("%w: invalid output mode %v", ErrOptions, mode)
+	case df.agg != nil && mode == Append && df.agg.window == nil && df.wm != nil:
+		return nil, fmt.Errorf("%w: append output mode with an aggregation needs a window of the watermark's event time %s among the grouping keys (GROUP BY window(%s, '1 minute'), ...), as in Spark: only a window closes, so only its rows are final; or use complete or update", ErrUnsupported, quoteName(df.wm.name), quoteName(df.wm.name))
 	case df.agg != nil && mode == Append && (df.agg.window == nil || df.wm == nil):
-		return nil, fmt.Errorf("%w: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (WithWatermark), or use complete or update", ErrUnsupported)
+		return nil, fmt.Errorf("%w: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (the job file's watermark section, DataFrame.WithWatermark in Go), or use complete or update", ErrUnsupported)
 	case df.agg != nil && df.agg.window != nil && df.wm != nil && !windowOver(df.agg.window, df.wm):
 		return nil, fmt.Errorf("%w: the window is over %s, the watermark over %s: they must be the same event-time column", ErrUnsupported, df.agg.window.ts.src, quoteName(df.wm.name))
 	case df.agg != nil && df.agg.window != nil && df.agg.window.session && mode == Update:

@@ -126,7 +126,7 @@ func TestCompileValidation(t *testing.T) {
 		mode OutputMode
 		err  string
 	}{
-		{agg, Append, "dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (WithWatermark), or use complete or update"},
+		{agg, Append, "dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (the job file's watermark section, DataFrame.WithWatermark in Go), or use complete or update"},
 		{src.Select(Col("page")), Complete, "dataframe: unsupported streaming query: complete output mode needs an aggregation"},
 		{src.OrderBy(Col("page").Asc()), Append, "dataframe: unsupported streaming query: OrderBy is only supported after an aggregation in complete output mode"},
 		{src.OrderBy(Col("page").Asc()).GroupBy(Col("page")).Agg(Count()), Complete, "dataframe: unsupported streaming query: OrderBy is only supported after an aggregation in complete output mode"},

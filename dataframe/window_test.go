@@ -281,7 +281,7 @@ func TestWindowRefusals(t *testing.T) {
 		{src.GroupBy(Window(Col("v"), time.Second, 0, 0)).Agg(Count()), Update, "window needs a TIMESTAMP event-time column, got v of type BIGINT"},
 		{src.GroupBy(Window(ts, time.Second, 0, 0), Window(ts, 2*time.Second, 0, 0)).Agg(Count()), Update, "more than one window in GroupBy"},
 		{src.GroupBy(Window(ts, time.Second, 0, 0)).Agg(Count()), Append, "append output mode is not supported with an aggregation without a watermark"},
-		{src.GroupBy(Col("page")).Agg(Count()).WithWatermark("eventTime", time.Second), Append, "append output mode is not supported with an aggregation without a watermark"},
+		{src.GroupBy(Col("page")).Agg(Count()).WithWatermark("eventTime", time.Second), Append, "append output mode with an aggregation needs a window of the watermark's event time eventTime among the grouping keys"},
 		{src.WithWatermark("v", time.Second), Append, "event-time column v is BIGINT, not TIMESTAMP"},
 		{src.WithWatermark("nope", time.Second), Append, `unknown column nope: the event-time column is a source column`},
 		{src.WithWatermark("_timestamp", time.Second).GroupBy(Window(ts, time.Second, 0, 0)).Agg(Count()), Append, "the window is over eventTime, the watermark over _timestamp"},

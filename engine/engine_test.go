@@ -992,7 +992,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		{func(c *Config) { c.Trigger.ProcessingTime = time.Second }, []string{"Trigger"}, "invalid query config: Trigger: set ProcessingTime or AvailableNow, not both"},
 		// The query is compiled even when other fields are wrong, so
 		// every problem shows in one error.
-		{func(c *Config) { c.Sink, c.OutputMode = nil, dataframe.Append }, []string{"Sink", "OutputMode"}, "invalid query config: Sink: not set\ninvalid query config: OutputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (WithWatermark), or use complete or update"},
+		{func(c *Config) { c.Sink, c.OutputMode = nil, dataframe.Append }, []string{"Sink", "OutputMode"}, "invalid query config: Sink: not set\ninvalid query config: OutputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (the job file's watermark section, DataFrame.WithWatermark in Go), or use complete or update"},
 	} {
 		cfg := testConfig(t, "127.0.0.1:1", "clicks", t.TempDir(), &collector{})
 		tc.edit(&cfg)

@@ -26,7 +26,7 @@ func TestJobErrors(t *testing.T) {
 	}, {
 		name: "aggregate in append mode",
 		edit: func(j *jobSpec) { j.outputMode = "append" },
-		want: "F:18: outputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (WithWatermark), or use complete or update\n",
+		want: "F:18: outputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (the job file's watermark section, DataFrame.WithWatermark in Go), or use complete or update\n",
 	}, {
 		name: "syntax error",
 		edit: func(j *jobSpec) { j.query = strings.Replace(j.query, "GROUP BY page", "GROUP page", 1) },
@@ -61,7 +61,7 @@ func TestJobErrors(t *testing.T) {
 			j.extra = "  embedded:\n    dataDir: " + filepath.Join(filepath.Dir(j.checkpoint), "broker") + "\n    generator: clickstream\n"
 			j.outputMode = "append"
 		},
-		want: "F:21: outputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (WithWatermark), or use complete or update\n",
+		want: "F:21: outputMode: dataframe: unsupported streaming query: append output mode is not supported with an aggregation without a watermark: group by a window of the event time and set a watermark (the job file's watermark section, DataFrame.WithWatermark in Go), or use complete or update\n",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

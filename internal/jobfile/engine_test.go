@@ -163,3 +163,20 @@ func TestSessionTimeZoneKey(t *testing.T) {
 		t.Fatalf("bad zone: %v", err)
 	}
 }
+
+// flushOnExit needs availableNow, idleTimeout the perPartition policy:
+// each is refused at its line otherwise, not silently ignored.
+func TestWatermarkOptionsThatWouldBeIgnored(t *testing.T) {
+	wm := "watermark:\n  eventTime: ts\n  delayThreshold: 10s\n"
+	_, err := parse(t, minimal+wm+"  flushOnExit: true\n")
+	if err == nil || !strings.Contains(err.Error(), "job.yaml:12: watermark.flushOnExit: only with trigger.availableNow") {
+		t.Errorf("flushOnExit without availableNow: %v", err)
+	}
+	if _, err := parse(t, minimal+"trigger:\n  availableNow: true\n"+wm+"  flushOnExit: true\n"); err != nil {
+		t.Errorf("flushOnExit with availableNow: %v", err)
+	}
+	_, err = parse(t, minimal+wm+"  idleTimeout: 5s\n")
+	if err == nil || !strings.Contains(err.Error(), "job.yaml:12: watermark.idleTimeout: only with policy: perPartition") {
+		t.Errorf("idleTimeout with the global policy: %v", err)
+	}
+}

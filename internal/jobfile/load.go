@@ -197,6 +197,14 @@ func (l *loader) load(data []byte, dir string) *Job {
 	if n := top["backpressure"]; n != nil {
 		job.Backpressure = l.backpressure(n)
 	}
+	if w := job.Watermark; w != nil {
+		if p, set := l.pos["watermark.flushOnExit"]; set && w.FlushOnExit && !job.Trigger.AvailableNow {
+			l.errorf(p.Line, "watermark.flushOnExit", "only with trigger.availableNow: a processingTime job never ends on its own, and a stopped one keeps its open windows in the checkpoint for the next run")
+		}
+		if p, set := l.pos["watermark.idleTimeout"]; set && w.Policy != "perPartition" {
+			l.errorf(p.Line, "watermark.idleTimeout", "only with policy: perPartition (the global watermark follows the greatest event time over all partitions, idle or not)")
+		}
+	}
 	job.Sink = l.sink(top["sink"])
 	if l.require(top, "", "checkpointLocation") {
 		if p, ok := l.nonEmpty(top["checkpointLocation"], "checkpointLocation"); ok {
