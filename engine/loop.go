@@ -152,6 +152,13 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 				return err
 			}
 			planDur := time.Since(triggerAt)
+			if len(plan.Ranges) == 0 {
+				// perPartition: with no backlog anywhere, partitions that
+				// went idle since the last batch release the watermark.
+				if wm, ok := d.idleWatermark(plan.Meta.ProcessingTime); ok {
+					d.wm.next, plan.Meta.Watermark = wm, wm
+				}
+			}
 			if len(plan.Ranges) == 0 && cfg.Trigger.AvailableNow && !d.noDataBatchDue() {
 				if wm, ok := d.flushWatermark(); ok {
 					// flushOnExit: a last batch closes every open window.

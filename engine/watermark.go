@@ -132,6 +132,25 @@ func (d *driver) noDataBatchDue() bool {
 	return d.wm.on && d.q.prog.Windowed() && d.q.mode != dataframe.Complete && d.wm.next.After(d.wm.used)
 }
 
+// idleWatermark is the PerPartitionWatermark's watermark at now when a
+// plan reads nothing (no partition has a backlog, so none lags): the
+// partitions that went without records for the idle timeout since the
+// last commit no longer hold it. It reports whether that moves the
+// watermark the next batch uses, so that a batch without input runs to
+// close the windows it ends, as a batch with data would have.
+func (d *driver) idleWatermark(now time.Time) (time.Time, bool) {
+	if !d.wm.on || !d.wm.perPartition || len(d.wm.parts) == 0 {
+		return time.Time{}, false
+	}
+	parts := make(map[string]partitionEventTime, len(d.wm.parts))
+	for k, p := range d.wm.parts {
+		p.Lagging = false
+		parts[k] = p
+	}
+	wm := d.wm.partitionWatermark(d.wm.next, parts, now)
+	return wm, wm.After(d.wm.next)
+}
+
 // flushWatermark returns the watermark that closes every window still
 // open (the latest end), when Watermark.FlushOnExit asks for it and one
 // is open past the next watermark.
@@ -211,11 +230,19 @@ type partitionEventTime struct {
 // observe returns the partitions' event times after plan's batch, whose
 // tasks saw what they saw: a new map, w.parts unchanged until the commit.
 // A partition lags when the latest offset known at planning is past the
-// batch's end (unknown for a recovered batch: not lagging).
+// batch's end (unknown for a recovered batch: not lagging; none in a
+// batch without input).
 func (w *wmState) observe(plan checkpoint.BatchPlan, latest map[offsets.TopicPartition]int64, tasks []indexedTask) map[string]partitionEventTime {
 	parts := maps.Clone(w.parts)
 	if parts == nil {
 		parts = map[string]partitionEventTime{}
+	}
+	if len(plan.Ranges) == 0 {
+		// A batch without input: no partition had a backlog at planning.
+		for k, p := range parts {
+			p.Lagging = false
+			parts[k] = p
+		}
 	}
 	seen := map[string]bool{}
 	for _, t := range tasks {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -586,5 +587,58 @@ func TestSessionWindowsThroughTheEngine(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("output (batch id, row):\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A partition that goes idle while no records arrive at all releases the
+// perPartition watermark by itself: once the idle timeout has passed, a
+// batch without input runs with the watermark the busiest partition
+// allows and closes the windows it ends, as Spark's noDataMicroBatches
+// do when the watermark moves.
+func TestWatermarkPerPartitionIdleWithoutData(t *testing.T) {
+	b := kafkatest.Start(t, map[string]int32{"events": 2})
+	b.Produce(t, "events", append(partRecords(0, 20, 200), partRecords(1, 30)...))
+	schema, df := sparkWindowQuery(t)
+	sink := &collector{}
+	cfg := baseConfig(schema, df, b.Addr, "events", t.TempDir(), sink)
+	cfg.Trigger = Trigger{ProcessingTime: 50 * time.Millisecond}
+	cfg.OutputMode = dataframe.Append
+	cfg.Watermark = Watermark{Policy: PerPartitionWatermark, IdleTimeout: 400 * time.Millisecond}
+	var (
+		mu  sync.Mutex
+		wms []string
+		q   *Query
+	)
+	cfg.OnProgress = func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		wms = append(wms, fmt.Sprintf("%d:%d", p.NumInputRows, p.EventTime.Watermark.Unix()))
+		if p.EventTime.Watermark.Unix() == 190 {
+			q.Stop()
+		}
+	}
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := q.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// batch 0 (3 rows) at 0; then min(200, 30) - 10 = 20, which closes no
+	// window; once both partitions are idle (none holds it) the greatest,
+	// 200 - 10, which closes [20,25) and [30,35) in a batch without input.
+	if got := strings.Join(wms, " "); got != "3:0 0:20 0:190" {
+		t.Fatalf("batches (input rows:watermark) %s, want 3:0 0:20 0:190", got)
+	}
+	var out []string
+	for _, c := range sink.all() {
+		out = append(out, fmt.Sprint(c.rows))
+	}
+	if got := strings.Join(out, "|"); got != "[]|[]|[[1970-01-01 00:00:20Z 1] [1970-01-01 00:00:30Z 1]]" {
+		t.Fatalf("output per batch %s", got)
 	}
 }
