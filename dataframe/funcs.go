@@ -138,6 +138,11 @@ func Call(name string, args ...Expr) Expr {
 		return Expr{n}
 	}
 	n.name = d.name
+	if d.name == "unix_timestamp" && len(args) == 0 {
+		// Spark's unix_timestamp() is the current time's: the batch's.
+		n.args = []*node{Call("current_timestamp").node()}
+		return Expr{n}
+	}
 	if len(args) < d.minArgs || d.maxArgs >= 0 && len(args) > d.maxArgs {
 		n.err = fmt.Errorf("%w: %s takes %s, got %d", ErrPlan, d.usage, arity(d), len(args))
 	}

@@ -56,6 +56,9 @@ func TestCurrentTimestamp(t *testing.T) {
 		[][]any{{"a", at}, {"b", at}})
 	equalRows(t, run(src.GroupBy(Col("g")).Agg(Max(Call("current_timestamp"))), Complete),
 		[][]any{{"a", at}, {"b", at}})
+	// unix_timestamp() is the processing time's seconds, as Spark's
+	equalRows(t, run(src.Select(Col("g"), Call("unix_timestamp").As("u")), Append),
+		[][]any{{"a", at.Unix()}, {"b", at.Unix()}})
 	_, err := Compile(src.GroupBy(Col("g")).Agg(Count()).Select(Col("g"), Call("current_timestamp")), Complete)
 	if err == nil || !strings.Contains(err.Error(), "current_timestamp() is evaluated row by row before an aggregation") {
 		t.Errorf("current_timestamp() after an aggregation: %v", err)
