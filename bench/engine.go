@@ -31,6 +31,28 @@ func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 	return schema, df, df.Err()
 }
 
+// functionsQuery is the product views' user, page and time (issue 18's
+// query with three scalar functions in its projection and filter), with
+// the functions (lower(action) = 'view' AND startswith(page, ...),
+// split_part(page, '/', 3), date_trunc('hour', timestamp)) or without
+// (action = 'view' AND page LIKE ..., page, timestamp).
+func functionsQuery(funcs bool) (*dataframe.Schema, *dataframe.DataFrame, error) {
+	schema, err := dataframe.ParseSchema(clickSchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	src := dataframe.Source("events", schema)
+	df := src.Filter(dataframe.Col("action").Eq(dataframe.Lit("view")).And(dataframe.Col("page").Like("/products/%"))).
+		Select(dataframe.Col("userid"), dataframe.Col("page"), dataframe.Col("timestamp"))
+	if funcs {
+		df = src.Filter(dataframe.Call("lower", dataframe.Col("action")).Eq(dataframe.Lit("view")).
+			And(dataframe.Call("startswith", dataframe.Col("page"), dataframe.Lit("/products/")))).
+			Select(dataframe.Col("userid"), dataframe.Call("split_part", dataframe.Col("page"), dataframe.Lit("/"), dataframe.Lit(3)).As("product"),
+				dataframe.Call("date_trunc", dataframe.Lit("hour"), dataframe.Col("timestamp")).As("hour"))
+	}
+	return schema, df, df.Err()
+}
+
 // distinctQuery is clickQuery with approx_count_distinct(userid) (rsd
 // 0.05) in place of count(*).
 func distinctQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
@@ -89,6 +111,11 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 	var ksink *sinks.Kafka
 	if o.query == "window" && o.sink != "kafka" && o.sink != "files" {
 		schema, df, err = windowQuery()
+		mode = dataframe.Append
+	}
+	if o.query == "functions" && o.sink == "none" {
+		// its baseline (noSinkRun) is the same query without functions
+		schema, df, err = functionsQuery(!o.noSinkRun)
 		mode = dataframe.Append
 	}
 	if o.query == "distinct" && o.sink == "none" && !o.noSinkRun {

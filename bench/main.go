@@ -106,7 +106,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the engine runs (the engine child's, unless -in-process) to this file")
 	fs.IntVar(&c.decodeRows, "decode-rows", 300_000, "rows per decoder measurement")
 	fs.Int64Var(&c.seed, "seed", 1, "generator seed")
-	fs.StringVar(&c.query, "query", "page", "engine measurement's query (-sink none): page (the view count by page) | window (the view count by page and one-minute tumbling window of event time, a 10 s watermark, append mode) | distinct (approx_count_distinct(userid) of the views by page, each run against page on the same records)")
+	fs.StringVar(&c.query, "query", "page", "engine measurement's query (-sink none): page (the view count by page) | window (the view count by page and one-minute tumbling window of event time, a 10 s watermark, append mode) | distinct (approx_count_distinct(userid) of the views by page, each run against page on the same records) | functions (the product views with lower, startswith, split_part and date_trunc, each run against the same query without them, append mode)")
 	fs.StringVar(&c.sink, "sink", "none", "engine measurement: none (the view count by page into a sink that discards) | postgres (the Postgres sink's upsert throughput in update mode at -keys distinct keys, default 1M, driven directly; -pgurl) | kafka (SELECT timestamp, userid, page WHERE page LIKE '/products/%', append mode, into a Kafka topic on the same broker, against the same query into a sink that discards) | files (the same query into snappy Parquet files in a temporary directory, against the same)")
 	fs.StringVar(&c.pgURL, "pgurl", os.Getenv("PGURL"), "-sink postgres: the server to write to (default $PGURL; empty: start a throwaway one with the tests' harness)")
 	fs.IntVar(&c.pgBatch, "pg-batch", 100_000, "-sink postgres: changed rows per batch")
@@ -139,8 +139,8 @@ func parseFlags(args []string) (*config, []string, error) {
 		return nil, nil, fmt.Errorf("-max-rate %d: want -1 (about 10 batches), 0 (uncapped) or a cap", c.maxRate)
 	case c.keys < 0:
 		return nil, nil, fmt.Errorf("-keys %d: want 0 (the generator's pages) or a count", c.keys)
-	case c.query != "page" && c.query != "window" && c.query != "distinct":
-		return nil, nil, fmt.Errorf("-query %q: want page, window or distinct", c.query)
+	case c.query != "page" && c.query != "window" && c.query != "distinct" && c.query != "functions":
+		return nil, nil, fmt.Errorf("-query %q: want page, window, distinct or functions", c.query)
 	case c.users < 0:
 		return nil, nil, fmt.Errorf("-users %d: want 0 (the generator's users) or a count", c.users)
 	case c.sink != "none" && c.sink != "kafka" && c.sink != "postgres" && c.sink != "files":

@@ -110,7 +110,7 @@ func throughput(ctx context.Context, cfg *config) error {
 				logf("run %d engine: distinct users estimated %s", i+1, strings.Join(er.Estimates, ", "))
 			}
 			engines = append(engines, er)
-			if cfg.sink != "none" || cfg.query == "distinct" {
+			if cfg.sink != "none" || comparesQueries(cfg) {
 				nr, err := measureEngine(ctx, cfg, cl.addr, i, true)
 				if err != nil {
 					return fmt.Errorf("engine %s: %w", baselineLabel(cfg), err)
@@ -210,9 +210,9 @@ func throughput(ctx context.Context, cfg *config) error {
 			res.DriverOverheadP50Ms, res.DriverOverheadP99Ms, res.EnginePeakRSSBytes>>20, res.EngineGoPeakBytes>>20)
 		fmt.Printf("engine phases p50 (ms): %s; outside batches %.0f ms\n", formatPhases(res.PhaseP50Ms), res.EngineOutsideBatchesMs)
 	}
-	if len(noSinks) > 0 && cfg.query == "distinct" {
-		fmt.Printf("approx_count_distinct(userid) by page costs %.2fx count(*) by page in time (%.0f against %.0f msgs/s) and %.2fx in CPU (%.2f s against %.2f s); peak RSS %d MB against %d MB\n",
-			res.EngineNoSinkMsgsPerSec/res.EngineMsgsPerSec, res.EngineMsgsPerSec, res.EngineNoSinkMsgsPerSec,
+	if len(noSinks) > 0 && comparesQueries(cfg) {
+		fmt.Printf("%s costs %.2fx %s in time (%.0f against %.0f msgs/s) and %.2fx in CPU (%.2f s against %.2f s); peak RSS %d MB against %d MB\n",
+			queryLabel(cfg), res.EngineNoSinkMsgsPerSec/res.EngineMsgsPerSec, baselineLabel(cfg), res.EngineMsgsPerSec, res.EngineNoSinkMsgsPerSec,
 			res.EngineCPUSeconds/res.EngineNoSinkCPUSeconds, res.EngineCPUSeconds, res.EngineNoSinkCPUSeconds,
 			res.EnginePeakRSSBytes>>20, res.EngineNoSinkPeakRSSBytes>>20)
 	} else if len(noSinks) > 0 {
@@ -259,7 +259,7 @@ func guaranteeOf(cfg *config) string {
 // outputModeOf is the engine query's output mode: append with -sink
 // kafka, else -output-mode.
 func outputModeOf(cfg *config) string {
-	if cfg.sink != "none" || cfg.query == "window" {
+	if cfg.sink != "none" || cfg.query == "window" || cfg.query == "functions" {
 		return dataframe.Append.String()
 	}
 	return cfg.outputMode.String()
@@ -279,15 +279,27 @@ func queryLabel(cfg *config) string {
 	if cfg.query == "distinct" {
 		return "approx_count_distinct(userid) of views by page"
 	}
+	if cfg.query == "functions" {
+		return "product views with lower, startswith, split_part, date_trunc"
+	}
 	return "view count by page"
 }
 
+// comparesQueries reports whether each engine run is followed by a run
+// of a baseline query on the same records (-query distinct, functions).
+func comparesQueries(cfg *config) bool {
+	return cfg.sink == "none" && (cfg.query == "distinct" || cfg.query == "functions")
+}
+
 // baselineLabel names what each engine run is compared with: the view
-// count by page for -query distinct, else the same query into a sink that
-// discards.
+// count by page for -query distinct, the same query without functions
+// for -query functions, else the same query into a sink that discards.
 func baselineLabel(cfg *config) string {
-	if cfg.sink == "none" && cfg.query == "distinct" {
+	switch {
+	case cfg.sink == "none" && cfg.query == "distinct":
 		return "view count by page"
+	case cfg.sink == "none" && cfg.query == "functions":
+		return "the same query without functions"
 	}
 	return "same query, no sink"
 }
