@@ -132,9 +132,9 @@ func inZoneOf(e *bexpr, loc *time.Location) error {
 				lit = &node{kind: kLit, typ: e.typ, i: v.i, f: v.f, s: v.s}
 			}
 		}
-		text, src := e.text, e.src
-		*e = *newLit(lit)
-		e.text, e.src = text, src
+		src := e.src
+		*e = *newLit(lit) // its text is its value: an instant, in any zone
+		e.src = src
 	case kFunc:
 		if d := e.call.def; loc != nil && d.bindIn != nil {
 			t, k, err := d.bindIn(e.args, loc)

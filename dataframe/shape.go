@@ -3,6 +3,7 @@ package dataframe
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // GroupKeys returns the grouping expressions of a stateful Program in their
@@ -95,6 +96,7 @@ func (p *Program) writeCanonical(b *strings.Builder, e *bexpr) {
 		b.WriteString("CAST(")
 		arg(0)
 		b.WriteString(" AS " + e.typ.String() + ")")
+		writeZone(b, e.loc)
 	case kCase:
 		b.WriteString("CASE")
 		for i := range e.args {
@@ -129,7 +131,19 @@ func (p *Program) writeCanonical(b *strings.Builder, e *bexpr) {
 			arg(i)
 		}
 		b.WriteByte(')')
+		if e.call.def.bindIn != nil {
+			writeZone(b, p.loc)
+		}
 	default: // literals
 		b.WriteString(e.text)
+	}
+}
+
+// writeZone marks an expression that reads or shows wall-clock time with
+// its session time zone, so that a changed zone is a changed key or
+// aggregate; nothing for UTC, the default.
+func writeZone(b *strings.Builder, loc *time.Location) {
+	if loc != nil {
+		b.WriteString(" AT TIME ZONE " + quoteString(loc.String()))
 	}
 }

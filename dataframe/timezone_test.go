@@ -181,3 +181,31 @@ func TestDecoderTimeZone(t *testing.T) {
 		d.Release()
 	}
 }
+
+// A grouping key or aggregate that reads wall-clock time carries its
+// session time zone in the state's shape (so a changed zone is a refused
+// state change); one that does not, and every one in UTC, does not.
+func TestSessionTimeZoneShape(t *testing.T) {
+	s := must(ParseSchema("ts TIMESTAMP, page STRING"))
+	ny, _ := LoadTimeZone("America/New_York")
+	for _, loc := range []*time.Location{nil, ny} {
+		df := Source("t", s).WithSessionTimeZone(loc).
+			GroupBy(C("date_trunc", L("day"), Col("ts")), Col("page")).
+			Agg(Max(C("hour", Col("ts"))), Count(), Min(Col("ts").Gt(L("2024-01-01 00:00:00")).Cast(Int32)))
+		p, err := Compile(df, Complete)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, aggs := strings.Join(p.GroupKeys(), "; "), strings.Join(p.Aggregates(), "; ")
+		wantKeys := `date_trunc('day', ts TIMESTAMP); page STRING`
+		wantAggs := `max(hour(ts TIMESTAMP)); count(*); min(CAST((ts TIMESTAMP > TIMESTAMP '2024-01-01T00:00:00Z') AS INT))`
+		if loc != nil {
+			wantKeys = `date_trunc('day', ts TIMESTAMP) AT TIME ZONE 'America/New_York'; page STRING`
+			// a literal's text is its instant
+			wantAggs = `max(hour(ts TIMESTAMP) AT TIME ZONE 'America/New_York'); count(*); min(CAST((ts TIMESTAMP > TIMESTAMP '2024-01-01T05:00:00Z') AS INT))`
+		}
+		if keys != wantKeys || aggs != wantAggs {
+			t.Errorf("%s:\n keys %s\n want %s\n aggs %s\n want %s", zoneName(loc), keys, wantKeys, aggs, wantAggs)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/microbatch/microbatch/internal/kafkatest"
@@ -61,6 +62,18 @@ checkpointLocation: ckpt
 			}
 			if got := st.stdout; got != c.want {
 				t.Errorf("result\n got %s\nwant %s\n(run stdout:\n%s)", got, c.want, r.stdout)
+			}
+			if c.zone == "UTC" {
+				return
+			}
+			// Another zone regroups the days: the checkpoint's state
+			// refuses it.
+			if err := os.WriteFile(path, []byte(strings.Replace(job, "sessionTimeZone: "+c.zone, "sessionTimeZone: UTC", 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r = cli(t, "run", path)
+			if r.code == 0 || !strings.Contains(r.stderr, "date_format(ts TIMESTAMP, 'yyyy-MM-dd') AT TIME ZONE 'America/New_York'") {
+				t.Fatalf("changed zone: exit %d, stderr:\n%s", r.code, r.stderr)
 			}
 		})
 	}
