@@ -20,6 +20,11 @@ import (
 // clickQuery is the measured query: WHERE action = 'view' GROUP BY page,
 // count(*) AS views.
 func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
+	return viewsByPage(dataframe.Count().As("views"))
+}
+
+// viewsByPage is the views (action = 'view') grouped by page, with agg.
+func viewsByPage(agg dataframe.Expr) (*dataframe.Schema, *dataframe.DataFrame, error) {
 	schema, err := dataframe.ParseSchema(clickSchema)
 	if err != nil {
 		return nil, nil, err
@@ -27,7 +32,7 @@ func clickQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
 	df := dataframe.Source("events", schema).
 		Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
 		GroupBy(dataframe.Col("page")).
-		Agg(dataframe.Count().As("views"))
+		Agg(agg)
 	return schema, df, df.Err()
 }
 
@@ -56,15 +61,7 @@ func functionsQuery(funcs bool) (*dataframe.Schema, *dataframe.DataFrame, error)
 // distinctQuery is clickQuery with approx_count_distinct(userid) (rsd
 // 0.05) in place of count(*).
 func distinctQuery() (*dataframe.Schema, *dataframe.DataFrame, error) {
-	schema, err := dataframe.ParseSchema(clickSchema)
-	if err != nil {
-		return nil, nil, err
-	}
-	df := dataframe.Source("events", schema).
-		Filter(dataframe.Col("action").Eq(dataframe.Lit("view"))).
-		GroupBy(dataframe.Col("page")).
-		Agg(dataframe.Aggregate("approx_count_distinct", dataframe.Col("userid")).As("users"))
-	return schema, df, df.Err()
+	return viewsByPage(dataframe.Aggregate("approx_count_distinct", dataframe.Col("userid")).As("users"))
 }
 
 // lastEstimates renders a complete-mode output of distinctQuery as
