@@ -125,7 +125,7 @@ func (c *compiler) window(f *pg.FuncCall, srcCols []string) (*winKey, *Error) {
 	}
 	if s, serr := c.src.Select(ts.e).Schema(); serr == nil && !arrow.TypeEqual(s.Field(0).Type, dataframe.Timestamp.Arrow()) {
 		typ := s.Field(0).Type.String()
-		for _, k := range []dataframe.Type{dataframe.String, dataframe.Int32, dataframe.Int64, dataframe.Float64, dataframe.Bool} {
+		for _, k := range []dataframe.Type{dataframe.String, dataframe.Int32, dataframe.Int64, dataframe.Float64, dataframe.Bool, dataframe.Date} {
 			if arrow.TypeEqual(s.Field(0).Type, k.Arrow()) {
 				typ = k.String()
 			}
