@@ -259,7 +259,10 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	if d.state != nil {
 		d.state.ResetChanged()
 		p.StateRows = cr.StateRows
-		p.StateRowsUpdated = int64(changed)
+		// Changed counts the groups the commit wrote or deleted; the
+		// windows closed are counted as removed, not updated (Spark's
+		// numRowsUpdated and numRowsRemoved).
+		p.StateRowsUpdated = max(int64(changed)-p.StateRowsRemoved, 0)
 	}
 
 	// Advance the driver's positions only after the commit is durable.

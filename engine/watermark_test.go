@@ -614,6 +614,10 @@ func TestWatermarkPerPartitionIdleWithoutData(t *testing.T) {
 		defer mu.Unlock()
 		wms = append(wms, fmt.Sprintf("%d:%d", p.NumInputRows, p.EventTime.Watermark.Unix()))
 		if p.EventTime.Watermark.Unix() == 190 {
+			// it only evicts: Spark counts those as removed, not updated
+			if p.StateRowsUpdated != 0 || p.StateRowsRemoved != 2 || p.StateRows != 1 {
+				t.Errorf("evicting batch: state rows updated %d, removed %d, left %d; want 0, 2, 1", p.StateRowsUpdated, p.StateRowsRemoved, p.StateRows)
+			}
 			q.Stop()
 		}
 	}
