@@ -116,7 +116,10 @@ func bindDateTrunc(args []*bexpr, loc *time.Location) (Type, kernel, error) {
 			}
 			return out
 		}
-		live(out.valid, sel, func(i int32) { o[i] = wallToInstant(truncTimestamp(instantToWall(x[i], loc), unit), loc) })
+		live(out.valid, sel, func(i int32) {
+			off := offsetAt(x[i], loc)
+			o[i] = wallToInstantKeep(truncTimestamp(x[i]+off, unit), off, loc)
+		})
 		return out
 	}, nil
 }

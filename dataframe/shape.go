@@ -64,6 +64,10 @@ func (p *Program) writeCanonical(b *strings.Builder, e *bexpr) {
 			return
 		}
 		b.WriteString(quoteName(p.inputNames[e.col]) + " " + e.typ.String())
+		if e.typ == Timestamp && !isMetadataName(p.inputNames[e.col]) {
+			// decoded in the session time zone when the text gives none
+			writeZone(b, p.loc)
+		}
 	case kBinary:
 		b.WriteByte('(')
 		arg(0)

@@ -51,6 +51,9 @@ func LoadTimeZone(name string) (*time.Location, error) {
 		}
 		return time.FixedZone(s, int(off/1e6)), nil
 	}
+	if id, ok := shortZoneIDs[s]; ok {
+		s = id
+	}
 	loc, err := time.LoadLocation(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: time zone %q: %w (want an IANA name such as Europe/Paris, UTC, or an offset such as +05:30)", ErrOptions, name, err)
@@ -59,6 +62,19 @@ func LoadTimeZone(name string) (*time.Location, error) {
 		return nil, nil
 	}
 	return loc, nil
+}
+
+// shortZoneIDs are the three-letter zone IDs Spark accepts (Java's
+// ZoneId.SHORT_IDS), for the region each stands for there; EST, MST and
+// HST are fixed offsets in both Java and the IANA database.
+var shortZoneIDs = map[string]string{
+	"ACT": "Australia/Darwin", "AET": "Australia/Sydney", "AGT": "America/Argentina/Buenos_Aires", "ART": "Africa/Cairo",
+	"AST": "America/Anchorage", "BET": "America/Sao_Paulo", "BST": "Asia/Dhaka", "CAT": "Africa/Harare",
+	"CNT": "America/St_Johns", "CST": "America/Chicago", "CTT": "Asia/Shanghai", "EAT": "Africa/Addis_Ababa",
+	"ECT": "Europe/Paris", "IET": "America/Indiana/Indianapolis", "IST": "Asia/Kolkata", "JST": "Asia/Tokyo",
+	"MIT": "Pacific/Apia", "NET": "Asia/Yerevan", "NST": "Pacific/Auckland", "PLT": "Asia/Karachi",
+	"PNT": "America/Phoenix", "PRT": "America/Puerto_Rico", "PST": "America/Los_Angeles", "SST": "Pacific/Guadalcanal",
+	"VST": "Asia/Ho_Chi_Minh",
 }
 
 // inZone is the wall-clock view of the instant us in loc (nil: UTC).
@@ -80,15 +96,45 @@ func instantToWall(us int64, loc *time.Location) int64 {
 }
 
 // wallToInstant returns the instant at which loc's wall clock reads w (µs
-// since 1970-01-01 00:00 of that wall clock). A reading that a daylight
-// saving change skips is taken with the offset before the change (Go's
-// time.Date rule); one that occurs twice, the first time.
+// since 1970-01-01 00:00 of that wall clock), as Java's ZonedDateTime.of
+// resolves it for Spark: a reading that occurs twice (clocks set back)
+// takes the earlier offset, the one before the change; a reading the
+// change skips (clocks set forward) moves later by the gap, i.e. takes
+// the offset before the change too.
 func wallToInstant(w int64, loc *time.Location) int64 {
 	if loc == nil {
 		return w
 	}
-	t := time.UnixMicro(w).UTC()
-	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), loc).UnixMicro()
+	// Transitions are days apart: the offsets a day either side are the
+	// one before and the one after any change near w.
+	before, after := offsetAt(w-usPerDay, loc), offsetAt(w+usPerDay, loc)
+	if c := w - before; before == after || offsetAt(c, loc) == before {
+		return c
+	}
+	if c := w - after; offsetAt(c, loc) == after {
+		return c
+	}
+	return w - before // in the gap
+}
+
+// wallToInstantKeep is wallToInstant, but keeps the offset prefer (µs)
+// when loc's wall clock reads w with it at some instant: truncating a
+// time in the hour that occurs twice stays in its own occurrence, as
+// Java's ZonedDateTime.truncatedTo does for Spark's date_trunc.
+func wallToInstantKeep(w, prefer int64, loc *time.Location) int64 {
+	if loc == nil {
+		return w
+	}
+	if c := w - prefer; offsetAt(c, loc) == prefer {
+		return c
+	}
+	return wallToInstant(w, loc)
+}
+
+// offsetAt is loc's UTC offset at the instant us, in µs.
+func offsetAt(us int64, loc *time.Location) int64 {
+	_, off := time.UnixMicro(us).In(loc).Zone()
+	return int64(off) * 1e6
 }
 
 // zoneName names loc for plan texts: "UTC" for nil.

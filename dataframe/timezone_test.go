@@ -71,6 +71,18 @@ func TestSessionTimeZone(t *testing.T) {
 		{ny, L("2024-07-01 12:00:00").Cast(Timestamp), tsv("2024-07-01 16:00:00")},
 		{ny, z("2024-07-01T16:00:00Z").Eq(L("2024-07-01 12:00:00")), true},
 		{ny, C("date_add", z("2024-01-01T03:00:00Z"), L(int32(1))), datev("2024-01-01")},
+		// clocks set back on 2024-11-03 at 02:00 EDT: 01:00-02:00 occurs
+		// twice (05:00Z-06:00Z EDT, 06:00Z-07:00Z EST)
+		{ny, C("date_trunc", L("hour"), z("2024-11-03T06:30:00Z")), tsv("2024-11-03 06:00:00")}, // 01:30 EST -> 01:00 EST
+		{ny, C("date_trunc", L("hour"), z("2024-11-03T05:30:00Z")), tsv("2024-11-03 05:00:00")}, // 01:30 EDT -> 01:00 EDT
+		{ny, C("date_trunc", L("day"), z("2024-11-03T06:30:00Z")), tsv("2024-11-03 04:00:00")},  // midnight EDT
+		{ny, L("2024-11-03 01:30:00").Cast(Timestamp), tsv("2024-11-03 05:30:00")},              // the earlier offset
+		// clocks set forward on 2024-03-10 at 02:00 EST: 02:30 does not
+		// exist and moves later by the gap, to 03:30 EDT
+		{ny, C("to_timestamp", L("2024-03-10 02:30:00")), tsv("2024-03-10 07:30:00")},
+		{ny, C("to_timestamp", L("2024-03-10 02:30"), L("yyyy-MM-dd HH:mm")), tsv("2024-03-10 07:30:00")},
+		{ny, L("2024-03-10 03:30:00").Cast(Timestamp), tsv("2024-03-10 07:30:00")},
+		{ny, L("2024-03-10 01:59:00").Cast(Timestamp), tsv("2024-03-10 06:59:00")},
 		{kolkata, C("date_trunc", L("hour"), z("2024-01-01T00:45:00Z")), tsv("2024-01-01 00:30:00")},
 		{kolkata, C("minute", z("2024-01-01T00:45:00Z")), int32(15)},
 		{plus0530, C("date_trunc", L("hour"), z("2024-01-01T00:45:00Z")), tsv("2024-01-01 00:30:00")},
@@ -94,6 +106,7 @@ func TestLoadTimeZone(t *testing.T) {
 	for name, want := range map[string]string{
 		"UTC": "UTC", "Etc/UTC": "UTC", "+00:00": "UTC", "Europe/Paris": "Europe/Paris",
 		"+05:30": "+05:30", "-08:00": "-08:00", "UTC+01:00": "UTC+01:00", "GMT-3": "GMT-3", "+0530": "+0530",
+		"PST": "America/Los_Angeles", "IST": "Asia/Kolkata", "EST": "EST",
 	} {
 		loc, err := LoadTimeZone(name)
 		if err != nil || zoneName(loc) != want {
@@ -182,27 +195,32 @@ func TestDecoderTimeZone(t *testing.T) {
 	}
 }
 
-// A grouping key or aggregate that reads wall-clock time carries its
-// session time zone in the state's shape (so a changed zone is a refused
-// state change); one that does not, and every one in UTC, does not.
+// A grouping key or aggregate that reads wall-clock time, or a TIMESTAMP
+// source column (decoded in the zone when its text gives no offset),
+// carries its session time zone in the state's shape, so a changed zone
+// is a refused state change; Kafka's _timestamp, other keys and
+// aggregates, and every one in UTC, do not.
 func TestSessionTimeZoneShape(t *testing.T) {
 	s := must(ParseSchema("ts TIMESTAMP, page STRING"))
 	ny, _ := LoadTimeZone("America/New_York")
 	for _, loc := range []*time.Location{nil, ny} {
 		df := Source("t", s).WithSessionTimeZone(loc).
 			GroupBy(C("date_trunc", L("day"), Col("ts")), Col("page")).
-			Agg(Max(C("hour", Col("ts"))), Count(), Min(Col("ts").Gt(L("2024-01-01 00:00:00")).Cast(Int32)))
+			Agg(Max(C("hour", Col("ts"))), Count(), Min(Col("ts").Gt(L("2024-01-01 00:00:00")).Cast(Int32)), Max(Col("_timestamp")))
 		p, err := Compile(df, Complete)
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys, aggs := strings.Join(p.GroupKeys(), "; "), strings.Join(p.Aggregates(), "; ")
 		wantKeys := `date_trunc('day', ts TIMESTAMP); page STRING`
-		wantAggs := `max(hour(ts TIMESTAMP)); count(*); min(CAST((ts TIMESTAMP > TIMESTAMP '2024-01-01T00:00:00Z') AS INT))`
+		wantAggs := `max(hour(ts TIMESTAMP)); count(*); min(CAST((ts TIMESTAMP > TIMESTAMP '2024-01-01T00:00:00Z') AS INT)); max(_timestamp TIMESTAMP)`
 		if loc != nil {
-			wantKeys = `date_trunc('day', ts TIMESTAMP) AT TIME ZONE 'America/New_York'; page STRING`
-			// a literal's text is its instant
-			wantAggs = `max(hour(ts TIMESTAMP) AT TIME ZONE 'America/New_York'); count(*); min(CAST((ts TIMESTAMP > TIMESTAMP '2024-01-01T05:00:00Z') AS INT))`
+			// the column (decoded in the zone when its text gives none)
+			// and the functions of wall-clock time; a literal's text is
+			// its instant
+			wantKeys = `date_trunc('day', ts TIMESTAMP AT TIME ZONE 'America/New_York') AT TIME ZONE 'America/New_York'; page STRING`
+			wantAggs = `max(hour(ts TIMESTAMP AT TIME ZONE 'America/New_York') AT TIME ZONE 'America/New_York'); count(*); ` +
+				`min(CAST((ts TIMESTAMP AT TIME ZONE 'America/New_York' > TIMESTAMP '2024-01-01T05:00:00Z') AS INT)); max(_timestamp TIMESTAMP)`
 		}
 		if keys != wantKeys || aggs != wantAggs {
 			t.Errorf("%s:\n keys %s\n want %s\n aggs %s\n want %s", zoneName(loc), keys, wantKeys, aggs, wantAggs)

@@ -72,7 +72,7 @@ checkpointLocation: ckpt
 				t.Fatal(err)
 			}
 			r = cli(t, "run", path)
-			if r.code == 0 || !strings.Contains(r.stderr, "date_format(ts TIMESTAMP, 'yyyy-MM-dd') AT TIME ZONE 'America/New_York'") {
+			if r.code == 0 || !strings.Contains(r.stderr, "group key 1 changed from date_format(ts TIMESTAMP AT TIME ZONE 'America/New_York', 'yyyy-MM-dd') AT TIME ZONE 'America/New_York' to date_format(ts TIMESTAMP, 'yyyy-MM-dd')") {
 				t.Fatalf("changed zone: exit %d, stderr:\n%s", r.code, r.stderr)
 			}
 		})
