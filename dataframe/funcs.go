@@ -144,7 +144,11 @@ func Call(name string, args ...Expr) Expr {
 		return Expr{n}
 	}
 	if len(args) < d.minArgs || d.maxArgs >= 0 && len(args) > d.maxArgs {
-		n.err = fmt.Errorf("%w: %s takes %s, got %d", ErrPlan, d.usage, arity(d), len(args))
+		usage := d.usage
+		if written := strings.ToLower(name); written != d.name {
+			usage = written + " (" + d.usage + ")" // an alias: name what was written
+		}
+		n.err = fmt.Errorf("%w: %s takes %s, got %d", ErrPlan, usage, arity(d), len(args))
 	}
 	return Expr{n}
 }

@@ -383,7 +383,7 @@ func TestCallErrors(t *testing.T) {
 		t.Errorf("unknown function: %v", err)
 	}
 	_, _, err = evalScalar(t, C("substr", L("a")))
-	if err == nil || !strings.Contains(err.Error(), "substring(str, pos[, len]) takes 2 to 3 arguments, got 1") {
+	if err == nil || !strings.Contains(err.Error(), "substr (substring(str, pos[, len])) takes 2 to 3 arguments, got 1") {
 		t.Errorf("arity: %v", err)
 	}
 	_, _, err = evalScalar(t, C("year", L(true)))

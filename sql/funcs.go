@@ -30,8 +30,20 @@ func functionNames() []string {
 	return names
 }
 
+// insteadOf names the supported function to use for Spark's and
+// PostgreSQL's functions that have no exact counterpart here.
+var insteadOf = map[string]string{
+	"percentile": "percentile_approx(x, p[, accuracy])", "median": "percentile_approx(x, 0.5)",
+	"percentile_cont": "percentile_approx(x, p)", "percentile_disc": "percentile_approx(x, p)",
+	"collect_list": "collect_set(x)", "array_agg": "collect_set(x)",
+	"countdistinct": "count(DISTINCT x)", "count_distinct": "count(DISTINCT x) or approx_count_distinct(x)",
+}
+
 // unknownFunction is the error for a call of no known function.
 func (t *translator) unknownFunction(pos int, name string) error {
+	if use, ok := insteadOf[strings.ToLower(name)]; ok {
+		return t.errAt(pos, "function %s is not supported; use %s", name, use)
+	}
 	if sg := suggest(name, functionNames()); sg != "" {
 		return t.errAt(pos, "function %s is not supported (did you mean %s?)", name, sg)
 	}
