@@ -154,8 +154,16 @@ func TestLoadTableErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := tbl.Info(); info.Rows != 1 || info.Malformed != 1 || info.MemoryBytes == 0 {
+	if info := tbl.Info(); info.Rows != 1 || info.Malformed != 1 || info.MemoryBytes == 0 || info.FirstMalformed != bad+`:2: column margin: not a DOUBLE: "lots"` {
 		t.Fatalf("DROPMALFORMED: %+v", info)
+	}
+	tbl.Release()
+	tbl, err = LoadTable(mem, "products", TableOptions{Path: bad, Schema: s, Mode: Permissive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := tbl.Info(); info.Rows != 2 || info.Malformed != 1 || info.FirstMalformed != bad+`:2: column margin: not a DOUBLE: "lots"` {
+		t.Fatalf("PERMISSIVE: %+v", info)
 	}
 	tbl.Release()
 	dup := writeFile(t, "d.csv", "1,shoes,0.5\n2,hats,0.1\n1,boots,0.2\n")

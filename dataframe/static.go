@@ -156,6 +156,7 @@ type tableSnap struct {
 	hash   string  // sha256 of the file's bytes, hex
 	size   int64   // Arrow bytes
 	bad    int64   // malformed lines kept (PERMISSIVE) or dropped
+	badAt  string  // the first malformed line: "path:line: column c: reason"
 	idxMu  sync.Mutex
 	idx    map[string]*tableIndex // by key column list
 	loaded time.Time
@@ -228,7 +229,10 @@ type TableInfo struct {
 	MemoryBytes int64  // Arrow buffers plus the join indexes built so far
 	Hash        string // sha256 of the file content, hex
 	Malformed   int64  // lines kept as NULLs (PERMISSIVE) or dropped (DROPMALFORMED)
-	LoadedAt    time.Time
+	// FirstMalformed is the first of them, "path:line: column c: reason";
+	// "" when none.
+	FirstMalformed string
+	LoadedAt       time.Time
 }
 
 // Info returns the current snapshot's description.
@@ -237,7 +241,7 @@ func (t *StaticTable) Info() TableInfo {
 	s := t.cur
 	t.mu.Unlock()
 	info := TableInfo{Name: t.name, Path: t.opts.Path, Rows: s.rec.NumRows(), MemoryBytes: s.size,
-		Hash: s.hash, Malformed: s.bad, LoadedAt: s.loaded}
+		Hash: s.hash, Malformed: s.bad, FirstMalformed: s.badAt, LoadedAt: s.loaded}
 	s.idxMu.Lock()
 	for _, ix := range s.idx {
 		info.MemoryBytes += ix.bytes()
@@ -325,7 +329,7 @@ func (t *StaticTable) load(data []byte) (*tableSnap, error) {
 			}
 		}
 	} else {
-		s.rec, s.lines, s.bad, err = t.loadLines(data)
+		s.rec, s.lines, s.bad, s.badAt, err = t.loadLines(data)
 	}
 	if err != nil {
 		return nil, err
@@ -354,7 +358,7 @@ func (t *StaticTable) load(data []byte) (*tableSnap, error) {
 
 // loadLines decodes a CSV or JSON-lines file with the source decoders, one
 // record per line; a malformed line is handled per the mode.
-func (t *StaticTable) loadLines(data []byte) (arrow.Record, []int32, int64, error) {
+func (t *StaticTable) loadLines(data []byte) (rec arrow.Record, lines []int32, bad int64, firstBad string, err error) {
 	names := make([]string, len(t.opts.Schema.Fields))
 	for i, f := range t.opts.Schema.Fields {
 		names[i] = f.Name
@@ -363,14 +367,16 @@ func (t *StaticTable) loadLines(data []byte) (arrow.Record, []int32, int64, erro
 	if t.opts.Format == TableJSON {
 		format = FormatJSON
 	}
-	var bad int64
 	dec, err := NewDecoder(t.mem, t.opts.Schema, DecoderOptions{Format: format, Mode: t.opts.Mode, Columns: names,
-		OnMalformed: func(*MalformedRecordError) { bad++ }})
+		OnMalformed: func(m *MalformedRecordError) {
+			if bad++; firstBad == "" {
+				firstBad = t.malformedAt(int(m.Offset), m)
+			}
+		}})
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("table %s: %w", quoteName(t.name), err)
+		return nil, nil, 0, "", fmt.Errorf("table %s: %w", quoteName(t.name), err)
 	}
 	defer dec.Release()
-	var lines []int32
 	line := 0
 	for len(data) > 0 {
 		line++
@@ -388,23 +394,29 @@ func (t *StaticTable) loadLines(data []byte) (arrow.Record, []int32, int64, erro
 		if err := dec.Append(&RecordMeta{Offset: int64(line)}, l); err != nil {
 			var m *MalformedRecordError
 			if errors.As(err, &m) {
-				col := ""
-				if m.Column != "" {
-					col = " column " + quoteName(m.Column) + ":"
-				}
-				return nil, nil, 0, fmt.Errorf("%w %s: %s:%d:%s %s (mode FAILFAST)", ErrTable, quoteName(t.name), t.opts.Path, line, col, m.Reason)
+				return nil, nil, 0, "", fmt.Errorf("%w %s: %s (mode FAILFAST)", ErrTable, quoteName(t.name), t.malformedAt(line, m))
 			}
-			return nil, nil, 0, fmt.Errorf("%w %s: %s:%d: %w", ErrTable, quoteName(t.name), t.opts.Path, line, err)
+			return nil, nil, 0, "", fmt.Errorf("%w %s: %s:%d: %w", ErrTable, quoteName(t.name), t.opts.Path, line, err)
 		}
 		if dec.Len() > before {
 			lines = append(lines, int32(line))
 		}
 	}
-	rec := dec.Flush()
+	rec = dec.Flush()
 	if rec == nil {
 		rec = emptyRecord(t.mem, t.opts.Schema)
 	}
-	return rec, lines, bad, nil
+	return rec, lines, bad, firstBad, nil
+}
+
+// malformedAt renders a malformed line of the table's file as
+// "path:line: column c: reason".
+func (t *StaticTable) malformedAt(line int, m *MalformedRecordError) string {
+	col := ""
+	if m.Column != "" {
+		col = " column " + quoteName(m.Column) + ":"
+	}
+	return fmt.Sprintf("%s:%d:%s %s", t.opts.Path, line, col, m.Reason)
 }
 
 func emptyRecord(mem memory.Allocator, s *Schema) arrow.Record {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,4 +165,24 @@ func TestJoinRestartWithChangedTable(t *testing.T) {
 		t.Fatalf("batches %+v, want batch 0 re-run", got)
 	}
 	sameRows(t, "batch 0 re-run with the current table", got[0].rows, expectJoin(0, 40, sectionsV2))
+}
+
+// A static table's malformed lines are reported when the query starts:
+// how many, and the first with its file, line and column.
+func TestJoinTableMalformedWarning(t *testing.T) {
+	b, _ := clickTopic(t, 1, 10)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "pages.csv")
+	if err := os.WriteFile(path, []byte("page,section\n/home,front\n/cart\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := joinConfig(t, b.Addr, t.TempDir(), path, dataframe.TableOptions{})
+	cfg.Sink = &collector{}
+	var logs strings.Builder
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	runQuery(t, cfg)
+	want := `msg="static table has malformed lines, each kept as a row of NULLs (PERMISSIVE; its key too, so it joins nothing) or dropped (DROPMALFORMED)" query=test table=pages malformed=1 first="` + path + `:3: expected 2 fields, got 1"`
+	if !strings.Contains(logs.String(), want) {
+		t.Fatalf("logs:\n%s\nwant a line containing\n%s", logs.String(), want)
+	}
 }

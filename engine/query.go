@@ -298,5 +298,8 @@ func (q *Query) Run(ctx context.Context) (err error) {
 		}
 	}()
 	q.logger.Info("query started", "query", q.cfg.Name, "next_batch", d.nextID, "partitions", len(d.start), "checkpoint", q.cfg.CheckpointLocation)
+	for _, t := range q.prog.Tables() {
+		q.warnMalformed(t.Info())
+	}
 	return d.loop(stopCtx, workCtx)
 }

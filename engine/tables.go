@@ -36,8 +36,20 @@ func (d *driver) reloadTables() {
 		case changed:
 			info := t.Info()
 			d.q.logger.Info("static table reloaded", "query", d.q.cfg.Name, "table", t.Name(), "path", info.Path, "rows", info.Rows, "hash", info.Hash)
+			d.q.warnMalformed(info)
 		}
 	}
+}
+
+// warnMalformed logs a table's malformed lines, if any: PERMISSIVE keeps
+// each as a row of NULLs (its key too, so it joins nothing),
+// DROPMALFORMED drops it; FAILFAST refused the file.
+func (q *Query) warnMalformed(info dataframe.TableInfo) {
+	if info.Malformed == 0 {
+		return
+	}
+	q.logger.Warn("static table has malformed lines, each kept as a row of NULLs (PERMISSIVE; its key too, so it joins nothing) or dropped (DROPMALFORMED)",
+		"query", q.cfg.Name, "table", info.Name, "malformed", info.Malformed, "first", info.FirstMalformed)
 }
 
 // withTableHashes records the current content hashes of the static tables
