@@ -77,6 +77,12 @@ var shortZoneIDs = map[string]string{
 	"VST": "Asia/Ho_Chi_Minh",
 }
 
+// FormatTimestampIn is FormatTimestamp on loc's wall clock (nil: UTC),
+// as Spark's CAST(t AS STRING) and show() render in the session time zone.
+func FormatTimestampIn(us int64, loc *time.Location) string {
+	return FormatTimestamp(instantToWall(us, loc))
+}
+
 // inZone is the wall-clock view of the instant us in loc (nil: UTC).
 func inZone(us int64, loc *time.Location) time.Time {
 	if loc == nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -30,6 +31,9 @@ type ConsoleOptions struct {
 	Truncate int
 	// Writer defaults to os.Stdout.
 	Writer io.Writer
+	// TimeZone is the wall clock TIMESTAMPs are shown on, as Spark's show()
+	// uses the session time zone; nil is UTC.
+	TimeZone *time.Location
 }
 
 // DefaultConsoleOptions are Spark's defaults: 20 rows, cells cut at 20
@@ -73,7 +77,7 @@ func (s *ConsoleSink) AddBatch(_ context.Context, out *Output) error {
 	b.WriteString("-------------------------------------------\n")
 	fmt.Fprintf(&b, "Batch: %d\n", out.BatchID)
 	b.WriteString("-------------------------------------------\n")
-	writeTable(&b, out.Schema, out.Records, s.opts.NumRows, s.opts.Truncate)
+	writeTable(&b, out.Schema, out.Records, s.opts.NumRows, s.opts.Truncate, s.opts.TimeZone)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, err := io.WriteString(s.opts.Writer, b.String())
@@ -88,7 +92,7 @@ func WriteTable(w io.Writer, schema *arrow.Schema, recs []arrow.Record, numRows,
 	if numRows <= 0 {
 		numRows = math.MaxInt
 	}
-	writeTable(&b, schema, recs, numRows, max(truncate, 0))
+	writeTable(&b, schema, recs, numRows, max(truncate, 0), nil)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -98,7 +102,7 @@ func WriteTable(w io.Writer, schema *arrow.Schema, recs []arrow.Record, numRows,
 // left-aligned otherwise; "null" for nulls; a trailer when rows were cut.
 // Unlike Spark, control characters are escaped (escapeControl), so a
 // value over lines (a raw _corrupt_record) stays in its cell.
-func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, numRows, truncate int) {
+func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, numRows, truncate int, loc *time.Location) {
 	fields := schema.Fields()
 	rows := [][]string{make([]string, len(fields))}
 	for i, f := range fields {
@@ -112,7 +116,7 @@ func writeTable(b *strings.Builder, schema *arrow.Schema, recs []arrow.Record, n
 		for r := 0; r < int(rec.NumRows()) && len(rows)-1 < numRows; r++ {
 			row := make([]string, len(fields))
 			for c := range fields {
-				row[c] = cell(escapeControl(formatValue(rec.Column(c), r)), truncate)
+				row[c] = cell(escapeControl(formatValue(rec.Column(c), r, loc)), truncate)
 			}
 			rows = append(rows, row)
 		}
@@ -196,15 +200,16 @@ func cell(s string, truncate int) string {
 	return s
 }
 
-// formatValue renders one value the way Spark's show does.
-func formatValue(col arrow.Array, i int) string {
+// formatValue renders one value the way Spark's show does, a TIMESTAMP on
+// loc's wall clock (nil: UTC).
+func formatValue(col arrow.Array, i int, loc *time.Location) string {
 	if col.IsNull(i) {
 		return "null"
 	}
 	switch a := col.(type) {
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
-		return dataframe.FormatTimestamp(a.Value(i).ToTime(unit).UnixMicro())
+		return dataframe.FormatTimestampIn(a.Value(i).ToTime(unit).UnixMicro(), loc)
 	case *array.Float64:
 		return dataframe.FormatDouble(a.Value(i))
 	case *array.Date32:

@@ -220,7 +220,9 @@ func runJobEngine(ctx context.Context, job *jobfile.Job, o runOpts, level slog.L
 		}
 		sink = f
 	} else {
-		sink = engine.NewConsoleSink(job.Sink.Console.Engine(o.stdout))
+		co := job.Sink.Console.Engine(o.stdout)
+		co.TimeZone = job.SessionTimeZone
+		sink = engine.NewConsoleSink(co)
 	}
 	if job.Source.DeadLetter != nil {
 		var err error
