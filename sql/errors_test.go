@@ -34,7 +34,7 @@ var errorCases = []struct{ query, want string }{
 	{"SELECT brand FROM shop.events", "line 1, column 19: unknown table shop.events: the query can only read the source table events"},
 	// clauses that are not supported
 	{"SELECT brand FROM events e JOIN events f ON e.brand = f.brand", "line 1, column 33: stream-stream joins are not supported: a stream joins static tables only"},
-	{"SELECT e.brand FROM events e JOIN products p ON e.product_id = p.product_id", "line 1, column 35: unknown table products: a join reads a static table (the job file's tables:)"},
+	{"SELECT e.brand FROM events e JOIN products p ON e.product_id = p.product_id", "line 1, column 35: unknown table products: a join reads a static table, and the job defines none (tables:)"},
 	{"SELECT brand, n FROM (SELECT brand, count(*) AS n FROM events GROUP BY brand) t GROUP BY brand, n", "line 1, column 81: multiple streaming aggregations are not supported (nor in Spark): the derived table already aggregates"},
 	{"SELECT brand FROM events WHERE brand IN (SELECT brand FROM events)", "line 1, column 38: subqueries are not supported"},
 	{"SELECT brand FROM events, events", "line 1, column 27: joins are not supported: a query reads one table"},

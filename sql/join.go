@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,7 +126,24 @@ func (c *compiler) tableList() string {
 	for n := range c.tables {
 		names = append(names, quoteIdent(n))
 	}
-	return " or join the static tables " + strings.Join(names, ", ")
+	slices.Sort(names)
+	return "; the static tables are " + strings.Join(names, ", ")
+}
+
+// unknownTable is the error for a join with a table the job does not
+// define, with a did-you-mean among those it does.
+func (c *compiler) unknownTable(pos int, name string) *Error {
+	var names []string
+	for n := range c.tables {
+		names = append(names, n)
+	}
+	switch sg := suggest(name, names); {
+	case len(names) == 0:
+		return c.errAt(pos, "unknown table %s: a join reads a static table, and the job defines none (tables:)", quoteIdent(name))
+	case sg != "":
+		return c.errAt(pos, "unknown table %s (did you mean %s?)%s", quoteIdent(name), quoteIdent(sg), c.tableList())
+	}
+	return c.errAt(pos, "unknown table %s: a join reads one of the job's static tables%s", quoteIdent(name), c.tableList())
 }
 
 // derived compiles FROM (SELECT ...) AS t: the inner query becomes the
@@ -202,7 +220,7 @@ func (c *compiler) join(j *pg.JoinExpr, pos int) *Error {
 		rp := nodeLocation(r, joinPos)
 		if r.GetRangeVar() != nil {
 			name := rangeName(r.GetRangeVar())
-			return c.errAt(nodeOr(int(r.GetRangeVar().GetLocation()), rp), "unknown table %s: a join reads a static table (the job file's tables:)%s", quoteIdent(name), c.tableList())
+			return c.unknownTable(nodeOr(int(r.GetRangeVar().GetLocation()), rp), name)
 		}
 		return c.errAt(rp, "a join's right side must be a static table")
 	}

@@ -82,7 +82,8 @@ func TestSQLJoinRefusals(t *testing.T) {
 		{"SELECT user FROM events e JOIN products p ON e.user = p.product_id", "line 1, column 46: join key types differ: user is STRING, p.product_id is BIGINT"},
 		{"SELECT product_id FROM events e JOIN products p ON e.product_id = p.product_id", "line 1, column 8: column reference product_id is ambiguous"},
 		{"SELECT user FROM events e JOIN products p ON e.price > p.margin", "a join needs an equality of a stream column and a column of p in ON"},
-		{"SELECT user FROM events e JOIN suppliers s ON e.product_id = s.id", "unknown table suppliers: a join reads a static table (the job file's tables:) or join the static tables products"},
+		{"SELECT user FROM events e JOIN suppliers s ON e.product_id = s.id", "unknown table suppliers: a join reads one of the job's static tables; the static tables are products"},
+		{"SELECT user FROM events e JOIN prodcts p ON e.product_id = p.product_id", "unknown table prodcts (did you mean products?); the static tables are products"},
 		{"SELECT c, count(*) FROM (SELECT category AS c, count(*) AS n FROM events e JOIN products p ON e.product_id = p.product_id GROUP BY category) t GROUP BY c", "multiple streaming aggregations are not supported"},
 	} {
 		_, err := sql.CompileTables(tc.q, "events", s, tables)
