@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet/file"
 	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+	"github.com/microbatch/microbatch/internal/textdist"
 )
 
 // ErrTable: a static table (TableOptions) could not be loaded: a missing
@@ -195,7 +196,15 @@ func LoadTable(mem memory.Allocator, name string, opts TableOptions) (*StaticTab
 	}
 	for _, k := range opts.Key {
 		if _, ok := opts.Schema.Field(k); !ok {
-			return nil, fmt.Errorf("%w: table %s: key column %s is not in its schema [%s]", ErrOptions, quoteName(name), quoteName(k), opts.Schema)
+			msg := fmt.Sprintf("table %s: key column %s is not in its schema [%s]", quoteName(name), quoteName(k), opts.Schema)
+			var names []string
+			for _, f := range opts.Schema.Fields {
+				names = append(names, f.Name)
+			}
+			if sg, ok := textdist.Closest(k, names); ok {
+				msg += fmt.Sprintf(" (did you mean %s?)", quoteName(sg))
+			}
+			return nil, &TableKeyError{msg: msg}
 		}
 	}
 	t := &StaticTable{name: name, opts: opts, mem: mem}
@@ -220,6 +229,13 @@ func (t *StaticTable) Options() TableOptions { return t.opts }
 
 // Schema returns the table's schema.
 func (t *StaticTable) Schema() *Schema { return t.opts.Schema }
+
+// TableKeyError is LoadTable's error for a key column (TableOptions.Key)
+// that is not in the table's schema; it wraps ErrOptions.
+type TableKeyError struct{ msg string }
+
+func (e *TableKeyError) Error() string { return ErrOptions.Error() + ": " + e.msg }
+func (e *TableKeyError) Unwrap() error { return ErrOptions }
 
 // TableInfo describes a static table's current snapshot.
 type TableInfo struct {

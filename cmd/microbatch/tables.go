@@ -51,7 +51,12 @@ func loadTables(job *jobfile.Job) (tables map[string]*dataframe.StaticTable, err
 		}
 		tbl, err := dataframe.LoadTable(memory.NewGoAllocator(), t.Name, opts)
 		if err != nil {
-			bad(key+".path", err)
+			var ke *dataframe.TableKeyError
+			if errors.As(err, &ke) {
+				bad(key+".key", err)
+			} else {
+				bad(key+".path", err)
+			}
 			continue
 		}
 		tables[t.Name] = tbl

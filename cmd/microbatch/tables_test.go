@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -49,5 +50,12 @@ checkpointLocation: ./checkpoint
 		if tc.want == "" && (r.code != 0 || r.stdout != path+": ok\n") || tc.want != "" && (r.code != 2 || r.stderr != tc.want) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q, want %q", tc.content, r.code, r.stdout, r.stderr, tc.want)
 		}
+	} // a key column not in the table's schema is reported at key:
+	if err := os.WriteFile(path, []byte(strings.Replace(job, "key: product_id", "key: product_idd", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := path + ":12: tables.products.key: dataframe: invalid option: table products: key column product_idd is not in its schema [product_id BIGINT, category STRING] (did you mean product_id?)\n"
+	if r := cli(t, "validate", path); r.code != 2 || r.stderr != want {
+		t.Errorf("bad key: exit %d, stderr %q, want %q", r.code, r.stderr, want)
 	}
 }
