@@ -14,7 +14,7 @@ import (
 
 func init() {
 	register(
-		&funcDef{name: "get_json_object", group: "json", usage: "get_json_object(json, path)", doc: "the value at the JSONPath path ('$.a.b', '$.a[0]', \"$['a b']\") of the JSON text json: a string unquoted, an object or array as compact JSON; NULL when absent, null or malformed", minArgs: 2, maxArgs: 2, bind: bindGetJSONObject},
+		&funcDef{name: "get_json_object", group: "json", usage: "get_json_object(json, path)", doc: "the value at the JSONPath path ('$.a.b', '$.a[0]', \"$['a b']\"; no wildcards) of the JSON text json: a string unquoted, an object or array as compact JSON; NULL when absent, null or malformed", minArgs: 2, maxArgs: 2, bind: bindGetJSONObject},
 	)
 }
 

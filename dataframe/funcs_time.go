@@ -238,6 +238,9 @@ func bindDateAdd(args []*bexpr) (Type, kernel, error) {
 	if err := argAs(args, 0, Date); err != nil {
 		return 0, nil, err
 	}
+	if t := args[1].typ; t != Int32 && t != Int64 && t != nullType {
+		return 0, nil, fmt.Errorf("argument 2 must be an integer number of days, got %s of type %v", args[1].src, t)
+	}
 	if err := argAs(args, 1, Int32); err != nil {
 		return 0, nil, err
 	}

@@ -227,3 +227,13 @@ func TestSessionTimeZoneShape(t *testing.T) {
 		}
 	}
 }
+
+// date_add takes a whole number of days, as Spark's: a DOUBLE is refused.
+func TestDateAddDays(t *testing.T) {
+	if _, err := evalIn(t, nil, C("date_add", L("2024-01-01").Cast(Date), L(1.5))); err == nil || !strings.Contains(err.Error(), "argument 2 must be an integer number of days, got 1.5D of type DOUBLE") {
+		t.Fatalf("date_add(d, 1.5): %v", err)
+	}
+	if got, err := evalIn(t, nil, C("date_add", L("2024-01-01").Cast(Date), L(int64(2)))); err != nil || got != datev("2024-01-03") {
+		t.Fatalf("date_add(d, 2L) = %v, %v", got, err)
+	}
+}
