@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const productsDDL = "product_id BIGINT, category STRING, margin DOUBLE"
@@ -214,4 +215,24 @@ func TestTableReloadPins(t *testing.T) {
 	equalRows(t, run(p.NewTaskPinned(mem, pin)), [][]any{{"u1", "shoes"}}) // the batch pinned before the reload
 	pin.Release()
 	equalRows(t, run(p.NewTask(mem)), [][]any{{"u1", "boots"}})
+}
+
+// A reload that cannot read the file waits for the next refreshInterval
+// before it tries (and would warn) again.
+func TestReloadFailureWaitsForTheInterval(t *testing.T) {
+	path := writeFile(t, "p.csv", "1,shoes,0.5\n")
+	tbl, err := LoadTable(newMem(t), "products", TableOptions{Path: path, Schema: mustSchema(t, productsDDL), RefreshInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tbl.Reload(true); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("forced reload of a missing file: %v", err)
+	}
+	if changed, err := tbl.Reload(false); changed || err != nil {
+		t.Fatalf("a reload within the interval after a failure: %v, %v; want no attempt", changed, err)
+	}
 }

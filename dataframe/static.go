@@ -282,6 +282,9 @@ func (t *StaticTable) Reload(force bool) (bool, error) {
 	t.mu.Lock()
 	due := force || t.opts.RefreshInterval > 0 && time.Since(t.checked) >= t.opts.RefreshInterval
 	cur := t.cur.hash
+	if due {
+		t.checked = time.Now() // a failed check waits for the next interval too
+	}
 	t.mu.Unlock()
 	if !due {
 		return false, nil
@@ -290,9 +293,6 @@ func (t *StaticTable) Reload(force bool) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("%w %s: reload: %w", ErrTable, quoteName(t.name), err)
 	}
-	t.mu.Lock()
-	t.checked = time.Now()
-	t.mu.Unlock()
 	if contentHash(data) == cur {
 		return false, nil
 	}
