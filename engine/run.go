@@ -266,7 +266,13 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	}
 
 	// Advance the driver's positions only after the commit is durable.
-	p.Sources = sources(plan, latest, res.PartitionRecords())
+	if len(plan.Ends) == 0 && len(plan.Ranges) == 0 {
+		// A batch without input reads nothing: like Spark's, its
+		// progress repeats where every partition stands.
+		p.Sources = sources(checkpoint.BatchPlan{Ends: d.start}, latest, nil)
+	} else {
+		p.Sources = sources(plan, latest, res.PartitionRecords())
+	}
 	advance(d.start, plan)
 	if d.group != nil {
 		d.group.offer(d.start)

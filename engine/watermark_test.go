@@ -618,6 +618,10 @@ func TestWatermarkPerPartitionIdleWithoutData(t *testing.T) {
 			if p.StateRowsUpdated != 0 || p.StateRowsRemoved != 2 || p.StateRows != 1 {
 				t.Errorf("evicting batch: state rows updated %d, removed %d, left %d; want 0, 2, 1", p.StateRowsUpdated, p.StateRowsRemoved, p.StateRows)
 			}
+			// and its sources stand where the batch before ended
+			if got := fmt.Sprint(p.Sources); got != "[{events 0 2 2 2 0 0} {events 1 1 1 1 0 0}]" {
+				t.Errorf("evicting batch: sources %s", got)
+			}
 			q.Stop()
 		}
 	}
