@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v17/arrow/array"
 )
 
 const productsDDL = "product_id BIGINT, category STRING, margin DOUBLE"
@@ -237,5 +239,21 @@ func TestReloadFailureWaitsForTheInterval(t *testing.T) {
 	}
 	if changed, err := tbl.Reload(false); changed || err != nil {
 		t.Fatalf("a reload right after a failure: %v, %v; want no attempt before the next interval", changed, err)
+	}
+}
+
+// A table's TIMESTAMP without an offset is read in its TimeZone, as the
+// stream's are in the session time zone.
+func TestTableTimeZone(t *testing.T) {
+	ny, _ := LoadTimeZone("America/New_York")
+	path := writeFile(t, "t.csv", "1,2024-07-01 12:00:00\n2,2024-07-01T12:00:00Z\n")
+	tbl, err := LoadTable(newMem(t), "t", TableOptions{Path: path, Schema: mustSchema(t, "id BIGINT, at TIMESTAMP"), TimeZone: ny})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Release()
+	got := tbl.cur.rec.Column(1).(*array.Timestamp)
+	if a, b := FormatTimestamp(int64(got.Value(0))), FormatTimestamp(int64(got.Value(1))); a != "2024-07-01 16:00:00" || b != "2024-07-01 12:00:00" {
+		t.Fatalf("table timestamps %s, %s (UTC); want 16:00 (New York noon) and 12:00", a, b)
 	}
 }

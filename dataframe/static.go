@@ -133,6 +133,10 @@ type TableOptions struct {
 	RefreshInterval time.Duration
 	// OnChange: see OnChange.
 	OnChange OnChange
+	// TimeZone reads a CSV or JSON TIMESTAMP that gives no offset, as the
+	// stream's decoder does (DecoderOptions.TimeZone): pass the query's
+	// session time zone. nil is UTC.
+	TimeZone *time.Location
 }
 
 // StaticTable is a static table loaded into memory. It is safe for
@@ -383,7 +387,7 @@ func (t *StaticTable) loadLines(data []byte) (rec arrow.Record, lines []int32, b
 	if t.opts.Format == TableJSON {
 		format = FormatJSON
 	}
-	dec, err := NewDecoder(t.mem, t.opts.Schema, DecoderOptions{Format: format, Mode: t.opts.Mode, Columns: names,
+	dec, err := NewDecoder(t.mem, t.opts.Schema, DecoderOptions{Format: format, Mode: t.opts.Mode, Columns: names, TimeZone: t.opts.TimeZone,
 		OnMalformed: func(m *MalformedRecordError) {
 			if bad++; firstBad == "" {
 				firstBad = t.malformedAt(int(m.Offset), m)

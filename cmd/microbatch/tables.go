@@ -21,7 +21,7 @@ func loadTables(job *jobfile.Job) (tables map[string]*dataframe.StaticTable, err
 			ok = false
 			continue
 		}
-		opts := dataframe.TableOptions{Path: t.Path, Header: t.Header, Key: t.Key, RefreshInterval: t.RefreshInterval}
+		opts := dataframe.TableOptions{Path: t.Path, Header: t.Header, Key: t.Key, RefreshInterval: t.RefreshInterval, TimeZone: job.SessionTimeZone}
 		var err error
 		bad := func(k string, err error) {
 			var se *dataframe.SchemaError
