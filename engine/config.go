@@ -413,5 +413,6 @@ func Settings() []Setting {
 		{"ConsoleOptions.NumRows", "numRows", "Rows printed per batch."},
 		{"ConsoleOptions.Truncate", "truncate", "Shorten long cells (and right-align every cell, as Spark does)."},
 		{"ConsoleOptions.Writer", "", "Where the tables are written."},
+		{"ConsoleOptions.TimeZone", "spark.sql.session.timeZone", "The wall clock TIMESTAMPs are shown on, as Spark's show() uses the session time zone; the job file's run sets it from sessionTimeZone."},
 	}
 }
