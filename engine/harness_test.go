@@ -272,3 +272,18 @@ func clickTopic(t *testing.T, partitions, n int) (*kafkatest.Broker, map[string]
 	b.Produce(t, "clicks", recs)
 	return b, want
 }
+
+// runFor makes cfg's query into *q, which cfg's hooks may use (to stop
+// it), and runs it for at most a minute, failing the test on an error.
+func runFor(t *testing.T, cfg Config, q **Query) {
+	t.Helper()
+	var err error
+	if *q, err = New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := (*q).Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -210,15 +210,8 @@ func TestSlowSinkHoldsNoTransaction(t *testing.T) {
 			sink.event(fmt.Sprintf("commit %d", id))
 		}
 	}
-	q, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := q.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	var q *Query
+	runFor(t, cfg, &q)
 	got := strings.Join(sink.events, ", ")
 	want := "add 0, added 0, commit 0, add 1, added 1, commit 1, add 2, added 2, commit 2"
 	if got != want {

@@ -86,15 +86,7 @@ func TestSchedulingDelay(t *testing.T) {
 			q.Stop()
 		}
 	}
-	q, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := q.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runFor(t, cfg, &q)
 	if len(progress) != 3 {
 		t.Fatalf("%d batches, want 3", len(progress))
 	}

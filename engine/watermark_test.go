@@ -625,15 +625,7 @@ func TestWatermarkPerPartitionIdleWithoutData(t *testing.T) {
 			q.Stop()
 		}
 	}
-	q, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := q.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
+	runFor(t, cfg, &q)
 	mu.Lock()
 	defer mu.Unlock()
 	// batch 0 (3 rows) at 0; then min(200, 30) - 10 = 20, which closes no
