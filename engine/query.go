@@ -111,7 +111,7 @@ func New(cfg Config) (*Query, error) {
 		q.prog, q.mode, err = compile(cfg.Query, cfg.OutputMode)
 		if err != nil {
 			field := "Query"
-			if cfg.OutputMode != 0 && cfg.Query.Err() == nil {
+			if cfg.OutputMode != 0 && cfg.Query.Err() == nil && compilesInAnotherMode(cfg.Query, cfg.OutputMode) {
 				field = "OutputMode" // the query is refused in the mode asked for
 			}
 			bad(field, err, "%v", err)
@@ -150,6 +150,21 @@ func compile(df *dataframe.DataFrame, mode dataframe.OutputMode) (*dataframe.Pro
 	}
 	p, err := dataframe.Compile(df, mode)
 	return p, mode, err
+}
+
+// compilesInAnotherMode reports whether df compiles in an output mode
+// other than mode: then mode is what its refusal is about, not the query
+// (a window over another column than the watermark's fails in every
+// mode).
+func compilesInAnotherMode(df *dataframe.DataFrame, mode dataframe.OutputMode) bool {
+	for _, m := range []dataframe.OutputMode{dataframe.Append, dataframe.Complete, dataframe.Update} {
+		if m != mode {
+			if _, err := dataframe.Compile(df, m); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // OutputMode is the mode the query runs in (resolved when Config left it 0).

@@ -41,7 +41,8 @@ func TestJobErrors(t *testing.T) {
 			j.query = "SELECT page, action FROM events\nORDER BY page"
 			j.outputMode = "append"
 		},
-		want: "F:15: outputMode: dataframe: unsupported streaming query: OrderBy is only supported after an aggregation in complete output mode\n",
+		// refused in every mode: the query is at fault, not the mode
+		want: "F:12: query: dataframe: unsupported streaming query: OrderBy is only supported after an aggregation in complete output mode\n",
 	}, {
 		name: "order by without aggregation, default output mode",
 		edit: func(j *jobSpec) { j.query = "SELECT page, action FROM events\nORDER BY page" },
