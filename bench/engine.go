@@ -173,6 +173,7 @@ func runEngine(ctx context.Context, o engineOptions) (engineRun, error) {
 		Schema:             schema,
 		Query:              df,
 		OutputMode:         mode,
+		Watermark:          engine.Watermark{Policy: map[bool]engine.WatermarkPolicy{false: engine.GlobalWatermark, true: engine.PerPartitionWatermark}[o.policy == "perPartition"]},
 		Trigger:            engine.Trigger{AvailableNow: o.processingTime == 0, ProcessingTime: o.processingTime},
 		Sink:               sink,
 		CheckpointLocation: dir,

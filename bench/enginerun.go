@@ -65,8 +65,9 @@ type engineOptions struct {
 	joinTable *dataframe.StaticTable
 	// ui is -ui: "off", "on" (the web UI and /metrics served and fed every
 	// batch) or "scrape" (on, and /metrics fetched every second).
-	ui    string
-	query string // "window": windowQuery in append mode
+	ui     string
+	query  string // "window": windowQuery in append mode
+	policy string // -watermark-policy: global | perPartition
 }
 
 // engineOptions are the availableNow engine run's options from the
@@ -74,7 +75,7 @@ type engineOptions struct {
 func (c *config) engineOptions(addr string, noSinkRun bool) engineOptions {
 	return engineOptions{addr: addr, topic: c.topic, format: c.format, outputMode: c.outputMode, maxRate: c.batchCap(),
 		executors: c.executors, noSync: c.noSync, props: c.engProps,
-		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions, ui: c.ui, query: c.query}
+		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions, ui: c.ui, query: c.query, policy: c.policy}
 }
 
 // measureEngine runs the availableNow engine measurement, in a child
@@ -98,7 +99,8 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int, noSin
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
 		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps,
-		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun), "-ui", cfg.ui, "-query", cfg.query}
+		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun), "-ui", cfg.ui, "-query", cfg.query,
+		"-watermark-policy", cfg.policy}
 	if profile != "" && run == 0 {
 		args = append(args, "-cpuprofile", profile)
 	}

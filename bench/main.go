@@ -38,6 +38,7 @@ type config struct {
 	messages       int64
 	format         string
 	query          string               // -query: page | window
+	policy         string               // -watermark-policy
 	outputMode     dataframe.OutputMode // -output-mode: the engine's
 	keys           int
 	users          int
@@ -91,6 +92,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.StringVar(&c.format, "format", "json", "record format: json | csv")
 	outputMode := fs.String("output-mode", "complete", "the engine query's output mode: complete (every group each batch) | update (the changed groups)")
 	fs.IntVar(&c.keys, "keys", 0, "distinct pages (group keys); 0 = internal/gen's clickstream pages (~1.1k)")
+	fs.StringVar(&c.policy, "watermark-policy", "global", "-query window's watermark policy: global | perPartition")
 	fs.IntVar(&c.users, "users", 0, "distinct user ids, each once every -users records; 0 = internal/gen's (100k, Zipf)")
 	fs.IntVar(&c.runs, "runs", 3, "interleaved repetitions; medians are reported")
 	fs.IntVar(&c.consumers, "consumers", runtime.GOMAXPROCS(0), "raw confluent consumers (one goroutine each, partitions split among them)")
@@ -141,6 +143,8 @@ func parseFlags(args []string) (*config, []string, error) {
 		return nil, nil, fmt.Errorf("-keys %d: want 0 (the generator's pages) or a count", c.keys)
 	case c.query != "page" && c.query != "window" && c.query != "distinct" && c.query != "functions":
 		return nil, nil, fmt.Errorf("-query %q: want page, window, distinct or functions", c.query)
+	case c.policy != "global" && c.policy != "perPartition":
+		return nil, nil, fmt.Errorf("-watermark-policy %q: want global or perPartition", c.policy)
 	case c.users < 0:
 		return nil, nil, fmt.Errorf("-users %d: want 0 (the generator's users) or a count", c.users)
 	case c.sink != "none" && c.sink != "kafka" && c.sink != "postgres" && c.sink != "files":

@@ -191,11 +191,8 @@ func (d *driver) batches(stopCtx, workCtx context.Context) error {
 		bc.readAhead = func() {
 			// A batch read ahead drops late rows against the watermark
 			// after this batch's, which runBatch computed from this
-			// batch's event times (wm.ahead). Under the perPartition
-			// policy that watermark also depends on the partitions'
-			// backlog when this batch commits: such a query reads one
-			// batch at a time.
-			if time.Now().Before(next) || (d.wm.on && d.wm.perPartition) {
+			// batch's event times (wm.ahead).
+			if time.Now().Before(next) {
 				return // the next trigger is not due
 			}
 			ahead = d.readAhead(stopCtx, workCtx, target, plan)

@@ -101,10 +101,16 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 		et, dropped = batchEventTimes(tasks)
 	}
 	if bc.readAhead != nil {
-		if d.wm.on && !d.wm.perPartition {
+		if d.wm.on {
 			// The batch read ahead uses the watermark after this one,
-			// which this batch's event times (read now) decide.
+			// which this batch's event times (read now) decide; under
+			// perPartition also each partition's backlog when this
+			// batch was planned and its processing time, known too.
+			// The commit computes the same from the same inputs.
 			wm := dataframe.NextWatermark(plan.Meta.Watermark, et, d.wm.delay)
+			if d.wm.perPartition {
+				wm = d.wm.partitionWatermark(plan.Meta.Watermark, d.wm.observe(plan, latest, tasks), plan.Meta.ProcessingTime)
+			}
 			d.wm.ahead = &wm
 		}
 		bc.readAhead()
