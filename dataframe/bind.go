@@ -98,56 +98,37 @@ func (b *binder) bind(n *node) (*bexpr, error) {
 	if be.src == "" {
 		be.src = n.String()
 	}
-	if err := inZoneOf(be, b.loc); err != nil {
-		return nil, err
-	}
+	inZoneOf(be, b.loc)
 	return be, nil
 }
 
-// inZoneOf puts a bound expression in the session time zone loc (nil:
-// UTC): casts that read or show wall-clock time (zoneDependent) get loc,
-// and are folded when over a literal; date and time functions are bound
-// again with loc (funcDef.bindIn). Binding leaves those casts of literals
-// unfolded for it. It is idempotent, so shared subtrees may be visited
-// more than once.
-func inZoneOf(e *bexpr, loc *time.Location) error {
+// inZoneOf puts the casts of a bound expression that read or show
+// wall-clock time (zoneDependent) in the session time zone loc (nil:
+// UTC), folding those over a literal: castTo, which makes them wherever
+// an argument is coerced, knows no binder, so it leaves them unfolded for
+// this. (Date and time functions get loc when bound: bindFunc.) It is
+// idempotent, so shared subtrees may be visited more than once.
+func inZoneOf(e *bexpr, loc *time.Location) {
 	for _, a := range e.args {
-		if err := inZoneOf(a, loc); err != nil {
-			return err
+		inZoneOf(a, loc)
+	}
+	if e.kind != kCast || !zoneDependent(e.args[0].typ, e.typ) {
+		return
+	}
+	a := e.args[0]
+	if a.kind != kLit {
+		e.loc = loc
+		return
+	}
+	lit := &node{kind: kLit, typ: e.typ, null: true}
+	if !a.lit.null {
+		if v, ok := castValueIn(litValue(a.lit), a.typ, e.typ, loc); ok {
+			lit = &node{kind: kLit, typ: e.typ, i: v.i, f: v.f, s: v.s}
 		}
 	}
-	switch e.kind {
-	case kCast:
-		a := e.args[0]
-		if !zoneDependent(a.typ, e.typ) {
-			return nil
-		}
-		if a.kind != kLit {
-			e.loc = loc
-			return nil
-		}
-		lit := &node{kind: kLit, typ: e.typ, null: true}
-		if !a.lit.null {
-			if v, ok := castValueIn(litValue(a.lit), a.typ, e.typ, loc); ok {
-				lit = &node{kind: kLit, typ: e.typ, i: v.i, f: v.f, s: v.s}
-			}
-		}
-		src := e.src
-		*e = *newLit(lit) // its text is its value: an instant, in any zone
-		e.src = src
-	case kFunc:
-		if d := e.call.def; loc != nil && d.bindIn != nil {
-			t, k, err := d.bindIn(e.args, loc)
-			if err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrPlan, d.name, err)
-			}
-			if t != e.typ {
-				return fmt.Errorf("%w: %s: type %v in time zone %s, %v in UTC", ErrPlan, d.name, t, loc, e.typ)
-			}
-			e.call = &funcCall{def: d, kern: k}
-		}
-	}
-	return nil
+	src := e.src
+	*e = *newLit(lit) // its text is its value: an instant, in any zone
+	e.src = src
 }
 
 func (b *binder) bind1(n *node) (*bexpr, error) {
@@ -262,7 +243,7 @@ func (b *binder) bind1(n *node) (*bexpr, error) {
 		if b.agg != nil && lookupFunc(n.name) == nowFunc {
 			return nil, fmt.Errorf("%w: current_timestamp() is evaluated row by row before an aggregation: use it in WHERE, GROUP BY or inside an aggregate (max(current_timestamp())), not over the aggregated rows", ErrPlan)
 		}
-		return bindFunc(n, args)
+		return bindFunc(n, args, b.loc)
 	}
 	return nil, fmt.Errorf("%w: unexpected expression %s", ErrPlan, n)
 }

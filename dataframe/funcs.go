@@ -32,9 +32,8 @@ type funcDef struct {
 	// bind checks and coerces args in place and returns the result type and
 	// the kernel. args are bound; an untyped NULL has type nullType.
 	bind func(args []*bexpr) (Type, kernel, error)
-	// bindIn, for a function that reads or shows wall-clock time, is bind
-	// in a session time zone other than UTC (inZoneOf); bind is bindIn in
-	// UTC.
+	// bindIn, set instead of bind for a function that reads or shows
+	// wall-clock time, binds it in the session time zone loc (nil: UTC).
 	bindIn func(args []*bexpr, loc *time.Location) (Type, kernel, error)
 }
 
@@ -182,13 +181,21 @@ func (n *node) writeFunc(b *strings.Builder) {
 	b.WriteByte(')')
 }
 
-// bindFunc binds a call whose arguments are bound.
-func bindFunc(n *node, args []*bexpr) (*bexpr, error) {
+// bindFunc binds a call whose arguments are bound, in the session time
+// zone loc (nil: UTC).
+func bindFunc(n *node, args []*bexpr, loc *time.Location) (*bexpr, error) {
 	d := lookupFunc(n.name)
 	if d == nil { // Call refuses unknown names; a plan text may still hold one
 		return nil, fmt.Errorf("%w: unknown function %s", ErrPlan, n.name)
 	}
-	t, k, err := d.bind(args)
+	var t Type
+	var k kernel
+	var err error
+	if d.bindIn != nil {
+		t, k, err = d.bindIn(args, loc)
+	} else {
+		t, k, err = d.bind(args)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrPlan, d.name, err)
 	}

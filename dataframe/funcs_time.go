@@ -7,8 +7,8 @@ import (
 )
 
 // Date and time functions, on the wall clock of the session time zone
-// (Spark's spark.sql.session.timeZone; UTC by default): each binds in UTC
-// (bind) and, for another zone, again in that zone (bindIn, inZoneOf).
+// (Spark's spark.sql.session.timeZone; UTC by default): each binds with
+// the binder's zone (funcDef.bindIn).
 // The functions Spark types DATE (to_date, date_add) return a DATE; those
 // that take a TIMESTAMP take a DATE as its midnight, and those that take a
 // DATE take a TIMESTAMP's day or a string that casts to a DATE.
@@ -17,11 +17,11 @@ const usPerDay = 86400e6
 
 func init() {
 	register(
-		&funcDef{name: "date_trunc", group: "datetime", usage: "date_trunc(unit, ts)", doc: "ts truncated to the unit: year, quarter, month, week (to Monday), day, hour, minute, second, millisecond, microsecond", minArgs: 2, maxArgs: 2, bind: utc(bindDateTrunc), bindIn: bindDateTrunc},
-		&funcDef{name: "to_timestamp", group: "datetime", usage: "to_timestamp(str[, fmt])", doc: "str parsed with the Spark datetime pattern fmt (default: as CAST AS TIMESTAMP); NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: utc(bindToTimestamp), bindIn: bindToTimestamp},
-		&funcDef{name: "to_date", group: "datetime", usage: "to_date(str[, fmt])", doc: "str parsed with fmt (default: as CAST AS DATE), or the day of a TIMESTAMP, as a DATE; NULL when it does not parse", minArgs: 1, maxArgs: 2, bind: utc(bindToDate), bindIn: bindToDate},
-		&funcDef{name: "from_unixtime", group: "datetime", usage: "from_unixtime(sec[, fmt])", doc: "seconds since the epoch formatted with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bind: utc(bindFromUnixtime), bindIn: bindFromUnixtime},
-		&funcDef{name: "unix_timestamp", group: "datetime", usage: "unix_timestamp([ts_or_str[, fmt]])", doc: "seconds since the epoch (BIGINT) of a TIMESTAMP, or of a string parsed with fmt (default yyyy-MM-dd HH:mm:ss); without arguments, of the batch's processing time (current_timestamp())", minArgs: 0, maxArgs: 2, bind: utc(bindUnixTimestamp), bindIn: bindUnixTimestamp},
+		&funcDef{name: "date_trunc", group: "datetime", usage: "date_trunc(unit, ts)", doc: "ts truncated to the unit: year, quarter, month, week (to Monday), day, hour, minute, second, millisecond, microsecond", minArgs: 2, maxArgs: 2, bindIn: bindDateTrunc},
+		&funcDef{name: "to_timestamp", group: "datetime", usage: "to_timestamp(str[, fmt])", doc: "str parsed with the Spark datetime pattern fmt (default: as CAST AS TIMESTAMP); NULL when it does not parse", minArgs: 1, maxArgs: 2, bindIn: bindToTimestamp},
+		&funcDef{name: "to_date", group: "datetime", usage: "to_date(str[, fmt])", doc: "str parsed with fmt (default: as CAST AS DATE), or the day of a TIMESTAMP, as a DATE; NULL when it does not parse", minArgs: 1, maxArgs: 2, bindIn: bindToDate},
+		&funcDef{name: "from_unixtime", group: "datetime", usage: "from_unixtime(sec[, fmt])", doc: "seconds since the epoch formatted with fmt (default yyyy-MM-dd HH:mm:ss)", minArgs: 1, maxArgs: 2, bindIn: bindFromUnixtime},
+		&funcDef{name: "unix_timestamp", group: "datetime", usage: "unix_timestamp([ts_or_str[, fmt]])", doc: "seconds since the epoch (BIGINT) of a TIMESTAMP, or of a string parsed with fmt (default yyyy-MM-dd HH:mm:ss); without arguments, of the batch's processing time (current_timestamp())", minArgs: 0, maxArgs: 2, bindIn: bindUnixTimestamp},
 		fieldFunc("year", "the year of ts (INT)", func(t time.Time) int { return t.Year() }),
 		fieldFunc("month", "the month of ts, 1-12 (INT)", func(t time.Time) int { return int(t.Month()) }),
 		fieldFunc("day", "the day of the month of ts, 1-31 (INT)", func(t time.Time) int { return t.Day() }),
@@ -30,7 +30,7 @@ func init() {
 		fieldFunc("minute", "the minute of ts, 0-59 (INT)", func(t time.Time) int { return t.Minute() }),
 		fieldFunc("second", "the second of ts, 0-59 (INT)", func(t time.Time) int { return t.Second() }),
 		nowFunc,
-		&funcDef{name: "date_format", group: "datetime", usage: "date_format(ts, fmt)", doc: "ts formatted with the Spark datetime pattern fmt", minArgs: 2, maxArgs: 2, bind: utc(bindDateFormat), bindIn: bindDateFormat},
+		&funcDef{name: "date_format", group: "datetime", usage: "date_format(ts, fmt)", doc: "ts formatted with the Spark datetime pattern fmt", minArgs: 2, maxArgs: 2, bindIn: bindDateFormat},
 		&funcDef{name: "date_add", group: "datetime", usage: "date_add(start, days)", doc: "the DATE days after start (before, when negative)", minArgs: 2, maxArgs: 2, bind: bindDateAdd},
 		&funcDef{name: "datediff", group: "datetime", usage: "datediff(end, start)", doc: "the days from the DATE start to the DATE end (INT)", minArgs: 2, maxArgs: 2, bind: bindDateDiff},
 	)
@@ -200,7 +200,7 @@ func bindUnixTimestamp(args []*bexpr, loc *time.Location) (Type, kernel, error) 
 // fieldFunc registers a function of one TIMESTAMP's wall-clock time.
 func fieldFunc(name, doc string, f func(time.Time) int) *funcDef {
 	b := bindField(f)
-	return &funcDef{name: name, group: "datetime", usage: name + "(ts)", doc: doc, minArgs: 1, maxArgs: 1, bind: utc(b), bindIn: b}
+	return &funcDef{name: name, group: "datetime", usage: name + "(ts)", doc: doc, minArgs: 1, maxArgs: 1, bindIn: b}
 }
 
 func bindField(f func(time.Time) int) func([]*bexpr, *time.Location) (Type, kernel, error) {
@@ -216,11 +216,6 @@ func bindField(f func(time.Time) int) func([]*bexpr, *time.Location) (Type, kern
 			return out
 		}, nil
 	}
-}
-
-// utc is the UTC bind of a function bound in a time zone.
-func utc(bindIn func([]*bexpr, *time.Location) (Type, kernel, error)) func([]*bexpr) (Type, kernel, error) {
-	return func(args []*bexpr) (Type, kernel, error) { return bindIn(args, nil) }
 }
 
 func bindDateFormat(args []*bexpr, loc *time.Location) (Type, kernel, error) {
