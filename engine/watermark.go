@@ -142,11 +142,8 @@ func (d *driver) idleWatermark(now time.Time) (time.Time, bool) {
 	if !d.wm.on || !d.wm.perPartition || len(d.wm.parts) == 0 {
 		return time.Time{}, false
 	}
-	parts := make(map[string]partitionEventTime, len(d.wm.parts))
-	for k, p := range d.wm.parts {
-		p.Lagging = false
-		parts[k] = p
-	}
+	// as a batch without input observes them: none lags
+	parts := d.wm.observe(checkpoint.BatchPlan{}, nil, nil)
 	wm := d.wm.partitionWatermark(d.wm.next, parts, now)
 	return wm, wm.After(d.wm.next)
 }
