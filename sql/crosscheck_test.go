@@ -153,50 +153,13 @@ func xrun(t *testing.T, q, ddl string, format Format, records [][]byte, chunks i
 		t.Fatal(err)
 	}
 	defer dec.Release()
-	var state *State
-	if prog.Stateful() {
-		state = prog.NewState(mem)
-	}
 	var rows [][]any
+	var chunked [][][]byte
 	size := (len(records) + chunks - 1) / chunks
 	for part := 0; part*size < len(records); part++ {
-		recs := records[part*size : min(len(records), (part+1)*size)]
-		for i, r := range recs {
-			meta := &RecordMeta{Topic: "t", Partition: int32(part), Offset: int64(i), Timestamp: 1700000000000}
-			if err := dec.Append(meta, r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		task := prog.NewTask(mem)
-		if rec := dec.Flush(); rec != nil {
-			err := task.Consume(rec)
-			rec.Release()
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if state != nil {
-			if err := state.Merge(task); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			for _, rec := range task.Output() {
-				rows = append(rows, values(t, rec)...)
-				rec.Release()
-			}
-		}
-		task.Release()
+		chunked = append(chunked, records[part*size:min(len(records), (part+1)*size)])
 	}
-	if state != nil {
-		res, err := state.Result(false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res != nil {
-			rows = append(rows, values(t, res)...)
-			res.Release()
-		}
-	}
+	runChunks(t, prog, dec, mem, chunked, nil, func(rec arrow.Record) { rows = append(rows, values(t, rec)...) })
 	return df.Columns(), rows
 }
 

@@ -33,50 +33,18 @@ func run(t *testing.T, df *DataFrame, s *Schema, mode OutputMode, records []stri
 		t.Fatal(err)
 	}
 	defer dec.Release()
-	var state *State
-	if prog.Stateful() {
-		state = prog.NewState(mem)
-	}
 	rows := []string{strings.Join(df.Columns(), "|")}
 	var out []string
 	half := (len(records) + 1) / 2
-	for part, recs := range [][]string{records[:half], records[half:]} {
-		for i, r := range recs {
-			meta := &RecordMeta{Topic: "t", Partition: int32(part), Offset: int64(i), Timestamp: 1700000000000, Key: []byte("k")}
-			if err := dec.Append(meta, []byte(r)); err != nil {
-				t.Fatal(err)
-			}
+	var chunks [][][]byte
+	for _, part := range [][]string{records[:half], records[half:]} {
+		var c [][]byte
+		for _, r := range part {
+			c = append(c, []byte(r))
 		}
-		task := prog.NewTask(mem)
-		if rec := dec.Flush(); rec != nil {
-			err := task.Consume(rec)
-			rec.Release()
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if state != nil {
-			if err := state.Merge(task); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			for _, rec := range task.Output() {
-				out = append(out, render(rec)...)
-				rec.Release()
-			}
-		}
-		task.Release()
+		chunks = append(chunks, c)
 	}
-	if state != nil {
-		res, err := state.Result(false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res != nil {
-			out = append(out, render(res)...)
-			res.Release()
-		}
-	}
+	runChunks(t, prog, dec, mem, chunks, []byte("k"), func(rec arrow.Record) { out = append(out, render(rec)...) })
 	if !strings.Contains(df.String(), "\nOrderBy ") {
 		slices.Sort(out)
 	}
@@ -233,5 +201,54 @@ func TestResults(t *testing.T) {
 				t.Errorf("rows %q, want %q", got, tc.rows)
 			}
 		})
+	}
+}
+
+// runChunks feeds each chunk of records to prog as one task (partition i,
+// offsets from 0, the given record key) decoded by dec, merging the tasks
+// into a State when prog is stateful; emit gets each stateless task's
+// output, or the State's final result.
+func runChunks(t *testing.T, prog *Program, dec Decoder, mem memory.Allocator, chunks [][][]byte, key []byte, emit func(arrow.Record)) {
+	t.Helper()
+	var state *State
+	if prog.Stateful() {
+		state = prog.NewState(mem)
+	}
+	for part, recs := range chunks {
+		for i, r := range recs {
+			meta := &RecordMeta{Topic: "t", Partition: int32(part), Offset: int64(i), Timestamp: 1700000000000, Key: key}
+			if err := dec.Append(meta, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		task := prog.NewTask(mem)
+		if rec := dec.Flush(); rec != nil {
+			err := task.Consume(rec)
+			rec.Release()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if state != nil {
+			if err := state.Merge(task); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			for _, rec := range task.Output() {
+				emit(rec)
+				rec.Release()
+			}
+		}
+		task.Release()
+	}
+	if state != nil {
+		res, err := state.Result(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res != nil {
+			emit(res)
+			res.Release()
+		}
 	}
 }
