@@ -46,7 +46,7 @@ func castValueIn(v value, from, to Type, loc *time.Location) (value, bool) {
 	switch to {
 	case String:
 		if from == Timestamp {
-			return value{s: FormatTimestamp(instantToWall(v.i, loc))}, true
+			return value{s: FormatTimestampIn(v.i, loc)}, true
 		}
 		return value{s: formatValue(v, from)}, true
 	case Int32, Int64:
