@@ -32,6 +32,9 @@ type engineRun struct {
 	// CPUSeconds is the child's user plus system CPU time, set by the
 	// parent; 0 in-process.
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// ParentCPUSeconds is the bench process's CPU time while the child
+	// ran, set by the parent: the in-process broker's work for the run.
+	ParentCPUSeconds float64 `json:"parent_cpu_seconds,omitempty"`
 
 	BatchMs    []float64            `json:"batch_ms"`
 	OverheadMs []float64            `json:"driver_overhead_ms"`
@@ -59,6 +62,7 @@ type engineOptions struct {
 	// (exactly-once or at-least-once), or with noSinkRun into a sink that
 	// discards; "" or "none" runs clickQuery into a sink that discards.
 	sink, guarantee string
+	sinkHeaders     bool // the Kafka sink's rows carry the batch headers
 	noSinkRun       bool
 	partitions      int // of the sink's topic
 	// joinTable, when set, runs joinQuery over it instead of clickQuery.
@@ -75,7 +79,7 @@ type engineOptions struct {
 func (c *config) engineOptions(addr string, noSinkRun bool) engineOptions {
 	return engineOptions{addr: addr, topic: c.topic, format: c.format, outputMode: c.outputMode, maxRate: c.batchCap(),
 		executors: c.executors, noSync: c.noSync, props: c.engProps,
-		sink: c.sink, guarantee: c.guarantee, noSinkRun: noSinkRun, partitions: c.partitions, ui: c.ui, query: c.query, policy: c.policy}
+		sink: c.sink, guarantee: c.guarantee, sinkHeaders: c.sinkHeaders, noSinkRun: noSinkRun, partitions: c.partitions, ui: c.ui, query: c.query, policy: c.policy}
 }
 
 // measureEngine runs the availableNow engine measurement, in a child
@@ -99,7 +103,7 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int, noSin
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-executors", strconv.Itoa(cfg.executors),
 		"-nosync=" + strconv.FormatBool(cfg.noSync), "-engine-props", cfg.engProps,
-		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-nosink-run=" + strconv.FormatBool(noSinkRun), "-ui", cfg.ui, "-query", cfg.query,
+		"-sink", cfg.sink, "-guarantee", cfg.guarantee, "-sink-headers=" + strconv.FormatBool(cfg.sinkHeaders), "-nosink-run=" + strconv.FormatBool(noSinkRun), "-ui", cfg.ui, "-query", cfg.query,
 		"-watermark-policy", cfg.policy}
 	if profile != "" && run == 0 {
 		args = append(args, "-cpuprofile", profile)
@@ -109,29 +113,36 @@ func measureEngine(ctx context.Context, cfg *config, addr string, run int, noSin
 	if err != nil {
 		return engineRun{}, fmt.Errorf("engine %w", err)
 	}
-	er.CPUSeconds = cpu.Seconds()
+	er.CPUSeconds, er.ParentCPUSeconds = cpu.child.Seconds(), cpu.parent.Seconds()
 	return er, nil
 }
 
 // runChild runs this binary with args (a -mode), which prints its result
-// as JSON, decodes that into out and returns the child's CPU time.
-func runChild(ctx context.Context, args []string, out any) (time.Duration, error) {
+// as JSON, decodes that into out and returns the CPU time it took.
+func runChild(ctx context.Context, args []string, out any) (childCPU, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return 0, err
+		return childCPU{}, err
 	}
 	cmd := exec.CommandContext(ctx, self, args...)
 	var stdout bytes.Buffer
 	cmd.Stdout = &stdout
 	cmd.Stderr = os.Stderr
+	parent0 := processCPU()
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("child: %w", err)
+		return childCPU{}, fmt.Errorf("child: %w", err)
 	}
+	cpu := childCPU{child: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), parent: processCPU() - parent0}
 	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
-		return 0, fmt.Errorf("child output: %w", err)
+		return childCPU{}, fmt.Errorf("child output: %w", err)
 	}
-	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+	return cpu, nil
 }
+
+// childCPU is the CPU time a child process took (user plus system), and
+// what this process took while it ran: with the in-process kfake broker,
+// the broker's work for the child, as this process only waits otherwise.
+type childCPU struct{ child, parent time.Duration }
 
 // startProfileOnce profiles only the first run.
 func startProfileOnce(path string, run int) (func(), error) {

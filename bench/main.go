@@ -62,6 +62,7 @@ type config struct {
 	pgURL          string // -pgurl of -sink postgres
 	pgBatch        int    // -pg-batch of -sink postgres
 	guarantee      string // -guarantee of -sink kafka
+	sinkHeaders    bool   // -sink-headers: -sink kafka's rows carry the batch headers
 	noSinkRun      bool   // engine child: -sink's baseline, the same query into a sink that discards
 	ui             string // -ui: off | on | scrape (the engine run's web UI and /metrics)
 
@@ -113,6 +114,7 @@ func parseFlags(args []string) (*config, []string, error) {
 	fs.StringVar(&c.pgURL, "pgurl", os.Getenv("PGURL"), "-sink postgres: the server to write to (default $PGURL; empty: start a throwaway one with the tests' harness)")
 	fs.IntVar(&c.pgBatch, "pg-batch", 100_000, "-sink postgres: changed rows per batch")
 	fs.StringVar(&c.guarantee, "guarantee", "exactly-once", "-sink kafka's delivery guarantee: exactly-once (a transaction per batch) | at-least-once")
+	fs.BoolVar(&c.sinkHeaders, "sink-headers", true, "-sink kafka's rows (and the raw producer's) carry the microbatch.job and microbatch.batch headers (sink.kafka.batchHeaders)")
 	fs.BoolVar(&c.noSinkRun, "nosink-run", false, "internal: with -mode engine -sink kafka, run the query into a sink that discards")
 	fs.DurationVar(&c.interval, "interval", time.Second, "interval scenario: processingTime trigger")
 	fs.DurationVar(&c.duration, "duration", 0, "interval scenario: how long to produce and run (default max(15s, 12 intervals))")

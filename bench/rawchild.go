@@ -36,7 +36,7 @@ func measureRaw(ctx context.Context, cfg *config, addr, which string) (readStats
 	if err != nil {
 		return readStats{}, 0, fmt.Errorf("raw %s %w", which, err)
 	}
-	return readStats{records: r.Records, bytes: r.Bytes, elapsed: time.Duration(r.Seconds * float64(time.Second))}, cpu, nil
+	return readStats{records: r.Records, bytes: r.Bytes, elapsed: time.Duration(r.Seconds * float64(time.Second))}, cpu.child, nil
 }
 
 func rawRead(ctx context.Context, cfg *config, addr, which string) (readStats, error) {

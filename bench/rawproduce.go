@@ -17,33 +17,43 @@ import (
 // rawProduceRun is what -mode raw-produce prints: the sink's floor, raw
 // confluent-kafka-go producing the rows -sink kafka's query outputs.
 type rawProduceRun struct {
-	Records      int64   `json:"records"`
-	Bytes        int64   `json:"bytes"`
-	Transactions int     `json:"transactions"`
-	Seconds      float64 `json:"seconds"`       // InitTransactions done to the last commit
+	Records      int64 `json:"records"`
+	Bytes        int64 `json:"bytes"`
+	Transactions int   `json:"transactions"`
+	// Seconds and CPUSeconds are the wall and process CPU time of the
+	// transactions (begin, produce, commit), summed: the rows of each are
+	// generated before its clock starts, while librdkafka is idle.
+	Seconds      float64 `json:"seconds"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
 	StartSeconds float64 `json:"start_seconds"` // client creation and InitTransactions
+	// ChildCPUSeconds and BrokerCPUSeconds are set by the parent: the
+	// whole child's CPU time (generating the rows included) and the
+	// in-process broker's while it ran.
+	ChildCPUSeconds  float64 `json:"child_cpu_seconds"`
+	BrokerCPUSeconds float64 `json:"broker_cpu_seconds"`
 }
 
 // measureRawProduce runs -mode raw-produce in a child process, as the
-// engine runs, and returns its run and CPU time.
-func measureRawProduce(ctx context.Context, cfg *config, addr string) (rawProduceRun, time.Duration, error) {
+// engine runs, and returns its run.
+func measureRawProduce(ctx context.Context, cfg *config, addr string) (rawProduceRun, error) {
 	var r rawProduceRun
 	cpu, err := runChild(ctx, []string{"-mode", "raw-produce", "-brokers", addr, "-topic", cfg.topic,
 		"-partitions", strconv.Itoa(cfg.partitions), "-messages", strconv.FormatInt(cfg.messages, 10),
 		"-max-rate", strconv.FormatInt(cfg.batchCap(), 10), "-seed", strconv.FormatInt(cfg.seed, 10),
-		"-keys", strconv.Itoa(cfg.keys), "-users", strconv.Itoa(cfg.users), "-guarantee", cfg.guarantee,
+		"-keys", strconv.Itoa(cfg.keys), "-users", strconv.Itoa(cfg.users), "-guarantee", cfg.guarantee, "-sink-headers=" + strconv.FormatBool(cfg.sinkHeaders),
 		"-producer-props", cfg.producerProps}, &r)
 	if err != nil {
-		return r, 0, fmt.Errorf("raw produce %w", err)
+		return r, fmt.Errorf("raw produce %w", err)
 	}
-	return r, cpu, nil
+	r.ChildCPUSeconds, r.BrokerCPUSeconds = cpu.child.Seconds(), cpu.parent.Seconds()
+	return r, nil
 }
 
 // rawProduceChild is -mode raw-produce: it regenerates the bench's
 // records, keeps those -sink kafka's query keeps (a /products/ page),
 // and produces each as the JSON object of its timestamp, userid and
-// page, with the sink's two headers, to a new topic of -partitions
-// partitions, round-robin. With -guarantee exactly-once every batch's
+// page, with the sink's two headers (unless -sink-headers=false), to a
+// new topic of -partitions partitions, round-robin. With -guarantee exactly-once every batch's
 // worth of input (-max-rate records of each partition, as the engine's
 // batches) is one transaction, with the sink's producer settings;
 // at-least-once, an idempotent producer flushed at those boundaries.
@@ -95,19 +105,17 @@ func rawProduceChild(ctx context.Context, cfg *config) error {
 		return err
 	}
 	run := rawProduceRun{StartSeconds: time.Since(start).Seconds()}
-	start = time.Now()
 	perBatch := cfg.maxRate * int64(cfg.partitions)
-	msg := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic},
-		Headers: []ckafka.Header{{Key: "microbatch.job", Value: []byte("bench")}, {Key: "microbatch.batch"}}}
+	msg := &ckafka.Message{TopicPartition: ckafka.TopicPartition{Topic: &topic}}
+	batchHdr := []byte(nil)
+	if cfg.sinkHeaders {
+		msg.Headers = []ckafka.Header{{Key: "microbatch.job", Value: []byte("bench")}, {Key: "microbatch.batch"}}
+	}
 	var fields [4][]byte
-	var val []byte
+	var buf []byte // this transaction's values, back to back
+	var ends []int // where each ends in buf
 	for lo := int64(0); lo < cfg.messages; lo += perBatch {
-		msg.Headers[1].Value = strconv.AppendInt(msg.Headers[1].Value[:0], int64(run.Transactions), 10)
-		if txn {
-			if err := p.BeginTransaction(); err != nil {
-				return err
-			}
-		}
+		buf, ends = buf[:0], ends[:0]
 		for i := lo; i < min(lo+perBatch, cfg.messages); i++ {
 			_, v := recs.next()
 			if err := splitClick(v, &fields); err != nil {
@@ -116,9 +124,24 @@ func rawProduceChild(ctx context.Context, cfg *config) error {
 			if !bytes.HasPrefix(fields[2], []byte("/products/")) {
 				continue
 			}
-			val = append(append(append(append(append(append(append(val[:0],
+			buf = append(append(append(append(append(append(append(buf,
 				`{"timestamp":"`...), fields[0]...), `","userid":"`...), fields[1]...), `","page":"`...), fields[2]...), `"}`...)
-			msg.Value = val
+			ends = append(ends, len(buf))
+		}
+		if msg.Headers != nil {
+			batchHdr = strconv.AppendInt(batchHdr[:0], int64(run.Transactions), 10)
+			msg.Headers[1].Value = batchHdr
+		}
+		t0, cpu0 := time.Now(), processCPU()
+		if txn {
+			if err := p.BeginTransaction(); err != nil {
+				return err
+			}
+		}
+		from := 0
+		for _, end := range ends {
+			msg.Value = buf[from:end]
+			from = end
 			msg.TopicPartition.Partition = int32(run.Records % int64(cfg.partitions))
 			for {
 				err := p.Produce(msg, nil)
@@ -131,7 +154,7 @@ func rawProduceChild(ctx context.Context, cfg *config) error {
 				p.Flush(10)
 			}
 			run.Records++
-			run.Bytes += int64(len(val))
+			run.Bytes += int64(len(msg.Value))
 		}
 		if txn {
 			if err := p.CommitTransaction(ctx); err != nil {
@@ -141,8 +164,9 @@ func rawProduceChild(ctx context.Context, cfg *config) error {
 			for p.Flush(1000) > 0 {
 			}
 		}
+		run.Seconds += time.Since(t0).Seconds()
+		run.CPUSeconds += (processCPU() - cpu0).Seconds()
 		run.Transactions++
 	}
-	run.Seconds = time.Since(start).Seconds()
 	return json.NewEncoder(os.Stdout).Encode(run)
 }

@@ -96,13 +96,26 @@ type Result struct {
 	// and producer settings, one transaction per engine batch (-mode
 	// raw-produce, a child process). Seconds from InitTransactions done to
 	// the last commit; StartSeconds client creation and InitTransactions;
-	// CPU the child's.
-	RawProduceMsgsPerSec      float64 `json:"raw_produce_msgs_per_sec,omitempty"`
-	RawProduceSeconds         float64 `json:"raw_produce_seconds,omitempty"`
-	RawProduceStartSeconds    float64 `json:"raw_produce_start_seconds,omitempty"`
-	RawProduceCPUSeconds      float64 `json:"raw_produce_cpu_seconds,omitempty"`
-	EngineSecondsMedian       float64 `json:"engine_seconds,omitempty"`
-	EngineNoSinkSecondsMedian float64 `json:"engine_nosink_seconds,omitempty"`
+	// CPU the child's while it produced (not while it generated the rows:
+	// files from before 2026-12-06 counted both, and the generation in
+	// Seconds too); BrokerCPU the in-process broker's while it ran.
+	RawProduceMsgsPerSec       float64 `json:"raw_produce_msgs_per_sec,omitempty"`
+	RawProduceSeconds          float64 `json:"raw_produce_seconds,omitempty"`
+	RawProduceStartSeconds     float64 `json:"raw_produce_start_seconds,omitempty"`
+	RawProduceCPUSeconds       float64 `json:"raw_produce_cpu_seconds,omitempty"`
+	RawProduceBrokerCPUSeconds float64 `json:"raw_produce_broker_cpu_seconds,omitempty"`
+	EngineSecondsMedian        float64 `json:"engine_seconds,omitempty"`
+	EngineNoSinkSecondsMedian  float64 `json:"engine_nosink_seconds,omitempty"`
+	// Engine(NoSink)BrokerCPUSeconds are the in-process broker's CPU time
+	// during the engine runs with and without the sink (medians).
+	EngineBrokerCPUSeconds       float64 `json:"engine_broker_cpu_seconds,omitempty"`
+	EngineNoSinkBrokerCPUSeconds float64 `json:"engine_nosink_broker_cpu_seconds,omitempty"`
+	// SinkFloorSeconds is the least time a run with the sink could take on
+	// this machine: the CPU time of the run without it and of the raw
+	// producer, brokers included, over the CPUs, as if every core were busy
+	// all along. SinkBatchHeaders is -sink-headers.
+	SinkFloorSeconds float64 `json:"sink_floor_seconds,omitempty"`
+	SinkBatchHeaders *bool   `json:"sink_batch_headers,omitempty"`
 }
 
 // percentile returns the p-th percentile (0..100) of xs by the

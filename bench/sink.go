@@ -56,6 +56,7 @@ func kafkaSink(o engineOptions) (*sinks.Kafka, string, error) {
 		Topic:             topic,
 		Format:            sinks.FormatJSON,
 		DeliveryGuarantee: o.guarantee,
+		OmitBatchHeaders:  !o.sinkHeaders,
 		Job:               "bench",
 		CreateTopic:       &sinks.CreateTopic{Partitions: int32(o.partitions), ReplicationFactor: 1},
 	})

@@ -64,6 +64,9 @@ func throughput(ctx context.Context, cfg *config) error {
 		Guarantee: guaranteeOf(cfg), EngineProps: cfg.engProps, GOMAXPROCS: runtime.GOMAXPROCS(0), Started: time.Now().UTC(),
 		AllRuns: map[string][]float64{},
 	}
+	if cfg.sink == "kafka" {
+		res.SinkBatchHeaders = &cfg.sinkHeaders
+	}
 	cl, err := setupTopic(ctx, cfg, res)
 	if err != nil {
 		return err
@@ -73,7 +76,6 @@ func throughput(ctx context.Context, cfg *config) error {
 	var confluent, franz []readStats
 	var engines, noSinks []engineRun
 	var rawProduces []rawProduceRun
-	var rawProduceCPU []float64
 	for i := range cfg.runs {
 		if !cfg.skip["confluent"] {
 			st, cpu, err := measureRaw(ctx, cfg, cl.addr, "confluent")
@@ -123,17 +125,16 @@ func throughput(ctx context.Context, cfg *config) error {
 				noSinks = append(noSinks, nr)
 			}
 			if cfg.sink == "kafka" && !cfg.skip["produce"] {
-				rp, cpu, err := measureRawProduce(ctx, cfg, cl.addr)
+				rp, err := measureRawProduce(ctx, cfg, cl.addr)
 				if err != nil {
 					return err
 				}
 				if rp.Records != er.OutputRows {
 					return fmt.Errorf("raw produce wrote %d records, the engine output %d rows", rp.Records, er.OutputRows)
 				}
-				logf("run %d raw confluent-kafka-go producer, the same %d rows in %d transactions: %.0f rows/s (%.3f s, start %.3f s, CPU %.2f s)",
-					i+1, rp.Records, rp.Transactions, float64(rp.Records)/rp.Seconds, rp.Seconds, rp.StartSeconds, cpu.Seconds())
+				logf("run %d raw confluent-kafka-go producer, the same %d rows in %d transactions: %.0f rows/s (%.3f s, start %.3f s, CPU %.2f s, broker CPU %.2f s)",
+					i+1, rp.Records, rp.Transactions, float64(rp.Records)/rp.Seconds, rp.Seconds, rp.StartSeconds, rp.CPUSeconds, rp.BrokerCPUSeconds)
 				rawProduces = append(rawProduces, rp)
-				rawProduceCPU = append(rawProduceCPU, cpu.Seconds())
 			}
 		}
 	}
@@ -164,11 +165,13 @@ func throughput(ctx context.Context, cfg *config) error {
 			res.EngineNoSinkMsgsPerSec * float64(res.MessageBytes) / 1e6})
 	}
 	if len(rawProduces) > 0 {
-		var rates, secs, starts, es, ns []float64
+		var rates, secs, starts, cpus, bcpus, es, ns []float64
 		for _, r := range rawProduces {
 			rates = append(rates, float64(r.Records)/r.Seconds)
 			secs = append(secs, r.Seconds)
 			starts = append(starts, r.StartSeconds)
+			cpus = append(cpus, r.CPUSeconds)
+			bcpus = append(bcpus, r.BrokerCPUSeconds)
 		}
 		for _, r := range engines {
 			es = append(es, r.Seconds)
@@ -178,8 +181,13 @@ func throughput(ctx context.Context, cfg *config) error {
 		}
 		res.AllRuns["raw_produce_rows"] = rates
 		res.RawProduceMsgsPerSec, res.RawProduceSeconds, res.RawProduceStartSeconds = median(rates), median(secs), median(starts)
-		res.RawProduceCPUSeconds = median(rawProduceCPU)
+		res.RawProduceCPUSeconds, res.RawProduceBrokerCPUSeconds = median(cpus), median(bcpus)
 		res.EngineSecondsMedian, res.EngineNoSinkSecondsMedian = median(es), median(ns)
+		// Whatever a sink does, a run with it has at least the work of
+		// the run without it and of producing the rows: with every core
+		// busy all along, it could not take less than that over the cores.
+		res.SinkFloorSeconds = (res.EngineNoSinkCPUSeconds + res.EngineNoSinkBrokerCPUSeconds +
+			res.RawProduceCPUSeconds + res.RawProduceBrokerCPUSeconds) / float64(runtime.NumCPU())
 	}
 	res.EngineVsRawConfluent = ratio(res.EngineMsgsPerSec, res.RawConfluentMsgsPerSec)
 	res.EngineVsRawFranz = ratio(res.EngineMsgsPerSec, res.RawFranzMsgsPerSec)
@@ -221,11 +229,15 @@ func throughput(ctx context.Context, cfg *config) error {
 			res.EngineNoSinkPeakRSSBytes>>20, res.EngineNoSinkCPUSeconds, res.EngineCPUSeconds)
 	}
 	if res.RawProduceSeconds > 0 {
-		fmt.Printf("raw confluent-kafka-go producer, the sink's %d rows alone: %.0f rows/s, %.2f s (+%.2f s start), CPU %.2f s; "+
+		fmt.Printf("raw confluent-kafka-go producer, the sink's %d rows alone: %.0f rows/s, %.2f s (+%.2f s start), CPU %.2f s, broker CPU %.2f s; "+
 			"the engine takes %.2f s with the sink, %.2f s without (0.8x would leave the sink %.2f s), %.2f s for both runs one after the other\n",
-			res.EngineOutputRows, res.RawProduceMsgsPerSec, res.RawProduceSeconds, res.RawProduceStartSeconds, res.RawProduceCPUSeconds,
+			res.EngineOutputRows, res.RawProduceMsgsPerSec, res.RawProduceSeconds, res.RawProduceStartSeconds, res.RawProduceCPUSeconds, res.RawProduceBrokerCPUSeconds,
 			res.EngineSecondsMedian, res.EngineNoSinkSecondsMedian, res.EngineNoSinkSecondsMedian/0.8-res.EngineNoSinkSecondsMedian,
 			res.EngineNoSinkSecondsMedian+res.RawProduceSeconds+res.RawProduceStartSeconds)
+		fmt.Printf("CPU floor: the run without a sink (engine %.2f s + broker %.2f s) and the raw producer (%.2f s + broker %.2f s) over %d CPUs: "+
+			"no run with the sink can take less than %.2f s (%.2fx the run without it); the engine with the sink took %.2f s (+ broker %.2f s) CPU\n",
+			res.EngineNoSinkCPUSeconds, res.EngineNoSinkBrokerCPUSeconds, res.RawProduceCPUSeconds, res.RawProduceBrokerCPUSeconds, runtime.NumCPU(),
+			res.SinkFloorSeconds, ratio(res.EngineNoSinkSecondsMedian, res.SinkFloorSeconds), res.EngineCPUSeconds, res.EngineBrokerCPUSeconds)
 	}
 	if res.Decode != nil {
 		printDecode(os.Stdout, res.Decode)
@@ -307,16 +319,19 @@ func baselineLabel(cfg *config) string {
 // summariseNoSink fills res's sink figures from the -sink runs and their
 // baselines (the same query into a sink that discards).
 func summariseNoSink(res *Result, runs, noSinks []engineRun) {
-	var rates, cpus, sinkMs []float64
+	var rates, cpus, bcpus, sinkBcpus, sinkMs []float64
 	for _, r := range noSinks {
 		rates = append(rates, r.MsgsPerSec)
 		cpus = append(cpus, r.CPUSeconds)
+		bcpus = append(bcpus, r.ParentCPUSeconds)
 		res.EngineNoSinkPeakRSSBytes = max(res.EngineNoSinkPeakRSSBytes, r.PeakRSS)
 	}
 	for _, r := range runs {
 		sinkMs = append(sinkMs, r.PhaseMs["sink"]...)
+		sinkBcpus = append(sinkBcpus, r.ParentCPUSeconds)
 		res.EngineOutputRows = r.OutputRows
 	}
+	res.EngineBrokerCPUSeconds, res.EngineNoSinkBrokerCPUSeconds = median(sinkBcpus), median(bcpus)
 	res.AllRuns["engine_nosink"] = rates
 	res.EngineNoSinkMsgsPerSec = median(rates)
 	res.EngineNoSinkCPUSeconds = median(cpus)

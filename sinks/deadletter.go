@@ -106,6 +106,7 @@ func WithDeadLetters(sink engine.Sink, opts DeadLetterOptions) (engine.Sink, err
 	d.opts = opts
 	if d.shared != nil {
 		d.shared.extra = d.produce
+		d.shared.deadLetters = &topicCheck{topic: opts.Topic, create: opts.CreateTopic}
 		return d, nil
 	}
 	// The own transactions reuse the Kafka sink's machinery: a Kafka sink
@@ -132,14 +133,9 @@ type deadLetterSink struct {
 	own    *Kafka // the writer's own transactions, when not shared
 }
 
-// Open checks (or creates) the dead-letter topic, opens the sink and, with
-// transactions of its own, the writer.
+// Open opens the sink (a shared one checks, or creates, the dead-letter
+// topic first) and, with transactions of its own, the writer.
 func (d *deadLetterSink) Open(ctx context.Context, lastCommitted int64) error {
-	if d.shared != nil {
-		if err := checkTopic(ctx, d.opts.Props, d.opts.Topic, d.opts.CreateTopic); err != nil {
-			return fmt.Errorf("dead-letter topic: %w", err)
-		}
-	}
 	if o, ok := d.sink.(engine.SinkOpener); ok {
 		if err := o.Open(ctx, lastCommitted); err != nil {
 			return err
@@ -218,24 +214,4 @@ func (d *deadLetterSink) produce(ctx context.Context, p *kafka.TxnProducer, out 
 		}
 	}
 	return nil
-}
-
-// checkTopic checks that topic exists, creating it when c is not nil.
-func checkTopic(ctx context.Context, props map[string]string, topic string, c *CreateTopic) error {
-	a, err := kafka.NewAdmin(props, nil)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	have, err := a.Topics(ctx)
-	if err != nil {
-		return err
-	}
-	if _, ok := have[topic]; ok {
-		return nil
-	}
-	if c == nil {
-		return fmt.Errorf("topic %q does not exist (set createTopic to create it)", topic)
-	}
-	return a.CreateTopicReplicated(ctx, topic, c.Partitions, c.ReplicationFactor, nil)
 }

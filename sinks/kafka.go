@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,12 @@ type KafkaOptions struct {
 	DeliveryGuarantee string
 	// Job names the job: the microbatch.job header.
 	Job string
+	// OmitBatchHeaders leaves the microbatch.job and microbatch.batch
+	// headers off the rows' records (the markers keep them). Through
+	// confluent-kafka-go and librdkafka a header costs several C
+	// allocations per record, freed on librdkafka's broker thread: the
+	// two take about half of the producer's CPU (README, Performance).
+	OmitBatchHeaders bool
 	// TransactionalIDPrefix and Name form the transactional.id
 	// "<prefix>-<name>". The prefix defaults to Job, the name to "kafka".
 	TransactionalIDPrefix string
@@ -94,11 +101,17 @@ type Kafka struct {
 	// rowsOff: the sink writes no rows, only extra's records (the
 	// dead-letter writer's own transactions).
 	rowsOff bool
+	// deadLetters, when set (WithDeadLetters sharing the transactions), is
+	// the dead-letter topic, checked first by Open.
+	deadLetters *topicCheck
 	// beforeCommit, when set (tests), runs before each CommitTransaction.
 	beforeCommit func(batchID int64)
 	// lastCommit is the nanoseconds the last CommitTransaction took, once
 	// its records were delivered (see LastCommitDuration).
 	lastCommit atomic.Int64
+	// closing counts the clients Open is done with and closes in the
+	// background (up to 100 ms each); Close waits for them.
+	closing sync.WaitGroup
 }
 
 // NewKafka checks opts and returns the sink; it connects in Open.
@@ -161,7 +174,15 @@ func (k *Kafka) TransactionalID() string { return k.txnID }
 func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 	k.Close() // a Query run again opens its sink again
 	k.marker = -1
-	if err := k.topics(ctx); err != nil {
+	// One admin client checks the topics and lists the progress topic's
+	// offsets, one consumer reads the marker both times; both are closed
+	// in the background when Open returns.
+	a, err := kafka.NewAdmin(k.opts.Props, k.opts.Logger)
+	if err != nil {
+		return err
+	}
+	defer k.closeLater(a.Close)
+	if err := k.topics(ctx, a); err != nil {
 		return err
 	}
 	p, err := kafka.NewTxnProducer(k.opts.Props, k.txnID, k.opts.Logger)
@@ -172,13 +193,15 @@ func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 	if k.txnID == "" {
 		return nil
 	}
+	mr := kafka.NewLastRecordReader(a, k.opts.Props)
+	defer k.closeLater(mr.Close)
 	// The marker is read once before InitTransactions, which fences every
 	// other instance with this transactional.id: a misconfigured one (a
 	// reset checkpoint, another query with the same prefix) is refused
 	// without taking down the instance that runs. A crashed instance's open
 	// transaction does not hide the last committed marker (read_committed
 	// reads up to the last stable offset). It is read again once fenced.
-	if err := k.checkMarker(ctx, lastCommitted); err != nil {
+	if err := k.checkMarker(ctx, mr, lastCommitted); err != nil {
 		return err
 	}
 	if err := p.InitTransactions(ctx); err != nil {
@@ -188,15 +211,23 @@ func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 		}
 		return err
 	}
-	return k.checkMarker(ctx, lastCommitted)
+	return k.checkMarker(ctx, mr, lastCommitted)
+}
+
+// closeLater runs close in a goroutine that Close waits for.
+func (k *Kafka) closeLater(close func()) {
+	k.closing.Add(1)
+	go func() { // owned by k: Close waits for it
+		defer k.closing.Done()
+		close()
+	}()
 }
 
 // checkMarker reads the sink's marker into k.marker (-1: none) and refuses
 // one ahead of the checkpoint's next batch.
-func (k *Kafka) checkMarker(ctx context.Context, lastCommitted int64) error {
+func (k *Kafka) checkMarker(ctx context.Context, mr *kafka.LastRecordReader, lastCommitted int64) error {
 	k.marker = -1
-	v, ok, err := kafka.LastRecord(ctx, k.opts.Props,
-		offsets.TopicPartition{Topic: k.opts.ProgressTopic, Partition: progressPart}, []byte(k.txnID))
+	v, ok, err := mr.Read(ctx, offsets.TopicPartition{Topic: k.opts.ProgressTopic, Partition: progressPart}, []byte(k.txnID))
 	if err != nil {
 		return fmt.Errorf("read the marker of %s: %w", k.txnID, err)
 	}
@@ -214,26 +245,43 @@ func (k *Kafka) checkMarker(ctx context.Context, lastCommitted int64) error {
 	return nil
 }
 
-// topics checks that the output topic exists, creating it if asked, and
-// creates the progress topic when missing.
-func (k *Kafka) topics(ctx context.Context) error {
-	a, err := kafka.NewAdmin(k.opts.Props, k.opts.Logger)
-	if err != nil {
+// topicCheck is a topic that must exist, created when create is set.
+type topicCheck struct {
+	topic  string
+	create *CreateTopic
+}
+
+// check creates c.topic when it is not in have and c.create is set, and
+// then adds it to have.
+func (c topicCheck) check(ctx context.Context, a *kafka.Admin, have map[string]int32) error {
+	if _, ok := have[c.topic]; ok {
+		return nil
+	}
+	if c.create == nil {
+		return fmt.Errorf("topic %q does not exist (set createTopic to create it)", c.topic)
+	}
+	if err := a.CreateTopicReplicated(ctx, c.topic, c.create.Partitions, c.create.ReplicationFactor, nil); err != nil {
 		return err
 	}
-	defer a.Close()
+	have[c.topic] = c.create.Partitions
+	return nil
+}
+
+// topics checks that the dead-letter topic (when shared) and the output
+// topic exist, creating them if asked, and creates the progress topic
+// when missing.
+func (k *Kafka) topics(ctx context.Context, a *kafka.Admin) error {
 	have, err := a.Topics(ctx)
 	if err != nil {
 		return err
 	}
-	if _, ok := have[k.opts.Topic]; !ok {
-		c := k.opts.CreateTopic
-		if c == nil {
-			return fmt.Errorf("topic %q does not exist (set createTopic to create it)", k.opts.Topic)
+	if k.deadLetters != nil {
+		if err := k.deadLetters.check(ctx, a, have); err != nil {
+			return fmt.Errorf("dead-letter topic: %w", err)
 		}
-		if err := a.CreateTopicReplicated(ctx, k.opts.Topic, c.Partitions, c.ReplicationFactor, nil); err != nil {
-			return err
-		}
+	}
+	if err := (topicCheck{k.opts.Topic, k.opts.CreateTopic}).check(ctx, a, have); err != nil {
+		return err
 	}
 	if _, ok := have[k.opts.ProgressTopic]; !ok && k.txnID != "" {
 		rf := 1
@@ -336,7 +384,7 @@ func (k *Kafka) produce(ctx context.Context, out *engine.Output, enc *encoder) e
 			key = enc.keyOf(key[:0], rec, keyCols, i)
 			val = enc.row(val[:0], rec, i)
 			// librdkafka copies key and value at Produce.
-			if err := k.p.Produce(ctx, k.opts.Topic, kafka.AnyPartition, key, val, enc.headers); err != nil {
+			if err := k.p.Produce(ctx, k.opts.Topic, kafka.AnyPartition, key, val, enc.rowHdrs); err != nil {
 				return err
 			}
 		}
@@ -345,7 +393,7 @@ func (k *Kafka) produce(ctx context.Context, out *engine.Output, enc *encoder) e
 		keyCols := enc.keyCols(d.Schema())
 		for i := 0; i < int(d.NumRows()); i++ {
 			key = enc.keyOf(key[:0], d, keyCols, i)
-			if err := k.p.Produce(ctx, k.opts.Topic, kafka.AnyPartition, key, nil, enc.headers); err != nil {
+			if err := k.p.Produce(ctx, k.opts.Topic, kafka.AnyPartition, key, nil, enc.rowHdrs); err != nil {
 				return err
 			}
 		}
@@ -359,12 +407,13 @@ func (k *Kafka) produce(ctx context.Context, out *engine.Output, enc *encoder) e
 // Committed does nothing: the Kafka transaction committed in AddBatch.
 func (k *Kafka) Committed(context.Context, int64) error { return nil }
 
-// Close closes the producer.
+// Close closes the producer, and waits for the clients Open closes.
 func (k *Kafka) Close() error {
 	if k.p != nil {
 		k.p.Close()
 		k.p = nil
 	}
+	k.closing.Wait()
 	return nil
 }
 
@@ -372,9 +421,10 @@ func (k *Kafka) Close() error {
 type encoder struct {
 	format  string
 	keyed   bool
-	keyNs   []string // key column names
-	keyJSON [][]byte // each key column name as a JSON string, for JSON keys
-	headers []kafka.Header
+	keyNs   []string       // key column names
+	keyJSON [][]byte       // each key column name as a JSON string, for JSON keys
+	headers []kafka.Header // the marker's
+	rowHdrs []kafka.Header // the rows' and tombstones': headers, or none
 }
 
 func (k *Kafka) encoder(out *engine.Output) (*encoder, error) {
@@ -382,6 +432,9 @@ func (k *Kafka) encoder(out *engine.Output) (*encoder, error) {
 		{Key: "microbatch.job", Value: []byte(k.opts.Job)},
 		{Key: "microbatch.batch", Value: []byte(strconv.FormatInt(out.BatchID, 10))},
 	}}
+	if !k.opts.OmitBatchHeaders {
+		e.rowHdrs = e.headers
+	}
 	if k.rowsOff {
 		return e, nil
 	}

@@ -300,3 +300,28 @@ func TestKafkaSinkTransactionTimeoutRefused(t *testing.T) {
 	props["transaction.timeout.ms"] = "5000"
 	open(t, sinks.KafkaOptions{Props: props, Topic: "out", Job: "pv"}, -1)
 }
+
+// With OmitBatchHeaders the rows and tombstones carry no header; the
+// markers keep theirs.
+func TestKafkaSinkOmitBatchHeaders(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := kafkatest.Start(t, map[string]int32{"counts": 1})
+	k := open(t, sinks.KafkaOptions{Props: b.Props(), Topic: "counts", Job: "pv", OmitBatchHeaders: true}, -1)
+	r0 := pageRec(mem, []string{"a", "b"}, []int64{1, 2}, []float64{1, 2})
+	defer r0.Release()
+	del := keyRec(mem, "b")
+	defer del.Release()
+	add(t, k, &engine.Output{BatchID: 0, Mode: dataframe.Update, Schema: pageSchema, Records: []arrow.Record{r0}, KeySchema: keySchema, Deleted: del})
+	want := []string{
+		`{"page":"a"}|{"page":"a","views":1,"ratio":1}|`,
+		`{"page":"b"}|{"page":"b","views":2,"ratio":2}|`,
+		`{"page":"b"}|<nil>|`,
+	}
+	if got := readTopic(t, b.Addr, "counts", 3); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("out =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := readTopic(t, b.Addr, "counts.microbatch-progress", 1); fmt.Sprint(got) != "[pv-kafka|0|microbatch.job=pv,microbatch.batch=0]" {
+		t.Fatalf("progress = %v", got)
+	}
+}

@@ -398,6 +398,7 @@ func kafkaSink(job *jobfile.Job, log *slog.Logger) (*sinks.Kafka, error) {
 	opts := sinks.KafkaOptions{
 		Props: props, Topic: k.Topic, Key: k.Key, Format: k.Format, DeliveryGuarantee: k.DeliveryGuarantee,
 		Job: job.Name, TransactionalIDPrefix: k.TransactionalIDPrefix, ProgressTopic: k.ProgressTopic, Logger: log,
+		OmitBatchHeaders: !k.BatchHeaders,
 	}
 	if c := k.CreateTopic; c != nil {
 		opts.CreateTopic = &sinks.CreateTopic{Partitions: int32(c.Partitions), ReplicationFactor: int(c.ReplicationFactor)}

@@ -273,6 +273,9 @@ type KafkaSink struct {
 	// ProgressTopic (key sink.kafka.progressTopic) is "" for
 	// "<Topic>.microbatch-progress".
 	ProgressTopic string
+	// BatchHeaders puts the microbatch.job and microbatch.batch headers on
+	// every row's record (key sink.kafka.batchHeaders, default true).
+	BatchHeaders bool
 	// CreateTopic, when set, creates a missing topic (key
 	// sink.kafka.createTopic).
 	CreateTopic *CreateTopic

@@ -401,6 +401,7 @@ func TestKafkaSink(t *testing.T) {
     format: csv
     deliveryGuarantee: at-least-once
     transactionalIdPrefix: pv
+    batchHeaders: false
     createTopic: {partitions: 3, replicationFactor: 2}
     compression.type: zstd
     linger.ms: 20
@@ -418,7 +419,7 @@ query:`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = jobfile.KafkaSink{Topic: "out", Key: []string{"a", "b"}, Format: "json", DeliveryGuarantee: "exactly-once", Properties: map[string]string{}}
+	want = jobfile.KafkaSink{Topic: "out", Key: []string{"a", "b"}, Format: "json", DeliveryGuarantee: "exactly-once", BatchHeaders: true, Properties: map[string]string{}}
 	if !reflect.DeepEqual(*j.Sink.Kafka, want) {
 		t.Fatalf("sink = %+v, want %+v", j.Sink.Kafka, want)
 	}

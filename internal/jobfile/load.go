@@ -637,7 +637,7 @@ func (l *loader) postgresSink(n *yaml.Node) *PostgresSink {
 
 func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 	const path = "sink.kafka"
-	k := &KafkaSink{Format: "json", DeliveryGuarantee: "exactly-once", Properties: map[string]string{}}
+	k := &KafkaSink{Format: "json", DeliveryGuarantee: "exactly-once", BatchHeaders: true, Properties: map[string]string{}}
 	m, props := l.kafkaMapping(n, path)
 	if m == nil {
 		return k
@@ -667,6 +667,9 @@ func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 	}
 	if v := m["progressTopic"]; v != nil {
 		k.ProgressTopic = l.topicName(v, path+".progressTopic")
+	}
+	if v := m["batchHeaders"]; v != nil {
+		k.BatchHeaders, _ = l.boolean(v, path+".batchHeaders")
 	}
 	if v := m["createTopic"]; v != nil {
 		k.CreateTopic = l.createTopic(v, path+".createTopic")

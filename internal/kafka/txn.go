@@ -234,21 +234,47 @@ func ClassifyTxnError(err error) TxnErrorKind {
 // below its last stable offset, read with isolation.level=read_committed
 // (records of open and aborted transactions are never seen), and whether
 // there is one. It reads backwards in windows from the end: on a compacted
-// topic the record is among the last few.
+// topic the record is among the last few. It uses clients of its own for
+// this one read; LastRecordReader keeps them for the next.
 func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []byte) ([]byte, bool, error) {
-	rp := p.Clone()
-	rp["isolation.level"] = "read_committed"
-	a, err := NewAdmin(rp, nil)
+	a, err := NewAdmin(p, nil)
 	if err != nil {
 		return nil, false, err
 	}
 	defer a.Close()
+	r := NewLastRecordReader(a, p)
+	defer r.Close()
+	return r.Read(ctx, tp, key)
+}
+
+// LastRecordReader reads as LastRecord does, keeping its consumer from
+// one Read to the next: a client costs its creation, and up to 100 ms to
+// close (confluent-kafka-go's poller wakes every 100 ms). One goroutine
+// uses it at a time.
+type LastRecordReader struct {
+	a     *Admin
+	props Props        // the consumer's: p with isolation.level=read_committed
+	rr    *RangeReader // created at the first read of a partition with records
+}
+
+// NewLastRecordReader returns a reader listing offsets with a, which the
+// caller owns and closes after the reader, and reading with a consumer
+// made from p.
+func NewLastRecordReader(a *Admin, p Props) *LastRecordReader {
+	rp := p.Clone()
+	rp["isolation.level"] = "read_committed"
+	return &LastRecordReader{a: a, props: rp}
+}
+
+// Read returns the value of the last record with key in tp below its last
+// stable offset, and whether there is one (see LastRecord).
+func (r *LastRecordReader) Read(ctx context.Context, tp offsets.TopicPartition, key []byte) ([]byte, bool, error) {
 	tps := []offsets.TopicPartition{tp}
-	lows, err := a.ListOffsets(ctx, tps, offsets.Earliest, true)
+	lows, err := r.a.ListOffsets(ctx, tps, offsets.Earliest, true)
 	if err != nil {
 		return nil, false, err
 	}
-	ends, err := a.ListOffsets(ctx, tps, offsets.Latest, true)
+	ends, err := r.a.ListOffsets(ctx, tps, offsets.Latest, true)
 	if err != nil {
 		return nil, false, err
 	}
@@ -256,18 +282,18 @@ func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []b
 	if end <= low {
 		return nil, false, nil
 	}
-	rr, err := NewRangeReader(rp, ReaderConfig{FailOnDataLoss: false})
-	if err != nil {
-		return nil, false, err
+	if r.rr == nil {
+		if r.rr, err = NewRangeReader(r.props, ReaderConfig{FailOnDataLoss: false}); err != nil {
+			return nil, false, err
+		}
 	}
-	defer rr.Close()
 	for window := int64(64); ; window *= 4 {
 		from := max(end-window, low)
 		var val []byte
 		found := false
-		_, err := rr.Read(ctx, offsets.OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from, Until: end}, func(r *Record) error {
-			if string(r.Key) == string(key) {
-				val = append(val[:0], r.Value...)
+		_, err := r.rr.Read(ctx, offsets.OffsetRange{Topic: tp.Topic, Partition: tp.Partition, From: from, Until: end}, func(rec *Record) error {
+			if string(rec.Key) == string(key) {
+				val = append(val[:0], rec.Value...)
 				found = true
 			}
 			return nil
@@ -279,5 +305,13 @@ func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []b
 			return val, found, nil
 		}
 		end = from
+	}
+}
+
+// Close closes the consumer; not the admin client.
+func (r *LastRecordReader) Close() {
+	if r.rr != nil {
+		r.rr.Close()
+		r.rr = nil
 	}
 }
