@@ -72,9 +72,11 @@ func rawProduceChild(ctx context.Context, cfg *config) error {
 	// As the sink's producer (internal/kafka): delivery reports for failed
 	// records only, passed as a string, which confluent-kafka-go hands to
 	// librdkafka (its Go-side check refuses a bool true, for the reports
-	// of records produced with a delivery channel, which none is here).
+	// of records produced with a delivery channel, which none is here);
+	// Go channels of 10k events and 1 produce request, not a million each.
 	cm := ckafka.ConfigMap{"bootstrap.servers": cfg.brokers, "enable.idempotence": true, "linger.ms": 5,
-		"delivery.report.only.error": "true", "go.delivery.report.fields": "none", "log_level": 4}
+		"delivery.report.only.error": "true", "go.delivery.report.fields": "none", "log_level": 4,
+		"go.events.channel.size": 10000, "go.produce.channel.size": 1}
 	if txn {
 		cm["transactional.id"] = topic
 	}

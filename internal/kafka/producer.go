@@ -40,6 +40,16 @@ func (c *producerCore) start(cm *ckafka.ConfigMap, log *slog.Logger) error {
 	// librdkafka's log lines ("%0|...|FATAL|..." when fenced) go to the
 	// logs channel instead of raw to stderr.
 	(*cm)["go.logs.channel.enable"] = true
+	// confluent-kafka-go gives its Events and ProduceChannel channels a
+	// million slots each by default: 24 MB per client, zeroed, the first
+	// scanned by every GC. reports drains the events as they come, and
+	// the produce channel is never used.
+	for k, n := range map[string]int{"go.events.channel.size": 10000, "go.produce.channel.size": 1} {
+		if _, ok := (*cm)[k]; !ok {
+			(*cm)[k] = n
+		}
+	}
+	typeGoProps(cm)
 	pr, err := ckafka.NewProducer(cm)
 	if err != nil {
 		return fmt.Errorf("kafka: producer: %w", err)
