@@ -53,7 +53,8 @@ func measureRawProduce(ctx context.Context, cfg *config, addr string) (rawProduc
 // records, keeps those -sink kafka's query keeps (a /products/ page),
 // and produces each as the JSON object of its timestamp, userid and
 // page, with the sink's two headers (unless -sink-headers=false), to a
-// new topic of -partitions partitions, round-robin. With -guarantee exactly-once every batch's
+// new topic of -partitions partitions, without a key and partitioned by
+// librdkafka as the sink's rows are (its sticky partitioner). With -guarantee exactly-once every batch's
 // worth of input (-max-rate records of each partition, as the engine's
 // batches) is one transaction, with the sink's producer settings;
 // at-least-once, an idempotent producer flushed at those boundaries.
@@ -144,7 +145,7 @@ func rawProduceChild(ctx context.Context, cfg *config) error {
 		for _, end := range ends {
 			msg.Value = buf[from:end]
 			from = end
-			msg.TopicPartition.Partition = int32(run.Records % int64(cfg.partitions))
+			msg.TopicPartition.Partition = ckafka.PartitionAny
 			for {
 				err := p.Produce(msg, nil)
 				if err == nil {

@@ -110,10 +110,10 @@ type Result struct {
 	// during the engine runs with and without the sink (medians).
 	EngineBrokerCPUSeconds       float64 `json:"engine_broker_cpu_seconds,omitempty"`
 	EngineNoSinkBrokerCPUSeconds float64 `json:"engine_nosink_broker_cpu_seconds,omitempty"`
-	// SinkFloorSeconds is the least time a run with the sink could take on
-	// this machine: the CPU time of the run without it and of the raw
-	// producer, brokers included, over the CPUs, as if every core were busy
-	// all along. SinkBatchHeaders is -sink-headers.
+	// SinkFloorSeconds is the CPU time of the run with the sink (median,
+	// the broker's included) over the CPUs: the least time the run could
+	// take, every core busy all along, without less work per row.
+	// SinkBatchHeaders is -sink-headers.
 	SinkFloorSeconds float64 `json:"sink_floor_seconds,omitempty"`
 	SinkBatchHeaders *bool   `json:"sink_batch_headers,omitempty"`
 }

@@ -183,11 +183,10 @@ func throughput(ctx context.Context, cfg *config) error {
 		res.RawProduceMsgsPerSec, res.RawProduceSeconds, res.RawProduceStartSeconds = median(rates), median(secs), median(starts)
 		res.RawProduceCPUSeconds, res.RawProduceBrokerCPUSeconds = median(cpus), median(bcpus)
 		res.EngineSecondsMedian, res.EngineNoSinkSecondsMedian = median(es), median(ns)
-		// Whatever a sink does, a run with it has at least the work of
-		// the run without it and of producing the rows: with every core
-		// busy all along, it could not take less than that over the cores.
-		res.SinkFloorSeconds = (res.EngineNoSinkCPUSeconds + res.EngineNoSinkBrokerCPUSeconds +
-			res.RawProduceCPUSeconds + res.RawProduceBrokerCPUSeconds) / float64(runtime.NumCPU())
+		// The CPU time the run with the sink took, the broker's included,
+		// over the cores: it could not take less time unless its work per
+		// row went down.
+		res.SinkFloorSeconds = (res.EngineCPUSeconds + res.EngineBrokerCPUSeconds) / float64(runtime.NumCPU())
 	}
 	res.EngineVsRawConfluent = ratio(res.EngineMsgsPerSec, res.RawConfluentMsgsPerSec)
 	res.EngineVsRawFranz = ratio(res.EngineMsgsPerSec, res.RawFranzMsgsPerSec)
@@ -234,10 +233,15 @@ func throughput(ctx context.Context, cfg *config) error {
 			res.EngineOutputRows, res.RawProduceMsgsPerSec, res.RawProduceSeconds, res.RawProduceStartSeconds, res.RawProduceCPUSeconds, res.RawProduceBrokerCPUSeconds,
 			res.EngineSecondsMedian, res.EngineNoSinkSecondsMedian, res.EngineNoSinkSecondsMedian/0.8-res.EngineNoSinkSecondsMedian,
 			res.EngineNoSinkSecondsMedian+res.RawProduceSeconds+res.RawProduceStartSeconds)
-		fmt.Printf("CPU floor: the run without a sink (engine %.2f s + broker %.2f s) and the raw producer (%.2f s + broker %.2f s) over %d CPUs: "+
-			"no run with the sink can take less than %.2f s (%.2fx the run without it); the engine with the sink took %.2f s (+ broker %.2f s) CPU\n",
-			res.EngineNoSinkCPUSeconds, res.EngineNoSinkBrokerCPUSeconds, res.RawProduceCPUSeconds, res.RawProduceBrokerCPUSeconds, runtime.NumCPU(),
-			res.SinkFloorSeconds, ratio(res.EngineNoSinkSecondsMedian, res.SinkFloorSeconds), res.EngineCPUSeconds, res.EngineBrokerCPUSeconds)
+		ncpu := float64(runtime.NumCPU())
+		added := res.EngineCPUSeconds + res.EngineBrokerCPUSeconds - res.EngineNoSinkCPUSeconds - res.EngineNoSinkBrokerCPUSeconds
+		budget := ncpu*res.EngineNoSinkSecondsMedian/0.8 - res.EngineNoSinkCPUSeconds - res.EngineNoSinkBrokerCPUSeconds
+		rows := float64(max(res.EngineOutputRows, 1))
+		fmt.Printf("CPU: without a sink engine %.2f s + broker %.2f s, with it %.2f s + %.2f s: the sink adds %.2f s, %.2f µs per row out; "+
+			"over %.0f CPUs the run with the sink cannot take less than %.2f s (%.2fx the run without it) at that cost; "+
+			"0.8x would leave the sink %.2f µs of CPU per row\n",
+			res.EngineNoSinkCPUSeconds, res.EngineNoSinkBrokerCPUSeconds, res.EngineCPUSeconds, res.EngineBrokerCPUSeconds,
+			added, added/rows*1e6, ncpu, res.SinkFloorSeconds, ratio(res.EngineNoSinkSecondsMedian, res.SinkFloorSeconds), budget/rows*1e6)
 	}
 	if res.Decode != nil {
 		printDecode(os.Stdout, res.Decode)

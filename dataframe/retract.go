@@ -142,6 +142,18 @@ func (s *State) retracted() (arrow.Record, error) {
 	return rec, nil
 }
 
+// KeySchema returns the schema of the key columns of a stateful
+// Program's results (State.KeySchema: the output columns that are plain
+// GROUP BY columns, then the other GROUP BY expressions); nil for a
+// stateless Program.
+func (p *Program) KeySchema() *arrow.Schema {
+	if p.agg == nil {
+		return nil
+	}
+	_, s := p.keyColumns()
+	return s
+}
+
 // keyColumns returns the group of each of Retracted's key columns, and
 // their schema (see State.KeySchema).
 func (p *Program) keyColumns() ([]int, *arrow.Schema) {

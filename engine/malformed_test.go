@@ -129,8 +129,8 @@ func TestDeadLetterMaxRatio(t *testing.T) {
 		want  string
 	}{
 		{0.4, "batch 0: too many malformed records: 2 of 5 records (0.4) are malformed"}, // 2/5 is not more than 0.4
-		{0.39, "batch 0: too many malformed records: 2 of 5 records (0.4) are malformed, more than maxRatio 0.39"},
-		{Off, "batch 0: too many malformed records: 2 of 5 records (0.4) are malformed, more than maxRatio 0"},
+		{0.39, "batch 0: too many malformed records: 2 of 5 records (0.4) are malformed, more than maxRatio 0.39 (nothing of the batch is committed: fix the data's producer, or raise maxRatio and restart, which runs the batch again)"},
+		{Off, "batch 0: too many malformed records: 2 of 5 records (0.4) are malformed, more than maxRatio 0 (nothing of the batch is committed: fix the data's producer, or raise maxRatio and restart, which runs the batch again)"},
 	} {
 		cfg := badConfig(t, b, "SELECT page, n FROM events", &collector{})
 		cfg.Source.DeadLetter = DeadLetter{Topic: "dlq", MaxRatio: c.ratio}

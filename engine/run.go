@@ -409,7 +409,7 @@ func limitRows(recs []arrow.Record, limit int64) []arrow.Record {
 func checkMalformed(dl *DeadLetter, id int64, res *batch.Result) error {
 	bad := res.Corrupt + res.Dropped
 	if bad > 0 && float64(bad) > dl.MaxRatio*float64(res.Records) {
-		return fmt.Errorf("batch %d: %w: %d of %d records (%.4g) are malformed, more than maxRatio %.4g", id, ErrTooManyMalformed, bad, res.Records, float64(bad)/float64(res.Records), dl.MaxRatio)
+		return fmt.Errorf("batch %d: %w: %d of %d records (%.4g) are malformed, more than maxRatio %.4g (nothing of the batch is committed: fix the data's producer, or raise maxRatio and restart, which runs the batch again)", id, ErrTooManyMalformed, bad, res.Records, float64(bad)/float64(res.Records), dl.MaxRatio)
 	}
 	if dl.Topic != "" && res.MalformedOverflow > 0 {
 		return fmt.Errorf("batch %d: %w: %d malformed records past the %d bytes a batch captures cannot go to dead-letter topic %q (lower the batch size)", id, ErrTooManyMalformed, res.MalformedOverflow, batch.MaxMalformedBytes, dl.Topic)

@@ -193,7 +193,7 @@ func (k *Kafka) Open(ctx context.Context, lastCommitted int64) error {
 	if k.txnID == "" {
 		return nil
 	}
-	mr := kafka.NewLastRecordReader(a, k.opts.Props)
+	mr := kafka.NewLastRecordReader(a, k.opts.Props, k.opts.Logger)
 	defer k.closeLater(mr.Close)
 	// The marker is read once before InitTransactions, which fences every
 	// other instance with this transactional.id: a misconfigured one (a
@@ -366,6 +366,24 @@ func (k *Kafka) transaction(ctx context.Context, out *engine.Output, enc *encode
 	return nil
 }
 
+// CheckSchema checks the key columns against a query's output columns
+// and, in update mode over an aggregation (keys not nil), against its key
+// columns (dataframe.Program.KeySchema): a group that leaves the result is
+// a tombstone keyed by its group-by columns, and an upsert reader keeps a
+// value per key. A job file's validation calls it; AddBatch checks the
+// same of each batch.
+func (k *Kafka) CheckSchema(out, keys *arrow.Schema, mode dataframe.OutputMode) error {
+	for _, n := range k.opts.Key {
+		if len(out.FieldIndices(n)) == 0 {
+			return fmt.Errorf("key column %q is not an output column (output: %s)", n, fieldNames(out))
+		}
+		if mode == dataframe.Update && keys != nil && len(keys.FieldIndices(n)) == 0 {
+			return fmt.Errorf("key column %q is not a group-by column: in update mode a group that leaves the result (HAVING) is a tombstone keyed by its group-by columns, and a reader keeps one value per key (group by: %s)", n, fieldNames(keys))
+		}
+	}
+	return nil
+}
+
 // LastCommitDuration is how long the last batch's Kafka transaction took
 // to commit once its records were delivered (EndTxn and the markers the
 // broker writes): what exactly-once adds to a batch over at-least-once's
@@ -474,9 +492,14 @@ func (e *encoder) keyCols(s *arrow.Schema) []int {
 }
 
 // keyOf renders row i's key columns (nil when unkeyed) as the value format.
+// A keyed row's key is never nil, so that a CSV key of one NULL or empty
+// column is always the empty key, not Kafka's null key.
 func (e *encoder) keyOf(dst []byte, rec arrow.Record, cols []int, i int) []byte {
 	if !e.keyed {
 		return nil
+	}
+	if dst == nil {
+		dst = []byte{}
 	}
 	if e.format == FormatCSV {
 		for j, c := range cols {

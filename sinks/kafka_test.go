@@ -1,10 +1,13 @@
 package sinks_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -324,4 +327,79 @@ func TestKafkaSinkOmitBatchHeaders(t *testing.T) {
 	if got := readTopic(t, b.Addr, "counts.microbatch-progress", 1); fmt.Sprint(got) != "[pv-kafka|0|microbatch.job=pv,microbatch.batch=0]" {
 		t.Fatalf("progress = %v", got)
 	}
+}
+
+// A CSV key of one NULL column is the empty key on every row, never
+// Kafka's null key (which a compacted topic refuses) on the first.
+func TestKafkaSinkCSVNullKey(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := kafkatest.Start(t, map[string]int32{"out": 1})
+	k := open(t, sinks.KafkaOptions{Props: b.Props(), Topic: "out", Job: "pv", Format: "csv", Key: []string{"page"}}, -1)
+	bld := array.NewRecordBuilder(mem, pageSchema)
+	bld.Field(0).(*array.StringBuilder).AppendValues([]string{"", "", "a", ""}, []bool{false, false, true, true})
+	bld.Field(1).(*array.Int64Builder).AppendValues([]int64{1, 2, 3, 4}, nil)
+	bld.Field(2).(*array.Float64Builder).AppendValues([]float64{1, 2, 3, 4}, nil)
+	rec := bld.NewRecord()
+	bld.Release()
+	defer rec.Release()
+	add(t, k, &engine.Output{BatchID: 0, Mode: dataframe.Append, Schema: pageSchema, Records: []arrow.Record{rec}})
+	got := pollTopic(t, b.Addr, "out", 4, kgo.ReadCommitted(), func(r *kgo.Record) string {
+		if r.Key == nil {
+			return "<nil>|" + string(r.Value)
+		}
+		return fmt.Sprintf("%q|%s", r.Key, r.Value)
+	})
+	// NULL renders as nothing, the empty string as "", as in the values.
+	want := []string{`""|,1,1.0`, `""|,2,2.0`, `"a"|a,3,3.0`, `"\"\""|"",4,4.0`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("out = %q, want %q", got, want)
+	}
+}
+
+// The marker is read by a consumer made of the connection properties
+// only: a producer property of the sink's (linger.ms) draws no warning
+// from librdkafka about a producer property on a consumer, and what the
+// clients log goes to the sink's Logger.
+func TestKafkaSinkMarkerReaderProps(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := kafkatest.Start(t, map[string]int32{"out": 1})
+	var logs syncBuffer
+	props := b.Props()
+	props["linger.ms"] = "20"
+	props["compression.type"] = "lz4"
+	opts := sinks.KafkaOptions{Props: props, Topic: "out", Job: "pv", Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	k := open(t, opts, -1)
+	r := pageRec(mem, []string{"a"}, []int64{1}, []float64{1})
+	defer r.Release()
+	add(t, k, &engine.Output{BatchID: 0, Mode: dataframe.Append, Schema: pageSchema, Records: []arrow.Record{r}})
+	k.Close()
+	k2 := open(t, opts, 0)                                                                                         // reads the marker (batch 0) with the consumer
+	add(t, k2, &engine.Output{BatchID: 0, Mode: dataframe.Append, Schema: pageSchema, Records: []arrow.Record{r}}) // skipped
+	k2.Close()
+	if got := readTopic(t, b.Addr, "out", 1); len(got) != 1 {
+		t.Fatalf("out = %v, want batch 0's row once", got)
+	}
+	if s := logs.String(); strings.Contains(s, "producer property") || strings.Contains(s, "ignored") {
+		t.Fatalf("librdkafka warned:\n%s", s)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

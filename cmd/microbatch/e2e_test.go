@@ -31,6 +31,7 @@ type jobSpec struct {
 	trigger    string // the line under trigger:, e.g. "availableNow: true"
 	query      string
 	outputMode string // "" leaves the key out
+	sink       string // the lines under sink:, indented 2; "" for the console
 	checkpoint string
 }
 
@@ -49,7 +50,11 @@ func (j jobSpec) write(t *testing.T, dir string) string {
 	if j.outputMode != "" {
 		fmt.Fprintf(&b, "outputMode: %s\n", j.outputMode)
 	}
-	fmt.Fprintf(&b, "sink:\n  console:\n    numRows: 5\ncheckpointLocation: %s\n", j.checkpoint)
+	sink := j.sink
+	if sink == "" {
+		sink = "  console:\n    numRows: 5\n"
+	}
+	fmt.Fprintf(&b, "sink:\n%scheckpointLocation: %s\n", sink, j.checkpoint)
 	path := filepath.Join(dir, "job.yaml")
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)

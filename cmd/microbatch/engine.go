@@ -108,6 +108,8 @@ func buildQuery(job *jobfile.Job, sink engine.Sink, logger *slog.Logger, onProgr
 		errs = append(errs, cerrs...)
 	} else if job.Sink.Files != nil {
 		errs = append(errs, checkFilesSink(job, q)...)
+	} else if job.Sink.Kafka != nil {
+		errs = append(errs, checkKafkaSink(job, q)...)
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -383,6 +385,23 @@ func checkpointErr(job *jobfile.Job, err error) error {
 		return fmt.Errorf("no checkpoint at %s (has the job run yet?)", job.CheckpointLocation)
 	}
 	return err
+}
+
+// checkKafkaSink checks sink.kafka.key against the query's output and
+// group-by columns.
+func checkKafkaSink(job *jobfile.Job, q *engine.Query) jobfile.Errors {
+	if !job.Valid("sink.kafka") || q.Program() == nil || len(job.Sink.Kafka.Key) == 0 {
+		return nil
+	}
+	s, err := kafkaSink(job, slog.Default())
+	if err == nil {
+		p := q.Program()
+		err = s.CheckSchema(p.OutputSchema(), p.KeySchema(), q.OutputMode())
+	}
+	if err != nil {
+		return jobfile.Errors{job.Errorf("sink.kafka.key", "%v", err)}
+	}
+	return nil
 }
 
 // kafkaSink builds the sink of sink.kafka; bootstrap.servers defaults to

@@ -56,6 +56,27 @@ func TestJobErrors(t *testing.T) {
 		want: "F:8: source.kafka.fetch.wait.max.ms: rejected by librdkafka: Invalid value for configuration property \"fetch.wait.max.ms\"\n" +
 			"F:16:9: query: unknown column acton (did you mean action?); columns: timestamp, userid, page, action, _topic, _partition, _offset, _timestamp, _key, _corrupt_record\n",
 	}, {
+		name: "kafka sink key not an output column",
+		edit: func(j *jobSpec) { j.sink = "  kafka:\n    topic: out\n    key: nosuchcol\n" },
+		want: "F:21: sink.kafka.key: key column \"nosuchcol\" is not an output column (output: page, views)\n",
+	}, {
+		name: "kafka sink key not a group-by column in update mode",
+		edit: func(j *jobSpec) {
+			j.query = "SELECT page, count(*) AS views FROM events\nGROUP BY page HAVING count(*) > 1"
+			j.outputMode = "update"
+			j.sink = "  kafka:\n    topic: out\n    key: [page, views]\n"
+		},
+		want: "F:19: sink.kafka.key: key column \"views\" is not a group-by column: in update mode a group that leaves the result (HAVING) is a tombstone keyed by its group-by columns, and a reader keeps one value per key (group by: page)\n",
+	}, {
+		name: "kafka sink properties",
+		edit: func(j *jobSpec) {
+			j.sink = "  kafka:\n    topic: out\n    linger.ms: abc\n    bogus.prop: 1\n    transactional.id: mine\n    enable.idempotence: false\n"
+		},
+		want: "F:21: sink.kafka.linger.ms: rejected by librdkafka: Invalid value for configuration property \"queue.buffering.max.ms\"\n" +
+			"F:22: sink.kafka.bogus.prop: rejected by librdkafka: No such configuration property: \"bogus.prop\"\n" +
+			"F:23: sink.kafka.transactional.id: the sink sets it to <transactionalIdPrefix>-kafka (fencing and the markers depend on it): set transactionalIdPrefix instead\n" +
+			"F:24: sink.kafka.enable.idempotence: the sink's producer is always idempotent (its transactions, and at-least-once without duplicates from retries, depend on it): remove the key\n",
+	}, {
 		name: "embedded broker",
 		edit: func(j *jobSpec) {
 			j.brokers = "embedded"

@@ -54,11 +54,17 @@ var (
 	showOffsets = showOffsetsEngine
 )
 
-// checkProps asks librdkafka about every pass-through property.
+// checkProps asks librdkafka about every pass-through property: the
+// source's on a consumer, the Kafka sink's on a producer.
 func checkProps(job *jobfile.Job) jobfile.Errors {
 	var out jobfile.Errors
 	for k, err := range kafka.CheckProps(job.Source.Kafka.Properties) {
 		out = append(out, job.Errorf("source.kafka."+k, "rejected by librdkafka: %v", err))
+	}
+	if s := job.Sink.Kafka; s != nil {
+		for k, err := range kafka.CheckProducerProps(s.Properties) {
+			out = append(out, job.Errorf("sink.kafka."+k, "rejected by librdkafka: %v", err))
+		}
 	}
 	return out
 }

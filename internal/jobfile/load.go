@@ -675,6 +675,14 @@ func (l *loader) kafkaSink(n *yaml.Node) *KafkaSink {
 		k.CreateTopic = l.createTopic(v, path+".createTopic")
 	}
 	for _, e := range props {
+		switch e.key { // the sink sets these itself: refused, not overridden in silence
+		case "transactional.id":
+			l.errorf(e.keyNode.Line, path+"."+e.key, "the sink sets it to <transactionalIdPrefix>-kafka (fencing and the markers depend on it): set transactionalIdPrefix instead")
+			continue
+		case "enable.idempotence":
+			l.errorf(e.keyNode.Line, path+"."+e.key, "the sink's producer is always idempotent (its transactions, and at-least-once without duplicates from retries, depend on it): remove the key")
+			continue
+		}
 		if s, ok := l.str(e.val, path+"."+e.key); ok {
 			k.Properties[e.key] = s
 		}

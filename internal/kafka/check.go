@@ -30,3 +30,32 @@ func CheckProps(p Props) map[string]error {
 	}
 	return out
 }
+
+// CheckProducerProps is CheckProps for a producer's properties (the Kafka
+// sink's). All of p is tried on one throwaway producer first, the
+// properties one by one only when it is refused: a producer takes up to
+// 100 ms to close.
+func CheckProducerProps(p Props) map[string]error {
+	try := func(p Props) error {
+		cm := ckafka.ConfigMap{"log_level": 0, "go.events.channel.size": 1, "go.produce.channel.size": 1}
+		for k, v := range p {
+			cm[k] = v
+		}
+		pr, err := ckafka.NewProducer(&cm)
+		if err != nil {
+			return err
+		}
+		pr.Close()
+		return nil
+	}
+	out := map[string]error{}
+	if len(p) == 0 || try(p) == nil {
+		return out
+	}
+	for k, v := range p {
+		if err := try(Props{k: v}); err != nil {
+			out[k] = err
+		}
+	}
+	return out
+}

@@ -20,6 +20,22 @@ func TestCheckProps(t *testing.T) {
 	}
 }
 
+func TestCheckProducerProps(t *testing.T) {
+	good := kafka.Props{"linger.ms": "20", "compression.type": "zstd", "acks": "all"}
+	if got := kafka.CheckProducerProps(good); len(got) != 0 {
+		t.Fatalf("CheckProducerProps(%v) = %v", good, got)
+	}
+	got := kafka.CheckProducerProps(kafka.Props{
+		"linger.ms":        "abc",
+		"bogus.prop":       "1",
+		"compression.type": "zstd",
+	})
+	want := `map[bogus.prop:No such configuration property: "bogus.prop" linger.ms:Invalid value for configuration property "queue.buffering.max.ms"]`
+	if fmt.Sprint(got) != want {
+		t.Fatalf("CheckProducerProps = %v\nwant %s", got, want)
+	}
+}
+
 func TestScalePrefetch(t *testing.T) {
 	for _, c := range []struct {
 		props kafka.Props

@@ -3,6 +3,7 @@ package kafka
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	ckafka "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -104,5 +105,33 @@ func ScalePrefetch(p Props, partitions int) Props {
 	}
 	out := p.Clone()
 	out["queued.max.messages.kbytes"] = strconv.Itoa(min(max(prefetchBudgetKB/partitions, 1024), 16384))
+	return out
+}
+
+// connectionPrefixes name the properties a client needs to reach and
+// authenticate to the cluster, whatever its role.
+var connectionPrefixes = []string{
+	"bootstrap.servers", "metadata.broker.list", "security.protocol", "ssl.", "sasl.", "oauthbearer.",
+	"https.", "enable.ssl.", "enable.sasl.", "socket.", "broker.", "client.id", "client.rack",
+	"client.dns.lookup", "api.version.", "connections.max.idle.ms", "reconnect.", "topic.metadata.",
+	"metadata.", "debug", "log_level", "log.",
+}
+
+// connectionProps keeps the properties of p that say how to reach and
+// authenticate to the cluster (bootstrap.servers, security.protocol,
+// sasl.*, ssl.*, socket.*, debug, ...): what a client made for another
+// role than p's (the Kafka sink's marker reader, a consumer, from the
+// sink's producer properties) needs, without the properties librdkafka
+// would warn about as the wrong role's.
+func connectionProps(p Props) Props {
+	out := Props{}
+	for k, v := range p {
+		for _, pre := range connectionPrefixes {
+			if strings.HasPrefix(k, pre) {
+				out[k] = v
+				break
+			}
+		}
+	}
 	return out
 }

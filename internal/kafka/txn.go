@@ -242,7 +242,7 @@ func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []b
 		return nil, false, err
 	}
 	defer a.Close()
-	r := NewLastRecordReader(a, p)
+	r := NewLastRecordReader(a, p, nil)
 	defer r.Close()
 	return r.Read(ctx, tp, key)
 }
@@ -253,17 +253,20 @@ func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []b
 // uses it at a time.
 type LastRecordReader struct {
 	a     *Admin
-	props Props        // the consumer's: p with isolation.level=read_committed
+	props Props // the consumer's: p's connection properties, read_committed
+	log   *slog.Logger
 	rr    *RangeReader // created at the first read of a partition with records
 }
 
 // NewLastRecordReader returns a reader listing offsets with a, which the
 // caller owns and closes after the reader, and reading with a consumer
-// made from p.
-func NewLastRecordReader(a *Admin, p Props) *LastRecordReader {
-	rp := p.Clone()
+// made from the connection properties of p (bootstrap.servers, security,
+// ...: p may be a producer's). librdkafka's log lines go to log (nil:
+// slog.Default()).
+func NewLastRecordReader(a *Admin, p Props, log *slog.Logger) *LastRecordReader {
+	rp := connectionProps(p)
 	rp["isolation.level"] = "read_committed"
-	return &LastRecordReader{a: a, props: rp}
+	return &LastRecordReader{a: a, props: rp, log: log}
 }
 
 // Read returns the value of the last record with key in tp below its last
@@ -283,7 +286,7 @@ func (r *LastRecordReader) Read(ctx context.Context, tp offsets.TopicPartition, 
 		return nil, false, nil
 	}
 	if r.rr == nil {
-		if r.rr, err = NewRangeReader(r.props, ReaderConfig{FailOnDataLoss: false}); err != nil {
+		if r.rr, err = NewRangeReader(r.props, ReaderConfig{FailOnDataLoss: false, Logger: r.log}); err != nil {
 			return nil, false, err
 		}
 	}
