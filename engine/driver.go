@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/microbatch/microbatch/batch"
@@ -24,6 +25,10 @@ type driver struct {
 	admin *kafka.Admin
 	exec  *batch.Executor
 	state *dataframe.State // nil for stateless queries
+	// sinkOpened: the loop began the sink's Open (opening, when the sink
+	// has one), so close closes the sink.
+	sinkOpened bool
+	opening    *sinkOpening
 
 	// start is where each known partition resumes: the until of its last
 	// committed batch, or its initial offset if never committed.
@@ -215,17 +220,38 @@ func (d *driver) pastEnd(ctx context.Context, initial, latest map[offsets.TopicP
 	return nil
 }
 
+// close closes the sink once the loop opened it, the executors'
+// consumers and the admin client at once, as each can take up to 100 ms
+// (confluent-kafka-go's poller wakes every 100 ms), then the checkpoint.
 func (d *driver) close() error {
-	var errs []error
+	var sinkErr, execErr error
+	var wg sync.WaitGroup
+	parallel := func(f func()) {
+		wg.Add(1)
+		go func() { // owned by close, which waits for it
+			defer wg.Done()
+			f()
+		}()
+	}
+	if d.sinkOpened {
+		parallel(func() {
+			d.stopOpening()
+			sinkErr = d.closeSink()
+		})
+	}
 	if d.exec != nil {
-		errs = append(errs, d.exec.Close())
+		parallel(func() { execErr = d.exec.Close() })
 	}
-	if d.group != nil {
-		d.group.close() // before the admin client it uses
-	}
-	if d.admin != nil {
-		d.admin.Close()
-	}
+	parallel(func() {
+		if d.group != nil {
+			d.group.close() // before the admin client it uses
+		}
+		if d.admin != nil {
+			d.admin.Close()
+		}
+	})
+	wg.Wait()
+	errs := []error{sinkErr, execErr}
 	if d.ckpt != nil {
 		errs = append(errs, d.ckpt.Close())
 	}

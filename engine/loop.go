@@ -31,21 +31,21 @@ const idleBackoff = 100 * time.Millisecond
 // that batch again. A stop requested later finishes batch N+1 too, whose
 // plan is durable.
 //
-// The sink is opened before the first batch, the pending one included,
-// and closed when the loop ends, whatever ends it (see Sink).
+// The sink opens while the first batch (the pending one, if any) is
+// planned and read: that batch's output waits for it (sinkReady). It is
+// closed with the driver once the loop ended, whatever ended it (see
+// Sink).
 func (d *driver) loop(stopCtx, workCtx context.Context) (err error) {
-	defer func() {
-		if cerr := d.closeSink(); err == nil {
-			err = cerr
-		}
-	}()
-	if err := d.openSink(stopCtx); err != nil {
-		if stopCtx.Err() != nil && errors.Is(err, stopCtx.Err()) {
-			return nil // stopped while opening: nothing was in flight
-		}
-		return err
+	d.startOpenSink(stopCtx)
+	err = d.batches(stopCtx, workCtx)
+	if err == nil {
+		// A run that output no batch still reports what Open found.
+		err = d.sinkReady(context.Background())
 	}
-	return d.batches(stopCtx, workCtx)
+	if errors.Is(err, errStoppedOpening) {
+		return nil // stopped while the sink opened: nothing was written
+	}
+	return err
 }
 
 // batches runs the batches: the pending one, then new ones (see loop).
