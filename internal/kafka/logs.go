@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,11 @@ func logLibrdkafka(logs chan ckafka.LogEvent, log *slog.Logger, done chan struct
 		case ev.Level <= 6:
 			level = slog.LevelInfo
 		}
+		if level > slog.LevelInfo && fencedLine(ev.Message) {
+			// The sink stops with "another instance took over": its
+			// producer's three errors on the way say nothing more.
+			level = slog.LevelInfo
+		}
 		if !log.Enabled(context.Background(), level) {
 			continue
 		}
@@ -51,6 +57,12 @@ func logLibrdkafka(logs chan ckafka.LogEvent, log *slog.Logger, done chan struct
 		}
 		log.Log(context.Background(), level, "librdkafka: "+ev.Message, attrs...)
 	}
+}
+
+// fencedLine reports whether a librdkafka line is about its transactional
+// producer being fenced by a newer one (ADDPARTS, TXNERR, FATAL...).
+func fencedLine(msg string) bool {
+	return strings.Contains(msg, "fences the current one") || strings.Contains(msg, "has been fenced by a newer instance")
 }
 
 // repeats is the process's one repeatTable: the clients of a query (the

@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,23 @@ level=ERROR msg="librdkafka: b:9092/0: Connect to ipv4#127.0.0.1:9092 failed: Co
 `
 	if got := buf.String(); got != want {
 		t.Fatalf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The errors a fenced transactional producer logs on its way to the
+// fatal one are info lines: the sink reports "another instance took
+// over" itself.
+func TestLogLibrdkafkaFenced(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs, done := make(chan ckafka.LogEvent, 3), make(chan struct{})
+	logs <- ckafka.LogEvent{Name: "p", Tag: "ADDPARTS", Level: 3, Message: `TxnCoordinator/0: Failed to add partition "out" [0] to transaction: Broker: There is a newer producer with the same transactionalId which fences the current one`}
+	logs <- ckafka.LogEvent{Name: "p", Tag: "FATAL", Level: 0, Message: "Fatal error: Local: This instance has been fenced by a newer instance: Failed to add partitions to transaction"}
+	logs <- ckafka.LogEvent{Name: "p", Tag: "FAIL", Level: 3, Message: "b:9092/0: Connect failed"}
+	close(logs)
+	logLibrdkafka(logs, log, done)
+	<-done
+	if got := buf.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "Connect failed") {
+		t.Fatalf("at warn and above:\n%s\nwant only the connect failure", got)
 	}
 }
