@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/microbatch/microbatch/internal/gen"
 	"github.com/microbatch/microbatch/internal/jobfile"
 	"github.com/microbatch/microbatch/internal/kafka"
+	"github.com/microbatch/microbatch/offsets"
 	"github.com/microbatch/microbatch/sinks"
 	"github.com/microbatch/microbatch/sql"
 	"github.com/microbatch/microbatch/ui"
@@ -387,10 +389,21 @@ func checkpointErr(job *jobfile.Job, err error) error {
 	return err
 }
 
-// checkKafkaSink checks sink.kafka.key against the query's output and
-// group-by columns.
+// checkKafkaSink refuses a sink topic the source reads (on the same
+// bootstrap.servers) and checks sink.kafka.key against the query's
+// output and group-by columns.
 func checkKafkaSink(job *jobfile.Job, q *engine.Query) jobfile.Errors {
-	if !job.Valid("sink.kafka") || q.Program() == nil || len(job.Sink.Kafka.Key) == 0 {
+	if !job.Valid("sink.kafka") {
+		return nil
+	}
+	k, src := job.Sink.Kafka, job.Source.Kafka
+	if k.BootstrapServers == "" || k.BootstrapServers == src.BootstrapServers {
+		read := slices.Contains(src.Subscribe, k.Topic) || slices.ContainsFunc(src.Assign, func(tp offsets.TopicPartition) bool { return tp.Topic == k.Topic })
+		if read {
+			return jobfile.Errors{job.Errorf("sink.kafka.topic", "%q is a topic the source reads: the job would read its own output", k.Topic)}
+		}
+	}
+	if q.Program() == nil || len(k.Key) == 0 {
 		return nil
 	}
 	s, err := kafkaSink(job, slog.Default())

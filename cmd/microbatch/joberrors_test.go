@@ -68,6 +68,10 @@ func TestJobErrors(t *testing.T) {
 		},
 		want: "F:19: sink.kafka.key: key column \"views\" is not a group-by column: in update mode a group that leaves the result (HAVING) is a tombstone keyed by its group-by columns, and a reader keeps one value per key (group by: page)\n",
 	}, {
+		name: "kafka sink into the source topic",
+		edit: func(j *jobSpec) { j.sink = "  kafka:\n    topic: clicks\n" },
+		want: "F:20: sink.kafka.topic: \"clicks\" is a topic the source reads: the job would read its own output\n",
+	}, {
 		name: "kafka sink properties",
 		edit: func(j *jobSpec) {
 			j.sink = "  kafka:\n    topic: out\n    linger.ms: abc\n    bogus.prop: 1\n    transactional.id: mine\n    enable.idempotence: false\n"

@@ -237,6 +237,9 @@ func (l *loader) source(n *yaml.Node, dir string) Source {
 	}
 	if v := m["header"]; v != nil {
 		s.Header, _ = l.boolean(v, "source.header")
+		if s.Header && s.Format == "json" {
+			l.errorf(deref(v).Line, "source.header", "only applies with format: csv (a JSON record has no header line)")
+		}
 	}
 	if v := m["embedded"]; v != nil {
 		s.Embedded = l.embedded(v, dir)
@@ -757,6 +760,10 @@ func (l *loader) topicName(n *yaml.Node, path string) string {
 // factor, 1 each by default.
 func (l *loader) createTopic(n *yaml.Node, path string) *CreateTopic {
 	c := &CreateTopic{Partitions: 1, ReplicationFactor: 1}
+	if d := deref(n); d.Kind == yaml.ScalarNode && d.Tag == "!!bool" {
+		l.errorf(d.Line, path, "expected a mapping, got %q: {} creates the topic with 1 partition and replication factor 1, {partitions: N, replicationFactor: R} sets them", d.Value)
+		return nil
+	}
 	cm := l.mapping(n, path)
 	if x := cm["partitions"]; x != nil {
 		c.Partitions, _ = l.integer(x, path+".partitions", 1)
