@@ -25,10 +25,9 @@ type driver struct {
 	admin *kafka.Admin
 	exec  *batch.Executor
 	state *dataframe.State // nil for stateless queries
-	// sinkOpened: the loop began the sink's Open (opening, when the sink
-	// has one), so close closes the sink.
+	// sinkOpened: the loop called the sink's Open (or would have, for a
+	// sink without one), so close closes the sink.
 	sinkOpened bool
-	opening    *sinkOpening
 
 	// start is where each known partition resumes: the until of its last
 	// committed batch, or its initial offset if never committed.
@@ -223,21 +222,31 @@ func (d *driver) pastEnd(ctx context.Context, initial, latest map[offsets.TopicP
 // close closes the sink once the loop opened it, the executors'
 // consumers and the admin client at once, as each can take up to 100 ms
 // (confluent-kafka-go's poller wakes every 100 ms), then the checkpoint.
+// A panic in one of them (a sink's Close) is raised again on the caller's
+// goroutine once the checkpoint is closed, as if they had run there.
 func (d *driver) close() error {
 	var sinkErr, execErr error
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var panicked any // the first panic of a close
 	parallel := func(f func()) {
 		wg.Add(1)
 		go func() { // owned by close, which waits for it
 			defer wg.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					mu.Lock()
+					if panicked == nil {
+						panicked = p
+					}
+					mu.Unlock()
+				}
+			}()
 			f()
 		}()
 	}
 	if d.sinkOpened {
-		parallel(func() {
-			d.stopOpening()
-			sinkErr = d.closeSink()
-		})
+		parallel(func() { sinkErr = d.closeSink() })
 	}
 	if d.exec != nil {
 		parallel(func() { execErr = d.exec.Close() })
@@ -254,6 +263,9 @@ func (d *driver) close() error {
 	errs := []error{sinkErr, execErr}
 	if d.ckpt != nil {
 		errs = append(errs, d.ckpt.Close())
+	}
+	if panicked != nil {
+		panic(panicked) // the checkpoint's lock is released
 	}
 	return errors.Join(errs...)
 }

@@ -31,21 +31,18 @@ const idleBackoff = 100 * time.Millisecond
 // that batch again. A stop requested later finishes batch N+1 too, whose
 // plan is durable.
 //
-// The sink opens while the first batch (the pending one, if any) is
-// planned and read: that batch's output waits for it (sinkReady). It is
-// closed with the driver once the loop ended, whatever ended it (see
-// Sink).
+// The sink is opened before the first batch, the pending one included,
+// and closed with the driver once the loop ended, whatever ended it (see
+// Sink and driver.close).
 func (d *driver) loop(stopCtx, workCtx context.Context) (err error) {
-	d.startOpenSink(stopCtx)
-	err = d.batches(stopCtx, workCtx)
-	if err == nil {
-		// A run that output no batch still reports what Open found.
-		err = d.sinkReady(context.Background())
+	d.sinkOpened = true
+	if err := d.openSink(stopCtx); err != nil {
+		if stopCtx.Err() != nil && errors.Is(err, stopCtx.Err()) {
+			return nil // stopped while opening: nothing was in flight
+		}
+		return err
 	}
-	if errors.Is(err, errStoppedOpening) {
-		return nil // stopped while the sink opened: nothing was written
-	}
-	return err
+	return d.batches(stopCtx, workCtx)
 }
 
 // batches runs the batches: the pending one, then new ones (see loop).

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -217,12 +216,6 @@ func (d *driver) runBatch(ctx context.Context, plan checkpoint.BatchPlan, bc bat
 	// (sinks.WithDeadLetters wraps it).
 	out := &Output{BatchID: plan.ID, Ranges: plan.Ranges, Mode: q.mode, Schema: prog.OutputSchema(), Records: recs,
 		KeySchema: keySchema, Deleted: deleted, Malformed: res.Malformed, MalformedOverflow: res.MalformedOverflow}
-	if err := d.sinkReady(ctx); err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return fmt.Errorf("batch %d: waiting for the sink to open: %w", plan.ID, err)
-		}
-		return err // the sink's Open failed: not this batch's error
-	}
 	sinkStart := time.Now()
 	txSink, _ := cfg.Sink.(TxSink)
 	if txSink == nil { // a TxSink writes in the commit transaction instead

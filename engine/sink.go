@@ -69,10 +69,9 @@ func (o *Output) NumRows() int64 {
 // Sink receives the output of every batch, before the batch commits.
 //
 // A sink may also implement SinkOpener, SinkCommitter and io.Closer. In one
-// Run the engine calls, one at a time (Open on a goroutine of its own,
-// while the first batch is planned and read; the rest on Run's):
+// Run the engine calls, on Run's goroutine, one at a time:
 //
-//	Open(ctx, lastCommitted)      once, before the first batch's output
+//	Open(ctx, lastCommitted)      once, before the first batch
 //	AddBatch(ctx, out)            batch N's output; then N commits in bbolt
 //	Committed(ctx, N)             once N's commit is durable
 //	... AddBatch N+1, Committed N+1, ...
@@ -130,10 +129,8 @@ type Sink interface {
 
 // SinkOpener is a Sink with a recovery step.
 type SinkOpener interface {
-	// Open runs once per Run, after the checkpoint is recovered, while
-	// the first batch (a re-run one included) is planned and read: that
-	// batch's AddBatch (a TxSink's commit) waits for it, and no other
-	// method is called before it returns. lastCommitted is the id of
+	// Open runs once per Run, after the checkpoint is recovered and before
+	// the first batch (a re-run one included). lastCommitted is the id of
 	// the last batch whose commit is durable, -1 if none: every batch up
 	// to it is done, the next AddBatch is for lastCommitted+1. Open is the
 	// place to fence older writers (deterministic identities) and to
@@ -363,62 +360,16 @@ func (q *Query) ReadSink(name string, fn func(b *SinkBucket) error) error {
 	return ckpt.ViewSink(name, func(b *bbolt.Bucket) error { return withSinkBucket(b, fn) })
 }
 
-// errStoppedOpening ends the loop without an error: a stop request
-// cancelled the sink's Open.
-var errStoppedOpening = errors.New("stopped while the sink opened")
-
-// sinkOpening is the sink's Open running beside the first batch.
-type sinkOpening struct {
-	cancel context.CancelFunc
-	done   chan struct{} // closed when Open returned
-	err    error         // Open's, once done
-}
-
-// startOpenSink runs the sink's Open, if it has one (see SinkOpener), in a
-// goroutine owned by the driver: sinkReady waits for it, close cancels it
-// and waits.
-func (d *driver) startOpenSink(stopCtx context.Context) {
-	d.sinkOpened = true
+// openSink runs the sink's Open, if it has one (see SinkOpener).
+func (d *driver) openSink(ctx context.Context) error {
 	o, ok := d.q.cfg.Sink.(SinkOpener)
 	if !ok {
-		return
-	}
-	ctx, cancel := context.WithCancel(stopCtx)
-	op := &sinkOpening{cancel: cancel, done: make(chan struct{})}
-	d.opening = op
-	last := d.nextID - 1
-	go func() {
-		defer close(op.done)
-		if err := o.Open(ctx, last); err != nil {
-			op.err = fmt.Errorf("sink: open: %w", err)
-			if stopCtx.Err() != nil && errors.Is(err, stopCtx.Err()) {
-				op.err = errStoppedOpening
-			}
-		}
-	}()
-}
-
-// sinkReady waits until the sink's Open returned and returns its error:
-// a batch's output waits for it. ctx bounds the wait.
-func (d *driver) sinkReady(ctx context.Context) error {
-	op := d.opening
-	if op == nil {
 		return nil
 	}
-	select {
-	case <-op.done:
-		return op.err
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := o.Open(ctx, d.nextID-1); err != nil {
+		return fmt.Errorf("sink: open: %w", err)
 	}
-}
-
-// stopOpening cancels the sink's Open if it still runs and waits for it.
-func (d *driver) stopOpening() {
-	if op := d.opening; op != nil {
-		op.cancel()
-		<-op.done
-	}
+	return nil
 }
 
 // sinkCommitted runs the sink's Committed, if it has one.

@@ -103,6 +103,44 @@ func TestSinkLifecycle(t *testing.T) {
 	}
 }
 
+// panicCloseSink panics in Close.
+type panicCloseSink struct{ lifecycleSink }
+
+func (s *panicCloseSink) Close() error { panic("boom in Close") }
+
+// A panic in the sink's Close, which runs beside the closes of the
+// consumers and the admin client, is raised again by Run on its own
+// goroutine once the checkpoint is closed: the next Run opens it.
+func TestSinkClosePanics(t *testing.T) {
+	b, _ := clickTopic(t, 1, 10)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	q, err := New(testConfig(t, b.Addr, "clicks", dir, &panicCloseSink{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		_ = q.Run(ctx)
+	}()
+	if got != "boom in Close" {
+		t.Fatalf("Run panicked with %v, want the sink's panic", got)
+	}
+	sink := &lifecycleSink{}
+	q2, err := New(testConfig(t, b.Addr, "clicks", dir, sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q2.Run(ctx); err != nil {
+		t.Fatalf("the next Run: %v", err)
+	}
+	if calls := sink.take(); calls != "open 0, close" {
+		t.Fatalf("the next Run's sink calls: %q", calls)
+	}
+}
+
 // memTxSink is a TxSink keeping "id=rows" per batch in its bucket.
 type memTxSink struct {
 	lifecycleSink
