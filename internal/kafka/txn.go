@@ -259,7 +259,8 @@ type LastRecordReader struct {
 }
 
 // NewLastRecordReader returns a reader listing offsets with a, which the
-// caller owns and closes after the reader, and reading with a consumer
+// caller owns and closes (the reader's Close does not use it, so the two
+// may close at once), and reading with a consumer
 // made from the connection properties of p (bootstrap.servers, security,
 // ...: p may be a producer's). librdkafka's log lines go to log (nil:
 // slog.Default()).
