@@ -373,7 +373,12 @@ func (k *Kafka) transaction(ctx context.Context, out *engine.Output, enc *encode
 // value per key. A job file's validation calls it; AddBatch checks the
 // same of each batch.
 func (k *Kafka) CheckSchema(out, keys *arrow.Schema, mode dataframe.OutputMode) error {
-	for _, n := range k.opts.Key {
+	return checkKeys(k.opts.Key, out, keys, mode)
+}
+
+// checkKeys checks key column names as CheckSchema describes.
+func checkKeys(names []string, out, keys *arrow.Schema, mode dataframe.OutputMode) error {
+	for _, n := range names {
 		if len(out.FieldIndices(n)) == 0 {
 			return fmt.Errorf("key column %q is not an output column (output: %s)", n, fieldNames(out))
 		}
@@ -467,17 +472,9 @@ func (k *Kafka) encoder(out *engine.Output) (*encoder, error) {
 		name, _ := json.Marshal(n) // a string always marshals
 		e.keyJSON = append(e.keyJSON, name)
 	}
-	for _, n := range e.keyNs {
-		if len(out.Schema.FieldIndices(n)) == 0 {
-			return nil, fmt.Errorf("kafka sink: key column %q is not an output column (output: %s)", n, fieldNames(out.Schema))
-		}
-	}
-	if out.Deleted != nil && e.keyed {
-		for _, n := range e.keyNs {
-			if len(out.Deleted.Schema().FieldIndices(n)) == 0 {
-				return nil, fmt.Errorf("kafka sink: key column %q is not a group-by column, so a deleted group has no key for its tombstone (group by: %s)", n, fieldNames(out.Deleted.Schema()))
-			}
-		}
+	// out.KeySchema is the schema of out.Deleted: the tombstones' keys.
+	if err := checkKeys(e.keyNs, out.Schema, out.KeySchema, out.Mode); err != nil {
+		return nil, fmt.Errorf("kafka sink: %w", err)
 	}
 	return e, nil
 }

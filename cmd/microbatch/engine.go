@@ -396,15 +396,15 @@ func checkKafkaSink(job *jobfile.Job, q *engine.Query) jobfile.Errors {
 	if !job.Valid("sink.kafka") {
 		return nil
 	}
+	var out jobfile.Errors
 	k, src := job.Sink.Kafka, job.Source.Kafka
 	if k.BootstrapServers == "" || k.BootstrapServers == src.BootstrapServers {
-		read := slices.Contains(src.Subscribe, k.Topic) || slices.ContainsFunc(src.Assign, func(tp offsets.TopicPartition) bool { return tp.Topic == k.Topic })
-		if read {
-			return jobfile.Errors{job.Errorf("sink.kafka.topic", "%q is a topic the source reads: the job would read its own output", k.Topic)}
+		if slices.Contains(src.Subscribe, k.Topic) || slices.ContainsFunc(src.Assign, func(tp offsets.TopicPartition) bool { return tp.Topic == k.Topic }) {
+			out = append(out, job.Errorf("sink.kafka.topic", "%q is a topic the source reads: the job would read its own output", k.Topic))
 		}
 	}
 	if q.Program() == nil || len(k.Key) == 0 {
-		return nil
+		return out
 	}
 	s, err := kafkaSink(job, slog.Default())
 	if err == nil {
@@ -412,9 +412,9 @@ func checkKafkaSink(job *jobfile.Job, q *engine.Query) jobfile.Errors {
 		err = s.CheckSchema(p.OutputSchema(), p.KeySchema(), q.OutputMode())
 	}
 	if err != nil {
-		return jobfile.Errors{job.Errorf("sink.kafka.key", "%v", err)}
+		out = append(out, job.Errorf("sink.kafka.key", "%v", err))
 	}
-	return nil
+	return out
 }
 
 // kafkaSink builds the sink of sink.kafka; bootstrap.servers defaults to

@@ -69,8 +69,9 @@ func TestJobErrors(t *testing.T) {
 		want: "F:19: sink.kafka.key: key column \"views\" is not a group-by column: in update mode a group that leaves the result (HAVING) is a tombstone keyed by its group-by columns, and a reader keeps one value per key (group by: page)\n",
 	}, {
 		name: "kafka sink into the source topic",
-		edit: func(j *jobSpec) { j.sink = "  kafka:\n    topic: clicks\n" },
-		want: "F:20: sink.kafka.topic: \"clicks\" is a topic the source reads: the job would read its own output\n",
+		edit: func(j *jobSpec) { j.sink = "  kafka:\n    topic: clicks\n    key: nosuchcol\n" },
+		want: "F:20: sink.kafka.topic: \"clicks\" is a topic the source reads: the job would read its own output\n" +
+			"F:21: sink.kafka.key: key column \"nosuchcol\" is not an output column (output: page, views)\n",
 	}, {
 		name: "kafka sink properties",
 		edit: func(j *jobSpec) {

@@ -26,7 +26,7 @@
 // transactional.id: InitTransactions fences older producers with the same
 // id, then Begin, Produce (with headers; a nil value is a tombstone),
 // Commit or Abort. ClassifyTxnError sorts its errors into retriable,
-// abortable (abort, then retry), fatal and fenced. LastRecord reads a key's
+// abortable (abort, then retry), fatal and fenced. LastRecordReader reads a key's
 // last record of a partition with read_committed, backwards from the last
 // stable offset: the Kafka sink's marker. Delivery reports of records
 // purged by an abort are ignored: they may arrive after the next

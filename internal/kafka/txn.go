@@ -60,8 +60,7 @@ func NewTxnProducer(p Props, txnID string, log *slog.Logger) (*TxnProducer, erro
 	if txnID != "" {
 		(*cm)["transactional.id"] = txnID
 	}
-	typeGoProps(cm)
-	out := &TxnProducer{txnID: txnID}
+	out := &TxnProducer{txnID: txnID} // start types the go.* properties
 	if err := out.start(cm, log); err != nil {
 		return nil, err
 	}
@@ -230,27 +229,14 @@ func ClassifyTxnError(err error) TxnErrorKind {
 	return TxnAbortable
 }
 
-// LastRecord returns the value (empty for a tombstone) of the last record with key in partition tp
-// below its last stable offset, read with isolation.level=read_committed
-// (records of open and aborted transactions are never seen), and whether
-// there is one. It reads backwards in windows from the end: on a compacted
-// topic the record is among the last few. It uses clients of its own for
-// this one read; LastRecordReader keeps them for the next.
-func LastRecord(ctx context.Context, p Props, tp offsets.TopicPartition, key []byte) ([]byte, bool, error) {
-	a, err := NewAdmin(p, nil)
-	if err != nil {
-		return nil, false, err
-	}
-	defer a.Close()
-	r := NewLastRecordReader(a, p, nil)
-	defer r.Close()
-	return r.Read(ctx, tp, key)
-}
-
-// LastRecordReader reads as LastRecord does, keeping its consumer from
-// one Read to the next: a client costs its creation, and up to 100 ms to
-// close (confluent-kafka-go's poller wakes every 100 ms). One goroutine
-// uses it at a time.
+// LastRecordReader reads the value (empty for a tombstone) of the last
+// record with a key in a partition below its last stable offset, with
+// isolation.level=read_committed (records of open and aborted
+// transactions are never seen). It reads backwards in windows from the
+// end: on a compacted topic the record is among the last few. It keeps
+// its consumer from one Read to the next: a client costs its creation,
+// and up to 100 ms to close (confluent-kafka-go's poller wakes every
+// 100 ms). One goroutine uses it at a time.
 type LastRecordReader struct {
 	a     *Admin
 	props Props // the consumer's: p's connection properties, read_committed
@@ -271,7 +257,7 @@ func NewLastRecordReader(a *Admin, p Props, log *slog.Logger) *LastRecordReader 
 }
 
 // Read returns the value of the last record with key in tp below its last
-// stable offset, and whether there is one (see LastRecord).
+// stable offset, and whether there is one.
 func (r *LastRecordReader) Read(ctx context.Context, tp offsets.TopicPartition, key []byte) ([]byte, bool, error) {
 	tps := []offsets.TopicPartition{tp}
 	lows, err := r.a.ListOffsets(ctx, tps, offsets.Earliest, true)

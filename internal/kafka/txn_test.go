@@ -93,19 +93,27 @@ func TestTxnProducerCommitAbortFence(t *testing.T) {
 		t.Fatalf("read_committed = %v, want %v", got, want)
 	}
 
+	// One reader for every read, as the Kafka sink's Open uses it.
+	a, err := kafka.NewAdmin(b.Props(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	lr := kafka.NewLastRecordReader(a, b.Props(), nil)
+	defer lr.Close()
 	tp := offsets.TopicPartition{Topic: "out", Partition: 0}
-	v, ok, err := kafka.LastRecord(ctx, b.Props(), tp, []byte("k"))
+	v, ok, err := lr.Read(ctx, tp, []byte("k"))
 	if err != nil || !ok || len(v) != 0 { // the range reader does not tell a null value from an empty one
 		t.Fatalf("LastRecord = %q, %v, %v; want the tombstone", v, ok, err)
 	}
 	if err := txn(p1, true, "5"); err != nil {
 		t.Fatal(err)
 	}
-	v, ok, err = kafka.LastRecord(ctx, b.Props(), tp, []byte("k"))
+	v, ok, err = lr.Read(ctx, tp, []byte("k"))
 	if err != nil || !ok || string(v) != "v5" {
 		t.Fatalf("LastRecord = %q, %v, %v; want v5", v, ok, err)
 	}
-	if _, ok, err := kafka.LastRecord(ctx, b.Props(), tp, []byte("other")); err != nil || ok {
+	if _, ok, err := lr.Read(ctx, tp, []byte("other")); err != nil || ok {
 		t.Fatalf("LastRecord(other) = %v, %v; want none", ok, err)
 	}
 
@@ -128,7 +136,7 @@ func TestTxnProducerCommitAbortFence(t *testing.T) {
 	if err := txn(p2, true, "7"); err != nil {
 		t.Fatal(err)
 	}
-	v, ok, err = kafka.LastRecord(ctx, b.Props(), tp, []byte("k"))
+	v, ok, err = lr.Read(ctx, tp, []byte("k"))
 	if err != nil || !ok || string(v) != "v7" {
 		t.Fatalf("LastRecord = %q, %v, %v; want v7", v, ok, err)
 	}
